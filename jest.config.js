@@ -1,0 +1,13 @@
+/** @type {import('jest').Config} */
+const transform = { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2023' } }] };
+
+module.exports = {
+  testEnvironment: 'node',
+  transform,
+  // The conformance and integration suites start real services once per run (see test/global-setup.ts).
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 30_000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,97 @@
+import type { Clock } from '../core/clock';
+import type { SecurityEvent } from '../core/event';
+import { UnavailableError } from '../core/errors';
+import type { BusHealth, EventBus } from './port';
+
+export interface MemoryBusOptions {
+  /** Most events held at once; beyond it publish is refused (ingest answers 503) instead of growing. */
+  capacity: number;
+  /** Most events handed to the handler in one call. */
+  batchSize: number;
+  /** Wait before redelivering a batch whose handler rejected. */
+  retryDelayMs: number;
+  onHandlerError?: (err: unknown) => void;
+}
+
+/**
+ * The embedded bus: a bounded in-process queue with one consumer, so publish order is delivery order
+ * (which keeps per-key order). At-least-once: a batch whose handler rejects is delivered again.
+ */
+export class MemoryBus implements EventBus {
+  private queue: SecurityEvent[] = [];
+  private head = 0;
+  private handler?: (events: SecurityEvent[]) => Promise<void>;
+  private running = false;
+  private closed = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: MemoryBusOptions,
+  ) {}
+
+  async publish(events: SecurityEvent[]): Promise<void> {
+    if (this.closed) throw new UnavailableError('bus is shutting down');
+    if (this.depth() + events.length > this.options.capacity) {
+      throw new UnavailableError(`pipeline queue is full (${this.options.capacity} events)`, 1);
+    }
+    for (const e of events) this.queue.push(e);
+    this.kick();
+  }
+
+  async consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void> {
+    if (this.handler) throw new Error('MemoryBus.consume called twice');
+    this.handler = handler;
+    this.kick();
+  }
+
+  health(): BusHealth {
+    const depth = this.depth();
+    return depth < this.options.capacity
+      ? { ok: true, detail: `${depth} queued` }
+      : { ok: false, detail: `queue full (${depth})` };
+  }
+
+  depth(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Resolves once everything published so far has been handled. */
+  async drain(): Promise<void> {
+    while (this.running) await this.idle;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.drain();
+  }
+
+  private kick(): void {
+    if (this.running || !this.handler || this.depth() === 0) return;
+    this.running = true;
+    this.idle = this.loop().finally(() => {
+      this.running = false;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const handler = this.handler!;
+    while (this.depth() > 0) {
+      const end = Math.min(this.queue.length, this.head + this.options.batchSize);
+      const batch = this.queue.slice(this.head, end);
+      try {
+        await handler(batch);
+      } catch (err) {
+        this.options.onHandlerError?.(err);
+        if (this.closed) return;
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.options.retryDelayMs));
+        continue;
+      }
+      this.head = end;
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+    }
+  }
+}

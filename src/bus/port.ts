@@ -1,0 +1,27 @@
+import type { SecurityEvent } from '../core/event';
+
+/**
+ * The bus between ingest and the pipeline. Narrow on purpose so the Kafka client behind it can be
+ * replaced (kafkajs is unmaintained since 2023).
+ *
+ * Semantics every adapter keeps (the contract suite in test/bus pins them):
+ * - `publish` resolves only once the bus holds the events (for Kafka: acks=all); it rejects with an
+ *   `UnavailableError` when it cannot take them, so ingest answers 503 instead of losing them.
+ * - Events with the same partition key (`partitionKey(e)`) are handed to handlers in publish order.
+ * - At-least-once: an event is committed only after the handler for it resolved; a handler that
+ *   rejects, or a consumer that dies, leaves the event to be delivered again.
+ */
+export interface EventBus {
+  publish(events: SecurityEvent[]): Promise<void>;
+  /** Starts delivering events to `handler`. One call per bus instance. */
+  consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void>;
+  /** Whether publish can currently succeed; used by /readyz. */
+  health(): BusHealth;
+  /** Stops consuming after in-flight handlers finish, commits, disconnects. */
+  close(): Promise<void>;
+}
+
+export interface BusHealth {
+  ok: boolean;
+  detail?: string;
+}

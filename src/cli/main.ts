@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+import { registerServe } from './commands/serve';
+
+/** A subcommand adds itself to the program; its action resolves to the process exit code. */
+export type CommandRegistrar = (program: Command, exit: (code: number) => void) => void;
+
+// One line per subcommand file in ./commands.
+const COMMANDS: CommandRegistrar[] = [registerServe];
+
+/** The `falconer` command. Resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('falconer')
+    .description('Runtime event alerting for Kubernetes, next to Falco')
+    .exitOverride()
+    .showHelpAfterError();
+  for (const register of COMMANDS) register(program, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  return code;
+}

@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../core/errors';
+import { configSchema, type Config } from './schema';
+
+export interface LoadOptions {
+  /** Path of the YAML file; falls back to FALCONER_CONFIG. */
+  file?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+type Mutable = Record<string, unknown>;
+
+/**
+ * Reads the YAML file (if any), applies FALCONER_* environment overrides, validates once and freezes.
+ * A bad config throws a ConfigError naming every bad key.
+ */
+export function loadConfig({ file, env }: LoadOptions): Config {
+  const path = file ?? env.FALCONER_CONFIG;
+  let doc: Mutable = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+    }
+    try {
+      doc = (parseYaml(text) as Mutable | null) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message}`);
+    }
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold a mapping`);
+  }
+  applyEnv(doc, env);
+  return validateConfig(doc, path ?? 'environment');
+}
+
+export function validateConfig(doc: unknown, origin = 'config'): Config {
+  const result = configSchema.safeParse(doc);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration (${origin}):\n  ${problems.join('\n  ')}`, problems);
+  }
+  return deepFreeze(result.data);
+}
+
+function section(doc: Mutable, key: string): Mutable {
+  const existing = doc[key];
+  if (existing && typeof existing === 'object' && !Array.isArray(existing)) return existing as Mutable;
+  const created: Mutable = {};
+  doc[key] = created;
+  return created;
+}
+
+function int(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** The environment overrides, documented in docs/configuration.md. */
+function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
+  if (env.FALCONER_CLUSTER) doc.cluster = env.FALCONER_CLUSTER;
+  if (env.FALCONER_HOST) section(doc, 'server').host = env.FALCONER_HOST;
+  if (env.FALCONER_PORT) section(doc, 'server').port = int('FALCONER_PORT', env.FALCONER_PORT);
+  if (env.FALCONER_INGEST_TOKEN) section(doc, 'ingest').token = env.FALCONER_INGEST_TOKEN;
+  if (env.FALCONER_LOG_LEVEL) section(doc, 'log').level = env.FALCONER_LOG_LEVEL;
+  if (env.FALCONER_RUNBOOK_URL_TEMPLATE) section(doc, 'alerting').runbookUrlTemplate = env.FALCONER_RUNBOOK_URL_TEMPLATE;
+
+  const slackToken = env.FALCONER_SLACK_TOKEN;
+  const slackChannel = env.FALCONER_SLACK_CHANNEL;
+  if (slackToken || slackChannel) {
+    const receivers = Array.isArray(doc.receivers) ? (doc.receivers as Mutable[]) : [];
+    doc.receivers = receivers;
+    let slack = receivers.find((r) => r?.type === 'slack');
+    if (!slack) {
+      slack = { type: 'slack', name: 'slack' };
+      receivers.push(slack);
+    }
+    if (slackToken) slack.token = slackToken;
+    if (slackChannel) slack.channel = slackChannel;
+  }
+  if (env.FALCONER_SLACK_API_URL) {
+    const receivers = Array.isArray(doc.receivers) ? (doc.receivers as Mutable[]) : [];
+    for (const r of receivers) if (r?.type === 'slack') r.apiUrl = env.FALCONER_SLACK_API_URL;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

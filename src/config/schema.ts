@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { PRIORITIES } from '../core/priority';
+
+const priority = z.enum(PRIORITIES);
+const duration = z.number().int().nonnegative();
+
+const slackReceiver = z.strictObject({
+  type: z.literal('slack'),
+  name: z.string().min(1),
+  /** Bot token (xoxb-...). Never logged. */
+  token: z.string().min(1),
+  channel: z.string().min(1),
+  /** Base URL of the Slack Web API; a Slack-compatible gateway or a test server. */
+  apiUrl: z.url().default('https://slack.com/api/'),
+  minPriority: priority.default('debug'),
+});
+
+const consoleReceiver = z.strictObject({
+  type: z.literal('console'),
+  name: z.string().min(1),
+  minPriority: priority.default('debug'),
+});
+
+export const receiverSchema = z.discriminatedUnion('type', [slackReceiver, consoleReceiver]);
+
+export const configSchema = z.strictObject({
+  /** Name of the cluster the events come from, unless an event says otherwise. */
+  cluster: z.string().min(1).default('default'),
+  server: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(2804),
+      /** Seconds to wait for in-flight work on SIGTERM. */
+      shutdownGraceSeconds: z.number().positive().default(20),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      /** Bearer token callers must present. Generated at start-up (and printed once) when unset. */
+      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** Whether a bearer token is required at all (turn off only behind mTLS or on loopback). */
+      requireToken: z.boolean().default(true),
+      falcoBodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+      auditBodyLimitBytes: z.number().int().positive().default(12 * 1024 * 1024),
+      /** Deepest JSON nesting accepted (Falco events are flat; audit objects can be deep CRDs). */
+      maxJsonDepth: z.number().int().min(4).max(1000).default(128),
+      /** Longest string kept from an event field; longer ones are cut and marked. */
+      maxFieldLength: z.number().int().min(64).default(16 * 1024),
+      /** How long an audit (auditID, stage) is remembered to ignore the apiserver's retries. */
+      auditDedupSeconds: z.number().int().positive().default(600),
+    })
+    .prefault({}),
+  pipeline: z
+    .strictObject({
+      /** Most events queued between ingest and the pipeline in embedded mode; beyond it ingest answers 503. */
+      queueCapacity: z.number().int().positive().default(100_000),
+      batchSize: z.number().int().positive().default(256),
+    })
+    .prefault({}),
+  alerting: z
+    .strictObject({
+      /** Events with one fingerprint within this window update one alert instead of posting again. */
+      dedupWindowSeconds: duration.default(3600),
+      /** Template of the runbook link; `{rule}` is the rule name as a URL slug, `{ruleId}` the id. */
+      runbookUrlTemplate: z.string().default('https://runbooks.example.com/{rule}'),
+      /** Per-rule runbook URLs, by rule name; they win over the template. */
+      runbooks: z.record(z.string(), z.string()).default({}),
+      /** How many recent alerts `GET /v1/alerts` can list. */
+      recentAlerts: z.number().int().positive().default(1000),
+    })
+    .prefault({}),
+  receivers: z.array(receiverSchema).default([]),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ReceiverConfig = z.infer<typeof receiverSchema>;
+export type SlackReceiverConfig = z.infer<typeof slackReceiver>;
