@@ -1,0 +1,81 @@
+import { isRecord } from './slim';
+import type { ClusterState } from './state';
+import type { StateKind } from './types';
+
+/** The (apiGroup, resource) pairs whose audit events carry objects ClusterState keeps. */
+const KIND_BY_RESOURCE: Readonly<Record<string, StateKind>> = {
+  '/pods': 'Pod',
+  '/namespaces': 'Namespace',
+  '/serviceaccounts': 'ServiceAccount',
+  'rbac.authorization.k8s.io/roles': 'Role',
+  'rbac.authorization.k8s.io/clusterroles': 'ClusterRole',
+  'rbac.authorization.k8s.io/rolebindings': 'RoleBinding',
+  'rbac.authorization.k8s.io/clusterrolebindings': 'ClusterRoleBinding',
+  'networking.k8s.io/networkpolicies': 'NetworkPolicy',
+};
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch']);
+
+export type AuditApplyResult =
+  | { applied: 'upsert' | 'delete'; kind: StateKind; namespace?: string; name: string }
+  | { applied: false; reason: string };
+
+/**
+ * Feeds one audit event into the state. Only completed, successful writes of the kept kinds count.
+ * The object comes from `responseObject` (the stored object, RequestResponse level) or, for create and
+ * update, from `requestObject`; a patch's requestObject is only the patch, so it is never used. A
+ * subresource write (pods/status, pods/ephemeralcontainers) counts only through its responseObject,
+ * which is the whole parent object.
+ */
+export function applyAuditEvent(state: ClusterState, event: unknown): AuditApplyResult {
+  if (!isRecord(event)) return skip('not an object');
+  if (event.stage !== undefined && event.stage !== 'ResponseComplete') return skip('not ResponseComplete');
+  const ref = isRecord(event.objectRef) ? event.objectRef : undefined;
+  if (!ref || typeof ref.resource !== 'string') return skip('no objectRef');
+  const kind = KIND_BY_RESOURCE[`${typeof ref.apiGroup === 'string' ? ref.apiGroup : ''}/${ref.resource}`];
+  if (!kind) return skip('kind not kept');
+  const code = isRecord(event.responseStatus) ? event.responseStatus.code : undefined;
+  if (typeof code !== 'number' || code >= 300) return skip('not successful');
+  const verb = event.verb;
+  const subresource = typeof ref.subresource === 'string' && ref.subresource !== '' ? ref.subresource : undefined;
+  const namespace = typeof ref.namespace === 'string' && ref.namespace !== '' ? ref.namespace : undefined;
+
+  if (verb === 'delete' && !subresource) {
+    if (typeof ref.name !== 'string' || ref.name === '') return skip('delete without a name');
+    const response = isRecord(event.responseObject) ? event.responseObject : undefined;
+    const rv = response && isRecord(response.metadata) ? response.metadata.resourceVersion : undefined;
+    state.delete(kind, namespace, ref.name, typeof rv === 'string' ? rv : undefined);
+    return { applied: 'delete', kind, ...(namespace ? { namespace } : {}), name: ref.name };
+  }
+  if (typeof verb !== 'string' || !WRITE_VERBS.has(verb)) return skip(`verb ${String(verb)} not applied`);
+
+  const object = pickObject(event, kind, verb, subresource);
+  if (!object) return skip('no usable object');
+  if (!state.upsert(withNamespace(object, namespace), kind)) return skip('object rejected or stale');
+  const meta = isRecord(object.metadata) ? object.metadata : {};
+  return { applied: 'upsert', kind, ...(namespace ? { namespace } : {}), name: String(meta.name ?? ref.name) };
+}
+
+function pickObject(
+  event: Record<string, unknown>,
+  kind: StateKind,
+  verb: string,
+  subresource: string | undefined,
+): Record<string, unknown> | undefined {
+  const response = event.responseObject;
+  if (isRecord(response) && response.kind === kind) return response;
+  if (verb === 'patch' || subresource) return undefined;
+  const request = event.requestObject;
+  if (isRecord(request) && (request.kind === kind || request.kind === undefined)) return request;
+  return undefined;
+}
+
+/** A requestObject may omit metadata.namespace (it comes from the URL); objectRef has it. */
+function withNamespace(object: Record<string, unknown>, namespace: string | undefined): Record<string, unknown> {
+  if (!namespace || !isRecord(object.metadata) || typeof object.metadata.namespace === 'string') return object;
+  return { ...object, metadata: { ...object.metadata, namespace } };
+}
+
+function skip(reason: string): AuditApplyResult {
+  return { applied: false, reason };
+}
