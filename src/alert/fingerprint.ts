@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import type { Detection } from '../core/alert';
+
+/**
+ * What makes two detections "the same activity" (see docs/configuration.md#deduplication):
+ * - Falco runtime events: rule, cluster, namespace, pod, container, and the process command line
+ *   (or, for host events, the hostname). Time, pids and Falco's output text are not part of it.
+ * - Audit events: rule, cluster, the acting user, verb, resource/subresource, namespace and object name.
+ */
+export function fingerprintParts(d: Detection): string[] {
+  const e = d.event;
+  const k = e.k8s;
+  if (e.audit) {
+    const ref = e.audit.objectRef;
+    return [
+      d.ruleId,
+      k.cluster,
+      e.actor?.user ?? '',
+      e.audit.verb,
+      ref?.resource ?? '',
+      ref?.subresource ?? '',
+      ref?.namespace ?? '',
+      ref?.name ?? '',
+    ];
+  }
+  const host = k.containerId === 'host' || !k.pod ? (e.falco?.hostname ?? '') : '';
+  return [d.ruleId, k.cluster, k.namespace ?? '', k.pod ?? '', k.container ?? '', e.process?.cmdline ?? '', host];
+}
+
+export function fingerprint(d: Detection): string {
+  return createHash('sha256').update(fingerprintParts(d).join('\u0000')).digest('hex').slice(0, 24);
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/schema';
+import { systemClock, type Clock } from './core/clock';
+import { createBus, createStore } from './adapters';
+import { createMetrics, type Metrics } from './observability/metrics';
+import { createLogger, type Logger } from './observability/logger';
+import { bearerAuth } from './ingest/auth';
+import { ingestHandlers } from './ingest/routes';
+import { createHttpApp } from './http/app';
+import { RecentAlerts } from './alert/recent';
+import { AlertStage } from './alert/stage';
+import { Dispatcher } from './notify/dispatcher';
+import { createNotifiers } from './notify/receivers';
+import { Pipeline } from './pipeline';
+import { falcoPassthrough } from './detect/falco-passthrough';
+import type { Detector } from './detect/port';
+import type { EventBus } from './bus/port';
+import type { StateStore } from './store/port';
+
+export interface FalconerOptions {
+  clock?: Clock;
+  logger?: Logger;
+  detector?: Detector;
+  /** Called once with the ingest token when it was generated (the quickstart prints it). */
+  onGeneratedToken?: (token: string) => void;
+}
+
+export interface RunningFalconer {
+  url: string;
+  port: number;
+  token: string | undefined;
+  metrics: Metrics;
+  bus: EventBus;
+  store: StateStore;
+  dispatcher: Dispatcher;
+  recent: RecentAlerts;
+  /** Resolves when the service has shut down. */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The composition root: builds adapters and stages from a validated config and starts listening. */
+export async function startFalconer(config: Config, options: FalconerOptions = {}): Promise<RunningFalconer> {
+  const clock = options.clock ?? systemClock;
+  const log = options.logger ?? createLogger(config.log.level);
+  const metrics = createMetrics();
+
+  let token = config.ingest.token;
+  if (config.ingest.requireToken && !token) {
+    token = randomBytes(24).toString('base64url');
+    (options.onGeneratedToken ?? printGeneratedToken)(token);
+  }
+  const authenticate = bearerAuth(config.ingest.requireToken ? token : undefined);
+
+  const store = createStore(config, clock);
+  const bus = createBus(config, clock, (err) => {
+    metrics.pipelineErrors.inc({ stage: 'pipeline' });
+    log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
+  });
+  const recent = new RecentAlerts(config.alerting.recentAlerts);
+  const windowMs = config.alerting.dedupWindowSeconds * 1000;
+  const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
+    maxAttempts: 8,
+    baseDelayMs: 1000,
+    maxDelayMs: 5 * 60_000,
+    updateDebounceMs: 5000,
+    windowMs,
+    queueCapacity: 10_000,
+    deadLetterCapacity: 10_000,
+  });
+  const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
+    dedupWindowMs: windowMs,
+    runbookUrlTemplate: config.alerting.runbookUrlTemplate,
+    runbooks: config.alerting.runbooks,
+  });
+  const pipeline = new Pipeline(options.detector ?? falcoPassthrough, alerts, store, metrics, log, {
+    seenTtlMs: config.ingest.auditDedupSeconds * 1000,
+  });
+  await bus.consume(pipeline.handle);
+
+  const app = createHttpApp({
+    ingest: ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now()),
+    authenticate,
+    recent,
+    dispatcher,
+    metrics,
+    health: [
+      { name: 'bus', check: () => bus.health() },
+      { name: 'store', check: () => store.health() },
+    ],
+    log,
+  });
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  log.info({ port, receivers: config.receivers.map((r) => r.name) }, 'falconer listening');
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down: no new requests, finishing in-flight work');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await bus.close();
+      await dispatcher.close();
+      await store.close();
+      log.info('stopped');
+      resolveStopped();
+    })());
+
+  const onSignal = () => {
+    const grace = clock.setTimeout(() => {
+      log.error('shutdown grace period over: exiting');
+      process.exit(1);
+    }, config.server.shutdownGraceSeconds * 1000);
+    void stop().finally(() => clock.clearTimeout(grace));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  void stopped.then(() => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  });
+
+  return { url: `http://${host}:${port}`, port, token, metrics, bus, store, dispatcher, recent, stopped, stop };
+}
+
+function printGeneratedToken(token: string): void {
+  process.stderr.write(
+    `\nNo ingest token configured: generated one for this run. Send it as "Authorization: Bearer <token>":\n\n  ${token}\n\n` +
+      `Set FALCONER_INGEST_TOKEN (or ingest.token) to keep a fixed one.\n\n`,
+  );
+}

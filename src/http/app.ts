@@ -1,0 +1,94 @@
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FalconerError } from '../core/errors';
+import type { RecentAlerts } from '../alert/recent';
+import type { Dispatcher } from '../notify/dispatcher';
+import type { Metrics } from '../observability/metrics';
+import type { Logger } from '../observability/logger';
+import { readiness, type HealthCheck } from '../observability/health';
+import { errorBody, type IngestHandler } from '../ingest/routes';
+
+export interface HttpDeps {
+  ingest: { falco: IngestHandler; audit: IngestHandler };
+  authenticate: (req: IncomingMessage) => void;
+  recent: RecentAlerts;
+  dispatcher: Dispatcher;
+  metrics: Metrics;
+  health: HealthCheck[];
+  log: Logger;
+}
+
+/** Falconer's HTTP surface: ingest, the query API, metrics and health. */
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  const route = (h: IngestHandler) => (req: Request, res: Response, next: (err?: unknown) => void) => {
+    h(req, res).catch(next);
+  };
+  app.post('/v1/events/falco', route(deps.ingest.falco));
+  app.post('/v1/events/audit', route(deps.ingest.audit));
+
+  const authed = (req: Request, _res: Response, next: (err?: unknown) => void) => {
+    try {
+      deps.authenticate(req);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+
+  app.get('/v1/alerts', authed, (req, res) => {
+    const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 100));
+    res.json({ alerts: deps.recent.list(limit).map(toApi) });
+  });
+  app.get('/v1/alerts/:fingerprint', authed, (req, res, next) => {
+    const alert = deps.recent.get(String(req.params.fingerprint));
+    if (!alert) return next(new FalconerError('not_found', 'alert not found', 404));
+    res.json(toApi(alert));
+  });
+  app.get('/v1/dead-letters', authed, (_req, res) => {
+    res.json({
+      deadLetters: deps.dispatcher.deadLetters().map(({ alert, ...letter }) => ({ ...letter, alert: toApi(alert) })),
+    });
+  });
+  app.post('/v1/dead-letters/replay', authed, (_req, res) => {
+    res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
+  });
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', (_req, res) => {
+    const r = readiness(deps.health);
+    res.status(r.ok ? 200 : 503).json(r);
+  });
+
+  app.use((_req, _res, next) => next(new FalconerError('not_found', 'no such endpoint', 404)));
+  const onError: ErrorRequestHandler = (err, _req, res, _next) => {
+    const e = err instanceof FalconerError ? err : new FalconerError('internal', 'internal error', 500);
+    if (e.status >= 500) deps.log.error({ err: (err as Error)?.stack ?? String(err) }, 'request failed');
+    if (res.headersSent) return void res.end();
+    res.status(e.status).type('application/json').send(errorBody(e));
+  };
+  app.use(onError);
+  return app;
+}
+
+/** The API view of an alert: everything but the raw payload, which stays in the evidence. */
+function toApi(alert: import('../core/alert').Alert) {
+  const { event, ...rest } = alert;
+  const { raw: _raw, ...eventWithoutRaw } = event;
+  return { ...rest, event: eventWithoutRaw };
+}
+
+export type { ServerResponse };

@@ -1,0 +1,141 @@
+import type { Actor, AuditInfo, Json, JsonObject, ObjectRef, SecurityEvent } from '../core/event';
+import { InvalidEventError } from '../core/errors';
+import { rfc3339ToNs } from './time';
+import { limitString, type NormaliseContext } from './normalise';
+
+const STAGES = new Set(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic']);
+const SESSION_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
+
+/**
+ * The audit webhook sends an `EventList`; people and tools also send a single `Event` or a JSON array.
+ * Returns the candidate events; each is validated on its own so one bad event does not drop a batch.
+ */
+export function splitAuditPayload(body: Json): Json[] {
+  if (Array.isArray(body)) return body;
+  if (body === null || typeof body !== 'object') throw new InvalidEventError('body must be an EventList, an Event or an array of Events');
+  if (body.kind === 'EventList' || Array.isArray(body.items)) {
+    if (!Array.isArray(body.items)) throw new InvalidEventError('EventList "items" must be an array');
+    return body.items;
+  }
+  return [body];
+}
+
+/** One `audit.k8s.io/v1` Event, normalised. Throws InvalidEventError naming the bad field. */
+export function normaliseAudit(value: Json, ctx: NormaliseContext): SecurityEvent {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidEventError('event must be an object');
+  const e = value;
+  const auditID = requireString(e, 'auditID');
+  const stage = requireString(e, 'stage');
+  if (!STAGES.has(stage)) throw new InvalidEventError(`"stage" must be one of ${[...STAGES].join(', ')}`);
+  const verb = requireString(e, 'verb');
+  const requestURI = typeof e.requestURI === 'string' ? limitString(e.requestURI, ctx.maxFieldLength) : '';
+  const user = object(e.user);
+  if (!user || typeof user.username !== 'string') throw new InvalidEventError('"user.username" must be a string');
+
+  const stamp = typeof e.stageTimestamp === 'string' ? e.stageTimestamp : e.requestReceivedTimestamp;
+  const timeNs = typeof stamp === 'string' ? rfc3339ToNs(stamp) : undefined;
+  if (!timeNs || typeof stamp !== 'string') throw new InvalidEventError('"stageTimestamp" must be an RFC 3339 timestamp');
+
+  const objectRef = toObjectRef(object(e.objectRef));
+  const exec =
+    objectRef?.subresource && SESSION_SUBRESOURCES.has(objectRef.subresource) ? sessionParams(requestURI) : undefined;
+  const responseStatus = object(e.responseStatus);
+  const audit: AuditInfo = {
+    auditID,
+    stage,
+    level: typeof e.level === 'string' ? e.level : undefined,
+    verb,
+    requestURI,
+    objectRef,
+    responseCode: typeof responseStatus?.code === 'number' ? responseStatus.code : undefined,
+    annotations: stringMap(e.annotations),
+    exec,
+  };
+  return {
+    id: `${auditID}/${stage}`,
+    source: 'k8s_audit',
+    time: stamp,
+    timeNs,
+    receivedAt: ctx.receivedAt,
+    k8s: {
+      cluster: ctx.cluster,
+      namespace: objectRef?.namespace,
+      pod: objectRef?.resource === 'pods' ? objectRef.name : undefined,
+      container: exec?.container,
+    },
+    actor: toActor(user, e),
+    audit,
+    raw: e,
+  };
+}
+
+function toActor(user: JsonObject, e: JsonObject): Actor {
+  const impersonated = object(e.impersonatedUser);
+  const sourceIPs = Array.isArray(e.sourceIPs) ? e.sourceIPs.filter((s): s is string => typeof s === 'string') : [];
+  const extra = object(user.extra);
+  return {
+    user: user.username as string,
+    uid: typeof user.uid === 'string' ? user.uid : undefined,
+    groups: strings(user.groups),
+    impersonatedUser: typeof impersonated?.username === 'string' ? impersonated.username : undefined,
+    impersonatedGroups: impersonated ? strings(impersonated.groups) : undefined,
+    sourceIp: sourceIPs.at(-1),
+    userAgent: typeof e.userAgent === 'string' ? limitString(e.userAgent, 512) : undefined,
+    tokenPod: firstString(extra?.['authentication.kubernetes.io/pod-name']),
+    tokenPodNamespace: serviceAccountNamespace(user.username as string),
+  };
+}
+
+/** `command=` repeats, one argv element each; `container=`; `tty=true`. */
+function sessionParams(requestURI: string): AuditInfo['exec'] {
+  const q = requestURI.indexOf('?');
+  const params = new URLSearchParams(q === -1 ? '' : requestURI.slice(q + 1));
+  return {
+    command: params.getAll('command'),
+    container: params.get('container') ?? undefined,
+    tty: params.get('tty') === 'true' || params.get('tty') === '1',
+  };
+}
+
+function toObjectRef(o: JsonObject | undefined): ObjectRef | undefined {
+  if (!o) return undefined;
+  const s = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? (o[k] as string) : undefined);
+  return {
+    resource: s('resource'),
+    subresource: s('subresource'),
+    namespace: s('namespace'),
+    name: s('name'),
+    apiGroup: s('apiGroup'),
+    apiVersion: s('apiVersion'),
+    uid: s('uid'),
+  };
+}
+
+function serviceAccountNamespace(username: string): string | undefined {
+  return username.startsWith('system:serviceaccount:') ? username.split(':')[2] : undefined;
+}
+
+function requireString(o: JsonObject, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') throw new InvalidEventError(`"${key}" must be a non-empty string`);
+  return v;
+}
+
+function object(v: Json | undefined): JsonObject | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+}
+
+function strings(v: Json | undefined): string[] {
+  return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
+}
+
+function firstString(v: Json | undefined): string | undefined {
+  return Array.isArray(v) ? strings(v)[0] : typeof v === 'string' ? v : undefined;
+}
+
+function stringMap(v: Json | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const o = object(v);
+  if (o) for (const k in o) if (typeof o[k] === 'string') out[k] = o[k] as string;
+  return out;
+}

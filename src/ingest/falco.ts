@@ -1,0 +1,107 @@
+import type { FalcoInfo, JsonObject, SecurityEvent } from '../core/event';
+import { InvalidEventError } from '../core/errors';
+import { parsePriority } from '../core/priority';
+import { createHash } from 'node:crypto';
+import { nsToRfc3339, rfc3339ToNs } from './time';
+import { cleanField, limitString, type NormaliseContext } from './normalise';
+
+type FieldValue = string | number | boolean | null;
+
+/**
+ * A Falco event as Falcosidekick's webhook output or Falco's http_output POSTs it, normalised.
+ * Rejects only what cannot become an alert (Falco's http_output ignores our answer: a rejected
+ * event is lost): no rule, an unknown priority, no usable time. Unknown keys are kept in `raw`.
+ */
+export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): SecurityEvent {
+  const rule = body.rule;
+  if (typeof rule !== 'string' || rule.trim() === '') throw new InvalidEventError('"rule" must be a non-empty string');
+  const priority = parsePriority(body.priority);
+  if (!priority) {
+    throw new InvalidEventError(
+      `"priority" must be one of Emergency, Alert, Critical, Error, Warning, Notice, Informational (or Info), Debug; got ${JSON.stringify(body.priority ?? null).slice(0, 40)}`,
+    );
+  }
+  const rawFields = body.output_fields ?? {};
+  if (typeof rawFields !== 'object' || rawFields === null || Array.isArray(rawFields)) {
+    throw new InvalidEventError('"output_fields" must be an object');
+  }
+  const fields: Record<string, FieldValue> = {};
+  for (const key in rawFields) fields[key] = scalar(rawFields[key]!, ctx.maxFieldLength);
+
+  const timeNs = eventTimeNs(body.time, fields['evt.time']);
+  if (!timeNs) throw new InvalidEventError('"time" must be an RFC 3339 timestamp (or output_fields["evt.time"] in ns)');
+  const time = typeof body.time === 'string' && rfc3339ToNs(body.time) ? body.time : nsToRfc3339(timeNs);
+
+  const output = typeof body.output === 'string' ? limitString(body.output, ctx.maxFieldLength) : rule;
+  const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
+  const source = typeof body.source === 'string' && body.source !== '' ? body.source : 'syscall';
+  const falco: FalcoInfo = {
+    rule: limitString(rule, 512),
+    priority,
+    output,
+    source,
+    hostname: typeof body.hostname === 'string' ? body.hostname : undefined,
+    tags,
+    fields,
+  };
+
+  const isAudit = source === 'k8s_audit';
+  const namespace = cleanField(isAudit ? fields['ka.target.namespace'] : fields['k8s.ns.name']);
+  const pod = cleanField(isAudit ? podTarget(fields) : fields['k8s.pod.name']);
+  const repository = cleanField(fields['container.image.repository']);
+  const tag = cleanField(fields['container.image.tag']);
+  const user = cleanField(isAudit ? fields['ka.user.name'] : fields['user.name']);
+
+  return {
+    id: typeof body.uuid === 'string' && body.uuid !== '' ? body.uuid : contentId(rule, time, falco.hostname, output),
+    source: 'falco',
+    time,
+    timeNs,
+    receivedAt: ctx.receivedAt,
+    k8s: {
+      cluster: ctx.cluster,
+      namespace,
+      pod,
+      container: cleanField(fields['container.name']),
+      containerId: cleanField(fields['container.id']),
+      image: repository ? (tag ? `${repository}:${tag}` : repository) : undefined,
+    },
+    actor: isAudit && user ? { user, groups: [] } : undefined,
+    process: isAudit
+      ? undefined
+      : {
+          name: cleanField(fields['proc.name']),
+          cmdline: cleanField(fields['proc.cmdline']),
+          tty: typeof fields['proc.tty'] === 'number' ? fields['proc.tty'] : undefined,
+          user,
+        },
+    falco,
+    raw: body,
+  };
+}
+
+function podTarget(fields: Record<string, FieldValue>): FieldValue {
+  return fields['ka.target.resource'] === 'pods' ? fields['ka.target.name'] ?? null : null;
+}
+
+function scalar(v: JsonObject[string], maxLength: number): FieldValue {
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'string') return limitString(v, maxLength);
+  return limitString(JSON.stringify(v), maxLength);
+}
+
+/** `time` wins; `evt.time` (exact ns, kept as a string by the parser when beyond 2^53) is the fallback. */
+function eventTimeNs(time: unknown, evtTime: FieldValue | undefined): string | undefined {
+  if (typeof time === 'string') {
+    const ns = rfc3339ToNs(time);
+    if (ns && ns !== '0') return ns;
+  }
+  if (typeof evtTime === 'string' && /^\d{1,20}$/.test(evtTime) && evtTime !== '0') return evtTime;
+  if (typeof evtTime === 'number' && Number.isSafeInteger(evtTime) && evtTime > 0) return String(evtTime);
+  return undefined;
+}
+
+/** Falco's own http_output sends no uuid: derive a stable id so a retried POST is recognisable. */
+function contentId(rule: string, time: string, hostname: string | undefined, output: string): string {
+  return createHash('sha256').update(`${rule}\0${time}\0${hostname ?? ''}\0${output}`).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,23 @@
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Nanoseconds since the epoch, exactly, as a decimal string, from an RFC 3339 timestamp with up to
+ * nanosecond precision (Falco writes 9 fraction digits, the apiserver 6). Undefined when invalid.
+ */
+export function rfc3339ToNs(value: string): string | undefined {
+  const m = RFC3339.exec(value);
+  if (!m) return undefined;
+  const zone = m[4]!.toUpperCase();
+  const seconds = Date.parse(`${m[1]}T${m[2]}${zone}`);
+  if (Number.isNaN(seconds)) return undefined;
+  const fraction = (m[3] ?? '').padEnd(9, '0');
+  return (BigInt(seconds) * 1_000_000n + BigInt(fraction)).toString();
+}
+
+/** RFC 3339 in UTC with nanoseconds, from ns since the epoch. */
+export function nsToRfc3339(ns: string): string {
+  const big = BigInt(ns);
+  const ms = Number(big / 1_000_000n);
+  const fraction = (big % 1_000_000_000n).toString().padStart(9, '0');
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, `.${fraction}Z`);
+}

@@ -1,0 +1,16 @@
+import type { Alert } from '../core/alert';
+import type { Priority } from '../core/priority';
+
+/** Where an announcement landed, so it can be updated later (Slack: channel id and message ts). */
+export type DeliveryRef = Record<string, string>;
+
+/**
+ * One receiver. `send` announces a new alert; `update` (optional) refreshes an earlier announcement,
+ * e.g. the duplicate count. Both throw `DeliveryError` (retryable or not, with Retry-After if known).
+ */
+export interface Notifier {
+  readonly name: string;
+  readonly minPriority: Priority;
+  send(alert: Alert): Promise<DeliveryRef | undefined>;
+  update?(alert: Alert, ref: DeliveryRef): Promise<void>;
+}

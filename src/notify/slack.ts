@@ -1,0 +1,92 @@
+import { WebClient, ErrorCode, type WebAPICallError } from '@slack/web-api';
+import type { Alert } from '../core/alert';
+import { DeliveryError } from '../core/errors';
+import type { Priority } from '../core/priority';
+import type { DeliveryRef, Notifier } from './port';
+import { renderSlackMessage } from './slack-message';
+
+export interface SlackOptions {
+  name: string;
+  token: string;
+  channel: string;
+  apiUrl: string;
+  minPriority: Priority;
+}
+
+/** Platform errors worth another try; the rest (invalid_auth, channel_not_found...) will not heal. */
+const TRANSIENT = new Set(['ratelimited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout']);
+
+/**
+ * Slack through the official client. The client's own retries are off: Falconer's delivery queue
+ * retries on its clock, honouring Retry-After, and counts every outcome.
+ */
+export class SlackNotifier implements Notifier {
+  readonly name: string;
+  readonly minPriority: Priority;
+  private readonly client: WebClient;
+  private readonly channel: string;
+
+  constructor(options: SlackOptions) {
+    this.name = options.name;
+    this.minPriority = options.minPriority;
+    this.channel = options.channel;
+    this.client = new WebClient(options.token, {
+      slackApiUrl: options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`,
+      rejectRateLimitedCalls: true,
+      retryConfig: { retries: 0 },
+      logger: silentLogger,
+    });
+  }
+
+  async send(alert: Alert): Promise<DeliveryRef> {
+    const message = renderSlackMessage(alert);
+    const res = await this.call(() =>
+      this.client.chat.postMessage({ channel: this.channel, ...message, unfurl_links: false, unfurl_media: false }),
+    );
+    if (!res.channel || !res.ts) throw new DeliveryError('Slack answered without channel and ts', false);
+    return { channel: res.channel, ts: res.ts };
+  }
+
+  async update(alert: Alert, ref: DeliveryRef): Promise<void> {
+    const channel = ref.channel;
+    const ts = ref.ts;
+    if (!channel || !ts) return;
+    const message = renderSlackMessage(alert);
+    await this.call(() => this.client.chat.update({ channel, ts, ...message }));
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toDeliveryError(err as WebAPICallError);
+    }
+  }
+}
+
+function toDeliveryError(err: WebAPICallError): DeliveryError {
+  switch (err.code) {
+    case ErrorCode.RateLimitedError:
+      return new DeliveryError('Slack rate limit (429)', true, err.retryAfter * 1000);
+    case ErrorCode.HTTPError:
+      return new DeliveryError(`Slack HTTP ${err.statusCode}`, err.statusCode >= 500 || err.statusCode === 429);
+    case ErrorCode.PlatformError: {
+      const reason = String(err.data.error);
+      return new DeliveryError(`Slack error: ${reason}`, TRANSIENT.has(reason));
+    }
+    case ErrorCode.RequestError:
+      return new DeliveryError(`Slack unreachable: ${err.original.message}`, true);
+    default:
+      return new DeliveryError(`Slack call failed: ${(err as Error).message}`, true);
+  }
+}
+
+const silentLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  setLevel() {},
+  getLevel: () => 'error' as never,
+  setName() {},
+};

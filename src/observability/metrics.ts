@@ -1,0 +1,71 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric Falconer exposes, on a registry of its own (so several instances can live in one test). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'falconer_' });
+  const m = {
+    registry,
+    eventsReceived: new Counter({
+      name: 'falconer_events_received_total',
+      help: 'Events received by ingest, by source and outcome (accepted, rejected)',
+      labelNames: ['source', 'outcome'] as const,
+      registers: [registry],
+    }),
+    eventsDuplicate: new Counter({
+      name: 'falconer_events_duplicate_total',
+      help: 'Events skipped by the pipeline because their id was already processed (sender retries, redelivery)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    ingestRequests: new Counter({
+      name: 'falconer_ingest_requests_total',
+      help: 'Ingest HTTP requests, by route and status code',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+    }),
+    alerts: new Counter({
+      name: 'falconer_alerts_total',
+      help: 'New alerts (first occurrence of a fingerprint in its dedup window), by rule and priority',
+      labelNames: ['rule', 'priority'] as const,
+      registers: [registry],
+    }),
+    dedupSuppressed: new Counter({
+      name: 'falconer_dedup_suppressed_total',
+      help: 'Occurrences folded into an existing alert instead of notifying again',
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: 'falconer_notifications_total',
+      help: 'Notification attempts, by receiver and outcome (sent, updated, failed, dead_lettered)',
+      labelNames: ['receiver', 'outcome'] as const,
+      registers: [registry],
+    }),
+    ingestToNotify: new Histogram({
+      name: 'falconer_ingest_to_notify_seconds',
+      help: 'Time from accepting an event to the notifier call that announced it',
+      labelNames: ['receiver'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    pipelineErrors: new Counter({
+      name: 'falconer_pipeline_errors_total',
+      help: 'Errors while processing an event, by stage',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'falconer_notify_queue_depth',
+      help: 'Notifications waiting for delivery',
+      registers: [registry],
+    }),
+    deadLetters: new Gauge({
+      name: 'falconer_dead_letters',
+      help: 'Notifications that could not be delivered and wait in the dead-letter store',
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,50 @@
+import type { Detection } from './core/alert';
+import type { Detector } from './detect/port';
+import type { SecurityEvent } from './core/event';
+import type { Metrics } from './observability/metrics';
+import type { Logger } from './observability/logger';
+import type { StateStore } from './store/port';
+import type { AlertStage } from './alert/stage';
+
+export interface PipelineOptions {
+  /** How long an event id is remembered, so a retried or redelivered event is processed once. */
+  seenTtlMs: number;
+}
+
+/**
+ * What a bus consumer runs for each batch: detect → (enrich → correlate, as those stages land) → alert.
+ * An event whose id was already processed (audit webhook retries: same auditID and stage; Falco
+ * retries: same uuid) is skipped. Errors in one event are counted and do not stop the batch.
+ */
+export class Pipeline {
+  constructor(
+    private readonly detector: Detector,
+    private readonly alerts: AlertStage,
+    private readonly store: StateStore,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly options: PipelineOptions,
+  ) {}
+
+  readonly handle = async (events: SecurityEvent[]): Promise<void> => {
+    for (const event of events) await this.processOne(event);
+  };
+
+  private async processOne(event: SecurityEvent): Promise<void> {
+    const seenKey = `seen:${event.source}:${event.k8s.cluster}:${event.id}`;
+    if (await this.store.get(seenKey)) {
+      this.metrics.eventsDuplicate.inc({ source: event.source });
+      return;
+    }
+    let detections: Detection[];
+    try {
+      detections = this.detector.detect(event);
+    } catch (err) {
+      this.metrics.pipelineErrors.inc({ stage: 'detect' });
+      this.log.error({ err: (err as Error).message, event: event.id }, 'detection failed');
+      detections = [];
+    }
+    for (const detection of detections) await this.alerts.process(detection);
+    await this.store.set(seenKey, '1', this.options.seenTtlMs);
+  }
+}
