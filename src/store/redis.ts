@@ -1,0 +1,154 @@
+import Redis, { type RedisOptions } from 'ioredis';
+import { UnavailableError } from '../core/errors';
+import type { Counter, StateStore } from './port';
+
+export interface RedisStateStoreOptions {
+  /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+  url: string;
+  /** Wins over a password in the URL. Never logged. */
+  password?: string;
+  /** TLS settings; `true` turns TLS on for a `redis://` URL. */
+  tls?: boolean | { ca?: string; servername?: string; rejectUnauthorized?: boolean };
+  /** Put before every key, so several Falconer installations can share one Redis. */
+  keyPrefix: string;
+  /** A command that takes longer fails (and is counted) instead of holding the pipeline. */
+  commandTimeoutMs?: number;
+  onError?: (err: Error) => void;
+  onReconnect?: () => void;
+}
+
+export interface RedisStoreStats {
+  errors: number;
+  reconnects: number;
+}
+
+/**
+ * Counts one hit atomically: the counter, when it started, the latest time seen (time can arrive out
+ * of order from several replicas, so the max wins), and a refreshed TTL. Values come back as strings
+ * so large millisecond times cross the Lua boundary exactly.
+ */
+const HIT_SCRIPT = `
+local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[1])
+local last = redis.call('HGET', KEYS[1], 'lastSeen')
+if (not last) or tonumber(ARGV[1]) > tonumber(last) then
+  redis.call('HSET', KEYS[1], 'lastSeen', ARGV[1])
+  last = ARGV[1]
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {tostring(count), redis.call('HGET', KEYS[1], 'firstSeen'), last}
+`;
+
+type HitCommand = (key: string, nowMs: string, ttlMs: string) => Promise<[string, string, string]>;
+
+/**
+ * Shared state in Redis so replicas agree on dedup counters and "already notified" claims.
+ * Plain values and counters live under separate sub-prefixes, as they do in the memory store.
+ * ioredis reconnects by itself; while it is away, operations fail fast with UnavailableError so the
+ * pipeline leaves the events uncommitted and retries them.
+ */
+export class RedisStateStore implements StateStore {
+  private readonly client: Redis & { falconerHit: HitCommand };
+  private readonly counts: RedisStoreStats = { errors: 0, reconnects: 0 };
+  private lastError?: string;
+
+  constructor(private readonly options: RedisStateStoreOptions) {
+    const clientOptions: RedisOptions = {
+      lazyConnect: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 2_000,
+      connectTimeout: 5_000,
+      disconnectTimeout: 500,
+      retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
+    };
+    if (options.password !== undefined) clientOptions.password = options.password;
+    if (options.tls) clientOptions.tls = options.tls === true ? {} : options.tls;
+    const client = new Redis(options.url, clientOptions);
+    client.defineCommand('falconerHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    client.on('error', (err: Error) => {
+      // Connection errors arrive here once per attempt; command errors are counted where they happen.
+      this.lastError = err.message;
+    });
+    client.on('reconnecting', () => {
+      this.counts.reconnects++;
+      options.onReconnect?.();
+    });
+    client.on('ready', () => {
+      this.lastError = undefined;
+    });
+    this.client = client as Redis & { falconerHit: HitCommand };
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const value = await this.run(() => this.client.get(this.valueKey(key)));
+    return value ?? undefined;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.run(() => this.client.set(this.valueKey(key), value, 'PX', pexpire(ttlMs)));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.run(() => this.client.set(this.valueKey(key), value, 'PX', pexpire(ttlMs), 'NX'));
+    return reply === 'OK';
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.run(() => this.client.del(this.valueKey(key), this.counterKey(key)));
+  }
+
+  async hit(key: string, nowMs: number, ttlMs: number): Promise<Counter> {
+    const [count, firstSeen, lastSeen] = await this.run(() =>
+      this.client.falconerHit(this.counterKey(key), String(Math.trunc(nowMs)), String(pexpire(ttlMs))),
+    );
+    return { count: Number(count), firstSeen: Number(firstSeen), lastSeen: Number(lastSeen) };
+  }
+
+  health(): { ok: boolean; detail?: string } {
+    const status = this.client.status;
+    if (status === 'ready') return { ok: true };
+    return { ok: false, detail: `redis ${status}${this.lastError ? `: ${this.lastError}` : ''}` };
+  }
+
+  stats(): RedisStoreStats {
+    return { ...this.counts };
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
+      // Nothing to flush: do not wait for a server that is not answering.
+      this.client.disconnect();
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private valueKey(key: string): string {
+    return `${this.options.keyPrefix}v:${key}`;
+  }
+
+  private counterKey(key: string): string {
+    return `${this.options.keyPrefix}c:${key}`;
+  }
+
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      this.counts.errors++;
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.options.onError?.(error);
+      throw new UnavailableError(`redis: ${error.message}`, 1);
+    }
+  }
+}
+
+/** Redis refuses a zero or negative expiry; the shortest it keeps is 1 ms. */
+function pexpire(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
+}
