@@ -1,0 +1,69 @@
+/**
+ * The audit rule index: rules bucketed by (stage, verb, resource pattern), `*` being a bucket of its own.
+ * An event looks up at most 12 buckets whatever the pack size, and the merged candidate list per
+ * (stage, verb, resource) is memoised.
+ */
+export interface Indexable {
+  order: number;
+  match: { stages: string[]; verbs: string[]; resources: string[] };
+}
+
+const MEMO_LIMIT = 4096;
+
+export class AuditIndex<R extends Indexable> {
+  private buckets = new Map<string, R[]>();
+  private memo = new Map<string, readonly R[]>();
+
+  constructor(rules: readonly R[]) {
+    for (const r of rules) {
+      for (const s of r.match.stages) {
+        for (const v of r.match.verbs) {
+          for (const res of r.match.resources) {
+            const key = `${s}\u0000${v}\u0000${res}`;
+            const b = this.buckets.get(key);
+            if (b) b.push(r);
+            else this.buckets.set(key, [r]);
+          }
+        }
+      }
+    }
+  }
+
+  candidates(stage: string, verb: string, resource: string, subresource: string): readonly R[] {
+    const memoKey = `${stage}\u0000${verb}\u0000${resource}\u0000${subresource}`;
+    const hit = this.memo.get(memoKey);
+    if (hit) return hit;
+    const resources = subresource ? [`${resource}/${subresource}`, `${resource}/*`, '*'] : [resource, '*'];
+    const found = new Set<R>();
+    for (const s of [stage, '*']) {
+      for (const v of [verb, '*']) {
+        for (const res of resources) {
+          const b = this.buckets.get(`${s}\u0000${v}\u0000${res}`);
+          if (b) for (const r of b) found.add(r);
+        }
+      }
+    }
+    const list = [...found].sort((a, b) => a.order - b.order);
+    // Resources come from the wire (CRDs, typos, attackers): bound the memo rather than trust them.
+    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+    this.memo.set(memoKey, list);
+    return list;
+  }
+}
+
+/** Whether a rule's match selector admits an event (what the index computes, for one rule). */
+export function selectorAdmits(
+  match: Indexable['match'],
+  stage: string,
+  verb: string,
+  resource: string,
+  subresource: string,
+): boolean {
+  const any = (list: string[], v: string) => list.includes('*') || list.includes(v);
+  const resources = subresource ? [`${resource}/${subresource}`, `${resource}/*`] : [resource];
+  return (
+    any(match.stages, stage) &&
+    any(match.verbs, verb) &&
+    (match.resources.includes('*') || resources.some((r) => match.resources.includes(r)))
+  );
+}
