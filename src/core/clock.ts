@@ -48,6 +48,13 @@ export class VirtualClock implements Clock {
     return this.timers.size;
   }
 
+  /** When the earliest pending timer is due, if any. */
+  nextTimerAt(): number | undefined {
+    let next: number | undefined;
+    for (const { at } of this.timers.values()) if (next === undefined || at < next) next = at;
+    return next;
+  }
+
   /** Moves time forward by `ms`, firing due timers in order (ties by creation order). */
   advance(ms: number): void {
     const target = this.current + ms;

@@ -199,6 +199,8 @@ export class Dispatcher {
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'retried' });
         return 'retry';
       }
+      // Release the in-flight claim so a replay of the dead letter (or a redelivery) can send it.
+      if (job.kind === 'send') await this.store.delete(key).catch(() => undefined);
       this.deadLetter(lane, job, error.message);
       return 'done';
     }

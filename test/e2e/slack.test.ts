@@ -1,0 +1,122 @@
+import type { RunningFalconer } from '../../src/app';
+import { FakeSlack } from '../support/slack-server';
+import { falcoEvent, sampleText } from '../support/events';
+import { eventually, post, startTestFalconer } from '../support/falconer';
+
+/**
+ * The whole embedded path: HTTP ingest → memory bus → detect → dedup → the real @slack/web-api
+ * client → a local Slack-compatible server that records every call.
+ */
+describe('end to end: events in, deduplicated Slack alerts out', () => {
+  let slack: FakeSlack;
+  let f: RunningFalconer;
+
+  beforeEach(async () => {
+    slack = new FakeSlack();
+    const apiUrl = await slack.start();
+    f = await startTestFalconer({
+      receivers: [
+        { type: 'slack', name: 'sec', token: 'xoxb-test-token', channel: '#security', apiUrl },
+        { type: 'slack', name: 'pager', token: 'xoxb-other', channel: '#oncall', apiUrl, minPriority: 'critical' },
+      ],
+    });
+  });
+  afterEach(async () => {
+    await f.stop();
+    await slack.stop();
+  });
+
+  it('posts one message per new alert, with the bot token, to each receiver the priority reaches', async () => {
+    const a = await post(`${f.url}/v1/events/falco`, sampleText('falco-terminal-shell.json'));
+    const b = await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'u-2', rule: 'Drop and execute new binary in container', priority: 'Critical' })));
+    expect([a.status, b.status]).toEqual([202, 202]);
+    await eventually(() => expect(slack.posts).toHaveLength(3));
+    const byChannel = slack.posts.map((p) => [p.args.channel, p.token, (p.args.attachments as any[])[0].blocks[0].text.text]);
+    expect(byChannel).toEqual(
+      expect.arrayContaining([
+        ['#security', 'xoxb-test-token', 'Terminal shell in container'],
+        ['#security', 'xoxb-test-token', 'Drop and execute new binary in container'],
+        ['#oncall', 'xoxb-other', 'Drop and execute new binary in container'],
+      ]),
+    );
+  });
+
+  it('folds duplicates into the first message and updates its count in place with chat.update', async () => {
+    for (let i = 0; i < 4; i++) {
+      const r = await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: `dup-${i}` })));
+      expect(r.status).toBe(202);
+    }
+    await eventually(() => expect(slack.posts).toHaveLength(1));
+    await f.stop(); // shutdown flushes the debounced update
+    expect(slack.posts).toHaveLength(1);
+    expect(slack.updates).toHaveLength(1);
+    const update = slack.updates[0]!;
+    expect(update.args).toMatchObject({ channel: 'C0FALCONER', ts: '1700000000.000001' });
+    expect(JSON.stringify(update.args.attachments)).toContain('*Occurrences*\\n4 (first');
+
+    const res = await fetch(`${f.url}/v1/alerts`, { headers: { authorization: 'Bearer test-token-0123456789abcdef' } }).catch(() => undefined);
+    expect(res).toBeUndefined(); // stopped: nothing listens any more
+  });
+
+  it('ignores a retried event (same uuid) entirely', async () => {
+    const body = JSON.stringify(falcoEvent({ uuid: 'same' }));
+    await post(`${f.url}/v1/events/falco`, body);
+    await post(`${f.url}/v1/events/falco`, body);
+    await eventually(() => expect(slack.posts).toHaveLength(1));
+    await eventually(async () => {
+      const m = await f.metrics.registry.getSingleMetricAsString('falconer_events_duplicate_total');
+      expect(m).toMatch(/source="falco"} 1/);
+    });
+    expect(f.recent.list()[0]!.count).toBe(1);
+  });
+
+  it('escapes a hostile command line end to end', async () => {
+    await post(
+      `${f.url}/v1/events/falco`,
+      JSON.stringify(falcoEvent({ output_fields: { 'proc.cmdline': '<!channel> <https://evil|click>', 'k8s.ns.name': 'a', 'k8s.pod.name': 'b' } })),
+    );
+    await eventually(() => expect(slack.posts).toHaveLength(1));
+    const raw = JSON.stringify(slack.posts[0]!.args);
+    expect(raw).not.toContain('<!channel>');
+    expect(raw).not.toContain('<https://evil|click>');
+    expect(raw).toContain('&lt;!channel&gt; &lt;https://evil|click&gt;');
+  });
+
+  it('survives a 429 with Retry-After and a 500, then delivers', async () => {
+    slack.next({ kind: 'rate_limited', retryAfterSeconds: 1 });
+    await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'rl' })));
+    await eventually(() => expect(slack.posts).toHaveLength(2), 4000); // the 429'd call, then the retry
+    expect(slack.calls.filter((c) => c.method === 'chat.postMessage')).toHaveLength(2);
+    expect(f.dispatcher.deadLetters()).toHaveLength(0);
+  });
+
+  it('lists alerts with counts and first/last seen on GET /v1/alerts (authenticated)', async () => {
+    await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'l1' })));
+    await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'l2' })));
+    await post(`${f.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+    await eventually(async () => {
+      const res = await fetch(`${f.url}/v1/alerts`, { headers: { authorization: 'Bearer test-token-0123456789abcdef' } });
+      const body = (await res.json()) as { alerts: any[] };
+      expect(body.alerts).toHaveLength(1);
+      expect(body.alerts[0]).toMatchObject({ rule: 'Terminal shell in container', count: 2, evidence: ['l1', 'l2'] });
+      expect(typeof body.alerts[0].firstSeen).toBe('number');
+      expect(body.alerts[0].event.raw).toBeUndefined();
+    });
+    expect((await fetch(`${f.url}/v1/alerts`)).status).toBe(401);
+  });
+
+  it('exposes metrics, health and readiness', async () => {
+    await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'm1' })));
+    await eventually(() => expect(slack.posts).toHaveLength(1));
+    const text = await (await fetch(`${f.url}/metrics`)).text();
+    expect(text).toMatch(/falconer_events_received_total\{source="falco",outcome="accepted"} 1/);
+    expect(text).toMatch(/falconer_notifications_total\{receiver="sec",outcome="sent"} 1/);
+    expect(text).toMatch(/falconer_ingest_to_notify_seconds_count\{receiver="sec"} 1/);
+    expect(text).toMatch(/falconer_process_cpu_seconds_total/);
+    expect(text).not.toContain('xoxb-');
+    expect((await fetch(`${f.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${f.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ok: true, checks: { bus: { ok: true }, store: { ok: true } } });
+  });
+});

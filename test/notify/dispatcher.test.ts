@@ -1,0 +1,178 @@
+import pino from 'pino';
+import type { Alert } from '../../src/core/alert';
+import { VirtualClock } from '../../src/core/clock';
+import { DeliveryError } from '../../src/core/errors';
+import { Dispatcher } from '../../src/notify/dispatcher';
+import type { DeliveryRef, Notifier } from '../../src/notify/port';
+import { createMetrics } from '../../src/observability/metrics';
+import { MemoryStateStore } from '../../src/store/memory';
+import { alertOf, falcoSecurityEvent } from '../support/alerts';
+
+/** A receiver that records calls and fails as scripted. */
+class ScriptedNotifier implements Notifier {
+  readonly sends: Alert[] = [];
+  readonly updates: { alert: Alert; ref: DeliveryRef }[] = [];
+  readonly failures: (DeliveryError | undefined)[] = [];
+  constructor(
+    readonly name = 'r',
+    readonly minPriority: Notifier['minPriority'] = 'debug',
+  ) {}
+  async send(alert: Alert) {
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.sends.push(alert);
+    return { ts: `ts-${this.sends.length}` };
+  }
+  async update(alert: Alert, ref: DeliveryRef) {
+    this.updates.push({ alert, ref });
+  }
+}
+
+function setup(notifiers: Notifier[], overrides: Partial<ConstructorParameters<typeof Dispatcher>[5]> = {}) {
+  const clock = new VirtualClock(1_000_000);
+  const store = new MemoryStateStore(clock);
+  const metrics = createMetrics();
+  const dispatcher = new Dispatcher(notifiers, store, clock, metrics, pino({ level: 'silent' }), {
+    maxAttempts: 4,
+    baseDelayMs: 1000,
+    maxDelayMs: 8000,
+    updateDebounceMs: 5000,
+    windowMs: 3_600_000,
+    queueCapacity: 100,
+    deadLetterCapacity: 100,
+    ...overrides,
+  });
+  /** Advances the virtual clock timer by timer, letting the work each one starts settle before the next. */
+  const advance = async (ms: number) => {
+    const target = clock.now() + ms;
+    await dispatcher.settled();
+    for (let at = clock.nextTimerAt(); at !== undefined && at <= target; at = clock.nextTimerAt()) {
+      clock.advance(at - clock.now());
+      await dispatcher.settled();
+    }
+    clock.advance(target - clock.now());
+    await dispatcher.settled();
+  };
+  return { clock, store, metrics, dispatcher, advance };
+}
+
+const alert = (overrides: Partial<Alert> = {}) => alertOf(falcoSecurityEvent(), overrides);
+
+describe('Dispatcher', () => {
+  it('announces once per fingerprint and window, even when asked twice (a redelivered event)', async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher } = setup([n]);
+    dispatcher.announce(alert());
+    dispatcher.announce(alert());
+    await dispatcher.settled();
+    expect(n.sends).toHaveLength(1);
+  });
+
+  it('respects each receiver minimum priority', async () => {
+    const low = new ScriptedNotifier('low', 'debug');
+    const high = new ScriptedNotifier('high', 'critical');
+    const { dispatcher } = setup([low, high]);
+    dispatcher.announce(alert({ priority: 'notice' }));
+    dispatcher.announce(alert({ fingerprint: 'fp-2', priority: 'critical' }));
+    await dispatcher.settled();
+    expect(low.sends.map((a) => a.fingerprint)).toEqual(['fp-1', 'fp-2']);
+    expect(high.sends.map((a) => a.fingerprint)).toEqual(['fp-2']);
+  });
+
+  it('retries with exponential backoff, exactly on schedule', async () => {
+    const n = new ScriptedNotifier();
+    n.failures.push(new DeliveryError('5xx', true), new DeliveryError('5xx', true));
+    const { dispatcher, advance } = setup([n]);
+    dispatcher.announce(alert());
+    await advance(999);
+    expect(n.sends).toHaveLength(0); // first retry due at 1000 ms
+    await advance(1);
+    expect(n.sends).toHaveLength(0); // second failure; next due 2000 ms later
+    await advance(1999);
+    expect(n.sends).toHaveLength(0);
+    await advance(1);
+    expect(n.sends).toHaveLength(1);
+  });
+
+  it('waits at least Retry-After on a 429', async () => {
+    const n = new ScriptedNotifier();
+    n.failures.push(new DeliveryError('429', true, 30_000));
+    const { dispatcher, advance } = setup([n]);
+    dispatcher.announce(alert());
+    await advance(29_999);
+    expect(n.sends).toHaveLength(0);
+    await advance(1);
+    expect(n.sends).toHaveLength(1);
+  });
+
+  it('holds later alerts of the same receiver behind a rate-limited one, then sends all in order', async () => {
+    const n = new ScriptedNotifier();
+    n.failures.push(new DeliveryError('429', true, 10_000));
+    const { dispatcher, advance } = setup([n]);
+    dispatcher.announce(alert({ fingerprint: 'a' }));
+    dispatcher.announce(alert({ fingerprint: 'b' }));
+    await advance(5000);
+    expect(n.sends).toHaveLength(0);
+    await advance(5000);
+    expect(n.sends.map((a) => a.fingerprint)).toEqual(['a', 'b']);
+  });
+
+  it('dead-letters a permanent failure at once and a transient one after the last attempt; replay delivers them', async () => {
+    const n = new ScriptedNotifier();
+    n.failures.push(new DeliveryError('channel_not_found', false));
+    n.failures.push(...Array.from({ length: 4 }, () => new DeliveryError('5xx', true)));
+    const { dispatcher, advance, metrics } = setup([n]);
+    dispatcher.announce(alert({ fingerprint: 'perm' }));
+    dispatcher.announce(alert({ fingerprint: 'trans' }));
+    await advance(1000 + 2000 + 4000);
+    expect(dispatcher.deadLetters().map((d) => [d.fingerprint, d.attempts])).toEqual([
+      ['perm', 1],
+      ['trans', 4],
+    ]);
+    expect(await metrics.registry.getSingleMetricAsString('falconer_dead_letters')).toMatch(/falconer_dead_letters 2/);
+    expect(dispatcher.replayDeadLetters()).toBe(2);
+    await advance(0);
+    expect(n.sends.map((a) => a.fingerprint)).toEqual(['perm', 'trans']);
+    expect(dispatcher.deadLetters()).toHaveLength(0);
+  });
+
+  it('folds duplicates into one debounced update carrying the latest count', async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, advance } = setup([n]);
+    dispatcher.announce(alert());
+    await advance(0);
+    dispatcher.refresh(alert({ count: 2 }));
+    await advance(1000);
+    dispatcher.refresh(alert({ count: 3 }));
+    await advance(3999);
+    expect(n.updates).toHaveLength(0);
+    await advance(1);
+    expect(n.updates).toHaveLength(1);
+    expect(n.updates[0]!.alert.count).toBe(3);
+    expect(n.updates[0]!.ref).toEqual({ ts: 'ts-1' });
+    expect(n.sends).toHaveLength(1);
+  });
+
+  it('flushes pending updates on close', async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, advance } = setup([n]);
+    dispatcher.announce(alert());
+    await advance(0);
+    dispatcher.refresh(alert({ count: 7 }));
+    await dispatcher.close();
+    expect(n.updates.map((u) => u.alert.count)).toEqual([7]);
+  });
+
+  it('dead-letters instead of growing without bound', async () => {
+    const n = new ScriptedNotifier();
+    n.failures.push(new DeliveryError('429', true, 60_000));
+    const { dispatcher } = setup([n], { queueCapacity: 2 });
+    for (const fp of ['a', 'b', 'c', 'd']) dispatcher.announce(alert({ fingerprint: fp }));
+    await dispatcher.settled();
+    expect(dispatcher.depth()).toBe(2);
+    expect(dispatcher.deadLetters().map((d) => [d.fingerprint, d.error])).toEqual([
+      ['c', 'delivery queue full'],
+      ['d', 'delivery queue full'],
+    ]);
+  });
+});
