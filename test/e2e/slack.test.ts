@@ -82,12 +82,22 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
     expect(raw).toContain('&lt;!channel&gt; &lt;https://evil|click&gt;');
   });
 
-  it('survives a 429 with Retry-After and a 500, then delivers', async () => {
+  it('waits out a 429 with Retry-After, then delivers', async () => {
     slack.next({ kind: 'rate_limited', retryAfterSeconds: 1 });
     await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'rl' })));
     await eventually(() => expect(slack.posts).toHaveLength(2), 4000); // the 429'd call, then the retry
-    expect(slack.calls.filter((c) => c.method === 'chat.postMessage')).toHaveLength(2);
     expect(f.dispatcher.deadLetters()).toHaveLength(0);
+  });
+
+  it('retries a 500, and dead-letters ok:false channel_not_found without retrying', async () => {
+    slack.next({ kind: 'http_error', status: 500 });
+    await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'e500' })));
+    await eventually(() => expect(slack.posts).toHaveLength(2), 4000);
+    slack.next({ kind: 'platform_error', error: 'channel_not_found' });
+    await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'nf', rule: 'Other' })));
+    await eventually(() => expect(f.dispatcher.deadLetters()).toHaveLength(1));
+    expect(f.dispatcher.deadLetters()[0]).toMatchObject({ receiver: 'sec', rule: 'Other', attempts: 1, error: 'Slack error: channel_not_found' });
+    expect(slack.posts).toHaveLength(3);
   });
 
   it('lists alerts with counts and first/last seen on GET /v1/alerts (authenticated)', async () => {
