@@ -22,7 +22,7 @@ export const AUDIT_VARIABLES: Readonly<Record<string, VariableDecl>> = {
   uri: { type: 'string', doc: 'requestURI' },
   resource: { type: 'string', doc: 'objectRef.resource, e.g. pods' },
   subresource: { type: 'string', doc: 'objectRef.subresource, e.g. exec' },
-  namespace: { type: 'string', doc: 'objectRef.namespace' },
+  ns: { type: 'string', doc: 'objectRef.namespace (`namespace` is a reserved word in CEL)' },
   name: { type: 'string', doc: 'objectRef.name (falls back to requestObject.metadata.name on create)' },
   apiGroup: { type: 'string', doc: 'objectRef.apiGroup ("" for the core group)' },
   user: { type: 'string', doc: 'user.username' },
@@ -71,7 +71,7 @@ export const FALCO_VARIABLES: Readonly<Record<string, VariableDecl>> = {
   hostname: { type: 'string', doc: 'the Falco host' },
   tags: { type: 'list<string>', doc: 'Falco rule tags' },
   fields: { type: 'map', doc: 'output_fields as sent' },
-  namespace: { type: 'string', doc: 'k8s.ns.name' },
+  ns: { type: 'string', doc: 'k8s.ns.name' },
   pod: { type: 'string', doc: 'k8s.pod.name' },
   container: { type: 'string', doc: 'container name' },
   image: { type: 'string', doc: 'container image' },
@@ -184,7 +184,7 @@ export class AuditActivation {
   readonly uri: string;
   readonly resource: string;
   readonly subresource: string;
-  readonly namespace: string;
+  readonly ns: string;
   readonly apiGroup: string;
   readonly user: string;
   private memo = new Map<string, unknown>();
@@ -197,7 +197,7 @@ export class AuditActivation {
     this.uri = str(raw.requestURI);
     this.resource = str(ref?.resource);
     this.subresource = str(ref?.subresource);
-    this.namespace = str(ref?.namespace);
+    this.ns = str(ref?.namespace);
     this.apiGroup = str(ref?.apiGroup);
     this.user = str(obj(raw.user)?.username);
   }
@@ -348,7 +348,7 @@ export class FalcoActivation {
   readonly hostname: string;
   readonly tags: string[];
   readonly fields: Record<string, string | number | boolean | null>;
-  readonly namespace: string;
+  readonly ns: string;
   readonly pod: string;
   readonly container: string;
   readonly image: string;
@@ -369,7 +369,7 @@ export class FalcoActivation {
     this.hostname = f?.hostname ?? '';
     this.tags = f?.tags ?? [];
     this.fields = f?.fields ?? {};
-    this.namespace = e.k8s.namespace ?? field('k8s.ns.name');
+    this.ns = e.k8s.namespace ?? field('k8s.ns.name');
     this.pod = e.k8s.pod ?? field('k8s.pod.name');
     this.container = e.k8s.container ?? field('container.name');
     this.image = e.k8s.image ?? field('container.image.repository');

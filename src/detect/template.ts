@@ -1,24 +1,30 @@
 /**
- * Output templates: text with `{path}` placeholders read from the activation, e.g.
+ * Output templates: text with `{path}` placeholders read from the activation (`{a.b}`, `{map[key.with/dots]}`), e.g.
  * `Attach/Exec to pod (user={user} pod={name} command={exec.commandLine})`. Paths only, no expressions:
  * rendering cannot fail or run attacker-chosen work. A missing value renders as `<NA>`, as in Falco.
  */
 export type Template = (activation: object) => string;
 
-const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_./-]+)*)\}/g;
+const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+|\[[^\]{}]+\])*)\}/g;
+const SEGMENT = /[A-Za-z0-9_]+|\[([^\]]+)\]/g;
+
+/** `annotations[pod-security.kubernetes.io/enforce-policy]` → ['annotations', 'pod-security.kubernetes.io/enforce-policy'] */
+function segments(path: string): string[] {
+  return [...path.matchAll(SEGMENT)].map((m) => m[1] ?? m[0]);
+}
 const MAX_VALUE = 512;
 const MAX_OUTPUT = 2048;
 
 /** The variables a template names (the first path segment of each placeholder). */
 export function templateVariables(template: string): string[] {
-  return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]!.split('.')[0]!);
+  return [...template.matchAll(PLACEHOLDER)].map((m) => segments(m[1]!)[0]!);
 }
 
 export function compileTemplate(template: string): Template {
   const parts: (string | string[])[] = [];
   let last = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {
-    parts.push(template.slice(last, m.index), m[1]!.split('.'));
+    parts.push(template.slice(last, m.index), segments(m[1]!));
     last = m.index + m[0].length;
   }
   parts.push(template.slice(last));

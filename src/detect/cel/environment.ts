@@ -54,6 +54,7 @@ export const FALCONER_FUNCTIONS = [
 export function buildEnvironment(
   variables: Readonly<Record<string, VariableDecl>>,
   lists: ReadonlyMap<string, readonly string[]>,
+  onBadList: (name: string, problem: string) => void = () => {},
 ): Environment {
   const env = new Environment({
     homogeneousAggregateLiterals: false,
@@ -61,7 +62,17 @@ export function buildEnvironment(
     limits: { maxAstNodes: 5000, maxDepth: 100, maxListElements: 5000, maxMapEntries: 1000, maxCallArguments: 32 },
   });
   for (const [name, decl] of Object.entries(variables)) env.registerVariable(name, decl.type);
-  for (const [name, items] of lists) env.registerConstant(name, 'list<string>', [...items]);
+  for (const [name, items] of lists) {
+    if (Object.hasOwn(variables, name)) {
+      onBadList(name, `"${name}" is an event field; give the list another name`);
+      continue;
+    }
+    try {
+      env.registerConstant(name, 'list<string>', [...items]);
+    } catch (err) {
+      onBadList(name, firstLine((err as Error).message)); // e.g. a CEL reserved word
+    }
+  }
   env
     .registerFunction('list.within(list): bool', (a: unknown[], b: unknown[]) => within(a, b))
     .registerFunction('list.intersects(list): bool', (a: unknown[], b: unknown[]) => intersects(a, b))

@@ -201,9 +201,15 @@ export function buildRuleSet(defs: RuleDefinitions): { ruleSet?: RuleSet; proble
   const problems: RuleProblem[] = [];
   const lists = resolveLists(defs, problems);
   const macros = new Map([...defs.macros].map(([k, m]) => [k, m.condition]));
+  const badList = (name: string, problem: string) => {
+    const def = defs.lists.get(name)!;
+    if (!problems.some((p) => p.subject === `list "${name}"` && p.problem === problem)) {
+      problems.push({ ...def.origin, subject: `list "${name}"`, problem });
+    }
+  };
   const envs = {
-    k8s_audit: buildEnvironment(AUDIT_VARIABLES, lists),
-    falco: buildEnvironment(FALCO_VARIABLES, lists),
+    k8s_audit: buildEnvironment(AUDIT_VARIABLES, lists, badList),
+    falco: buildEnvironment(FALCO_VARIABLES, lists, badList),
   };
   const variables: Record<string, Readonly<Record<string, VariableDecl>>> = {
     k8s_audit: AUDIT_VARIABLES,
