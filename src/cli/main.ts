@@ -1,12 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './commands/serve';
 import { registerPss } from './commands/pss';
+import { registerRbac } from './commands/rbac';
 
 /** A subcommand adds itself to the program; its action resolves to the process exit code. */
 export type CommandRegistrar = (program: Command, exit: (code: number) => void) => void;
 
 // One line per subcommand file in ./commands.
-const COMMANDS: CommandRegistrar[] = [registerServe, registerPss];
+const COMMANDS: CommandRegistrar[] = [registerServe, registerPss, registerRbac];
 
 /** The `falconer` command. Resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -21,3 +21,4 @@ export {
 } from './authorize';
 export { riskyPermissions, PROBES, SEVERITIES, type RiskFinding, type Severity } from './risky';
 export { resolveSubject, type ActorInput, type SubjectEnrichment } from './resolve';
+export { parseResourceArg, type ResourceArg } from './resource-arg';

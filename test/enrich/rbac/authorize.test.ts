@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSnapshot } from '../../../src/enrich/cluster-state/snapshot';
 import { ClusterState } from '../../../src/enrich/cluster-state/state';
 import { bindingsFor, can, whoCan } from '../../../src/enrich/rbac/authorize';
 import type { AccessRequest } from '../../../src/enrich/rbac/rules';
@@ -155,5 +158,27 @@ describe('whoCan', () => {
       'ServiceAccount:ci:deployer',
       'ServiceAccount:shop:deployer',
     ]);
+  });
+});
+
+describe('agreement with the apiserver', () => {
+  it("words the decision exactly as the sample audit event's authorization.k8s.io/reason", () => {
+    const snapshot = loadSnapshot(join(__dirname, '../../fixtures/cluster/snapshot.json')).state;
+    const sample = JSON.parse(readFileSync('/work/shared/samples/audit-eventlist.json', 'utf8')) as {
+      items: { user: { username: string; groups: string[] }; verb: string; objectRef: Record<string, string>; annotations: Record<string, string> }[];
+    };
+    const checked = sample.items.filter((e) => e.objectRef.namespace === 'shop' && e.objectRef.resource === 'pods');
+    expect(checked.length).toBeGreaterThan(0);
+    for (const e of checked) {
+      const decision = can(snapshot, subjectFor(e.user.username, e.user.groups), {
+        verb: e.verb,
+        apiGroup: e.objectRef.apiGroup ?? '',
+        resource: e.objectRef.resource as string,
+        ...(e.objectRef.subresource ? { subresource: e.objectRef.subresource } : {}),
+        ...(e.objectRef.name && e.verb !== 'create' ? { name: e.objectRef.name } : {}),
+        namespace: 'shop',
+      });
+      expect(decision.reason).toBe(e.annotations['authorization.k8s.io/reason']);
+    }
   });
 });
