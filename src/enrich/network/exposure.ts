@@ -37,7 +37,7 @@ export function networkExposure(
   podLabels: Record<string, string> | undefined,
 ): NetworkExposure {
   const policies = [...state.networkPolicies(namespace)].sort((a, b) =>
-    a.metadata.name.localeCompare(b.metadata.name),
+    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
   );
   return {
     known: !state.isEmpty(),

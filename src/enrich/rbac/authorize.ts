@@ -50,8 +50,9 @@ export function bindingsFor(state: ClusterState, subject: RequestSubject): Appli
     }
   }
   return [...found]
-    .map(([binding, via]) => applied(state, binding, via))
-    .sort((a, b) => order(a.binding).localeCompare(order(b.binding)));
+    .map(([binding, via]) => ({ key: order(ref(binding)), applied: applied(state, binding, via) }))
+    .sort((a, b) => compare(a.key, b.key))
+    .map((e) => e.applied);
 }
 
 /**
@@ -100,7 +101,7 @@ export function whoCan(state: ClusterState, request: AccessRequest): WhoCanEntry
   const namespace = requestNamespace(request);
   const bindings: Binding[] = [...state.clusterRoleBindings()];
   if (namespace) bindings.push(...state.roleBindings(namespace));
-  bindings.sort((a, b) => order(ref(a)).localeCompare(order(ref(b))));
+  bindings.sort((a, b) => compare(order(ref(a)), order(ref(b))));
   for (const binding of bindings) {
     const rules = state.rulesOf(binding);
     if (!rules || !firstAllowingRule(rules, request)) continue;
@@ -142,6 +143,11 @@ export function ref(binding: Binding): BindingRef {
   return binding.kind === 'ClusterRoleBinding'
     ? { kind: binding.kind, name: binding.metadata.name }
     : { kind: binding.kind, name: binding.metadata.name, namespace: binding.metadata.namespace as string };
+}
+
+/** Plain code-unit order: stable across locales, and much cheaper than localeCompare. */
+export function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function order(b: BindingRef): string {

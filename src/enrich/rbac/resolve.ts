@@ -33,15 +33,16 @@ export function resolveSubject(state: ClusterState, actor: ActorInput): SubjectE
     groups: subject.groups,
   };
   if (!known) return { ...base, bindings: [], findings: [] };
+  const applied = bindingsFor(state, subject);
   return {
     ...base,
-    bindings: bindingsFor(state, subject).map((b) => ({
+    bindings: applied.map((b) => ({
       binding: b.binding,
       role: b.role,
       scope: b.scope,
       roleKnown: b.rules !== undefined,
       grantedBy: describe(b),
     })),
-    findings: riskyPermissions(state, subject),
+    findings: riskyPermissions(state, subject, applied),
   };
 }

@@ -1,6 +1,6 @@
 import type { ClusterState } from '../cluster-state/state';
 import type { PolicyRule } from '../cluster-state/types';
-import { bindingsFor, describe, SUPERUSER_GROUP, type AppliedBinding, type BindingRef, type RoleRefSummary } from './authorize';
+import { bindingsFor, compare, describe, SUPERUSER_GROUP, type AppliedBinding, type BindingRef, type RoleRefSummary } from './authorize';
 import { ruleAllows, type ResourceRequest } from './rules';
 import type { RequestSubject } from './subject';
 
@@ -154,7 +154,12 @@ const hitsCache = new WeakMap<PolicyRule[], { cluster?: RoleHit[]; namespaced?: 
  * most severe first. A binding that grants full control (`*` verbs on `*` resources in `*` groups)
  * is reported once as `cluster-admin`; the narrower findings it implies are left out.
  */
-export function riskyPermissions(state: ClusterState, subject: RequestSubject): RiskFinding[] {
+export function riskyPermissions(
+  state: ClusterState,
+  subject: RequestSubject,
+  /** The subject's bindings, when the caller already has them from bindingsFor. */
+  bindings?: readonly AppliedBinding[],
+): RiskFinding[] {
   const findings: RiskFinding[] = [];
   if (subject.groups.includes(SUPERUSER_GROUP)) {
     findings.push({
@@ -165,7 +170,7 @@ export function riskyPermissions(state: ClusterState, subject: RequestSubject): 
       grantedBy: `Group "${SUPERUSER_GROUP}"`,
     });
   }
-  for (const applied of bindingsFor(state, subject)) findings.push(...findingsOf(applied));
+  for (const applied of bindings ?? bindingsFor(state, subject)) findings.push(...findingsOf(applied));
   return sortFindings(findings);
 }
 
@@ -175,8 +180,8 @@ export function sortFindings(findings: RiskFinding[]): RiskFinding[] {
     (a, b) =>
       rank(a) - rank(b) ||
       Number(a.scope !== 'cluster') - Number(b.scope !== 'cluster') ||
-      a.id.localeCompare(b.id) ||
-      a.grantedBy.localeCompare(b.grantedBy),
+      compare(a.id, b.id) ||
+      compare(a.grantedBy, b.grantedBy),
   );
 }
 
