@@ -1,6 +1,6 @@
 import { isRecord } from './slim';
 import type { ClusterState } from './state';
-import type { StateKind } from './types';
+import { CLUSTER_SCOPED_KINDS, type StateKind } from './types';
 
 /** The (apiGroup, resource) pairs whose audit events carry objects ClusterState keeps. */
 const KIND_BY_RESOURCE: Readonly<Record<string, StateKind>> = {
@@ -38,7 +38,8 @@ export function applyAuditEvent(state: ClusterState, event: unknown): AuditApply
   if (typeof code !== 'number' || code >= 300) return skip('not successful');
   const verb = event.verb;
   const subresource = typeof ref.subresource === 'string' && ref.subresource !== '' ? ref.subresource : undefined;
-  const namespace = typeof ref.namespace === 'string' && ref.namespace !== '' ? ref.namespace : undefined;
+  const namespace =
+    typeof ref.namespace === 'string' && ref.namespace !== '' && !CLUSTER_SCOPED_KINDS.has(kind) ? ref.namespace : undefined;
 
   if (verb === 'delete' && !subresource) {
     if (typeof ref.name !== 'string' || ref.name === '') return skip('delete without a name');

@@ -15,6 +15,7 @@ import type {
   StateKind,
   StateObject,
 } from './types';
+import { CLUSTER_SCOPED_KINDS } from './types';
 
 /** Index key of a binding subject: what a request's user name or group must equal for it to apply. */
 export type SubjectKey = `user:${string}` | `group:${string}`;
@@ -42,8 +43,9 @@ export function subjectKey(subject: RbacSubject, bindingNamespace: string | unde
 }
 
 type Key = string;
+// Cluster-scoped kinds ignore any namespace given (audit objectRefs of namespaces carry their own name there).
 const keyOf = (kind: StateKind, namespace: string | undefined, name: string): Key =>
-  `${kind}/${namespace ?? ''}/${name}`;
+  `${kind}/${CLUSTER_SCOPED_KINDS.has(kind) ? '' : (namespace ?? '')}/${name}`;
 
 /** Tombstones remembered to ignore stale creates/updates that arrive after a delete (audit batches reorder). */
 const MAX_TOMBSTONES = 10_000;

@@ -76,6 +76,16 @@ describe('applyAuditEvent', () => {
     expect(state.get('NetworkPolicy', 'shop', 'deny')).toBeUndefined();
   });
 
+  it('handles namespaces, whose objectRef carries their own name as namespace', () => {
+    const state = new ClusterState('c');
+    const ref = { resource: 'namespaces', namespace: 'team-a', name: 'team-a' };
+    const ns = { kind: 'Namespace', metadata: { name: 'team-a', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } };
+    expect(applyAuditEvent(state, event({ objectRef: ref, requestObject: ns }))).toEqual({ applied: 'upsert', kind: 'Namespace', name: 'team-a' });
+    expect(state.namespace('team-a')?.metadata.labels).toEqual({ 'pod-security.kubernetes.io/enforce': 'restricted' });
+    applyAuditEvent(state, event({ level: 'Metadata', verb: 'delete', objectRef: ref, responseStatus: { code: 200 } }));
+    expect(state.namespace('team-a')).toBeUndefined();
+  });
+
   it('does not delete on a failed delete or a delete of a subresource', () => {
     const state = new ClusterState('c');
     state.upsert(np);
