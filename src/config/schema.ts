@@ -69,6 +69,14 @@ export const configSchema = z.strictObject({
       recentAlerts: z.number().int().positive().default(1000),
     })
     .prefault({}),
+  rules: z
+    .strictObject({
+      /** Load the built-in pack (`rules/` in the package). */
+      builtin: z.boolean().default(true),
+      /** User rule folders, applied after the built-in pack in order: append to lists/macros, override or disable rules. */
+      dirs: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   receivers: z.array(receiverSchema).default([]),
   log: z
     .strictObject({
