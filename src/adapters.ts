@@ -1,12 +1,45 @@
-import type { Clock } from './core/clock';
-import type { Config } from './config/schema';
-import type { EventBus } from './bus/port';
-import { MemoryBus } from './bus/memory';
-import type { StateStore } from './store/port';
-import { MemoryStateStore } from './store/memory';
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions } from "node:tls";
+import type { Clock } from "./core/clock";
+import type { Config } from "./config/schema";
+import type { EventBus } from "./bus/port";
+import { MemoryBus } from "./bus/memory";
+import {
+  KafkaBus,
+  KafkaRawSource,
+  type BusLogger,
+  type KafkaConnection,
+} from "./bus/kafka";
+import type { StateStore } from "./store/port";
+import { MemoryStateStore } from "./store/memory";
+import { RedisStateStore } from "./store/redis";
 
-/** Picks the bus and state adapters from config: memory unless Kafka / Redis are configured. */
-export function createBus(config: Config, clock: Clock, onHandlerError: (err: unknown) => void): EventBus {
+type KafkaConfig = NonNullable<Config["kafka"]>;
+type RedisConfig = NonNullable<Config["redis"]>;
+
+/** Picks the bus from config: Kafka when brokers are configured, the in-process queue otherwise. */
+export function createBus(
+  config: Config,
+  clock: Clock,
+  onHandlerError: (err: unknown) => void,
+  logger?: BusLogger,
+): EventBus {
+  if (config.kafka) {
+    return new KafkaBus({
+      ...kafkaConnection(config.kafka, logger),
+      topic: config.kafka.topic,
+      partitions: config.kafka.partitions,
+      ...(config.kafka.replicationFactor
+        ? { replicationFactor: config.kafka.replicationFactor }
+        : {}),
+      groupId: config.kafka.groupId,
+      batchSize: config.pipeline.batchSize,
+      retryDelayMs: 1000,
+      publishTimeoutMs: config.kafka.publishTimeoutSeconds * 1000,
+      sessionTimeoutMs: config.kafka.sessionTimeoutSeconds * 1000,
+      onHandlerError,
+    });
+  }
   return new MemoryBus(clock, {
     capacity: config.pipeline.queueCapacity,
     batchSize: config.pipeline.batchSize,
@@ -15,6 +48,87 @@ export function createBus(config: Config, clock: Clock, onHandlerError: (err: un
   });
 }
 
-export function createStore(_config: Config, clock: Clock): StateStore {
+/**
+ * The optional third ingest source: Falcosidekick's Kafka output topic. Undefined unless
+ * `kafka.falcoTopic` is configured; the caller parses each value as a Falco event.
+ */
+export function createFalcoTopicSource(
+  config: Config,
+  onHandlerError: (err: unknown) => void,
+  logger?: BusLogger,
+): KafkaRawSource | undefined {
+  if (!config.kafka?.falcoTopic) return undefined;
+  return new KafkaRawSource({
+    ...kafkaConnection(config.kafka, logger),
+    topic: config.kafka.falcoTopic,
+    groupId: config.kafka.falcoGroupId,
+    batchSize: config.pipeline.batchSize,
+    retryDelayMs: 1000,
+    sessionTimeoutMs: config.kafka.sessionTimeoutSeconds * 1000,
+    onHandlerError,
+  });
+}
+
+export interface StoreHooks {
+  onError?: (err: Error) => void;
+  onReconnect?: () => void;
+}
+
+/** Picks the state store from config: Redis when a URL is configured, process memory otherwise. */
+export function createStore(
+  config: Config,
+  clock: Clock,
+  hooks: StoreHooks = {},
+): StateStore {
+  if (config.redis) {
+    return new RedisStateStore({
+      url: config.redis.url,
+      keyPrefix: config.redis.keyPrefix,
+      ...(config.redis.password ? { password: config.redis.password } : {}),
+      ...redisTls(config.redis.tls),
+      ...hooks,
+    });
+  }
   return new MemoryStateStore(clock);
+}
+
+function kafkaConnection(
+  kafka: KafkaConfig,
+  logger: BusLogger | undefined,
+): KafkaConnection {
+  return {
+    brokers: kafka.brokers,
+    clientId: kafka.clientId,
+    ...(kafka.tls ? { ssl: kafkaTls(kafka.tls) } : {}),
+    ...(kafka.sasl ? { sasl: kafka.sasl } : {}),
+    ...(logger ? { logger } : {}),
+  };
+}
+
+function kafkaTls(
+  tls: Exclude<KafkaConfig["tls"], false>,
+): true | ConnectionOptions {
+  if (tls === true) return true;
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(tls.caFile ? { ca: readFileSync(tls.caFile, "utf8") } : {}),
+    ...(tls.certFile ? { cert: readFileSync(tls.certFile, "utf8") } : {}),
+    ...(tls.keyFile ? { key: readFileSync(tls.keyFile, "utf8") } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  };
+}
+
+function redisTls(tls: RedisConfig["tls"]): {
+  tls?:
+    { ca?: string; servername?: string; rejectUnauthorized: boolean } | true;
+} {
+  if (tls === false) return {};
+  if (tls === true) return { tls: true };
+  return {
+    tls: {
+      rejectUnauthorized: tls.rejectUnauthorized,
+      ...(tls.caFile ? { ca: readFileSync(tls.caFile, "utf8") } : {}),
+      ...(tls.servername ? { servername: tls.servername } : {}),
+    },
+  };
 }

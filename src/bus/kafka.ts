@@ -463,6 +463,9 @@ export function createKafka(connection: KafkaConnection): Kafka {
     ...(connection.sasl ? { sasl: connection.sasl as SASLOptions } : {}),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
+    // Connecting and metadata give up within seconds; the consumer retries on its own schedule and
+    // restarts after a crash, and a refused publish is the caller's to retry (ingest answers 503).
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) =>
       writeKafkaLog(connection.logger, entry),
@@ -500,5 +503,5 @@ function errorMessage(err: unknown): string {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
+  return new Promise((done) => setTimeout(done, ms).unref());
 }

@@ -58,6 +58,12 @@ function int(name: string, value: string): number {
   return Number(value);
 }
 
+function bool(name: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
 /** The environment overrides, documented in docs/configuration.md. */
 function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
   if (env.FALCONER_CLUSTER) doc.cluster = env.FALCONER_CLUSTER;
@@ -66,6 +72,27 @@ function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
   if (env.FALCONER_INGEST_TOKEN) section(doc, 'ingest').token = env.FALCONER_INGEST_TOKEN;
   if (env.FALCONER_LOG_LEVEL) section(doc, 'log').level = env.FALCONER_LOG_LEVEL;
   if (env.FALCONER_RUNBOOK_URL_TEMPLATE) section(doc, 'alerting').runbookUrlTemplate = env.FALCONER_RUNBOOK_URL_TEMPLATE;
+
+  if (env.FALCONER_KAFKA_BROKERS) {
+    section(doc, 'kafka').brokers = env.FALCONER_KAFKA_BROKERS.split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
+  }
+  if (env.FALCONER_KAFKA_TOPIC) section(doc, 'kafka').topic = env.FALCONER_KAFKA_TOPIC;
+  if (env.FALCONER_KAFKA_GROUP_ID) section(doc, 'kafka').groupId = env.FALCONER_KAFKA_GROUP_ID;
+  if (env.FALCONER_KAFKA_CLIENT_ID) section(doc, 'kafka').clientId = env.FALCONER_KAFKA_CLIENT_ID;
+  if (env.FALCONER_KAFKA_FALCO_TOPIC) section(doc, 'kafka').falcoTopic = env.FALCONER_KAFKA_FALCO_TOPIC;
+  if (env.FALCONER_KAFKA_TLS) section(doc, 'kafka').tls = bool('FALCONER_KAFKA_TLS', env.FALCONER_KAFKA_TLS);
+  if (env.FALCONER_KAFKA_SASL_MECHANISM || env.FALCONER_KAFKA_SASL_USERNAME || env.FALCONER_KAFKA_SASL_PASSWORD) {
+    const kafka = section(doc, 'kafka');
+    const sasl = section(kafka, 'sasl');
+    if (env.FALCONER_KAFKA_SASL_MECHANISM) sasl.mechanism = env.FALCONER_KAFKA_SASL_MECHANISM;
+    if (env.FALCONER_KAFKA_SASL_USERNAME) sasl.username = env.FALCONER_KAFKA_SASL_USERNAME;
+    if (env.FALCONER_KAFKA_SASL_PASSWORD) sasl.password = env.FALCONER_KAFKA_SASL_PASSWORD;
+  }
+  if (env.FALCONER_REDIS_URL) section(doc, 'redis').url = env.FALCONER_REDIS_URL;
+  if (env.FALCONER_REDIS_PASSWORD) section(doc, 'redis').password = env.FALCONER_REDIS_PASSWORD;
+  if (env.FALCONER_REDIS_KEY_PREFIX) section(doc, 'redis').keyPrefix = env.FALCONER_REDIS_KEY_PREFIX;
 
   const slackToken = env.FALCONER_SLACK_TOKEN;
   const slackChannel = env.FALCONER_SLACK_CHANNEL;

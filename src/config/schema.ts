@@ -57,6 +57,67 @@ export const configSchema = z.strictObject({
       batchSize: z.number().int().positive().default(256),
     })
     .prefault({}),
+  /** Kafka as the bus between ingest and the pipeline (scale-out mode). Embedded memory bus when absent. */
+  kafka: z
+    .strictObject({
+      brokers: z.array(z.string().regex(/^[^\s:,]+:\d+$/, 'must be host:port')).min(1),
+      clientId: z.string().min(1).default('falconer'),
+      topic: z.string().min(1).default('falconer.events'),
+      /** Partitions the topic is created with if it does not exist; bounds how many replicas share the work. */
+      partitions: z.number().int().positive().default(12),
+      /** Broker default when unset. */
+      replicationFactor: z.number().int().positive().optional(),
+      /** The pipeline's consumer group: replicas with the same group share the partitions. */
+      groupId: z.string().min(1).default('falconer-pipeline'),
+      /** Seconds ingest waits for the brokers' acknowledgement before answering 503. */
+      publishTimeoutSeconds: z.number().positive().default(10),
+      sessionTimeoutSeconds: z.number().positive().default(30),
+      /** `true` for TLS with the system CAs, or files for a private CA / client certificate. */
+      tls: z
+        .union([
+          z.boolean(),
+          z.strictObject({
+            caFile: z.string().min(1).optional(),
+            certFile: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+            servername: z.string().min(1).optional(),
+            rejectUnauthorized: z.boolean().default(true),
+          }),
+        ])
+        .default(false),
+      sasl: z
+        .strictObject({
+          mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+          username: z.string().min(1),
+          /** Never logged. */
+          password: z.string().min(1),
+        })
+        .optional(),
+      /** Falcosidekick's Kafka output topic (one Falco JSON event per message), read as a third source when set. */
+      falcoTopic: z.string().min(1).optional(),
+      falcoGroupId: z.string().min(1).default('falconer-falco-source'),
+    })
+    .optional(),
+  /** Redis for the alert stage's shared state, so replicas agree. In-process memory when absent. */
+  redis: z
+    .strictObject({
+      /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+      url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+      /** Wins over a password in the URL. Never logged. */
+      password: z.string().min(1).optional(),
+      tls: z
+        .union([
+          z.boolean(),
+          z.strictObject({
+            caFile: z.string().min(1).optional(),
+            servername: z.string().min(1).optional(),
+            rejectUnauthorized: z.boolean().default(true),
+          }),
+        ])
+        .default(false),
+      keyPrefix: z.string().default('falconer:'),
+    })
+    .optional(),
   alerting: z
     .strictObject({
       /** Events with one fingerprint within this window update one alert instead of posting again. */

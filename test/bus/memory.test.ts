@@ -1,14 +1,18 @@
-import { MemoryBus } from '../../src/bus/memory';
-import { systemClock } from '../../src/core/clock';
-import { eventBusContract } from './contract';
+import { MemoryBus } from "../../src/bus/memory";
+import { systemClock } from "../../src/core/clock";
+import { eventBusContract } from "./contract";
 
 eventBusContract(
-  'memory',
+  "memory",
   () => {
     const buses: MemoryBus[] = [];
     return {
       bus: () => {
-        const bus = new MemoryBus(systemClock, { capacity: 10_000, batchSize: 5, retryDelayMs: 10 });
+        const bus = new MemoryBus(systemClock, {
+          capacity: 10_000,
+          batchSize: 5,
+          retryDelayMs: 10,
+        });
         buses.push(bus);
         return bus;
       },
