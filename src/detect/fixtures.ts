@@ -105,7 +105,7 @@ export function readFixtures(dirs: readonly string[]): FixtureFile[] {
       if (!/\.ya?ml$/.test(name)) continue;
       const path = join(fdir, name);
       const shown = relative(process.cwd(), path) || path;
-      const parsed = fixtureFile.safeParse(parseYaml(readFileSync(path, 'utf8')) ?? []);
+      const parsed = fixtureFile.safeParse(parseYaml(readFileSync(path, 'utf8'), { merge: true }) ?? []);
       if (!parsed.success) {
         throw new Error(`${shown}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }

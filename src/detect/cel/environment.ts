@@ -102,7 +102,7 @@ export function compile(env: Environment, source: string): Program | { error: st
     const parsed = env.parse(source);
     const checked = parsed.check();
     if (!checked.valid) return { error: firstLine(checked.error?.message ?? 'type check failed') };
-    if (checked.type !== 'bool' && checked.type !== 'dyn') return { error: `condition must be bool, got ${checked.type}` };
+    if (checked.type !== 'bool' && checked.type !== 'dyn') return { error: `must be bool, got ${checked.type}` };
     return parsed as unknown as Program;
   } catch (err) {
     return { error: firstLine((err as Error).message) };
