@@ -483,6 +483,27 @@ function exitNote(child: ChildProcess, logFile: string): string | undefined {
   return `exit ${child.exitCode ?? child.signalCode}; last log lines:\n${tail}`;
 }
 
+/**
+ * Kills `child` once this process is gone, even by SIGKILL, so an aborted run leaves no broker
+ * behind: a detached shell polls for our pid.
+ */
+function killWhenOrphaned(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  const script =
+    'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 2; done; kill -9 "$2" 2>/dev/null';
+  spawn(
+    "sh",
+    [
+      "-c",
+      script,
+      "falconer-test-watchdog",
+      String(process.pid),
+      String(child.pid),
+    ],
+    { detached: true, stdio: "ignore" },
+  ).unref();
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; removes the data folder when we made it. */
 function stopper(
   child: ChildProcess,
@@ -490,6 +511,7 @@ function stopper(
   removeDir: boolean,
   graceMs: number,
 ): () => Promise<void> {
+  killWhenOrphaned(child);
   let stopping: Promise<void> | undefined;
   return () =>
     (stopping ??= (async () => {
