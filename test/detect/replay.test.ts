@@ -7,7 +7,8 @@ import { RuleEngine } from '../../src/detect/engine';
 import { auditRule, rules } from './helpers';
 import { BASE_AUDIT_EVENT, BASE_FALCO_EVENT } from '../../src/detect/fixtures';
 
-const SAMPLES = '/work/shared/samples';
+// Copies of the hand-built wire samples (see the brief's samples/README.md).
+const SAMPLES = join(__dirname, 'data');
 
 /** Runs the CLI in-process; returns exit code, stdout and stderr. */
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
