@@ -1,3 +1,4 @@
+import type { JsonObject } from '../../src/core/event';
 import { AuditActivation, imageRepository } from '../../src/detect/activation';
 import { intersects, within } from '../../src/detect/cel/environment';
 import { expandCondition, ExpansionError } from '../../src/detect/cel/expand';
@@ -64,7 +65,7 @@ describe('AuditActivation', () => {
   });
 
   test('containers span containers, initContainers and ephemeralContainers; workload templates too', () => {
-    const spec = {
+    const spec: JsonObject = {
       containers: [{ name: 'a', image: 'nginx:1', securityContext: { privileged: true, runAsUser: 0 } }],
       initContainers: [{ name: 'i', image: 'busybox', securityContext: { capabilities: { add: ['NET_ADMIN'] } } }],
       ephemeralContainers: [{ name: 'e', image: 'alpine' }],
