@@ -1,37 +1,25 @@
-import { readFileSync } from "node:fs";
-import type { ConnectionOptions } from "node:tls";
-import type { Clock } from "./core/clock";
-import type { Config } from "./config/schema";
-import type { EventBus } from "./bus/port";
-import { MemoryBus } from "./bus/memory";
-import {
-  KafkaBus,
-  KafkaRawSource,
-  type BusLogger,
-  type KafkaConnection,
-} from "./bus/kafka";
-import type { StateStore } from "./store/port";
-import { MemoryStateStore } from "./store/memory";
-import { RedisStateStore } from "./store/redis";
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { Clock } from './core/clock';
+import type { Config } from './config/schema';
+import type { EventBus } from './bus/port';
+import { MemoryBus } from './bus/memory';
+import { KafkaBus, KafkaRawSource, type BusLogger, type KafkaConnection } from './bus/kafka';
+import type { StateStore } from './store/port';
+import { MemoryStateStore } from './store/memory';
+import { RedisStateStore } from './store/redis';
 
-type KafkaConfig = NonNullable<Config["kafka"]>;
-type RedisConfig = NonNullable<Config["redis"]>;
+type KafkaConfig = NonNullable<Config['kafka']>;
+type RedisConfig = NonNullable<Config['redis']>;
 
 /** Picks the bus from config: Kafka when brokers are configured, the in-process queue otherwise. */
-export function createBus(
-  config: Config,
-  clock: Clock,
-  onHandlerError: (err: unknown) => void,
-  logger?: BusLogger,
-): EventBus {
+export function createBus(config: Config, clock: Clock, onHandlerError: (err: unknown) => void, logger?: BusLogger): EventBus {
   if (config.kafka) {
     return new KafkaBus({
       ...kafkaConnection(config.kafka, logger),
       topic: config.kafka.topic,
       partitions: config.kafka.partitions,
-      ...(config.kafka.replicationFactor
-        ? { replicationFactor: config.kafka.replicationFactor }
-        : {}),
+      ...(config.kafka.replicationFactor ? { replicationFactor: config.kafka.replicationFactor } : {}),
       groupId: config.kafka.groupId,
       batchSize: config.pipeline.batchSize,
       retryDelayMs: 1000,
@@ -75,11 +63,7 @@ export interface StoreHooks {
 }
 
 /** Picks the state store from config: Redis when a URL is configured, process memory otherwise. */
-export function createStore(
-  config: Config,
-  clock: Clock,
-  hooks: StoreHooks = {},
-): StateStore {
+export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}): StateStore {
   if (config.redis) {
     return new RedisStateStore({
       url: config.redis.url,
@@ -92,10 +76,7 @@ export function createStore(
   return new MemoryStateStore(clock);
 }
 
-function kafkaConnection(
-  kafka: KafkaConfig,
-  logger: BusLogger | undefined,
-): KafkaConnection {
+function kafkaConnection(kafka: KafkaConfig, logger: BusLogger | undefined): KafkaConnection {
   return {
     brokers: kafka.brokers,
     clientId: kafka.clientId,
@@ -105,29 +86,26 @@ function kafkaConnection(
   };
 }
 
-function kafkaTls(
-  tls: Exclude<KafkaConfig["tls"], false>,
-): true | ConnectionOptions {
+function kafkaTls(tls: Exclude<KafkaConfig['tls'], false>): true | ConnectionOptions {
   if (tls === true) return true;
   return {
     rejectUnauthorized: tls.rejectUnauthorized,
-    ...(tls.caFile ? { ca: readFileSync(tls.caFile, "utf8") } : {}),
-    ...(tls.certFile ? { cert: readFileSync(tls.certFile, "utf8") } : {}),
-    ...(tls.keyFile ? { key: readFileSync(tls.keyFile, "utf8") } : {}),
+    ...(tls.caFile ? { ca: readFileSync(tls.caFile, 'utf8') } : {}),
+    ...(tls.certFile ? { cert: readFileSync(tls.certFile, 'utf8') } : {}),
+    ...(tls.keyFile ? { key: readFileSync(tls.keyFile, 'utf8') } : {}),
     ...(tls.servername ? { servername: tls.servername } : {}),
   };
 }
 
-function redisTls(tls: RedisConfig["tls"]): {
-  tls?:
-    { ca?: string; servername?: string; rejectUnauthorized: boolean } | true;
+function redisTls(tls: RedisConfig['tls']): {
+  tls?: { ca?: string; servername?: string; rejectUnauthorized: boolean } | true;
 } {
   if (tls === false) return {};
   if (tls === true) return { tls: true };
   return {
     tls: {
       rejectUnauthorized: tls.rejectUnauthorized,
-      ...(tls.caFile ? { ca: readFileSync(tls.caFile, "utf8") } : {}),
+      ...(tls.caFile ? { ca: readFileSync(tls.caFile, 'utf8') } : {}),
       ...(tls.servername ? { servername: tls.servername } : {}),
     },
   };

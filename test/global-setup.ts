@@ -1,10 +1,4 @@
-import {
-  KAFKA_ENV,
-  REDIS_ENV,
-  SERVICES_SWITCH_ENV,
-  startTestServices,
-  type TestServices,
-} from "./support/services";
+import { KAFKA_ENV, REDIS_ENV, SERVICES_SWITCH_ENV, startTestServices, type TestServices } from './support/services';
 
 declare global {
   // Read back by test/global-teardown.ts, which jest runs in this same process.
@@ -16,7 +10,7 @@ declare global {
  * through the environment. See docs/development.md.
  */
 export default async function globalSetup(): Promise<void> {
-  if (process.env[SERVICES_SWITCH_ENV] === "off") return;
+  if (process.env[SERVICES_SWITCH_ENV] === 'off') return;
   const started = Date.now();
   const services = await startTestServices();
   globalThis.__falconerTestServices = services;

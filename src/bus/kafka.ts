@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from "node:tls";
+import type { ConnectionOptions } from 'node:tls';
 import {
   Kafka,
   Partitioners,
@@ -10,10 +10,10 @@ import {
   type LogEntry,
   type Producer,
   type SASLOptions,
-} from "kafkajs";
-import { UnavailableError } from "../core/errors";
-import { partitionKey, type SecurityEvent } from "../core/event";
-import type { BusHealth, EventBus } from "./port";
+} from 'kafkajs';
+import { UnavailableError } from '../core/errors';
+import { partitionKey, type SecurityEvent } from '../core/event';
+import type { BusHealth, EventBus } from './port';
 
 /** The subset of a pino logger the adapter writes to. */
 export interface BusLogger {
@@ -28,7 +28,7 @@ export interface KafkaConnection {
   /** `true` for TLS with the system CAs, or Node TLS options (ca, cert, key, servername...). */
   ssl?: boolean | ConnectionOptions;
   sasl?: {
-    mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
+    mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
     username: string;
     password: string;
   };
@@ -96,17 +96,11 @@ export class KafkaBus implements EventBus {
 
   constructor(private readonly options: KafkaBusOptions) {
     this.kafka = createKafka(options);
-    this.consumer = new GroupConsumer(
-      this.kafka,
-      options,
-      this.health_,
-      decodeEvent,
-      options.logger,
-    );
+    this.consumer = new GroupConsumer(this.kafka, options, this.health_, decodeEvent, options.logger);
   }
 
   async publish(events: SecurityEvent[]): Promise<void> {
-    if (this.closed) throw new UnavailableError("bus is shutting down");
+    if (this.closed) throw new UnavailableError('bus is shutting down');
     if (events.length === 0) return;
     try {
       const producer = await this.connectedProducer();
@@ -125,18 +119,13 @@ export class KafkaBus implements EventBus {
       this.publishErrors++;
       const message = errorMessage(err);
       this.health_.failure(`publish failed: ${message}`);
-      this.options.logger?.warn(
-        { err: message, events: events.length },
-        "kafka publish failed",
-      );
+      this.options.logger?.warn({ err: message, events: events.length }, 'kafka publish failed');
       throw new UnavailableError(`kafka is unavailable: ${message}`, 5);
     }
   }
 
-  async consume(
-    handler: (events: SecurityEvent[]) => Promise<void>,
-  ): Promise<void> {
-    if (this.closed) throw new UnavailableError("bus is shutting down");
+  async consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void> {
+    if (this.closed) throw new UnavailableError('bus is shutting down');
     this.startProbe();
     await this.ensureTopic();
     await this.consumer.start(this.options.topic, handler);
@@ -160,10 +149,7 @@ export class KafkaBus implements EventBus {
     if (this.probe) clearInterval(this.probe);
     await this.consumer.stop();
     const producer = this.producer;
-    await Promise.allSettled([
-      producer?.disconnect(),
-      this.probeAdmin?.disconnect(),
-    ]);
+    await Promise.allSettled([producer?.disconnect(), this.probeAdmin?.disconnect()]);
   }
 
   /** Connects on first use and again after a failed attempt, so a broker that was down at start-up does not wedge ingest. */
@@ -199,9 +185,7 @@ export class KafkaBus implements EventBus {
             {
               topic: this.options.topic,
               numPartitions: this.options.partitions,
-              ...(this.options.replicationFactor
-                ? { replicationFactor: this.options.replicationFactor }
-                : {}),
+              ...(this.options.replicationFactor ? { replicationFactor: this.options.replicationFactor } : {}),
             },
           ],
         });
@@ -241,8 +225,7 @@ export class KafkaBus implements EventBus {
   }
 }
 
-export interface KafkaRawSourceOptions
-  extends KafkaConnection, GroupConsumerOptions {
+export interface KafkaRawSourceOptions extends KafkaConnection, GroupConsumerOptions {
   topic: string;
 }
 
@@ -256,13 +239,7 @@ export class KafkaRawSource {
   private readonly health_ = new HealthTracker();
 
   constructor(private readonly options: KafkaRawSourceOptions) {
-    this.consumer = new GroupConsumer(
-      createKafka(options),
-      options,
-      this.health_,
-      (m) => m.value?.toString("utf8"),
-      options.logger,
-    );
+    this.consumer = new GroupConsumer(createKafka(options), options, this.health_, (m) => m.value?.toString('utf8'), options.logger);
   }
 
   start(handler: (values: string[]) => Promise<void>): Promise<void> {
@@ -273,7 +250,7 @@ export class KafkaRawSource {
     return this.health_.state();
   }
 
-  stats(): Omit<KafkaBusStats, "published" | "publishErrors"> {
+  stats(): Omit<KafkaBusStats, 'published' | 'publishErrors'> {
     return this.consumer.stats();
   }
 
@@ -304,10 +281,7 @@ class GroupConsumer<T> {
     private readonly logger?: BusLogger,
   ) {}
 
-  async start(
-    topic: string,
-    handler: (items: T[]) => Promise<void>,
-  ): Promise<void> {
+  async start(topic: string, handler: (items: T[]) => Promise<void>): Promise<void> {
     if (this.consumer) throw new Error(`already consuming ${topic}`);
     const consumer = this.kafka.consumer({
       groupId: this.options.groupId,
@@ -325,10 +299,7 @@ class GroupConsumer<T> {
       this.counts.crashes++;
       const message = errorMessage(event.payload.error);
       this.health.failure(`consumer crashed: ${message}`);
-      this.logger?.warn(
-        { err: message, restart: event.payload.restart },
-        "kafka consumer crashed",
-      );
+      this.logger?.warn({ err: message, restart: event.payload.restart }, 'kafka consumer crashed');
     });
     await consumer.connect();
     // A new group starts at the beginning: events accepted before the first replica joined are not lost.
@@ -336,13 +307,12 @@ class GroupConsumer<T> {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently:
-        this.options.partitionsConsumedConcurrently ?? 1,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: (payload) => this.handleBatch(consumer, payload, handler),
     });
   }
 
-  stats(): Omit<KafkaBusStats, "published" | "publishErrors"> {
+  stats(): Omit<KafkaBusStats, 'published' | 'publishErrors'> {
     let lag = 0;
     for (const l of this.lag.values()) lag += l;
     return { ...this.counts, lag };
@@ -354,16 +324,9 @@ class GroupConsumer<T> {
     await this.consumer?.disconnect();
   }
 
-  private async handleBatch(
-    consumer: Consumer,
-    payload: EachBatchPayload,
-    handler: (items: T[]) => Promise<void>,
-  ): Promise<void> {
+  private async handleBatch(consumer: Consumer, payload: EachBatchPayload, handler: (items: T[]) => Promise<void>): Promise<void> {
     const { batch } = payload;
-    this.lag.set(
-      `${batch.topic}/${batch.partition}`,
-      Number(batch.offsetLag()),
-    );
+    this.lag.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
     const { batchSize } = this.options;
     for (let start = 0; start < batch.messages.length; start += batchSize) {
       if (!payload.isRunning() || payload.isStale() || this.stopping) return;
@@ -399,11 +362,7 @@ class GroupConsumer<T> {
     }
   }
 
-  private decodeAll(
-    messages: KafkaMessage[],
-    topic: string,
-    partition: number,
-  ): T[] {
+  private decodeAll(messages: KafkaMessage[], topic: string, partition: number): T[] {
     const items: T[] = [];
     for (const m of messages) {
       let item: T | undefined;
@@ -414,10 +373,7 @@ class GroupConsumer<T> {
       }
       if (item === undefined) {
         this.counts.undecodable++;
-        this.logger?.warn(
-          { topic, partition, offset: m.offset },
-          "kafka message skipped: not decodable",
-        );
+        this.logger?.warn({ topic, partition, offset: m.offset }, 'kafka message skipped: not decodable');
       } else {
         items.push(item);
       }
@@ -445,13 +401,8 @@ class HealthTracker {
 
 function decodeEvent(message: KafkaMessage): SecurityEvent | undefined {
   if (!message.value) return undefined;
-  const parsed: unknown = JSON.parse(message.value.toString("utf8"));
-  if (
-    !parsed ||
-    typeof parsed !== "object" ||
-    typeof (parsed as SecurityEvent).id !== "string"
-  )
-    return undefined;
+  const parsed: unknown = JSON.parse(message.value.toString('utf8'));
+  if (!parsed || typeof parsed !== 'object' || typeof (parsed as SecurityEvent).id !== 'string') return undefined;
   return parsed as SecurityEvent;
 }
 
@@ -467,8 +418,7 @@ export function createKafka(connection: KafkaConnection): Kafka {
     // restarts after a crash, and a refused publish is the caller's to retry (ingest answers 503).
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
     logLevel: logLevel.WARN,
-    logCreator: () => (entry: LogEntry) =>
-      writeKafkaLog(connection.logger, entry),
+    logCreator: () => (entry: LogEntry) => writeKafkaLog(connection.logger, entry),
   });
 }
 
@@ -476,26 +426,19 @@ export function createKafka(connection: KafkaConnection): Kafka {
  * kafkajs's own messages, in Falconer's logger. Its INFO level narrates every join and is kept at
  * debug; warnings Falconer has chosen to accept are downgraded too.
  */
-function writeKafkaLog(
-  logger: BusLogger | undefined,
-  { level, log }: LogEntry,
-): void {
+function writeKafkaLog(logger: BusLogger | undefined, { level, log }: LogEntry): void {
   if (!logger) return;
   const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
   const text = `kafkajs: ${message}`;
   if (level === logLevel.ERROR) logger.error(fields, text);
-  else if (
-    level === logLevel.WARN &&
-    !ACCEPTED_WARNINGS.some((w) => message.includes(w))
-  )
-    logger.warn(fields, text);
+  else if (level === logLevel.WARN && !ACCEPTED_WARNINGS.some((w) => message.includes(w))) logger.warn(fields, text);
   else logger.debug(fields, text);
 }
 
 const ACCEPTED_WARNINGS = [
   // Retries are bounded on purpose: an outage must become a 503 that the caller retries; the
   // duplicates such a retry can cause are absorbed by event ids and the notified-claims in the store.
-  "Limiting retries for the idempotent producer",
+  'Limiting retries for the idempotent producer',
 ];
 
 function errorMessage(err: unknown): string {

@@ -1,6 +1,6 @@
-import Redis, { type RedisOptions } from "ioredis";
-import { UnavailableError } from "../core/errors";
-import type { Counter, StateStore } from "./port";
+import Redis, { type RedisOptions } from 'ioredis';
+import { UnavailableError } from '../core/errors';
+import type { Counter, StateStore } from './port';
 
 export interface RedisStateStoreOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -8,9 +8,7 @@ export interface RedisStateStoreOptions {
   /** Wins over a password in the URL. Never logged. */
   password?: string;
   /** TLS settings; `true` turns TLS on for a `redis://` URL. */
-  tls?:
-    | boolean
-    | { ca?: string; servername?: string; rejectUnauthorized?: boolean };
+  tls?: boolean | { ca?: string; servername?: string; rejectUnauthorized?: boolean };
   /** Put before every key, so several Falconer installations can share one Redis. */
   keyPrefix: string;
   /** A command that takes longer fails (and is counted) instead of holding the pipeline. */
@@ -41,11 +39,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {tostring(count), redis.call('HGET', KEYS[1], 'firstSeen'), last}
 `;
 
-type HitCommand = (
-  key: string,
-  nowMs: string,
-  ttlMs: string,
-) => Promise<[string, string, string]>;
+type HitCommand = (key: string, nowMs: string, ttlMs: string) => Promise<[string, string, string]>;
 
 /**
  * Shared state in Redis so replicas agree on dedup counters and "already notified" claims.
@@ -65,24 +59,21 @@ export class RedisStateStore implements StateStore {
       commandTimeout: options.commandTimeoutMs ?? 2_000,
       connectTimeout: 5_000,
       disconnectTimeout: 500,
-      retryStrategy: (attempt) =>
-        Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
+      retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
     };
-    if (options.password !== undefined)
-      clientOptions.password = options.password;
-    if (options.tls)
-      clientOptions.tls = options.tls === true ? {} : options.tls;
+    if (options.password !== undefined) clientOptions.password = options.password;
+    if (options.tls) clientOptions.tls = options.tls === true ? {} : options.tls;
     const client = new Redis(options.url, clientOptions);
-    client.defineCommand("falconerHit", { numberOfKeys: 1, lua: HIT_SCRIPT });
-    client.on("error", (err: Error) => {
+    client.defineCommand('falconerHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    client.on('error', (err: Error) => {
       // Connection errors arrive here once per attempt; command errors are counted where they happen.
       this.lastError = err.message;
     });
-    client.on("reconnecting", () => {
+    client.on('reconnecting', () => {
       this.counts.reconnects++;
       options.onReconnect?.();
     });
-    client.on("ready", () => {
+    client.on('ready', () => {
       this.lastError = undefined;
     });
     this.client = client as Redis & { falconerHit: HitCommand };
@@ -94,35 +85,21 @@ export class RedisStateStore implements StateStore {
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.run(() =>
-      this.client.set(this.valueKey(key), value, "PX", pexpire(ttlMs)),
-    );
+    await this.run(() => this.client.set(this.valueKey(key), value, 'PX', pexpire(ttlMs)));
   }
 
-  async setIfAbsent(
-    key: string,
-    value: string,
-    ttlMs: number,
-  ): Promise<boolean> {
-    const reply = await this.run(() =>
-      this.client.set(this.valueKey(key), value, "PX", pexpire(ttlMs), "NX"),
-    );
-    return reply === "OK";
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.run(() => this.client.set(this.valueKey(key), value, 'PX', pexpire(ttlMs), 'NX'));
+    return reply === 'OK';
   }
 
   async delete(key: string): Promise<void> {
-    await this.run(() =>
-      this.client.del(this.valueKey(key), this.counterKey(key)),
-    );
+    await this.run(() => this.client.del(this.valueKey(key), this.counterKey(key)));
   }
 
   async hit(key: string, nowMs: number, ttlMs: number): Promise<Counter> {
     const [count, firstSeen, lastSeen] = await this.run(() =>
-      this.client.falconerHit(
-        this.counterKey(key),
-        String(Math.trunc(nowMs)),
-        String(pexpire(ttlMs)),
-      ),
+      this.client.falconerHit(this.counterKey(key), String(Math.trunc(nowMs)), String(pexpire(ttlMs))),
     );
     return {
       count: Number(count),
@@ -133,10 +110,10 @@ export class RedisStateStore implements StateStore {
 
   health(): { ok: boolean; detail?: string } {
     const status = this.client.status;
-    if (status === "ready") return { ok: true };
+    if (status === 'ready') return { ok: true };
     return {
       ok: false,
-      detail: `redis ${status}${this.lastError ? `: ${this.lastError}` : ""}`,
+      detail: `redis ${status}${this.lastError ? `: ${this.lastError}` : ''}`,
     };
   }
 
@@ -145,8 +122,8 @@ export class RedisStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
-    if (this.client.status === "end") return;
-    if (this.client.status !== "ready") {
+    if (this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
       // Nothing to flush: do not wait for a server that is not answering.
       this.client.disconnect();
       return;

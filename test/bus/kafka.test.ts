@@ -1,25 +1,19 @@
-import { Kafka, Partitioners, logLevel } from "kafkajs";
-import {
-  KafkaBus,
-  KafkaRawSource,
-  type KafkaBusOptions,
-} from "../../src/bus/kafka";
-import { UnavailableError } from "../../src/core/errors";
-import { partitionKey, type SecurityEvent } from "../../src/core/event";
-import { freePort, testKafkaBrokers, uniqueName } from "../support/services";
-import { event, eventBusContract, eventually } from "./contract";
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { KafkaBus, KafkaRawSource, type KafkaBusOptions } from '../../src/bus/kafka';
+import { UnavailableError } from '../../src/core/errors';
+import { partitionKey, type SecurityEvent } from '../../src/core/event';
+import { freePort, testKafkaBrokers, uniqueName } from '../support/services';
+import { event, eventBusContract, eventually } from './contract';
 
 jest.setTimeout(60_000);
 
 /** Settings that make group changes visible within seconds on a test broker. */
-function testBusOptions(
-  overrides: Partial<KafkaBusOptions> = {},
-): KafkaBusOptions {
+function testBusOptions(overrides: Partial<KafkaBusOptions> = {}): KafkaBusOptions {
   return {
     brokers: testKafkaBrokers(),
-    clientId: "falconer-test",
-    topic: uniqueName("events"),
-    groupId: uniqueName("pipeline"),
+    clientId: 'falconer-test',
+    topic: uniqueName('events'),
+    groupId: uniqueName('pipeline'),
     partitions: 4,
     batchSize: 4,
     retryDelayMs: 50,
@@ -32,7 +26,7 @@ function testBusOptions(
 }
 
 eventBusContract(
-  "kafka",
+  'kafka',
   () => {
     const buses: KafkaBus[] = [];
     let last: KafkaBusOptions | undefined;
@@ -52,7 +46,7 @@ eventBusContract(
   { groups: true },
 );
 
-describe("KafkaBus on the wire", () => {
+describe('KafkaBus on the wire', () => {
   const open: Array<{ close(): Promise<void> }> = [];
   afterEach(async () => {
     await Promise.all(open.splice(0).map((c) => c.close()));
@@ -64,17 +58,14 @@ describe("KafkaBus on the wire", () => {
   const plainClient = () =>
     new Kafka({
       brokers: testKafkaBrokers(),
-      clientId: "falconer-test-reader",
+      clientId: 'falconer-test-reader',
       logLevel: logLevel.NOTHING,
     });
 
   /** Reads `count` messages of `topic` from the beginning with a plain kafkajs consumer. */
-  async function readRaw(
-    topic: string,
-    count: number,
-  ): Promise<Array<{ partition: number; key: string | null; value: string }>> {
+  async function readRaw(topic: string, count: number): Promise<Array<{ partition: number; key: string | null; value: string }>> {
     const consumer = plainClient().consumer({
-      groupId: uniqueName("reader"),
+      groupId: uniqueName('reader'),
       maxWaitTimeInMs: 200,
     });
     await consumer.connect();
@@ -90,27 +81,18 @@ describe("KafkaBus on the wire", () => {
         seen.push({
           partition,
           key: message.key?.toString() ?? null,
-          value: message.value?.toString() ?? "",
+          value: message.value?.toString() ?? '',
         });
       },
     });
-    await eventually(
-      `${count} messages on ${topic}`,
-      () => seen.length >= count,
-    );
+    await eventually(`${count} messages on ${topic}`, () => seen.length >= count);
     return seen;
   }
 
-  it("creates the topic with the configured partitions and writes one message per event, keyed by pod, as JSON", async () => {
+  it('creates the topic with the configured partitions and writes one message per event, keyed by pod, as JSON', async () => {
     const options = testBusOptions({ partitions: 3 });
     const bus = track(new KafkaBus(options));
-    const events = [
-      event("web-0", 0),
-      event("web-1", 0),
-      event("web-0", 1),
-      event("db-0", 0),
-      event("web-0", 2),
-    ];
+    const events = [event('web-0', 0), event('web-1', 0), event('web-0', 1), event('db-0', 0), event('web-0', 2)];
     await bus.publish(events);
 
     const admin = plainClient().admin();
@@ -122,28 +104,17 @@ describe("KafkaBus on the wire", () => {
     expect(topics[0]!.partitions).toHaveLength(3);
 
     const messages = await readRaw(options.topic, events.length);
-    expect(messages.map((m) => JSON.parse(m.value))).toEqual(
-      expect.arrayContaining(events),
-    );
-    for (const m of messages)
-      expect(m.key).toBe(partitionKey(JSON.parse(m.value)));
-    const partitionsOfWeb0 = new Set(
-      messages.filter((m) => m.key === "test/ns/web-0").map((m) => m.partition),
-    );
+    expect(messages.map((m) => JSON.parse(m.value))).toEqual(expect.arrayContaining(events));
+    for (const m of messages) expect(m.key).toBe(partitionKey(JSON.parse(m.value)));
+    const partitionsOfWeb0 = new Set(messages.filter((m) => m.key === 'test/ns/web-0').map((m) => m.partition));
     expect(partitionsOfWeb0.size).toBe(1);
     expect(bus.stats().published).toBe(events.length);
   });
 
-  it("answers UnavailableError, counts it and reports unhealthy when no broker answers", async () => {
-    const bus = track(
-      new KafkaBus(
-        testBusOptions({ brokers: [`127.0.0.1:${await freePort()}`] }),
-      ),
-    );
+  it('answers UnavailableError, counts it and reports unhealthy when no broker answers', async () => {
+    const bus = track(new KafkaBus(testBusOptions({ brokers: [`127.0.0.1:${await freePort()}`] })));
     const started = Date.now();
-    await expect(bus.publish([event("p", 0)])).rejects.toBeInstanceOf(
-      UnavailableError,
-    );
+    await expect(bus.publish([event('p', 0)])).rejects.toBeInstanceOf(UnavailableError);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(bus.health()).toEqual({
       ok: false,
@@ -152,10 +123,10 @@ describe("KafkaBus on the wire", () => {
     expect(bus.stats().publishErrors).toBe(1);
   });
 
-  it("skips and counts a message that is not an event, and goes on", async () => {
+  it('skips and counts a message that is not an event, and goes on', async () => {
     const options = testBusOptions();
     const bus = track(new KafkaBus(options));
-    await bus.publish([event("a", 0)]);
+    await bus.publish([event('a', 0)]);
     const producer = plainClient().producer({
       createPartitioner: Partitioners.DefaultPartitioner,
     });
@@ -163,19 +134,19 @@ describe("KafkaBus on the wire", () => {
     await producer.send({
       topic: options.topic,
       messages: [
-        { key: "test/ns/a", value: "not json" },
-        { key: "test/ns/a", value: '{"no":"id"}' },
+        { key: 'test/ns/a', value: 'not json' },
+        { key: 'test/ns/a', value: '{"no":"id"}' },
       ],
     });
     await producer.disconnect();
-    await bus.publish([event("a", 1)]);
+    await bus.publish([event('a', 1)]);
 
     const handled: SecurityEvent[] = [];
     await bus.consume(async (batch) => {
       handled.push(...batch);
     });
-    await eventually("both events", () => handled.length >= 2);
-    expect(handled.map((e) => e.id)).toEqual(["a#0", "a#1"]);
+    await eventually('both events', () => handled.length >= 2);
+    expect(handled.map((e) => e.id)).toEqual(['a#0', 'a#1']);
     expect(bus.stats()).toMatchObject({
       handled: 2,
       undecodable: 2,
@@ -184,13 +155,13 @@ describe("KafkaBus on the wire", () => {
   });
 });
 
-describe("KafkaRawSource", () => {
-  it("hands over unkeyed messages as text, redelivers a rejected batch, and commits what was handled", async () => {
-    const topic = uniqueName("falco-sidekick");
-    const groupId = uniqueName("falco-source");
+describe('KafkaRawSource', () => {
+  it('hands over unkeyed messages as text, redelivers a rejected batch, and commits what was handled', async () => {
+    const topic = uniqueName('falco-sidekick');
+    const groupId = uniqueName('falco-source');
     const kafka = new Kafka({
       brokers: testKafkaBrokers(),
-      clientId: "sidekick-stand-in",
+      clientId: 'sidekick-stand-in',
       logLevel: logLevel.NOTHING,
     });
     const producer = kafka.producer({
@@ -200,8 +171,8 @@ describe("KafkaRawSource", () => {
     const falco = (n: number) =>
       JSON.stringify({
         uuid: `u-${n}`,
-        rule: "Terminal shell in container",
-        priority: "Notice",
+        rule: 'Terminal shell in container',
+        priority: 'Notice',
         output: `shell ${n}`,
       });
     await producer.send({
@@ -211,7 +182,7 @@ describe("KafkaRawSource", () => {
 
     const options = {
       brokers: testKafkaBrokers(),
-      clientId: "falconer-test",
+      clientId: 'falconer-test',
       topic,
       groupId,
       batchSize: 2,
@@ -224,11 +195,11 @@ describe("KafkaRawSource", () => {
     await source.start(async (values) => {
       if (!failed && values.includes(falco(2))) {
         failed = true;
-        throw new Error("parser not ready");
+        throw new Error('parser not ready');
       }
       received.push(...values);
     });
-    await eventually("all five", () => received.length >= 5);
+    await eventually('all five', () => received.length >= 5);
     expect(received).toEqual([0, 1, 2, 3, 4].map(falco));
     expect(source.stats()).toMatchObject({ handled: 5, handlerErrors: 1 });
     expect(source.health().ok).toBe(true);
@@ -242,7 +213,7 @@ describe("KafkaRawSource", () => {
     await next.start(async (values) => {
       later.push(...values);
     });
-    await eventually("the one new message", () => later.length >= 1);
+    await eventually('the one new message', () => later.length >= 1);
     await next.close();
     expect(later).toEqual([falco(5)]);
   });

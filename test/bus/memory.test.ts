@@ -1,9 +1,9 @@
-import { MemoryBus } from "../../src/bus/memory";
-import { systemClock } from "../../src/core/clock";
-import { eventBusContract } from "./contract";
+import { MemoryBus } from '../../src/bus/memory';
+import { systemClock } from '../../src/core/clock';
+import { eventBusContract } from './contract';
 
 eventBusContract(
-  "memory",
+  'memory',
   () => {
     const buses: MemoryBus[] = [];
     return {

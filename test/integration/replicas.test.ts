@@ -1,20 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { FakeSlack } from "../support/slack-server";
-import { falcoEvent } from "../support/events";
-import {
-  freePort,
-  testKafkaBrokers,
-  testRedisUrl,
-  uniqueName,
-} from "../support/services";
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeSlack } from '../support/slack-server';
+import { falcoEvent } from '../support/events';
+import { freePort, testKafkaBrokers, testRedisUrl, uniqueName } from '../support/services';
 
 jest.setTimeout(180_000);
 
-const TOKEN = "itest-token-0123456789abcdef";
-const ENTRY = join(__dirname, "run-falconer.js");
+const TOKEN = 'itest-token-0123456789abcdef';
+const ENTRY = join(__dirname, 'run-falconer.js');
 
 interface Replica {
   name: string;
@@ -25,11 +20,7 @@ interface Replica {
 }
 
 /** A Falconer process of its own, configured for Kafka and Redis; resolves once /readyz says ready. */
-async function startReplica(
-  name: string,
-  dir: string,
-  shared: Record<string, unknown>,
-): Promise<Replica> {
+async function startReplica(name: string, dir: string, shared: Record<string, unknown>): Promise<Replica> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
   // JSON is YAML.
@@ -37,19 +28,17 @@ async function startReplica(
     file,
     JSON.stringify({
       ...shared,
-      server: { host: "127.0.0.1", port, shutdownGraceSeconds: 15 },
+      server: { host: '127.0.0.1', port, shutdownGraceSeconds: 15 },
     }),
   );
-  const child = spawn(process.execPath, [ENTRY, "serve", "-c", file], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FALCONER_CONFIG: "" },
+  const child = spawn(process.execPath, [ENTRY, 'serve', '-c', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FALCONER_CONFIG: '' },
   });
   const output: string[] = [];
-  child.stdout!.on("data", (c: Buffer) => output.push(c.toString()));
-  child.stderr!.on("data", (c: Buffer) => output.push(c.toString()));
-  const exited = new Promise<number | null>((done) =>
-    child.once("exit", (code) => done(code)),
-  );
+  child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
+  child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   const replica = {
     name,
     url: `http://127.0.0.1:${port}`,
@@ -59,28 +48,24 @@ async function startReplica(
   };
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(
-        `replica ${name} exited with ${child.exitCode}:\n${output.join("")}`,
-      );
+    if (child.exitCode !== null) throw new Error(`replica ${name} exited with ${child.exitCode}:\n${output.join('')}`);
     const ready = await fetch(`${replica.url}/readyz`).then(
       (r) => r.ok,
       () => false,
     );
     if (ready) return replica;
-    if (Date.now() > deadline)
-      throw new Error(`replica ${name} not ready in time:\n${output.join("")}`);
+    if (Date.now() > deadline) throw new Error(`replica ${name} not ready in time:\n${output.join('')}`);
     await new Promise((done) => setTimeout(done, 200));
   }
 }
 
 async function send(replica: Replica, body: unknown): Promise<number> {
   const res = await fetch(`${replica.url}/v1/events/falco`, {
-    method: "POST",
+    method: 'POST',
     body: JSON.stringify(body),
     headers: {
       authorization: `Bearer ${TOKEN}`,
-      "content-type": "application/json",
+      'content-type': 'application/json',
     },
   });
   await res.arrayBuffer();
@@ -93,7 +78,7 @@ const shellIn = (pod: string, n: number) =>
     uuid: `${pod}-occurrence-${n}`,
     output_fields: {
       ...(falcoEvent().output_fields as object),
-      "k8s.pod.name": pod,
+      'k8s.pod.name': pod,
     },
   });
 
@@ -102,17 +87,12 @@ function postsPerPod(slack: FakeSlack, pods: string[]): Map<string, number> {
   const counts = new Map(pods.map((p) => [p, 0]));
   for (const post of slack.posts) {
     const text = JSON.stringify(post.args);
-    for (const pod of pods)
-      if (text.includes(pod)) counts.set(pod, counts.get(pod)! + 1);
+    for (const pod of pods) if (text.includes(pod)) counts.set(pod, counts.get(pod)! + 1);
   }
   return counts;
 }
 
-async function settle(
-  check: () => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
+async function settle(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -122,7 +102,7 @@ async function settle(
   await new Promise((done) => setTimeout(done, 2_000));
 }
 
-describe("replicas sharing Kafka and Redis", () => {
+describe('replicas sharing Kafka and Redis', () => {
   let slack: FakeSlack;
   let dir: string;
   let shared: Record<string, unknown>;
@@ -131,62 +111,50 @@ describe("replicas sharing Kafka and Redis", () => {
   beforeEach(async () => {
     slack = new FakeSlack();
     const apiUrl = await slack.start();
-    dir = mkdtempSync(join(tmpdir(), "falconer-replicas-"));
+    dir = mkdtempSync(join(tmpdir(), 'falconer-replicas-'));
     shared = {
-      cluster: "itest",
+      cluster: 'itest',
       ingest: { token: TOKEN },
       kafka: {
         brokers: testKafkaBrokers(),
-        topic: uniqueName("events"),
-        groupId: uniqueName("pipeline"),
+        topic: uniqueName('events'),
+        groupId: uniqueName('pipeline'),
         partitions: 4,
         sessionTimeoutSeconds: 6,
       },
-      redis: { url: testRedisUrl(), keyPrefix: `${uniqueName("itest")}:` },
+      redis: { url: testRedisUrl(), keyPrefix: `${uniqueName('itest')}:` },
       receivers: [
         {
-          type: "slack",
-          name: "sec",
-          token: "xoxb-itest",
-          channel: "#security",
+          type: 'slack',
+          name: 'sec',
+          token: 'xoxb-itest',
+          channel: '#security',
           apiUrl,
         },
       ],
-      log: { level: "warn" },
+      log: { level: 'warn' },
     };
   });
 
   afterEach(async () => {
     for (const r of replicas.splice(0)) {
-      if (r.child.exitCode === null && r.child.signalCode === null)
-        r.child.kill("SIGKILL");
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
       await r.exited;
     }
     await slack.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("posts each alert once when its events arrive at both replicas", async () => {
-    const [a, b] = await Promise.all([
-      startReplica("a", dir, shared),
-      startReplica("b", dir, shared),
-    ]);
+  it('posts each alert once when its events arrive at both replicas', async () => {
+    const [a, b] = await Promise.all([startReplica('a', dir, shared), startReplica('b', dir, shared)]);
     replicas.push(a!, b!);
-    const pods = Array.from(
-      { length: 12 },
-      (_, i) => `web-${String(i).padStart(3, "0")}-x`,
-    );
+    const pods = Array.from({ length: 12 }, (_, i) => `web-${String(i).padStart(3, '0')}-x`);
     const statuses: number[] = [];
     for (let n = 0; n < 3; n++) {
-      for (const [i, pod] of pods.entries())
-        statuses.push(await send((i + n) % 2 ? a! : b!, shellIn(pod, n)));
+      for (const [i, pod] of pods.entries()) statuses.push(await send((i + n) % 2 ? a! : b!, shellIn(pod, n)));
     }
     expect(statuses.every((s) => s === 202)).toBe(true);
-    await settle(
-      () => slack.posts.length >= pods.length,
-      60_000,
-      "one post per pod",
-    );
+    await settle(() => slack.posts.length >= pods.length, 60_000, 'one post per pod');
     expect(slack.posts).toHaveLength(pods.length);
     expect([...postsPerPod(slack, pods).values()]).toEqual(pods.map(() => 1));
   });

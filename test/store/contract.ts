@@ -1,4 +1,4 @@
-import type { StateStore } from "../../src/store/port";
+import type { StateStore } from '../../src/store/port';
 
 /** What the shared suite needs from an adapter under test. */
 export interface StoreHarness {
@@ -16,11 +16,7 @@ export interface StoreHarness {
  * cases use: exact on a virtual clock, generous against a real server so scheduling noise on a busy
  * machine cannot flip a result.
  */
-export function stateStoreContract(
-  name: string,
-  makeHarness: () => StoreHarness,
-  ttlMs: number,
-): void {
+export function stateStoreContract(name: string, makeHarness: () => StoreHarness, ttlMs: number): void {
   describe(`StateStore contract: ${name}`, () => {
     let h: StoreHarness;
     let store: StateStore;
@@ -29,83 +25,75 @@ export function stateStoreContract(
       [store] = h.stores(1) as [StateStore];
     });
 
-    it("returns undefined for a missing key and the latest value for a set one", async () => {
-      const k = h.key("plain");
+    it('returns undefined for a missing key and the latest value for a set one', async () => {
+      const k = h.key('plain');
       expect(await store.get(k)).toBeUndefined();
-      await store.set(k, "first", 60_000);
-      await store.set(k, "second", 60_000);
-      expect(await store.get(k)).toBe("second");
+      await store.set(k, 'first', 60_000);
+      await store.set(k, 'second', 60_000);
+      expect(await store.get(k)).toBe('second');
     });
 
-    it("forgets a value once its TTL has passed, not before", async () => {
-      const k = h.key("ttl");
-      await store.set(k, "v", ttlMs);
+    it('forgets a value once its TTL has passed, not before', async () => {
+      const k = h.key('ttl');
+      await store.set(k, 'v', ttlMs);
       await h.elapse(ttlMs / 5);
-      expect(await store.get(k)).toBe("v");
+      expect(await store.get(k)).toBe('v');
       await h.elapse(ttlMs + ttlMs / 5);
       expect(await store.get(k)).toBeUndefined();
     });
 
-    it("setIfAbsent claims a free key once, keeps the first value, and frees it at expiry", async () => {
-      const k = h.key("claim");
-      expect(await store.setIfAbsent(k, "a", ttlMs)).toBe(true);
-      expect(await store.setIfAbsent(k, "b", ttlMs)).toBe(false);
-      expect(await store.get(k)).toBe("a");
+    it('setIfAbsent claims a free key once, keeps the first value, and frees it at expiry', async () => {
+      const k = h.key('claim');
+      expect(await store.setIfAbsent(k, 'a', ttlMs)).toBe(true);
+      expect(await store.setIfAbsent(k, 'b', ttlMs)).toBe(false);
+      expect(await store.get(k)).toBe('a');
       await h.elapse(ttlMs + ttlMs / 5);
-      expect(await store.setIfAbsent(k, "c", ttlMs)).toBe(true);
-      expect(await store.get(k)).toBe("c");
+      expect(await store.setIfAbsent(k, 'c', ttlMs)).toBe(true);
+      expect(await store.get(k)).toBe('c');
     });
 
-    it("lets exactly one of many concurrent claimants win, across handles", async () => {
-      const k = h.key("race");
+    it('lets exactly one of many concurrent claimants win, across handles', async () => {
+      const k = h.key('race');
       const handles = h.stores(4);
-      const attempts = Array.from({ length: 60 }, (_, i) =>
-        handles[i % handles.length]!.setIfAbsent(k, `owner-${i}`, 60_000),
-      );
+      const attempts = Array.from({ length: 60 }, (_, i) => handles[i % handles.length]!.setIfAbsent(k, `owner-${i}`, 60_000));
       const results = await Promise.all(attempts);
       const winners = results.flatMap((won, i) => (won ? [i] : []));
       expect(winners).toHaveLength(1);
       expect(await store.get(k)).toBe(`owner-${winners[0]}`);
     });
 
-    it("delete removes both a value and a counter under the key", async () => {
-      const k = h.key("del");
-      await store.set(k, "v", 60_000);
+    it('delete removes both a value and a counter under the key', async () => {
+      const k = h.key('del');
+      await store.set(k, 'v', 60_000);
       await store.hit(k, h.now(), 60_000);
       await store.hit(k, h.now(), 60_000);
       await store.delete(k);
       expect(await store.get(k)).toBeUndefined();
       expect((await store.hit(k, h.now(), 60_000)).count).toBe(1);
-      await store.delete(h.key("never-set")); // deleting nothing is fine
+      await store.delete(h.key('never-set')); // deleting nothing is fine
     });
 
-    it("keeps values and counters under one key apart", async () => {
-      const k = h.key("both");
-      await store.set(k, "value", 60_000);
+    it('keeps values and counters under one key apart', async () => {
+      const k = h.key('both');
+      await store.set(k, 'value', 60_000);
       expect((await store.hit(k, 1_000, 60_000)).count).toBe(1);
-      expect(await store.get(k)).toBe("value");
+      expect(await store.get(k)).toBe('value');
     });
 
-    it("hit counts, keeps the first time, and takes the latest time even when hits arrive out of order", async () => {
-      const k = h.key("counter");
+    it('hit counts, keeps the first time, and takes the latest time even when hits arrive out of order', async () => {
+      const k = h.key('counter');
       const t0 = 1_700_000_000_123;
-      const table: Array<
-        [
-          at: number,
-          expected: { count: number; firstSeen: number; lastSeen: number },
-        ]
-      > = [
+      const table: Array<[at: number, expected: { count: number; firstSeen: number; lastSeen: number }]> = [
         [t0, { count: 1, firstSeen: t0, lastSeen: t0 }],
         [t0 + 500, { count: 2, firstSeen: t0, lastSeen: t0 + 500 }],
         [t0 + 200, { count: 3, firstSeen: t0, lastSeen: t0 + 500 }],
         [t0 + 9_000, { count: 4, firstSeen: t0, lastSeen: t0 + 9_000 }],
       ];
-      for (const [at, expected] of table)
-        expect(await store.hit(k, at, 60_000)).toEqual(expected);
+      for (const [at, expected] of table) expect(await store.hit(k, at, 60_000)).toEqual(expected);
     });
 
-    it("hit refreshes the TTL on every hit and starts over once the counter expired", async () => {
-      const k = h.key("window");
+    it('hit refreshes the TTL on every hit and starts over once the counter expired', async () => {
+      const k = h.key('window');
       const step = (ttlMs * 3) / 5;
       expect((await store.hit(k, 1, ttlMs)).count).toBe(1);
       await h.elapse(step);
@@ -120,23 +108,13 @@ export function stateStoreContract(
       });
     });
 
-    it("counts every one of many concurrent hits exactly once, across handles", async () => {
-      const k = h.key("hits");
+    it('counts every one of many concurrent hits exactly once, across handles', async () => {
+      const k = h.key('hits');
       const handles = h.stores(4);
       const n = 80;
-      const counters = await Promise.all(
-        Array.from({ length: n }, (_, i) =>
-          handles[i % handles.length]!.hit(k, 1_000 + i, 60_000),
-        ),
-      );
-      expect(counters.map((c) => c.count).sort((a, b) => a - b)).toEqual(
-        Array.from({ length: n }, (_, i) => i + 1),
-      );
-      expect(
-        counters.every(
-          (c) => c.firstSeen === counters.find((x) => x.count === 1)!.firstSeen,
-        ),
-      ).toBe(true);
+      const counters = await Promise.all(Array.from({ length: n }, (_, i) => handles[i % handles.length]!.hit(k, 1_000 + i, 60_000)));
+      expect(counters.map((c) => c.count).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      expect(counters.every((c) => c.firstSeen === counters.find((x) => x.count === 1)!.firstSeen)).toBe(true);
       const last = await store.hit(k, 0, 60_000);
       expect(last).toEqual({
         count: n + 1,
@@ -145,15 +123,15 @@ export function stateStoreContract(
       });
     });
 
-    it("handles keys with separators and non-ASCII characters", async () => {
-      const k = h.key("prod/ns:kube-system/pod:çà-ü 🦅");
-      await store.set(k, "ok", 60_000);
-      expect(await store.get(k)).toBe("ok");
+    it('handles keys with separators and non-ASCII characters', async () => {
+      const k = h.key('prod/ns:kube-system/pod:çà-ü 🦅');
+      await store.set(k, 'ok', 60_000);
+      expect(await store.get(k)).toBe('ok');
       expect(await store.get(`${k}x`)).toBeUndefined();
     });
 
-    it("reports itself healthy while it works", async () => {
-      await store.set(h.key("health"), "v", 60_000);
+    it('reports itself healthy while it works', async () => {
+      await store.set(h.key('health'), 'v', 60_000);
       expect(store.health().ok).toBe(true);
     });
   });

@@ -1,9 +1,9 @@
-import { VirtualClock } from "../../src/core/clock";
-import { MemoryStateStore } from "../../src/store/memory";
-import { stateStoreContract } from "./contract";
+import { VirtualClock } from '../../src/core/clock';
+import { MemoryStateStore } from '../../src/store/memory';
+import { stateStoreContract } from './contract';
 
 stateStoreContract(
-  "memory",
+  'memory',
   () => {
     const clock = new VirtualClock(1_000_000);
     const store = new MemoryStateStore(clock);
