@@ -4,6 +4,8 @@ const transform = { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2023' } }
 module.exports = {
   testEnvironment: 'node',
   transform,
+  // @marcbachmann/cel-js ships ES modules only: compile it like our own code.
+  transformIgnorePatterns: ['/node_modules/(?!@marcbachmann/cel-js/)'],
   // The conformance and integration suites start real services once per run (see test/global-setup.ts).
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',

@@ -9,12 +9,14 @@ import { createLogger, type Logger } from './observability/logger';
 import { bearerAuth } from './ingest/auth';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
+import { frontDoor } from './http/front-door';
 import { RecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
-import { falcoPassthrough } from './detect/falco-passthrough';
+import { RuleEngine, loadRuleSet } from './detect/engine';
+import { reloadRulesOnSighup } from './detect/reload';
 import type { Detector } from './detect/port';
 import type { EventBus } from './bus/port';
 import type { StateStore } from './store/port';
@@ -46,6 +48,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? createLogger(config.log.level);
   const metrics = createMetrics();
+  // Rules load before anything listens: a broken rule file stops start-up with file, rule and problem.
+  const detector = options.detector ?? new RuleEngine(loadRuleSet(config.rules));
+  if (detector instanceof RuleEngine) metrics.watchRules(() => detector.ruleSet.stats());
 
   let token = config.ingest.token;
   if (config.ingest.requireToken && !token) {
@@ -75,13 +80,14 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
   });
-  const pipeline = new Pipeline(options.detector ?? falcoPassthrough, alerts, store, metrics, log, {
+  const pipeline = new Pipeline(detector, alerts, store, metrics, log, {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
   });
   await bus.consume(pipeline.handle);
 
+  const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
   const app = createHttpApp({
-    ingest: ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now()),
+    ingest,
     authenticate,
     recent,
     dispatcher,
@@ -92,7 +98,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ],
     log,
   });
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, app);
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, frontDoor(ingest, app, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => resolve());
@@ -127,9 +133,14 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  const stopReloading =
+    detector instanceof RuleEngine
+      ? reloadRulesOnSighup(detector, config.rules, { info: (m) => log.info(m), error: (m) => log.error(m) })
+      : () => undefined;
   void stopped.then(() => {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    stopReloading();
   });
 
   return { url: `http://${host}:${port}`, port, token, metrics, bus, store, dispatcher, recent, stopped, stop };

@@ -3,6 +3,9 @@ import type { SecurityEvent } from '../core/event';
 import { UnavailableError } from '../core/errors';
 import type { BusHealth, EventBus } from './port';
 
+/** How long the consumer runs before it lets pending I/O in. */
+const SLICE_MS = 10;
+
 export interface MemoryBusOptions {
   /** Most events held at once; beyond it publish is refused (ingest answers 503) instead of growing. */
   capacity: number;
@@ -76,6 +79,7 @@ export class MemoryBus implements EventBus {
 
   private async loop(): Promise<void> {
     const handler = this.handler!;
+    let sliceStart = performance.now();
     while (this.depth() > 0) {
       const end = Math.min(this.queue.length, this.head + this.options.batchSize);
       const batch = this.queue.slice(this.head, end);
@@ -91,6 +95,12 @@ export class MemoryBus implements EventBus {
       if (this.head > 4096 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
+      }
+      // A handler on in-memory state resolves in microtasks only: after each time slice, yield to I/O
+      // so a long queue cannot starve ingest (and a slice long enough that ingest cannot starve us).
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
     }
   }

@@ -64,6 +64,22 @@ export function createMetrics() {
       help: 'Notifications that could not be delivered and wait in the dead-letter store',
       registers: [registry],
     }),
+    /** Reports the rule engine's own per-rule counters at scrape time: the engine counts, metrics only read. */
+    watchRules(read: () => { id: string; stats: { errors: number; matches: number } }[]): void {
+      const fromRules = (name: string, help: string, pick: (s: { errors: number; matches: number }) => number) =>
+        new Counter({
+          name,
+          help,
+          labelNames: ['rule'] as const,
+          registers: [registry],
+          collect() {
+            this.reset();
+            for (const r of read()) if (pick(r.stats)) this.inc({ rule: r.id }, pick(r.stats));
+          },
+        });
+      fromRules('falconer_rule_evaluation_errors_total', 'Rule evaluation errors (missing fields, wrong types) by rule id; the event still goes to the other rules', (s) => s.errors);
+      fromRules('falconer_rule_matches_total', 'Events that matched a rule, by rule id, before deduplication', (s) => s.matches);
+    },
   };
   return m;
 }

@@ -1,0 +1,90 @@
+'use strict';
+// `npm run bench`: Falconer's ingest path against a bare node:http parse-and-answer baseline, in the
+// same invocation, so the ratios compare across noisy machines. Bounded in time; loopback only.
+const { fork } = require('node:child_process');
+const { readFileSync } = require('node:fs');
+const { resolve } = require('node:path');
+const autocannon = require('autocannon');
+
+const DURATION = Number(process.env.BENCH_SECONDS || 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
+const SAMPLES = resolve(__dirname, 'fixtures');
+
+function startServer(mode) {
+  return new Promise((resolvePort, reject) => {
+    const child = fork(resolve(__dirname, 'server.js'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (m) => resolvePort({ child, port: m.port }));
+    child.once('error', reject);
+    child.once('exit', (code) => code && reject(new Error(`${mode} server exited with ${code}`)));
+  });
+}
+
+function ask(child, msg) {
+  return new Promise((r) => {
+    child.once('message', r);
+    child.send(msg);
+  });
+}
+
+async function load(port, path, body, eventsPerRequest) {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}${path}`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    pipelining: 1,
+    duration: DURATION,
+    headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token-0123456789' },
+    body,
+  });
+  const ok = result['2xx'];
+  return {
+    requestsPerSec: ok / DURATION,
+    eventsPerSec: (ok * eventsPerRequest) / DURATION,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx + result.errors,
+    ok,
+  };
+}
+
+async function scenario(mode, path, body, eventsPerRequest) {
+  const { child, port } = await startServer(mode);
+  try {
+    await load(port, path, body, eventsPerRequest).catch(() => undefined); // warm-up, discarded
+    await ask(child, 'cpu-reset');
+    const r = await load(port, path, body, eventsPerRequest);
+    const { cpuMicros, rss } = await ask(child, 'cpu');
+    return { ...r, cpuMicrosPerEvent: cpuMicros / Math.max(1, r.ok * eventsPerRequest), rssMB: rss / 2 ** 20 };
+  } finally {
+    child.kill();
+  }
+}
+
+function row(name, r, base) {
+  const ratio = base ? ` ${((r.eventsPerSec / base.eventsPerSec) * 100).toFixed(0).padStart(4)}%` : '     ';
+  console.log(
+    `${name.padEnd(34)} ${r.requestsPerSec.toFixed(0).padStart(7)} req/s ${r.eventsPerSec.toFixed(0).padStart(8)} ev/s${ratio}  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms  ${r.cpuMicrosPerEvent.toFixed(1).padStart(6)} µs CPU/ev  rss ${r.rssMB.toFixed(0)} MB  errors ${r.non2xx}`,
+  );
+}
+
+async function main() {
+  const falco = readFileSync(resolve(SAMPLES, '..', '..', '..', 'shared', 'samples', 'falco-terminal-shell.json'), 'utf8');
+  const list = JSON.parse(readFileSync(resolve(SAMPLES, '..', '..', '..', 'shared', 'samples', 'audit-eventlist.json'), 'utf8'));
+  const items = [];
+  for (let i = 0; items.length < 100; i++) for (const item of list.items) items.push({ ...item, auditID: `${item.auditID.slice(0, 30)}${String(i).padStart(6, '0')}` });
+  const audit = JSON.stringify({ ...list, items: items.slice(0, 100) });
+
+  console.log(`ingest benchmark: ${CONNECTIONS} keep-alive connections, ${DURATION} s per scenario, Node ${process.version}`);
+  console.log(`Falco event ${falco.length} bytes; audit EventList of 100 events ${audit.length} bytes\n`);
+  const bareFalco = await scenario('bare', '/', falco, 1);
+  row('baseline node:http, Falco event', bareFalco);
+  row('falconer POST /v1/events/falco', await scenario('falconer', '/v1/events/falco', falco, 1), bareFalco);
+  const bareAudit = await scenario('bare', '/', audit, 100);
+  row('baseline node:http, EventList(100)', bareAudit);
+  row('falconer POST /v1/events/audit', await scenario('falconer', '/v1/events/audit', audit, 100), bareAudit);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
