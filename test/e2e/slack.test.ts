@@ -58,6 +58,26 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
     expect(res).toBeUndefined(); // stopped: nothing listens any more
   });
 
+  it('ignores an audit batch the apiserver sends again (same auditID and stage)', async () => {
+    await post(`${f.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+    await eventually(() => expect(slack.posts.length).toBeGreaterThan(0));
+    await eventually(async () => {
+      const m = await f.metrics.registry.getSingleMetricAsString('falconer_alerts_total');
+      expect(m).toMatch(/rule="Attach\/Exec Pod",priority="notice"} 1/);
+    });
+    await f.dispatcher.settled();
+    const postsAfterFirst = slack.posts.length;
+    expect(postsAfterFirst).toBe(f.recent.list().length); // one post per alert to #security
+    await post(`${f.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+    await eventually(async () => {
+      const m = await f.metrics.registry.getSingleMetricAsString('falconer_events_duplicate_total');
+      expect(m).toMatch(/source="k8s_audit"} 3/);
+    });
+    await f.dispatcher.settled();
+    expect(slack.posts.length).toBe(postsAfterFirst);
+    expect(f.recent.list().every((a) => a.count === 1)).toBe(true);
+  });
+
   it('ignores a retried event (same uuid) entirely', async () => {
     const body = JSON.stringify(falcoEvent({ uuid: 'same' }));
     await post(`${f.url}/v1/events/falco`, body);
@@ -107,10 +127,18 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
     await eventually(async () => {
       const res = await fetch(`${f.url}/v1/alerts`, { headers: { authorization: 'Bearer test-token-0123456789abcdef' } });
       const body = (await res.json()) as { alerts: any[] };
-      expect(body.alerts).toHaveLength(1);
-      expect(body.alerts[0]).toMatchObject({ rule: 'Terminal shell in container', count: 2, evidence: ['l1', 'l2'] });
-      expect(typeof body.alerts[0].firstSeen).toBe('number');
-      expect(body.alerts[0].event.raw).toBeUndefined();
+      const falco = body.alerts.find((a) => a.source === 'falco');
+      expect(falco).toMatchObject({ rule: 'Terminal shell in container', count: 2, evidence: ['l1', 'l2'] });
+      expect(typeof falco.firstSeen).toBe('number');
+      expect(falco.event.raw).toBeUndefined();
+      // The audit batch went through the built-in rule pack.
+      expect(body.alerts.find((a) => a.rule === 'Attach/Exec Pod')).toMatchObject({
+        source: 'k8s_audit',
+        count: 1,
+        labels: { user: 'alice@example.com', namespace: 'shop', pod: 'web-7c9f8d-abcde' },
+        evidence: ['927fcde7-74e5-4a57-af53-dceacefaf47c/ResponseStarted'],
+      });
+      expect(body.alerts.map((a) => a.rule)).toEqual(expect.arrayContaining(['Attach to cluster-admin Role', 'Create Privileged Pod']));
     });
     expect((await fetch(`${f.url}/v1/alerts`)).status).toBe(401);
   });
