@@ -18,6 +18,7 @@ import { Pipeline } from './pipeline';
 import { RuleEngine, loadRuleSet } from './detect/engine';
 import { reloadRulesOnSighup } from './detect/reload';
 import type { Detector } from './detect/port';
+import { noEnrichment, type Enricher } from './enrich/port';
 import type { EventBus } from './bus/port';
 import type { StateStore } from './store/port';
 
@@ -25,6 +26,7 @@ export interface FalconerOptions {
   clock?: Clock;
   logger?: Logger;
   detector?: Detector;
+  enricher?: Enricher;
   /** Called once with the ingest token when it was generated (the quickstart prints it). */
   onGeneratedToken?: (token: string) => void;
 }
@@ -80,7 +82,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
   });
-  const pipeline = new Pipeline(detector, alerts, store, metrics, log, {
+  const pipeline = new Pipeline(detector, options.enricher ?? noEnrichment, alerts, store, metrics, log, {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
   });
   await bus.consume(pipeline.handle);

@@ -1,5 +1,6 @@
 import type { Detection } from './core/alert';
 import type { Detector } from './detect/port';
+import type { Enricher } from './enrich/port';
 import type { SecurityEvent } from './core/event';
 import type { Metrics } from './observability/metrics';
 import type { Logger } from './observability/logger';
@@ -12,13 +13,14 @@ export interface PipelineOptions {
 }
 
 /**
- * What a bus consumer runs for each batch: detect → (enrich → correlate, as those stages land) → alert.
+ * What a bus consumer runs for each batch: detect → enrich → (correlate, as it lands) → alert.
  * An event whose id was already processed (audit webhook retries: same auditID and stage; Falco
  * retries: same uuid) is skipped. Errors in one event are counted and do not stop the batch.
  */
 export class Pipeline {
   constructor(
     private readonly detector: Detector,
+    private readonly enricher: Enricher,
     private readonly alerts: AlertStage,
     private readonly store: StateStore,
     private readonly metrics: Metrics,
@@ -36,6 +38,7 @@ export class Pipeline {
       this.metrics.eventsDuplicate.inc({ source: event.source });
       return;
     }
+    this.enricher.observe(event);
     let detections: Detection[];
     try {
       detections = this.detector.detect(event);
@@ -44,7 +47,7 @@ export class Pipeline {
       this.log.error({ err: (err as Error).message, event: event.id }, 'detection failed');
       detections = [];
     }
-    for (const detection of detections) await this.alerts.process(detection);
+    for (const detection of detections) await this.alerts.process(detection, await this.enricher.enrich(detection));
     await this.store.set(seenKey, '1', this.options.seenTtlMs);
   }
 }

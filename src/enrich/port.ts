@@ -1,0 +1,18 @@
+import type { Detection, Enrichment } from '../core/alert';
+import type { SecurityEvent } from '../core/event';
+
+/**
+ * The enrich stage. `observe` sees every event first (audit events carry the objects that build
+ * cluster state); `enrich` answers, for one detection, who the subject is and what it may do, how
+ * the pod is configured and how exposed it is. It must never throw: unknown state is said, not guessed.
+ */
+export interface Enricher {
+  observe(event: SecurityEvent): void;
+  enrich(detection: Detection): Promise<Enrichment>;
+}
+
+/** Enrichment switched off: every alert goes out with an empty enrichment. */
+export const noEnrichment: Enricher = {
+  observe() {},
+  enrich: async () => ({}),
+};
