@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
 import { createBus, createStore } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, type Logger } from './observability/logger';
-import { bearerAuth } from './ingest/auth';
+import { authenticator } from './ingest/auth';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
@@ -59,7 +61,10 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     token = randomBytes(24).toString('base64url');
     (options.onGeneratedToken ?? printGeneratedToken)(token);
   }
-  const authenticate = bearerAuth(config.ingest.requireToken ? token : undefined);
+  const authenticate = authenticator({
+    token: config.ingest.requireToken ? token : undefined,
+    trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
+  });
 
   const store = createStore(config, clock);
   const bus = createBus(config, clock, (err) => {
@@ -100,7 +105,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ],
     log,
   });
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, frontDoor(ingest, app, log));
+  const server = createHttpServer(config, frontDoor(ingest, app, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => resolve());
@@ -145,7 +150,22 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     stopReloading();
   });
 
-  return { url: `http://${host}:${port}`, port, token, metrics, bus, store, dispatcher, recent, stopped, stop };
+  return { url: `${config.server.tls ? 'https' : 'http'}://${host}:${port}`, port, token, metrics, bus, store, dispatcher, recent, stopped, stop };
+}
+
+/** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */
+function createHttpServer(config: Config, listener: RequestListener): Server {
+  const tls = config.server.tls;
+  if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
+  return createHttpsServer(
+    {
+      keepAliveTimeout: 65_000,
+      cert: readFileSync(tls.certFile),
+      key: readFileSync(tls.keyFile),
+      ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
+    },
+    listener,
+  );
 }
 
 function printGeneratedToken(token: string): void {

@@ -32,6 +32,14 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(2804),
       /** Seconds to wait for in-flight work on SIGTERM. */
       shutdownGraceSeconds: z.number().positive().default(20),
+      /** HTTPS; with `clientCaFile`, callers holding a certificate signed by that CA need no bearer token. */
+      tls: z
+        .strictObject({
+          certFile: z.string().min(1),
+          keyFile: z.string().min(1),
+          clientCaFile: z.string().min(1).optional(),
+        })
+        .optional(),
     })
     .prefault({}),
   ingest: z
