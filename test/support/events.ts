@@ -23,7 +23,7 @@ export function falcoEvent(overrides: Record<string, unknown> = {}): Record<stri
     output_fields: {
       'container.id': '734cfc07ae4d',
       'container.name': 'nginx',
-      'evt.time': 1762779060891344775,
+      'evt.time': 1762779060891344640, // a double: exact ns values arrive as text (see json.test.ts)
       'k8s.ns.name': 'shop',
       'k8s.pod.name': 'web-7c9f8d-abcde',
       'proc.cmdline': 'bash',
