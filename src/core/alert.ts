@@ -17,11 +17,112 @@ export interface Detection {
   event: SecurityEvent;
 }
 
-/** Enrichment attached to an alert; each part is optional and says when state was unknown. */
+/**
+ * A part of the enrichment: the facts when cluster state had them, or why not. Unknown is said, never
+ * guessed ("no bindings" and "bindings not known" are different answers).
+ */
+export type Enriched<T, U = object> = ({ known: true } & T) | ({ known: false; reason: string } & U);
+
+/** One risky permission the subject holds (see docs/rbac.md for the ids). */
+export interface RiskySummary {
+  id: string;
+  severity: 'critical' | 'high' | 'medium' | 'low';
+  title: string;
+  /** `cluster`, or the namespace a RoleBinding limits it to. */
+  scope: string;
+  /** The binding and role that grant it, in the apiserver's words. */
+  grantedBy: string;
+  resourceNames?: string[];
+}
+
+/** How the subject was found. */
+export type SubjectOrigin = 'audit-user' | 'impersonated-user' | 'falco-audit-user' | 'pod-service-account';
+
+export interface SubjectFacts {
+  user: string;
+  kind: 'user' | 'serviceaccount';
+  /** Including the groups authentication adds. */
+  groups: string[];
+  origin: SubjectOrigin;
+  /** For an impersonated subject: who impersonated it. */
+  impersonatedBy?: string;
+  /** How each applicable binding grants its role (capped; `bindingCount` is the total). */
+  bindings: string[];
+  bindingCount: number;
+  /** Most severe first (capped; `findingCount` is the total). */
+  findings: RiskySummary[];
+  findingCount: number;
+}
+
+export interface PssViolation {
+  /** Upstream check id, e.g. `privileged`. */
+  check: string;
+  reason: string;
+  detail: string;
+}
+
+export interface NamespacePssFacts {
+  /** `level:version` per mode, e.g. `baseline:latest`. */
+  enforce: string;
+  audit: string;
+  warn: string;
+  /** Whether the admission controller would admit this pod under the enforce level. */
+  meetsEnforce: boolean;
+  /** Pod security labels that could not be parsed. */
+  errors: string[];
+}
+
+export interface PodFacts {
+  namespace: string;
+  name: string;
+  /** `state`: from cluster state; `audit-object`: from the audit event's own request/response object. */
+  origin: 'state' | 'audit-object';
+  serviceAccount?: string;
+  node?: string;
+  privileged: boolean;
+  /** Containers (of any kind) running privileged. */
+  privilegedContainers: string[];
+  hostNetwork: boolean;
+  hostPID: boolean;
+  hostIPC: boolean;
+  /** Capabilities added by any container, deduplicated. */
+  capabilitiesAdded: string[];
+  /** `yes`: some container runs as UID 0; `no`: none can; `possible`: the image's USER decides. */
+  runAsRoot: 'yes' | 'no' | 'possible';
+  hostPathVolumes: string[];
+  /** The strictest Pod Security Standard the pod meets (at `latest`) and what keeps it from the next one. */
+  pss: { level: 'privileged' | 'baseline' | 'restricted'; version: string; violations: PssViolation[] };
+  namespacePolicy: Enriched<NamespacePssFacts>;
+}
+
+export interface DirectionFacts {
+  isolated: boolean;
+  /** Policies that select the pod for this direction (capped). */
+  policies: string[];
+  /** The namespace has a select-all policy with no rules for this direction. */
+  defaultDeny: boolean;
+  /** Isolated, yet a selecting policy lets any peer in/out on some port. */
+  anyPeerAllowed: boolean;
+}
+
+export interface NetworkFacts {
+  namespace: string;
+  ingress: DirectionFacts;
+  egress: DirectionFacts;
+}
+
+export type SubjectEnrichment = Enriched<SubjectFacts, { user?: string }>;
+export type PodEnrichment = Enriched<PodFacts, { namespace: string; name: string }>;
+export type NetworkEnrichment = Enriched<NetworkFacts>;
+
+/**
+ * Enrichment attached to an alert: who did it and what they may do, how the pod is configured, how
+ * exposed it is. A part is absent when the alert does not name a subject or a pod.
+ */
 export interface Enrichment {
-  subject?: unknown;
-  pod?: unknown;
-  network?: unknown;
+  subject?: SubjectEnrichment;
+  pod?: PodEnrichment;
+  network?: NetworkEnrichment;
 }
 
 export interface Alert {
