@@ -1,4 +1,4 @@
-import type { Alert } from '../core/alert';
+import type { Alert, Enrichment, NetworkEnrichment, PodEnrichment, SubjectEnrichment } from '../core/alert';
 import type { Priority } from '../core/priority';
 import { priorityTitle } from '../core/priority';
 import { escapeMrkdwn, inlineCode, truncate } from './mrkdwn';
@@ -57,6 +57,8 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
   if (command) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Command*\n${inlineCode(command)}`, SECTION_MAX) } });
   }
+  const enrichment = enrichmentText(alert.enrichment);
+  if (enrichment) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(enrichment, SECTION_MAX) } });
   blocks.push(
     {
       type: 'actions',
@@ -83,4 +85,75 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
 function occurrences(alert: Alert): string {
   if (alert.count <= 1) return '1';
   return `${alert.count} (first ${new Date(alert.firstSeen).toISOString()}, last ${new Date(alert.lastSeen).toISOString()})`;
+}
+
+const TOP_FINDINGS = 3;
+const TOP_VIOLATIONS = 3;
+/** One line of the enrichment section; each is cut on its own so one long value cannot hide the rest. */
+const LINE_MAX = 400;
+
+/** The enrichment, compactly: who and what they may do, the pod's posture, its isolation. Empty when there is none. */
+export function enrichmentText(enrichment: Enrichment): string {
+  const lines = [
+    ...(enrichment.subject ? subjectLines(enrichment.subject) : []),
+    ...(enrichment.pod ? podLines(enrichment.pod) : []),
+    ...(enrichment.network ? [networkLine(enrichment.network)] : []),
+  ];
+  return lines.map((l) => truncate(l, LINE_MAX)).join('\n');
+}
+
+function subjectLines(subject: SubjectEnrichment): string[] {
+  if (!subject.known) {
+    const who = subject.user ? `${escapeMrkdwn(subject.user)}: ` : '';
+    return [`*Subject* ${who}state unknown (${escapeMrkdwn(subject.reason)})`];
+  }
+  const how = subject.impersonatedBy ? `, impersonated by ${escapeMrkdwn(subject.impersonatedBy)}` : '';
+  const kind = subject.origin === 'pod-service-account' ? "the pod's service account" : subject.kind === 'serviceaccount' ? 'service account' : 'user';
+  const head = `*Subject* ${escapeMrkdwn(subject.user)} (${kind}${how})`;
+  if (subject.findingCount === 0) return [`${head}: no risky permissions found`];
+  const more = subject.findingCount > TOP_FINDINGS ? ` (top ${TOP_FINDINGS} of ${subject.findingCount})` : '';
+  return [
+    `${head} can${more}:`,
+    ...subject.findings.slice(0, TOP_FINDINGS).map(
+      (f) => `• ${f.severity}: ${escapeMrkdwn(f.title)} (${f.scope === 'cluster' ? 'cluster-wide' : `in ${escapeMrkdwn(f.scope)}`}) via ${escapeMrkdwn(f.grantedBy)}`,
+    ),
+  ];
+}
+
+function podLines(pod: PodEnrichment): string[] {
+  if (!pod.known) return [`*Pod* ${escapeMrkdwn(`${pod.namespace}/${pod.name}`)}: state unknown (${escapeMrkdwn(pod.reason)})`];
+  const violations = pod.pss.violations.slice(0, TOP_VIOLATIONS).map((v) => escapeMrkdwn(v.reason));
+  const extra = pod.pss.violations.length > TOP_VIOLATIONS ? `, +${pod.pss.violations.length - TOP_VIOLATIONS} more` : '';
+  const blocking = violations.length > 0 ? `; short of ${nextLevel(pod.pss.level)}: ${violations.join(', ')}${extra}` : '';
+  const ns = pod.namespacePolicy;
+  const enforce = ns.known
+    ? `namespace enforces ${escapeMrkdwn(ns.enforce)}: pod ${ns.meetsEnforce ? 'meets it' : '*does not meet it*'}`
+    : 'namespace policy unknown';
+  const posture = [
+    pod.privileged ? `privileged (${pod.privilegedContainers.map(escapeMrkdwn).join(', ')})` : undefined,
+    pod.hostNetwork ? 'hostNetwork' : undefined,
+    pod.hostPID ? 'hostPID' : undefined,
+    pod.hostIPC ? 'hostIPC' : undefined,
+    pod.capabilitiesAdded.length > 0 ? `adds ${pod.capabilitiesAdded.map(escapeMrkdwn).join(', ')}` : undefined,
+    pod.runAsRoot === 'yes' ? 'runs as root' : pod.runAsRoot === 'possible' ? 'may run as root' : undefined,
+    pod.hostPathVolumes.length > 0 ? `hostPath ${pod.hostPathVolumes.map(escapeMrkdwn).join(', ')}` : undefined,
+  ].filter((p): p is string => p !== undefined);
+  return [
+    `*Pod security* ${pod.pss.level} (${escapeMrkdwn(pod.pss.version)})${blocking} · ${enforce}`,
+    ...(posture.length > 0 ? [`*Pod* ${posture.join(' · ')}`] : []),
+  ];
+}
+
+function nextLevel(level: string): string {
+  return level === 'privileged' ? 'baseline' : 'restricted';
+}
+
+function networkLine(network: NetworkEnrichment): string {
+  if (!network.known) return `*Network* state unknown (${escapeMrkdwn(network.reason)})`;
+  const direction = (name: string, d: { isolated: boolean; policies: string[]; anyPeerAllowed: boolean }) =>
+    d.isolated
+      ? `${name} isolated by ${d.policies.map(escapeMrkdwn).join(', ')}${d.anyPeerAllowed ? ' (some ports open to any peer)' : ''}`
+      : `no NetworkPolicy isolates ${name}`;
+  if (!network.ingress.isolated && !network.egress.isolated) return '*Network* no NetworkPolicy isolates this pod (ingress or egress)';
+  return `*Network* ${direction('ingress', network.ingress)} · ${direction('egress', network.egress)}`;
 }
