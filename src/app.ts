@@ -20,7 +20,8 @@ import { Pipeline } from './pipeline';
 import { RuleEngine, loadRuleSet } from './detect/engine';
 import { reloadRulesOnSighup } from './detect/reload';
 import type { Detector } from './detect/port';
-import { noEnrichment, type Enricher } from './enrich/port';
+import type { Enricher } from './enrich/port';
+import { enricherFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { StateStore } from './store/port';
 
@@ -81,13 +82,15 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     windowMs,
     queueCapacity: 10_000,
     deadLetterCapacity: 10_000,
+    // Replicas share the outbox: each takes over what a dead one handed off or claimed (docs/reliability.md).
+    ...(config.redis ? { leaseMs: 30_000, recoverIntervalMs: 1_000 } : {}),
   });
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
   });
-  const pipeline = new Pipeline(detector, options.enricher ?? noEnrichment, alerts, store, metrics, log, {
+  const pipeline = new Pipeline(detector, options.enricher ?? enricherFromConfig(config, clock, log), alerts, store, metrics, log, {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
   });
   await bus.consume(pipeline.handle);

@@ -17,7 +17,8 @@ const EVIDENCE_KEPT = 20;
 
 /**
  * Turns detections into alerts: fingerprint, count in the shared dedup window, announce the first
- * occurrence, fold the rest into it (and refresh the announcement's count).
+ * occurrence, fold the rest into it (and refresh the announcement's count). `process` resolves once
+ * the alert is durably handed to the dispatcher, so the event may then be committed.
  */
 export class AlertStage {
   constructor(
@@ -55,13 +56,14 @@ export class AlertStage {
       lastSeen: counter.lastSeen,
     };
     this.recent.put(alert);
-    if (counter.count === 1) {
-      this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
-      this.dispatcher.announce(alert);
-    } else {
-      this.metrics.dedupSuppressed.inc();
-      this.dispatcher.refresh(alert);
-    }
+    if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
+    else this.metrics.dedupSuppressed.inc();
+    // Within the window that opened at firstSeen, every occurrence goes through the durable hand-off:
+    // the dispatcher announces if no announcement was handed off yet (the replica that counted the
+    // first occurrence may have died before handing it off) and refreshes otherwise. Past it, the
+    // announcement's record may have expired while the counter lives on: refresh only.
+    if (counter.count === 1 || this.clock.now() - counter.firstSeen < this.options.dedupWindowMs) await this.dispatcher.announce(alert);
+    else this.dispatcher.refresh(alert);
     return alert;
   }
 }

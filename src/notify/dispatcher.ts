@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Alert } from '../core/alert';
 import type { Clock, TimerHandle } from '../core/clock';
 import { DeliveryError } from '../core/errors';
@@ -18,6 +19,15 @@ export interface DispatcherOptions {
   /** Most notifications waiting per receiver; beyond it they go to the dead-letter store. */
   queueCapacity: number;
   deadLetterCapacity: number;
+  /** How long a send claim holds without renewal; a dead replica's claim is taken over after it. Default 30 s. */
+  leaseMs?: number;
+  /** How long a handed-off notification waits for the replica that took it before others may. Default lease / 3. */
+  claimGraceMs?: number;
+  /**
+   * How often the outbox is searched for notifications nobody is sending (their replica died).
+   * Off when undefined: only a store shared with other replicas needs it.
+   */
+  recoverIntervalMs?: number;
 }
 
 export interface DeadLetter {
@@ -31,11 +41,23 @@ export interface DeadLetter {
   alert: Alert;
 }
 
+/**
+ * A notification's state record in the store, under `notify:<receiver>:<fingerprint>:<firstSeen>`.
+ * `pending`: handed off, nobody sending yet; `inflight`: `owner` is sending and holds a lease;
+ * `sent`: done, with where it landed (for updates).
+ */
+type NotifyRecord =
+  | { state: 'pending'; receiver: string; alert: Alert }
+  | { state: 'inflight'; receiver: string; owner: string; leaseUntil: number; alert: Alert }
+  | { state: 'sent'; ref?: DeliveryRef };
+
 interface Job {
   kind: 'send' | 'update';
   alert: Alert;
   attempts: number;
   lastError?: DeliveryError;
+  /** Where a sent alert landed, kept so a failed write of the record does not send it twice. */
+  ref?: DeliveryRef | undefined;
 }
 
 interface Lane {
@@ -47,16 +69,30 @@ interface Lane {
   pendingUpdates: Map<string, { timer: TimerHandle; alert: Alert }>;
 }
 
+const RECOVERY_BATCH = 100;
+
 /**
  * The delivery queue: one serial lane per receiver (which also paces calls to rate-limited APIs),
  * retries with exponential backoff honouring Retry-After, and a dead-letter store for what cannot be
- * delivered. A send is claimed in the state store as in-flight *before* it is made, so a redelivered
- * event or a second replica does not post the same alert twice.
+ * delivered.
+ *
+ * At-least-once across replicas (docs/reliability.md): `announce` resolves only once every eligible
+ * receiver's notification is durably handed off — a `pending` record in the store, listed in its
+ * outbox — so the bus may then commit the event. Before each attempt a send is claimed in the store
+ * as in-flight under a lease (renewed while sending), so a redelivered event or a second replica does
+ * not post the same alert twice, and a replica that dies mid-send leaves a claim others take over
+ * once the lease expires.
  */
 export class Dispatcher {
   private readonly lanes: Lane[];
   private readonly dead: DeadLetter[] = [];
   private active = new Set<Promise<void>>();
+  /** Record keys of the sends queued in this process, so recovery does not queue them twice. */
+  private readonly queued = new Set<string>();
+  private readonly owner = randomUUID();
+  private readonly leaseMs: number;
+  private readonly claimGraceMs: number;
+  private recoveryTimer?: TimerHandle;
   private closed = false;
 
   constructor(
@@ -68,29 +104,25 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.lanes = notifiers.map((notifier) => ({ notifier, jobs: [], running: false, waiting: false, pendingUpdates: new Map() }));
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.claimGraceMs = options.claimGraceMs ?? Math.ceil(this.leaseMs / 3);
+    this.scheduleRecovery();
   }
 
-  /** A new alert: every receiver whose minimum priority it reaches announces it. */
-  announce(alert: Alert): void {
-    for (const lane of this.eligible(alert)) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+  /**
+   * An alert occurrence, handed off durably: for every receiver whose minimum priority it reaches,
+   * the first hand-off of its fingerprint and window announces it; a later one (a duplicate, or a
+   * redelivered event) refreshes the announcement instead. Rejects when the store cannot take it.
+   */
+  announce(alert: Alert): Promise<void> {
+    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert))).then(() => undefined);
+    this.track(handedOff.catch(() => undefined));
+    return handedOff;
   }
 
   /** A duplicate: receivers that can update an announcement do so, debounced. */
   refresh(alert: Alert): void {
-    for (const lane of this.eligible(alert)) {
-      if (!lane.notifier.update) continue;
-      const pending = lane.pendingUpdates.get(alert.fingerprint);
-      if (pending) {
-        pending.alert = alert;
-        continue;
-      }
-      const timer = this.clock.setTimeout(() => {
-        const entry = lane.pendingUpdates.get(alert.fingerprint);
-        lane.pendingUpdates.delete(alert.fingerprint);
-        if (entry) this.enqueue(lane, { kind: 'update', alert: entry.alert, attempts: 0 });
-      }, this.options.updateDebounceMs);
-      lane.pendingUpdates.set(alert.fingerprint, { timer, alert });
-    }
+    for (const lane of this.eligible(alert)) this.refreshIn(lane, alert);
   }
 
   deadLetters(): readonly DeadLetter[] {
@@ -103,7 +135,9 @@ export class Dispatcher {
     this.metrics.deadLetters.set(0);
     for (const letter of letters) {
       const lane = this.lanes.find((l) => l.notifier.name === letter.receiver);
-      if (lane) this.enqueue(lane, { kind: letter.kind, alert: letter.alert, attempts: 0 });
+      if (!lane) continue;
+      if (letter.kind === 'update') this.enqueue(lane, { kind: 'update', alert: letter.alert, attempts: 0 });
+      else this.track(this.handOff(lane, letter.alert).catch((err: unknown) => this.deadLetter(lane, { kind: 'send', alert: letter.alert, attempts: 0 }, (err as Error).message)));
     }
     return letters.length;
   }
@@ -119,6 +153,8 @@ export class Dispatcher {
 
   /** Stops taking work, flushes debounced updates, and waits for what is running. */
   async close(): Promise<void> {
+    if (this.recoveryTimer) this.clock.clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = undefined;
     for (const lane of this.lanes) {
       for (const [fp, { timer, alert }] of lane.pendingUpdates) {
         this.clock.clearTimeout(timer);
@@ -135,22 +171,57 @@ export class Dispatcher {
     return this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
   }
 
+  private async handOff(lane: Lane, alert: Alert): Promise<void> {
+    const record: NotifyRecord = { state: 'pending', receiver: lane.notifier.name, alert };
+    const created = await this.store.handOff(recordKey(lane, alert), JSON.stringify(record), this.options.windowMs, this.clock.now() + this.claimGraceMs);
+    if (created) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+    else this.refreshIn(lane, alert);
+  }
+
+  private refreshIn(lane: Lane, alert: Alert): void {
+    if (!lane.notifier.update) return;
+    const pending = lane.pendingUpdates.get(alert.fingerprint);
+    if (pending) {
+      pending.alert = alert;
+      return;
+    }
+    const timer = this.clock.setTimeout(() => {
+      const entry = lane.pendingUpdates.get(alert.fingerprint);
+      lane.pendingUpdates.delete(alert.fingerprint);
+      if (entry) this.enqueue(lane, { kind: 'update', alert: entry.alert, attempts: 0 });
+    }, this.options.updateDebounceMs);
+    lane.pendingUpdates.set(alert.fingerprint, { timer, alert });
+  }
+
   private enqueue(lane: Lane, job: Job): void {
-    if (this.closed) return this.deadLetter(lane, job, 'shutting down');
-    if (lane.jobs.length >= this.options.queueCapacity) return this.deadLetter(lane, job, 'delivery queue full');
+    const refusal = this.closed ? 'shutting down' : lane.jobs.length >= this.options.queueCapacity ? 'delivery queue full' : undefined;
+    if (refusal) {
+      // With a shared store the record stays in the outbox for a replica (or a later pass) to send.
+      if (job.kind === 'send' && this.options.recoverIntervalMs !== undefined) {
+        this.log.warn({ receiver: lane.notifier.name, fingerprint: job.alert.fingerprint, reason: refusal }, 'notification left in the outbox');
+        return;
+      }
+      return this.deadLetter(lane, job, refusal);
+    }
+    if (job.kind === 'send') this.queued.add(recordKey(lane, job.alert));
     lane.jobs.push(job);
     this.metrics.queueDepth.set(this.depth());
     this.run(lane);
   }
 
+  private track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.active.delete(tracked));
+    this.active.add(tracked);
+  }
+
   private run(lane: Lane): void {
     if (lane.running || lane.waiting || lane.jobs.length === 0) return;
     lane.running = true;
-    const work = this.drain(lane).finally(() => {
-      lane.running = false;
-      this.active.delete(work);
-    });
-    this.active.add(work);
+    this.track(
+      this.drain(lane).finally(() => {
+        lane.running = false;
+      }),
+    );
   }
 
   private async drain(lane: Lane): Promise<void> {
@@ -166,27 +237,31 @@ export class Dispatcher {
         return;
       }
       lane.jobs.shift();
+      if (job.kind === 'send') this.queued.delete(recordKey(lane, job.alert));
       this.metrics.queueDepth.set(this.depth());
     }
   }
 
   private async attempt(lane: Lane, job: Job): Promise<'done' | 'retry'> {
     const { notifier } = lane;
-    const key = `notify:${notifier.name}:${job.alert.fingerprint}:${job.alert.firstSeen}`;
+    const key = recordKey(lane, job.alert);
     job.attempts++;
     try {
       if (job.kind === 'send') {
-        if (job.attempts === 1 && !(await this.store.setIfAbsent(key, JSON.stringify({ state: 'inflight' }), this.options.windowMs))) {
-          return 'done'; // another replica, or an earlier delivery of this event, has it
+        if (job.ref === undefined) {
+          const claim = await this.claim(lane, key, job);
+          if (!claim) return 'done'; // sent, being sent by a live replica, or gone
+          job.ref = (await this.whileHolding(key, claim, () => notifier.send(job.alert))) ?? {};
+          this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'sent' });
+          this.metrics.ingestToNotify.observe({ receiver: notifier.name }, (this.clock.now() - job.alert.event.receivedAt) / 1000);
         }
-        const ref = await notifier.send(job.alert);
-        await this.store.set(key, JSON.stringify({ state: 'sent', ref }), this.options.windowMs);
-        this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'sent' });
-        this.metrics.ingestToNotify.observe({ receiver: notifier.name }, (this.clock.now() - job.alert.event.receivedAt) / 1000);
+        const sent: NotifyRecord = { state: 'sent', ref: job.ref };
+        await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
+        await this.store.unschedule(key);
       } else {
         const record = await this.store.get(key);
         const ref = record ? (JSON.parse(record) as { ref?: DeliveryRef }).ref : undefined;
-        if (!ref) return 'done'; // announced elsewhere without a ref, or not yet: nothing to update
+        if (!ref || Object.keys(ref).length === 0) return 'done'; // not announced (yet), or without a ref: nothing to update
         await notifier.update!(job.alert, ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
       }
@@ -197,12 +272,129 @@ export class Dispatcher {
         job.lastError = error;
         this.log.warn({ receiver: notifier.name, rule: job.alert.rule, attempt: job.attempts, err: error.message }, 'delivery failed, will retry');
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'retried' });
+        if (job.kind === 'send') await this.holdThroughBackoff(key, job).catch(() => undefined);
         return 'retry';
       }
-      // Release the in-flight claim so a replay of the dead letter (or a redelivery) can send it.
-      if (job.kind === 'send') await this.store.delete(key).catch(() => undefined);
+      // Release the claim so a replay of the dead letter (or a redelivery) can send it.
+      if (job.kind === 'send') await Promise.all([this.store.delete(key), this.store.unschedule(key)]).catch(() => undefined);
       this.deadLetter(lane, job, error.message);
       return 'done';
+    }
+  }
+
+  /**
+   * Takes the send for this replica: from `pending`, from a claim of its own, or from a claim whose
+   * lease ran out (its replica died). Returns the claim's record text, or undefined when the send is
+   * not ours to make. The compare-and-set makes the take-over atomic between replicas.
+   */
+  private async claim(lane: Lane, key: string, job: Job): Promise<string | undefined> {
+    const raw = await this.store.get(key);
+    if (raw === undefined) return undefined;
+    const record = JSON.parse(raw) as NotifyRecord;
+    if (record.state === 'sent') {
+      await this.store.unschedule(key);
+      return undefined;
+    }
+    const now = this.clock.now();
+    if (record.state === 'inflight' && record.owner !== this.owner && record.leaseUntil > now) return undefined;
+    if (record.state === 'inflight' && record.owner !== this.owner) {
+      this.log.warn({ receiver: lane.notifier.name, fingerprint: record.alert.fingerprint }, 'taking over an expired send claim');
+    }
+    job.alert = record.alert;
+    const claim = this.inflight(lane.notifier.name, record.alert, now + this.leaseMs);
+    if (!(await this.store.replace(key, raw, claim, this.options.windowMs))) return undefined;
+    await this.store.schedule(key, now + this.leaseMs);
+    return claim;
+  }
+
+  /** Runs `send`, renewing the claim's lease every third of it so no one takes over a slow send. */
+  private async whileHolding<T>(key: string, claim: string, send: () => Promise<T>): Promise<T> {
+    let current = claim;
+    let timer: TimerHandle | undefined;
+    const renew = () => {
+      timer = this.clock.setTimeout(() => {
+        const leaseUntil = this.clock.now() + this.leaseMs;
+        const next = this.inflight(...this.claimParts(current), leaseUntil);
+        void this.store
+          .replace(key, current, next, this.options.windowMs)
+          .then(async (renewed) => {
+            if (!renewed) return;
+            current = next;
+            await this.store.schedule(key, leaseUntil);
+          })
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'send claim renewal failed'));
+        renew();
+      }, Math.ceil(this.leaseMs / 3));
+    };
+    renew();
+    try {
+      return await send();
+    } finally {
+      if (timer) this.clock.clearTimeout(timer);
+    }
+  }
+
+  /** Keeps the claim through a backoff, so no other replica sends while this one waits to retry. */
+  private async holdThroughBackoff(key: string, job: Job): Promise<void> {
+    const raw = await this.store.get(key);
+    if (raw === undefined) return;
+    const record = JSON.parse(raw) as NotifyRecord;
+    if (record.state !== 'inflight' || record.owner !== this.owner) return;
+    const leaseUntil = this.clock.now() + this.backoff(job) + this.leaseMs;
+    if (await this.store.replace(key, raw, this.inflight(record.receiver, record.alert, leaseUntil), this.options.windowMs)) {
+      await this.store.schedule(key, leaseUntil);
+    }
+  }
+
+  private inflight(receiver: string, alert: Alert, leaseUntil: number): string {
+    const record: NotifyRecord = { state: 'inflight', receiver, owner: this.owner, leaseUntil, alert };
+    return JSON.stringify(record);
+  }
+
+  private claimParts(raw: string): [string, Alert] {
+    const record = JSON.parse(raw) as Extract<NotifyRecord, { state: 'inflight' }>;
+    return [record.receiver, record.alert];
+  }
+
+  private scheduleRecovery(): void {
+    const interval = this.options.recoverIntervalMs;
+    if (interval === undefined || this.closed) return;
+    this.recoveryTimer = this.clock.setTimeout(() => {
+      this.track(
+        this.recover()
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'outbox recovery failed'))
+          .finally(() => this.scheduleRecovery()),
+      );
+    }, interval);
+  }
+
+  /**
+   * Queues the outbox's due notifications that no live replica is sending: handed off by a replica
+   * that died before claiming them, or claimed by one whose lease ran out.
+   */
+  private async recover(): Promise<void> {
+    const now = this.clock.now();
+    for (const key of await this.store.due(now, RECOVERY_BATCH)) {
+      if (this.queued.has(key)) {
+        await this.store.schedule(key, now + this.claimGraceMs); // ours, waiting in a lane
+        continue;
+      }
+      const raw = await this.store.get(key);
+      const record = raw === undefined ? undefined : (JSON.parse(raw) as NotifyRecord);
+      if (!record || record.state === 'sent') {
+        await this.store.unschedule(key);
+        continue;
+      }
+      if (record.state === 'inflight' && record.leaseUntil > now) {
+        await this.store.schedule(key, record.leaseUntil);
+        continue;
+      }
+      const lane = this.lanes.find((l) => l.notifier.name === record.receiver);
+      if (!lane) {
+        await this.store.schedule(key, now + this.leaseMs); // a receiver this replica does not have
+        continue;
+      }
+      this.enqueue(lane, { kind: 'send', alert: record.alert, attempts: 0 });
     }
   }
 
@@ -232,4 +424,8 @@ export class Dispatcher {
     this.metrics.deadLetters.set(this.dead.length);
     this.log.error({ receiver: notifier.name, rule: job.alert.rule, fingerprint: job.alert.fingerprint, err: error }, 'notification dead-lettered');
   }
+}
+
+function recordKey(lane: Lane, alert: Alert): string {
+  return `notify:${lane.notifier.name}:${alert.fingerprint}:${alert.firstSeen}`;
 }

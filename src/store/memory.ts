@@ -10,6 +10,8 @@ interface Entry {
 export class MemoryStateStore implements StateStore {
   private readonly entries = new Map<string, Entry>();
   private readonly counters = new Map<string, Counter & { expiresAt: number }>();
+  /** The outbox: record key → when it is due. */
+  private readonly outbox = new Map<string, number>();
   private writes = 0;
 
   constructor(private readonly clock: Clock) {}
@@ -27,6 +29,34 @@ export class MemoryStateStore implements StateStore {
     if (this.live(this.entries, key)) return false;
     await this.set(key, value, ttlMs);
     return true;
+  }
+
+  async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.live(this.entries, key)?.value !== expected) return false;
+    await this.set(key, value, ttlMs);
+    return true;
+  }
+
+  async handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean> {
+    this.outbox.set(key, dueAt);
+    return this.setIfAbsent(key, value, ttlMs);
+  }
+
+  async schedule(key: string, dueAt: number): Promise<void> {
+    this.outbox.set(key, dueAt);
+  }
+
+  async due(nowMs: number, limit: number): Promise<string[]> {
+    const due: [string, number][] = [];
+    for (const entry of this.outbox) if (entry[1] <= nowMs) due.push(entry);
+    return due
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([key]) => key);
+  }
+
+  async unschedule(key: string): Promise<void> {
+    this.outbox.delete(key);
   }
 
   async delete(key: string): Promise<void> {
@@ -51,6 +81,7 @@ export class MemoryStateStore implements StateStore {
   async close(): Promise<void> {
     this.entries.clear();
     this.counters.clear();
+    this.outbox.clear();
   }
 
   size(): number {

@@ -1,19 +1,33 @@
 /**
- * Shared state for the alert stage (dedup counters, "already notified" claims, recent alerts).
- * Memory by default; Redis so replicas agree. Every operation is atomic in every adapter; the
- * contract suite in test/store pins TTLs, atomic claims and counters.
+ * Shared state for the alert stage (dedup counters, "already notified" claims, recent alerts) and the
+ * notification outbox. Memory by default; Redis so replicas agree. Every operation is atomic in every
+ * adapter; the contract suite in test/store pins TTLs, atomic claims, counters and the outbox.
  */
 export interface StateStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets only if the key does not exist; true when this call set it (an atomic claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Sets only if the key holds exactly `expected` (compare-and-set); true when this call set it. */
+  replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
   /**
    * Counts one occurrence at `nowMs` and returns the counter; creates it (count 1, firstSeen = now)
    * when absent or expired. The TTL is refreshed on every hit.
    */
   hit(key: string, nowMs: number, ttlMs: number): Promise<Counter>;
+  /**
+   * The durable hand-off of a notification, in one atomic step: sets `key` if it does not exist and
+   * lists it in the outbox, due at `dueAt`. True when this call created the record. The outbox entry
+   * is added either way, so a record is never left where no replica would look for it.
+   */
+  handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean>;
+  /** Lists `key` in the outbox due at `dueAt` (moves it when already listed). */
+  schedule(key: string, dueAt: number): Promise<void>;
+  /** Outbox keys due at or before `nowMs`, earliest first, at most `limit`. */
+  due(nowMs: number, limit: number): Promise<string[]>;
+  /** Takes `key` off the outbox (the record itself is left alone). */
+  unschedule(key: string): Promise<void>;
   health(): { ok: boolean; detail?: string };
   close(): Promise<void>;
 }

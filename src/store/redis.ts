@@ -39,7 +39,26 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {tostring(count), redis.call('HGET', KEYS[1], 'firstSeen'), last}
 `;
 
+/** Compare-and-set: KEYS[1] takes ARGV[2] only while it holds exactly ARGV[1]. */
+const REPLACE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`;
+
+/** The hand-off: list the record in the outbox (KEYS[2]), then create it (KEYS[1]) if absent. */
+const HAND_OFF_SCRIPT = `
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+return 0
+`;
+
 type HitCommand = (key: string, nowMs: string, ttlMs: string) => Promise<[string, string, string]>;
+type ReplaceCommand = (key: string, expected: string, value: string, ttlMs: string) => Promise<number>;
+type HandOffCommand = (key: string, outbox: string, value: string, ttlMs: string, dueAt: string, member: string) => Promise<number>;
+type Commands = { falconerHit: HitCommand; falconerReplace: ReplaceCommand; falconerHandOff: HandOffCommand };
 
 /**
  * Shared state in Redis so replicas agree on dedup counters and "already notified" claims.
@@ -48,7 +67,7 @@ type HitCommand = (key: string, nowMs: string, ttlMs: string) => Promise<[string
  * pipeline leaves the events uncommitted and retries them.
  */
 export class RedisStateStore implements StateStore {
-  private readonly client: Redis & { falconerHit: HitCommand };
+  private readonly client: Redis & Commands;
   private readonly counts: RedisStoreStats = { errors: 0, reconnects: 0 };
   private lastError?: string;
 
@@ -65,6 +84,8 @@ export class RedisStateStore implements StateStore {
     if (options.tls) clientOptions.tls = options.tls === true ? {} : options.tls;
     const client = new Redis(options.url, clientOptions);
     client.defineCommand('falconerHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    client.defineCommand('falconerReplace', { numberOfKeys: 1, lua: REPLACE_SCRIPT });
+    client.defineCommand('falconerHandOff', { numberOfKeys: 2, lua: HAND_OFF_SCRIPT });
     client.on('error', (err: Error) => {
       // Connection errors arrive here once per attempt; command errors are counted where they happen.
       this.lastError = err.message;
@@ -76,7 +97,7 @@ export class RedisStateStore implements StateStore {
     client.on('ready', () => {
       this.lastError = undefined;
     });
-    this.client = client as Redis & { falconerHit: HitCommand };
+    this.client = client as Redis & Commands;
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -91,6 +112,30 @@ export class RedisStateStore implements StateStore {
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     const reply = await this.run(() => this.client.set(this.valueKey(key), value, 'PX', pexpire(ttlMs), 'NX'));
     return reply === 'OK';
+  }
+
+  async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.run(() => this.client.falconerReplace(this.valueKey(key), expected, value, String(pexpire(ttlMs))));
+    return reply === 1;
+  }
+
+  async handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean> {
+    const reply = await this.run(() =>
+      this.client.falconerHandOff(this.valueKey(key), this.outboxKey(), value, String(pexpire(ttlMs)), String(Math.trunc(dueAt)), key),
+    );
+    return reply === 1;
+  }
+
+  async schedule(key: string, dueAt: number): Promise<void> {
+    await this.run(() => this.client.zadd(this.outboxKey(), Math.trunc(dueAt), key));
+  }
+
+  async due(nowMs: number, limit: number): Promise<string[]> {
+    return this.run(() => this.client.zrangebyscore(this.outboxKey(), '-inf', Math.trunc(nowMs), 'LIMIT', 0, limit));
+  }
+
+  async unschedule(key: string): Promise<void> {
+    await this.run(() => this.client.zrem(this.outboxKey(), key));
   }
 
   async delete(key: string): Promise<void> {
@@ -137,6 +182,10 @@ export class RedisStateStore implements StateStore {
 
   private valueKey(key: string): string {
     return `${this.options.keyPrefix}v:${key}`;
+  }
+
+  private outboxKey(): string {
+    return `${this.options.keyPrefix}outbox`;
   }
 
   private counterKey(key: string): string {

@@ -28,7 +28,7 @@ function setup() {
     runbookUrlTemplate: 'https://runbooks.example.com/{rule}',
     runbooks: { 'Special rule': 'https://wiki.example.com/special' },
   });
-  return { clock, stage, sent, recent, dispatcher, metrics };
+  return { clock, stage, sent, recent, dispatcher, metrics, store };
 }
 
 const detection = (overrides: Record<string, unknown> = {}) => detectionOf(falcoSecurityEvent(overrides));
@@ -67,6 +67,33 @@ describe('AlertStage', () => {
     expect(again.count).toBe(1);
     expect(again.firstSeen).toBe(HOUR);
     expect(sent).toHaveLength(2);
+  });
+
+  it('announces an alert whose first count was made by a replica that died before handing it off', async () => {
+    const { clock, stage, sent, dispatcher, store } = setup();
+    const d = detection({ uuid: 'redelivered' });
+    await store.hit(`dedup:${fingerprint(d)}`, clock.now(), HOUR); // counted, then the replica died
+    clock.advance(1_000);
+    const alert = await stage.process(d);
+    await dispatcher.settled();
+    expect(alert.count).toBe(2);
+    expect(sent.map((a) => a.count)).toEqual([2]);
+  });
+
+  it('does not announce again when the counter outlives the window it opened (ongoing duplicates)', async () => {
+    const { clock, stage, sent, dispatcher } = setup();
+    for (let t = 0; t <= 2 * HOUR; t += HOUR / 2) {
+      clock.advance(t === 0 ? 0 : HOUR / 2);
+      await stage.process(detection());
+    }
+    await dispatcher.settled();
+    expect(sent).toHaveLength(1);
+  });
+
+  it('resolves process only once the announcement is handed off durably', async () => {
+    const { stage, store } = setup();
+    const alert = await stage.process(detection());
+    expect(await store.get(`notify:n:${alert.fingerprint}:${alert.firstSeen}`)).toBeDefined();
   });
 
   it('counts suppressed duplicates and new alerts in metrics', async () => {

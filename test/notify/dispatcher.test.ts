@@ -175,4 +175,113 @@ describe('Dispatcher', () => {
       ['d', 'delivery queue full'],
     ]);
   });
+
+  it('resolves announce only once the notification is handed off in the store', async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, store } = setup([n]);
+    const a = alert();
+    await dispatcher.announce(a);
+    const record = JSON.parse((await store.get(`notify:r:${a.fingerprint}:${a.firstSeen}`))!);
+    // Handed off: pending, or already claimed by this replica's lane.
+    expect(['pending', 'inflight']).toContain(record.state);
+    expect(record).toMatchObject({ receiver: 'r', alert: { fingerprint: a.fingerprint } });
+    await dispatcher.settled();
+    expect(JSON.parse((await store.get(`notify:r:${a.fingerprint}:${a.firstSeen}`))!)).toEqual({ state: 'sent', ref: { ts: 'ts-1' } });
+    expect(await store.due(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it('rejects announce when the store cannot take the hand-off', async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, store } = setup([n]);
+    jest.spyOn(store, 'handOff').mockRejectedValueOnce(new Error('redis down'));
+    await expect(dispatcher.announce(alert())).rejects.toThrow('redis down');
+    await dispatcher.settled();
+    expect(n.sends).toHaveLength(0);
+  });
+});
+
+/** A send that never finishes: its replica is about to be killed. */
+class HangingNotifier extends ScriptedNotifier {
+  started = 0;
+  override send(): Promise<{ ts: string }> {
+    this.started++;
+    return new Promise(() => undefined);
+  }
+}
+
+describe('Dispatcher across replicas sharing a store', () => {
+  const LEASE = 30_000;
+  const GRACE = 10_000;
+  const POLL = 1_000;
+
+  /** Two replicas, one store. The dead one's clock never moves again: no renewals, no retries. */
+  function replicas(deadNotifier: Notifier, liveNotifier: Notifier) {
+    const live = setup([liveNotifier], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
+    const deadClock = new VirtualClock(live.clock.now());
+    const dead = new Dispatcher([deadNotifier], live.store, deadClock, createMetrics(), pino({ level: 'silent' }), {
+      maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 8000, updateDebounceMs: 5000, windowMs: 3_600_000,
+      queueCapacity: 100, deadLetterCapacity: 100, leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL,
+    });
+    return { live, dead };
+  }
+
+  it("takes over a dead replica's send claim once its lease expired, not before", async () => {
+    const hanging = new HangingNotifier('sec');
+    const survivor = new ScriptedNotifier('sec');
+    const { live, dead } = replicas(hanging, survivor);
+    await dead.announce(alert());
+    while (hanging.started === 0) await new Promise((done) => setImmediate(done)); // claimed and sending; the process dies here
+    expect(JSON.parse((await live.store.get('notify:sec:fp-1:0'))!)).toMatchObject({ state: 'inflight' });
+    await live.advance(LEASE - 1);
+    expect(survivor.sends).toHaveLength(0);
+    await live.advance(POLL + 1); // the first recovery pass after the lease ran out
+    expect(survivor.sends.map((a) => a.fingerprint)).toEqual(['fp-1']);
+    await live.advance(5 * LEASE);
+    expect(survivor.sends).toHaveLength(1);
+  });
+
+  it('sends what a dead replica handed off but never claimed, after the claim grace', async () => {
+    const deadNotifier = new ScriptedNotifier('sec');
+    const survivor = new ScriptedNotifier('sec');
+    const { live, dead } = replicas(deadNotifier, survivor);
+    // Killed between the hand-off and the claim: the hand-off is in the store, nothing else happened.
+    jest.spyOn(live.store, 'get').mockImplementationOnce(() => new Promise(() => undefined));
+    await dead.announce(alert());
+    await live.advance(GRACE - 1);
+    expect(survivor.sends).toHaveLength(0);
+    await live.advance(POLL + 1);
+    expect(survivor.sends).toHaveLength(1);
+    expect(deadNotifier.sends).toHaveLength(0);
+  });
+
+  it('leaves a live claim alone: a slow send is renewed and sent once', async () => {
+    let finish!: (ref: DeliveryRef) => void;
+    const slow: Notifier = { name: 'sec', minPriority: 'debug', send: () => new Promise((done) => (finish = done)) };
+    const other = new ScriptedNotifier('sec');
+    const a = setup([slow], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
+    const b = new Dispatcher([other], a.store, a.clock, createMetrics(), pino({ level: 'silent' }), {
+      maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 8000, updateDebounceMs: 5000, windowMs: 3_600_000,
+      queueCapacity: 100, deadLetterCapacity: 100, leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL,
+    });
+    void a.dispatcher.announce(alert());
+    // Not a.advance: that waits for a's lanes, and a's send is deliberately still running.
+    for (let t = 0; t < 3 * LEASE; t += POLL) {
+      a.clock.advance(POLL);
+      await b.settled();
+      await new Promise((done) => setImmediate(done));
+    }
+    expect(other.sends).toHaveLength(0);
+    finish({ ts: 'slow-1' });
+    await a.dispatcher.settled();
+    expect(JSON.parse((await a.store.get('notify:sec:fp-1:0'))!)).toMatchObject({ state: 'sent' });
+  });
+
+  it('a redelivered announcement is one post across replicas', async () => {
+    const first = new ScriptedNotifier('sec');
+    const second = new ScriptedNotifier('sec');
+    const { live, dead } = replicas(first, second);
+    await Promise.all([dead.announce(alert()), live.dispatcher.announce(alert({ count: 2 }))]);
+    await Promise.all([dead.settled(), live.advance(2 * LEASE)]);
+    expect(first.sends.length + second.sends.length).toBe(1);
+  });
 });

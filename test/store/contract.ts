@@ -123,6 +123,52 @@ export function stateStoreContract(name: string, makeHarness: () => StoreHarness
       });
     });
 
+    it('replace sets only while the key holds the expected value, across handles', async () => {
+      const k = h.key('cas');
+      expect(await store.replace(k, 'v0', 'v1', 60_000)).toBe(false); // absent
+      await store.set(k, 'v0', 60_000);
+      const handles = h.stores(3);
+      const results = await Promise.all(handles.map((s, i) => s.replace(k, 'v0', `v-${i}`, 60_000)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.get(k)).toBe(`v-${results.indexOf(true)}`);
+    });
+
+    it('replace sets the TTL it is given', async () => {
+      const k = h.key('cas-ttl');
+      await store.set(k, 'a', 60 * ttlMs);
+      expect(await store.replace(k, 'a', 'b', ttlMs)).toBe(true);
+      await h.elapse(ttlMs + ttlMs / 5);
+      expect(await store.get(k)).toBeUndefined();
+    });
+
+    it('handOff creates the record once and lists it in the outbox when due', async () => {
+      const k = h.key('handoff');
+      const now = h.now();
+      expect(await store.handOff(k, 'pending', 60_000, now + 1_000)).toBe(true);
+      expect(await store.handOff(k, 'other', 60_000, now + 1_000)).toBe(false);
+      expect(await store.get(k)).toBe('pending');
+      expect(await store.due(now + 999, 1000)).not.toContain(k);
+      expect(await store.due(now + 1_000, 1000)).toContain(k);
+    });
+
+    it('due lists keys earliest first up to the limit; schedule moves a key; unschedule drops it', async () => {
+      const [a, b, c] = [h.key('out-a'), h.key('out-b'), h.key('out-c')];
+      const t = 1_000; // far in the past of any real clock, so other tests' keys are due later
+      await store.schedule(a, t + 3);
+      await store.schedule(b, t + 1);
+      await store.schedule(c, t + 2);
+      const ours = (keys: string[]) => keys.filter((key) => [a, b, c].includes(key));
+      expect(ours(await store.due(t + 3, 1000))).toEqual([b, c, a]);
+      await store.schedule(b, t + 10);
+      expect(ours(await store.due(t + 3, 1000))).toEqual([c, a]);
+      await store.unschedule(c);
+      expect(ours(await store.due(t + 10, 1000))).toEqual([a, b]);
+      await store.unschedule(a);
+      await store.unschedule(b);
+      expect(ours(await store.due(t + 10, 1000))).toEqual([]);
+      expect(await store.get(a)).toBeUndefined(); // the outbox lists keys; it does not create records
+    });
+
     it('handles keys with separators and non-ASCII characters', async () => {
       const k = h.key('prod/ns:kube-system/pod:çà-ü 🦅');
       await store.set(k, 'ok', 60_000);
