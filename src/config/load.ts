@@ -90,6 +90,11 @@ function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
     if (env.FALCONER_KAFKA_SASL_USERNAME) sasl.username = env.FALCONER_KAFKA_SASL_USERNAME;
     if (env.FALCONER_KAFKA_SASL_PASSWORD) sasl.password = env.FALCONER_KAFKA_SASL_PASSWORD;
   }
+  if (env.FALCONER_CLUSTER_SNAPSHOT) {
+    section(doc, 'enrichment').snapshots = env.FALCONER_CLUSTER_SNAPSHOT.split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+  }
   if (env.FALCONER_REDIS_URL) section(doc, 'redis').url = env.FALCONER_REDIS_URL;
   if (env.FALCONER_REDIS_PASSWORD) section(doc, 'redis').password = env.FALCONER_REDIS_PASSWORD;
   if (env.FALCONER_REDIS_KEY_PREFIX) section(doc, 'redis').keyPrefix = env.FALCONER_REDIS_KEY_PREFIX;

@@ -146,6 +146,16 @@ export const configSchema = z.strictObject({
       dirs: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
+  /** Who did it, what they may do, how exposed the pod is (docs/enrichment.md). */
+  enrichment: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** `kubectl get ... -A -o json` files loaded at start into the state of `cluster`. */
+      snapshots: z.array(z.string().min(1)).default([]),
+      /** How long an alert may wait for a pod the cluster state has not seen yet; 0 never waits. */
+      waitForStateMs: duration.max(30_000).default(2000),
+    })
+    .prefault({}),
   receivers: z.array(receiverSchema).default([]),
   log: z
     .strictObject({

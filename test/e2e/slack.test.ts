@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { RunningFalconer } from '../../src/app';
 import { FakeSlack } from '../support/slack-server';
 import { falcoEvent, sampleText } from '../support/events';
@@ -141,6 +142,43 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
       expect(body.alerts.map((a) => a.rule)).toEqual(expect.arrayContaining(['Attach to cluster-admin Role', 'Create Privileged Pod']));
     });
     expect((await fetch(`${f.url}/v1/alerts`)).status).toBe(401);
+  });
+
+  it('enriches the exec alert from a cluster snapshot: the subject\'s risky findings, the pod\'s PSS level, its isolation', async () => {
+    const ownSlack = new FakeSlack();
+    const g = await startTestFalconer({
+      cluster: 'prod',
+      enrichment: { snapshots: [resolve(__dirname, '..', 'fixtures', 'cluster', 'snapshot.json')], waitForStateMs: 0 },
+      receivers: [{ type: 'slack', name: 'sec', token: 'xoxb-test-token', channel: '#security', apiUrl: await ownSlack.start() }],
+    });
+    try {
+      await post(`${g.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+      await post(`${g.url}/v1/events/falco`, sampleText('falco-terminal-shell.json'));
+      const message = (rule: string) => ownSlack.posts.find((p) => (p.args.attachments as any[])[0].blocks[0].text.text === rule);
+      await eventually(() => expect(message('Attach/Exec Pod') && message('Terminal shell in container')).toBeDefined());
+      const exec = JSON.stringify(message('Attach/Exec Pod')!.args.attachments);
+      expect(exec).toContain('*Subject* alice@example.com (user) can');
+      expect(exec).toMatch(/high: exec into pods \(in shop\) via RoleBinding \\"shop-debuggers\/shop\\"/);
+      expect(exec).toContain('*Pod security* privileged (latest); short of baseline: ');
+      expect(exec).toContain('namespace enforces baseline:latest: pod *does not meet it*');
+      expect(exec).toContain('*Network* ingress isolated by default-deny-ingress, web-from-lb');
+      const shell = JSON.stringify(message('Terminal shell in container')!.args.attachments);
+      expect(shell).toContain("*Subject* system:serviceaccount:shop:default (the pod's service account): no risky permissions found");
+
+      const res = await fetch(`${g.url}/v1/alerts`, { headers: { authorization: 'Bearer test-token-0123456789abcdef' } });
+      const alerts = ((await res.json()) as { alerts: any[] }).alerts;
+      const execAlert = alerts.find((a) => a.rule === 'Attach/Exec Pod');
+      expect(execAlert.enrichment).toMatchObject({
+        subject: { known: true, user: 'alice@example.com', origin: 'audit-user', findings: expect.arrayContaining([expect.objectContaining({ id: 'pods-exec' })]) },
+        pod: { known: true, name: 'web-7c9f8d-abcde', pss: { level: 'privileged' }, namespacePolicy: { enforce: 'baseline:latest', meetsEnforce: false } },
+        network: { known: true, ingress: { isolated: true, defaultDeny: true }, egress: { isolated: false } },
+      });
+      // The privileged pod created in the same batch is evaluated from the audit event's own object.
+      expect(alerts.find((a) => a.rule === 'Create Privileged Pod').enrichment.pod).toMatchObject({ known: true, origin: 'audit-object', privileged: true });
+    } finally {
+      await g.stop();
+      await ownSlack.stop();
+    }
   });
 
   it('exposes metrics, health and readiness', async () => {
