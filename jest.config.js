@@ -4,7 +4,8 @@ const transform = { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2023' } }
 module.exports = {
   testEnvironment: 'node',
   transform,
-  // @marcbachmann/cel-js ships ES modules only: compile it like our own code.
+  // ES-module-only packages, compiled like our own code: @marcbachmann/cel-js, and @kubernetes/client-node
+  // with its ESM dependencies (jest's own require(esm) needs --experimental-vm-modules).
   transformIgnorePatterns: ['/node_modules/(?!(@marcbachmann/cel-js|@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
   // The conformance and integration suites start real services once per run (see test/global-setup.ts).
   globalSetup: '<rootDir>/test/global-setup.ts',

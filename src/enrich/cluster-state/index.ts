@@ -5,3 +5,4 @@ export { ClusterState, subjectKey, type SubjectKey, type StateCounts } from './s
 export { ClusterStates } from './clusters';
 export { loadSnapshot, parseDocuments, SnapshotError, type SnapshotLoad } from './snapshot';
 export { applyAuditEvent, type AuditApplyResult } from './audit';
+export { watchCluster, type ClusterWatch, type WatchClusterOptions, type LiveKindStatus } from './live';

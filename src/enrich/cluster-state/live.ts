@@ -1,0 +1,168 @@
+import type { Informer, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock';
+import { ApplyQueue } from './apply-queue';
+import { loadKubeConfig, type CredentialSource } from './kube-credentials';
+import { loadKubeClient } from './kube-client';
+import { ClosableKubeConfig } from './kube-connections';
+import { listAll } from './kube-list';
+import { LIVE_RESOURCES, type LiveResource } from './live-resources';
+import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from './retry-delay';
+import type { ClusterState } from './state';
+import type { StateKind } from './types';
+
+type MakeInformer = Awaited<ReturnType<typeof loadKubeClient>>['makeInformer'];
+
+export interface WatchClusterOptions {
+  /** Default: `{ from: 'default' }` ($KUBECONFIG, ~/.kube/config, then in-cluster). */
+  credentials?: CredentialSource;
+  /** Kinds to list and watch. Default: all eight ClusterState keeps. */
+  kinds?: readonly StateKind[];
+  /** Items per list page. Default 500 (client-go's pager default). */
+  pageSize?: number;
+  /** Changes applied to the state per event-loop turn. Default 500. */
+  applyChunk?: number;
+  /** Backoff after a failed list or a watch that broke with an error. */
+  retry?: RetryPolicy;
+  clock?: Clock;
+  /** Told about every failure; the watch retries on its own either way. */
+  onError?: (kind: StateKind, error: unknown) => void;
+}
+
+export interface LiveKindStatus {
+  kind: StateKind;
+  /** The first full list has been applied to the state. */
+  synced: boolean;
+  /** Full lists done: 1 at start, plus one per `410 Gone` or failed list. */
+  lists: number;
+  errors: number;
+  lastError?: string;
+}
+
+export interface ClusterWatch {
+  /** Resolves once every kind's first list is in the state (it keeps waiting through retries). */
+  synced(): Promise<void>;
+  isSynced(): boolean;
+  status(): LiveKindStatus[];
+  /** Stops every list and watch; the state keeps what it has. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps `state` in step with a live cluster: one informer (list, then watch from the list's
+ * resourceVersion) per kind. A watch that ends is resumed from the last resourceVersion seen; one the
+ * server answers with 410 Gone makes the informer list again, and what disappeared meanwhile is deleted.
+ * Failures are retried with backoff. The live source needs get, list and watch on the eight kinds only.
+ * Rejects with a KubeCredentialsError when the credentials cannot be loaded; everything after that is
+ * retried and reported through `onError` and `status()`.
+ */
+export async function watchCluster(state: ClusterState, options: WatchClusterOptions = {}): Promise<ClusterWatch> {
+  const { makeInformer } = await loadKubeClient();
+  const connections = new ClosableKubeConfig(await loadKubeConfig(options.credentials ?? { from: 'default' }));
+  const queue = new ApplyQueue(state, options.applyChunk ?? 500);
+  const kinds = new Set(options.kinds ?? LIVE_RESOURCES.map((r) => r.kind));
+  let markSynced!: () => void;
+  const allSynced = new Promise<void>((resolve) => (markSynced = resolve));
+  const onSynced = () => {
+    if (watches.every((w) => w.status.synced)) markSynced();
+  };
+  const watches = LIVE_RESOURCES.filter((r) => kinds.has(r.kind)).map(
+    (resource) => new KindWatch(makeInformer, connections.kubeConfig, resource, queue, options, onSynced),
+  );
+  if (watches.length === 0) markSynced();
+  for (const watch of watches) watch.start();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    synced: () => allSynced,
+    isSynced: () => watches.every((w) => w.status.synced),
+    status: () => watches.map((w) => ({ ...w.status })),
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all(watches.map((w) => w.stop()));
+        connections.close();
+        queue.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** One kind's informer, with the retry the client library leaves to its caller. */
+class KindWatch {
+  readonly status: LiveKindStatus;
+  private readonly informer: Informer<KubernetesObject>;
+  private readonly abort = new AbortController();
+  private readonly clock: Clock;
+  private readonly retry: RetryPolicy;
+  private retryTimer: TimerHandle | undefined;
+  private attempt = 0;
+  private lastFailureAt = -Infinity;
+  private stopped = false;
+
+  constructor(
+    makeInformer: MakeInformer,
+    private readonly kubeConfig: KubeConfig,
+    private readonly resource: LiveResource,
+    private readonly queue: ApplyQueue,
+    private readonly options: WatchClusterOptions,
+    private readonly onSynced: () => void,
+  ) {
+    this.status = { kind: resource.kind, synced: false, lists: 0, errors: 0 };
+    this.clock = options.clock ?? systemClock;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.informer = makeInformer(kubeConfig, resource.path, () => this.list());
+    const upsert = (obj: KubernetesObject) => this.queue.upsert(resource.kind, obj as Record<string, unknown>);
+    this.informer.on('add', upsert);
+    this.informer.on('update', upsert);
+    this.informer.on('delete', (obj) => this.queue.delete(resource.kind, obj as Record<string, unknown>));
+    this.informer.on('error', (err: unknown) => this.failed(err));
+  }
+
+  start(): void {
+    // start() rejects only when the informer fails before it can report through 'error'.
+    this.informer.start().catch((err: unknown) => this.failed(err));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.informer.stop();
+  }
+
+  private async list(): Promise<KubernetesListObject<KubernetesObject>> {
+    const pageSize = this.options.pageSize ?? 500;
+    const list = await listAll(this.kubeConfig, this.resource.path, { pageSize, signal: this.abort.signal });
+    this.status.lists++;
+    this.attempt = 0;
+    if (!this.status.synced) {
+      // The informer hands the items to its callbacks right after this promise settles, so by the next
+      // macrotask they are all queued; the marker lands behind them.
+      setImmediate(() =>
+        this.queue.afterQueued(() => {
+          this.status.synced = true;
+          this.onSynced();
+        }),
+      );
+    }
+    return { metadata: { resourceVersion: list.resourceVersion }, items: list.items as KubernetesObject[] };
+  }
+
+  private failed(err: unknown): void {
+    if (this.stopped) return;
+    this.status.errors++;
+    this.status.lastError = err instanceof Error ? err.message : String(err);
+    this.options.onError?.(this.resource.kind, err);
+    if (this.retryTimer) return;
+    // A watch that ran quietly for a while before failing starts the backoff over.
+    const now = this.clock.now();
+    if (now - this.lastFailureAt > this.retry.maxMs * 2) this.attempt = 0;
+    this.lastFailureAt = now;
+    const delay = retryDelay(this.attempt++, this.retry);
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.stopped) this.start();
+    }, delay);
+  }
+}
