@@ -187,6 +187,27 @@ describe('configuration and secrets the Deployment reads', () => {
     expect(config.receivers).toContainEqual(expect.objectContaining({ type: 'slack' }));
     expect(config.server.shutdownGraceSeconds).toBeLessThan(Number(podSpec.terminationGracePeriodSeconds));
   });
+
+  it('serves HTTPS from the falconer-tls Secret, and the probes speak HTTPS', () => {
+    const configMap = findOne(all, 'ConfigMap', 'falconer-config');
+    const config = validateConfig(withSlackToken(parse(String(asDoc(configMap.body.data, 'data')['falconer.yaml']))));
+    const tls = config.server.tls;
+    expect(tls).toBeDefined();
+    const secretKeys = Object.keys(asDoc(findOne(all, 'Secret', 'falconer-tls').body.stringData, 'stringData'));
+    for (const file of [tls?.certFile, tls?.keyFile]) {
+      const mount = asList(container.volumeMounts)
+        .map((m) => asDoc(m, 'mount'))
+        .find((m) => String(file).startsWith(`${String(m.mountPath)}/`));
+      const volume = asList(podSpec.volumes)
+        .map((v) => asDoc(v, 'volume'))
+        .find((v) => v.name === mount?.name);
+      expect(asDoc(volume?.secret, `volume for ${file}`).secretName).toBe('falconer-tls');
+      expect(secretKeys).toContain(String(file).slice(String(mount?.mountPath).length + 1));
+    }
+    for (const key of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+      expect([key, asDoc(asDoc(container[key], key).httpGet, key).scheme]).toEqual([key, 'HTTPS']);
+    }
+  });
 });
 
 function withSlackToken(doc: unknown): Doc {
@@ -384,17 +405,28 @@ describe('apiserver audit webhook kubeconfig', () => {
 });
 
 describe('falcosidekick values', () => {
-  it.each(HELM_VALUES)('%s sends the webhook to the Falco ingest with the Authorization header from a Secret', (file) => {
-    const values = asDoc(documents(file)[0], file);
-    const config = asDoc((file === 'falco-values.yaml' ? asDoc(values.falcosidekick, 'falcosidekick') : values).config, 'config');
-    expect(String(asDoc(config.webhook, 'webhook').address)).toMatch(
-      /^http:\/\/falconer\.falconer\.svc[.\w]*:2804\/v1\/events\/falco$/,
-    );
-    const header = asList(config.extraEnv)
-      .map((e) => asDoc(e, 'env'))
-      .find((e) => e.name === 'WEBHOOK_CUSTOMHEADERS');
-    expect(asDoc(header?.valueFrom, 'valueFrom')).toHaveProperty('secretKeyRef');
-  });
+  it.each(HELM_VALUES)(
+    '%s sends the webhook to the Falco ingest over HTTPS with the Authorization header from a Secret',
+    (file) => {
+      const values = asDoc(documents(file)[0], file);
+      const config = asDoc(
+        (file === 'falco-values.yaml' ? asDoc(values.falcosidekick, 'falcosidekick') : values).config,
+        'config',
+      );
+      expect(String(asDoc(config.webhook, 'webhook').address)).toMatch(
+        /^https:\/\/falconer\.falconer\.svc[.\w]*:2804\/v1\/events\/falco$/,
+      );
+      const header = asList(config.extraEnv)
+        .map((e) => asDoc(e, 'env'))
+        .find((e) => e.name === 'WEBHOOK_CUSTOMHEADERS');
+      expect(asDoc(header?.valueFrom, 'valueFrom')).toHaveProperty('secretKeyRef');
+      // Falconer's CA is mounted where Falcosidekick looks for extra CAs.
+      const chart = file === 'falco-values.yaml' ? asDoc(values.falcosidekick, 'falcosidekick') : values;
+      const caFile = String(asDoc(config.tlsclient, 'tlsclient').cacertfile);
+      const mounts = asList(chart.extraVolumeMounts).map((m) => asDoc(m, 'mount'));
+      expect(mounts.some((m) => caFile.startsWith(`${String(m.mountPath)}/`))).toBe(true);
+    },
+  );
 });
 
 describe('docker-compose.yml', () => {
