@@ -8,6 +8,8 @@ import { KafkaBus, KafkaRawSource, type BusLogger, type KafkaConnection } from '
 import type { StateStore } from './store/port';
 import { MemoryStateStore } from './store/memory';
 import { RedisStateStore } from './store/redis';
+import { falcoTopicHandler } from './bus/falco-topic';
+import type { DependencyStats, Metrics } from './observability/metrics';
 
 type KafkaConfig = NonNullable<Config['kafka']>;
 type RedisConfig = NonNullable<Config['redis']>;
@@ -54,6 +56,46 @@ export function createFalcoTopicSource(
     retryDelayMs: 1000,
     sessionTimeoutMs: config.kafka.sessionTimeoutSeconds * 1000,
     onHandlerError,
+  });
+}
+
+/**
+ * Starts reading Falcosidekick's Kafka topic into the bus when `kafka.falcoTopic` is configured
+ * (undefined otherwise). The caller adds its health to /readyz and closes it before the bus.
+ */
+export async function startFalcoTopicIngest(
+  config: Config,
+  bus: EventBus,
+  metrics: Metrics,
+  logger: BusLogger,
+  now: () => number,
+): Promise<KafkaRawSource | undefined> {
+  const source = createFalcoTopicSource(
+    config,
+    (err) => {
+      metrics.pipelineErrors.inc({ stage: 'falco_topic' });
+      logger.error({ err: (err as Error)?.message }, 'falco topic chunk not published; it will be read again');
+    },
+    logger,
+  );
+  if (!source) return undefined;
+  const { cluster, maxJsonDepth, maxFieldLength } = { cluster: config.cluster, ...config.ingest };
+  await source.start(falcoTopicHandler(bus, metrics, logger, { cluster, maxJsonDepth, maxFieldLength, now }));
+  return source;
+}
+
+/** Exposes what the Kafka and Redis adapters count (lag, errors, reconnects, rebalances) as metrics. */
+export function watchDependencies(metrics: Metrics, deps: { bus: EventBus; store: StateStore; falcoTopic?: KafkaRawSource | undefined }): void {
+  metrics.watchDependencies(() => {
+    const stats: DependencyStats = { consumers: {} };
+    if (deps.bus instanceof KafkaBus) {
+      const { publishErrors, ...consumer } = deps.bus.stats();
+      stats.publishErrors = publishErrors;
+      stats.consumers!.events = consumer;
+    }
+    if (deps.falcoTopic) stats.consumers!.falco_topic = deps.falcoTopic.stats();
+    if (deps.store instanceof RedisStateStore) stats.redis = deps.store.stats();
+    return stats;
   });
 }
 

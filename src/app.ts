@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
-import { createBus, createStore } from './adapters';
+import { createBus, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, type Logger } from './observability/logger';
 import { authenticator } from './ingest/auth';
@@ -71,7 +71,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const bus = createBus(config, clock, (err) => {
     metrics.pipelineErrors.inc({ stage: 'pipeline' });
     log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
-  });
+  }, log);
   const recent = new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
@@ -94,6 +94,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
   });
   await bus.consume(pipeline.handle);
+  const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
+  watchDependencies(metrics, { bus, store, falcoTopic });
 
   const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
   const app = createHttpApp({
@@ -105,6 +107,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     health: [
       { name: 'bus', check: () => bus.health() },
       { name: 'store', check: () => store.health() },
+      ...(falcoTopic ? [{ name: 'falco-topic', check: () => falcoTopic.health() }] : []),
     ],
     log,
   });
@@ -127,6 +130,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await falcoTopic?.close();
       await bus.close();
       await dispatcher.close();
       await store.close();

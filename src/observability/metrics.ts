@@ -64,6 +64,54 @@ export function createMetrics() {
       help: 'Notifications that could not be delivered and wait in the dead-letter store',
       registers: [registry],
     }),
+    /**
+     * Reports the Kafka consumers' and Redis client's own counters at scrape time (the adapters
+     * count; metrics only read). `consumer` is `events` for the pipeline's group, `falco_topic` for
+     * Falcosidekick's topic.
+     */
+    watchDependencies(read: () => DependencyStats): void {
+      type Pick = (s: DependencyStats) => Array<[consumer: string, value: number]>;
+      const consumers = (s: DependencyStats) => Object.entries(s.consumers ?? {});
+      const perConsumerGauge = (name: string, help: string, pick: Pick) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['consumer'] as const,
+          registers: [registry],
+          collect() {
+            this.reset();
+            for (const [consumer, value] of pick(read())) this.set({ consumer }, value);
+          },
+        });
+      const perConsumerCounter = (name: string, help: string, pick: Pick) =>
+        new Counter({
+          name,
+          help,
+          labelNames: ['consumer'] as const,
+          registers: [registry],
+          collect() {
+            this.reset();
+            for (const [consumer, value] of pick(read())) if (value) this.inc({ consumer }, value);
+          },
+        });
+      perConsumerGauge('falconer_kafka_consumer_lag', 'Messages behind the high watermark on the partitions this replica last fetched', (s) => consumers(s).map(([c, v]) => [c, v.lag]));
+      perConsumerCounter('falconer_kafka_rebalances_total', 'Consumer-group joins (each rebalance joins again)', (s) => consumers(s).map(([c, v]) => [c, v.rebalances]));
+      perConsumerCounter('falconer_kafka_consumer_crashes_total', 'Consumer crashes (kafkajs restarts the consumer after most)', (s) => consumers(s).map(([c, v]) => [c, v.crashes]));
+      const plain = (name: string, help: string, pick: (s: DependencyStats) => number | undefined) =>
+        new Counter({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.reset();
+            const value = pick(read());
+            if (value) this.inc(value);
+          },
+        });
+      plain('falconer_kafka_produce_errors_total', 'Publishes to Kafka that failed (ingest answered 503)', (s) => s.publishErrors);
+      plain('falconer_redis_errors_total', 'Redis commands that failed or timed out', (s) => s.redis?.errors);
+      plain('falconer_redis_reconnects_total', 'Times the Redis client started reconnecting', (s) => s.redis?.reconnects);
+    },
     /** Reports the rule engine's own per-rule counters at scrape time: the engine counts, metrics only read. */
     watchRules(read: () => { id: string; stats: { errors: number; matches: number } }[]): void {
       const fromRules = (name: string, help: string, pick: (s: { errors: number; matches: number }) => number) =>
@@ -85,3 +133,10 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the Kafka and Redis adapters count, as `watchDependencies` reads it. */
+export interface DependencyStats {
+  publishErrors?: number;
+  consumers?: Record<string, { lag: number; rebalances: number; crashes: number }>;
+  redis?: { errors: number; reconnects: number };
+}
