@@ -22,7 +22,8 @@ export function yamlFiles(dir = DEPLOY_DIR): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...yamlFiles(path));
-    else if (/\.ya?ml$/.test(entry.name)) out.push(relative(DEPLOY_DIR, path));
+    // *.local.yaml are a user's filled-in, git-ignored copies of the templates.
+    else if (/\.ya?ml$/.test(entry.name) && !/\.local\.ya?ml$/.test(entry.name)) out.push(relative(DEPLOY_DIR, path));
   }
   return out.sort();
 }
