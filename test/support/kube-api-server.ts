@@ -62,6 +62,8 @@ export class KubeApiServer {
   readonly token = 'test-token';
   readonly requests: KubeRequest[] = [];
   goneStyle: GoneStyle = 'error-event';
+  /** Every watch ends right after its replay, like a proxy that closes streams at once. */
+  closeWatchesAtOnce = false;
   /** The next this-many list requests fail with a 500. */
   failLists = 0;
   private server?: Server;
@@ -231,6 +233,10 @@ export class KubeApiServer {
       for (const event of this.history) {
         if (event.object.kind === kind && event.revision > from) writeEvent(res, event.type, event.object);
       }
+    }
+    if (this.closeWatchesAtOnce) {
+      res.end();
+      return;
     }
     const watch: OpenWatch = { kind, res, muted: false };
     this.watches.add(watch);

@@ -38,7 +38,9 @@ export async function listAll(kc: KubeConfig, path: string, options: ListOptions
   // One set of credentials and one agent per list: pages reuse its connection.
   const init = await kc.applyToFetchOptions({});
   const headers: Record<string, string> = {};
-  new Headers(init.headers as unknown as ConstructorParameters<typeof Headers>[0]).forEach((value, key) => (headers[key] = value));
+  new Headers(init.headers as unknown as ConstructorParameters<typeof Headers>[0]).forEach(
+    (value, key) => (headers[key] = value),
+  );
   headers.accept = 'application/json';
   const agent = init.agent as http.Agent | undefined;
 

@@ -10,7 +10,16 @@ import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from './retry-delay';
 import type { ClusterState } from './state';
 import type { StateKind } from './types';
 
-type MakeInformer = Awaited<ReturnType<typeof loadKubeClient>>['makeInformer'];
+type KubeClient = Awaited<ReturnType<typeof loadKubeClient>>;
+type InformerFactory = (
+  kubeConfig: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<KubernetesObject>>,
+) => Informer<KubernetesObject>;
+
+/** More (re)connects than this within STORM_WINDOW_MS, with the watch closing each time, is a failure. */
+const STORM_CONNECTS = 10;
+const STORM_WINDOW_MS = 1_000;
 
 export interface WatchClusterOptions {
   /** Default: `{ from: 'default' }` ($KUBECONFIG, ~/.kube/config, then in-cluster). */
@@ -56,7 +65,7 @@ export interface ClusterWatch {
  * retried and reported through `onError` and `status()`.
  */
 export async function watchCluster(state: ClusterState, options: WatchClusterOptions = {}): Promise<ClusterWatch> {
-  const { makeInformer } = await loadKubeClient();
+  const makeInformer = informerFactory(await loadKubeClient());
   const connections = new ClosableKubeConfig(await loadKubeConfig(options.credentials ?? { from: 'default' }));
   const queue = new ApplyQueue(state, options.applyChunk ?? 500);
   const kinds = new Set(options.kinds ?? LIVE_RESOURCES.map((r) => r.kind));
@@ -96,11 +105,12 @@ class KindWatch {
   private readonly retry: RetryPolicy;
   private retryTimer: TimerHandle | undefined;
   private attempt = 0;
+  private recentConnects: number[] = [];
   private lastFailureAt = -Infinity;
   private stopped = false;
 
   constructor(
-    makeInformer: MakeInformer,
+    makeInformer: InformerFactory,
     private readonly kubeConfig: KubeConfig,
     private readonly resource: LiveResource,
     private readonly queue: ApplyQueue,
@@ -116,6 +126,7 @@ class KindWatch {
     this.informer.on('update', upsert);
     this.informer.on('delete', (obj) => this.queue.delete(resource.kind, obj as Record<string, unknown>));
     this.informer.on('error', (err: unknown) => this.failed(err));
+    this.informer.on('connect', () => this.connected());
   }
 
   start(): void {
@@ -149,6 +160,21 @@ class KindWatch {
     return { metadata: { resourceVersion: list.resourceVersion }, items: list.items as KubernetesObject[] };
   }
 
+  /**
+   * The informer re-watches at once whenever a watch ends cleanly; a server or proxy that closes every
+   * watch straight away would make that a busy loop against the API server. Cut it into backoff.
+   */
+  private connected(): void {
+    const now = this.clock.now();
+    this.recentConnects = this.recentConnects.filter((t) => now - t < STORM_WINDOW_MS);
+    this.recentConnects.push(now);
+    if (this.recentConnects.length <= STORM_CONNECTS) return;
+    this.recentConnects = [];
+    // The connection being opened now still goes out; the informer stays down after it ends.
+    void this.informer.stop();
+    this.failed(new Error(`the ${this.resource.kind} watch keeps closing as soon as it opens`));
+  }
+
   private failed(err: unknown): void {
     if (this.stopped) return;
     this.status.errors++;
@@ -165,4 +191,23 @@ class KindWatch {
       if (!this.stopped) this.start();
     }, delay);
   }
+}
+
+/**
+ * The library's informer (ListWatch) over a Watch that reports every failure through `done`. The stock
+ * Watch lets errors from before its request (credentials that cannot be read, an exec plugin failing)
+ * escape as a rejected promise nobody awaits when it re-watches on its own, which would crash the process.
+ */
+function informerFactory({ ListWatch, Watch }: KubeClient): InformerFactory {
+  class ReportingWatch extends Watch {
+    override async watch(...args: Parameters<InstanceType<typeof Watch>['watch']>): Promise<AbortController> {
+      try {
+        return await super.watch(...args);
+      } catch (err) {
+        args[3](err);
+        return new AbortController();
+      }
+    }
+  }
+  return (kubeConfig, path, list) => new ListWatch(path, new ReportingWatch(kubeConfig), list, false);
 }

@@ -76,7 +76,11 @@ describe('ApplyQueue', () => {
 
 test.each([
   ['a namespaced object', rawPod('a', '7'), { metadata: { name: 'a', namespace: 'ns', resourceVersion: '7' } }],
-  ['a cluster-scoped object', { kind: 'ClusterRole', metadata: { name: 'x', labels: {} }, rules: [] }, { metadata: { name: 'x' } }],
+  [
+    'a cluster-scoped object',
+    { kind: 'ClusterRole', metadata: { name: 'x', labels: {} }, rules: [] },
+    { metadata: { name: 'x' } },
+  ],
   ['an object without metadata', { kind: 'Pod', spec: {} }, {}],
 ])('shrinkToIdentity: %s', (_name, object, expected) => {
   shrinkToIdentity(object as Record<string, unknown>);

@@ -241,6 +241,49 @@ describe('watchCluster against a list/watch API server', () => {
     expect(state.isEmpty()).toBe(true);
   });
 
+  test('a watch that closes as soon as it opens is cut into backoff, not a busy loop', async () => {
+    const w = await start({ kinds: ['Namespace'], retry: { initialMs: 1_000, maxMs: 2_000 } });
+    await within(w.synced(), 3_000, 'initial sync');
+    server.closeWatchesAtOnce = true;
+    server.dropWatches('end');
+    const watchesBefore = server.requestsFor('Namespace', 'watch').length;
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // One burst of reconnects (the guard trips on the 11th within a second), then at least 500 ms of backoff.
+    const reconnects = server.requestsFor('Namespace', 'watch').length - watchesBefore;
+    expect(reconnects).toBeGreaterThanOrEqual(5);
+    expect(reconnects).toBeLessThanOrEqual(11);
+    expect(String(errors[0]?.error)).toContain('keeps closing');
+
+    // Once the server behaves, the watch resumes from where it was, without a re-list.
+    server.closeWatchesAtOnce = false;
+    server.apply({ kind: 'Namespace', metadata: { name: 'late' } });
+    await eventually(() => expect(state.namespace('late')).toBeDefined());
+    expect(server.requestsFor('Namespace', 'list')).toHaveLength(1);
+  });
+
+  test('credentials failing when a watch reconnects are reported and retried, not thrown', async () => {
+    const kubeConfig = server.kubeConfig();
+    const apply = kubeConfig.applyToFetchOptions.bind(kubeConfig);
+    let broken = false;
+    kubeConfig.applyToFetchOptions = async (opts) => {
+      if (broken) throw new Error('exec plugin failed');
+      return apply(opts);
+    };
+    const w = await start({ credentials: { from: 'kubeconfig', kubeConfig }, kinds: ['Namespace'] });
+    await within(w.synced(), 3_000, 'initial sync');
+    await eventually(() => expect(server.openWatches()).toBe(1));
+
+    broken = true;
+    server.muteOpenWatches();
+    server.apply({ kind: 'Namespace', metadata: { name: 'during-outage' } });
+    server.dropWatches('end');
+    await eventually(() => expect(errors.map((e) => String(e.error))).toContain('Error: exec plugin failed'));
+
+    broken = false;
+    await eventually(() => expect(state.namespace('during-outage')).toBeDefined());
+    expect(server.requestsFor('Namespace', 'list')).toHaveLength(1);
+  });
+
   test('stop() closes every watch and later changes are not applied', async () => {
     const w = await startWatching();
     await w.stop();
