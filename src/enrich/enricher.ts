@@ -13,11 +13,12 @@ import type { SecurityEvent } from '../core/event';
 import { applyAuditEvent } from './cluster-state/audit';
 import type { ClusterStates } from './cluster-state/clusters';
 import { isRecord, slimObject } from './cluster-state/slim';
-import type { ClusterState } from './cluster-state/state';
-import type { Namespace, Pod } from './cluster-state/types';
+import type { ClusterState, SubjectKey } from './cluster-state/state';
+import type { Binding, Namespace, Pod, PolicyRule } from './cluster-state/types';
 import { networkExposure, type DirectionExposure } from './network';
 import { evaluatePodSpec, formatLevelVersion, highestLevelOfSpec, namespaceLevels, type ObjectMeta, type PodSpec } from './pod-security';
 import { resolveSubject } from './rbac/resolve';
+import { subjectFor } from './rbac/subject';
 import type { Enricher } from './port';
 
 export interface EnricherOptions {
@@ -35,6 +36,15 @@ const MAX_LISTED = 20;
 /** After a pod did not arrive in time, later alerts on it do not wait again for this long. */
 const MISS_MEMORY_MS = 60_000;
 const MAX_MISSES = 10_000;
+/** Subjects whose RBAC answer is kept per cluster. */
+const MAX_CACHED_SUBJECTS = 10_000;
+/**
+ * How long a subject's RBAC answer is trusted before its bindings and roles are compared again. RBAC
+ * changes that arrive through `observe` invalidate at once; this bounds the lag for changes made to the
+ * state by other writers (snapshot reloads, watches).
+ */
+const SUBJECT_RECHECK_MS = 1000;
+const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
 
 /**
  * The enrich stage over in-memory cluster state. `observe` feeds audit events into the state of
@@ -44,12 +54,15 @@ const MAX_MISSES = 10_000;
 export function createEnricher(options: EnricherOptions): Enricher {
   const { states, clock } = options;
   const waits = new PodWaits(clock, options.waitForStateMs ?? 0);
+  const subjects = new SubjectCache(clock);
 
   return {
     observe(event) {
       if (event.source !== 'k8s_audit') return;
       try {
-        const result = applyAuditEvent(states.get(event.k8s.cluster), event.raw);
+        const state = states.get(event.k8s.cluster);
+        const result = applyAuditEvent(state, event.raw);
+        if (result.applied && RBAC_KINDS.has(result.kind)) subjects.rbacChanged(state);
         if (result.applied === 'upsert' && result.kind === 'Pod' && result.namespace) {
           waits.arrived(podKey(event.k8s.cluster, result.namespace, result.name));
         }
@@ -70,7 +83,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
           });
           state = states.peek(event.k8s.cluster);
         }
-        return enrichFrom(state, event, target);
+        return enrichFrom(state, event, target, subjects);
       } catch (err) {
         return failed(event, `enrichment failed: ${(err as Error).message}`);
       }
@@ -112,7 +125,12 @@ function auditPodObject(event: SecurityEvent): Pod | undefined {
   return undefined;
 }
 
-function enrichFrom(state: ClusterState | undefined, event: SecurityEvent, target: PodTarget | undefined): Enrichment {
+function enrichFrom(
+  state: ClusterState | undefined,
+  event: SecurityEvent,
+  target: PodTarget | undefined,
+  subjects: SubjectCache,
+): Enrichment {
   const cluster = event.k8s.cluster;
   const noState = !state || state.isEmpty();
   const unknownState = `no cluster state for cluster "${cluster}" (no snapshot loaded, no audit objects seen)`;
@@ -135,7 +153,7 @@ function enrichFrom(state: ClusterState | undefined, event: SecurityEvent, targe
     enrichment.subject = { known: false, reason: `the pod's service account is unknown: ${(enrichment.pod as { reason: string }).reason}` };
   } else if (actor) {
     enrichment.subject =
-      state && !noState ? subjectFacts(state, actor) : { known: false, reason: unknownState, user: actor.user };
+      state && !noState ? subjectFacts(state, actor, subjects) : { known: false, reason: unknownState, user: actor.user };
   }
   return enrichment;
 }
@@ -169,7 +187,14 @@ function subjectOf(event: SecurityEvent, pod: Pod | undefined): ActorRef | 'pod-
   return { user: `system:serviceaccount:${pod.metadata.namespace}:${sa}`, groups: [], origin: 'pod-service-account' };
 }
 
-function subjectFacts(state: ClusterState, actor: ActorRef): SubjectEnrichment {
+function subjectFacts(state: ClusterState, actor: ActorRef, cache: SubjectCache): SubjectEnrichment {
+  const rbac = cache.get(state, actor, () => rbacFacts(state, actor));
+  return { ...rbac, origin: actor.origin, ...(actor.impersonatedBy ? { impersonatedBy: actor.impersonatedBy } : {}) };
+}
+
+type RbacFacts = Omit<Extract<SubjectEnrichment, { known: true }>, 'origin' | 'impersonatedBy'>;
+
+function rbacFacts(state: ClusterState, actor: ActorRef): RbacFacts {
   const resolved = resolveSubject(state, actor);
   const findings: RiskySummary[] = resolved.findings.map((f) => ({
     id: f.id,
@@ -184,13 +209,84 @@ function subjectFacts(state: ClusterState, actor: ActorRef): SubjectEnrichment {
     user: resolved.user,
     kind: resolved.kind,
     groups: resolved.groups,
-    origin: actor.origin,
-    ...(actor.impersonatedBy ? { impersonatedBy: actor.impersonatedBy } : {}),
     bindings: resolved.bindings.slice(0, MAX_LISTED).map((b) => b.grantedBy),
     bindingCount: resolved.bindings.length,
     findings: findings.slice(0, MAX_LISTED),
     findingCount: findings.length,
   };
+}
+
+/** What a subject's RBAC answer was computed from: its bindings per subject key, and their roles' rules. */
+interface SubjectDeps {
+  bindings: Binding[][];
+  rules: (PolicyRule[] | undefined)[];
+}
+
+interface SubjectEntry {
+  deps: SubjectDeps;
+  facts: RbacFacts;
+  /** The state's RBAC generation and the time when `deps` were last found current. */
+  generation: number;
+  checkedAt: number;
+}
+
+/**
+ * Remembers each subject's RBAC answer with what it was computed from. ClusterState replaces an object
+ * on every change and rebuilds aggregated rules when any ClusterRole changes, so comparing identities
+ * of the subject's bindings and their rules tells exactly whether the answer still holds. That check
+ * costs a lookup per binding, so it runs only when an RBAC change was observed or once a
+ * `SUBJECT_RECHECK_MS` has passed; in between, the answer is returned as is.
+ */
+class SubjectCache {
+  private readonly byState = new WeakMap<ClusterState, { generation: number; entries: Map<string, SubjectEntry> }>();
+
+  constructor(private readonly clock: Clock) {}
+
+  rbacChanged(state: ClusterState): void {
+    const cache = this.byState.get(state);
+    if (cache) cache.generation++;
+  }
+
+  get(state: ClusterState, actor: ActorRef, compute: () => RbacFacts): RbacFacts {
+    let cache = this.byState.get(state);
+    if (!cache) this.byState.set(state, (cache = { generation: 0, entries: new Map() }));
+    const now = this.clock.now();
+    const id = `${actor.user}\n${actor.groups.join('\n')}`;
+    const cached = cache.entries.get(id);
+    if (cached && cached.generation === cache.generation && now - cached.checkedAt < SUBJECT_RECHECK_MS) return cached.facts;
+
+    const subject = subjectFor(actor.user, actor.groups);
+    const deps = dependencies(state, [`user:${subject.user}`, ...subject.groups.map((g): SubjectKey => `group:${g}`)]);
+    if (cached && sameDeps(cached.deps, deps)) {
+      cached.generation = cache.generation;
+      cached.checkedAt = now;
+      return cached.facts;
+    }
+    const facts = compute();
+    cache.entries.delete(id);
+    cache.entries.set(id, { deps, facts, generation: cache.generation, checkedAt: now });
+    if (cache.entries.size > MAX_CACHED_SUBJECTS) cache.entries.delete(cache.entries.keys().next().value as string);
+    return facts;
+  }
+}
+
+function dependencies(state: ClusterState, keys: SubjectKey[]): SubjectDeps {
+  const bindings = keys.map((k) => state.bindingsFor(k));
+  const rules: (PolicyRule[] | undefined)[] = [];
+  for (const list of bindings) for (const b of list) rules.push(state.rulesOf(b));
+  return { bindings, rules };
+}
+
+function sameDeps(a: SubjectDeps, b: SubjectDeps): boolean {
+  if (a.rules.length !== b.rules.length || a.bindings.length !== b.bindings.length) return false;
+  for (let i = 0; i < a.rules.length; i++) if (a.rules[i] !== b.rules[i]) return false;
+  for (let i = 0; i < a.bindings.length; i++) {
+    const x = a.bindings[i] as Binding[];
+    const y = b.bindings[i] as Binding[];
+    if (x.length !== y.length) return false;
+    for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
+  }
+  return true;
 }
 
 type PodPosture = Omit<PodFacts, 'origin' | 'namespacePolicy'>;

@@ -282,3 +282,61 @@ describe('createEnricher: per-pod results are cached until the pod or its namesp
     expect(await meets()).toEqual(['privileged:latest', true]);
   });
 });
+
+describe("createEnricher: a subject's RBAC answer is reused only while its bindings and roles are unchanged", () => {
+  const findingIds = async (enricher: Enricher) => {
+    const { subject } = await enricher.enrich(detection(execAudit));
+    return subject?.known ? subject.findings.map((f) => f.id).sort() : undefined;
+  };
+  const findingsOf = async (enricher: Enricher) => {
+    const { subject } = await enricher.enrich(detection(execAudit));
+    return subject?.known ? subject.findings : undefined;
+  };
+
+  it('reuses the answer for the same subject', async () => {
+    const enricher = createEnricher({ states: withSnapshot(), clock: new VirtualClock() });
+    expect(await findingsOf(enricher)).toBe(await findingsOf(enricher));
+  });
+
+  it.each<[string, (s: ReturnType<ClusterStates['get']>) => void, (ids: string[]) => void]>([
+    [
+      'a new binding through one of its groups',
+      (s) => s.upsert({ kind: 'ClusterRoleBinding', metadata: { name: 'devs-secrets' }, roleRef: { kind: 'ClusterRole', name: 'secret-reader' }, subjects: [{ kind: 'Group', name: 'devs' }] }),
+      (ids) => expect(ids).toContain('secrets-read'),
+    ],
+    [
+      'the role of a binding changed',
+      (s) => s.upsert({ kind: 'ClusterRole', metadata: { name: 'pod-exec', resourceVersion: '2' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] }),
+      (ids) => expect(ids).not.toContain('pods-exec'),
+    ],
+    [
+      'a binding removed',
+      (s) => s.delete('RoleBinding', 'shop', 'shop-debuggers'),
+      (ids) => expect(ids).not.toContain('pods-attach'),
+    ],
+  ])('recomputes within a second after %s by another writer of the state', async (_name, change, expectation) => {
+    const states = withSnapshot();
+    const state = states.get(CLUSTER);
+    state.upsert({ kind: 'ClusterRole', metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] });
+    const clock = new VirtualClock();
+    const enricher = createEnricher({ states, clock });
+    const before = (await findingIds(enricher)) as string[];
+    expect(before).toEqual(expect.arrayContaining(['pods-attach', 'pods-exec']));
+    expect(before).not.toContain('secrets-read');
+    change(state);
+    clock.advance(999);
+    expect(await findingIds(enricher)).toEqual(before);
+    clock.advance(1);
+    expectation((await findingIds(enricher)) as string[]);
+  });
+
+  it('sees an RBAC change that arrives through the audit stream at once', async () => {
+    const states = withSnapshot();
+    states.get(CLUSTER).upsert({ kind: 'ClusterRole', metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] });
+    const enricher = createEnricher({ states, clock: new VirtualClock() });
+    expect(await findingIds(enricher)).not.toContain('secrets-read');
+    const crb = { kind: 'ClusterRoleBinding', metadata: { name: 'devs-secrets' }, roleRef: { kind: 'ClusterRole', name: 'secret-reader' }, subjects: [{ kind: 'Group', name: 'devs' }] };
+    enricher.observe(auditEvent({ objectRef: { resource: 'clusterrolebindings', apiGroup: 'rbac.authorization.k8s.io', name: 'devs-secrets' }, requestObject: crb }));
+    expect(await findingIds(enricher)).toContain('secrets-read');
+  });
+});
