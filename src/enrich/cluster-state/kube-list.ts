@@ -25,6 +25,8 @@ export interface ListOptions {
   signal?: AbortSignal;
   /** How often an expired continue token may restart the list from the beginning. */
   maxRestarts?: number;
+  /** Applied to each item as its page arrives (undefined drops it), so a big list is never held whole. */
+  mapItem?: (item: unknown) => unknown;
 }
 
 /**
@@ -56,7 +58,12 @@ export async function listAll(kc: KubeConfig, path: string, options: ListOptions
         const page = await getJson(url, headers, agent, options.signal);
         const meta = isRecord(page.metadata) ? page.metadata : {};
         resourceVersion ??= typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
-        if (Array.isArray(page.items)) for (const item of page.items) items.push(item);
+        if (Array.isArray(page.items)) {
+          for (const item of page.items) {
+            const mapped = options.mapItem ? options.mapItem(item) : item;
+            if (mapped !== undefined) items.push(mapped);
+          }
+        }
         token = typeof meta.continue === 'string' && meta.continue !== '' ? meta.continue : undefined;
       } while (token);
       return { resourceVersion: resourceVersion ?? '', items };

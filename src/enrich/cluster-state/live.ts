@@ -6,6 +6,7 @@ import { loadKubeClient } from './kube-client';
 import { ClosableKubeConfig } from './kube-connections';
 import { listAll } from './kube-list';
 import { LIVE_RESOURCES, type LiveResource } from './live-resources';
+import { slimObject } from './slim';
 import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from './retry-delay';
 import type { ClusterState } from './state';
 import type { StateKind } from './types';
@@ -144,7 +145,13 @@ class KindWatch {
 
   private async list(): Promise<KubernetesListObject<KubernetesObject>> {
     const pageSize = this.options.pageSize ?? 500;
-    const list = await listAll(this.kubeConfig, this.resource.path, { pageSize, signal: this.abort.signal });
+    const kind = this.resource.kind;
+    const list = await listAll(this.kubeConfig, this.resource.path, {
+      pageSize,
+      signal: this.abort.signal,
+      // Slimmed page by page: a re-list of a big cluster never holds every full object at once.
+      mapItem: (item) => slimObject(item, kind),
+    });
     this.status.lists++;
     this.attempt = 0;
     if (!this.status.synced) {
