@@ -42,7 +42,7 @@ export interface LiveKindStatus {
   kind: StateKind;
   /** The first full list has been applied to the state. */
   synced: boolean;
-  /** Full lists done: 1 at start, plus one per `410 Gone` or failed list. */
+  /** Full lists completed: 1 for the initial sync, plus one per re-list (after `410 Gone`). */
   lists: number;
   errors: number;
   lastError?: string;
@@ -88,8 +88,9 @@ export async function watchCluster(state: ClusterState, options: WatchClusterOpt
     status: () => watches.map((w) => ({ ...w.status })),
     stop() {
       stopping ??= (async () => {
-        await Promise.all(watches.map((w) => w.stop()));
+        // Connections first: no request that is about to go out may open a socket after this.
         connections.close();
+        await Promise.all(watches.map((w) => w.stop()));
         queue.close();
       })();
       return stopping;
