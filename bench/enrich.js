@@ -76,7 +76,10 @@ async function runOne(podCount, alertCount) {
           stage: 'ResponseStarted',
           requestURI: `/api/v1/namespaces/${ns(i)}/pods/pod-${i}/exec?command=sh`,
           verb: 'get',
-          user: { username: `user-${k % USERS}@example.com`, groups: [`team-${k % GROUPS}`, `team-${(k * 7) % GROUPS}`, 'system:authenticated'] },
+          user: {
+            username: `user-${k % USERS}@example.com`,
+            groups: [`team-${k % GROUPS}`, `team-${(k * 7) % GROUPS}`, 'system:authenticated'],
+          },
           sourceIPs: ['10.0.0.1'],
           objectRef: { resource: 'pods', subresource: 'exec', namespace: ns(i), name: `pod-${i}`, apiVersion: 'v1' },
           responseStatus: { code: 101 },
@@ -92,7 +95,8 @@ async function runOne(podCount, alertCount) {
   const warm = await timings(enricher, runtime);
   const execWarm = await timings(enricher, audit);
   const sample = await enricher.enrich(audit[0]);
-  if (!sample.subject.known || !sample.pod.known || !sample.network.known) throw new Error(`enrichment unknown: ${JSON.stringify(sample)}`);
+  if (!sample.subject.known || !sample.pod.known || !sample.network.known)
+    throw new Error(`enrichment unknown: ${JSON.stringify(sample)}`);
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
   const cells = [
@@ -131,7 +135,10 @@ const LEVELS = ['privileged', 'baseline', 'restricted'];
 function namespace(i) {
   return {
     kind: 'Namespace',
-    metadata: { name: `ns-${i}`, labels: { 'kubernetes.io/metadata.name': `ns-${i}`, 'pod-security.kubernetes.io/enforce': LEVELS[i % 3] } },
+    metadata: {
+      name: `ns-${i}`,
+      labels: { 'kubernetes.io/metadata.name': `ns-${i}`, 'pod-security.kubernetes.io/enforce': LEVELS[i % 3] },
+    },
   };
 }
 
@@ -140,7 +147,14 @@ function serviceAccount(namespace, name) {
 }
 
 const VERBS = [['get', 'list', 'watch'], ['create', 'update', 'patch', 'delete'], ['*']];
-const RESOURCES = [['pods', 'pods/log'], ['secrets'], ['deployments', 'replicasets'], ['configmaps'], ['pods/exec', 'pods/attach'], ['services', 'endpoints']];
+const RESOURCES = [
+  ['pods', 'pods/log'],
+  ['secrets'],
+  ['deployments', 'replicasets'],
+  ['configmaps'],
+  ['pods/exec', 'pods/attach'],
+  ['services', 'endpoints'],
+];
 
 function rules(i) {
   return [
@@ -150,9 +164,15 @@ function rules(i) {
 }
 
 function clusterRole(i) {
-  const base = { kind: 'ClusterRole', metadata: { name: `cr-${i}`, labels: { [`aggregate-to-${i % 10}`]: 'true' } }, rules: rules(i) };
+  const base = {
+    kind: 'ClusterRole',
+    metadata: { name: `cr-${i}`, labels: { [`aggregate-to-${i % 10}`]: 'true' } },
+    rules: rules(i),
+  };
   // A few aggregated roles, like admin/edit/view.
-  return i < 10 ? { ...base, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { [`aggregate-to-${i}`]: 'true' } }] } } : base;
+  return i < 10
+    ? { ...base, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { [`aggregate-to-${i}`]: 'true' } }] } }
+    : base;
 }
 
 function role(namespace, name) {
@@ -173,18 +193,32 @@ function binding(i, namespaceCount, rng) {
         ? { kind: 'User', name: `user-${Math.floor(rng() * USERS)}@example.com` }
         : { kind: 'Group', name: `team-${Math.floor(rng() * GROUPS)}` };
   if (i % 20 === 0) {
-    return { kind: 'ClusterRoleBinding', metadata: { name: `crb-${i}` }, roleRef: { kind: 'ClusterRole', name: `cr-${i % CLUSTER_ROLES}` }, subjects: [subject] };
+    return {
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `crb-${i}` },
+      roleRef: { kind: 'ClusterRole', name: `cr-${i % CLUSTER_ROLES}` },
+      subjects: [subject],
+    };
   }
-  const roleRef = i % 3 === 0 ? { kind: 'Role', name: `role-${i % 3}` } : { kind: 'ClusterRole', name: `cr-${i % CLUSTER_ROLES}` };
+  const roleRef =
+    i % 3 === 0 ? { kind: 'Role', name: `role-${i % 3}` } : { kind: 'ClusterRole', name: `cr-${i % CLUSTER_ROLES}` };
   return { kind: 'RoleBinding', metadata: { name: `rb-${i}`, namespace }, roleRef, subjects: [subject] };
 }
 
 function networkPolicy(i, namespace) {
-  if (i % 4 === 0) return { kind: 'NetworkPolicy', metadata: { name: `deny-${i}`, namespace }, spec: { podSelector: {}, policyTypes: ['Ingress'] } };
+  if (i % 4 === 0)
+    return {
+      kind: 'NetworkPolicy',
+      metadata: { name: `deny-${i}`, namespace },
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    };
   return {
     kind: 'NetworkPolicy',
     metadata: { name: `np-${i}`, namespace },
-    spec: { podSelector: { matchLabels: { app: `app-${i % 40}` } }, ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 8080 }] }] },
+    spec: {
+      podSelector: { matchLabels: { app: `app-${i % 40}` } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 8080 }] }],
+    },
   };
 }
 
@@ -213,7 +247,10 @@ function pod(i, namespace) {
         {
           name: 'app',
           image: `registry.example.com/app-${i % 40}:1.2.3`,
-          env: [{ name: 'MODE', value: 'production' }, { name: 'DB_URL', value: 'postgres://db:5432/app' }],
+          env: [
+            { name: 'MODE', value: 'production' },
+            { name: 'DB_URL', value: 'postgres://db:5432/app' },
+          ],
           ports: [{ containerPort: 8080 }],
           resources: { limits: { cpu: '500m', memory: '256Mi' } },
           volumeMounts: [{ name: 'cfg', mountPath: '/etc/app' }],
@@ -222,7 +259,10 @@ function pod(i, namespace) {
             : { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
         },
       ],
-      volumes: [{ name: 'cfg', configMap: { name: 'app' } }, ...(i % 25 === 0 ? [{ name: 'host', hostPath: { path: '/var/run' } }] : [])],
+      volumes: [
+        { name: 'cfg', configMap: { name: 'app' } },
+        ...(i % 25 === 0 ? [{ name: 'host', hostPath: { path: '/var/run' } }] : []),
+      ],
     },
     status: { phase: 'Running', podIP: '10.244.0.1', conditions: [{ type: 'Ready', status: 'True' }] },
   };
@@ -247,10 +287,17 @@ if (process.argv[2] === '--one') {
 } else {
   const sizes = (process.argv[2] || '1000,10000,50000').split(',').map(Number);
   const alerts = process.argv[3] || '20000';
-  console.log(`enrichment benchmark, Node ${process.version}: ${BINDINGS} bindings, ${POLICIES} NetworkPolicies, ${CLUSTER_ROLES} ClusterRoles per cluster`);
-  console.log('pods    | namespaces | build ms | state heap MB | peak RSS MB | runtime µs median/p99 (cold · warm) | audit exec µs median/p99 (warm)');
+  console.log(
+    `enrichment benchmark, Node ${process.version}: ${BINDINGS} bindings, ${POLICIES} NetworkPolicies, ${CLUSTER_ROLES} ClusterRoles per cluster`,
+  );
+  console.log(
+    'pods    | namespaces | build ms | state heap MB | peak RSS MB | runtime µs median/p99 (cold · warm) | audit exec µs median/p99 (warm)',
+  );
   for (const pods of sizes) {
-    const child = spawnSync(process.execPath, ['--expose-gc', __filename, '--one', String(pods), alerts], { encoding: 'utf8', env: process.env });
+    const child = spawnSync(process.execPath, ['--expose-gc', __filename, '--one', String(pods), alerts], {
+      encoding: 'utf8',
+      env: process.env,
+    });
     if (child.status !== 0) {
       process.stderr.write(child.stderr);
       process.exit(child.status ?? 1);

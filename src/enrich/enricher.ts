@@ -1,14 +1,5 @@
-import type {
-  Detection,
-  Enrichment,
-  NetworkEnrichment,
-  PodEnrichment,
-  PodFacts,
-  RiskySummary,
-  SubjectEnrichment,
-  SubjectOrigin,
-} from '../core/alert';
-import type { Clock, TimerHandle } from '../core/clock';
+import type { Enrichment, NetworkEnrichment, PodFacts, RiskySummary, SubjectEnrichment, SubjectOrigin } from '../core/alert';
+import type { Clock } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { applyAuditEvent } from './cluster-state/audit';
 import type { ClusterStates } from './cluster-state/clusters';
@@ -16,7 +7,14 @@ import { isRecord, slimObject } from './cluster-state/slim';
 import type { ClusterState, SubjectKey } from './cluster-state/state';
 import type { Binding, Namespace, Pod, PolicyRule } from './cluster-state/types';
 import { networkExposure, type DirectionExposure } from './network';
-import { evaluatePodSpec, formatLevelVersion, highestLevelOfSpec, namespaceLevels, type ObjectMeta, type PodSpec } from './pod-security';
+import {
+  evaluatePodSpec,
+  formatLevelVersion,
+  highestLevelOfSpec,
+  namespaceLevels,
+  type ObjectMeta,
+  type PodSpec,
+} from './pod-security';
 import { resolveSubject } from './rbac/resolve';
 import { subjectFor } from './rbac/subject';
 import type { Enricher } from './port';
@@ -145,12 +143,17 @@ function enrichFrom(
       enrichment.pod = { known: false, reason, namespace: target.namespace, name: target.name };
     }
     enrichment.network =
-      pod && state && !noState ? networkFacts(state, target.namespace, pod) : { known: false, reason: noState ? unknownState : 'pod labels unknown' };
+      pod && state && !noState
+        ? networkFacts(state, target.namespace, pod)
+        : { known: false, reason: noState ? unknownState : 'pod labels unknown' };
   }
 
   const actor = subjectOf(event, pod);
   if (actor === 'pod-unknown') {
-    enrichment.subject = { known: false, reason: `the pod's service account is unknown: ${(enrichment.pod as { reason: string }).reason}` };
+    enrichment.subject = {
+      known: false,
+      reason: `the pod's service account is unknown: ${(enrichment.pod as { reason: string }).reason}`,
+    };
   } else if (actor) {
     enrichment.subject =
       state && !noState ? subjectFacts(state, actor, subjects) : { known: false, reason: unknownState, user: actor.user };
@@ -174,7 +177,12 @@ function subjectOf(event: SecurityEvent, pod: Pod | undefined): ActorRef | 'pod-
   const actor = event.actor;
   if (event.source === 'k8s_audit' && actor) {
     if (actor.impersonatedUser) {
-      return { user: actor.impersonatedUser, groups: actor.impersonatedGroups ?? [], origin: 'impersonated-user', impersonatedBy: actor.user };
+      return {
+        user: actor.impersonatedUser,
+        groups: actor.impersonatedGroups ?? [],
+        origin: 'impersonated-user',
+        impersonatedBy: actor.user,
+      };
     }
     return { user: actor.user, groups: actor.groups, origin: 'audit-user' };
   }
@@ -183,7 +191,10 @@ function subjectOf(event: SecurityEvent, pod: Pod | undefined): ActorRef | 'pod-
   }
   if (!event.k8s.pod) return undefined;
   if (!pod) return 'pod-unknown';
-  const sa = typeof pod.spec.serviceAccountName === 'string' && pod.spec.serviceAccountName !== '' ? pod.spec.serviceAccountName : 'default';
+  const sa =
+    typeof pod.spec.serviceAccountName === 'string' && pod.spec.serviceAccountName !== ''
+      ? pod.spec.serviceAccountName
+      : 'default';
   return { user: `system:serviceaccount:${pod.metadata.namespace}:${sa}`, groups: [], origin: 'pod-service-account' };
 }
 
@@ -371,7 +382,12 @@ function namespacePolicy(pod: Pod, namespace: Namespace | undefined): PodFacts['
 }
 
 function podMeta(pod: Pod): ObjectMeta {
-  return { name: pod.metadata.name, namespace: pod.metadata.namespace, labels: pod.metadata.labels, annotations: pod.metadata.annotations };
+  return {
+    name: pod.metadata.name,
+    namespace: pod.metadata.namespace,
+    labels: pod.metadata.labels,
+    annotations: pod.metadata.annotations,
+  };
 }
 
 function networkFacts(state: ClusterState, namespace: string, pod: Pod): NetworkEnrichment {
@@ -426,15 +442,14 @@ class PodWaits {
       let waiters = this.waiters.get(key);
       if (!waiters) this.waiters.set(key, (waiters = new Set()));
       const set = waiters;
-      let timer: TimerHandle | undefined;
       const done = () => {
-        if (timer) this.clock.clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         set.delete(done);
         if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
         resolve();
       };
       set.add(done);
-      timer = this.clock.setTimeout(done, this.maxWaitMs);
+      const timer = this.clock.setTimeout(done, this.maxWaitMs);
     });
     if (present()) {
       this.missed.delete(key);

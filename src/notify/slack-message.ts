@@ -77,7 +77,9 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
     },
   );
   return {
-    text: escapeMrkdwn(truncate(`[${priorityTitle(alert.priority)}] ${alert.rule}${k.pod ? ` in ${k.namespace}/${k.pod}` : ''}`, 300)),
+    text: escapeMrkdwn(
+      truncate(`[${priorityTitle(alert.priority)}] ${alert.rule}${k.pod ? ` in ${k.namespace}/${k.pod}` : ''}`, 300),
+    ),
     attachments: [{ color: COLOURS[alert.priority], blocks }],
   };
 }
@@ -108,15 +110,23 @@ function subjectLines(subject: SubjectEnrichment): string[] {
     return [`*Subject* ${who}state unknown (${escapeMrkdwn(subject.reason)})`];
   }
   const how = subject.impersonatedBy ? `, impersonated by ${escapeMrkdwn(subject.impersonatedBy)}` : '';
-  const kind = subject.origin === 'pod-service-account' ? "the pod's service account" : subject.kind === 'serviceaccount' ? 'service account' : 'user';
+  const kind =
+    subject.origin === 'pod-service-account'
+      ? "the pod's service account"
+      : subject.kind === 'serviceaccount'
+        ? 'service account'
+        : 'user';
   const head = `*Subject* ${escapeMrkdwn(subject.user)} (${kind}${how})`;
   if (subject.findingCount === 0) return [`${head}: no risky permissions found`];
   const more = subject.findingCount > TOP_FINDINGS ? ` (top ${TOP_FINDINGS} of ${subject.findingCount})` : '';
   return [
     `${head} can${more}:`,
-    ...subject.findings.slice(0, TOP_FINDINGS).map(
-      (f) => `• ${f.severity}: ${escapeMrkdwn(f.title)} (${f.scope === 'cluster' ? 'cluster-wide' : `in ${escapeMrkdwn(f.scope)}`}) via ${escapeMrkdwn(f.grantedBy)}`,
-    ),
+    ...subject.findings
+      .slice(0, TOP_FINDINGS)
+      .map(
+        (f) =>
+          `• ${f.severity}: ${escapeMrkdwn(f.title)} (${f.scope === 'cluster' ? 'cluster-wide' : `in ${escapeMrkdwn(f.scope)}`}) via ${escapeMrkdwn(f.grantedBy)}`,
+      ),
   ];
 }
 
@@ -154,6 +164,7 @@ function networkLine(network: NetworkEnrichment): string {
     d.isolated
       ? `${name} isolated by ${d.policies.map(escapeMrkdwn).join(', ')}${d.anyPeerAllowed ? ' (some ports open to any peer)' : ''}`
       : `no NetworkPolicy isolates ${name}`;
-  if (!network.ingress.isolated && !network.egress.isolated) return '*Network* no NetworkPolicy isolates this pod (ingress or egress)';
+  if (!network.ingress.isolated && !network.egress.isolated)
+    return '*Network* no NetworkPolicy isolates this pod (ingress or egress)';
   return `*Network* ${direction('ingress', network.ingress)} · ${direction('egress', network.egress)}`;
 }

@@ -14,7 +14,11 @@ const SNAPSHOT = resolve(__dirname, '..', 'fixtures', 'cluster', 'snapshot.json'
 const ctx = { cluster: CLUSTER, receivedAt: 0, maxFieldLength: 4096 };
 const auditItems = sample<{ items: JsonObject[] }>('audit-eventlist.json').items;
 
-const [execAudit, crbAudit, podCreateAudit] = auditItems.map((e) => normaliseAudit(e, ctx)) as [SecurityEvent, SecurityEvent, SecurityEvent];
+const [execAudit, crbAudit, podCreateAudit] = auditItems.map((e) => normaliseAudit(e, ctx)) as [
+  SecurityEvent,
+  SecurityEvent,
+  SecurityEvent,
+];
 const shellInWeb = normaliseFalco(sample('falco-terminal-shell.json'), ctx);
 const falcoAuditExec = normaliseFalco(sample('falco-k8saudit-exec.json'), ctx);
 
@@ -36,7 +40,12 @@ function auditEvent(over: JsonObject): SecurityEvent {
 function podCreate(name: string, namespace: string, extra: JsonObject = {}): SecurityEvent {
   return auditEvent({
     objectRef: { resource: 'pods', namespace, name, apiVersion: 'v1' },
-    requestObject: { kind: 'Pod', apiVersion: 'v1', metadata: { name, namespace, ...extra }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+    requestObject: {
+      kind: 'Pod',
+      apiVersion: 'v1',
+      metadata: { name, namespace, ...extra },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+    },
   });
 }
 
@@ -49,8 +58,13 @@ describe('createEnricher: the exec story against the snapshot fixture', () => {
     if (!subject?.known) throw new Error('subject unknown');
     expect(subject.groups).toEqual(expect.arrayContaining(['devs', 'system:authenticated']));
     expect(subject.findings.map((f) => f.id)).toEqual(expect.arrayContaining(['pods-exec', 'pods-attach']));
-    expect(subject.findings.find((f) => f.id === 'pods-exec')).toMatchObject({ scope: 'shop', grantedBy: expect.stringContaining('shop-debuggers') });
-    expect(subject.bindings).toEqual(expect.arrayContaining([expect.stringContaining('rbac-admins'), expect.stringContaining('shop-debuggers')]));
+    expect(subject.findings.find((f) => f.id === 'pods-exec')).toMatchObject({
+      scope: 'shop',
+      grantedBy: expect.stringContaining('shop-debuggers'),
+    });
+    expect(subject.bindings).toEqual(
+      expect.arrayContaining([expect.stringContaining('rbac-admins'), expect.stringContaining('shop-debuggers')]),
+    );
     expect(subject.bindingCount).toBe(2);
     expect(subject.findingCount).toBe(subject.findings.length);
   });
@@ -69,10 +83,18 @@ describe('createEnricher: the exec story against the snapshot fixture', () => {
       runAsRoot: 'yes',
       hostPathVolumes: ['/var/log'],
       pss: { level: 'privileged', version: 'latest' },
-      namespacePolicy: { known: true, enforce: 'baseline:latest', audit: 'privileged:latest', warn: 'privileged:latest', meetsEnforce: false },
+      namespacePolicy: {
+        known: true,
+        enforce: 'baseline:latest',
+        audit: 'privileged:latest',
+        warn: 'privileged:latest',
+        meetsEnforce: false,
+      },
     });
     if (!pod?.known) throw new Error('pod unknown');
-    expect(pod.pss.violations.map((v) => v.check)).toEqual(expect.arrayContaining(['hostPathVolumes', 'hostPorts', 'appArmorProfile']));
+    expect(pod.pss.violations.map((v) => v.check)).toEqual(
+      expect.arrayContaining(['hostPathVolumes', 'hostPorts', 'appArmorProfile']),
+    );
   });
 
   it('says how NetworkPolicy isolates the pod', async () => {
@@ -87,13 +109,24 @@ describe('createEnricher: the exec story against the snapshot fixture', () => {
 
   it("takes a runtime event's subject from the pod's service account", async () => {
     const { subject, pod } = await enricher.enrich(detection(shellInWeb));
-    expect(subject).toMatchObject({ known: true, user: 'system:serviceaccount:shop:default', kind: 'serviceaccount', origin: 'pod-service-account', findings: [] });
+    expect(subject).toMatchObject({
+      known: true,
+      user: 'system:serviceaccount:shop:default',
+      kind: 'serviceaccount',
+      origin: 'pod-service-account',
+      findings: [],
+    });
     expect(pod).toMatchObject({ known: true, name: 'web-7c9f8d-abcde' });
   });
 
   it("takes a Falco k8saudit event's subject from ka.user.name", async () => {
     const { subject, pod } = await enricher.enrich(detection(falcoAuditExec));
-    expect(subject).toMatchObject({ known: true, user: 'alice@example.com', origin: 'falco-audit-user', groups: ['system:authenticated'] });
+    expect(subject).toMatchObject({
+      known: true,
+      user: 'alice@example.com',
+      origin: 'falco-audit-user',
+      groups: ['system:authenticated'],
+    });
     expect(pod).toMatchObject({ known: true, name: 'web-7c9f8d-abcde' });
   });
 
@@ -130,7 +163,11 @@ describe('createEnricher: the exec story against the snapshot fixture', () => {
       user: { username: 'alice@example.com', groups: ['devs'] },
       impersonatedUser: { username: 'bob', groups: ['ops'] },
     });
-    expect((await enricher.enrich(detection(byAlice))).subject).toMatchObject({ user: 'bob', groups: ['ops', 'system:authenticated'], impersonatedBy: 'alice@example.com' });
+    expect((await enricher.enrich(detection(byAlice))).subject).toMatchObject({
+      user: 'bob',
+      groups: ['ops', 'system:authenticated'],
+      impersonatedBy: 'alice@example.com',
+    });
   });
 
   it('adds nothing for a host event that names neither pod nor subject', async () => {
@@ -143,24 +180,39 @@ describe('createEnricher: unknown state is said, not guessed', () => {
   it('with no state for the cluster', async () => {
     const enricher = createEnricher({ states: new ClusterStates(), clock: new VirtualClock(), waitForStateMs: 5000 });
     const e = await enricher.enrich(detection(execAudit));
-    expect(e.subject).toEqual({ known: false, user: 'alice@example.com', reason: expect.stringMatching(/no cluster state for cluster "prod"/) });
-    expect(e.pod).toEqual({ known: false, namespace: 'shop', name: 'web-7c9f8d-abcde', reason: expect.stringMatching(/no cluster state/) });
+    expect(e.subject).toEqual({
+      known: false,
+      user: 'alice@example.com',
+      reason: expect.stringMatching(/no cluster state for cluster "prod"/),
+    });
+    expect(e.pod).toEqual({
+      known: false,
+      namespace: 'shop',
+      name: 'web-7c9f8d-abcde',
+      reason: expect.stringMatching(/no cluster state/),
+    });
     expect(e.network).toMatchObject({ known: false });
   });
 
   it('for a pod the state has not seen: the runtime subject is unknown too', async () => {
     const enricher = createEnricher({ states: withSnapshot(), clock: new VirtualClock() });
-    const other = normaliseFalco({ ...sample('falco-terminal-shell.json'), output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'nope' } }, ctx);
+    const other = normaliseFalco(
+      { ...sample('falco-terminal-shell.json'), output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'nope' } },
+      ctx,
+    );
     const e = await enricher.enrich(detection(other));
     expect(e.pod).toMatchObject({ known: false, reason: 'pod shop/nope not in cluster state' });
     expect(e.network).toMatchObject({ known: false, reason: 'pod labels unknown' });
-    expect(e.subject).toMatchObject({ known: false, reason: expect.stringContaining("service account is unknown") });
+    expect(e.subject).toMatchObject({ known: false, reason: expect.stringContaining('service account is unknown') });
   });
 
   it('for a namespace the state has not seen', async () => {
     const enricher = createEnricher({ states: withSnapshot(), clock: new VirtualClock() });
     const { pod } = await enricher.enrich(detection(podCreate('p', 'elsewhere')));
-    expect(pod).toMatchObject({ known: true, namespacePolicy: { known: false, reason: 'namespace elsewhere not in cluster state' } });
+    expect(pod).toMatchObject({
+      known: true,
+      namespacePolicy: { known: false, reason: 'namespace elsewhere not in cluster state' },
+    });
   });
 });
 
@@ -169,7 +221,10 @@ describe('createEnricher: state from the audit stream', () => {
     const states = new ClusterStates();
     const enricher = createEnricher({ states, clock: new VirtualClock() });
     for (const e of [execAudit, crbAudit, podCreateAudit]) enricher.observe(e);
-    const other = normaliseAudit({ ...auditItems[0], objectRef: { resource: 'pods', namespace: 'shop', name: 'debug-tools', subresource: 'exec' } } as Json, ctx);
+    const other = normaliseAudit(
+      { ...auditItems[0], objectRef: { resource: 'pods', namespace: 'shop', name: 'debug-tools', subresource: 'exec' } } as Json,
+      ctx,
+    );
     const e = await enricher.enrich(detection(other));
     expect(e.pod).toMatchObject({ known: true, name: 'debug-tools', origin: 'state', privileged: true });
     expect(states.peek(CLUSTER)?.size()).toMatchObject({ pods: 1, clusterRoleBindings: 1 });
@@ -179,13 +234,18 @@ describe('createEnricher: state from the audit stream', () => {
     const states = new ClusterStates();
     const enricher = createEnricher({ states, clock: new VirtualClock() });
     enricher.observe(normaliseAudit(auditItems[2] as Json, { ...ctx, cluster: 'staging' }));
-    expect((await enricher.enrich(detection(shellInWeb))).pod).toMatchObject({ known: false, reason: expect.stringMatching(/no cluster state/) });
+    expect((await enricher.enrich(detection(shellInWeb))).pod).toMatchObject({
+      known: false,
+      reason: expect.stringMatching(/no cluster state/),
+    });
     expect(states.peek('staging')?.size().pods).toBe(1);
   });
 
   it('never throws on an audit event it cannot use', () => {
     const enricher = createEnricher({ states: new ClusterStates(), clock: new VirtualClock() });
-    expect(() => enricher.observe({ ...execAudit, raw: { objectRef: { resource: 'pods' }, responseStatus: { code: 200 }, verb: 'create' } })).not.toThrow();
+    expect(() =>
+      enricher.observe({ ...execAudit, raw: { objectRef: { resource: 'pods' }, responseStatus: { code: 200 }, verb: 'create' } }),
+    ).not.toThrow();
   });
 });
 
@@ -193,7 +253,10 @@ describe('createEnricher: bounded wait for a pod about to arrive', () => {
   function setup(waitForStateMs: number): { clock: VirtualClock; enricher: Enricher; shell: SecurityEvent } {
     const clock = new VirtualClock();
     const enricher = createEnricher({ states: withSnapshot(), clock, waitForStateMs });
-    const shell = normaliseFalco({ ...sample('falco-terminal-shell.json'), output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'late' } }, ctx);
+    const shell = normaliseFalco(
+      { ...sample('falco-terminal-shell.json'), output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'late' } },
+      ctx,
+    );
     return { clock, enricher, shell };
   }
 
@@ -238,7 +301,10 @@ describe('createEnricher: bounded wait for a pod about to arrive', () => {
     ['the pod is known', 2000, 'shop', 'web-7c9f8d-abcde'],
   ])('does not wait when %s', async (_name, wait, namespace, pod) => {
     const { enricher } = setup(wait);
-    const shell = normaliseFalco({ ...sample('falco-terminal-shell.json'), output_fields: { 'k8s.ns.name': namespace, 'k8s.pod.name': pod } }, ctx);
+    const shell = normaliseFalco(
+      { ...sample('falco-terminal-shell.json'), output_fields: { 'k8s.ns.name': namespace, 'k8s.pod.name': pod } },
+      ctx,
+    );
     expect((await settled(enricher.enrich(detection(shell)))).done).toBe(true);
   });
 
@@ -275,10 +341,17 @@ describe('createEnricher: per-pod results are cached until the pod or its namesp
     const enricher = createEnricher({ states, clock: new VirtualClock() });
     const meets = async () => {
       const { pod } = await enricher.enrich(detection(shellInWeb));
-      return pod?.known && pod.namespacePolicy.known ? [pod.namespacePolicy.enforce, pod.namespacePolicy.meetsEnforce] : undefined;
+      return pod?.known && pod.namespacePolicy.known
+        ? [pod.namespacePolicy.enforce, pod.namespacePolicy.meetsEnforce]
+        : undefined;
     };
     expect(await meets()).toEqual(['baseline:latest', false]);
-    states.get(CLUSTER).upsert({ kind: 'Namespace', metadata: { name: 'shop', resourceVersion: '11', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
+    states
+      .get(CLUSTER)
+      .upsert({
+        kind: 'Namespace',
+        metadata: { name: 'shop', resourceVersion: '11', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+      });
     expect(await meets()).toEqual(['privileged:latest', true]);
   });
 });
@@ -301,12 +374,23 @@ describe("createEnricher: a subject's RBAC answer is reused only while its bindi
   it.each<[string, (s: ReturnType<ClusterStates['get']>) => void, (ids: string[]) => void]>([
     [
       'a new binding through one of its groups',
-      (s) => s.upsert({ kind: 'ClusterRoleBinding', metadata: { name: 'devs-secrets' }, roleRef: { kind: 'ClusterRole', name: 'secret-reader' }, subjects: [{ kind: 'Group', name: 'devs' }] }),
+      (s) =>
+        s.upsert({
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'devs-secrets' },
+          roleRef: { kind: 'ClusterRole', name: 'secret-reader' },
+          subjects: [{ kind: 'Group', name: 'devs' }],
+        }),
       (ids) => expect(ids).toContain('secrets-read'),
     ],
     [
       'the role of a binding changed',
-      (s) => s.upsert({ kind: 'ClusterRole', metadata: { name: 'pod-exec', resourceVersion: '2' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] }),
+      (s) =>
+        s.upsert({
+          kind: 'ClusterRole',
+          metadata: { name: 'pod-exec', resourceVersion: '2' },
+          rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }],
+        }),
       (ids) => expect(ids).not.toContain('pods-exec'),
     ],
     [
@@ -317,7 +401,11 @@ describe("createEnricher: a subject's RBAC answer is reused only while its bindi
   ])('recomputes within a second after %s by another writer of the state', async (_name, change, expectation) => {
     const states = withSnapshot();
     const state = states.get(CLUSTER);
-    state.upsert({ kind: 'ClusterRole', metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] });
+    state.upsert({
+      kind: 'ClusterRole',
+      metadata: { name: 'secret-reader' },
+      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
+    });
     const clock = new VirtualClock();
     const enricher = createEnricher({ states, clock });
     const before = (await findingIds(enricher)) as string[];
@@ -332,11 +420,27 @@ describe("createEnricher: a subject's RBAC answer is reused only while its bindi
 
   it('sees an RBAC change that arrives through the audit stream at once', async () => {
     const states = withSnapshot();
-    states.get(CLUSTER).upsert({ kind: 'ClusterRole', metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] });
+    states
+      .get(CLUSTER)
+      .upsert({
+        kind: 'ClusterRole',
+        metadata: { name: 'secret-reader' },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
+      });
     const enricher = createEnricher({ states, clock: new VirtualClock() });
     expect(await findingIds(enricher)).not.toContain('secrets-read');
-    const crb = { kind: 'ClusterRoleBinding', metadata: { name: 'devs-secrets' }, roleRef: { kind: 'ClusterRole', name: 'secret-reader' }, subjects: [{ kind: 'Group', name: 'devs' }] };
-    enricher.observe(auditEvent({ objectRef: { resource: 'clusterrolebindings', apiGroup: 'rbac.authorization.k8s.io', name: 'devs-secrets' }, requestObject: crb }));
+    const crb = {
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'devs-secrets' },
+      roleRef: { kind: 'ClusterRole', name: 'secret-reader' },
+      subjects: [{ kind: 'Group', name: 'devs' }],
+    };
+    enricher.observe(
+      auditEvent({
+        objectRef: { resource: 'clusterrolebindings', apiGroup: 'rbac.authorization.k8s.io', name: 'devs-secrets' },
+        requestObject: crb,
+      }),
+    );
     expect(await findingIds(enricher)).toContain('secrets-read');
   });
 });

@@ -32,18 +32,34 @@ describe('Slack message', () => {
     const [attachment] = message.attachments;
     expect(attachment!.color).toBe('#2979ff');
     const blocks = attachment!.blocks as Record<string, any>[];
-    expect(blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Terminal shell in container', emoji: false } });
+    expect(blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: 'Terminal shell in container', emoji: false },
+    });
     const fields = blocks.find((b) => b.fields)!.fields.map((f: { text: string }) => f.text);
     expect(fields).toEqual(
-      expect.arrayContaining(['*Priority*\nNotice', '*Namespace*\nshop', '*Container*\nc', '*Host*\nnode-a', expect.stringMatching(/^\*Occurrences\*\n3 \(first 1970/)]),
+      expect.arrayContaining([
+        '*Priority*\nNotice',
+        '*Namespace*\nshop',
+        '*Container*\nc',
+        '*Host*\nnode-a',
+        expect.stringMatching(/^\*Occurrences\*\n3 \(first 1970/),
+      ]),
     );
     const actions = blocks.find((b) => b.type === 'actions')!;
-    expect(actions.elements[0]).toMatchObject({ type: 'button', url: 'https://runbooks.example.com/terminal-shell-in-container' });
+    expect(actions.elements[0]).toMatchObject({
+      type: 'button',
+      url: 'https://runbooks.example.com/terminal-shell-in-container',
+    });
     expect(mrkdwnTexts(blocks).some((t) => t.startsWith('*Command*\n`'))).toBe(true);
   });
 
   it('keeps within Slack limits for huge values', () => {
-    const big = falcoSecurityEvent({ rule: 'R'.repeat(400), output: 'o'.repeat(10_000), output_fields: { 'proc.cmdline': 'c'.repeat(10_000) } });
+    const big = falcoSecurityEvent({
+      rule: 'R'.repeat(400),
+      output: 'o'.repeat(10_000),
+      output_fields: { 'proc.cmdline': 'c'.repeat(10_000) },
+    });
     const m = renderSlackMessage(alertOf(big));
     const blocks = m.attachments[0]!.blocks as Record<string, any>[];
     expect(blocks[0]!.text.text.length).toBeLessThanOrEqual(150);
@@ -100,11 +116,24 @@ describe('Slack message: enrichment section', () => {
         { check: 'hostPathVolumes', reason: 'hostPath volumes', detail: '' },
       ],
     },
-    namespacePolicy: { known: true, enforce: 'baseline:latest', audit: 'restricted:latest', warn: 'restricted:latest', meetsEnforce: false, errors: [] },
+    namespacePolicy: {
+      known: true,
+      enforce: 'baseline:latest',
+      audit: 'restricted:latest',
+      warn: 'restricted:latest',
+      meetsEnforce: false,
+      errors: [],
+    },
   };
-  const isolated = { isolated: true, policies: ['default-deny-ingress', 'web-from-lb'], defaultDeny: true, anyPeerAllowed: false };
+  const isolated = {
+    isolated: true,
+    policies: ['default-deny-ingress', 'web-from-lb'],
+    defaultDeny: true,
+    anyPeerAllowed: false,
+  };
   const open = { isolated: false, policies: [], defaultDeny: false, anyPeerAllowed: false };
-  const render = (enrichment: Enrichment) => mrkdwnTexts(renderSlackMessage(alertOf(event, { enrichment })).attachments).join('\n');
+  const render = (enrichment: Enrichment) =>
+    mrkdwnTexts(renderSlackMessage(alertOf(event, { enrichment })).attachments).join('\n');
 
   it('shows the subject with its top 3 risky findings, the PSS level, worst violations, posture and isolation', () => {
     const text = render({ subject, pod, network: { known: true, namespace: 'shop', ingress: isolated, egress: open } });
@@ -112,7 +141,9 @@ describe('Slack message: enrichment section', () => {
     expect(text).toContain('• critical: finding number 1 (cluster-wide) via RoleBinding "b1/shop"');
     expect(text).toContain('• high: finding number 3 (in shop)');
     expect(text).not.toContain('finding number 4');
-    expect(text).toContain('*Pod security* privileged (latest); short of baseline: host namespaces, privileged, non-default capabilities, +1 more');
+    expect(text).toContain(
+      '*Pod security* privileged (latest); short of baseline: host namespaces, privileged, non-default capabilities, +1 more',
+    );
     expect(text).toContain('namespace enforces baseline:latest: pod *does not meet it*');
     expect(text).toContain('*Pod* privileged (nginx) · hostNetwork · adds SYS_ADMIN · runs as root · hostPath /var/log');
     expect(text).toContain('*Network* ingress isolated by default-deny-ingress, web-from-lb · no NetworkPolicy isolates egress');
@@ -126,12 +157,23 @@ describe('Slack message: enrichment section', () => {
         pod: { known: false, reason: 'pod shop/web not in cluster state', namespace: 'shop', name: 'web' },
         network: { known: false, reason: 'pod labels unknown' },
       },
-      ['*Subject* alice: state unknown (no cluster state for cluster "prod")', '*Pod* shop/web: state unknown (pod shop/web not in cluster state)', '*Network* state unknown (pod labels unknown)'],
+      [
+        '*Subject* alice: state unknown (no cluster state for cluster "prod")',
+        '*Pod* shop/web: state unknown (pod shop/web not in cluster state)',
+        '*Network* state unknown (pod labels unknown)',
+      ],
     ],
     [
       'a service account without findings, a restricted pod and no policy at all',
       {
-        subject: { ...subject, user: 'system:serviceaccount:shop:default', kind: 'serviceaccount', origin: 'pod-service-account', findings: [], findingCount: 0 },
+        subject: {
+          ...subject,
+          user: 'system:serviceaccount:shop:default',
+          kind: 'serviceaccount',
+          origin: 'pod-service-account',
+          findings: [],
+          findingCount: 0,
+        },
         pod: {
           ...pod,
           privileged: false,
@@ -180,8 +222,11 @@ describe('Slack message: enrichment section', () => {
     });
     expect(text).not.toMatch(/<!channel>|<https?:/);
     expect(text).toContain('&lt;!channel&gt; &lt;https://evil|x&gt; &amp;');
-    const blocks = renderSlackMessage(alertOf(event, { enrichment: { subject: { ...subject, findings: Array(20).fill(finding(1, { grantedBy: 'x'.repeat(2000) })) } } }))
-      .attachments[0]!.blocks as Record<string, any>[];
+    const blocks = renderSlackMessage(
+      alertOf(event, {
+        enrichment: { subject: { ...subject, findings: Array(20).fill(finding(1, { grantedBy: 'x'.repeat(2000) })) } },
+      }),
+    ).attachments[0]!.blocks as Record<string, any>[];
     for (const t of mrkdwnTexts(blocks)) expect(t.length).toBeLessThanOrEqual(3000);
     expect(blocks.length).toBeLessThanOrEqual(50);
   });
