@@ -346,12 +346,10 @@ describe('createEnricher: per-pod results are cached until the pod or its namesp
         : undefined;
     };
     expect(await meets()).toEqual(['baseline:latest', false]);
-    states
-      .get(CLUSTER)
-      .upsert({
-        kind: 'Namespace',
-        metadata: { name: 'shop', resourceVersion: '11', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
-      });
+    states.get(CLUSTER).upsert({
+      kind: 'Namespace',
+      metadata: { name: 'shop', resourceVersion: '11', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+    });
     expect(await meets()).toEqual(['privileged:latest', true]);
   });
 });
@@ -420,13 +418,11 @@ describe("createEnricher: a subject's RBAC answer is reused only while its bindi
 
   it('sees an RBAC change that arrives through the audit stream at once', async () => {
     const states = withSnapshot();
-    states
-      .get(CLUSTER)
-      .upsert({
-        kind: 'ClusterRole',
-        metadata: { name: 'secret-reader' },
-        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
-      });
+    states.get(CLUSTER).upsert({
+      kind: 'ClusterRole',
+      metadata: { name: 'secret-reader' },
+      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
+    });
     const enricher = createEnricher({ states, clock: new VirtualClock() });
     expect(await findingIds(enricher)).not.toContain('secrets-read');
     const crb = {
@@ -442,5 +438,20 @@ describe("createEnricher: a subject's RBAC answer is reused only while its bindi
       }),
     );
     expect(await findingIds(enricher)).toContain('secrets-read');
+  });
+});
+
+describe('createEnricher: never throws', () => {
+  it('turns a failure into unknown parts naming the error', async () => {
+    const states = withSnapshot();
+    states.peek = () => {
+      throw new Error('boom');
+    };
+    const enricher = createEnricher({ states, clock: new VirtualClock() });
+    expect(await enricher.enrich(detection(execAudit))).toEqual({
+      subject: { known: false, reason: 'enrichment failed: boom' },
+      pod: { known: false, reason: 'enrichment failed: boom', namespace: 'shop', name: 'web-7c9f8d-abcde' },
+      network: { known: false, reason: 'enrichment failed: boom' },
+    });
   });
 });
