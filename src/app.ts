@@ -21,7 +21,7 @@ import { RuleEngine, loadRuleSet } from './detect/engine';
 import { reloadRulesOnSighup } from './detect/reload';
 import type { Detector } from './detect/port';
 import type { Enricher } from './enrich/port';
-import { enricherFromConfig } from './enrich';
+import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { StateStore } from './store/port';
 
@@ -90,7 +90,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
   });
-  const pipeline = new Pipeline(detector, options.enricher ?? enricherFromConfig(config, clock, log), alerts, store, metrics, log, {
+  const enrichment = enrichmentFromConfig(config, clock, log);
+  const live = await enrichment.startLive(log);
+  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, metrics, log, {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
   });
   await bus.consume(pipeline.handle);
@@ -108,6 +110,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       { name: 'bus', check: () => bus.health() },
       { name: 'store', check: () => store.health() },
       ...(falcoTopic ? [{ name: 'falco-topic', check: () => falcoTopic.health() }] : []),
+      ...(live.health ? [live.health] : []),
     ],
     log,
   });
@@ -131,6 +134,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
         server.closeIdleConnections();
       });
       await falcoTopic?.close();
+      await live.stop();
       await bus.close();
       await dispatcher.close();
       await store.close();

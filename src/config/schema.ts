@@ -154,6 +154,16 @@ export const configSchema = z.strictObject({
       snapshots: z.array(z.string().min(1)).default([]),
       /** How long an alert may wait for a pod the cluster state has not seen yet; 0 never waits. */
       waitForStateMs: duration.max(30_000).default(2000),
+      /** Keep the state of `cluster` in step with a live API server (list + watch; get/list/watch RBAC only). */
+      live: z
+        .strictObject({
+          /** `in-cluster` (the pod's service account), `kubeconfig` (a file), or `default` (KUBECONFIG / ~/.kube/config). */
+          source: z.enum(['in-cluster', 'kubeconfig', 'default']),
+          kubeconfig: z.string().min(1).optional(),
+          context: z.string().min(1).optional(),
+        })
+        .refine((l) => l.source !== 'kubeconfig' || l.kubeconfig, { message: 'kubeconfig is required when source is kubeconfig', path: ['kubeconfig'] })
+        .optional(),
     })
     .prefault({}),
   receivers: z.array(receiverSchema).default([]),
