@@ -338,9 +338,15 @@ function toProperties(settings: Record<string, string>): string {
     .join('');
 }
 
-/** KRaft wants a base64url UUID (22 characters). */
+/**
+ * KRaft wants a base64url UUID (22 characters). One that starts with `-` would be read by the storage
+ * tool as an option (about one run in 64), so draw again until it does not.
+ */
 function kraftClusterId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 async function waitForKafka(address: string, timeoutMs: number, exited: () => string | undefined): Promise<void> {
