@@ -196,7 +196,7 @@ export async function startNativeRedis(options: NativeOptions = {}): Promise<Run
   const address = `redis://127.0.0.1:${port}`;
   const stop = stopper(child, dir, options.dir === undefined, 2_000);
   try {
-    await waitForRedis(address, child, 10_000);
+    await waitForRedis(address, child, 30_000);
   } catch (err) {
     await stop();
     throw err;
