@@ -1,4 +1,5 @@
-import type { Detection } from '../core/alert';
+import type { Detection, Enrichment } from '../core/alert';
+import type { Enricher } from '../enrich/port';
 import type { Json, JsonObject, SecurityEvent } from '../core/event';
 import type { Priority } from '../core/priority';
 import { fingerprint } from '../alert/fingerprint';
@@ -23,6 +24,8 @@ export interface ReplayAlert {
   summary: string;
   tags: string[];
   runbook?: string;
+  /** With `--enrich`: who did it, the pod's posture and exposure, as the state stood at the end of the replay. */
+  enrichment?: Enrichment;
 }
 
 export interface ReplayStats {
@@ -89,11 +92,14 @@ export function* eventsInText(text: string, maxDepth = 128): Generator<Json | un
 export class Replay {
   readonly stats: ReplayStats = { events: 0, skipped: 0, duplicates: 0, detections: 0 };
   private alerts = new Map<string, ReplayAlert>();
+  private latest = new Map<string, Detection>();
   private seen = new Set<string>();
 
+  /** With an enricher, every event also feeds its cluster state (audit events carry the objects). */
   constructor(
     private readonly detector: Detector,
     private readonly ctx: NormaliseContext,
+    private readonly enricher?: Enricher,
   ) {}
 
   add(value: Json | undefined): void {
@@ -115,12 +121,14 @@ export class Replay {
     }
     this.seen.add(event.id);
     this.stats.events++;
+    this.enricher?.observe(event);
     for (const d of this.detector.detect(event)) this.record(d);
   }
 
   private record(d: Detection): void {
     this.stats.detections++;
     const fp = fingerprint(d);
+    this.latest.set(fp, d);
     const existing = this.alerts.get(fp);
     if (!existing) {
       this.alerts.set(fp, {
@@ -148,5 +156,12 @@ export class Replay {
 
   results(): ReplayAlert[] {
     return [...this.alerts.values()];
+  }
+
+  /** The alerts with the enrichment of each one's latest detection, against the state after the replay. */
+  async enrichedResults(): Promise<ReplayAlert[]> {
+    const enricher = this.enricher;
+    if (!enricher) return this.results();
+    return Promise.all(this.results().map(async (a) => ({ ...a, enrichment: await enricher.enrich(this.latest.get(a.fingerprint)!) })));
   }
 }

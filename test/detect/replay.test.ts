@@ -82,6 +82,22 @@ test('falconer replay on the samples prints one JSON alert per line, Falco and a
   expect(err).toMatch(/replayed 5 events \(0 skipped, 0 duplicates\)/);
 });
 
+test('falconer replay --enrich --state adds who did it and how exposed the pod is; without --enrich nothing', async () => {
+  const snapshot = join(__dirname, '..', 'fixtures', 'cluster', 'snapshot.json');
+  const files = [join(SAMPLES, 'audit-eventlist.json'), join(SAMPLES, 'falco-terminal-shell.json')];
+  const enriched = await cli('replay', '--enrich', '--state', snapshot, '--cluster', 'prod', ...files);
+  expect(enriched.code).toBe(0);
+  const byRule = Object.fromEntries(enriched.out.trim().split('\n').map((l) => JSON.parse(l)).map((a) => [a.rule, a]));
+  expect(byRule['Attach/Exec Pod'].enrichment.subject).toMatchObject({ known: true, user: 'alice@example.com' });
+  expect(byRule['Attach/Exec Pod'].enrichment.subject.bindingCount).toBeGreaterThan(0);
+  expect(byRule['Create Privileged Pod'].enrichment.pod).toMatchObject({ known: true, origin: 'audit-object', privileged: true });
+  expect(byRule['Terminal shell in container'].enrichment).toHaveProperty('pod');
+
+  const plain = await cli('replay', ...files);
+  expect(plain.out.trim().split('\n').every((l) => !('enrichment' in JSON.parse(l)))).toBe(true);
+  expect((await cli('replay', '--enrich', '--state', '/nonexistent.json', ...files)).code).toBe(2);
+});
+
 describe('falconer rules', () => {
   const dir = mkdtempSync(join(tmpdir(), 'falconer-rules-'));
   mkdirSync(join(dir, 'fixtures'));

@@ -4,11 +4,17 @@ import type { CommandRegistrar } from '../main';
 import { RuleError } from '../../core/errors';
 import { loadRuleSet, RuleEngine } from '../../detect/engine';
 import { eventsInText, Replay } from '../../detect/replay';
+import { systemClock } from '../../core/clock';
+import { ClusterStates, loadSnapshot } from '../../enrich/cluster-state';
+import { createEnricher } from '../../enrich/enricher';
+import type { Enricher } from '../../enrich/port';
 
 interface ReplayOptions {
   rules: string[];
   builtin: boolean;
   cluster: string;
+  enrich: boolean;
+  state: string[];
 }
 
 export const registerReplay: CommandRegistrar = (program, exit) => {
@@ -22,7 +28,9 @@ export const registerReplay: CommandRegistrar = (program, exit) => {
     .option('-r, --rules <dir>', 'user rule folder (repeatable), applied after the built-in pack', (v: string, acc: string[]) => [...acc, v], [])
     .option('--no-builtin', 'do not load the built-in pack')
     .option('--cluster <name>', 'cluster name for the events', 'replay')
-    .action((files: string[], opts: ReplayOptions) => {
+    .option('--enrich', 'add the enrichment (subject, pod posture, network exposure) to each alert')
+    .option('--state <file>', 'cluster snapshot (kubectl get ... -A -o json) for --enrich; repeatable', (v: string, acc: string[]) => [...acc, v], [])
+    .action(async (files: string[], opts: ReplayOptions) => {
       let engine: RuleEngine;
       try {
         engine = new RuleEngine(loadRuleSet({ builtin: opts.builtin, dirs: opts.rules.map((d) => resolve(d)) }));
@@ -31,7 +39,20 @@ export const registerReplay: CommandRegistrar = (program, exit) => {
         process.stderr.write(err.message + '\n');
         return exit(2);
       }
-      const replay = new Replay(engine, { cluster: opts.cluster, receivedAt: Date.now(), maxFieldLength: 16 * 1024 });
+      let enricher: Enricher | undefined;
+      if (opts.enrich) {
+        const states = new ClusterStates();
+        for (const file of opts.state) {
+          try {
+            loadSnapshot(file, states.get(opts.cluster));
+          } catch (err) {
+            process.stderr.write(`cannot load state ${file}: ${(err as Error).message}\n`);
+            return exit(2);
+          }
+        }
+        enricher = createEnricher({ states, clock: systemClock, waitForStateMs: 0 });
+      }
+      const replay = new Replay(engine, { cluster: opts.cluster, receivedAt: Date.now(), maxFieldLength: 16 * 1024 }, enricher);
       for (const file of files) {
         let text: string;
         try {
@@ -42,7 +63,7 @@ export const registerReplay: CommandRegistrar = (program, exit) => {
         }
         for (const value of eventsInText(text)) replay.add(value);
       }
-      for (const alert of replay.results()) process.stdout.write(JSON.stringify(alert) + '\n');
+      for (const alert of await replay.enrichedResults()) process.stdout.write(JSON.stringify(alert) + '\n');
       const s = replay.stats;
       const errors = engine.ruleSet.stats().filter((r) => r.stats.errors > 0);
       process.stderr.write(
