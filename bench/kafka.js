@@ -194,7 +194,7 @@ async function main() {
     if (!brokers) brokers = (await startAndKeep(services.startNativeKafka, started)).address;
     if (!redisUrl) redisUrl = (await startAndKeep(services.startNativeRedis, started)).address;
   } catch (err) {
-    throw new Error(`bench/kafka.js needs a broker: ${err.message}`);
+    throw new Error(`bench/kafka.js needs a broker: ${err.message}`, { cause: err });
   }
   const kafkaMode = (tag) => ({
     kafka: { brokers: brokers.split(','), topic: `bench-${tag}-${Date.now().toString(36)}`, groupId: `bench-${tag}-${Date.now().toString(36)}`, partitions: 12 },
