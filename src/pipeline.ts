@@ -1,7 +1,7 @@
 import type { Detection } from './core/alert';
 import type { Detector } from './detect/port';
 import type { Enricher } from './enrich/port';
-import type { SecurityEvent } from './core/event';
+import { partitionKey, type SecurityEvent } from './core/event';
 import type { Metrics } from './observability/metrics';
 import type { Logger } from './observability/logger';
 import type { StateStore } from './store/port';
@@ -28,9 +28,27 @@ export class Pipeline {
     private readonly options: PipelineOptions,
   ) {}
 
+  /**
+   * Events of one partition key (one pod) are processed in order; different keys run side by side, so
+   * the state store's round trips (Redis in scale-out mode) overlap instead of adding up.
+   */
   readonly handle = async (events: SecurityEvent[]): Promise<void> => {
-    for (const event of events) await this.processOne(event);
+    const byKey = new Map<string, SecurityEvent[]>();
+    for (const event of events) {
+      const key = partitionKey(event);
+      const list = byKey.get(key);
+      if (list) list.push(event);
+      else byKey.set(key, [event]);
+    }
+    const failures = (await Promise.allSettled([...byKey.values()].map((list) => this.processInOrder(list)))).filter(
+      (r): r is PromiseRejectedResult => r.status === 'rejected',
+    );
+    if (failures.length) throw failures[0]!.reason; // the bus delivers the batch again
   };
+
+  private async processInOrder(events: SecurityEvent[]): Promise<void> {
+    for (const event of events) await this.processOne(event);
+  }
 
   private async processOne(event: SecurityEvent): Promise<void> {
     const seenKey = `seen:${event.source}:${event.k8s.cluster}:${event.id}`;
