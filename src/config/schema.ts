@@ -61,7 +61,7 @@ export const configSchema = z.strictObject({
   pipeline: z
     .strictObject({
       /** Most events queued between ingest and the pipeline in embedded mode; beyond it ingest answers 503. */
-      queueCapacity: z.number().int().positive().default(100_000),
+      queueCapacity: z.number().int().positive().default(20_000),
       batchSize: z.number().int().positive().default(256),
     })
     .prefault({}),
