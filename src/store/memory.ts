@@ -12,7 +12,6 @@ export class MemoryStateStore implements StateStore {
   private readonly counters = new Map<string, Counter & { expiresAt: number }>();
   /** The outbox: record key → when it is due. */
   private readonly outbox = new Map<string, number>();
-  private writes = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -97,12 +96,38 @@ export class MemoryStateStore implements StateStore {
     return e;
   }
 
-  /** Every 1024 writes, drop what has expired, so memory stays bounded by the live keys. */
+  /**
+   * Each write also examines the next few keys of each map, cycling through them with a cursor, and
+   * drops the expired ones: the cost per write stays constant however many keys there are (a full scan
+   * every N writes is quadratic at millions of `seen` keys), and an expired key lives at most one cycle.
+   */
   private maybeSweep(): void {
-    if (++this.writes % 1024 !== 0) return;
     const now = this.clock.now();
-    for (const map of [this.entries, this.counters] as Map<string, { expiresAt: number }>[]) {
-      for (const [k, e] of map) if (e.expiresAt <= now) map.delete(k);
-    }
+    this.entriesCursor = sweep(this.entries, this.entriesCursor, now);
+    this.countersCursor = sweep(this.counters, this.countersCursor, now);
   }
+
+  private entriesCursor?: Iterator<[string, Entry]>;
+  private countersCursor?: Iterator<[string, Counter & { expiresAt: number }]>;
+}
+
+/** Keys examined per write: above 1, so sweeping outpaces the writes that add keys. */
+const SWEEP_STEP = 4;
+
+function sweep<T extends { expiresAt: number }>(
+  map: Map<string, T>,
+  cursor: Iterator<[string, T]> | undefined,
+  now: number,
+): Iterator<[string, T]> | undefined {
+  let it = cursor ?? map.entries();
+  for (let i = 0; i < SWEEP_STEP; i++) {
+    const next = it.next();
+    if (next.done) {
+      // Start the next cycle on the following write (a Map iterator keeps going across deletions).
+      it = map.entries();
+      break;
+    }
+    if (next.value[1].expiresAt <= now) map.delete(next.value[0]);
+  }
+  return it;
 }

@@ -17,3 +17,21 @@ stateStoreContract(
   // On the virtual clock the boundaries are exact, so the TTL can be anything.
   1_000,
 );
+
+describe('MemoryStateStore memory bound', () => {
+  it('drops expired keys as it goes, at a constant cost per write', async () => {
+    const clock = new VirtualClock(0);
+    const store = new MemoryStateStore(clock);
+    for (let i = 0; i < 10_000; i++) await store.set(`seen:old-${i}`, '1', 1_000);
+    for (let i = 0; i < 100; i++) await store.hit(`dedup:old-${i}`, clock.now(), 1_000);
+    expect(store.size()).toBe(10_100);
+    clock.advance(1_000); // every key above has expired
+    for (let i = 0; i < 10_000; i++) await store.set(`seen:new-${i}`, '1', 60_000);
+    expect(store.size()).toBeLessThanOrEqual(10_000 + 100); // the old ones are (nearly) all gone...
+    expect(await store.get('seen:new-0')).toBe('1'); // ...and live keys stay
+    expect(await store.get('seen:old-0')).toBeUndefined();
+    clock.advance(60_000);
+    for (let i = 0; i < 5_000; i++) await store.set(`seen:newer-${i}`, '1', 60_000);
+    expect(store.size()).toBeLessThan(10_000); // a second cycle sweeps the expired generation too
+  });
+});
