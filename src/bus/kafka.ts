@@ -16,6 +16,16 @@ import { partitionKey, type SecurityEvent } from '../core/event';
 import type { BusHealth, EventBus } from './port';
 
 /** The subset of a pino logger the adapter writes to. */
+/** Most bytes of event JSON coalesced into one send; well under the brokers' default 1 MB batch limit. */
+const COALESCE_MAX_BYTES = 512 * 1024;
+
+interface PendingPublish {
+  messages: { key: string; value: string }[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 export interface BusLogger {
   error(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -99,28 +109,62 @@ export class KafkaBus implements EventBus {
     this.consumer = new GroupConsumer(this.kafka, options, this.health_, decodeEvent, options.logger);
   }
 
+  /**
+   * Resolves once the brokers hold the events (acks=all). Publishes that arrive while a send is in
+   * flight are coalesced into the next send (group commit): with one idempotent request in flight at a
+   * time, that is what lets many concurrent ingest requests share one round trip.
+   */
   async publish(events: SecurityEvent[]): Promise<void> {
     if (this.closed) throw new UnavailableError('bus is shutting down');
     if (events.length === 0) return;
+    const messages = events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) }));
+    const bytes = messages.reduce((n, m) => n + m.value.length, 0);
+    await new Promise<void>((resolve, reject) => {
+      this.waiting.push({ messages, bytes, resolve, reject });
+      this.flush();
+    });
+  }
+
+  private readonly waiting: PendingPublish[] = [];
+  private sending = false;
+
+  private flush(): void {
+    if (this.sending || this.waiting.length === 0) return;
+    // Take waiting publishes up to the coalescing budget (always at least one, however large).
+    let bytes = 0;
+    let take = 0;
+    while (take < this.waiting.length && (take === 0 || bytes + this.waiting[take]!.bytes <= COALESCE_MAX_BYTES)) {
+      bytes += this.waiting[take]!.bytes;
+      take++;
+    }
+    const group = this.waiting.splice(0, take);
+    this.sending = true;
+    void this.send(group).finally(() => {
+      this.sending = false;
+      this.flush();
+    });
+  }
+
+  private async send(group: PendingPublish[]): Promise<void> {
+    const messages = group.flatMap((p) => p.messages);
     try {
       const producer = await this.connectedProducer();
       await producer.send({
         topic: this.options.topic,
         acks: -1,
         timeout: this.options.publishTimeoutMs ?? 10_000,
-        messages: events.map((e) => ({
-          key: partitionKey(e),
-          value: JSON.stringify(e),
-        })),
+        messages,
       });
-      this.published += events.length;
+      this.published += messages.length;
       this.health_.success();
+      for (const p of group) p.resolve();
     } catch (err) {
       this.publishErrors++;
       const message = errorMessage(err);
       this.health_.failure(`publish failed: ${message}`);
-      this.options.logger?.warn({ err: message, events: events.length }, 'kafka publish failed');
-      throw new UnavailableError(`kafka is unavailable: ${message}`, 5);
+      this.options.logger?.warn({ err: message, events: messages.length }, 'kafka publish failed');
+      const unavailable = new UnavailableError(`kafka is unavailable: ${message}`, 5);
+      for (const p of group) p.reject(unavailable);
     }
   }
 
