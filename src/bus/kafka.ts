@@ -331,7 +331,7 @@ class GroupConsumer<T> {
       groupId: this.options.groupId,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
-      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 1_000,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 100,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     this.consumer = consumer;
