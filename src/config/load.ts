@@ -53,6 +53,14 @@ function section(doc: Mutable, key: string): Mutable {
   return created;
 }
 
+/** `a, b,,c` → `["a", "b", "c"]`. */
+function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
 function int(name: string, value: string): number {
   if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(value)}`);
   return Number(value);
@@ -73,11 +81,7 @@ function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
   if (env.FALCONER_LOG_LEVEL) section(doc, 'log').level = env.FALCONER_LOG_LEVEL;
   if (env.FALCONER_RUNBOOK_URL_TEMPLATE) section(doc, 'alerting').runbookUrlTemplate = env.FALCONER_RUNBOOK_URL_TEMPLATE;
 
-  if (env.FALCONER_KAFKA_BROKERS) {
-    section(doc, 'kafka').brokers = env.FALCONER_KAFKA_BROKERS.split(',')
-      .map((b) => b.trim())
-      .filter(Boolean);
-  }
+  if (env.FALCONER_KAFKA_BROKERS) section(doc, 'kafka').brokers = commaList(env.FALCONER_KAFKA_BROKERS);
   if (env.FALCONER_KAFKA_TOPIC) section(doc, 'kafka').topic = env.FALCONER_KAFKA_TOPIC;
   if (env.FALCONER_KAFKA_GROUP_ID) section(doc, 'kafka').groupId = env.FALCONER_KAFKA_GROUP_ID;
   if (env.FALCONER_KAFKA_CLIENT_ID) section(doc, 'kafka').clientId = env.FALCONER_KAFKA_CLIENT_ID;
@@ -90,11 +94,7 @@ function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
     if (env.FALCONER_KAFKA_SASL_USERNAME) sasl.username = env.FALCONER_KAFKA_SASL_USERNAME;
     if (env.FALCONER_KAFKA_SASL_PASSWORD) sasl.password = env.FALCONER_KAFKA_SASL_PASSWORD;
   }
-  if (env.FALCONER_CLUSTER_SNAPSHOT) {
-    section(doc, 'enrichment').snapshots = env.FALCONER_CLUSTER_SNAPSHOT.split(',')
-      .map((p) => p.trim())
-      .filter(Boolean);
-  }
+  if (env.FALCONER_CLUSTER_SNAPSHOT) section(doc, 'enrichment').snapshots = commaList(env.FALCONER_CLUSTER_SNAPSHOT);
   if (env.FALCONER_REDIS_URL) section(doc, 'redis').url = env.FALCONER_REDIS_URL;
   if (env.FALCONER_REDIS_PASSWORD) section(doc, 'redis').password = env.FALCONER_REDIS_PASSWORD;
   if (env.FALCONER_REDIS_KEY_PREFIX) section(doc, 'redis').keyPrefix = env.FALCONER_REDIS_KEY_PREFIX;
