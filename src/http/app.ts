@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Alert } from '../core/alert';
 import { FalconerError } from '../core/errors';
 import type { RecentAlerts } from '../alert/recent';
 import type { Dispatcher } from '../notify/dispatcher';
@@ -84,11 +85,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   return app;
 }
 
-/** The API view of an alert: everything but the raw payload, which stays in the evidence. */
-function toApi(alert: import('../core/alert').Alert) {
+/** The API view of an alert: everything but the event's raw payload (its id is in `evidence`). */
+function toApi(alert: Alert) {
   const { event, ...rest } = alert;
   const { raw: _raw, ...eventWithoutRaw } = event;
   return { ...rest, event: eventWithoutRaw };
 }
 
-export type { ServerResponse };
