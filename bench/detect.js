@@ -18,20 +18,74 @@ const N = Number(process.argv[2] || 20000);
 function syntheticEvent(i) {
   const t = '2025-11-10T12:00:00.000000Z';
   const base = {
-    kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: `bench-${i}`, stage: 'ResponseComplete',
-    user: { username: i % 3 ? 'system:serviceaccount:kube-system:replicaset-controller' : 'alice@example.com', groups: ['system:authenticated'] },
-    sourceIPs: ['10.0.0.12'], userAgent: 'kube-controller-manager/v1.33.1', responseStatus: { metadata: {}, code: 200 },
-    requestReceivedTimestamp: t, stageTimestamp: t,
-    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "system:controller:replicaset-controller"' },
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: `bench-${i}`,
+    stage: 'ResponseComplete',
+    user: {
+      username: i % 3 ? 'system:serviceaccount:kube-system:replicaset-controller' : 'alice@example.com',
+      groups: ['system:authenticated'],
+    },
+    sourceIPs: ['10.0.0.12'],
+    userAgent: 'kube-controller-manager/v1.33.1',
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: t,
+    stageTimestamp: t,
+    annotations: {
+      'authorization.k8s.io/decision': 'allow',
+      'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "system:controller:replicaset-controller"',
+    },
   };
-  const kinds = ['pods', 'configmaps', 'secrets', 'deployments', 'services', 'endpoints', 'leases', 'events', 'nodes', 'replicasets'];
+  const kinds = [
+    'pods',
+    'configmaps',
+    'secrets',
+    'deployments',
+    'services',
+    'endpoints',
+    'leases',
+    'events',
+    'nodes',
+    'replicasets',
+  ];
   const resource = kinds[i % kinds.length];
   const verb = ['get', 'list', 'watch', 'update', 'patch', 'get', 'create', 'delete'][i % 8];
-  const e = { ...base, verb, requestURI: `/api/v1/namespaces/shop/${resource}/obj-${i % 50}`, objectRef: { resource, namespace: 'shop', name: `obj-${i % 50}`, apiVersion: 'v1' } };
+  const e = {
+    ...base,
+    verb,
+    requestURI: `/api/v1/namespaces/shop/${resource}/obj-${i % 50}`,
+    objectRef: { resource, namespace: 'shop', name: `obj-${i % 50}`, apiVersion: 'v1' },
+  };
   if (i % 97 === 0) {
-    Object.assign(e, { stage: 'ResponseStarted', verb: 'get', requestURI: '/api/v1/namespaces/shop/pods/web/exec?command=sh&container=app&tty=true', objectRef: { resource: 'pods', namespace: 'shop', name: 'web', subresource: 'exec' }, responseStatus: { code: 101 } });
+    Object.assign(e, {
+      stage: 'ResponseStarted',
+      verb: 'get',
+      requestURI: '/api/v1/namespaces/shop/pods/web/exec?command=sh&container=app&tty=true',
+      objectRef: { resource: 'pods', namespace: 'shop', name: 'web', subresource: 'exec' },
+      responseStatus: { code: 101 },
+    });
   } else if (resource === 'pods' && verb === 'create') {
-    Object.assign(e, { level: 'RequestResponse', requestObject: { kind: 'Pod', metadata: { name: `p-${i}`, labels: { app: 'web' } }, spec: { serviceAccountName: 'web', containers: [{ name: 'app', image: 'registry.example.com/shop/web:1.2.3', ports: [{ containerPort: 8080 }], resources: { limits: { cpu: '500m', memory: '256Mi' } }, securityContext: { privileged: i % 2 === 0, runAsNonRoot: true } }], volumes: [{ name: 'cfg', configMap: { name: 'web' } }] } } });
+    Object.assign(e, {
+      level: 'RequestResponse',
+      requestObject: {
+        kind: 'Pod',
+        metadata: { name: `p-${i}`, labels: { app: 'web' } },
+        spec: {
+          serviceAccountName: 'web',
+          containers: [
+            {
+              name: 'app',
+              image: 'registry.example.com/shop/web:1.2.3',
+              ports: [{ containerPort: 8080 }],
+              resources: { limits: { cpu: '500m', memory: '256Mi' } },
+              securityContext: { privileged: i % 2 === 0, runAsNonRoot: true },
+            },
+          ],
+          volumes: [{ name: 'cfg', configMap: { name: 'web' } }],
+        },
+      },
+    });
   }
   return JSON.stringify(e);
 }
@@ -49,7 +103,9 @@ function replicated(copies) {
   if (problems.length) throw new Error(JSON.stringify(problems));
   for (const def of [...definitions.rules.values()]) {
     for (let k = 1; k < copies; k++) {
-      const resources = def.match.resources.map((r) => (r === '*' ? `synthetic${k}` : `${r.split('/')[0]}${k}${r.includes('/') ? '/' + r.split('/')[1] : ''}`));
+      const resources = def.match.resources.map((r) =>
+        r === '*' ? `synthetic${k}` : `${r.split('/')[0]}${k}${r.includes('/') ? '/' + r.split('/')[1] : ''}`,
+      );
       definitions.rules.set(`${def.id}-copy${k}`, { ...def, id: `${def.id}-copy${k}`, match: { ...def.match, resources } });
     }
   }
@@ -65,7 +121,10 @@ const pack = replicated(1);
 const pack10 = replicated(10);
 const one = new RuleEngine(pack);
 const ten = new RuleEngine(pack10);
-for (const e of events.slice(0, 2000)) { one.detect(e); ten.detect(e); } // warm-up
+for (const e of events.slice(0, 2000)) {
+  one.detect(e);
+  ten.detect(e);
+} // warm-up
 pack.evaluations = 0;
 
 // Interleaved rounds, median of each: the machine is shared, so single runs are noisy.
@@ -85,5 +144,9 @@ const bytes = texts.reduce((n, t) => n + t.length, 0) / texts.length;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(`events: ${N} synthetic audit events, ${Math.round(bytes)} bytes on average`);
 console.log(`JSON.parse baseline:             ${fmt(parse)} events/s`);
-console.log(`detect, built-in pack (${pack.size} rules):  ${fmt(detect1)} events/s (${((detect1 / parse) * 100).toFixed(0)}% of baseline), ${evalsPerEvent.toFixed(2)} rule evaluations/event`);
-console.log(`detect, pack ×10 (${pack10.size} rules):    ${fmt(detect10)} events/s (${((1 - detect10 / detect1) * 100).toFixed(1)}% drop)`);
+console.log(
+  `detect, built-in pack (${pack.size} rules):  ${fmt(detect1)} events/s (${((detect1 / parse) * 100).toFixed(0)}% of baseline), ${evalsPerEvent.toFixed(2)} rule evaluations/event`,
+);
+console.log(
+  `detect, pack ×10 (${pack10.size} rules):    ${fmt(detect10)} events/s (${((1 - detect10 / detect1) * 100).toFixed(1)}% drop)`,
+);

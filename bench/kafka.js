@@ -33,7 +33,10 @@ const sample = JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'shared', 
  */
 function falcoEvent(run, i) {
   const pod = `bench-${run}-pod-${Math.floor((i * PODS) / EVENTS)}`;
-  return { pod, body: JSON.stringify({ ...sample, uuid: `${run}-${i}`, output_fields: { ...sample.output_fields, 'k8s.pod.name': pod } }) };
+  return {
+    pod,
+    body: JSON.stringify({ ...sample, uuid: `${run}-${i}`, output_fields: { ...sample.output_fields, 'k8s.pod.name': pod } }),
+  };
 }
 
 function percentile(values, p) {
@@ -114,7 +117,11 @@ async function falconerScenario(name, extraConfig, pace) {
       async (i) => {
         const { pod, body } = falcoEvent(run, i);
         const at = performance.now();
-        const res = await fetch(`${f.url}/v1/events/falco`, { method: 'POST', body, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+        const res = await fetch(`${f.url}/v1/events/falco`, {
+          method: 'POST',
+          body,
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        });
         await res.arrayBuffer();
         if (res.status !== 202) refused++;
         else if (!sentAt.has(pod)) sentAt.set(pod, at);
@@ -125,7 +132,13 @@ async function falconerScenario(name, extraConfig, pace) {
     const elapsed = (performance.now() - started) / 1000;
     await until(() => slack.arrivals.size >= sentAt.size, `${name}: every announcement`);
     const latencies = [...sentAt].map(([pod, at]) => slack.arrivals.get(pod) - at);
-    return { name, eventsPerSec: (EVENTS - refused) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), refused };
+    return {
+      name,
+      eventsPerSec: (EVENTS - refused) / elapsed,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      refused,
+    };
   } finally {
     await f.stop();
     await slack.stop();
@@ -174,7 +187,13 @@ async function bareKafkaScenario(brokers, pace) {
     );
     await until(() => consumed >= EVENTS, 'bare consumer');
     const elapsed = (performance.now() - started) / 1000;
-    return { name: 'bare kafkajs producer → consumer', eventsPerSec: EVENTS / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), refused: 0 };
+    return {
+      name: 'bare kafkajs producer → consumer',
+      eventsPerSec: EVENTS / elapsed,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      refused: 0,
+    };
   } finally {
     await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
   }
@@ -182,7 +201,9 @@ async function bareKafkaScenario(brokers, pace) {
 
 function row(r, base) {
   const ratio = base ? `${((r.eventsPerSec / base.eventsPerSec) * 100).toFixed(0).padStart(4)}% of bare` : ' '.repeat(12);
-  console.log(`${r.name.padEnd(40)} ${r.eventsPerSec.toFixed(0).padStart(7)} ev/s ${ratio}  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms${r.refused ? `  refused ${r.refused}` : ''}`);
+  console.log(
+    `${r.name.padEnd(40)} ${r.eventsPerSec.toFixed(0).padStart(7)} ev/s ${ratio}  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms${r.refused ? `  refused ${r.refused}` : ''}`,
+  );
 }
 
 async function main() {
@@ -197,11 +218,20 @@ async function main() {
     throw new Error(`bench/kafka.js needs a broker: ${err.message}`, { cause: err });
   }
   const kafkaMode = (tag) => ({
-    kafka: { brokers: brokers.split(','), topic: `bench-${tag}-${Date.now().toString(36)}`, groupId: `bench-${tag}-${Date.now().toString(36)}`, partitions: 12 },
+    kafka: {
+      brokers: brokers.split(','),
+      topic: `bench-${tag}-${Date.now().toString(36)}`,
+      groupId: `bench-${tag}-${Date.now().toString(36)}`,
+      partitions: 12,
+    },
     redis: { url: redisUrl, keyPrefix: `bench-${tag}-${Date.now().toString(36)}:` },
   });
-  console.log(`Kafka bench: ${EVENTS} Falco events over ${PODS} pods (one alert per pod), ${CONCURRENCY} in flight, one event per request/send; Node ${process.version}`);
-  console.log(`kafka ${brokers}, redis ${redisUrl}; latency: Falconer ingest → Slack post of each pod's first event; bare: send → consume\n`);
+  console.log(
+    `Kafka bench: ${EVENTS} Falco events over ${PODS} pods (one alert per pod), ${CONCURRENCY} in flight, one event per request/send; Node ${process.version}`,
+  );
+  console.log(
+    `kafka ${brokers}, redis ${redisUrl}; latency: Falconer ingest → Slack post of each pod's first event; bare: send → consume\n`,
+  );
   console.log('at full rate:');
   const bare = await bareKafkaScenario(brokers.split(','));
   row(bare);

@@ -71,7 +71,8 @@ async function main() {
   const falco = readFileSync(resolve(SAMPLES, '..', '..', '..', 'shared', 'samples', 'falco-terminal-shell.json'), 'utf8');
   const list = JSON.parse(readFileSync(resolve(SAMPLES, '..', '..', '..', 'shared', 'samples', 'audit-eventlist.json'), 'utf8'));
   const items = [];
-  for (let i = 0; items.length < 100; i++) for (const item of list.items) items.push({ ...item, auditID: `${item.auditID.slice(0, 30)}${String(i).padStart(6, '0')}` });
+  for (let i = 0; items.length < 100; i++)
+    for (const item of list.items) items.push({ ...item, auditID: `${item.auditID.slice(0, 30)}${String(i).padStart(6, '0')}` });
   const audit = JSON.stringify({ ...list, items: items.slice(0, 100) });
   // What an apiserver mostly sends: controllers reading and updating things no rule cares about, with a
   // few events that alert (one in ten here).
@@ -83,7 +84,10 @@ async function main() {
     stage: 'ResponseComplete',
     requestURI: `/api/v1/namespaces/kube-system/configmaps/cm-${i % 50}`,
     verb: i % 3 ? 'get' : 'update',
-    user: { username: 'system:serviceaccount:kube-system:controller', groups: ['system:serviceaccounts', 'system:authenticated'] },
+    user: {
+      username: 'system:serviceaccount:kube-system:controller',
+      groups: ['system:serviceaccounts', 'system:authenticated'],
+    },
     sourceIPs: ['10.0.0.2'],
     userAgent: 'kube-controller-manager/v1.33.1',
     objectRef: { resource: 'configmaps', namespace: 'kube-system', name: `cm-${i % 50}`, apiVersion: 'v1' },
@@ -92,10 +96,15 @@ async function main() {
     stageTimestamp: '2025-11-10T12:50:59.431907Z',
     annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
   });
-  const mixed = JSON.stringify({ ...list, items: Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? items[i / 10] : benign(i))) });
+  const mixed = JSON.stringify({
+    ...list,
+    items: Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? items[i / 10] : benign(i))),
+  });
 
   console.log(`ingest benchmark: ${CONNECTIONS} keep-alive connections, ${DURATION} s per scenario, Node ${process.version}`);
-  console.log(`Falco event ${falco.length} bytes; audit EventList of 100 events ${audit.length} bytes (every event alerts), mixed ${mixed.length} bytes\n`);
+  console.log(
+    `Falco event ${falco.length} bytes; audit EventList of 100 events ${audit.length} bytes (every event alerts), mixed ${mixed.length} bytes\n`,
+  );
   const bareFalco = await scenario('bare', '/', falco, 1);
   row('baseline node:http, Falco event', bareFalco);
   row('falconer POST /v1/events/falco', await scenario('falconer', '/v1/events/falco', falco, 1), bareFalco);

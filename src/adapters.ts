@@ -85,7 +85,10 @@ export async function startFalcoTopicIngest(
 }
 
 /** Exposes what the Kafka and Redis adapters count (lag, errors, reconnects, rebalances) as metrics. */
-export function watchDependencies(metrics: Metrics, deps: { bus: EventBus; store: StateStore; falcoTopic?: KafkaRawSource | undefined }): void {
+export function watchDependencies(
+  metrics: Metrics,
+  deps: { bus: EventBus; store: StateStore; falcoTopic?: KafkaRawSource | undefined },
+): void {
   metrics.watchDependencies(() => {
     const stats: DependencyStats = { consumers: {} };
     if (deps.bus instanceof KafkaBus) {

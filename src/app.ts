@@ -68,10 +68,15 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
 
   const store = createStore(config, clock);
-  const bus = createBus(config, clock, (err) => {
-    metrics.pipelineErrors.inc({ stage: 'pipeline' });
-    log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
-  }, log);
+  const bus = createBus(
+    config,
+    clock,
+    (err) => {
+      metrics.pipelineErrors.inc({ stage: 'pipeline' });
+      log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
+    },
+    log,
+  );
   const recent = new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
@@ -161,7 +166,18 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     stopReloading();
   });
 
-  return { url: `${config.server.tls ? 'https' : 'http'}://${host}:${port}`, port, token, metrics, bus, store, dispatcher, recent, stopped, stop };
+  return {
+    url: `${config.server.tls ? 'https' : 'http'}://${host}:${port}`,
+    port,
+    token,
+    metrics,
+    bus,
+    store,
+    dispatcher,
+    recent,
+    stopped,
+    stop,
+  };
 }
 
 /** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */

@@ -46,7 +46,13 @@ export class AlertStage {
       source: detection.source,
       tags: detection.tags,
       summary: detection.summary,
-      runbookUrl: runbookUrl(detection.rule, detection.ruleId, detection.runbook, this.options.runbookUrlTemplate, this.options.runbooks),
+      runbookUrl: runbookUrl(
+        detection.rule,
+        detection.ruleId,
+        detection.runbook,
+        this.options.runbookUrlTemplate,
+        this.options.runbooks,
+      ),
       labels: labelsOf(detection),
       evidence,
       event: detection.event,
@@ -62,7 +68,8 @@ export class AlertStage {
     // the dispatcher announces if no announcement was handed off yet (the replica that counted the
     // first occurrence may have died before handing it off) and refreshes otherwise. Past it, the
     // announcement's record may have expired while the counter lives on: refresh only.
-    if (counter.count === 1 || this.clock.now() - counter.firstSeen < this.options.dedupWindowMs) await this.dispatcher.announce(alert);
+    if (counter.count === 1 || this.clock.now() - counter.firstSeen < this.options.dedupWindowMs)
+      await this.dispatcher.announce(alert);
     else this.dispatcher.refresh(alert);
     return alert;
   }

@@ -20,7 +20,12 @@ export interface FalcoTopicOptions {
  * message that can never be an event is counted as rejected and skipped, a bus that cannot take the
  * events rejects, and the chunk is read again.
  */
-export function falcoTopicHandler(bus: EventBus, metrics: Metrics, log: BusLogger, options: FalcoTopicOptions): (values: string[]) => Promise<void> {
+export function falcoTopicHandler(
+  bus: EventBus,
+  metrics: Metrics,
+  log: BusLogger,
+  options: FalcoTopicOptions,
+): (values: string[]) => Promise<void> {
   return async (values) => {
     const events: SecurityEvent[] = [];
     for (const value of values) {

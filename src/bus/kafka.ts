@@ -283,7 +283,13 @@ export class KafkaRawSource {
   private readonly health_ = new HealthTracker();
 
   constructor(private readonly options: KafkaRawSourceOptions) {
-    this.consumer = new GroupConsumer(createKafka(options), options, this.health_, (m) => m.value?.toString('utf8'), options.logger);
+    this.consumer = new GroupConsumer(
+      createKafka(options),
+      options,
+      this.health_,
+      (m) => m.value?.toString('utf8'),
+      options.logger,
+    );
   }
 
   start(handler: (values: string[]) => Promise<void>): Promise<void> {
@@ -368,7 +374,11 @@ class GroupConsumer<T> {
     await this.consumer?.disconnect();
   }
 
-  private async handleBatch(consumer: Consumer, payload: EachBatchPayload, handler: (items: T[]) => Promise<void>): Promise<void> {
+  private async handleBatch(
+    consumer: Consumer,
+    payload: EachBatchPayload,
+    handler: (items: T[]) => Promise<void>,
+  ): Promise<void> {
     const { batch } = payload;
     this.lag.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
     const { batchSize } = this.options;

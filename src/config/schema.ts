@@ -48,12 +48,24 @@ export const configSchema = z.strictObject({
       token: z.string().min(16, 'must be at least 16 characters').optional(),
       /** Whether a bearer token is required at all (turn off only behind mTLS or on loopback). */
       requireToken: z.boolean().default(true),
-      falcoBodyLimitBytes: z.number().int().positive().default(1024 * 1024),
-      auditBodyLimitBytes: z.number().int().positive().default(12 * 1024 * 1024),
+      falcoBodyLimitBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024),
+      auditBodyLimitBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(12 * 1024 * 1024),
       /** Deepest JSON nesting accepted (Falco events are flat; audit objects can be deep CRDs). */
       maxJsonDepth: z.number().int().min(4).max(1000).default(128),
       /** Longest string kept from an event field; longer ones are cut and marked. */
-      maxFieldLength: z.number().int().min(64).default(16 * 1024),
+      maxFieldLength: z
+        .number()
+        .int()
+        .min(64)
+        .default(16 * 1024),
       /** How long an audit (auditID, stage) is remembered to ignore the apiserver's retries. */
       auditDedupSeconds: z.number().int().positive().default(600),
     })
@@ -162,7 +174,10 @@ export const configSchema = z.strictObject({
           kubeconfig: z.string().min(1).optional(),
           context: z.string().min(1).optional(),
         })
-        .refine((l) => l.source !== 'kubeconfig' || l.kubeconfig, { message: 'kubeconfig is required when source is kubeconfig', path: ['kubeconfig'] })
+        .refine((l) => l.source !== 'kubeconfig' || l.kubeconfig, {
+          message: 'kubeconfig is required when source is kubeconfig',
+          path: ['kubeconfig'],
+        })
         .optional(),
     })
     .prefault({}),

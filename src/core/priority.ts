@@ -1,14 +1,5 @@
 /** Falco's eight priorities, lowest first. The index is the rank. */
-export const PRIORITIES = [
-  'debug',
-  'informational',
-  'notice',
-  'warning',
-  'error',
-  'critical',
-  'alert',
-  'emergency',
-] as const;
+export const PRIORITIES = ['debug', 'informational', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 
 export type Priority = (typeof PRIORITIES)[number];
 

@@ -54,10 +54,10 @@ export const AUDIT_VARIABLES: Readonly<Record<string, VariableDecl>> = {
   serviceAccountName: { type: 'string', doc: 'podSpec.serviceAccountName' },
   exec: { type: 'map', doc: 'exec/attach/portforward query: {command: list, commandLine, container, tty, ports}' },
   roleRef: { type: 'map', doc: 'a binding\'s roleRef {kind, name, apiGroup} (strings, "" when absent)' },
-  subjects: { type: 'list<map>', doc: 'a binding\'s subjects, each {kind, name, namespace}' },
+  subjects: { type: 'list<map>', doc: "a binding's subjects, each {kind, name, namespace}" },
   roleRules: {
     type: 'list<map>',
-    doc: 'a Role/ClusterRole\'s rules, each {verbs, resources, apiGroups, resourceNames, nonResourceURLs} (lists)',
+    doc: "a Role/ClusterRole's rules, each {verbs, resources, apiGroups, resourceNames, nonResourceURLs} (lists)",
   },
   ruleVerbs: { type: 'list<string>', doc: 'every verb of roleRules' },
   ruleResources: { type: 'list<string>', doc: 'every resource of roleRules' },

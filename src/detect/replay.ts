@@ -162,6 +162,8 @@ export class Replay {
   async enrichedResults(): Promise<ReplayAlert[]> {
     const enricher = this.enricher;
     if (!enricher) return this.results();
-    return Promise.all(this.results().map(async (a) => ({ ...a, enrichment: await enricher.enrich(this.latest.get(a.fingerprint)!) })));
+    return Promise.all(
+      this.results().map(async (a) => ({ ...a, enrichment: await enricher.enrich(this.latest.get(a.fingerprint)!) })),
+    );
   }
 }

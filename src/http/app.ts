@@ -91,4 +91,3 @@ function toApi(alert: Alert) {
   const { raw: _raw, ...eventWithoutRaw } = event;
   return { ...rest, event: eventWithoutRaw };
 }
-

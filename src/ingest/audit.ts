@@ -12,7 +12,8 @@ const SESSION_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
  */
 export function splitAuditPayload(body: Json): Json[] {
   if (Array.isArray(body)) return body;
-  if (body === null || typeof body !== 'object') throw new InvalidEventError('body must be an EventList, an Event or an array of Events');
+  if (body === null || typeof body !== 'object')
+    throw new InvalidEventError('body must be an EventList, an Event or an array of Events');
   if (body.kind === 'EventList' || Array.isArray(body.items)) {
     if (!Array.isArray(body.items)) throw new InvalidEventError('EventList "items" must be an array');
     return body.items;
@@ -37,8 +38,7 @@ export function normaliseAudit(value: Json, ctx: NormaliseContext): SecurityEven
   if (!timeNs || typeof stamp !== 'string') throw new InvalidEventError('"stageTimestamp" must be an RFC 3339 timestamp');
 
   const objectRef = toObjectRef(object(e.objectRef));
-  const exec =
-    objectRef?.subresource && SESSION_SUBRESOURCES.has(objectRef.subresource) ? sessionParams(requestURI) : undefined;
+  const exec = objectRef?.subresource && SESSION_SUBRESOURCES.has(objectRef.subresource) ? sessionParams(requestURI) : undefined;
   const responseStatus = object(e.responseStatus);
   const audit: AuditInfo = {
     auditID,

@@ -81,7 +81,7 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
 }
 
 function podTarget(fields: Record<string, FieldValue>): FieldValue {
-  return fields['ka.target.resource'] === 'pods' ? fields['ka.target.name'] ?? null : null;
+  return fields['ka.target.resource'] === 'pods' ? (fields['ka.target.name'] ?? null) : null;
 }
 
 function scalar(v: JsonObject[string], maxLength: number): FieldValue {
@@ -103,5 +103,8 @@ function eventTimeNs(time: unknown, evtTime: FieldValue | undefined): string | u
 
 /** Falco's own http_output sends no uuid: derive a stable id so a retried POST is recognisable. */
 function contentId(rule: string, time: string, hostname: string | undefined, output: string): string {
-  return createHash('sha256').update(`${rule}\0${time}\0${hostname ?? ''}\0${output}`).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`${rule}\0${time}\0${hostname ?? ''}\0${output}`)
+    .digest('hex')
+    .slice(0, 32);
 }

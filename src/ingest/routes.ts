@@ -72,7 +72,10 @@ export function ingestHandlers(
           events.push(normaliseAudit(item, ctx));
         } catch (err) {
           if (!(err instanceof InvalidEventError)) throw err;
-          const auditID = item && typeof item === 'object' && !Array.isArray(item) && typeof item.auditID === 'string' ? item.auditID : undefined;
+          const auditID =
+            item && typeof item === 'object' && !Array.isArray(item) && typeof item.auditID === 'string'
+              ? item.auditID
+              : undefined;
           skipped.push({ index, auditID, error: err.message });
         }
       });
@@ -104,12 +107,20 @@ function clusterOf(req: IncomingMessage, fallback: string): string {
 }
 
 function answer(res: ServerResponse, status: number, body: string, extraHeaders?: Record<string, string>): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extraHeaders });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...extraHeaders,
+  });
   res.end(body);
 }
 
 export function errorBody(err: FalconerError): string {
-  return JSON.stringify({ error: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) });
+  return JSON.stringify({
+    error: err.code,
+    message: err.message,
+    ...(err.details !== undefined ? { details: err.details } : {}),
+  });
 }
 
 function fail(res: ServerResponse, err: unknown, route: string, metrics: Metrics, countRejected: () => void): void {

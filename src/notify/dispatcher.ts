@@ -137,7 +137,12 @@ export class Dispatcher {
       const lane = this.lanes.find((l) => l.notifier.name === letter.receiver);
       if (!lane) continue;
       if (letter.kind === 'update') this.enqueue(lane, { kind: 'update', alert: letter.alert, attempts: 0 });
-      else this.track(this.handOff(lane, letter.alert).catch((err: unknown) => this.deadLetter(lane, { kind: 'send', alert: letter.alert, attempts: 0 }, (err as Error).message)));
+      else
+        this.track(
+          this.handOff(lane, letter.alert).catch((err: unknown) =>
+            this.deadLetter(lane, { kind: 'send', alert: letter.alert, attempts: 0 }, (err as Error).message),
+          ),
+        );
     }
     return letters.length;
   }
@@ -173,7 +178,12 @@ export class Dispatcher {
 
   private async handOff(lane: Lane, alert: Alert): Promise<void> {
     const record: NotifyRecord = { state: 'pending', receiver: lane.notifier.name, alert };
-    const created = await this.store.handOff(recordKey(lane, alert), JSON.stringify(record), this.options.windowMs, this.clock.now() + this.claimGraceMs);
+    const created = await this.store.handOff(
+      recordKey(lane, alert),
+      JSON.stringify(record),
+      this.options.windowMs,
+      this.clock.now() + this.claimGraceMs,
+    );
     if (created) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
     else this.refreshIn(lane, alert);
   }
@@ -194,11 +204,18 @@ export class Dispatcher {
   }
 
   private enqueue(lane: Lane, job: Job): void {
-    const refusal = this.closed ? 'shutting down' : lane.jobs.length >= this.options.queueCapacity ? 'delivery queue full' : undefined;
+    const refusal = this.closed
+      ? 'shutting down'
+      : lane.jobs.length >= this.options.queueCapacity
+        ? 'delivery queue full'
+        : undefined;
     if (refusal) {
       // With a shared store the record stays in the outbox for a replica (or a later pass) to send.
       if (job.kind === 'send' && this.options.recoverIntervalMs !== undefined) {
-        this.log.warn({ receiver: lane.notifier.name, fingerprint: job.alert.fingerprint, reason: refusal }, 'notification left in the outbox');
+        this.log.warn(
+          { receiver: lane.notifier.name, fingerprint: job.alert.fingerprint, reason: refusal },
+          'notification left in the outbox',
+        );
         return;
       }
       return this.deadLetter(lane, job, refusal);
@@ -253,7 +270,10 @@ export class Dispatcher {
           if (!claim) return 'done'; // sent, being sent by a live replica, or gone
           job.ref = (await this.whileHolding(key, claim, () => notifier.send(job.alert))) ?? {};
           this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'sent' });
-          this.metrics.ingestToNotify.observe({ receiver: notifier.name }, (this.clock.now() - job.alert.event.receivedAt) / 1000);
+          this.metrics.ingestToNotify.observe(
+            { receiver: notifier.name },
+            (this.clock.now() - job.alert.event.receivedAt) / 1000,
+          );
         }
         const sent: NotifyRecord = { state: 'sent', ref: job.ref };
         await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
@@ -270,7 +290,10 @@ export class Dispatcher {
       const error = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, true);
       if (error.retryable && job.attempts < this.options.maxAttempts) {
         job.lastError = error;
-        this.log.warn({ receiver: notifier.name, rule: job.alert.rule, attempt: job.attempts, err: error.message }, 'delivery failed, will retry');
+        this.log.warn(
+          { receiver: notifier.name, rule: job.alert.rule, attempt: job.attempts, err: error.message },
+          'delivery failed, will retry',
+        );
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'retried' });
         if (job.kind === 'send') await this.holdThroughBackoff(key, job).catch(() => undefined);
         return 'retry';
@@ -312,19 +335,22 @@ export class Dispatcher {
     let current = claim;
     let timer: TimerHandle | undefined;
     const renew = () => {
-      timer = this.clock.setTimeout(() => {
-        const leaseUntil = this.clock.now() + this.leaseMs;
-        const next = this.inflight(...this.claimParts(current), leaseUntil);
-        void this.store
-          .replace(key, current, next, this.options.windowMs)
-          .then(async (renewed) => {
-            if (!renewed) return;
-            current = next;
-            await this.store.schedule(key, leaseUntil);
-          })
-          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'send claim renewal failed'));
-        renew();
-      }, Math.ceil(this.leaseMs / 3));
+      timer = this.clock.setTimeout(
+        () => {
+          const leaseUntil = this.clock.now() + this.leaseMs;
+          const next = this.inflight(...this.claimParts(current), leaseUntil);
+          void this.store
+            .replace(key, current, next, this.options.windowMs)
+            .then(async (renewed) => {
+              if (!renewed) return;
+              current = next;
+              await this.store.schedule(key, leaseUntil);
+            })
+            .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'send claim renewal failed'));
+          renew();
+        },
+        Math.ceil(this.leaseMs / 3),
+      );
     };
     renew();
     try {
@@ -418,11 +444,17 @@ export class Dispatcher {
     });
     if (this.dead.length > this.options.deadLetterCapacity) {
       const evicted = this.dead.shift()!;
-      this.log.error({ receiver: evicted.receiver, fingerprint: evicted.fingerprint }, 'dead-letter store full: oldest letter evicted');
+      this.log.error(
+        { receiver: evicted.receiver, fingerprint: evicted.fingerprint },
+        'dead-letter store full: oldest letter evicted',
+      );
     }
     this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'dead_lettered' });
     this.metrics.deadLetters.set(this.dead.length);
-    this.log.error({ receiver: notifier.name, rule: job.alert.rule, fingerprint: job.alert.fingerprint, err: error }, 'notification dead-lettered');
+    this.log.error(
+      { receiver: notifier.name, rule: job.alert.rule, fingerprint: job.alert.fingerprint, err: error },
+      'notification dead-lettered',
+    );
   }
 }
 

@@ -94,9 +94,19 @@ export function createMetrics() {
             for (const [consumer, value] of pick(read())) if (value) this.inc({ consumer }, value);
           },
         });
-      perConsumerGauge('falconer_kafka_consumer_lag', 'Messages behind the high watermark on the partitions this replica last fetched', (s) => consumers(s).map(([c, v]) => [c, v.lag]));
-      perConsumerCounter('falconer_kafka_rebalances_total', 'Consumer-group joins (each rebalance joins again)', (s) => consumers(s).map(([c, v]) => [c, v.rebalances]));
-      perConsumerCounter('falconer_kafka_consumer_crashes_total', 'Consumer crashes (kafkajs restarts the consumer after most)', (s) => consumers(s).map(([c, v]) => [c, v.crashes]));
+      perConsumerGauge(
+        'falconer_kafka_consumer_lag',
+        'Messages behind the high watermark on the partitions this replica last fetched',
+        (s) => consumers(s).map(([c, v]) => [c, v.lag]),
+      );
+      perConsumerCounter('falconer_kafka_rebalances_total', 'Consumer-group joins (each rebalance joins again)', (s) =>
+        consumers(s).map(([c, v]) => [c, v.rebalances]),
+      );
+      perConsumerCounter(
+        'falconer_kafka_consumer_crashes_total',
+        'Consumer crashes (kafkajs restarts the consumer after most)',
+        (s) => consumers(s).map(([c, v]) => [c, v.crashes]),
+      );
       const plain = (name: string, help: string, pick: (s: DependencyStats) => number | undefined) =>
         new Counter({
           name,
@@ -108,7 +118,11 @@ export function createMetrics() {
             if (value) this.inc(value);
           },
         });
-      plain('falconer_kafka_produce_errors_total', 'Publishes to Kafka that failed (ingest answered 503)', (s) => s.publishErrors);
+      plain(
+        'falconer_kafka_produce_errors_total',
+        'Publishes to Kafka that failed (ingest answered 503)',
+        (s) => s.publishErrors,
+      );
       plain('falconer_redis_errors_total', 'Redis commands that failed or timed out', (s) => s.redis?.errors);
       plain('falconer_redis_reconnects_total', 'Times the Redis client started reconnecting', (s) => s.redis?.reconnects);
     },
@@ -125,7 +139,11 @@ export function createMetrics() {
             for (const r of read()) if (pick(r.stats)) this.inc({ rule: r.id }, pick(r.stats));
           },
         });
-      fromRules('falconer_rule_evaluation_errors_total', 'Rule evaluation errors (missing fields, wrong types) by rule id; the event still goes to the other rules', (s) => s.errors);
+      fromRules(
+        'falconer_rule_evaluation_errors_total',
+        'Rule evaluation errors (missing fields, wrong types) by rule id; the event still goes to the other rules',
+        (s) => s.errors,
+      );
       fromRules('falconer_rule_matches_total', 'Events that matched a rule, by rule id, before deduplication', (s) => s.matches);
     },
   };

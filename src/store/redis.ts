@@ -57,7 +57,14 @@ return 0
 
 type HitCommand = (key: string, nowMs: string, ttlMs: string) => Promise<[string, string, string]>;
 type ReplaceCommand = (key: string, expected: string, value: string, ttlMs: string) => Promise<number>;
-type HandOffCommand = (key: string, outbox: string, value: string, ttlMs: string, dueAt: string, member: string) => Promise<number>;
+type HandOffCommand = (
+  key: string,
+  outbox: string,
+  value: string,
+  ttlMs: string,
+  dueAt: string,
+  member: string,
+) => Promise<number>;
 type Commands = { falconerHit: HitCommand; falconerReplace: ReplaceCommand; falconerHandOff: HandOffCommand };
 
 /**
@@ -121,7 +128,14 @@ export class RedisStateStore implements StateStore {
 
   async handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean> {
     const reply = await this.run(() =>
-      this.client.falconerHandOff(this.valueKey(key), this.outboxKey(), value, String(pexpire(ttlMs)), String(Math.trunc(dueAt)), key),
+      this.client.falconerHandOff(
+        this.valueKey(key),
+        this.outboxKey(),
+        value,
+        String(pexpire(ttlMs)),
+        String(Math.trunc(dueAt)),
+        key,
+      ),
     );
     return reply === 1;
   }

@@ -20,7 +20,13 @@ function setup() {
   const sent: Alert[] = [];
   const notifier: Notifier = { name: 'n', minPriority: 'debug', send: async (a) => void sent.push(a) };
   const dispatcher = new Dispatcher([notifier], store, clock, metrics, pino({ level: 'silent' }), {
-    maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 1000, updateDebounceMs: 1000, windowMs: HOUR, queueCapacity: 100, deadLetterCapacity: 10,
+    maxAttempts: 3,
+    baseDelayMs: 1000,
+    maxDelayMs: 1000,
+    updateDebounceMs: 1000,
+    windowMs: HOUR,
+    queueCapacity: 100,
+    deadLetterCapacity: 10,
   });
   const recent = new RecentAlerts(100);
   const stage = new AlertStage(store, recent, dispatcher, metrics, clock, {
@@ -37,8 +43,30 @@ describe('fingerprint', () => {
   it('ignores time, uuid and the output text, but not the pod or the command', () => {
     const base = fingerprint(detection());
     expect(fingerprint(detection({ uuid: 'other', time: '2026-01-01T00:00:00Z', output: 'different words' }))).toBe(base);
-    expect(fingerprint(detection({ output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'other-pod', 'container.name': 'nginx', 'proc.cmdline': 'bash' } }))).not.toBe(base);
-    expect(fingerprint(detection({ output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-7c9f8d-abcde', 'container.name': 'nginx', 'proc.cmdline': 'sh' } }))).not.toBe(base);
+    expect(
+      fingerprint(
+        detection({
+          output_fields: {
+            'k8s.ns.name': 'shop',
+            'k8s.pod.name': 'other-pod',
+            'container.name': 'nginx',
+            'proc.cmdline': 'bash',
+          },
+        }),
+      ),
+    ).not.toBe(base);
+    expect(
+      fingerprint(
+        detection({
+          output_fields: {
+            'k8s.ns.name': 'shop',
+            'k8s.pod.name': 'web-7c9f8d-abcde',
+            'container.name': 'nginx',
+            'proc.cmdline': 'sh',
+          },
+        }),
+      ),
+    ).not.toBe(base);
     expect(fingerprint(detection({ rule: 'Other rule' }))).not.toBe(base);
   });
 });
@@ -100,7 +128,9 @@ describe('AlertStage', () => {
     const { stage, metrics } = setup();
     for (let i = 0; i < 5; i++) await stage.process(detection());
     expect(await metrics.registry.getSingleMetricAsString('falconer_dedup_suppressed_total')).toMatch(/ 4$/m);
-    expect(await metrics.registry.getSingleMetricAsString('falconer_alerts_total')).toMatch(/rule="Terminal shell in container",priority="notice"} 1/);
+    expect(await metrics.registry.getSingleMetricAsString('falconer_alerts_total')).toMatch(
+      /rule="Terminal shell in container",priority="notice"} 1/,
+    );
   });
 
   it('links the per-rule runbook, else the templated default', async () => {

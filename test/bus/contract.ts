@@ -169,7 +169,10 @@ export function eventBusContract(name: string, makeHarness: () => BusHarness, { 
           await second.consume(async (batch) => {
             handledBySecond.push(...batch);
           });
-          await eventually('the rest handed over', () => handledByFirst.size + new Set(handledBySecond.map((e) => e.id)).size >= 30);
+          await eventually(
+            'the rest handed over',
+            () => handledByFirst.size + new Set(handledBySecond.map((e) => e.id)).size >= 30,
+          );
           expect(handledByFirst.size).toBeGreaterThan(0);
           expect(handledByFirst.size).toBeLessThan(30);
           // Nothing committed is delivered again; nothing uncommitted is lost; order holds.

@@ -42,7 +42,14 @@ receivers:
     expect(c.server.port).toBe(9100);
     expect(c.ingest.token).toBe('from-env-0123456789');
     expect(c.receivers).toEqual([
-      { type: 'slack', name: 'sec', token: 'xoxb-file', channel: '#env', apiUrl: 'http://127.0.0.1:9/api/', minPriority: 'warning' },
+      {
+        type: 'slack',
+        name: 'sec',
+        token: 'xoxb-file',
+        channel: '#env',
+        apiUrl: 'http://127.0.0.1:9/api/',
+        minPriority: 'warning',
+      },
     ]);
   });
 

@@ -16,7 +16,10 @@ ${auditRule('any-in', 'groups.intersects(["admins", "devs"])')}
   const engine = new RuleEngine(set);
 
   test.each([
-    [['devs', 'system:authenticated'], ['all-in', 'any-in']],
+    [
+      ['devs', 'system:authenticated'],
+      ['all-in', 'any-in'],
+    ],
     [['devs', 'outsiders'], ['any-in']],
     [['outsiders'], []],
     [[], []], // an empty list is "missing": within is false, intersects is false
@@ -26,15 +29,16 @@ ${auditRule('any-in', 'groups.intersects(["admins", "devs"])')}
 });
 
 describe('missing fields', () => {
-  const build = () => rules([
-    'r.yaml',
-    `
+  const build = () =>
+    rules([
+      'r.yaml',
+      `
 ${auditRule('helper-default', 'name == "x" || impersonatedUser == "admin"')}
 ${auditRule('negated-helper', '!(impersonatedUser in ["admin"])')}
 ${auditRule('raw-path', 'ka.requestObject.spec.hostNetwork == true')}
 ${auditRule('raw-optional', 'ka.?requestObject.?spec.?hostNetwork.orValue(false) == false')}
 `,
-  ]);
+    ]);
 
   test('helpers default to neutral values: a comparison is false, its negation true, no error', () => {
     const set = build();
@@ -76,7 +80,10 @@ test('a broken exception does not silence its rule (counted as an error instead)
 });
 
 test('matches() uses RE2: a catastrophic-backtracking pattern on a hostile value completes with the right answer', () => {
-  const set = rules(['r.yaml', auditRule('redos', 'userAgent.matches("^(a+)+$")') + auditRule('re', 'userAgent.matches("^kubectl/v1\\\\.[0-9]+")')]);
+  const set = rules([
+    'r.yaml',
+    auditRule('redos', 'userAgent.matches("^(a+)+$")') + auditRule('re', 'userAgent.matches("^kubectl/v1\\\\.[0-9]+")'),
+  ]);
   const engine = new RuleEngine(set);
   const hostile = 'a'.repeat(50_000) + '!';
   expect(ids(engine, auditEvent({ userAgent: hostile }))).toEqual([]);
@@ -95,7 +102,11 @@ ${auditRule('everything', 'true', '  match: {stages: ["*"]}')}
 `,
   ]);
   const engine = new RuleEngine(set);
-  const exec = { verb: 'get', stage: 'ResponseStarted', objectRef: { resource: 'pods', subresource: 'exec', name: 'p', namespace: 'n' } };
+  const exec = {
+    verb: 'get',
+    stage: 'ResponseStarted',
+    objectRef: { resource: 'pods', subresource: 'exec', name: 'p', namespace: 'n' },
+  };
 
   test.each([
     // any-pod-sub keeps the default stage (ResponseComplete)
@@ -164,8 +175,13 @@ ${extra}`;
     expect(d.map((x) => [x.rule, x.priority, x.source])).toEqual([['Terminal shell in container', 'notice', 'falco']]);
   });
 
-  test('amend raises the priority and adds tags, keeping Falco\'s rule', () => {
-    const engine = new RuleEngine(rules(['r.yaml', falcoRule('raise', 'amend', '  priority: critical\n  match: {falcoRules: [Terminal shell in container]}')]));
+  test("amend raises the priority and adds tags, keeping Falco's rule", () => {
+    const engine = new RuleEngine(
+      rules([
+        'r.yaml',
+        falcoRule('raise', 'amend', '  priority: critical\n  match: {falcoRules: [Terminal shell in container]}'),
+      ]),
+    );
     const [d] = engine.detect(shop());
     expect(d).toMatchObject({ rule: 'Terminal shell in container', priority: 'critical' });
     expect(d!.tags).toEqual(expect.arrayContaining(['TA0002', 'T1059']));
@@ -173,11 +189,13 @@ ${extra}`;
   });
 
   test('amend only applies to the Falco rules it names', () => {
-    const engine = new RuleEngine(rules(['r.yaml', falcoRule('raise', 'amend', '  priority: critical\n  match: {falcoRules: [Other rule]}')]));
+    const engine = new RuleEngine(
+      rules(['r.yaml', falcoRule('raise', 'amend', '  priority: critical\n  match: {falcoRules: [Other rule]}')]),
+    );
     expect(engine.detect(shop())[0]!.priority).toBe('notice');
   });
 
-  test('suppress drops it; alert adds a detection of Falconer\'s own', () => {
+  test("suppress drops it; alert adds a detection of Falconer's own", () => {
     expect(new RuleEngine(rules(['r.yaml', falcoRule('drop', 'suppress', '')])).detect(shop())).toEqual([]);
     const d = new RuleEngine(rules(['r.yaml', falcoRule('extra', 'alert', '  priority: error')])).detect(shop());
     expect(d.map((x) => [x.ruleId, x.priority, x.summary])).toEqual([

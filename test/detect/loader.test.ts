@@ -31,12 +31,18 @@ describe('user overrides, without editing built-in files', () => {
   });
 
   test('a list item naming another list includes it', () => {
-    const set = rules(base, ['user/a.yaml', '- list: more\n  items: [carol]\n- list: admins\n  items: [more]\n  override: {items: append}']);
+    const set = rules(base, [
+      'user/a.yaml',
+      '- list: more\n  items: [carol]\n- list: admins\n  items: [more]\n  override: {items: append}',
+    ]);
     expect(fired(set, as('carol'))).toContain('admin-activity');
   });
 
   test('append to a "known activity" macro widens it (or-ed)', () => {
-    const set = rules(base, ['user/a.yaml', '- macro: known_activity\n  condition: verb == "list"\n  override: {condition: append}']);
+    const set = rules(base, [
+      'user/a.yaml',
+      '- macro: known_activity\n  condition: verb == "list"\n  override: {condition: append}',
+    ]);
     expect(fired(set, as('root', { verb: 'list' }))).toEqual([]);
     expect(fired(set, as('root', { verb: 'get' }))).toEqual(['admin-activity', 'reads']);
   });
@@ -75,7 +81,11 @@ describe('loader errors name the file, the line, the rule and the problem', () =
     ['type error', auditRule('r', 'verb == 1'), /rule "r": condition: .*(overload|type)/i],
     ['non-bool condition', auditRule('r', 'verb'), /rule "r": condition: must be bool, got string/],
     ['bad priority', auditRule('r', 'true').replace('priority: warning', 'priority: loud'), /rule "r": priority: /],
-    ['missing fields', '- rule: r\n  condition: "true"', /rule "r": missing fields "source", "name", "description", "output", "tags", "priority"/],
+    [
+      'missing fields',
+      '- rule: r\n  condition: "true"',
+      /rule "r": missing fields "source", "name", "description", "output", "tags", "priority"/,
+    ],
     ['bad rule id', auditRule('Not An Id', 'true'), /rule "Not An Id": rule: rule ids are lower-case/],
     ['unknown output field', auditRule('r', 'true').replace('{user}', '{usr}'), /rule "r": output: unknown field "\{usr\}"/],
     ['exception syntax', auditRule('r', 'true', '  exceptions: [{name: e, condition: "(("}]'), /rule "r": exception "e": /],
@@ -94,11 +104,16 @@ describe('loader errors name the file, the line, the rule and the problem', () =
 
   test('duplicate rule id (without override) is refused', () => {
     const { problems } = compileYaml(base, ['user/a.yaml', auditRule('reads', 'true')]);
-    expect(problems).toEqual([expect.stringMatching(/^user\/a\.yaml:2: rule "reads": duplicate rule id \(first defined at builtin\/base\.yaml:\d+\)/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^user\/a\.yaml:2: rule "reads": duplicate rule id \(first defined at builtin\/base\.yaml:\d+\)/),
+    ]);
   });
 
   test('redefining a list or macro needs an override', () => {
-    const { problems } = compileYaml(base, ['user/a.yaml', '- list: admins\n  items: [x]\n- macro: is_admin\n  condition: "true"']);
+    const { problems } = compileYaml(base, [
+      'user/a.yaml',
+      '- list: admins\n  items: [x]\n- macro: is_admin\n  condition: "true"',
+    ]);
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/list "admins": already defined at builtin\/base\.yaml:2/);
     expect(problems[1]).toMatch(/macro "is_admin": already defined/);

@@ -36,7 +36,12 @@ test('classify tells audit, Falco and other JSON apart', () => {
 
 test.each([
   ['EventList', JSON.stringify({ kind: 'EventList', items: [audit('a'), audit('b')] }), 2, 0],
-  ['JSON lines with a broken line and a blank line', `${JSON.stringify(audit('a'))}\n{"nope"\n\n${JSON.stringify(BASE_FALCO_EVENT)}\n`, 2, 1],
+  [
+    'JSON lines with a broken line and a blank line',
+    `${JSON.stringify(audit('a'))}\n{"nope"\n\n${JSON.stringify(BASE_FALCO_EVENT)}\n`,
+    2,
+    1,
+  ],
   ['single Falco event', JSON.stringify(BASE_FALCO_EVENT), 1, 0],
   ['array of events', JSON.stringify([audit('a'), audit('b'), audit('c')]), 3, 0],
 ])('eventsInText: %s', (_n, text, good, bad) => {
@@ -71,14 +76,32 @@ test('falconer replay on the samples prints one JSON alert per line, Falco and a
     join(SAMPLES, 'falco-raw-http-output.json'),
   );
   expect(code).toBe(0);
-  const alerts = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const alerts = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const byRule = Object.fromEntries(alerts.map((a) => [a.rule, a]));
-  for (const rule of ['Attach/Exec Pod', 'Attach to cluster-admin Role', 'Create Privileged Pod', 'Pod Violates PodSecurity Level', 'Terminal shell in container']) {
+  for (const rule of [
+    'Attach/Exec Pod',
+    'Attach to cluster-admin Role',
+    'Create Privileged Pod',
+    'Pod Violates PodSecurity Level',
+    'Terminal shell in container',
+  ]) {
     expect(byRule[rule]).toEqual(
-      expect.objectContaining({ priority: expect.any(String), source: expect.any(String), fingerprint: expect.any(String), count: 1, evidence: [expect.any(String)] }),
+      expect.objectContaining({
+        priority: expect.any(String),
+        source: expect.any(String),
+        fingerprint: expect.any(String),
+        count: 1,
+        evidence: [expect.any(String)],
+      }),
     );
   }
-  expect(byRule['Attach/Exec Pod']).toMatchObject({ source: 'k8s_audit', evidence: ['927fcde7-74e5-4a57-af53-dceacefaf47c/ResponseStarted'] });
+  expect(byRule['Attach/Exec Pod']).toMatchObject({
+    source: 'k8s_audit',
+    evidence: ['927fcde7-74e5-4a57-af53-dceacefaf47c/ResponseStarted'],
+  });
   expect(err).toMatch(/replayed 5 events \(0 skipped, 0 duplicates\)/);
 });
 
@@ -87,14 +110,25 @@ test('falconer replay --enrich --state adds who did it and how exposed the pod i
   const files = [join(SAMPLES, 'audit-eventlist.json'), join(SAMPLES, 'falco-terminal-shell.json')];
   const enriched = await cli('replay', '--enrich', '--state', snapshot, '--cluster', 'prod', ...files);
   expect(enriched.code).toBe(0);
-  const byRule = Object.fromEntries(enriched.out.trim().split('\n').map((l) => JSON.parse(l)).map((a) => [a.rule, a]));
+  const byRule = Object.fromEntries(
+    enriched.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .map((a) => [a.rule, a]),
+  );
   expect(byRule['Attach/Exec Pod'].enrichment.subject).toMatchObject({ known: true, user: 'alice@example.com' });
   expect(byRule['Attach/Exec Pod'].enrichment.subject.bindingCount).toBeGreaterThan(0);
   expect(byRule['Create Privileged Pod'].enrichment.pod).toMatchObject({ known: true, origin: 'audit-object', privileged: true });
   expect(byRule['Terminal shell in container'].enrichment).toHaveProperty('pod');
 
   const plain = await cli('replay', ...files);
-  expect(plain.out.trim().split('\n').every((l) => !('enrichment' in JSON.parse(l)))).toBe(true);
+  expect(
+    plain.out
+      .trim()
+      .split('\n')
+      .every((l) => !('enrichment' in JSON.parse(l))),
+  ).toBe(true);
   expect((await cli('replay', '--enrich', '--state', '/nonexistent.json', ...files)).code).toBe(2);
 });
 
@@ -127,11 +161,17 @@ ${auditRule('shop-deletes', 'ns == "shop"', '  match: {verbs: [delete]}')}`,
   });
 
   test('test passes when fixtures agree and fails (exit 1) on a mismatch', async () => {
-    writeFileSync(join(dir, 'fixtures', 'mine.yaml'), fixtures('{verb: delete, objectRef: {resource: pods, namespace: dev, name: x}}'));
+    writeFileSync(
+      join(dir, 'fixtures', 'mine.yaml'),
+      fixtures('{verb: delete, objectRef: {resource: pods, namespace: dev, name: x}}'),
+    );
     const ok = await cli('rules', 'test', dir);
     expect(ok.out).toMatch(/ 0 failed/);
     expect(ok.code).toBe(0);
-    writeFileSync(join(dir, 'fixtures', 'mine.yaml'), fixtures('{verb: delete, objectRef: {resource: pods, namespace: shop, name: y}}'));
+    writeFileSync(
+      join(dir, 'fixtures', 'mine.yaml'),
+      fixtures('{verb: delete, objectRef: {resource: pods, namespace: shop, name: y}}'),
+    );
     const bad = await cli('rules', 'test', dir);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/FAIL shop-deletes miss: near miss \(.*mine\.yaml\) — fired/);

@@ -27,7 +27,15 @@ describe('expandCondition', () => {
 
   test('reports the macros used and throws on cycles', () => {
     expect([...expandCondition('b', macros).macrosUsed].sort()).toEqual(['a', 'b', 'c']);
-    expect(() => expandCondition('x', new Map([['x', 'y'], ['y', 'x']]))).toThrow(ExpansionError);
+    expect(() =>
+      expandCondition(
+        'x',
+        new Map([
+          ['x', 'y'],
+          ['y', 'x'],
+        ]),
+      ),
+    ).toThrow(ExpansionError);
   });
 });
 
@@ -69,7 +77,10 @@ describe('AuditActivation', () => {
       containers: [{ name: 'a', image: 'nginx:1', securityContext: { privileged: true, runAsUser: 0 } }],
       initContainers: [{ name: 'i', image: 'busybox', securityContext: { capabilities: { add: ['NET_ADMIN'] } } }],
       ephemeralContainers: [{ name: 'e', image: 'alpine' }],
-      volumes: [{ name: 'h', hostPath: { path: '/etc' } }, { name: 'c', configMap: { name: 'x' } }],
+      volumes: [
+        { name: 'h', hostPath: { path: '/etc' } },
+        { name: 'c', configMap: { name: 'x' } },
+      ],
       hostPID: true,
       serviceAccountName: 'sa',
     };
@@ -91,7 +102,14 @@ describe('AuditActivation', () => {
   test('absent fields have neutral defaults', () => {
     const a = new AuditActivation({});
     expect([a.user, a.verb, a.name, a.sourceIp, a.responseCode, a.groups, a.requestObject, a.roleRef.name]).toEqual([
-      '', '', '', '', 0n, [], {}, '',
+      '',
+      '',
+      '',
+      '',
+      0n,
+      [],
+      {},
+      '',
     ]);
   });
 });
@@ -121,7 +139,14 @@ test.each([
   [{ stages: ['ResponseComplete'], verbs: ['*'], resources: ['pods'] }, 'ResponseComplete', 'get', 'pods', '', true],
   [{ stages: ['ResponseComplete'], verbs: ['*'], resources: ['pods'] }, 'ResponseComplete', 'get', 'pods', 'log', false],
   [{ stages: ['*'], verbs: ['get'], resources: ['pods/*'] }, 'Panic', 'get', 'pods', 'log', true],
-  [{ stages: ['ResponseStarted'], verbs: ['get', 'create'], resources: ['pods/exec'] }, 'ResponseComplete', 'get', 'pods', 'exec', false],
+  [
+    { stages: ['ResponseStarted'], verbs: ['get', 'create'], resources: ['pods/exec'] },
+    'ResponseComplete',
+    'get',
+    'pods',
+    'exec',
+    false,
+  ],
 ])('selectorAdmits(%j, %s %s %s/%s) = %s', (match, stage, verb, res, sub, expected) => {
   expect(selectorAdmits(match, stage, verb, res, sub)).toBe(expected);
 });

@@ -16,7 +16,11 @@ describe('end to end: live cluster state enriches runtime alerts', () => {
 
   beforeAll(async () => {
     kube = await new KubeApiServer().start();
-    kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } });
+    kube.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'shop', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } },
+    });
     kube.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'web', namespace: 'shop' } });
     kube.apply({
       apiVersion: 'v1',
@@ -67,9 +71,19 @@ describe('end to end: live cluster state enriches runtime alerts', () => {
     await eventually(async () => {
       const res = await fetch(`${f.url}/v1/alerts`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
       const [alert] = ((await res.json()) as { alerts: any[] }).alerts;
-      expect(alert.enrichment.pod).toMatchObject({ known: true, privileged: true, hostPID: true, serviceAccount: 'web', pss: { level: 'privileged' } });
+      expect(alert.enrichment.pod).toMatchObject({
+        known: true,
+        privileged: true,
+        hostPID: true,
+        serviceAccount: 'web',
+        pss: { level: 'privileged' },
+      });
       expect(alert.enrichment.pod.namespacePolicy).toMatchObject({ known: true, meetsEnforce: false });
-      expect(alert.enrichment.subject).toMatchObject({ known: true, user: 'system:serviceaccount:shop:web', kind: 'serviceaccount' });
+      expect(alert.enrichment.subject).toMatchObject({
+        known: true,
+        user: 'system:serviceaccount:shop:web',
+        kind: 'serviceaccount',
+      });
       expect(alert.enrichment.subject.findings.map((x: { id: string }) => x.id)).toContain('cluster-admin');
       expect(alert.enrichment.network).toMatchObject({ known: true, ingress: { isolated: false }, egress: { isolated: false } });
     });
@@ -95,7 +109,12 @@ describe('end to end: live cluster state enriches runtime alerts', () => {
     await eventually(async () => {
       const shell = falcoEvent({
         uuid: `live-${Math.random()}`,
-        output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'api-1', 'container.name': 'api', 'proc.cmdline': `sh ${Math.random()}` },
+        output_fields: {
+          'k8s.ns.name': 'shop',
+          'k8s.pod.name': 'api-1',
+          'container.name': 'api',
+          'proc.cmdline': `sh ${Math.random()}`,
+        },
       });
       await post(`${f.url}/v1/events/falco`, JSON.stringify(shell));
       const res = await fetch(`${f.url}/v1/alerts?limit=1`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });

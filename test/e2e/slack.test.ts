@@ -29,7 +29,10 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
 
   it('posts one message per new alert, with the bot token, to each receiver the priority reaches', async () => {
     const a = await post(`${f.url}/v1/events/falco`, sampleText('falco-terminal-shell.json'));
-    const b = await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'u-2', rule: 'Drop and execute new binary in container', priority: 'Critical' })));
+    const b = await post(
+      `${f.url}/v1/events/falco`,
+      JSON.stringify(falcoEvent({ uuid: 'u-2', rule: 'Drop and execute new binary in container', priority: 'Critical' })),
+    );
     expect([a.status, b.status]).toEqual([202, 202]);
     await eventually(() => expect(slack.posts).toHaveLength(3));
     const byChannel = slack.posts.map((p) => [p.args.channel, p.token, (p.args.attachments as any[])[0].blocks[0].text.text]);
@@ -55,7 +58,9 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
     expect(update.args).toMatchObject({ channel: 'C0FALCONER', ts: '1700000000.000001' });
     expect(JSON.stringify(update.args.attachments)).toContain('*Occurrences*\\n4 (first');
 
-    const res = await fetch(`${f.url}/v1/alerts`, { headers: { authorization: 'Bearer test-token-0123456789abcdef' } }).catch(() => undefined);
+    const res = await fetch(`${f.url}/v1/alerts`, { headers: { authorization: 'Bearer test-token-0123456789abcdef' } }).catch(
+      () => undefined,
+    );
     expect(res).toBeUndefined(); // stopped: nothing listens any more
   });
 
@@ -94,7 +99,11 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
   it('escapes a hostile command line end to end', async () => {
     await post(
       `${f.url}/v1/events/falco`,
-      JSON.stringify(falcoEvent({ output_fields: { 'proc.cmdline': '<!channel> <https://evil|click>', 'k8s.ns.name': 'a', 'k8s.pod.name': 'b' } })),
+      JSON.stringify(
+        falcoEvent({
+          output_fields: { 'proc.cmdline': '<!channel> <https://evil|click>', 'k8s.ns.name': 'a', 'k8s.pod.name': 'b' },
+        }),
+      ),
     );
     await eventually(() => expect(slack.posts).toHaveLength(1));
     const raw = JSON.stringify(slack.posts[0]!.args);
@@ -117,7 +126,12 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
     slack.next({ kind: 'platform_error', error: 'channel_not_found' });
     await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'nf', rule: 'Other' })));
     await eventually(() => expect(f.dispatcher.deadLetters()).toHaveLength(1));
-    expect(f.dispatcher.deadLetters()[0]).toMatchObject({ receiver: 'sec', rule: 'Other', attempts: 1, error: 'Slack error: channel_not_found' });
+    expect(f.dispatcher.deadLetters()[0]).toMatchObject({
+      receiver: 'sec',
+      rule: 'Other',
+      attempts: 1,
+      error: 'Slack error: channel_not_found',
+    });
     expect(slack.posts).toHaveLength(3);
   });
 
@@ -139,12 +153,14 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
         labels: { user: 'alice@example.com', namespace: 'shop', pod: 'web-7c9f8d-abcde' },
         evidence: ['927fcde7-74e5-4a57-af53-dceacefaf47c/ResponseStarted'],
       });
-      expect(body.alerts.map((a) => a.rule)).toEqual(expect.arrayContaining(['Attach to cluster-admin Role', 'Create Privileged Pod']));
+      expect(body.alerts.map((a) => a.rule)).toEqual(
+        expect.arrayContaining(['Attach to cluster-admin Role', 'Create Privileged Pod']),
+      );
     });
     expect((await fetch(`${f.url}/v1/alerts`)).status).toBe(401);
   });
 
-  it('enriches the exec alert from a cluster snapshot: the subject\'s risky findings, the pod\'s PSS level, its isolation', async () => {
+  it("enriches the exec alert from a cluster snapshot: the subject's risky findings, the pod's PSS level, its isolation", async () => {
     const ownSlack = new FakeSlack();
     const g = await startTestFalconer({
       cluster: 'prod',
@@ -163,18 +179,34 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
       expect(exec).toContain('namespace enforces baseline:latest: pod *does not meet it*');
       expect(exec).toContain('*Network* ingress isolated by default-deny-ingress, web-from-lb');
       const shell = JSON.stringify(message('Terminal shell in container')!.args.attachments);
-      expect(shell).toContain("*Subject* system:serviceaccount:shop:default (the pod's service account): no risky permissions found");
+      expect(shell).toContain(
+        "*Subject* system:serviceaccount:shop:default (the pod's service account): no risky permissions found",
+      );
 
       const res = await fetch(`${g.url}/v1/alerts`, { headers: { authorization: 'Bearer test-token-0123456789abcdef' } });
       const alerts = ((await res.json()) as { alerts: any[] }).alerts;
       const execAlert = alerts.find((a) => a.rule === 'Attach/Exec Pod');
       expect(execAlert.enrichment).toMatchObject({
-        subject: { known: true, user: 'alice@example.com', origin: 'audit-user', findings: expect.arrayContaining([expect.objectContaining({ id: 'pods-exec' })]) },
-        pod: { known: true, name: 'web-7c9f8d-abcde', pss: { level: 'privileged' }, namespacePolicy: { enforce: 'baseline:latest', meetsEnforce: false } },
+        subject: {
+          known: true,
+          user: 'alice@example.com',
+          origin: 'audit-user',
+          findings: expect.arrayContaining([expect.objectContaining({ id: 'pods-exec' })]),
+        },
+        pod: {
+          known: true,
+          name: 'web-7c9f8d-abcde',
+          pss: { level: 'privileged' },
+          namespacePolicy: { enforce: 'baseline:latest', meetsEnforce: false },
+        },
         network: { known: true, ingress: { isolated: true, defaultDeny: true }, egress: { isolated: false } },
       });
       // The privileged pod created in the same batch is evaluated from the audit event's own object.
-      expect(alerts.find((a) => a.rule === 'Create Privileged Pod').enrichment.pod).toMatchObject({ known: true, origin: 'audit-object', privileged: true });
+      expect(alerts.find((a) => a.rule === 'Create Privileged Pod').enrichment.pod).toMatchObject({
+        known: true,
+        origin: 'audit-object',
+        privileged: true,
+      });
     } finally {
       await g.stop();
       await ownSlack.stop();

@@ -11,12 +11,42 @@ import { startTestFalconer, TEST_TOKEN } from '../support/falconer';
 function makeCertificates(dir: string) {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   for (const ca of ['ca', 'stranger']) {
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.crt`);
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${ca}`,
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.crt`,
+    );
   }
   const leaf = (name: string, ca: string, ext: string) => {
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
     execFileSync('sh', ['-c', `printf '%s' '${ext}' > ${name}.ext`], { cwd: dir });
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.crt`,
+      '-CAkey',
+      `${ca}.key`,
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    );
   };
   leaf('server', 'ca', 'subjectAltName=IP:127.0.0.1');
   leaf('falco', 'ca', 'extendedKeyUsage=clientAuth');
@@ -25,7 +55,11 @@ function makeCertificates(dir: string) {
   return { read, path: (f: string) => join(dir, f) };
 }
 
-function postTls(url: string, body: string, options: { cert?: Buffer; key?: Buffer; ca: Buffer; token?: string }): Promise<number> {
+function postTls(
+  url: string,
+  body: string,
+  options: { cert?: Buffer; key?: Buffer; ca: Buffer; token?: string },
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = request(
@@ -54,7 +88,9 @@ describe('HTTPS with mutual TLS', () => {
   let f: RunningFalconer;
   beforeAll(async () => {
     f = await startTestFalconer({
-      server: { tls: { certFile: certs.path('server.crt'), keyFile: certs.path('server.key'), clientCaFile: certs.path('ca.crt') } },
+      server: {
+        tls: { certFile: certs.path('server.crt'), keyFile: certs.path('server.key'), clientCaFile: certs.path('ca.crt') },
+      },
     });
   });
   afterAll(() => f.stop());
@@ -67,11 +103,15 @@ describe('HTTPS with mutual TLS', () => {
   });
 
   it('accepts a client certificate from the configured CA without a token (Falco http_output with mtls)', async () => {
-    expect(await postTls(`${f.url}/v1/events/falco`, body, { ca, cert: certs.read('falco.crt'), key: certs.read('falco.key') })).toBe(202);
+    expect(
+      await postTls(`${f.url}/v1/events/falco`, body, { ca, cert: certs.read('falco.crt'), key: certs.read('falco.key') }),
+    ).toBe(202);
   });
 
   it('refuses a certificate from another CA without a token', async () => {
-    expect(await postTls(`${f.url}/v1/events/falco`, body, { ca, cert: certs.read('intruder.crt'), key: certs.read('intruder.key') })).toBe(401);
+    expect(
+      await postTls(`${f.url}/v1/events/falco`, body, { ca, cert: certs.read('intruder.crt'), key: certs.read('intruder.key') }),
+    ).toBe(401);
   });
 
   it('still accepts the bearer token from callers without a certificate, and refuses them without it', async () => {

@@ -59,7 +59,8 @@ describe('audit payloads', () => {
         auditID: 'y',
         stage: 'ResponseStarted',
         verb: 'create',
-        requestURI: '/api/v1/namespaces/a/pods/p/exec?command=sh&command=-c&command=id%3Bcat%20%2Fetc%2Fshadow&container=c&tty=false',
+        requestURI:
+          '/api/v1/namespaces/a/pods/p/exec?command=sh&command=-c&command=id%3Bcat%20%2Fetc%2Fshadow&container=c&tty=false',
         user: { username: 'bob' },
         objectRef: { resource: 'pods', subresource: 'exec', namespace: 'a', name: 'p' },
         stageTimestamp: '2025-11-10T12:00:00Z',

@@ -21,7 +21,10 @@ describe('parseJson', () => {
   });
 
   it('drops __proto__ keys at any depth without changing any prototype', () => {
-    const v = parse('{"__proto__":{"polluted":true},"a":{"__proto__":{"x":1},"b":[{"__proto__":{"y":2}}]}}') as Record<string, any>;
+    const v = parse('{"__proto__":{"polluted":true},"a":{"__proto__":{"x":1},"b":[{"__proto__":{"y":2}}]}}') as Record<
+      string,
+      any
+    >;
     expect(Object.keys(v)).toEqual(['a']);
     expect(Object.hasOwn(v.a, '__proto__')).toBe(false);
     expect(Object.hasOwn(v.a.b[0], '__proto__')).toBe(false);

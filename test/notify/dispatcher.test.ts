@@ -186,7 +186,10 @@ describe('Dispatcher', () => {
     expect(['pending', 'inflight']).toContain(record.state);
     expect(record).toMatchObject({ receiver: 'r', alert: { fingerprint: a.fingerprint } });
     await dispatcher.settled();
-    expect(JSON.parse((await store.get(`notify:r:${a.fingerprint}:${a.firstSeen}`))!)).toEqual({ state: 'sent', ref: { ts: 'ts-1' } });
+    expect(JSON.parse((await store.get(`notify:r:${a.fingerprint}:${a.firstSeen}`))!)).toEqual({
+      state: 'sent',
+      ref: { ts: 'ts-1' },
+    });
     expect(await store.due(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
   });
 
@@ -219,8 +222,16 @@ describe('Dispatcher across replicas sharing a store', () => {
     const live = setup([liveNotifier], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
     const deadClock = new VirtualClock(live.clock.now());
     const dead = new Dispatcher([deadNotifier], live.store, deadClock, createMetrics(), pino({ level: 'silent' }), {
-      maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 8000, updateDebounceMs: 5000, windowMs: 3_600_000,
-      queueCapacity: 100, deadLetterCapacity: 100, leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL,
+      maxAttempts: 4,
+      baseDelayMs: 1000,
+      maxDelayMs: 8000,
+      updateDebounceMs: 5000,
+      windowMs: 3_600_000,
+      queueCapacity: 100,
+      deadLetterCapacity: 100,
+      leaseMs: LEASE,
+      claimGraceMs: GRACE,
+      recoverIntervalMs: POLL,
     });
     return { live, dead };
   }
@@ -260,8 +271,16 @@ describe('Dispatcher across replicas sharing a store', () => {
     const other = new ScriptedNotifier('sec');
     const a = setup([slow], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
     const b = new Dispatcher([other], a.store, a.clock, createMetrics(), pino({ level: 'silent' }), {
-      maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 8000, updateDebounceMs: 5000, windowMs: 3_600_000,
-      queueCapacity: 100, deadLetterCapacity: 100, leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL,
+      maxAttempts: 4,
+      baseDelayMs: 1000,
+      maxDelayMs: 8000,
+      updateDebounceMs: 5000,
+      windowMs: 3_600_000,
+      queueCapacity: 100,
+      deadLetterCapacity: 100,
+      leaseMs: LEASE,
+      claimGraceMs: GRACE,
+      recoverIntervalMs: POLL,
     });
     void a.dispatcher.announce(alert());
     // Not a.advance: that waits for a's lanes, and a's send is deliberately still running.

@@ -112,7 +112,9 @@ export function stateStoreContract(name: string, makeHarness: () => StoreHarness
       const k = h.key('hits');
       const handles = h.stores(4);
       const n = 80;
-      const counters = await Promise.all(Array.from({ length: n }, (_, i) => handles[i % handles.length]!.hit(k, 1_000 + i, 60_000)));
+      const counters = await Promise.all(
+        Array.from({ length: n }, (_, i) => handles[i % handles.length]!.hit(k, 1_000 + i, 60_000)),
+      );
       expect(counters.map((c) => c.count).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
       expect(counters.every((c) => c.firstSeen === counters.find((x) => x.count === 1)!.firstSeen)).toBe(true);
       const last = await store.hit(k, 0, 60_000);

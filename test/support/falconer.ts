@@ -5,7 +5,10 @@ import { validateConfig } from '../../src/config/load';
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
 /** Starts Falconer on a free loopback port with a quiet logger; config is merged over test defaults. */
-export async function startTestFalconer(config: Record<string, unknown> = {}, options: FalconerOptions = {}): Promise<RunningFalconer> {
+export async function startTestFalconer(
+  config: Record<string, unknown> = {},
+  options: FalconerOptions = {},
+): Promise<RunningFalconer> {
   const { server, ingest, ...rest } = config as { server?: object; ingest?: object };
   const validated = validateConfig({
     server: { host: '127.0.0.1', port: 0, ...server },
@@ -16,7 +19,11 @@ export async function startTestFalconer(config: Record<string, unknown> = {}, op
   return startFalconer(validated, { logger: pino({ level: 'silent' }), ...options });
 }
 
-export async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+export async function post(
+  url: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(url, {
     method: 'POST',
     body,

@@ -142,7 +142,10 @@ async function dockerKafka(): Promise<RunningService> {
     env[`KAFKA_${key.toUpperCase().replace(/\./g, '_')}`] = value;
   }
   env.CLUSTER_ID = kraftClusterId();
-  const container = await new GenericContainer(KAFKA_IMAGE).withEnvironment(env).withExposedPorts({ container: port, host: port }).start();
+  const container = await new GenericContainer(KAFKA_IMAGE)
+    .withEnvironment(env)
+    .withExposedPorts({ container: port, host: port })
+    .start();
   const address = `127.0.0.1:${port}`;
   await waitForKafka(address, 90_000, () => undefined);
   return {
@@ -274,7 +277,9 @@ export async function startNativeKafka(options: NativeKafkaOptions = {}): Promis
 
   const logFile = join(dir, 'kafka.log');
   const out = openSync(logFile, 'a');
-  const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', join(dir, 'server.properties')], { stdio: ['ignore', out, out] });
+  const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', join(dir, 'server.properties')], {
+    stdio: ['ignore', out, out],
+  });
   closeSync(out);
   const address = `127.0.0.1:${port}`;
   const stop = stopper(child, dir, options.dir === undefined, 5_000);

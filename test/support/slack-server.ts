@@ -58,7 +58,12 @@ export class FakeSlack {
           return json(200, { ok: false, error: behaviour.error });
       }
       if (method === 'chat.postMessage') {
-        return json(200, { ok: true, channel: 'C0FALCONER', ts: `1700000000.${String(++this.seq).padStart(6, '0')}`, message: {} });
+        return json(200, {
+          ok: true,
+          channel: 'C0FALCONER',
+          ts: `1700000000.${String(++this.seq).padStart(6, '0')}`,
+          message: {},
+        });
       }
       if (method === 'chat.update') return json(200, { ok: true, channel: args.channel, ts: args.ts });
       return json(200, { ok: false, error: 'unknown_method' });

@@ -1,7 +1,7 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
-import type { Command } from "commander";
-import type { CommandRegistrar } from "../main";
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import type { CommandRegistrar } from '../main';
 import {
   denialMessage,
   evaluatePodSpec,
@@ -14,8 +14,8 @@ import {
   type Level,
   type PolicyVersion,
   type Violation,
-} from "../../enrich/pod-security";
-import { parseManifests } from "../../enrich/pod-security/manifests";
+} from '../../enrich/pod-security';
+import { parseManifests } from '../../enrich/pod-security/manifests';
 
 interface CheckOptions {
   level?: string;
@@ -40,7 +40,7 @@ interface ObjectReport {
   nextLevelViolations?: Violation[];
 }
 
-const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
+const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Files named on the command line; a directory stands for the manifests below it. */
 function expandPaths(paths: readonly string[]): string[] {
@@ -68,12 +68,7 @@ function expandPaths(paths: readonly string[]): string[] {
   return files;
 }
 
-function report(
-  file: string,
-  pod: ExtractedPod,
-  level: Level | undefined,
-  version: PolicyVersion,
-): ObjectReport {
+function report(file: string, pod: ExtractedPod, level: Level | undefined, version: PolicyVersion): ObjectReport {
   const highest = highestLevelOfSpec(pod.metadata, pod.spec, version);
   const base = {
     file,
@@ -81,9 +76,7 @@ function report(
     name: pod.name,
     namespace: pod.namespace,
   };
-  const next = highest.nextLevel
-    ? { nextLevel: highest.nextLevel, nextLevelViolations: highest.violations }
-    : {};
+  const next = highest.nextLevel ? { nextLevel: highest.nextLevel, nextLevelViolations: highest.violations } : {};
   if (level === undefined) {
     return {
       ...base,
@@ -108,8 +101,8 @@ function report(
 }
 
 function objectName(r: ObjectReport): string {
-  const name = r.name || "(unnamed)";
-  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${name}`;
+  const name = r.name || '(unnamed)';
+  return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${name}`;
 }
 
 function humanLine(r: ObjectReport, levelGiven: boolean): string {
@@ -120,9 +113,7 @@ function humanLine(r: ObjectReport, levelGiven: boolean): string {
       : `${subject}: ${denialMessage({ level: r.level, version: r.version, allowed: false, violations: r.violations })}`;
   }
   const meets = `${subject}: meets "${r.level}:${r.version}"`;
-  return r.nextLevel
-    ? `${meets}; not ${r.nextLevel}: ${formatViolations(r.nextLevelViolations ?? [])}`
-    : meets;
+  return r.nextLevel ? `${meets}; not ${r.nextLevel}: ${formatViolations(r.nextLevelViolations ?? [])}` : meets;
 }
 
 /** Buffers output so that thousands of objects cost a handful of writes. */
@@ -131,32 +122,26 @@ class Output {
   private size = 0;
 
   line(text: string): void {
-    this.chunks.push(text, "\n");
+    this.chunks.push(text, '\n');
     this.size += text.length + 1;
     if (this.size > 64 * 1024) this.flush();
   }
 
   flush(): void {
     if (this.chunks.length === 0) return;
-    process.stdout.write(this.chunks.join(""));
+    process.stdout.write(this.chunks.join(''));
     this.chunks = [];
     this.size = 0;
   }
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof Error)
-    return "code" in err && err.code === "ENOENT"
-      ? "no such file"
-      : (err.message.split("\n")[0] ?? "");
+  if (err instanceof Error) return 'code' in err && err.code === 'ENOENT' ? 'no such file' : (err.message.split('\n')[0] ?? '');
   return String(err);
 }
 
 /** Evaluates every file; resolves to the exit code (0 all allowed, 1 a violation, 2 unreadable input). */
-export function runPssCheck(
-  paths: readonly string[],
-  opts: CheckOptions,
-): number {
+export function runPssCheck(paths: readonly string[], opts: CheckOptions): number {
   let level: Level | undefined;
   let version: PolicyVersion;
   try {
@@ -171,13 +156,11 @@ export function runPssCheck(
   for (const file of expandPaths(paths)) {
     let objects: unknown[];
     try {
-      objects = parseManifests(fs.readFileSync(file, "utf8"));
+      objects = parseManifests(fs.readFileSync(file, 'utf8'));
     } catch (err) {
       counts.unreadable += 1;
       out.flush();
-      process.stderr.write(
-        `falconer pss check: cannot read ${file}: ${describeError(err)}\n`,
-      );
+      process.stderr.write(`falconer pss check: cannot read ${file}: ${describeError(err)}\n`);
       continue;
     }
     for (const object of objects) {
@@ -186,18 +169,12 @@ export function runPssCheck(
       const r = report(file, pod, level, version);
       counts.objects += 1;
       if (!r.allowed) counts.violating += 1;
-      out.line(
-        opts.json ? JSON.stringify(r) : humanLine(r, level !== undefined),
-      );
+      out.line(opts.json ? JSON.stringify(r) : humanLine(r, level !== undefined));
     }
   }
   if (!opts.json) {
-    const verdict =
-      level === undefined
-        ? ""
-        : `, ${counts.violating} violating ${level}:${opts.version}`;
-    const unreadable =
-      counts.unreadable > 0 ? `, ${counts.unreadable} unreadable file(s)` : "";
+    const verdict = level === undefined ? '' : `, ${counts.violating} violating ${level}:${opts.version}`;
+    const unreadable = counts.unreadable > 0 ? `, ${counts.unreadable} unreadable file(s)` : '';
     out.line(`${counts.objects} object(s) evaluated${verdict}${unreadable}`);
   }
   out.flush();
@@ -207,25 +184,17 @@ export function runPssCheck(
 
 export const registerPss: CommandRegistrar = (program: Command, exit) => {
   const pss = program
-    .command("pss")
-    .description(
-      "Pod Security Standards, as the PodSecurity admission controller evaluates them",
-    );
+    .command('pss')
+    .description('Pod Security Standards, as the PodSecurity admission controller evaluates them');
   pss
-    .command("check")
+    .command('check')
     .description(
-      "evaluate Pods and workload pod templates (Deployment, StatefulSet, DaemonSet, Job, CronJob, ...) in YAML or JSON files or directories",
+      'evaluate Pods and workload pod templates (Deployment, StatefulSet, DaemonSet, Job, CronJob, ...) in YAML or JSON files or directories',
     )
-    .argument(
-      "<files...>",
-      "manifest files (multi-document YAML, JSON, List) or directories",
-    )
-    .option(
-      "--level <level>",
-      "privileged, baseline or restricted; without it, report the highest level each object meets",
-    )
-    .option("--version <version>", "policy version: latest or v1.N", "latest")
-    .option("--json", "one JSON object per line per evaluated object")
+    .argument('<files...>', 'manifest files (multi-document YAML, JSON, List) or directories')
+    .option('--level <level>', 'privileged, baseline or restricted; without it, report the highest level each object meets')
+    .option('--version <version>', 'policy version: latest or v1.N', 'latest')
+    .option('--json', 'one JSON object per line per evaluated object')
     .action((files: string[], opts: CheckOptions) => {
       exit(runPssCheck(files, opts));
     });

@@ -59,7 +59,10 @@ function withScope(cmd: Command): Command {
   return cmd
     .option('-n, --namespace <namespace>', 'the namespace (default: "default"; none for cluster-scoped resources)')
     .option('-A, --all-namespaces', 'ask cluster-wide: only ClusterRoleBindings count')
-    .requiredOption('--state <file>', 'snapshot: `kubectl get namespaces,serviceaccounts,roles,clusterroles,rolebindings,clusterrolebindings -A -o json`');
+    .requiredOption(
+      '--state <file>',
+      'snapshot: `kubectl get namespaces,serviceaccounts,roles,clusterroles,rolebindings,clusterrolebindings -A -o json`',
+    );
 }
 
 function runCanI(verb: string, resource: string, name: string | undefined, opts: CanIOptions): number {
@@ -96,7 +99,8 @@ function toRequest(verb: string, resource: string, name: string | undefined, opt
   }
   const parsed = parseResourceArg(resource);
   if (!parsed) throw new BadInput(`cannot parse resource ${JSON.stringify(resource)}: use RESOURCE[.GROUP][/SUBRESOURCE]`);
-  if (parsed.guessed) err(`warning: unknown resource type '${parsed.resource}', assuming the core group (write RESOURCE.GROUP to be exact)`);
+  if (parsed.guessed)
+    err(`warning: unknown resource type '${parsed.resource}', assuming the core group (write RESOURCE.GROUP to be exact)`);
   if (opts.allNamespaces && opts.namespace) throw new BadInput('--namespace and --all-namespaces exclude each other');
   const namespace = opts.allNamespaces || (parsed.clusterScoped && !opts.namespace) ? undefined : (opts.namespace ?? 'default');
   return {
@@ -129,5 +133,10 @@ function guarded(run: () => number): number {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
 }

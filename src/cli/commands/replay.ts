@@ -25,11 +25,21 @@ export const registerReplay: CommandRegistrar = (program, exit) => {
         'offline; prints one deduplicated alert per line as JSON and sends nothing',
     )
     .argument('<files...>', 'files to replay, in order')
-    .option('-r, --rules <dir>', 'user rule folder (repeatable), applied after the built-in pack', (v: string, acc: string[]) => [...acc, v], [])
+    .option(
+      '-r, --rules <dir>',
+      'user rule folder (repeatable), applied after the built-in pack',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .option('--no-builtin', 'do not load the built-in pack')
     .option('--cluster <name>', 'cluster name for the events', 'replay')
     .option('--enrich', 'add the enrichment (subject, pod posture, network exposure) to each alert')
-    .option('--state <file>', 'cluster snapshot (kubectl get ... -A -o json) for --enrich; repeatable', (v: string, acc: string[]) => [...acc, v], [])
+    .option(
+      '--state <file>',
+      'cluster snapshot (kubectl get ... -A -o json) for --enrich; repeatable',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .action(async (files: string[], opts: ReplayOptions) => {
       let engine: RuleEngine;
       try {
@@ -69,7 +79,8 @@ export const registerReplay: CommandRegistrar = (program, exit) => {
       process.stderr.write(
         `replayed ${s.events} events (${s.skipped} skipped, ${s.duplicates} duplicates): ${s.detections} detections, ${replay.results().length} alerts\n`,
       );
-      for (const r of errors) process.stderr.write(`rule ${r.id}: ${r.stats.errors} evaluation errors (last: ${r.stats.lastError})\n`);
+      for (const r of errors)
+        process.stderr.write(`rule ${r.id}: ${r.stats.errors} evaluation errors (last: ${r.stats.lastError})\n`);
       exit(0);
     });
 };

@@ -57,7 +57,9 @@ export const registerRules: CommandRegistrar = (program, exit) => {
           ruleSet,
           readFixtures(folders),
           // Every rule needs a firing and a near-miss fixture; built-in ones are checked when the pack is loaded.
-          ruleSet.rules.filter((r) => opts.builtin || !resolve(r.def.origin.file).startsWith(BUILTIN_RULES_DIR)).map((r) => r.def.id),
+          ruleSet.rules
+            .filter((r) => opts.builtin || !resolve(r.def.origin.file).startsWith(BUILTIN_RULES_DIR))
+            .map((r) => r.def.id),
         );
       } catch (err) {
         process.stderr.write(`${(err as Error).message}\n`);
@@ -66,7 +68,9 @@ export const registerRules: CommandRegistrar = (program, exit) => {
       const failed = results.filter((r) => !r.ok);
       for (const r of opts.verbose ? results : failed) {
         const where = r.file ? ` (${r.file})` : '';
-        process.stdout.write(`${r.ok ? 'PASS' : 'FAIL'} ${r.rule} ${r.kind}: ${r.name}${where}${r.problem ? ' — ' + r.problem : ''}\n`);
+        process.stdout.write(
+          `${r.ok ? 'PASS' : 'FAIL'} ${r.rule} ${r.kind}: ${r.name}${where}${r.problem ? ' — ' + r.problem : ''}\n`,
+        );
       }
       process.stdout.write(`${results.length - failed.length} passed, ${failed.length} failed\n`);
       exit(failed.length ? 1 : 0);

@@ -76,15 +76,9 @@ export function buildEnvironment(
   env
     .registerFunction('list.within(list): bool', (a: unknown[], b: unknown[]) => within(a, b))
     .registerFunction('list.intersects(list): bool', (a: unknown[], b: unknown[]) => intersects(a, b))
-    .registerFunction('string.startsWithAny(list): bool', (s: string, l: unknown[]) =>
-      strings(l).some((p) => s.startsWith(p)),
-    )
-    .registerFunction('string.endsWithAny(list): bool', (s: string, l: unknown[]) =>
-      strings(l).some((p) => s.endsWith(p)),
-    )
-    .registerFunction('string.containsAny(list): bool', (s: string, l: unknown[]) =>
-      strings(l).some((p) => s.includes(p)),
-    )
+    .registerFunction('string.startsWithAny(list): bool', (s: string, l: unknown[]) => strings(l).some((p) => s.startsWith(p)))
+    .registerFunction('string.endsWithAny(list): bool', (s: string, l: unknown[]) => strings(l).some((p) => s.endsWith(p)))
+    .registerFunction('string.containsAny(list): bool', (s: string, l: unknown[]) => strings(l).some((p) => s.includes(p)))
     .registerFunction('list.anyStartsWith(list): bool', (values: unknown[], l: unknown[]) =>
       strings(values).some((v) => strings(l).some((p) => v.startsWith(p))),
     )

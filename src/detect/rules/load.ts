@@ -75,7 +75,15 @@ export function mergeRuleSources(sources: readonly RuleSourceFile[]): {
       if ('list' in entry) mergeList(entry, origin, definitions, report);
       else if ('macro' in entry) mergeMacro(entry, origin, definitions, report);
       else if ('rule' in entry) mergeRule(entry, origin, definitions, report);
-      else report(undefined, `entry must have a "list", "macro" or "rule" key (got ${Object.keys(entry).map((k) => `"${k}"`).join(', ') || 'nothing'})`);
+      else
+        report(
+          undefined,
+          `entry must have a "list", "macro" or "rule" key (got ${
+            Object.keys(entry)
+              .map((k) => `"${k}"`)
+              .join(', ') || 'nothing'
+          })`,
+        );
     }
   }
   return { definitions, problems };
@@ -122,8 +130,7 @@ function mergeMacro(entry: Record<string, unknown>, origin: Origin, defs: RuleDe
     report(subject, `already defined at ${at(existing.origin)}; use override: {condition: append} or {condition: replace}`);
   } else {
     // Appending widens a macro: typically a "known activity" exception the user adds to.
-    existing.condition =
-      e.override.condition === 'append' ? `(${existing.condition}) || (${e.condition})` : e.condition;
+    existing.condition = e.override.condition === 'append' ? `(${existing.condition}) || (${e.condition})` : e.condition;
   }
 }
 

@@ -217,7 +217,8 @@ export function buildRuleSet(defs: RuleDefinitions): { ruleSet?: RuleSet; proble
   };
 
   const compileCondition = (def: RuleDef, what: string, condition: string): Program | undefined => {
-    const report = (problem: string) => problems.push({ ...def.origin, subject: `rule "${def.id}"`, problem: `${what}: ${problem}` });
+    const report = (problem: string) =>
+      problems.push({ ...def.origin, subject: `rule "${def.id}"`, problem: `${what}: ${problem}` });
     let expanded: string;
     try {
       expanded = expandCondition(condition, macros).source;

@@ -75,7 +75,8 @@ export type RuleEntry = z.infer<typeof ruleEntry>;
 /** Turns zod issues into short problems: `unknown field "conditon"`, `priority: invalid option...`. */
 export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (issue.code === 'unrecognized_keys')
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     const where = issue.path.join('.');
     return where ? `${where}: ${issue.message}` : issue.message;
   });

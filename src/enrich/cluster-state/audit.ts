@@ -17,8 +17,7 @@ const KIND_BY_RESOURCE: Readonly<Record<string, StateKind>> = {
 const WRITE_VERBS = new Set(['create', 'update', 'patch']);
 
 export type AuditApplyResult =
-  | { applied: 'upsert' | 'delete'; kind: StateKind; namespace?: string; name: string }
-  | { applied: false; reason: string };
+  { applied: 'upsert' | 'delete'; kind: StateKind; namespace?: string; name: string } | { applied: false; reason: string };
 
 /**
  * Feeds one audit event into the state. Only completed, successful writes of the kept kinds count.

@@ -1,12 +1,4 @@
-import type {
-  LabelSelector,
-  LabelSelectorRequirement,
-  Meta,
-  PolicyRule,
-  RbacSubject,
-  StateKind,
-  StateObject,
-} from './types';
+import type { LabelSelector, LabelSelectorRequirement, Meta, PolicyRule, RbacSubject, StateKind, StateObject } from './types';
 import { CLUSTER_SCOPED_KINDS, isStateKind } from './types';
 
 /**
@@ -175,13 +167,11 @@ export function slimSelector(raw: unknown): LabelSelector | undefined {
   const matchLabels = stringMap(raw.matchLabels);
   if (matchLabels) selector.matchLabels = matchLabels;
   if (Array.isArray(raw.matchExpressions)) {
-    selector.matchExpressions = raw.matchExpressions
-      .filter(isRecord)
-      .map((e): LabelSelectorRequirement => {
-        const req: LabelSelectorRequirement = { key: String(e.key ?? ''), operator: String(e.operator ?? '') };
-        if (Array.isArray(e.values)) req.values = strings(e.values);
-        return req;
-      });
+    selector.matchExpressions = raw.matchExpressions.filter(isRecord).map((e): LabelSelectorRequirement => {
+      const req: LabelSelectorRequirement = { key: String(e.key ?? ''), operator: String(e.operator ?? '') };
+      if (Array.isArray(e.values)) req.values = strings(e.values);
+      return req;
+    });
   }
   return selector;
 }

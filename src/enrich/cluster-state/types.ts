@@ -113,14 +113,7 @@ export interface NetworkPolicy {
 export type Binding = RoleBinding | ClusterRoleBinding;
 
 export type StateObject =
-  | Pod
-  | Namespace
-  | ServiceAccount
-  | Role
-  | ClusterRole
-  | RoleBinding
-  | ClusterRoleBinding
-  | NetworkPolicy;
+  Pod | Namespace | ServiceAccount | Role | ClusterRole | RoleBinding | ClusterRoleBinding | NetworkPolicy;
 
 export type StateKind = StateObject['kind'];
 

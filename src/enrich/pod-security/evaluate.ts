@@ -1,19 +1,7 @@
-import { CHECKS, implementationAt, type CheckDefinition } from "./checks";
-import { extractPod } from "./extract";
-import type {
-  CheckFn,
-  Level,
-  ObjectMeta,
-  PodSpec,
-  PolicyVersion,
-  Violation,
-} from "./types";
-import {
-  effectiveMinor,
-  formatVersion,
-  parseLevel,
-  parseVersion,
-} from "./version";
+import { CHECKS, implementationAt, type CheckDefinition } from './checks';
+import { extractPod } from './extract';
+import type { CheckFn, Level, ObjectMeta, PodSpec, PolicyVersion, Violation } from './types';
+import { effectiveMinor, formatVersion, parseLevel, parseVersion } from './version';
 
 export interface PodSecurityResult {
   level: Level;
@@ -40,17 +28,15 @@ function planFor(level: Level, minor: number): readonly BoundCheck[] {
 }
 
 function buildPlan(level: Level, minor: number): BoundCheck[] {
-  if (level === "privileged") return [];
-  const applies = (d: CheckDefinition): boolean =>
-    implementationAt(d, minor) !== undefined;
+  if (level === 'privileged') return [];
+  const applies = (d: CheckDefinition): boolean => implementationAt(d, minor) !== undefined;
   const byId = new Map(CHECKS.map((d) => [d.id, d]));
   const supersededHere = (d: CheckDefinition): boolean => {
-    if (level !== "restricted" || !d.supersededBy) return false;
+    if (level !== 'restricted' || !d.supersededBy) return false;
     const successor = byId.get(d.supersededBy);
     return successor !== undefined && applies(successor);
   };
-  const levels: Array<CheckDefinition["level"]> =
-    level === "restricted" ? ["baseline", "restricted"] : ["baseline"];
+  const levels: Array<CheckDefinition['level']> = level === 'restricted' ? ['baseline', 'restricted'] : ['baseline'];
   const plan: BoundCheck[] = [];
   for (const l of levels) {
     for (const d of CHECKS) {
@@ -63,19 +49,14 @@ function buildPlan(level: Level, minor: number): BoundCheck[] {
 }
 
 /** Runs the checks of `level` at `version` on a pod's metadata and spec. */
-export function evaluatePodSpec(
-  meta: ObjectMeta,
-  spec: PodSpec,
-  level: Level,
-  version: PolicyVersion,
-): PodSecurityResult {
+export function evaluatePodSpec(meta: ObjectMeta, spec: PodSpec, level: Level, version: PolicyVersion): PodSecurityResult {
   const violations: Violation[] = [];
   for (const { id, check } of planFor(level, effectiveMinor(version))) {
     const outcome = check(meta, spec);
     if (outcome)
       violations.push({
         check: id,
-        reason: outcome.reason || "unknown forbidden reason",
+        reason: outcome.reason || 'unknown forbidden reason',
         detail: outcome.detail,
       });
   }
@@ -92,8 +73,8 @@ function asLevel(level: Level | string): Level {
 }
 
 function asVersion(version: PolicyVersion | string | undefined): PolicyVersion {
-  if (version === undefined) return "latest";
-  return typeof version === "string" ? parseVersion(version) : version;
+  if (version === undefined) return 'latest';
+  return typeof version === 'string' ? parseVersion(version) : version;
 }
 
 /**
@@ -104,15 +85,10 @@ function asVersion(version: PolicyVersion | string | undefined): PolicyVersion {
 export function evaluatePodSecurity(
   podLike: unknown,
   level: Level | string,
-  version: PolicyVersion | string = "latest",
+  version: PolicyVersion | string = 'latest',
 ): PodSecurityResult {
   const pod = extractPod(podLike);
-  return evaluatePodSpec(
-    pod.metadata,
-    pod.spec,
-    asLevel(level),
-    asVersion(version),
-  );
+  return evaluatePodSpec(pod.metadata, pod.spec, asLevel(level), asVersion(version));
 }
 
 export interface HighestLevelResult {
@@ -125,57 +101,46 @@ export interface HighestLevelResult {
   violations: Violation[];
 }
 
-export function highestLevelOfSpec(
-  meta: ObjectMeta,
-  spec: PodSpec,
-  version: PolicyVersion,
-): HighestLevelResult {
-  const baseline = evaluatePodSpec(meta, spec, "baseline", version);
+export function highestLevelOfSpec(meta: ObjectMeta, spec: PodSpec, version: PolicyVersion): HighestLevelResult {
+  const baseline = evaluatePodSpec(meta, spec, 'baseline', version);
   if (!baseline.allowed) {
     return {
-      level: "privileged",
+      level: 'privileged',
       version: baseline.version,
-      nextLevel: "baseline",
+      nextLevel: 'baseline',
       violations: baseline.violations,
     };
   }
-  const restricted = evaluatePodSpec(meta, spec, "restricted", version);
+  const restricted = evaluatePodSpec(meta, spec, 'restricted', version);
   if (!restricted.allowed) {
     return {
-      level: "baseline",
+      level: 'baseline',
       version: restricted.version,
-      nextLevel: "restricted",
+      nextLevel: 'restricted',
       violations: restricted.violations,
     };
   }
-  return { level: "restricted", version: restricted.version, violations: [] };
+  return { level: 'restricted', version: restricted.version, violations: [] };
 }
 
 /** The strictest Pod Security level a pod (or workload template) meets at `version`. */
-export function highestLevel(
-  podLike: unknown,
-  version: PolicyVersion | string = "latest",
-): HighestLevelResult {
+export function highestLevel(podLike: unknown, version: PolicyVersion | string = 'latest'): HighestLevelResult {
   const pod = extractPod(podLike);
   return highestLevelOfSpec(pod.metadata, pod.spec, asVersion(version));
 }
 
 /** `restricted:latest` */
-export function policyName(
-  result: Pick<PodSecurityResult, "level" | "version">,
-): string {
+export function policyName(result: Pick<PodSecurityResult, 'level' | 'version'>): string {
   return `${result.level}:${result.version}`;
 }
 
 /** `allowPrivilegeEscalation != false (container "x" must ...), runAsNonRoot != true (...)` */
 export function formatViolations(violations: readonly Violation[]): string {
-  return violations
-    .map((v) => (v.detail ? `${v.reason} (${v.detail})` : v.reason))
-    .join(", ");
+  return violations.map((v) => (v.detail ? `${v.reason} (${v.detail})` : v.reason)).join(', ');
 }
 
 /** The admission controller's denial: `violates PodSecurity "restricted:latest": ...`; empty when allowed. */
 export function denialMessage(result: PodSecurityResult): string {
-  if (result.allowed) return "";
+  if (result.allowed) return '';
   return `violates PodSecurity "${policyName(result)}": ${formatViolations(result.violations)}`;
 }

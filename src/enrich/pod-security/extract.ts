@@ -1,6 +1,6 @@
-import { FalconerError } from "../../core/errors";
-import { isObject } from "./pod-spec";
-import type { ObjectMeta, PodSpec } from "./types";
+import { FalconerError } from '../../core/errors';
+import { isObject } from './pod-spec';
+import type { ObjectMeta, PodSpec } from './types';
 
 /** A pod's spec and the metadata that goes with it (the pod template's, for workloads). */
 export interface ExtractedPod {
@@ -14,31 +14,27 @@ export interface ExtractedPod {
 
 export class NotAPodError extends FalconerError {
   constructor(kind: string) {
-    super("not_a_pod", `${kind || "object"} has no pod spec to evaluate`, 400);
+    super('not_a_pod', `${kind || 'object'} has no pod spec to evaluate`, 400);
   }
 }
 
 /** Where each kind keeps its pod template, as a path of keys below the object. */
 const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
-  Deployment: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  Job: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"],
-  PodTemplate: ["template"],
+  Deployment: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  ReplicationController: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+  PodTemplate: ['template'],
 };
 
-export const EVALUABLE_KINDS: readonly string[] = [
-  "Pod",
-  ...Object.keys(TEMPLATE_PATHS),
-];
+export const EVALUABLE_KINDS: readonly string[] = ['Pod', ...Object.keys(TEMPLATE_PATHS)];
 
 function dig(value: unknown, path: readonly string[]): unknown {
   let current = value;
-  for (const key of path)
-    current = isObject(current) ? current[key] : undefined;
+  for (const key of path) current = isObject(current) ? current[key] : undefined;
   return current;
 }
 
@@ -53,11 +49,11 @@ function asSpec(value: unknown): PodSpec {
 /** Finds the pod template in an object, or undefined when it has none (Service, ConfigMap, ...). */
 export function tryExtractPod(object: unknown): ExtractedPod | undefined {
   if (!isObject(object)) return undefined;
-  const kind = typeof object.kind === "string" ? object.kind : "";
+  const kind = typeof object.kind === 'string' ? object.kind : '';
   const ownMeta = asMeta(object.metadata);
   const identity = {
-    name: typeof ownMeta.name === "string" ? ownMeta.name : "",
-    namespace: typeof ownMeta.namespace === "string" ? ownMeta.namespace : "",
+    name: typeof ownMeta.name === 'string' ? ownMeta.name : '',
+    namespace: typeof ownMeta.namespace === 'string' ? ownMeta.namespace : '',
   };
   const templatePath = TEMPLATE_PATHS[kind];
   if (templatePath) {
@@ -70,23 +66,20 @@ export function tryExtractPod(object: unknown): ExtractedPod | undefined {
       spec: asSpec(template.spec),
     };
   }
-  if (kind === "Pod" || (kind === "" && isObject(object.spec))) {
+  if (kind === 'Pod' || (kind === '' && isObject(object.spec))) {
     return {
-      kind: kind || "Pod",
+      kind: kind || 'Pod',
       ...identity,
       metadata: ownMeta,
       spec: asSpec(object.spec),
     };
   }
   // A bare PodSpec.
-  if (
-    kind === "" &&
-    (Array.isArray(object.containers) || Array.isArray(object.initContainers))
-  ) {
+  if (kind === '' && (Array.isArray(object.containers) || Array.isArray(object.initContainers))) {
     return {
-      kind: "PodSpec",
-      name: "",
-      namespace: "",
+      kind: 'PodSpec',
+      name: '',
+      namespace: '',
       metadata: {},
       spec: object as PodSpec,
     };
@@ -96,9 +89,6 @@ export function tryExtractPod(object: unknown): ExtractedPod | undefined {
 
 export function extractPod(object: unknown): ExtractedPod {
   const pod = tryExtractPod(object);
-  if (!pod)
-    throw new NotAPodError(
-      isObject(object) && typeof object.kind === "string" ? object.kind : "",
-    );
+  if (!pod) throw new NotAPodError(isObject(object) && typeof object.kind === 'string' ? object.kind : '');
   return pod;
 }

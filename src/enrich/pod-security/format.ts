@@ -1,16 +1,12 @@
 /** Message helpers that reproduce the wording of k8s.io/pod-security-admission. */
 
-export function pluralize(
-  singular: string,
-  plural: string,
-  count: number,
-): string {
+export function pluralize(singular: string, plural: string, count: number): string {
   return count === 1 ? singular : plural;
 }
 
 /** `"a", "b"` — every item double-quoted, comma separated. */
 export function joinQuote(items: readonly string[]): string {
-  return items.length === 0 ? "" : `"${items.join('", "')}"`;
+  return items.length === 0 ? '' : `"${items.join('", "')}"`;
 }
 
 /** Distinct values in byte order, as Go's sets.String.List() gives them. */
@@ -29,5 +25,5 @@ export function goQuote(value: string): string {
 
 /** `container "a"` / `containers "a", "b"`. */
 export function containersPhrase(names: readonly string[]): string {
-  return `${pluralize("container", "containers", names.length)} ${joinQuote(names)}`;
+  return `${pluralize('container', 'containers', names.length)} ${joinQuote(names)}`;
 }

@@ -1,4 +1,4 @@
-export * from "./types";
+export * from './types';
 export {
   evaluatePodSecurity,
   evaluatePodSpec,
@@ -9,14 +9,8 @@ export {
   policyName,
   type PodSecurityResult,
   type HighestLevelResult,
-} from "./evaluate";
-export {
-  extractPod,
-  tryExtractPod,
-  NotAPodError,
-  EVALUABLE_KINDS,
-  type ExtractedPod,
-} from "./extract";
+} from './evaluate';
+export { extractPod, tryExtractPod, NotAPodError, EVALUABLE_KINDS, type ExtractedPod } from './extract';
 export {
   namespaceLevels,
   compareWithNamespace,
@@ -26,13 +20,6 @@ export {
   type LevelVersion,
   type NamespacePolicy,
   type NamespaceComparison,
-} from "./namespace";
-export {
-  parseLevel,
-  parseVersion,
-  formatVersion,
-  compareLevels,
-  InvalidPolicyError,
-  NEWEST_POLICY_MINOR,
-} from "./version";
-export { CHECKS } from "./checks";
+} from './namespace';
+export { parseLevel, parseVersion, formatVersion, compareLevels, InvalidPolicyError, NEWEST_POLICY_MINOR } from './version';
+export { CHECKS } from './checks';

@@ -1,10 +1,10 @@
-import { parseAllDocuments } from "yaml";
-import { FalconerError } from "../../core/errors";
-import { isObject } from "./pod-spec";
+import { parseAllDocuments } from 'yaml';
+import { FalconerError } from '../../core/errors';
+import { isObject } from './pod-spec';
 
 export class ManifestSyntaxError extends FalconerError {
   constructor(message: string) {
-    super("manifest_syntax", message, 400);
+    super('manifest_syntax', message, 400);
   }
 }
 
@@ -19,7 +19,7 @@ export function parseManifests(text: string): unknown[] {
 function parseDocuments(text: string): unknown[] {
   const trimmed = text.trimStart();
   // JSON.parse is far faster than the YAML parser for the `kubectl -o json` case.
-  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     try {
       const parsed: unknown = JSON.parse(trimmed);
       return Array.isArray(parsed) ? parsed : [parsed];
@@ -39,11 +39,7 @@ function parseDocuments(text: string): unknown[] {
 }
 
 function isList(value: Record<string, unknown>): boolean {
-  return (
-    typeof value.kind === "string" &&
-    value.kind.endsWith("List") &&
-    Array.isArray(value.items)
-  );
+  return typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items);
 }
 
 function expandLists(objects: unknown[]): unknown[] {

@@ -1,10 +1,10 @@
-import { evaluatePodSpec, type PodSecurityResult } from "./evaluate";
-import { extractPod } from "./extract";
-import { isObject } from "./pod-spec";
-import type { Level, PolicyVersion } from "./types";
-import { formatVersion, isLevel, parseVersion } from "./version";
+import { evaluatePodSpec, type PodSecurityResult } from './evaluate';
+import { extractPod } from './extract';
+import { isObject } from './pod-spec';
+import type { Level, PolicyVersion } from './types';
+import { formatVersion, isLevel, parseVersion } from './version';
 
-export const MODES = ["enforce", "audit", "warn"] as const;
+export const MODES = ['enforce', 'audit', 'warn'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface LevelVersion {
@@ -20,11 +20,11 @@ export interface NamespacePolicy {
   errors: string[];
 }
 
-const LABEL_PREFIX = "pod-security.kubernetes.io/";
+const LABEL_PREFIX = 'pod-security.kubernetes.io/';
 
 const PRIVILEGED_LATEST: LevelVersion = {
-  level: "privileged",
-  version: "latest",
+  level: 'privileged',
+  version: 'latest',
 };
 
 /**
@@ -46,10 +46,8 @@ export function namespaceLevels(
     if (rawLevel !== undefined) {
       if (isLevel(rawLevel)) result.level = rawLevel;
       else {
-        result.level = mode === "enforce" ? "restricted" : "privileged";
-        errors.push(
-          `${levelLabel}=${JSON.stringify(rawLevel)}: must be one of privileged, baseline, restricted`,
-        );
+        result.level = mode === 'enforce' ? 'restricted' : 'privileged';
+        errors.push(`${levelLabel}=${JSON.stringify(rawLevel)}: must be one of privileged, baseline, restricted`);
       }
     }
     const versionLabel = `${levelLabel}-version`;
@@ -58,18 +56,16 @@ export function namespaceLevels(
       try {
         result.version = parseVersion(rawVersion);
       } catch {
-        result.version = "latest";
-        errors.push(
-          `${versionLabel}=${JSON.stringify(rawVersion)}: must be "latest" or "v1.x"`,
-        );
+        result.version = 'latest';
+        errors.push(`${versionLabel}=${JSON.stringify(rawVersion)}: must be "latest" or "v1.x"`);
       }
     }
     return result;
   };
   return {
-    enforce: read("enforce"),
-    audit: read("audit"),
-    warn: read("warn"),
+    enforce: read('enforce'),
+    audit: read('audit'),
+    warn: read('warn'),
     errors,
   };
 }
@@ -86,25 +82,17 @@ export interface NamespaceComparison {
 }
 
 /** Evaluates a pod (or workload template) against each of its namespace's three Pod Security modes. */
-export function compareWithNamespace(
-  podLike: unknown,
-  namespaceLabels: Record<string, string> | undefined,
-): NamespaceComparison {
+export function compareWithNamespace(podLike: unknown, namespaceLabels: Record<string, string> | undefined): NamespaceComparison {
   const pod = extractPod(podLike);
   const policy = namespaceLevels(namespaceLabels);
   const verdict = (mode: Mode): ModeVerdict => ({
     mode,
-    ...evaluatePodSpec(
-      pod.metadata,
-      pod.spec,
-      policy[mode].level,
-      policy[mode].version,
-    ),
+    ...evaluatePodSpec(pod.metadata, pod.spec, policy[mode].level, policy[mode].version),
   });
   const verdicts = {
-    enforce: verdict("enforce"),
-    audit: verdict("audit"),
-    warn: verdict("warn"),
+    enforce: verdict('enforce'),
+    audit: verdict('audit'),
+    warn: verdict('warn'),
   };
   return { policy, meetsEnforce: verdicts.enforce.allowed, verdicts };
 }

@@ -90,11 +90,11 @@ export interface PodSpec {
   volumes?: Volume[];
 }
 
-export const LEVELS = ["privileged", "baseline", "restricted"] as const;
+export const LEVELS = ['privileged', 'baseline', 'restricted'] as const;
 export type Level = (typeof LEVELS)[number];
 
 /** A policy version: a minor of Kubernetes 1.x, or `latest`. */
-export type PolicyVersion = { minor: number } | "latest";
+export type PolicyVersion = { minor: number } | 'latest';
 
 /** One failed check, worded as k8s.io/pod-security-admission words it. */
 export interface Violation {

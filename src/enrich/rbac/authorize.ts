@@ -158,7 +158,6 @@ function order(b: BindingRef): string {
 export function describe(applied: Pick<AppliedBinding, 'binding' | 'role' | 'via'>): string {
   const { binding, role, via } = applied;
   const name = binding.kind === 'RoleBinding' ? `${binding.name}/${binding.namespace}` : binding.name;
-  const subject =
-    via.kind === 'ServiceAccount' ? `${via.name}/${via.namespace ?? binding.namespace ?? ''}` : via.name;
+  const subject = via.kind === 'ServiceAccount' ? `${via.name}/${via.namespace ?? binding.namespace ?? ''}` : via.name;
   return `${binding.kind} "${name}" of ${role.kind} "${role.name}" to ${via.kind} "${subject}"`;
 }

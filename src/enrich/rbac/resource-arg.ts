@@ -79,9 +79,21 @@ export function parseResourceArg(arg: string): ResourceArg | undefined {
     const group = resourcePart.slice(dot + 1);
     const known = Object.hasOwn(BUILTIN, name) ? BUILTIN[name] : undefined;
     const plural = known?.group === group ? (known.plural ?? name) : name;
-    return { resource: plural, apiGroup: group, ...sub, clusterScoped: known?.group === group && !!known.clusterScoped, guessed: false };
+    return {
+      resource: plural,
+      apiGroup: group,
+      ...sub,
+      clusterScoped: known?.group === group && !!known.clusterScoped,
+      guessed: false,
+    };
   }
   const known = Object.hasOwn(BUILTIN, resourcePart) ? BUILTIN[resourcePart] : undefined;
   if (!known) return { resource: resourcePart, apiGroup: '', ...sub, clusterScoped: false, guessed: true };
-  return { resource: known.plural ?? resourcePart, apiGroup: known.group, ...sub, clusterScoped: !!known.clusterScoped, guessed: false };
+  return {
+    resource: known.plural ?? resourcePart,
+    apiGroup: known.group,
+    ...sub,
+    clusterScoped: !!known.clusterScoped,
+    guessed: false,
+  };
 }

@@ -1,6 +1,14 @@
 import type { ClusterState } from '../cluster-state/state';
 import type { PolicyRule } from '../cluster-state/types';
-import { bindingsFor, compare, describe, SUPERUSER_GROUP, type AppliedBinding, type BindingRef, type RoleRefSummary } from './authorize';
+import {
+  bindingsFor,
+  compare,
+  describe,
+  SUPERUSER_GROUP,
+  type AppliedBinding,
+  type BindingRef,
+  type RoleRefSummary,
+} from './authorize';
 import { ruleAllows, type ResourceRequest } from './rules';
 import type { RequestSubject } from './subject';
 

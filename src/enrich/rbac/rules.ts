@@ -57,9 +57,7 @@ export function apiGroupMatches(rule: PolicyRule, group: string): boolean {
 
 // `*` matches every resource and subresource; `*/x` matches subresource x of any resource; else exact.
 export function resourceMatches(rule: PolicyRule, combined: string, subresource: string): boolean {
-  return (rule.resources ?? []).some(
-    (r) => r === '*' || r === combined || (subresource !== '' && r === `*/${subresource}`),
-  );
+  return (rule.resources ?? []).some((r) => r === '*' || r === combined || (subresource !== '' && r === `*/${subresource}`));
 }
 
 /** No resourceNames allows every name; otherwise the request must name one of them (so unnamed never match). */

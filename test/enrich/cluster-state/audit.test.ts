@@ -32,7 +32,11 @@ describe('applyAuditEvent', () => {
       subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'dev' }],
     });
     expect(state.pod('shop', 'debug-tools')?.spec).toMatchObject({ hostPID: true });
-    state.upsert({ kind: 'ClusterRole', metadata: { name: 'cluster-admin' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] });
+    state.upsert({
+      kind: 'ClusterRole',
+      metadata: { name: 'cluster-admin' },
+      rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }],
+    });
     expect(can(state, subjectFor('system:serviceaccount:dev:default'), { verb: 'get', resource: 'secrets' }).allowed).toBe(true);
   });
 
@@ -40,8 +44,16 @@ describe('applyAuditEvent', () => {
     ['a failed request', { responseStatus: { code: 403 }, requestObject: np }, 'not successful'],
     ['a ResponseStarted stage', { stage: 'ResponseStarted', requestObject: np }, 'not ResponseComplete'],
     ['a kind not kept', { objectRef: { resource: 'secrets', namespace: 'a', name: 's' }, requestObject: {} }, 'kind not kept'],
-    ['the right resource in the wrong group', { objectRef: { ...npRef, apiGroup: 'extensions' }, requestObject: np }, 'kind not kept'],
-    ['a partial patch body', { verb: 'patch', requestObject: { spec: { podSelector: { matchLabels: { a: 'b' } } } } }, 'no usable object'],
+    [
+      'the right resource in the wrong group',
+      { objectRef: { ...npRef, apiGroup: 'extensions' }, requestObject: np },
+      'kind not kept',
+    ],
+    [
+      'a partial patch body',
+      { verb: 'patch', requestObject: { spec: { podSelector: { matchLabels: { a: 'b' } } } } },
+      'no usable object',
+    ],
     ['a get', { verb: 'get', responseObject: np }, 'verb get not applied'],
   ])('skips %s', (_name, over, reason) => {
     const state = new ClusterState('c');
@@ -54,7 +66,11 @@ describe('applyAuditEvent', () => {
     const state = new ClusterState('c');
     const requestOnly = { kind: 'NetworkPolicy', metadata: { name: 'deny' }, spec: { podSelector: {} } };
     expect(applyAuditEvent(state, event({ objectRef: npRef, requestObject: requestOnly })).applied).toBe('upsert');
-    const patched = { ...np, metadata: { ...np.metadata, resourceVersion: '7' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } };
+    const patched = {
+      ...np,
+      metadata: { ...np.metadata, resourceVersion: '7' },
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    };
     applyAuditEvent(state, event({ verb: 'patch', objectRef: npRef, requestObject: { spec: {} }, responseObject: patched }));
     expect(state.get('NetworkPolicy', 'shop', 'deny')).toMatchObject({ spec: { policyTypes: ['Ingress', 'Egress'] } });
   });
@@ -79,8 +95,15 @@ describe('applyAuditEvent', () => {
   it('handles namespaces, whose objectRef carries their own name as namespace', () => {
     const state = new ClusterState('c');
     const ref = { resource: 'namespaces', namespace: 'team-a', name: 'team-a' };
-    const ns = { kind: 'Namespace', metadata: { name: 'team-a', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } };
-    expect(applyAuditEvent(state, event({ objectRef: ref, requestObject: ns }))).toEqual({ applied: 'upsert', kind: 'Namespace', name: 'team-a' });
+    const ns = {
+      kind: 'Namespace',
+      metadata: { name: 'team-a', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    };
+    expect(applyAuditEvent(state, event({ objectRef: ref, requestObject: ns }))).toEqual({
+      applied: 'upsert',
+      kind: 'Namespace',
+      name: 'team-a',
+    });
     expect(state.namespace('team-a')?.metadata.labels).toEqual({ 'pod-security.kubernetes.io/enforce': 'restricted' });
     applyAuditEvent(state, event({ level: 'Metadata', verb: 'delete', objectRef: ref, responseStatus: { code: 200 } }));
     expect(state.namespace('team-a')).toBeUndefined();
@@ -90,7 +113,10 @@ describe('applyAuditEvent', () => {
     const state = new ClusterState('c');
     state.upsert(np);
     applyAuditEvent(state, event({ verb: 'delete', objectRef: npRef, responseStatus: { code: 404 } }));
-    applyAuditEvent(state, event({ verb: 'delete', objectRef: { ...npRef, subresource: 'status' }, responseStatus: { code: 200 } }));
+    applyAuditEvent(
+      state,
+      event({ verb: 'delete', objectRef: { ...npRef, subresource: 'status' }, responseStatus: { code: 200 } }),
+    );
     expect(state.get('NetworkPolicy', 'shop', 'deny')).toBeDefined();
   });
 

@@ -41,7 +41,12 @@ describe('loadSnapshot', () => {
         serviceAccountName: 'default',
         nodeName: 'node-1',
         containers: [
-          { name: 'nginx', image: 'nginx:1.27', securityContext: { runAsUser: 0 }, ports: [{ containerPort: 8443, hostPort: 8443 }] },
+          {
+            name: 'nginx',
+            image: 'nginx:1.27',
+            securityContext: { runAsUser: 0 },
+            ports: [{ containerPort: 8443, hostPort: 8443 }],
+          },
         ],
         volumes: [
           { name: 'cfg', configMap: {} },
@@ -113,7 +118,10 @@ describe('ClusterState', () => {
 
   it('ignores an older resourceVersion, also after a delete (audit batches arrive out of order)', () => {
     const state = new ClusterState('c');
-    const ns = (rv: string, team: string) => ({ kind: 'Namespace', metadata: { name: 'a', resourceVersion: rv, labels: { team } } });
+    const ns = (rv: string, team: string) => ({
+      kind: 'Namespace',
+      metadata: { name: 'a', resourceVersion: rv, labels: { team } },
+    });
     expect(state.upsert(ns('20', 'new'))).toBe(true);
     expect(state.upsert(ns('10', 'old'))).toBe(false);
     expect(state.namespace('a')?.metadata.labels).toEqual({ team: 'new' });
@@ -125,7 +133,12 @@ describe('ClusterState', () => {
   it('aggregates transitively and survives selector cycles', () => {
     const state = new ClusterState('c');
     const rule = (resource: string) => ({ verbs: ['get'], apiGroups: [''], resources: [resource] });
-    state.upsert({ kind: 'ClusterRole', metadata: { name: 'top', labels: { to: 'mid' } }, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { to: 'top' } }] }, rules: [rule('a')] });
+    state.upsert({
+      kind: 'ClusterRole',
+      metadata: { name: 'top', labels: { to: 'mid' } },
+      aggregationRule: { clusterRoleSelectors: [{ matchLabels: { to: 'top' } }] },
+      rules: [rule('a')],
+    });
     state.upsert({
       kind: 'ClusterRole',
       metadata: { name: 'mid', labels: { to: 'top' } },

@@ -46,7 +46,11 @@ describe('networkExposure', () => {
   });
 
   it('an audit requestObject without policyTypes but with egress rules isolates both ways', () => {
-    const result = networkExposure(stateWith(policy('p', { podSelector: { matchLabels: web }, egress: [{ to: [{ podSelector: {} }] }] })), 'shop', web);
+    const result = networkExposure(
+      stateWith(policy('p', { podSelector: { matchLabels: web }, egress: [{ to: [{ podSelector: {} }] }] })),
+      'shop',
+      web,
+    );
     expect(result.ingress.isolated).toBe(true);
     expect(result.egress.isolated).toBe(true);
     expect(result.ingress.defaultDeny).toBe(false);
@@ -66,8 +70,15 @@ describe('networkExposure', () => {
   it('only policies whose selector matches the pod select it; default deny is reported for the namespace', () => {
     const state = stateWith(
       policy('z-deny-egress', { policyTypes: ['Egress'] }),
-      policy('db-only', { podSelector: { matchLabels: { app: 'db' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: {} }] }] }),
-      policy('web-in', { podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web'] }] }, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] }),
+      policy('db-only', {
+        podSelector: { matchLabels: { app: 'db' } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ podSelector: {} }] }],
+      }),
+      policy('web-in', {
+        podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web'] }] },
+        ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }],
+      }),
     );
     const result = networkExposure(state, 'shop', web);
     expect(result.ingress).toEqual({ isolated: true, policies: ['web-in'], defaultDeny: false, anyPeerAllowed: false });

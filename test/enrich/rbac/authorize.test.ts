@@ -36,8 +36,12 @@ function build(): ClusterState {
     clusterRole('metrics', [{ verbs: ['get'], nonResourceURLs: ['/metrics', '/healthz/*'] }]),
     clusterRole('scaler', [{ verbs: ['update'], apiGroups: ['*'], resources: ['*/scale'] }]),
     clusterRole('one-secret', [{ verbs: ['get'], apiGroups: [''], resources: ['secrets'], resourceNames: ['db-pass'] }]),
-    clusterRole('monitoring', [], { aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'rbac.example/aggregate-to-monitoring': 'true' } }] } }),
-    clusterRole('node-reader', [{ verbs: ['get'], apiGroups: [''], resources: ['nodes'] }], { labels: { 'rbac.example/aggregate-to-monitoring': 'true' } }),
+    clusterRole('monitoring', [], {
+      aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'rbac.example/aggregate-to-monitoring': 'true' } }] },
+    }),
+    clusterRole('node-reader', [{ verbs: ['get'], apiGroups: [''], resources: ['nodes'] }], {
+      labels: { 'rbac.example/aggregate-to-monitoring': 'true' },
+    }),
     role('shop', 'cm-editor', [{ verbs: ['update'], apiGroups: [''], resources: ['configmaps'] }]),
     crb('readers', 'pod-reader', [{ kind: 'Group', name: 'devs' }]),
     crb('metrics-all', 'metrics', [{ kind: 'Group', name: 'system:authenticated' }]),
@@ -62,29 +66,131 @@ const bob = subjectFor('bob');
 
 type Row = [string, ReturnType<typeof subjectFor>, AccessRequest, boolean, string | null];
 const rows: Row[] = [
-  ['ClusterRoleBinding applies in every namespace', alice, { verb: 'list', resource: 'pods', namespace: 'any' }, true, 'ClusterRoleBinding "readers" of ClusterRole "pod-reader" to Group "devs"'],
+  [
+    'ClusterRoleBinding applies in every namespace',
+    alice,
+    { verb: 'list', resource: 'pods', namespace: 'any' },
+    true,
+    'ClusterRoleBinding "readers" of ClusterRole "pod-reader" to Group "devs"',
+  ],
   ['ClusterRoleBinding applies cluster-wide', alice, { verb: 'list', resource: 'pods' }, true, null],
   ['group membership is required', bob, { verb: 'list', resource: 'pods', namespace: 'shop' }, false, null],
-  ['RoleBinding to a ClusterRole applies in its namespace', alice, { verb: 'create', resource: 'pods', subresource: 'exec', name: 'web', namespace: 'shop' }, true, 'RoleBinding "shop-debuggers/shop" of ClusterRole "pod-exec" to Group "devs"'],
-  ['RoleBinding to a ClusterRole does not apply elsewhere', alice, { verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'prod' }, false, null],
-  ['RoleBinding does not apply to cluster-scoped requests', alice, { verb: 'create', resource: 'pods', subresource: 'exec' }, false, null],
-  ['pods does not grant pods/exec', alice, { verb: 'get', resource: 'pods', subresource: 'exec', namespace: 'prod' }, false, null],
-  ['system:authenticated is implicit', bob, { verb: 'get', nonResourceURL: '/metrics' }, true, 'ClusterRoleBinding "metrics-all" of ClusterRole "metrics" to Group "system:authenticated"'],
+  [
+    'RoleBinding to a ClusterRole applies in its namespace',
+    alice,
+    { verb: 'create', resource: 'pods', subresource: 'exec', name: 'web', namespace: 'shop' },
+    true,
+    'RoleBinding "shop-debuggers/shop" of ClusterRole "pod-exec" to Group "devs"',
+  ],
+  [
+    'RoleBinding to a ClusterRole does not apply elsewhere',
+    alice,
+    { verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'prod' },
+    false,
+    null,
+  ],
+  [
+    'RoleBinding does not apply to cluster-scoped requests',
+    alice,
+    { verb: 'create', resource: 'pods', subresource: 'exec' },
+    false,
+    null,
+  ],
+  [
+    'pods does not grant pods/exec',
+    alice,
+    { verb: 'get', resource: 'pods', subresource: 'exec', namespace: 'prod' },
+    false,
+    null,
+  ],
+  [
+    'system:authenticated is implicit',
+    bob,
+    { verb: 'get', nonResourceURL: '/metrics' },
+    true,
+    'ClusterRoleBinding "metrics-all" of ClusterRole "metrics" to Group "system:authenticated"',
+  ],
   ['non-resource prefix', bob, { verb: 'get', nonResourceURL: '/healthz/etcd' }, true, null],
   ['non-resource exact only', bob, { verb: 'get', nonResourceURL: '/metrics/x' }, false, null],
   ['anonymous is not authenticated', subjectFor('system:anonymous'), { verb: 'get', nonResourceURL: '/metrics' }, false, null],
-  ['*/scale', subjectFor('scaler-bot'), { verb: 'update', apiGroup: 'apps', resource: 'deployments', subresource: 'scale', namespace: 'x' }, true, null],
-  ['*/scale not the parent', subjectFor('scaler-bot'), { verb: 'update', apiGroup: 'apps', resource: 'deployments', namespace: 'x' }, false, null],
-  ['aggregated ClusterRole gets the selected rules', subjectFor('prom'), { verb: 'get', resource: 'nodes', name: 'n1' }, true, null],
-  ['resourceNames: named request', subjectFor('app'), { verb: 'get', resource: 'secrets', name: 'db-pass', namespace: 'x' }, true, null],
-  ['resourceNames: other name', subjectFor('app'), { verb: 'get', resource: 'secrets', name: 'other', namespace: 'x' }, false, null],
+  [
+    '*/scale',
+    subjectFor('scaler-bot'),
+    { verb: 'update', apiGroup: 'apps', resource: 'deployments', subresource: 'scale', namespace: 'x' },
+    true,
+    null,
+  ],
+  [
+    '*/scale not the parent',
+    subjectFor('scaler-bot'),
+    { verb: 'update', apiGroup: 'apps', resource: 'deployments', namespace: 'x' },
+    false,
+    null,
+  ],
+  [
+    'aggregated ClusterRole gets the selected rules',
+    subjectFor('prom'),
+    { verb: 'get', resource: 'nodes', name: 'n1' },
+    true,
+    null,
+  ],
+  [
+    'resourceNames: named request',
+    subjectFor('app'),
+    { verb: 'get', resource: 'secrets', name: 'db-pass', namespace: 'x' },
+    true,
+    null,
+  ],
+  [
+    'resourceNames: other name',
+    subjectFor('app'),
+    { verb: 'get', resource: 'secrets', name: 'other', namespace: 'x' },
+    false,
+    null,
+  ],
   ['resourceNames: unnamed request', subjectFor('app'), { verb: 'get', resource: 'secrets', namespace: 'x' }, false, null],
-  ['SA subject without namespace defaults to the RoleBinding namespace', subjectFor('system:serviceaccount:shop:deployer'), { verb: 'update', resource: 'configmaps', namespace: 'shop' }, true, 'RoleBinding "cm/shop" of Role "cm-editor" to ServiceAccount "deployer/shop"'],
-  ['SA subject with namespace', subjectFor('system:serviceaccount:ci:deployer'), { verb: 'update', resource: 'configmaps', namespace: 'shop' }, true, 'RoleBinding "ci-deployer/shop" of Role "cm-editor" to ServiceAccount "deployer/ci"'],
-  ['SA subject without namespace in a ClusterRoleBinding applies to nobody', subjectFor('system:serviceaccount:default:nobody'), { verb: 'get', resource: 'pods', subresource: 'exec', namespace: 'default' }, false, null],
-  ['User subject spelled as SA user name matches the SA', subjectFor('system:serviceaccount:other:bot'), { verb: 'update', resource: 'configmaps', namespace: 'shop' }, true, null],
-  ['Role is looked up in the binding namespace only', subjectFor('system:serviceaccount:shop:deployer'), { verb: 'update', resource: 'configmaps', namespace: 'ci' }, false, null],
-  ['system:masters bypasses RBAC', subjectFor('root', ['system:masters']), { verb: 'delete', resource: 'nodes', name: 'n1' }, true, null],
+  [
+    'SA subject without namespace defaults to the RoleBinding namespace',
+    subjectFor('system:serviceaccount:shop:deployer'),
+    { verb: 'update', resource: 'configmaps', namespace: 'shop' },
+    true,
+    'RoleBinding "cm/shop" of Role "cm-editor" to ServiceAccount "deployer/shop"',
+  ],
+  [
+    'SA subject with namespace',
+    subjectFor('system:serviceaccount:ci:deployer'),
+    { verb: 'update', resource: 'configmaps', namespace: 'shop' },
+    true,
+    'RoleBinding "ci-deployer/shop" of Role "cm-editor" to ServiceAccount "deployer/ci"',
+  ],
+  [
+    'SA subject without namespace in a ClusterRoleBinding applies to nobody',
+    subjectFor('system:serviceaccount:default:nobody'),
+    { verb: 'get', resource: 'pods', subresource: 'exec', namespace: 'default' },
+    false,
+    null,
+  ],
+  [
+    'User subject spelled as SA user name matches the SA',
+    subjectFor('system:serviceaccount:other:bot'),
+    { verb: 'update', resource: 'configmaps', namespace: 'shop' },
+    true,
+    null,
+  ],
+  [
+    'Role is looked up in the binding namespace only',
+    subjectFor('system:serviceaccount:shop:deployer'),
+    { verb: 'update', resource: 'configmaps', namespace: 'ci' },
+    false,
+    null,
+  ],
+  [
+    'system:masters bypasses RBAC',
+    subjectFor('root', ['system:masters']),
+    { verb: 'delete', resource: 'nodes', name: 'n1' },
+    true,
+    null,
+  ],
 ];
 
 describe('can', () => {
@@ -116,7 +222,11 @@ describe('can', () => {
     const prom = subjectFor('prom');
     const req: AccessRequest = { verb: 'list', resource: 'services', namespace: 'x' };
     expect(can(s, prom, req).allowed).toBe(false);
-    s.upsert(clusterRole('svc-reader', [{ verbs: ['list'], apiGroups: [''], resources: ['services'] }], { labels: { 'rbac.example/aggregate-to-monitoring': 'true' } }));
+    s.upsert(
+      clusterRole('svc-reader', [{ verbs: ['list'], apiGroups: [''], resources: ['services'] }], {
+        labels: { 'rbac.example/aggregate-to-monitoring': 'true' },
+      }),
+    );
     expect(can(s, prom, req).allowed).toBe(true);
     s.delete('ClusterRole', undefined, 'svc-reader');
     expect(can(s, prom, req).allowed).toBe(false);
@@ -132,7 +242,9 @@ describe('can', () => {
 
 describe('bindingsFor', () => {
   it('lists every binding that applies, through the user and its groups, ClusterRoleBindings first', () => {
-    const found = bindingsFor(state, alice).map((b) => `${b.binding.kind}/${b.binding.namespace ?? ''}/${b.binding.name}:${b.scope}`);
+    const found = bindingsFor(state, alice).map(
+      (b) => `${b.binding.kind}/${b.binding.namespace ?? ''}/${b.binding.name}:${b.scope}`,
+    );
     expect(found).toEqual([
       'ClusterRoleBinding//metrics-all:cluster',
       'ClusterRoleBinding//readers:cluster',
@@ -144,10 +256,9 @@ describe('bindingsFor', () => {
 describe('whoCan', () => {
   it('lists subjects allowed, with the binding and role, plus system:masters', () => {
     const entries = whoCan(state, { verb: 'get', resource: 'pods', subresource: 'exec', namespace: 'shop' });
-    expect(entries.map((e) => `${e.subject.kind}:${e.subject.namespace ?? ''}:${e.subject.name}@${e.binding?.name ?? '-'}`)).toEqual([
-      'Group::system:masters@-',
-      'Group::devs@shop-debuggers',
-    ]);
+    expect(
+      entries.map((e) => `${e.subject.kind}:${e.subject.namespace ?? ''}:${e.subject.name}@${e.binding?.name ?? '-'}`),
+    ).toEqual(['Group::system:masters@-', 'Group::devs@shop-debuggers']);
   });
 
   it('fills in the namespace of RoleBinding service accounts', () => {
@@ -165,7 +276,12 @@ describe('agreement with the apiserver', () => {
   it("words the decision exactly as the sample audit event's authorization.k8s.io/reason", () => {
     const snapshot = loadSnapshot(join(__dirname, '../../fixtures/cluster/snapshot.json')).state;
     const sample = JSON.parse(readFileSync('/work/shared/samples/audit-eventlist.json', 'utf8')) as {
-      items: { user: { username: string; groups: string[] }; verb: string; objectRef: Record<string, string>; annotations: Record<string, string> }[];
+      items: {
+        user: { username: string; groups: string[] };
+        verb: string;
+        objectRef: Record<string, string>;
+        annotations: Record<string, string>;
+      }[];
     };
     const checked = sample.items.filter((e) => e.objectRef.namespace === 'shop' && e.objectRef.resource === 'pods');
     expect(checked.length).toBeGreaterThan(0);

@@ -26,15 +26,35 @@ async function run(...args: string[]): Promise<{ code: number; stdout: string; s
 describe('falconer rbac can-i', () => {
   it.each([
     // [args, exit code, stdout]
-    [['create', 'pods/exec', '-n', 'shop', '--as', 'alice', '--as-group', 'devs'], 0, 'yes\nallowed by RoleBinding "shop-debuggers/shop" of ClusterRole "pod-exec" to Group "devs"\n'],
+    [
+      ['create', 'pods/exec', '-n', 'shop', '--as', 'alice', '--as-group', 'devs'],
+      0,
+      'yes\nallowed by RoleBinding "shop-debuggers/shop" of ClusterRole "pod-exec" to Group "devs"\n',
+    ],
     [['create', 'pods/exec', 'web-7c9f8d-abcde', '-n', 'prod', '--as', 'alice', '--as-group', 'devs'], 1, 'no\n'],
     [['get', 'pods', '-n', 'shop', '--as', 'alice'], 1, 'no\n'],
-    [['create', 'clusterrolebindings', '--as', 'alice', '--as-group', 'devs'], 0, 'yes\nallowed by ClusterRoleBinding "rbac-admins" of ClusterRole "rbac-manager" to Group "devs"\n'],
-    [['update', 'deployments.apps/scale', 'web', '-n', 'shop', '--as', 'system:serviceaccount:ci:deployer'], 0, 'yes\nallowed by RoleBinding "deployers/shop" of ClusterRole "edit" to ServiceAccount "deployer/ci"\n'],
+    [
+      ['create', 'clusterrolebindings', '--as', 'alice', '--as-group', 'devs'],
+      0,
+      'yes\nallowed by ClusterRoleBinding "rbac-admins" of ClusterRole "rbac-manager" to Group "devs"\n',
+    ],
+    [
+      ['update', 'deployments.apps/scale', 'web', '-n', 'shop', '--as', 'system:serviceaccount:ci:deployer'],
+      0,
+      'yes\nallowed by RoleBinding "deployers/shop" of ClusterRole "edit" to ServiceAccount "deployer/ci"\n',
+    ],
     [['update', 'deployments.apps/status', '-n', 'shop', '--as', 'system:serviceaccount:ci:deployer'], 1, 'no\n'],
-    [['get', '/metrics', '--as', 'system:serviceaccount:monitoring:prometheus'], 0, 'yes\nallowed by ClusterRoleBinding "prometheus" of ClusterRole "metrics-reader" to ServiceAccount "prometheus/monitoring"\n'],
+    [
+      ['get', '/metrics', '--as', 'system:serviceaccount:monitoring:prometheus'],
+      0,
+      'yes\nallowed by ClusterRoleBinding "prometheus" of ClusterRole "metrics-reader" to ServiceAccount "prometheus/monitoring"\n',
+    ],
     [['get', '/metrics', '--as', 'alice'], 1, 'no\n'],
-    [['delete', 'nodes', 'n1', '--as', 'root', '--as-group', 'system:masters'], 0, 'yes\nallowed: member of system:masters (RBAC not consulted)\n'],
+    [
+      ['delete', 'nodes', 'n1', '--as', 'root', '--as-group', 'system:masters'],
+      0,
+      'yes\nallowed: member of system:masters (RBAC not consulted)\n',
+    ],
   ])('%j', async (args, code, stdout) => {
     const result = await run('can-i', ...args, '--state', STATE);
     expect(result.stdout).toBe(stdout);

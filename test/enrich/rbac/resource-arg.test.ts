@@ -7,9 +7,15 @@ describe('parseResourceArg', () => {
     ['pods/exec', { resource: 'pods', apiGroup: '', subresource: 'exec', clusterScoped: false, guessed: false }],
     ['deployments', { resource: 'deployments', apiGroup: 'apps', clusterScoped: false, guessed: false }],
     ['deployments.apps', { resource: 'deployments', apiGroup: 'apps', clusterScoped: false, guessed: false }],
-    ['Deployments.apps/scale', { resource: 'deployments', apiGroup: 'apps', subresource: 'scale', clusterScoped: false, guessed: false }],
+    [
+      'Deployments.apps/scale',
+      { resource: 'deployments', apiGroup: 'apps', subresource: 'scale', clusterScoped: false, guessed: false },
+    ],
     ['nodes/proxy', { resource: 'nodes', apiGroup: '', subresource: 'proxy', clusterScoped: true, guessed: false }],
-    ['clusterroles.rbac.authorization.k8s.io', { resource: 'clusterroles', apiGroup: 'rbac.authorization.k8s.io', clusterScoped: true, guessed: false }],
+    [
+      'clusterroles.rbac.authorization.k8s.io',
+      { resource: 'clusterroles', apiGroup: 'rbac.authorization.k8s.io', clusterScoped: true, guessed: false },
+    ],
     ['widgets.example.com', { resource: 'widgets', apiGroup: 'example.com', clusterScoped: false, guessed: false }],
     ['widgets', { resource: 'widgets', apiGroup: '', clusterScoped: false, guessed: true }],
     ['*', { resource: '*', apiGroup: '', clusterScoped: false, guessed: false }],

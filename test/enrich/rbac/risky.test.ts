@@ -41,17 +41,40 @@ const cases: [string, unknown[], 'cluster' | 'shop' | 'kube-system', string[]][]
   ['token create', [core(['create'], ['serviceaccounts/token'])], 'shop', ['token-create:high']],
   [
     'csr approve needs approval and signer',
-    [group('certificates.k8s.io', ['update'], ['certificatesigningrequests/approval']), group('certificates.k8s.io', ['approve'], ['signers'])],
+    [
+      group('certificates.k8s.io', ['update'], ['certificatesigningrequests/approval']),
+      group('certificates.k8s.io', ['approve'], ['signers']),
+    ],
     'cluster',
     ['csr-approve:high'],
   ],
   ['csr approval alone', [group('certificates.k8s.io', ['update'], ['certificatesigningrequests/approval'])], 'cluster', []],
-  ['webhook config write', [group('admissionregistration.k8s.io', ['create'], ['mutatingwebhookconfigurations'])], 'cluster', ['webhook-config-write:critical']],
-  ['create rolebindings', [group('rbac.authorization.k8s.io', ['create'], ['rolebindings'])], 'shop', ['rolebinding-create:high']],
-  ['aws-auth by name in kube-system', [core(['patch'], ['configmaps'], { resourceNames: ['aws-auth'] })], 'kube-system', ['aws-auth-modify:critical']],
+  [
+    'webhook config write',
+    [group('admissionregistration.k8s.io', ['create'], ['mutatingwebhookconfigurations'])],
+    'cluster',
+    ['webhook-config-write:critical'],
+  ],
+  [
+    'create rolebindings',
+    [group('rbac.authorization.k8s.io', ['create'], ['rolebindings'])],
+    'shop',
+    ['rolebinding-create:high'],
+  ],
+  [
+    'aws-auth by name in kube-system',
+    [core(['patch'], ['configmaps'], { resourceNames: ['aws-auth'] })],
+    'kube-system',
+    ['aws-auth-modify:critical'],
+  ],
   ['configmaps elsewhere are not aws-auth', [core(['patch'], ['configmaps'])], 'shop', []],
   ['other named configmap is not aws-auth', [core(['patch'], ['configmaps'], { resourceNames: ['x'] })], 'cluster', []],
-  ['*/token via wildcard subresource', [core(['create'], ['*'])], 'shop', ['pods-attach:high', 'pods-exec:high', 'token-create:high', 'workload-create:high']],
+  [
+    '*/token via wildcard subresource',
+    [core(['create'], ['*'])],
+    'shop',
+    ['pods-attach:high', 'pods-exec:high', 'token-create:high', 'workload-create:high'],
+  ],
 ];
 
 describe('riskyPermissions', () => {

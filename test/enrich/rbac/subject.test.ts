@@ -20,7 +20,10 @@ describe('subjectFor', () => {
   });
 
   it('parses only well-formed service account names', () => {
-    expect(parseServiceAccountUser('system:serviceaccount:kube-system:default')).toEqual({ namespace: 'kube-system', name: 'default' });
+    expect(parseServiceAccountUser('system:serviceaccount:kube-system:default')).toEqual({
+      namespace: 'kube-system',
+      name: 'default',
+    });
     expect(parseServiceAccountUser('system:serviceaccount::x')).toBeUndefined();
     expect(parseServiceAccountUser('serviceaccount:a:b')).toBeUndefined();
   });

@@ -1,22 +1,17 @@
-import { goQuote, joinQuote, pluralize, sortedUnique } from "../format";
-import { allContainers, containerName, isObject, str } from "../pod-spec";
-import type { CheckFn, ObjectMeta } from "../types";
-import type { CheckDefinition } from "./definition";
-import { settersPhrase } from "./setters";
-import { exemptingWindows } from "./windows";
+import { goQuote, joinQuote, pluralize, sortedUnique } from '../format';
+import { allContainers, containerName, isObject, str } from '../pod-spec';
+import type { CheckFn, ObjectMeta } from '../types';
+import type { CheckDefinition } from './definition';
+import { settersPhrase } from './setters';
+import { exemptingWindows } from './windows';
 
 // ---- AppArmor ------------------------------------------------------------------------------
 
-const APPARMOR_ANNOTATION_PREFIX =
-  "container.apparmor.security.beta.kubernetes.io/";
-const ALLOWED_PROFILE_TYPES = new Set(["RuntimeDefault", "Localhost"]);
+const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
+const ALLOWED_PROFILE_TYPES = new Set(['RuntimeDefault', 'Localhost']);
 
 function allowedAppArmorAnnotation(value: string): boolean {
-  return (
-    value === "" ||
-    value === "runtime/default" ||
-    value.startsWith("localhost/")
-  );
+  return value === '' || value === 'runtime/default' || value.startsWith('localhost/');
 }
 
 function annotationsOf(meta: ObjectMeta): Array<[string, string]> {
@@ -28,8 +23,7 @@ function annotationsOf(meta: ObjectMeta): Array<[string, string]> {
 const appArmorProfile: CheckFn = (meta, spec) => {
   const badValues: string[] = [];
   const podProfile = spec.securityContext?.appArmorProfile;
-  const podBad =
-    isObject(podProfile) && !ALLOWED_PROFILE_TYPES.has(str(podProfile.type));
+  const podBad = isObject(podProfile) && !ALLOWED_PROFILE_TYPES.has(str(podProfile.type));
   if (podBad) badValues.push(str(podProfile.type));
   const badContainers: string[] = [];
   for (const c of allContainers(spec)) {
@@ -41,41 +35,26 @@ const appArmorProfile: CheckFn = (meta, spec) => {
   }
   const setters = settersPhrase(podBad, badContainers);
   const forbiddenAnnotations = annotationsOf(meta)
-    .filter(
-      ([k, v]) =>
-        k.startsWith(APPARMOR_ANNOTATION_PREFIX) &&
-        !allowedAppArmorAnnotation(v),
-    )
+    .filter(([k, v]) => k.startsWith(APPARMOR_ANNOTATION_PREFIX) && !allowedAppArmorAnnotation(v))
     .map(([k, v]) => `${k}=${goQuote(v)}`)
     .sort();
-  const allSetters = setters === "" ? [] : [setters];
+  const allSetters = setters === '' ? [] : [setters];
   const values = sortedUnique(badValues);
   if (forbiddenAnnotations.length > 0) {
-    allSetters.push(
-      pluralize("annotation", "annotations", forbiddenAnnotations.length),
-    );
+    allSetters.push(pluralize('annotation', 'annotations', forbiddenAnnotations.length));
     values.push(...forbiddenAnnotations);
   }
   if (allSetters.length === 0) return undefined;
   return {
-    reason: pluralize(
-      "forbidden AppArmor profile",
-      "forbidden AppArmor profiles",
-      values.length,
-    ),
-    detail: `${allSetters.join(" and ")} must not set AppArmor profile type to ${joinQuote(values)}`,
+    reason: pluralize('forbidden AppArmor profile', 'forbidden AppArmor profiles', values.length),
+    detail: `${allSetters.join(' and ')} must not set AppArmor profile type to ${joinQuote(values)}`,
   };
 };
 
 // ---- SELinux -------------------------------------------------------------------------------
 
-const SELINUX_TYPES_1_0 = [
-  "",
-  "container_t",
-  "container_init_t",
-  "container_kvm_t",
-];
-const SELINUX_TYPES_1_31 = [...SELINUX_TYPES_1_0, "container_engine_t"];
+const SELINUX_TYPES_1_0 = ['', 'container_t', 'container_init_t', 'container_kvm_t'];
+const SELINUX_TYPES_1_31 = [...SELINUX_TYPES_1_0, 'container_engine_t'];
 
 function seLinuxOptionsAllowing(allowedTypes: readonly string[]): CheckFn {
   const allowed = new Set(allowedTypes);
@@ -91,11 +70,11 @@ function seLinuxOptionsAllowing(allowedTypes: readonly string[]): CheckFn {
         ok = false;
         badTypes.push(type);
       }
-      if (str(opts.user) !== "") {
+      if (str(opts.user) !== '') {
         ok = false;
         setUser = true;
       }
-      if (str(opts.role) !== "") {
+      if (str(opts.role) !== '') {
         ok = false;
         setRole = true;
       }
@@ -108,32 +87,24 @@ function seLinuxOptionsAllowing(allowedTypes: readonly string[]): CheckFn {
     if (!podBad && badContainers.length === 0) return undefined;
     const problems: string[] = [];
     const types = sortedUnique(badTypes);
-    if (types.length > 0)
-      problems.push(
-        `${pluralize("type", "types", types.length)} ${joinQuote(types)}`,
-      );
-    if (setUser) problems.push("user may not be set");
-    if (setRole) problems.push("role may not be set");
+    if (types.length > 0) problems.push(`${pluralize('type', 'types', types.length)} ${joinQuote(types)}`);
+    if (setUser) problems.push('user may not be set');
+    if (setRole) problems.push('role may not be set');
     return {
-      reason: "seLinuxOptions",
-      detail: `${settersPhrase(podBad, badContainers)} set forbidden securityContext.seLinuxOptions: ${problems.join("; ")}`,
+      reason: 'seLinuxOptions',
+      detail: `${settersPhrase(podBad, badContainers)} set forbidden securityContext.seLinuxOptions: ${problems.join('; ')}`,
     };
   };
 }
 
 // ---- seccomp -------------------------------------------------------------------------------
 
-const SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod";
-const SECCOMP_CONTAINER_ANNOTATION_PREFIX =
-  "container.seccomp.security.alpha.kubernetes.io/";
-const ALLOWED_SECCOMP_TYPES = new Set(["RuntimeDefault", "Localhost"]);
+const SECCOMP_POD_ANNOTATION = 'seccomp.security.alpha.kubernetes.io/pod';
+const SECCOMP_CONTAINER_ANNOTATION_PREFIX = 'container.seccomp.security.alpha.kubernetes.io/';
+const ALLOWED_SECCOMP_TYPES = new Set(['RuntimeDefault', 'Localhost']);
 
 function allowedSeccompAnnotation(value: string): boolean {
-  return (
-    value === "runtime/default" ||
-    value === "docker/default" ||
-    value.startsWith("localhost/")
-  );
+  return value === 'runtime/default' || value === 'docker/default' || value.startsWith('localhost/');
 }
 
 /** Before v1.19 seccomp was configured through alpha annotations. */
@@ -142,17 +113,15 @@ const seccompAnnotations: CheckFn = (meta, spec) => {
   const forbidden: string[] = [];
   const inspect = (key: string): void => {
     const value = annotations.get(key);
-    if (value !== undefined && !allowedSeccompAnnotation(value))
-      forbidden.push(`${key}=${goQuote(value)}`);
+    if (value !== undefined && !allowedSeccompAnnotation(value)) forbidden.push(`${key}=${goQuote(value)}`);
   };
   inspect(SECCOMP_POD_ANNOTATION);
-  for (const c of allContainers(spec))
-    inspect(SECCOMP_CONTAINER_ANNOTATION_PREFIX + containerName(c));
+  for (const c of allContainers(spec)) inspect(SECCOMP_CONTAINER_ANNOTATION_PREFIX + containerName(c));
   if (forbidden.length === 0) return undefined;
   const distinct = sortedUnique(forbidden);
   return {
-    reason: "seccompProfile",
-    detail: `forbidden ${pluralize("annotation", "annotations", distinct.length)} ${distinct.join(", ")}`,
+    reason: 'seccompProfile',
+    detail: `forbidden ${pluralize('annotation', 'annotations', distinct.length)} ${distinct.join(', ')}`,
   };
 };
 
@@ -188,13 +157,13 @@ function seccompFields(required: boolean): CheckFn {
     }
     if (podBad || explicitlyBad.length > 0) {
       return {
-        reason: "seccompProfile",
+        reason: 'seccompProfile',
         detail: `${settersPhrase(podBad, explicitlyBad)} must not set securityContext.seccompProfile.type to ${joinQuote(sortedUnique(badValues))}`,
       };
     }
     if (required && implicitlyBad.length > 0) {
       return {
-        reason: "seccompProfile",
+        reason: 'seccompProfile',
         detail: `pod or ${settersPhrase(false, implicitlyBad)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"`,
       };
     }
@@ -203,14 +172,14 @@ function seccompFields(required: boolean): CheckFn {
 }
 
 export const APPARMOR_PROFILE: CheckDefinition = {
-  id: "appArmorProfile",
-  level: "baseline",
+  id: 'appArmorProfile',
+  level: 'baseline',
   versions: [{ since: 0, check: appArmorProfile }],
 };
 
 export const SELINUX_OPTIONS: CheckDefinition = {
-  id: "seLinuxOptions",
-  level: "baseline",
+  id: 'seLinuxOptions',
+  level: 'baseline',
   versions: [
     { since: 0, check: seLinuxOptionsAllowing(SELINUX_TYPES_1_0) },
     { since: 31, check: seLinuxOptionsAllowing(SELINUX_TYPES_1_31) },
@@ -218,9 +187,9 @@ export const SELINUX_OPTIONS: CheckDefinition = {
 };
 
 export const SECCOMP_PROFILE_BASELINE: CheckDefinition = {
-  id: "seccompProfile_baseline",
-  level: "baseline",
-  supersededBy: "seccompProfile_restricted",
+  id: 'seccompProfile_baseline',
+  level: 'baseline',
+  supersededBy: 'seccompProfile_restricted',
   versions: [
     { since: 0, check: seccompAnnotations },
     { since: 19, check: seccompFields(false) },
@@ -228,8 +197,8 @@ export const SECCOMP_PROFILE_BASELINE: CheckDefinition = {
 };
 
 export const SECCOMP_PROFILE_RESTRICTED: CheckDefinition = {
-  id: "seccompProfile_restricted",
-  level: "restricted",
+  id: 'seccompProfile_restricted',
+  level: 'restricted',
   versions: [
     { since: 19, check: seccompFields(true) },
     { since: 25, check: exemptingWindows(seccompFields(true)) },

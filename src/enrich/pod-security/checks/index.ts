@@ -1,17 +1,6 @@
-import type { CheckDefinition } from "./definition";
-import {
-  APPARMOR_PROFILE,
-  SECCOMP_PROFILE_BASELINE,
-  SECCOMP_PROFILE_RESTRICTED,
-  SELINUX_OPTIONS,
-} from "./confinement";
-import {
-  HOST_NAMESPACES,
-  HOST_PATH_VOLUMES,
-  HOST_PORTS,
-  HOST_PROBES_AND_HOST_LIFECYCLE,
-  WINDOWS_HOST_PROCESS,
-} from "./host";
+import type { CheckDefinition } from './definition';
+import { APPARMOR_PROFILE, SECCOMP_PROFILE_BASELINE, SECCOMP_PROFILE_RESTRICTED, SELINUX_OPTIONS } from './confinement';
+import { HOST_NAMESPACES, HOST_PATH_VOLUMES, HOST_PORTS, HOST_PROBES_AND_HOST_LIFECYCLE, WINDOWS_HOST_PROCESS } from './host';
 import {
   ALLOW_PRIVILEGE_ESCALATION,
   CAPABILITIES_BASELINE,
@@ -19,10 +8,10 @@ import {
   PRIVILEGED,
   PROC_MOUNT,
   PROC_MOUNT_RESTRICTED,
-} from "./privilege";
-import { SYSCTLS } from "./sysctls";
-import { RUN_AS_NON_ROOT, RUN_AS_USER } from "./users";
-import { RESTRICTED_VOLUMES } from "./volumes";
+} from './privilege';
+import { SYSCTLS } from './sysctls';
+import { RUN_AS_NON_ROOT, RUN_AS_USER } from './users';
+import { RESTRICTED_VOLUMES } from './volumes';
 
 /**
  * Every check, in the order upstream registers them (its check_*.go files in byte order), which is
@@ -50,5 +39,5 @@ export const CHECKS: readonly CheckDefinition[] = [
   WINDOWS_HOST_PROCESS,
 ];
 
-export type { CheckDefinition } from "./definition";
-export { implementationAt } from "./definition";
+export type { CheckDefinition } from './definition';
+export { implementationAt } from './definition';

@@ -1,12 +1,9 @@
-import { containersPhrase } from "../format";
+import { containersPhrase } from '../format';
 
 /** `pod and containers "a", "b"` — who set a forbidden value, in upstream wording. */
-export function settersPhrase(
-  pod: boolean,
-  containers: readonly string[],
-): string {
+export function settersPhrase(pod: boolean, containers: readonly string[]): string {
   const setters: string[] = [];
-  if (pod) setters.push("pod");
+  if (pod) setters.push('pod');
   if (containers.length > 0) setters.push(containersPhrase(containers));
-  return setters.join(" and ");
+  return setters.join(' and ');
 }

@@ -1,5 +1,5 @@
-import { isWindowsPod } from "../pod-spec";
-import type { CheckFn } from "../types";
+import { isWindowsPod } from '../pod-spec';
+import type { CheckFn } from '../types';
 
 /**
  * Windows pods cannot set Linux-only fields (the API rejects them), so from policy v1.25 the
