@@ -32,6 +32,7 @@ export function createBus(config: Config, clock: Clock, onHandlerError: (err: un
   }
   return new MemoryBus(clock, {
     capacity: config.pipeline.queueCapacity,
+    capacityBytes: config.pipeline.queueBytes,
     batchSize: config.pipeline.batchSize,
     retryDelayMs: 1000,
     onHandlerError,
