@@ -62,8 +62,9 @@ export class AlertStage {
       lastSeen: counter.lastSeen,
     };
     this.recent.put(alert);
-    if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
-    else this.metrics.dedupSuppressed.inc();
+    if (counter.count === 1) {
+      this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
+    } else this.metrics.dedupSuppressed.inc();
     // Within the window that opened at firstSeen, every occurrence goes through the durable hand-off:
     // the dispatcher announces if no announcement was handed off yet (the replica that counted the
     // first occurrence may have died before handing it off) and refreshes otherwise. Past it, the
