@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock';
 import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
 import type { Dispatcher } from '../notify/dispatcher';
+import { evidenceOf } from './evidence';
 import { fingerprint } from './fingerprint';
 import type { RecentAlerts } from './recent';
 import { runbookUrl } from './runbook';
@@ -55,7 +56,7 @@ export class AlertStage {
       ),
       labels: labelsOf(detection),
       evidence,
-      event: detection.event,
+      event: evidenceOf(detection.event),
       enrichment,
       count: counter.count,
       firstSeen: counter.firstSeen,
