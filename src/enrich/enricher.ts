@@ -1,6 +1,7 @@
 import type { Enrichment, NetworkEnrichment, PodFacts, RiskySummary, SubjectEnrichment, SubjectOrigin } from '../core/alert';
 import type { Clock } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
+import { TimeSlice } from '../core/time-slice';
 import { applyAuditEvent } from './cluster-state/audit';
 import type { ClusterStates } from './cluster-state/clusters';
 import { isRecord, slimObject } from './cluster-state/slim';
@@ -42,6 +43,8 @@ const MAX_CACHED_SUBJECTS = 10_000;
  * state by other writers (snapshot reloads, watches).
  */
 const SUBJECT_RECHECK_MS = 1000;
+/** Longest stretch of enrichment work before I/O is let in. */
+const ENRICH_SLICE_MS = 10;
 const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
 
 /**
@@ -53,6 +56,9 @@ export function createEnricher(options: EnricherOptions): Enricher {
   const { states, clock } = options;
   const waits = new PodWaits(clock, options.waitForStateMs ?? 0);
   const subjects = new SubjectCache(clock);
+  // Enrichment cost grows with the cluster state, which events themselves can shape (a thousand
+  // ClusterRoles aggregating each other): a long run of costly enrichments must not keep I/O out.
+  const slice = new TimeSlice(ENRICH_SLICE_MS);
 
   return {
     observe(event) {
@@ -71,6 +77,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
 
     async enrich(detection) {
       const event = detection.event;
+      await slice.yield();
       try {
         const target = podTarget(event);
         let state = states.peek(event.k8s.cluster);

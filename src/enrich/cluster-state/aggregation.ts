@@ -10,31 +10,23 @@ import type { ClusterRole, LabelSelector, PolicyRule } from './types';
  * A role's stored rules are kept as well: a snapshot taken after the controller ran then gives exactly
  * the stored set.
  *
- * Cost: linear in the size of the selection graph. Roles and distinct selectors are its nodes (a
- * selector shared by a thousand roles is one node, matched once against every role), so a thousand
- * roles that all select each other through one label make a graph of two thousand edges, not a million.
- * One walk per requested role finds what it reaches; every role in its cycle shares the answer. Results
- * live as long as this object; ClusterState makes a new one whenever a ClusterRole changes.
+ * Cost: one walk per requested role, linear in the roles and distinct selectors it reaches (see
+ * `reach`). Results live as long as this object; ClusterState makes a new one whenever a ClusterRole
+ * changes.
  */
 export class RoleAggregation {
-  /** Role names in name order: a role's node number is its place here. Selectors are numbered after them. */
+  /** Role names in name order: a role's number is its place here. */
   private readonly names: string[];
   private readonly numbers = new Map<string, number>();
   private readonly selectors: LabelSelector[] = [];
-  /** Per role: its distinct selectors' node numbers. */
+  /** Per role: the numbers of its distinct selectors. */
   private readonly selectorsOf: number[][] = [];
-  /** Per selector (by node number - role count): the roles it matches, computed on first use. */
-  private readonly matched: (number[] | undefined)[] = [];
-  /** Role number → the rules of every role it reaches (itself included), in name order, deduplicated. */
-  private readonly reached = new Map<number, PolicyRule[]>();
-  /** Role name → its effective rules: its own first, then the rest of what it reaches. */
+  /** Role name → its effective rules: its own first, then those of every other role it reaches. */
   private readonly results = new Map<string, PolicyRule[]>();
   private labelIndex?: LabelIndex;
-  // Tarjan's bookkeeping, reused across walks: an entry is valid only when its stamp is this walk's.
-  private readonly stamp: Int32Array;
-  private readonly order: Int32Array;
-  private readonly low: Int32Array;
-  private readonly onStack: Uint8Array;
+  // Visit marks, reused across walks: a role or selector is visited in this walk when its mark is the walk's.
+  private readonly roleMarks: Int32Array;
+  private readonly selectorMarks: Int32Array;
   private walks = 0;
 
   constructor(private readonly roles: ReadonlyMap<string, ClusterRole>) {
@@ -47,18 +39,15 @@ export class RoleAggregation {
         const key = JSON.stringify(selector);
         let n = selectorNumbers.get(key);
         if (n === undefined) {
-          selectorNumbers.set(key, (n = this.names.length + this.selectors.length));
+          selectorNumbers.set(key, (n = this.selectors.length));
           this.selectors.push(selector);
         }
         own.add(n);
       }
       this.selectorsOf.push([...own]);
     }
-    const nodes = this.names.length + this.selectors.length;
-    this.stamp = new Int32Array(nodes);
-    this.order = new Int32Array(nodes);
-    this.low = new Int32Array(nodes);
-    this.onStack = new Uint8Array(nodes);
+    this.roleMarks = new Int32Array(this.names.length);
+    this.selectorMarks = new Int32Array(this.selectors.length);
   }
 
   rules(name: string): PolicyRule[] | undefined {
@@ -67,29 +56,43 @@ export class RoleAggregation {
     if (!role.aggregationRule) return role.rules;
     let result = this.results.get(name);
     if (!result) {
-      const n = this.numbers.get(name)!;
-      if (!this.reached.has(n)) this.solve(n);
-      const reached = this.reached.get(n)!;
-      result = role.rules.length === 0 ? reached : ownFirst(role.rules, reached);
+      const reached = this.reach(this.numbers.get(name)!);
+      result = dedupe([role.rules, ...reached.map((n) => this.roles.get(this.names[n]!)!.rules)]);
       this.results.set(name, result);
     }
     return result;
   }
 
-  /** Outgoing edges: a role to its distinct selectors, a selector to the roles it matches. */
-  private edges(node: number): readonly number[] {
-    if (node < this.names.length) return this.selectorsOf[node]!;
-    const s = node - this.names.length;
-    let roles = this.matched[s];
-    if (!roles) {
-      const selector = this.selectors[s]!;
-      roles = [];
-      for (const name of this.candidates(selector)) {
-        if (selectorMatches(selector, this.roles.get(name)!.metadata.labels)) roles.push(this.numbers.get(name)!);
+  /**
+   * Every role `root` reaches through selectors (itself excluded), in name order: one breadth-first
+   * walk in which each role and each distinct selector is visited once, and a selector is matched only
+   * against roles not reached yet (the walk stops as soon as every role is reached). A thousand roles
+   * that all select each other through one label cost a thousand matches, not a million.
+   */
+  private reach(root: number): number[] {
+    const walk = ++this.walks;
+    const { roleMarks, selectorMarks } = this;
+    const total = this.names.length;
+    const reached: number[] = [];
+    const queue = [root];
+    roleMarks[root] = walk;
+    let seen = 1;
+    for (let head = 0; head < queue.length && seen < total; head++) {
+      for (const s of this.selectorsOf[queue[head]!]!) {
+        if (selectorMarks[s] === walk) continue;
+        selectorMarks[s] = walk;
+        const selector = this.selectors[s]!;
+        for (const name of this.candidates(selector)) {
+          const n = this.numbers.get(name)!;
+          if (roleMarks[n] === walk || !selectorMatches(selector, this.roles.get(name)!.metadata.labels)) continue;
+          roleMarks[n] = walk;
+          seen++;
+          reached.push(n);
+          queue.push(n);
+        }
       }
-      this.matched[s] = roles;
     }
-    return roles;
+    return reached.sort((a, b) => a - b);
   }
 
   /**
@@ -98,7 +101,7 @@ export class RoleAggregation {
    * alone (or an empty one) has to look at every role. Without the index, a chain of roles each selecting
    * the next by a label of its own costs roles × roles matches.
    */
-  private candidates(selector: LabelSelector): Iterable<string> {
+  private candidates(selector: LabelSelector): readonly string[] {
     const index = (this.labelIndex ??= buildLabelIndex(this.roles));
     let best: readonly string[] | undefined;
     const consider = (names: readonly string[]) => {
@@ -116,53 +119,6 @@ export class RoleAggregation {
       }
     }
     return best ?? this.names;
-  }
-
-  /**
-   * One walk from `root` (Tarjan's, iteratively, so a long chain cannot overflow the stack) gives both
-   * what it reaches and its strongly connected component: every role of that component reaches the
-   * same roles, so they all share the result.
-   */
-  private solve(root: number): void {
-    const walk = ++this.walks;
-    const { stamp, order, low, onStack } = this;
-    const stack: number[] = [];
-    const visitedRoles: number[] = [];
-    const frames: { node: number; edges: readonly number[]; next: number }[] = [];
-    let counter = 0;
-    const component: number[] = [];
-    const open = (node: number) => {
-      stamp[node] = walk;
-      order[node] = low[node] = counter++;
-      stack.push(node);
-      onStack[node] = 1;
-      if (node < this.names.length) visitedRoles.push(node);
-      frames.push({ node, edges: this.edges(node), next: 0 });
-    };
-    open(root);
-    while (frames.length > 0) {
-      const frame = frames[frames.length - 1]!;
-      if (frame.next < frame.edges.length) {
-        const to = frame.edges[frame.next++]!;
-        if (stamp[to] !== walk) open(to);
-        else if (onStack[to]) low[frame.node] = Math.min(low[frame.node]!, order[to]!);
-        continue;
-      }
-      frames.pop();
-      const parent = frames[frames.length - 1];
-      if (parent) low[parent.node] = Math.min(low[parent.node]!, low[frame.node]!);
-      if (low[frame.node] !== order[frame.node]) continue;
-      const isRoot = frame.node === root;
-      let member: number;
-      do {
-        member = stack.pop()!;
-        onStack[member] = 0;
-        if (isRoot) component.push(member);
-      } while (member !== frame.node);
-    }
-    visitedRoles.sort((a, b) => a - b);
-    const reached = dedupe(visitedRoles.map((n) => this.roles.get(this.names[n]!)!.rules));
-    for (const n of component) if (n < this.names.length) this.reached.set(n, reached);
   }
 }
 
@@ -194,13 +150,6 @@ function ruleId(rule: PolicyRule): string {
   let id = ruleIds.get(rule);
   if (id === undefined) ruleIds.set(rule, (id = JSON.stringify(rule)));
   return id;
-}
-
-function ownFirst(own: PolicyRule[], reached: PolicyRule[]): PolicyRule[] {
-  const out = dedupe([own]);
-  const mine = new Set(out.map(ruleId));
-  for (const rule of reached) if (!mine.has(ruleId(rule))) out.push(rule);
-  return out;
 }
 
 function dedupe(parts: PolicyRule[][]): PolicyRule[] {
