@@ -28,6 +28,12 @@ export interface EnricherOptions {
    * arrive). 0: never wait. Each missing pod is waited for once per `MISS_MEMORY_MS`.
    */
   waitForStateMs?: number;
+  /**
+   * Enrichment cost grows with the cluster state, which events themselves can shape (a thousand
+   * ClusterRoles aggregating each other): with this set, `enrich` lets I/O in after this many ms of
+   * work, so a long run of costly enrichments cannot keep HTTP requests and signals out.
+   */
+  yieldEveryMs?: number;
 }
 
 /** Structured lists are capped so one over-privileged subject cannot bloat every alert. */
@@ -43,8 +49,6 @@ const MAX_CACHED_SUBJECTS = 10_000;
  * state by other writers (snapshot reloads, watches).
  */
 const SUBJECT_RECHECK_MS = 1000;
-/** Longest stretch of enrichment work before I/O is let in. */
-const ENRICH_SLICE_MS = 10;
 const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
 
 /**
@@ -56,9 +60,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
   const { states, clock } = options;
   const waits = new PodWaits(clock, options.waitForStateMs ?? 0);
   const subjects = new SubjectCache(clock);
-  // Enrichment cost grows with the cluster state, which events themselves can shape (a thousand
-  // ClusterRoles aggregating each other): a long run of costly enrichments must not keep I/O out.
-  const slice = new TimeSlice(ENRICH_SLICE_MS);
+  const slice = options.yieldEveryMs === undefined ? undefined : new TimeSlice(options.yieldEveryMs);
 
   return {
     observe(event) {
@@ -77,7 +79,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
 
     async enrich(detection) {
       const event = detection.event;
-      await slice.yield();
+      if (slice) await slice.yield();
       try {
         const target = podTarget(event);
         let state = states.peek(event.k8s.cluster);

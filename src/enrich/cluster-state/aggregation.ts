@@ -11,43 +11,46 @@ import type { ClusterRole, LabelSelector, PolicyRule } from './types';
  * the stored set.
  *
  * Cost: one walk per requested role, linear in the roles and distinct selectors it reaches (see
- * `reach`). Results live as long as this object; ClusterState makes a new one whenever a ClusterRole
- * changes.
+ * `reach`), over a label index kept up to date as roles come and go. Results are kept until any
+ * ClusterRole changes.
  */
 export class RoleAggregation {
-  /** Role names in name order: a role's number is its place here. */
-  private readonly names: string[];
-  private readonly numbers = new Map<string, number>();
-  private readonly selectors: LabelSelector[] = [];
-  /** Per role: the numbers of its distinct selectors. */
-  private readonly selectorsOf: number[][] = [];
+  /** Label index of the roles: key → names, key → value → names. */
+  private readonly byKey = new Map<string, Set<string>>();
+  private readonly byLabel = new Map<string, Map<string, Set<string>>>();
   /** Role name → its effective rules: its own first, then those of every other role it reaches. */
-  private readonly results = new Map<string, PolicyRule[]>();
-  private labelIndex?: LabelIndex;
-  // Visit marks, reused across walks: a role or selector is visited in this walk when its mark is the walk's.
-  private readonly roleMarks: Int32Array;
-  private readonly selectorMarks: Int32Array;
-  private walks = 0;
+  private results = new Map<string, PolicyRule[]>();
 
-  constructor(private readonly roles: ReadonlyMap<string, ClusterRole>) {
-    this.names = [...roles.keys()].sort();
-    this.names.forEach((name, i) => this.numbers.set(name, i));
-    const selectorNumbers = new Map<string, number>();
-    for (const name of this.names) {
-      const own = new Set<number>();
-      for (const selector of roles.get(name)!.aggregationRule?.clusterRoleSelectors ?? []) {
-        const key = JSON.stringify(selector);
-        let n = selectorNumbers.get(key);
-        if (n === undefined) {
-          selectorNumbers.set(key, (n = this.selectors.length));
-          this.selectors.push(selector);
-        }
-        own.add(n);
-      }
-      this.selectorsOf.push([...own]);
+  constructor(private readonly roles: ReadonlyMap<string, ClusterRole>) {}
+
+  /** Call after `role` entered the roles map. */
+  added(role: ClusterRole): void {
+    const name = role.metadata.name;
+    for (const [key, value] of Object.entries(role.metadata.labels ?? {})) {
+      nested(this.byKey, key, () => new Set<string>()).add(name);
+      nested(
+        nested(this.byLabel, key, () => new Map<string, Set<string>>()),
+        value,
+        () => new Set<string>(),
+      ).add(name);
     }
-    this.roleMarks = new Int32Array(this.names.length);
-    this.selectorMarks = new Int32Array(this.selectors.length);
+    this.results = new Map();
+  }
+
+  /** Call after `role` left the roles map. */
+  removed(role: ClusterRole): void {
+    const name = role.metadata.name;
+    for (const [key, value] of Object.entries(role.metadata.labels ?? {})) {
+      const names = this.byKey.get(key);
+      names?.delete(name);
+      if (names?.size === 0) this.byKey.delete(key);
+      const values = this.byLabel.get(key);
+      const withValue = values?.get(value);
+      withValue?.delete(name);
+      if (withValue?.size === 0) values!.delete(value);
+      if (values?.size === 0) this.byLabel.delete(key);
+    }
+    this.results = new Map();
   }
 
   rules(name: string): PolicyRule[] | undefined {
@@ -56,8 +59,8 @@ export class RoleAggregation {
     if (!role.aggregationRule) return role.rules;
     let result = this.results.get(name);
     if (!result) {
-      const reached = this.reach(this.numbers.get(name)!);
-      result = dedupe([role.rules, ...reached.map((n) => this.roles.get(this.names[n]!)!.rules)]);
+      const reached = this.reach(role);
+      result = dedupe([role.rules, ...reached.map((n) => this.roles.get(n)!.rules)]);
       this.results.set(name, result);
     }
     return result;
@@ -69,79 +72,76 @@ export class RoleAggregation {
    * against roles not reached yet (the walk stops as soon as every role is reached). A thousand roles
    * that all select each other through one label cost a thousand matches, not a million.
    */
-  private reach(root: number): number[] {
-    const walk = ++this.walks;
-    const { roleMarks, selectorMarks } = this;
-    const total = this.names.length;
-    const reached: number[] = [];
-    const queue = [root];
-    roleMarks[root] = walk;
-    let seen = 1;
-    for (let head = 0; head < queue.length && seen < total; head++) {
-      for (const s of this.selectorsOf[queue[head]!]!) {
-        if (selectorMarks[s] === walk) continue;
-        selectorMarks[s] = walk;
-        const selector = this.selectors[s]!;
+  private reach(root: ClusterRole): string[] {
+    const total = this.roles.size;
+    const seenRoles = new Set<string>([root.metadata.name]);
+    const seenSelectors = new Set<string>();
+    const reached: string[] = [];
+    const queue: ClusterRole[] = [root];
+    for (let head = 0; head < queue.length && seenRoles.size < total; head++) {
+      for (const { key, selector } of selectorsOf(queue[head]!)) {
+        if (seenSelectors.has(key)) continue;
+        seenSelectors.add(key);
         for (const name of this.candidates(selector)) {
-          const n = this.numbers.get(name)!;
-          if (roleMarks[n] === walk || !selectorMatches(selector, this.roles.get(name)!.metadata.labels)) continue;
-          roleMarks[n] = walk;
-          seen++;
-          reached.push(n);
-          queue.push(n);
+          if (seenRoles.has(name)) continue;
+          const role = this.roles.get(name)!;
+          if (!selectorMatches(selector, role.metadata.labels)) continue;
+          seenRoles.add(name);
+          reached.push(name);
+          queue.push(role);
         }
       }
     }
-    return reached.sort((a, b) => a - b);
+    return reached.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /**
-   * The roles a selector can match at most, from a label index: the smallest set that one of its
+   * The roles a selector can match at most, from the label index: the smallest set that one of its
    * `matchLabels`, `In` or `Exists` requirements allows. Only a selector made of negative requirements
    * alone (or an empty one) has to look at every role. Without the index, a chain of roles each selecting
    * the next by a label of its own costs roles × roles matches.
    */
-  private candidates(selector: LabelSelector): readonly string[] {
-    const index = (this.labelIndex ??= buildLabelIndex(this.roles));
-    let best: readonly string[] | undefined;
-    const consider = (names: readonly string[]) => {
-      if (!best || names.length < best.length) best = names;
+  private candidates(selector: LabelSelector): Iterable<string> {
+    type Names = ReadonlySet<string> | string[];
+    let best: Names | undefined;
+    const size = (c: Names) => (Array.isArray(c) ? c.length : (c as ReadonlySet<string>).size);
+    const consider = (names: Names) => {
+      if (!best || size(names) < size(best)) best = names;
     };
     for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-      consider(index.byLabel.get(key)?.get(value) ?? []);
+      consider(this.byLabel.get(key)?.get(value) ?? NONE);
     }
     for (const req of selector.matchExpressions ?? []) {
-      if (req.operator === 'Exists') consider(index.byKey.get(req.key) ?? []);
+      if (req.operator === 'Exists') consider(this.byKey.get(req.key) ?? NONE);
       if (req.operator === 'In') {
         const names: string[] = [];
-        for (const v of new Set(req.values ?? [])) names.push(...(index.byLabel.get(req.key)?.get(v) ?? []));
+        for (const v of new Set(req.values ?? [])) names.push(...(this.byLabel.get(req.key)?.get(v) ?? NONE));
         consider(names);
       }
     }
-    return best ?? this.names;
+    return best ?? this.roles.keys();
   }
 }
 
-interface LabelIndex {
-  byKey: Map<string, string[]>;
-  byLabel: Map<string, Map<string, string[]>>;
+const NONE: ReadonlySet<string> = new Set();
+
+/** A role's distinct selectors with their identities, worked out once per (immutable) role object. */
+const selectorCache = new WeakMap<ClusterRole, { key: string; selector: LabelSelector }[]>();
+function selectorsOf(role: ClusterRole): { key: string; selector: LabelSelector }[] {
+  let list = selectorCache.get(role);
+  if (!list) {
+    const byKey = new Map<string, LabelSelector>();
+    for (const selector of role.aggregationRule?.clusterRoleSelectors ?? []) byKey.set(JSON.stringify(selector), selector);
+    list = [...byKey].map(([key, selector]) => ({ key, selector }));
+    selectorCache.set(role, list);
+  }
+  return list;
 }
 
-function buildLabelIndex(roles: ReadonlyMap<string, ClusterRole>): LabelIndex {
-  const index: LabelIndex = { byKey: new Map(), byLabel: new Map() };
-  for (const [name, role] of roles) {
-    for (const [key, value] of Object.entries(role.metadata.labels ?? {})) {
-      let names = index.byKey.get(key);
-      if (!names) index.byKey.set(key, (names = []));
-      names.push(name);
-      let values = index.byLabel.get(key);
-      if (!values) index.byLabel.set(key, (values = new Map()));
-      let withValue = values.get(value);
-      if (!withValue) values.set(value, (withValue = []));
-      withValue.push(name);
-    }
-  }
-  return index;
+function nested<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = create()));
+  return v;
 }
 
 /** A rule's identity for deduplication, computed once per rule object. */

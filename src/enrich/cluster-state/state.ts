@@ -74,7 +74,7 @@ export class ClusterState {
   private readonly clusterRoleBindingsByName = new Map<string, ClusterRoleBinding>();
   private readonly clusterRolesByName = new Map<string, ClusterRole>();
   private readonly tombstones = new Map<Key, number>();
-  private aggregation?: RoleAggregation;
+  private readonly aggregation = new RoleAggregation(this.clusterRolesByName);
   private readonly counts = new Map<StateKind, number>();
 
   constructor(readonly cluster: string) {}
@@ -144,7 +144,6 @@ export class ClusterState {
    * use and kept until any ClusterRole changes.
    */
   clusterRoleRules(name: string): PolicyRule[] | undefined {
-    this.aggregation ??= new RoleAggregation(this.clusterRolesByName);
     return this.aggregation.rules(name);
   }
 
@@ -215,7 +214,7 @@ export class ClusterState {
         break;
       case 'ClusterRole':
         this.clusterRolesByName.set(obj.metadata.name, obj);
-        this.aggregation = undefined;
+        this.aggregation.added(obj);
         break;
       case 'NetworkPolicy':
         nested(this.policiesByNamespace, obj.metadata.namespace as string).set(obj.metadata.name, obj);
@@ -238,7 +237,7 @@ export class ClusterState {
         break;
       case 'ClusterRole':
         this.clusterRolesByName.delete(obj.metadata.name);
-        this.aggregation = undefined;
+        this.aggregation.removed(obj);
         break;
       case 'NetworkPolicy':
         removeNested(this.policiesByNamespace, obj.metadata.namespace as string, obj.metadata.name);
