@@ -18,8 +18,8 @@ export class RoleAggregation {
   /** Label index of the roles: key → names, key → value → names. */
   private readonly byKey = new Map<string, Set<string>>();
   private readonly byLabel = new Map<string, Map<string, Set<string>>>();
-  /** Role name → its effective rules: its own first, then those of every other role it reaches. */
-  private results = new Map<string, PolicyRule[]>();
+  /** Role name → its effective rules (its own first, then those of every role it reaches), null: too costly. */
+  private results = new Map<string, PolicyRule[] | null>();
 
   constructor(private readonly roles: ReadonlyMap<string, ClusterRole>) {}
 
@@ -57,22 +57,24 @@ export class RoleAggregation {
     const role = this.roles.get(name);
     if (!role) return undefined;
     if (!role.aggregationRule) return role.rules;
-    let result = this.results.get(name);
-    if (!result) {
-      const reached = this.reach(role);
-      result = dedupe([role.rules, ...reached.map((n) => this.roles.get(n)!.rules)]);
-      this.results.set(name, result);
-    }
-    return result;
+    if (this.results.has(name)) return this.results.get(name) ?? undefined;
+    const reached = this.reach(role);
+    const result = reached ? dedupe([role.rules, ...reached.map((n) => this.roles.get(n)!.rules)]) : null;
+    this.results.set(name, result);
+    return result ?? undefined;
   }
 
   /**
    * Every role `root` reaches through selectors (itself excluded), in name order: one breadth-first
    * walk in which each role and each distinct selector is visited once, and a selector is matched only
    * against roles not reached yet (the walk stops as soon as every role is reached). A thousand roles
-   * that all select each other through one label cost a thousand matches, not a million.
+   * that all select each other through one label cost a thousand matches, not a million. What is left
+   * quadratic (distinct selectors made of negative requirements only, each tried against every role not
+   * reached) is cut off at MAX_MATCHES: undefined then, so callers report the role as not known rather
+   * than freeze or guess.
    */
-  private reach(root: ClusterRole): string[] {
+  private reach(root: ClusterRole): string[] | undefined {
+    let budget = MAX_MATCHES;
     const total = this.roles.size;
     const seenRoles = new Set<string>([root.metadata.name]);
     const seenSelectors = new Set<string>();
@@ -85,6 +87,7 @@ export class RoleAggregation {
         for (const name of this.candidates(selector)) {
           if (seenRoles.has(name)) continue;
           const role = this.roles.get(name)!;
+          if (--budget < 0) return undefined;
           if (!selectorMatches(selector, role.metadata.labels)) continue;
           seenRoles.add(name);
           reached.push(name);
@@ -124,6 +127,9 @@ export class RoleAggregation {
 }
 
 const NONE: ReadonlySet<string> = new Set();
+
+/** Selector matches one walk may make (a few ms of work); real clusters need a few thousand at most. */
+export const MAX_MATCHES = 50_000;
 
 /** A role's distinct selectors with their identities, worked out once per (immutable) role object. */
 const selectorCache = new WeakMap<ClusterRole, { key: string; selector: LabelSelector }[]>();

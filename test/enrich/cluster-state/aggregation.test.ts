@@ -1,5 +1,6 @@
 import { ClusterState } from '../../../src/enrich/cluster-state/state';
 import type { LabelSelector, PolicyRule } from '../../../src/enrich/cluster-state/types';
+import { MAX_MATCHES } from '../../../src/enrich/cluster-state/aggregation';
 
 const rule = (resource: string): PolicyRule => ({ verbs: ['get'], apiGroups: [''], resources: [resource] });
 
@@ -98,6 +99,55 @@ describe('ClusterRole aggregation (fixpoint)', () => {
       expect(rules).toHaveLength(n);
       expect(rules[0]!.resources).toEqual([`res${i}`]);
     }
+  });
+
+  it('a graph too costly to walk (distinct negative-only selectors) is reported as not known, not frozen on', () => {
+    const state = new ClusterState('c');
+    const n = 2000;
+    // Every selector is distinct and negative-only, and half the roles match none of them: each selector
+    // would be tried against every unreached role, n × n / 2 matches.
+    for (let i = 0; i < n; i++) {
+      state.upsert(
+        role(
+          `w${i}`,
+          i % 2 ? { mesh: 'true', [`u${i}`]: 'x' } : { [`u${i}`]: 'x' },
+          [`res${i}`],
+          [
+            {
+              matchExpressions: [
+                { key: 'mesh', operator: 'DoesNotExist' },
+                { key: `never-${i}`, operator: 'DoesNotExist' },
+              ],
+            },
+          ],
+        ),
+      );
+    }
+    expect(MAX_MATCHES).toBeLessThan((n * n) / 4);
+    expect(state.clusterRoleRules('w0')).toBeUndefined();
+    expect(state.clusterRole('w0')).toBeDefined();
+    state.upsert(role('plain', { mesh: 'true' }, ['p']));
+    expect(resources(state.clusterRoleRules('plain'))).toEqual(['p']); // a plain role is unaffected
+    // The same shape, small enough to walk, gives the full answer.
+    const small = new ClusterState('c');
+    for (let i = 0; i < 40; i++) {
+      small.upsert(
+        role(
+          `w${i}`,
+          i % 2 ? { mesh: 'true' } : {},
+          [`res${i}`],
+          [
+            {
+              matchExpressions: [
+                { key: 'mesh', operator: 'DoesNotExist' },
+                { key: `never-${i}`, operator: 'DoesNotExist' },
+              ],
+            },
+          ],
+        ),
+      );
+    }
+    expect(small.clusterRoleRules('w0')).toHaveLength(20);
   });
 
   it('agrees with the naive fixpoint (iterate until nothing changes) on random graphs', () => {
