@@ -13,7 +13,8 @@ import {
 } from 'kafkajs';
 import { UnavailableError } from '../core/errors';
 import { partitionKey, type SecurityEvent } from '../core/event';
-import type { BusHealth, EventBus } from './port';
+import { ProgressTracker } from './progress';
+import type { BusHealth, ConsumerProgress, EventBus } from './port';
 
 /** The subset of a pino logger the adapter writes to. */
 /** Most bytes of event JSON coalesced into one send; well under the brokers' default 1 MB batch limit. */
@@ -51,13 +52,17 @@ export interface GroupConsumerOptions {
   batchSize: number;
   /** Wait before a batch whose handler rejected is fetched and delivered again. */
   retryDelayMs: number;
+  /** How long the group waits for a silent member before it hands its partitions on (and after a broker restart, before the group can rebalance). */
   sessionTimeoutMs?: number;
+  /** Default: a tenth of the session, between 500 ms and 3 s; also sent while a long handler call runs. */
   heartbeatIntervalMs?: number;
   /** Longest a fetch waits for new messages; the consumer heartbeats (and notices rebalances) between fetches. */
   maxWaitTimeMs?: number;
   /** Partitions handled at once; 1 keeps handler calls serial, as the memory bus does. */
   partitionsConsumedConcurrently?: number;
   onHandlerError?: (err: unknown) => void;
+  /** The clock of progress reports (/readyz); Date.now by default. */
+  now?: () => number;
 }
 
 export interface KafkaBusOptions extends KafkaConnection, GroupConsumerOptions {
@@ -179,6 +184,10 @@ export class KafkaBus implements EventBus {
     return this.health_.state();
   }
 
+  progress(): ConsumerProgress {
+    return this.consumer.progress.state();
+  }
+
   stats(): KafkaBusStats {
     return {
       published: this.published,
@@ -223,6 +232,8 @@ export class KafkaBus implements EventBus {
       const admin = this.kafka.admin();
       await admin.connect();
       try {
+        // Asking first: creating a topic that exists makes kafkajs log "Topic creation errors" at error level.
+        if ((await admin.listTopics()).includes(this.options.topic)) return;
         await admin.createTopics({
           waitForLeaders: true,
           topics: [
@@ -300,6 +311,10 @@ export class KafkaRawSource {
     return this.health_.state();
   }
 
+  progress(): ConsumerProgress {
+    return this.consumer.progress.state();
+  }
+
   stats(): Omit<KafkaBusStats, 'published' | 'publishErrors'> {
     return this.consumer.stats();
   }
@@ -321,6 +336,7 @@ class GroupConsumer<T> {
     crashes: 0,
   };
   private stopping = false;
+  readonly progress: ProgressTracker;
 
   constructor(
     private readonly kafka: Kafka,
@@ -329,14 +345,17 @@ class GroupConsumer<T> {
     /** Undefined (or a throw) marks a message that can never be handled: counted and skipped. */
     private readonly decode: (message: KafkaMessage) => T | undefined,
     private readonly logger?: BusLogger,
-  ) {}
+  ) {
+    this.progress = new ProgressTracker(options.now ?? Date.now);
+  }
 
   async start(topic: string, handler: (items: T[]) => Promise<void>): Promise<void> {
     if (this.consumer) throw new Error(`already consuming ${topic}`);
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 10_000;
     const consumer = this.kafka.consumer({
       groupId: this.options.groupId,
-      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
+      sessionTimeout,
+      heartbeatInterval: this.heartbeatIntervalMs(),
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 100,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
@@ -344,9 +363,11 @@ class GroupConsumer<T> {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.counts.rebalances++;
       this.health.success();
+      this.progress.started();
     });
     consumer.on(consumer.events.CRASH, (event) => {
       this.counts.crashes++;
+      this.progress.stopped();
       const message = errorMessage(event.payload.error);
       this.health.failure(`consumer crashed: ${message}`);
       this.logger?.warn({ err: message, restart: event.payload.restart }, 'kafka consumer crashed');
@@ -360,6 +381,10 @@ class GroupConsumer<T> {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 6,
       eachBatch: (payload) => this.handleBatch(consumer, payload, handler),
     });
+  }
+
+  private heartbeatIntervalMs(): number {
+    return this.options.heartbeatIntervalMs ?? Math.min(3_000, Math.max(500, (this.options.sessionTimeoutMs ?? 10_000) / 10));
   }
 
   stats(): Omit<KafkaBusStats, 'published' | 'publishErrors'> {
@@ -380,7 +405,9 @@ class GroupConsumer<T> {
     handler: (items: T[]) => Promise<void>,
   ): Promise<void> {
     const { batch } = payload;
-    this.lag.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
+    const lag = Number(batch.offsetLag());
+    this.lag.set(`${batch.topic}/${batch.partition}`, lag);
+    if (batch.messages.length > 0) this.progress.waiting();
     const { batchSize } = this.options;
     for (let start = 0; start < batch.messages.length; start += batchSize) {
       if (!payload.isRunning() || payload.isStale() || this.stopping) return;
@@ -388,7 +415,7 @@ class GroupConsumer<T> {
       const items = this.decodeAll(chunk, batch.topic, batch.partition);
       if (items.length > 0) {
         try {
-          await handler(items);
+          await this.whileHeartbeating(payload, () => handler(items));
         } catch (err) {
           this.counts.handlerErrors++;
           this.options.onHandlerError?.(err);
@@ -412,7 +439,25 @@ class GroupConsumer<T> {
           offset: (BigInt(last) + 1n).toString(),
         },
       ]);
+      this.progress.progressed(start + batchSize < batch.messages.length || lag > 0);
       await payload.heartbeat();
+    }
+  }
+
+  /**
+   * kafkajs heartbeats only when asked: during a long handler call (enrichment waiting for state, a
+   * slow store) the group would take this member for dead once the session ran out. Heartbeating
+   * meanwhile is what lets the session be short, so a dead member is replaced within seconds.
+   */
+  private async whileHeartbeating(payload: EachBatchPayload, work: () => Promise<void>): Promise<void> {
+    const timer = setInterval(() => {
+      payload.heartbeat().catch(() => undefined); // a rebalance shows up in the commit that follows
+    }, this.heartbeatIntervalMs());
+    timer.unref();
+    try {
+      await work();
+    } finally {
+      clearInterval(timer);
     }
   }
 
