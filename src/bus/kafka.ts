@@ -9,6 +9,7 @@ import {
   type KafkaMessage,
   type LogEntry,
   type Producer,
+  type RetryOptions,
   type SASLOptions,
 } from 'kafkajs';
 import { UnavailableError } from '../core/errors';
@@ -111,7 +112,7 @@ export class KafkaBus implements EventBus {
 
   constructor(private readonly options: KafkaBusOptions) {
     this.kafka = createKafka(options);
-    this.consumer = new GroupConsumer(this.kafka, options, this.health_, decodeEvent, options.logger);
+    this.consumer = new GroupConsumer(createKafka(options, CONSUMER_RETRY), options, this.health_, decodeEvent, options.logger);
   }
 
   /**
@@ -295,7 +296,7 @@ export class KafkaRawSource {
 
   constructor(private readonly options: KafkaRawSourceOptions) {
     this.consumer = new GroupConsumer(
-      createKafka(options),
+      createKafka(options, CONSUMER_RETRY),
       options,
       this.health_,
       (m) => m.value?.toString('utf8'),
@@ -505,7 +506,18 @@ function decodeEvent(message: KafkaMessage): SecurityEvent | undefined {
   return parsed as SecurityEvent;
 }
 
-export function createKafka(connection: KafkaConnection): Kafka {
+/** Connecting and metadata give up within seconds: a refused publish is the caller's to retry (ingest answers 503). */
+const CLIENT_RETRY: RetryOptions = { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 };
+
+/**
+ * A consumer keeps trying to reach the brokers for about a minute before it crashes. A crash
+ * makes kafkajs rejoin as a new member, and after a broker restart the group then waits a whole
+ * session timeout for the old member it still lists; a consumer that kept its member id through
+ * the outage is back within a second or two of the brokers.
+ */
+const CONSUMER_RETRY: RetryOptions = { retries: 60, initialRetryTime: 200, maxRetryTime: 1_000 };
+
+export function createKafka(connection: KafkaConnection, retry: RetryOptions = CLIENT_RETRY): Kafka {
   return new Kafka({
     brokers: connection.brokers,
     clientId: connection.clientId,
@@ -513,9 +525,7 @@ export function createKafka(connection: KafkaConnection): Kafka {
     ...(connection.sasl ? { sasl: connection.sasl as SASLOptions } : {}),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
-    // Connecting and metadata give up within seconds; the consumer retries on its own schedule and
-    // restarts after a crash, and a refused publish is the caller's to retry (ingest answers 503).
-    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+    retry,
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => writeKafkaLog(connection.logger, entry),
   });
