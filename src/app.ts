@@ -25,6 +25,7 @@ import type { Detector } from './detect/port';
 import type { Enricher } from './enrich/port';
 import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
+import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
 
 export interface FalconerOptions {
@@ -109,13 +110,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     maxEventAttempts: config.pipeline.maxEventAttempts,
   });
 
-  const falcoTopicCheck = {
-    name: 'falco-topic',
-    source: undefined as { health(): { ok: boolean; detail?: string } } | undefined,
-    check() {
-      return this.source?.health() ?? { ok: false, detail: 'not consuming yet' };
-    },
-  };
+  let falcoTopic: KafkaRawSource | undefined; // started once the server listens
   const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
   const app = createHttpApp({
     ingest,
@@ -128,7 +123,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       { name: 'bus', check: () => bus.health() },
       { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), config.pipeline.stallSeconds * 1000) },
       { name: 'store', check: () => store.health() },
-      ...(config.kafka?.falcoTopic ? [falcoTopicCheck] : []),
+      ...(config.kafka?.falcoTopic
+        ? [{ name: 'falco-topic', check: () => falcoTopic?.health() ?? { ok: false, detail: 'not consuming yet' } }]
+        : []),
       ...(live.health ? [live.health] : []),
     ],
     log,
@@ -144,11 +141,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
 
   // Listening first: ingest and /healthz answer while the consumer joins its group (which can take a
   // session timeout after a restart); /readyz says "not consuming yet" until it has.
-  let falcoTopic: Awaited<ReturnType<typeof startFalcoTopicIngest>>;
   try {
     await bus.consume(pipeline.handle);
     falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
-    if (falcoTopic) falcoTopicCheck.source = falcoTopic;
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await bus.close().catch(() => undefined);
