@@ -99,6 +99,24 @@ if (!helm) {
     asDoc(asDoc(asDoc(findOne(all, 'Deployment', RELEASE).body.spec, 'spec').template, 'template').spec, 'pod spec');
   const kinds = (all: Manifest[]) => all.map((m) => m.kind).sort();
 
+  describe.each([
+    ['embedded', embedded],
+    ['scale-out', scaleOut],
+  ])('helm %s: every object', (_mode, all) => {
+    it('is namespaced in the release namespace, or cluster-scoped', () => {
+      const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+      for (const m of all)
+        expect([m.kind, m.name, m.namespace]).toEqual([m.kind, m.name, clusterScoped.has(m.kind) ? undefined : NAMESPACE]);
+    });
+
+    it('carries the chart labels', () => {
+      for (const m of all) {
+        const labels = asDoc(asDoc(m.body.metadata, 'metadata').labels, `${m.kind} labels`);
+        expect([m.kind, labels['app.kubernetes.io/part-of']]).toEqual([m.kind, 'falconer']);
+      }
+    });
+  });
+
   describe('helm: what differs between the modes', () => {
     it('embedded: one replica, Recreate (never two pods on the volume), a kept claim, no PodDisruptionBudget', () => {
       const spec = asDoc(findOne(embedded, 'Deployment', RELEASE).body.spec, 'spec');
@@ -148,7 +166,10 @@ if (!helm) {
     it.each([
       ['scale-out without brokers', SCALE_OUT, ['kafka.brokers=null'], 'scale-out needs kafka.brokers'],
       ['scale-out without Redis', SCALE_OUT, ['redis.url='], 'scale-out needs redis.url'],
-      ['an unknown mode', EMBEDDED, ['mode=cluster'], 'mode must be embedded or scale-out'],
+      // values.schema.json: helm checks every value before rendering.
+      ['an unknown mode', EMBEDDED, ['mode=cluster'], "at '/mode': value must be one of 'embedded', 'scale-out'"],
+      ['a misspelled key', EMBEDDED, ['persistance.size=2Gi'], "additional properties 'persistance' not allowed"],
+      ['a broker without a port', SCALE_OUT, ['kafka.brokers[0]=kafka'], "at '/kafka/brokers/0'"],
       ['Slack without a token', EMBEDDED, ['slack.token='], 'slack.enabled needs slack.existingSecret or slack.token'],
       ['a short ingest token', EMBEDDED, ['ingest.token=short'], 'ingest.token must be at least 16 characters'],
     ])('%s', (_name, values, set, message) => {
