@@ -6,6 +6,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { parse } from 'yaml';
+import { BUILTIN_RULES_DIR, compileRuleSources } from '../../src/detect/engine';
+import { readRuleSources } from '../../src/detect/rules/load';
+import { formatProblem } from '../../src/detect/rules/types';
 import { describeGuarantees } from './guarantees';
 import { asDoc, asList, DEPLOY_DIR, findOne, parseDocuments, REPO_ROOT, toManifests, type Manifest } from './manifests';
 
@@ -31,9 +35,10 @@ function run(args: string[]): { status: number | null; out: string } {
   return { status: result.status, out: `${result.stdout}${result.stderr}` };
 }
 
-function render(valuesFile: string, set: string[] = []): Manifest[] {
+function render(valuesFile: string, set: string[] = [], setFile: string[] = []): Manifest[] {
   const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, '-f', valuesFile];
   for (const s of set) args.push('--set', s);
+  for (const s of setFile) args.push('--set-file', s);
   const text = execFileSync(helm as string, args, { encoding: 'utf8', cwd: REPO_ROOT });
   return toManifests(parseDocuments(text, `helm template -f ${valuesFile}`), `helm template -f ${valuesFile}`);
 }
@@ -153,6 +158,20 @@ if (!helm) {
       const all = render(EMBEDDED, ['serviceMonitor.enabled=false', 'namespace.create=false', 'slack.enabled=false']);
       expect(kinds(all)).not.toEqual(expect.arrayContaining(['ServiceMonitor']));
       expect(kinds(all)).not.toContain('Namespace');
+    });
+
+    it('mounts rule files from rules.files and points rules.dirs at them; quiet.yaml loads over the pack', () => {
+      const all = render(EMBEDDED, [], ['rules.files.quiet\\.yaml=rules/examples/quiet.yaml']);
+      const files = asDoc(findOne(all, 'ConfigMap', `${RELEASE}-rules`).body.data, 'data');
+      expect(Object.keys(files)).toEqual(['quiet.yaml']);
+      const sources = [...readRuleSources([BUILTIN_RULES_DIR]), { file: 'quiet.yaml', text: String(files['quiet.yaml']) }];
+      const { ruleSet, problems } = compileRuleSources(sources);
+      expect(problems.map(formatProblem)).toEqual([]);
+      expect(ruleSet?.byId('disallowed-k8s-user')?.def.enabled).toBe(false);
+      const config = parse(String(asDoc(findOne(all, 'ConfigMap', `${RELEASE}-config`).body.data, 'data')['falconer.yaml']));
+      expect(asDoc(asDoc(config, 'config').rules, 'rules').dirs).toEqual(['/etc/falconer/rules']);
+      const mounts = asList(asDoc(asList(podSpec(all).containers)[0], 'container').volumeMounts).map((m) => asDoc(m, 'mount'));
+      expect(mounts).toContainEqual({ name: 'rules', mountPath: '/etc/falconer/rules', readOnly: true });
     });
 
     it('generates an ingest token of 48 characters when none is given', () => {

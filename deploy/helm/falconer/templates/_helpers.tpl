@@ -111,5 +111,8 @@ app.kubernetes.io/part-of: falconer
 {{- if .Values.slack.enabled }}
 {{- $_ := set $c "receivers" (list (dict "type" "slack" "name" "slack" "channel" .Values.slack.channel "minPriority" .Values.slack.minPriority)) }}
 {{- end }}
+{{- if .Values.rules.files }}
+{{- $_ := set $c "rules" (dict "dirs" (list "/etc/falconer/rules")) }}
+{{- end }}
 {{- toYaml (mustMergeOverwrite $c (deepCopy (.Values.config | default dict))) }}
 {{- end }}
