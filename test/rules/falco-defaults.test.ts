@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { BUILTIN_RULES_DIR, compileRuleSources } from '../../src/detect/engine';
-import { fixtureToEvent } from '../../src/detect/fixtures';
+import { fixtureToEvent, readFixtures, runFixtures } from '../../src/detect/fixtures';
 import { readRuleSources, ruleFilesIn } from '../../src/detect/rules/load';
 import { formatProblem } from '../../src/detect/rules/types';
 
@@ -112,6 +112,13 @@ describe('rules/examples/quiet.yaml', () => {
     expect(fired(quiet, createNamespace('cryptominer'))).toEqual(['Create Disallowed Namespace']);
     expect(fired(builtin, deleteDeployment)).toEqual(['Disallowed K8s User', 'K8s Deployment Deleted']);
     expect(fired(quiet, deleteDeployment)).toEqual([]);
+  });
+
+  it('keeps every built-in fixture passing (falconer rules test over a folder holding it)', () => {
+    const ids = quiet.ruleSet?.rules.map((r) => r.def.id) ?? [];
+    const results = quiet.ruleSet ? runFixtures(quiet.ruleSet, readFixtures([BUILTIN_RULES_DIR]), ids) : [];
+    expect(results.length).toBeGreaterThan(100);
+    expect(results.filter((r) => !r.ok).map((r) => `${r.rule} ${r.kind}: ${r.name} ${r.problem ?? ''}`)).toEqual([]);
   });
 
   it('leaves the Falco-gated secret rules alone', () => {
