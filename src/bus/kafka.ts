@@ -364,6 +364,7 @@ class GroupConsumer<T> {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.counts.rebalances++;
       this.health.success();
+      this.progress.reset(); // batches fetched before the rebalance are another member's now, or fetched again
       this.progress.started();
     });
     consumer.on(consumer.events.CRASH, (event) => {

@@ -28,6 +28,11 @@ export class ProgressTracker {
     this.since = moreWaiting ? this.now() : undefined;
   }
 
+  /** What was fetched is given up (a rebalance): nothing waits until the next fetch says so. */
+  reset(): void {
+    this.since = undefined;
+  }
+
   state(): ConsumerProgress {
     return this.since === undefined ? { consuming: this.consuming } : { consuming: this.consuming, waitingSince: this.since };
   }
