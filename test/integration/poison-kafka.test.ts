@@ -1,3 +1,4 @@
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { RunningFalconer } from '../../src/app';
 import type { Detection } from '../../src/core/alert';
 import type { Enricher } from '../../src/enrich/port';
@@ -74,5 +75,39 @@ describe('a poison event in Kafka mode', () => {
     expect(replay.json).toEqual({ replayed: 1, kept: 0 });
     await eventually(() => expect(alerted('poisoned')).toHaveLength(1), 30_000);
     expect(log.messages('event parked in the dead-letter store after repeated failures')).toHaveLength(1);
+  });
+
+  it('lets the partition flow on past events that decode but that no normaliser made', async () => {
+    const log = capturingLogger();
+    const topic = uniqueName('events');
+    f = await startTestFalconer(
+      {
+        kafka: { brokers: testKafkaBrokers(), topic, groupId: uniqueName('pipeline'), partitions: 1 },
+        redis: { url: testRedisUrl(), keyPrefix: `${uniqueName('odd')}:` },
+        receivers: [{ type: 'console', name: 'console' }],
+      },
+      { logger: log.logger },
+    );
+    // Another producer's messages, or an older version's: each has an id, so the bus hands it over.
+    const producer = new Kafka({ brokers: testKafkaBrokers(), clientId: 'odd-producer', logLevel: logLevel.NOTHING }).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        { value: '{"id":"bare"}' },
+        { value: '{"id":"odd","source":"falco","k8s":null,"falco":{"rule":7,"tags":"x"},"raw":[]}' },
+        { value: '{"id":"odd-audit","source":"k8s_audit","k8s":{"cluster":"c"},"audit":{},"raw":{"objectRef":5}}' },
+      ],
+    });
+    await producer.disconnect();
+    expect((await post(`${f.url}/v1/events/falco`, shellIn('after-odd'))).status).toBe(202);
+    await eventually(() => {
+      expect(
+        log.lines.filter((l) => l.msg.startsWith('ALERT ') && (l.alert as { pod?: string }).pod === 'after-odd'),
+      ).toHaveLength(1);
+    }, 30_000);
+    expect(log.messages(/pipeline batch failed/)).toEqual([]);
   });
 });
