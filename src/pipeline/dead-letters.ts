@@ -101,25 +101,18 @@ export class EventDeadLetters {
 
   /** Publishes parked events again (all, up to `replayBatch`, or those with the given ids). */
   async replay(ids?: readonly string[]): Promise<ReplayResult> {
-    const taken = (await this.letters.take(ids, this.options.replayBatch)).map(({ id, letter }) => ({
-      id,
-      letter,
-      parsed: JSON.parse(letter) as Letter,
-    }));
-    const keep: typeof taken = [];
+    const taken = await this.letters.take(ids, this.options.replayBatch);
     const results = await Promise.allSettled(
-      taken.map(async (t) => {
-        const event = t.parsed.payload;
+      taken.map(async ({ letter }) => {
+        const event = (JSON.parse(letter) as Letter).payload;
         if (!event) throw new Error('not replayable');
         await this.state.delete(seenKey(event));
         await this.bus.publish([event]);
       }),
     );
-    results.forEach((r, i) => {
-      if (r.status === 'rejected') keep.push(taken[i]!);
-    });
-    // Put back what could not go; put errors are the store's and answer the request (503).
-    for (const k of keep) await this.letters.put(k.id, k.letter);
+    const keep = taken.filter((_, i) => results[i]!.status === 'rejected');
+    // Put back what could not go; a store that fails now answers the request (503).
+    for (const { id, letter } of keep) await this.letters.put(id, letter);
     const replayed = taken.length - keep.length;
     if (replayed) this.log.info({ replayed, kept: keep.length }, 'parked events replayed');
     return { replayed, kept: keep.length };

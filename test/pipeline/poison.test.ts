@@ -162,6 +162,22 @@ describe('one bad event never stops the pipeline', () => {
     });
   });
 
+  it('keeps an event too large to park whole as its summary: listed, not replayable, kept on replay', async () => {
+    const enricher: Enricher = {
+      observe() {},
+      enrich: async () => {
+        throw new Error('always');
+      },
+    };
+    f = await startTestFalconer({ receivers: CONSOLE, pipeline: { deadLetters: { maxEventBytes: 2048 } } }, { enricher });
+    await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'big', output: 'x'.repeat(4096) })));
+    await settled(f);
+    const [letter] = (await get(f, '/v1/events/dead-letters')).json.deadLetters;
+    expect(letter).toMatchObject({ replayable: false, event: { id: 'big' } });
+    expect((await post(`${f.url}/v1/events/dead-letters/replay`, '')).json).toEqual({ replayed: 0, kept: 1 });
+    expect((await get(f, '/v1/events/dead-letters')).json.deadLetters).toEqual([letter]);
+  });
+
   it('does not park an event while the state store is unavailable: the batch is delivered again', async () => {
     let outage = 2;
     const enricher: Enricher = {
