@@ -111,6 +111,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
 
   let falcoTopic: KafkaRawSource | undefined; // started once the server listens
+  const stallMs = config.pipeline.stallSeconds * 1000;
   const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
   const app = createHttpApp({
     ingest,
@@ -121,10 +122,18 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     metrics,
     health: [
       { name: 'bus', check: () => bus.health() },
-      { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), config.pipeline.stallSeconds * 1000) },
+      { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), stallMs) },
       { name: 'store', check: () => store.health() },
       ...(config.kafka?.falcoTopic
-        ? [{ name: 'falco-topic', check: () => falcoTopic?.health() ?? { ok: false, detail: 'not consuming yet' } }]
+        ? [
+            {
+              name: 'falco-topic',
+              check: () => {
+                const health = falcoTopic?.health() ?? { ok: false, detail: 'not consuming yet' };
+                return health.ok ? consumerHealth(falcoTopic!.progress(), Date.now(), stallMs) : health;
+              },
+            },
+          ]
         : []),
       ...(live.health ? [live.health] : []),
     ],
