@@ -1,7 +1,8 @@
 import type { Clock } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { UnavailableError } from '../core/errors';
-import type { BusHealth, EventBus } from './port';
+import { ProgressTracker } from './progress';
+import type { BusHealth, ConsumerProgress, EventBus } from './port';
 
 /** How long the consumer runs before it lets pending I/O in. */
 const SLICE_MS = 10;
@@ -35,12 +36,14 @@ export class MemoryBus implements EventBus {
   private running = false;
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
+  private readonly progress_: ProgressTracker;
 
   constructor(
     private readonly clock: Clock,
     private readonly options: MemoryBusOptions,
   ) {
     this.batchLimit = options.batchSize;
+    this.progress_ = new ProgressTracker(() => clock.now());
   }
 
   async publish(events: SecurityEvent[]): Promise<void> {
@@ -57,12 +60,14 @@ export class MemoryBus implements EventBus {
     }
     this.bytes += size;
     for (const e of events) this.queue.push(e);
+    if (events.length) this.progress_.waiting();
     this.kick();
   }
 
   async consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void> {
     if (this.handler) throw new Error('MemoryBus.consume called twice');
     this.handler = handler;
+    this.progress_.started();
     this.kick();
   }
 
@@ -71,6 +76,10 @@ export class MemoryBus implements EventBus {
     const full = depth >= this.options.capacity || this.bytes >= (this.options.capacityBytes ?? Infinity);
     const detail = `${depth} queued, ${(this.bytes / 2 ** 20).toFixed(1)} MiB`;
     return full ? { ok: false, detail: `queue full (${detail})` } : { ok: true, detail };
+  }
+
+  progress(): ConsumerProgress {
+    return this.progress_.state();
   }
 
   depth(): number {
@@ -124,6 +133,7 @@ export class MemoryBus implements EventBus {
         this.queue[i] = undefined;
       }
       this.head = end;
+      this.progress_.progressed(this.depth() > 0);
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
