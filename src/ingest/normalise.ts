@@ -56,16 +56,46 @@ export function cleanField(v: unknown): string | undefined {
 const VALUE_OVERHEAD = 16;
 
 /**
- * A copy of a parsed payload in which every string, keys included, is bounded by `maxFieldLength` and
- * well-formed, with an estimate of the bytes it holds on the heap. The raw payload is kept for rule
- * evaluation and evidence, so it gets the same bounds as the normalised fields.
+ * The parsed payload with every string, keys included, bounded by `maxFieldLength` and well-formed, and
+ * an estimate of the bytes it holds on the heap. The raw payload is kept for rule evaluation and
+ * evidence, so it gets the same bounds as the normalised fields. Most payloads need no change: one walk
+ * measures and checks, and only a payload with something to cut is copied.
  */
 export function boundJson(value: JsonObject, maxFieldLength: number): { value: JsonObject; bytes: number } {
-  const counter = { bytes: 0 };
-  return { value: copy(value, maxFieldLength, counter) as JsonObject, bytes: counter.bytes };
+  const counter = { bytes: 0, dirty: false };
+  measure(value, maxFieldLength, counter);
+  if (!counter.dirty) return { value, bytes: counter.bytes };
+  const copied = { bytes: 0, dirty: false };
+  return { value: copy(value, maxFieldLength, copied) as JsonObject, bytes: copied.bytes };
 }
 
-function copy(v: Json, max: number, counter: { bytes: number }): Json {
+interface Counter {
+  bytes: number;
+  dirty: boolean;
+}
+
+function measure(v: Json, max: number, counter: Counter): void {
+  counter.bytes += VALUE_OVERHEAD;
+  if (typeof v === 'string') {
+    counter.bytes += v.length * 2;
+    if (v.length > max || !v.isWellFormed()) counter.dirty = true;
+    return;
+  }
+  if (v === null || typeof v !== 'object') return;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) measure(v[i]!, max, counter);
+    return;
+  }
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    counter.bytes += VALUE_OVERHEAD + key.length * 2;
+    if (key.length > max || !key.isWellFormed()) counter.dirty = true;
+    measure(v[key]!, max, counter);
+  }
+}
+
+function copy(v: Json, max: number, counter: Counter): Json {
   counter.bytes += VALUE_OVERHEAD;
   if (typeof v === 'string') {
     const s = limitString(v, max);
