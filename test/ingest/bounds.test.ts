@@ -52,6 +52,16 @@ describe('boundJson', () => {
     expect(bytes).toBeLessThan(10_000);
     expect(boundJson({ a: 'b' }, 100).bytes).toBeLessThan(bytes);
   });
+
+  it('returns a payload with nothing to cut as it is, and copies one with a lone surrogate', () => {
+    const fine = { a: 'b', list: [1, 'ü', { deep: '😀' }] };
+    expect(boundJson(fine, 100).value).toBe(fine);
+    const lone = { a: ['x\udc00'] };
+    const bounded = boundJson(lone, 100).value;
+    expect(bounded).not.toBe(lone);
+    expect(bounded).toEqual({ a: ['x\ufffd'] });
+    expect(lone.a[0]).toBe('x\udc00'); // the input is not changed
+  });
 });
 
 describe('normalised events hold bounded, well-formed fields only', () => {
