@@ -46,6 +46,8 @@ export function createMetrics() {
     }),
     /** The `rule` label of `alerts`: Falco events name their own rule. */
     alertRuleLabel: cap('falconer_alerts_total'),
+    /** The `source` label of `eventsDuplicate`: events from Kafka may carry any source. */
+    duplicateSourceLabel: cap('falconer_events_duplicate_total'),
     labelsFolded,
     dedupSuppressed: new Counter({
       name: 'falconer_dedup_suppressed_total',
