@@ -8,7 +8,9 @@ import { systemClock, type Clock } from './core/clock';
 import { createBus, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, type Logger } from './observability/logger';
-import { authenticator } from './ingest/auth';
+import { authenticator, SCOPES } from './ingest/auth';
+import { TokenRing, watchTokenFiles } from './ingest/tokens';
+import { storeClaims } from './ingest/claims';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
@@ -30,7 +32,7 @@ export interface FalconerOptions {
   logger?: Logger;
   detector?: Detector;
   enricher?: Enricher;
-  /** Called once with the ingest token when it was generated (the quickstart prints it). */
+  /** Called once with the ingest token when it was generated (the quick start prints it). */
   onGeneratedToken?: (token: string) => void;
 }
 
@@ -57,14 +59,21 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const detector = options.detector ?? new RuleEngine(loadRuleSet(config.rules));
   if (detector instanceof RuleEngine) metrics.watchRules(() => detector.ruleSet.stats());
 
-  let token = config.ingest.token;
-  if (config.ingest.requireToken && !token) {
+  if (config.ingest.auditDedupSeconds !== undefined) {
+    log.warn('ingest.auditDedupSeconds is deprecated: it is now ingest.retryDedupSeconds (it covers Falco uuids too)');
+  }
+  // The quick start's single token (configured or generated) has every scope; auth.tokens are scoped.
+  let token = config.ingest.requireToken ? config.ingest.token : undefined;
+  if (config.ingest.requireToken && !token && config.auth.tokens.length === 0) {
     token = randomBytes(24).toString('base64url');
     (options.onGeneratedToken ?? printGeneratedToken)(token);
   }
+  const tokens = new TokenRing(config.auth.tokens, token ? [{ name: 'ingest-token', token, scopes: SCOPES }] : []);
+  const stopWatchingTokens = watchTokenFiles(tokens, clock, config.auth.tokenFileCheckSeconds * 1000, log);
   const authenticate = authenticator({
-    token: config.ingest.requireToken ? token : undefined,
+    tokens: tokens.tokens,
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
+    open: !config.ingest.requireToken && tokens.tokens().length === 0 && !config.server.tls?.clientCaFile,
   });
 
   const store = createStore(config, clock);
@@ -98,13 +107,19 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
   const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, metrics, log, {
-    seenTtlMs: config.ingest.auditDedupSeconds * 1000,
+    seenTtlMs: config.ingest.retryDedupSeconds * 1000,
   });
   await bus.consume(pipeline.handle);
   const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
   watchDependencies(metrics, { bus, store, falcoTopic });
 
-  const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
+  const claims = storeClaims(store, config.ingest.retryDedupSeconds * 1000, () =>
+    metrics.pipelineErrors.inc({ stage: 'ingest_claim' }),
+  );
+  const ingest = ingestHandlers(
+    { bus, authenticate, claims, metrics, now: () => clock.now() },
+    { cluster: config.cluster, ...config.ingest },
+  );
   const app = createHttpApp({
     ingest,
     authenticate,
@@ -164,6 +179,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     stopReloading();
+    stopWatchingTokens();
   });
 
   return {
@@ -182,17 +198,26 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
 
 /** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */
 function createHttpServer(config: Config, listener: RequestListener): Server {
-  const tls = config.server.tls;
-  if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
-  return createHttpsServer(
-    {
-      keepAliveTimeout: 65_000,
-      cert: readFileSync(tls.certFile),
-      key: readFileSync(tls.keyFile),
-      ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
-    },
-    listener,
-  );
+  const { tls, headersTimeoutSeconds, requestTimeoutSeconds, maxConnections } = config.server;
+  const headersTimeout = Math.round(headersTimeoutSeconds * 1000);
+  const limits = {
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout: Math.round(requestTimeoutSeconds * 1000),
+    // How often node looks for requests past those timeouts (30 s by default, which would stretch them).
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 2))),
+  };
+  const server = tls ? createHttpsServer({ ...limits, ...tlsOptions(tls) }, listener) : createServer(limits, listener);
+  server.maxConnections = maxConnections;
+  return server;
+}
+
+function tlsOptions(tls: NonNullable<Config['server']['tls']>) {
+  return {
+    cert: readFileSync(tls.certFile),
+    key: readFileSync(tls.keyFile),
+    ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
+  };
 }
 
 function printGeneratedToken(token: string): void {

@@ -74,7 +74,13 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
     await f.dispatcher.settled();
     const postsAfterFirst = slack.posts.length;
     expect(postsAfterFirst).toBe(f.recent.list().length); // one post per alert to #security
-    await post(`${f.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+    const again = await post(`${f.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+    expect(again.status).toBe(202);
+    expect(again.json).toEqual({
+      accepted: 0,
+      duplicates: [0, 1, 2].map((index) => ({ index, id: expect.stringMatching(/\/(ResponseComplete|ResponseStarted)$/) })),
+      skipped: [],
+    });
     await eventually(async () => {
       const m = await f.metrics.registry.getSingleMetricAsString('falconer_events_duplicate_total');
       expect(m).toMatch(/source="k8s_audit"} 3/);
@@ -86,8 +92,10 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
 
   it('ignores a retried event (same uuid) entirely', async () => {
     const body = JSON.stringify(falcoEvent({ uuid: 'same' }));
-    await post(`${f.url}/v1/events/falco`, body);
-    await post(`${f.url}/v1/events/falco`, body);
+    expect((await post(`${f.url}/v1/events/falco`, body)).json).toEqual({ accepted: 1, id: 'same' });
+    const again = await post(`${f.url}/v1/events/falco`, body);
+    expect(again.status).toBe(202);
+    expect(again.json).toEqual({ accepted: 0, duplicate: true, id: 'same' });
     await eventually(() => expect(slack.posts).toHaveLength(1));
     await eventually(async () => {
       const m = await f.metrics.registry.getSingleMetricAsString('falconer_events_duplicate_total');
