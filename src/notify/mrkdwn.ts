@@ -19,7 +19,9 @@ const ZWSP = '\u200b';
 
 /** Bidi embeddings, overrides and isolates, marks, and the invisible formatting characters that can hide text. */
 const BIDI_AND_INVISIBLE = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b-\u200d\u2060-\u2064\ufeff\u00ad]/g;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const LINE_BREAKS = /\r\n|[\n\r\u000b\u000c\u0085\u2028\u2029]/g;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const OTHER_CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/g;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const LINKABLE = /([.@]|:(?=\/\/))(?=[\p{L}\p{N}/])/gu;
