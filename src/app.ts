@@ -113,9 +113,13 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
   watchDependencies(metrics, { bus, store, falcoTopic });
 
-  const claims = storeClaims(store, config.ingest.retryDedupSeconds * 1000, () =>
-    metrics.pipelineErrors.inc({ stage: 'ingest_claim' }),
-  );
+  const claims = storeClaims(store, {
+    ttlMs: config.ingest.retryDedupSeconds * 1000,
+    // Longer than any publish can take: a claim older than that was left by a request that died.
+    pendingMs: ((config.kafka?.publishTimeoutSeconds ?? 0) + 5) * 1000,
+    now: () => clock.now(),
+    onError: () => metrics.pipelineErrors.inc({ stage: 'ingest_claim' }),
+  });
   const ingest = ingestHandlers(
     { bus, authenticate, claims, metrics, now: () => clock.now() },
     { cluster: config.cluster, ...config.ingest },

@@ -9,7 +9,7 @@ import { normaliseFalco } from './falco';
 import { normaliseAudit, splitAuditPayload } from './audit';
 import type { NormaliseContext } from './normalise';
 import type { Authenticate } from './auth';
-import { batchKey, type RetryClaims } from './claims';
+import { batchKey, type Claim, type RetryClaims } from './claims';
 
 export interface IngestOptions {
   cluster: string;
@@ -48,15 +48,21 @@ export function ingestHandlers(
     maxFieldLength: options.maxFieldLength,
   });
 
-  /** Publishes the events this call claimed; on failure the claims are released so the sender's retry is not a "duplicate". */
-  const publish = async (events: SecurityEvent[]) => {
+  /**
+   * Publishes the events this request claimed. On failure the claims are released, so the sender's
+   * retry is accepted rather than called a duplicate; on success they are confirmed once the answer
+   * is on its way (a claim left unconfirmed only makes a retry wait, see claims.ts).
+   */
+  const publish = async (events: SecurityEvent[], held: Claim[]): Promise<() => void> => {
     try {
       await bus.publish(events);
     } catch (err) {
-      await Promise.all(events.map((e) => claims.release(e)));
+      await Promise.all(held.map((c) => c.release()));
       throw err;
     }
+    return () => void Promise.all(held.map((c) => c.confirm()));
   };
+  const inFlight = () => new UnavailableError('the same event is being received by another request right now', 1);
 
   const falco: IngestHandler = async (req, res) => {
     try {
@@ -70,14 +76,17 @@ export function ingestHandlers(
       }
       const event = normaliseFalco(body, ctx);
       const id = JSON.stringify(event.id);
-      if (!(await claims.claim(event))) {
+      const claim = await claims.claim(event);
+      if (claim.outcome === 'in_flight') throw inFlight();
+      if (claim.outcome === 'duplicate') {
         metrics.eventsReceived.inc({ source: 'falco', outcome: 'duplicate' });
         metrics.eventsDuplicate.inc({ source: event.source });
         answer(res, 202, `{"accepted":0,"duplicate":true,"id":${id}}`);
       } else {
-        await publish([event]);
+        const confirm = await publish([event], [claim]);
         metrics.eventsReceived.inc({ source: 'falco', outcome: 'accepted' });
         answer(res, 202, `{"accepted":1,"id":${id}}`);
+        confirm();
       }
       metrics.ingestRequests.inc({ route: 'falco', status: 202 });
     } catch (err) {
@@ -124,11 +133,19 @@ export function ingestHandlers(
       if (capacity !== undefined && fresh.length > capacity) throw new BatchTooLargeError(fresh.length, capacity);
       const claimed = await Promise.all(fresh.map(({ event }) => claims.claim(event)));
       const events: SecurityEvent[] = [];
+      const held: Claim[] = [];
       fresh.forEach(({ index, event }, i) => {
-        if (claimed[i]) events.push(event);
-        else duplicates.push({ index, id: event.id });
+        const claim = claimed[i]!;
+        if (claim.outcome === 'claimed') {
+          events.push(event);
+          held.push(claim);
+        } else duplicates.push({ index, id: event.id });
       });
-      if (events.length) await publish(events);
+      if (claimed.some((c) => c.outcome === 'in_flight')) {
+        await Promise.all(held.map((c) => c.release()));
+        throw inFlight();
+      }
+      const confirm = events.length ? await publish(events, held) : () => undefined;
       duplicates.sort((a, b) => a.index - b.index);
       metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'accepted' }, events.length);
       if (duplicates.length) {
@@ -137,6 +154,7 @@ export function ingestHandlers(
       }
       if (skipped.length) metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'rejected' }, skipped.length);
       answer(res, 202, JSON.stringify({ accepted: events.length, duplicates, skipped }));
+      confirm();
       metrics.ingestRequests.inc({ route: 'audit', status: 202 });
     } catch (err) {
       fail(req, res, err, 'audit', metrics, () => metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'rejected' }));

@@ -28,7 +28,7 @@ describe('ingest: duplicates and claims', () => {
       {
         bus,
         authenticate: authenticator({ tokens: () => [], trustClientCertificates: false, open: true }),
-        claims: storeClaims(store, 60_000, () => undefined),
+        claims: storeClaims(store, { ttlMs: 60_000, pendingMs: 5000, now: () => Date.now(), onError: () => undefined }),
         metrics: createMetrics(),
       },
       { cluster: 'c', falcoBodyLimitBytes: 1 << 20, auditBodyLimitBytes: 1 << 20, maxJsonDepth: 64, maxFieldLength: 4096 },
@@ -76,9 +76,6 @@ describe('ingest: duplicates and claims', () => {
     expect((await send('/audit', [audit('fill')])).json).toMatchObject({ accepted: 1 });
     const refused = await send('/audit', [audit('x'), audit('y')]); // x is a duplicate, y does not fit
     expect(refused.status).toBe(503);
-    expect(
-      await store.get(claimKey({ source: 'k8s_audit', id: 'y/ResponseComplete', k8s: { cluster: 'c' } } as SecurityEvent)),
-    ).toBeUndefined();
     await drain();
     const retry = await send('/audit', [audit('x'), audit('y')]);
     expect(retry).toEqual({
@@ -87,12 +84,30 @@ describe('ingest: duplicates and claims', () => {
     });
   });
 
+  it('answers 503 to a retry that arrives while the first attempt is still publishing, then a duplicate', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const publish = bus.publish.bind(bus);
+    bus.publish = async (events) => {
+      await gate;
+      return publish(events);
+    };
+    const first = send('/falco', falcoEvent({ uuid: 'slow' }));
+    await new Promise((r) => setTimeout(r, 50));
+    const meanwhile = await send('/falco', falcoEvent({ uuid: 'slow' }));
+    expect(meanwhile.status).toBe(503);
+    open();
+    expect(await first).toEqual({ status: 202, json: { accepted: 1, id: 'slow' } });
+    await new Promise((r) => setTimeout(r, 10)); // the confirmation follows the answer
+    expect((await send('/falco', falcoEvent({ uuid: 'slow' }))).json).toEqual({ accepted: 0, duplicate: true, id: 'slow' });
+  });
+
   it('accepts events when the store cannot record claims (the pipeline still drops redeliveries)', async () => {
     const errors: unknown[] = [];
     const failing = new MemoryStateStore(systemClock);
     failing.setIfAbsent = () => Promise.reject(new Error('store down'));
-    const claims = storeClaims(failing, 1000, (err) => errors.push(err));
-    expect(await claims.claim({ source: 'falco', id: 'z', k8s: { cluster: 'c' } } as SecurityEvent)).toBe(true);
+    const claims = storeClaims(failing, { ttlMs: 1000, pendingMs: 1000, now: () => 0, onError: (err) => errors.push(err) });
+    expect((await claims.claim({ source: 'falco', id: 'z', k8s: { cluster: 'c' } } as SecurityEvent)).outcome).toBe('claimed');
     expect(errors).toHaveLength(1);
     await failing.close();
   });
