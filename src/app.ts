@@ -115,9 +115,6 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
 
   const claims = storeClaims(store, {
     ttlMs: config.ingest.retryDedupSeconds * 1000,
-    // Longer than any publish can take: a claim older than that was left by a request that died.
-    pendingMs: ((config.kafka?.publishTimeoutSeconds ?? 0) + 5) * 1000,
-    now: () => clock.now(),
     onError: () => metrics.pipelineErrors.inc({ stage: 'ingest_claim' }),
   });
   const ingest = ingestHandlers(

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { FalconerError, PayloadTooLargeError, UnsupportedEncodingError, UnsupportedMediaTypeError } from '../core/errors';
 
 /** `application/json`, optionally with parameters (`; charset=utf-8`), any case. */
@@ -27,7 +27,12 @@ export function bodyEncoding(req: IncomingMessage): BodyEncoding {
  * soon as it does, never buffered whole. A gzip body is inflated as it streams in and abandoned the
  * moment its output passes the limit, so a zip bomb costs at most `limit` plus one zlib chunk.
  */
-export function readBody(req: IncomingMessage, limit: number, encoding: BodyEncoding = bodyEncoding(req)): Promise<string> {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  encoding: BodyEncoding = bodyEncoding(req),
+  gunzip: () => Gunzip = createGunzip,
+): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(new PayloadTooLargeError(limit));
   return new Promise((resolve, reject) => {
@@ -35,7 +40,7 @@ export function readBody(req: IncomingMessage, limit: number, encoding: BodyEnco
     let size = 0;
     let wire = 0;
     let settled = false;
-    const inflate = encoding === 'gzip' ? createGunzip() : undefined;
+    const inflate = encoding === 'gzip' ? gunzip() : undefined;
     const finish = (err: FalconerError | undefined) => {
       if (settled) return;
       settled = true;

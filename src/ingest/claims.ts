@@ -1,14 +1,14 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { SecurityEvent } from '../core/event';
 import type { StateStore } from '../store/port';
 
 /**
- * - `claimed`: the id is new, and this request now holds it;
- * - `duplicate`: it was received and published before (a sender's retry);
- * - `in_flight`: another request holds it and has not finished publishing: neither a duplicate (that
- *   publish may still fail) nor new (it may succeed). The caller answers 503 so the sender tries again.
+ * - `claimed`: the id is new (or another request holds it but has not published it yet: that
+ *   request may fail or have died with its replica, so this one publishes too; the pipeline's
+ *   seen-check drops the second copy if both get through). Publish it, then confirm or release.
+ * - `duplicate`: it was received and published before: a sender's retry.
  */
-export type ClaimOutcome = 'claimed' | 'duplicate' | 'in_flight';
+export type ClaimOutcome = 'claimed' | 'duplicate';
 
 export interface Claim {
   readonly outcome: ClaimOutcome;
@@ -21,7 +21,8 @@ export interface Claim {
 /**
  * Retry detection at the door: ingest claims each event id before publishing it, so a sender's
  * retry (same Falco uuid, same audit auditID+stage) is answered as a duplicate instead of being
- * accepted again.
+ * accepted again. Only a published id is a duplicate: a claim never makes an event be dropped
+ * before some request has put it on the bus.
  */
 export interface RetryClaims {
   claim(event: SecurityEvent): Promise<Claim>;
@@ -30,48 +31,36 @@ export interface RetryClaims {
 export interface ClaimOptions {
   /** How long a published id is remembered (`ingest.retryDedupSeconds`). */
   ttlMs: number;
-  /** How long a claim may stay unconfirmed before another request may take it over (a publish that died with its process). */
-  pendingMs: number;
-  now: () => number;
   onError: (err: unknown) => void;
 }
 
 const DONE = 'd';
-const PENDING = 'p:';
 
 /**
- * Claims in the state store, shared by replicas in scale-out mode. A claim is written as pending
- * (with its time) by an atomic `setIfAbsent` and confirmed by compare-and-set once published;
- * release and take-over are compare-and-set too, so a request only ever changes its own claim. Ids
- * are hashed into the key, so a hostile id costs a fixed-size key. A store that fails is not a reason
- * to refuse events: the claim is skipped (the pipeline's own seen-check still drops a redelivered id)
- * and `onError` counts it.
+ * Claims in the state store, shared by replicas in scale-out mode. A claim is written as pending (a
+ * value of its own) by an atomic `setIfAbsent`, and confirmed or released by compare-and-set, so a
+ * request only ever changes its own claim, or a pending one it published itself. Ids are hashed into
+ * the key, so a hostile id costs a fixed-size key. A store that fails is not a reason to refuse
+ * events: the claim is skipped (the pipeline's seen-check still drops a redelivered id) and
+ * `onError` counts it.
  */
-export function storeClaims(store: StateStore, options: ClaimOptions): RetryClaims {
-  const { ttlMs, pendingMs, now, onError } = options;
-  const held = (key: string, value: string): Claim => ({
-    outcome: 'claimed',
-    confirm: () => store.replace(key, value, DONE, ttlMs).then(() => undefined, onError),
-    release: () => store.replace(key, value, 'released', ttlMs).then(() => undefined, onError),
-  });
+export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions): RetryClaims {
   const noop = async () => undefined;
-  const other = (outcome: ClaimOutcome): Claim => ({ outcome, confirm: noop, release: noop });
-
+  const cas = (key: string, from: string, to: string) => () => store.replace(key, from, to, ttlMs).then(() => undefined, onError);
   return {
     async claim(event) {
       const key = claimKey(event);
-      const mine = `${PENDING}${now()}:${Math.random().toString(36).slice(2)}`;
+      const mine = `p:${randomBytes(6).toString('base64url')}`;
       try {
-        if (await store.setIfAbsent(key, mine, ttlMs)) return held(key, mine);
+        if (await store.setIfAbsent(key, mine, ttlMs))
+          return { outcome: 'claimed', confirm: cas(key, mine, DONE), release: cas(key, mine, 'free') };
         const current = await store.get(key);
-        if (current === DONE) return other('duplicate');
-        if (current === undefined) return (await store.setIfAbsent(key, mine, ttlMs)) ? held(key, mine) : other('in_flight');
-        if (current.startsWith(PENDING) && now() - Number(current.split(':')[1]) < pendingMs) return other('in_flight');
-        // Released, or pending for longer than any publish takes: free to take over.
-        return (await store.replace(key, current, mine, ttlMs)) ? held(key, mine) : other('in_flight');
+        if (current === DONE) return { outcome: 'duplicate', confirm: noop, release: noop };
+        // Pending elsewhere (or released, or just expired): publish too; only our own success marks it done.
+        return { outcome: 'claimed', confirm: current === undefined ? noop : cas(key, current, DONE), release: noop };
       } catch (err) {
         onError(err);
-        return other('claimed');
+        return { outcome: 'claimed', confirm: noop, release: noop };
       }
     },
   };

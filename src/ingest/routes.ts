@@ -51,7 +51,7 @@ export function ingestHandlers(
   /**
    * Publishes the events this request claimed. On failure the claims are released, so the sender's
    * retry is accepted rather than called a duplicate; on success they are confirmed once the answer
-   * is on its way (a claim left unconfirmed only makes a retry wait, see claims.ts).
+   * is on its way (a claim left unconfirmed only means a retry is published again, see claims.ts).
    */
   const publish = async (events: SecurityEvent[], held: Claim[]): Promise<() => void> => {
     try {
@@ -62,7 +62,6 @@ export function ingestHandlers(
     }
     return () => void Promise.all(held.map((c) => c.confirm()));
   };
-  const inFlight = () => new UnavailableError('the same event is being received by another request right now', 1);
 
   const falco: IngestHandler = async (req, res) => {
     try {
@@ -77,7 +76,6 @@ export function ingestHandlers(
       const event = normaliseFalco(body, ctx);
       const id = JSON.stringify(event.id);
       const claim = await claims.claim(event);
-      if (claim.outcome === 'in_flight') throw inFlight();
       if (claim.outcome === 'duplicate') {
         metrics.eventsReceived.inc({ source: 'falco', outcome: 'duplicate' });
         metrics.eventsDuplicate.inc({ source: event.source });
@@ -141,10 +139,6 @@ export function ingestHandlers(
           held.push(claim);
         } else duplicates.push({ index, id: event.id });
       });
-      if (claimed.some((c) => c.outcome === 'in_flight')) {
-        await Promise.all(held.map((c) => c.release()));
-        throw inFlight();
-      }
       const confirm = events.length ? await publish(events, held) : () => undefined;
       duplicates.sort((a, b) => a.index - b.index);
       metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'accepted' }, events.length);
