@@ -20,6 +20,8 @@ const SECTION_MAX = 3000;
 const FIELD_MAX = 2000;
 const FIELDS_MAX = 10;
 const URL_MAX = 3000;
+/** Fields whose values Falconer writes itself; every other value comes from an event. */
+const OUR_OWN = new Set(['Priority', 'Occurrences']);
 const FALLBACK_MAX = 300;
 
 export interface SlackMessage {
@@ -49,7 +51,10 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
   const fields = facts
     .filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== '')
     .slice(0, FIELDS_MAX)
-    .map(([label, value]) => ({ type: 'mrkdwn', text: truncate(`*${label}*\n${mrkdwnValue(value)}`, FIELD_MAX) }));
+    .map(([label, value]) => ({
+      type: 'mrkdwn',
+      text: truncate(`*${label}*\n${OUR_OWN.has(label) ? value : mrkdwnValue(value)}`, FIELD_MAX),
+    }));
 
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(plainText(alert.rule), HEADER_MAX), emoji: false } },
