@@ -67,8 +67,9 @@ export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions)
 }
 
 export function claimKey(event: SecurityEvent): string {
-  const hash = createHash('sha256').update(event.k8s.cluster).update('\0').update(event.id).digest('base64url');
-  return `ingested:${event.source}:${hash}`;
+  // 128 bits of SHA-256: no collision in any retry window, and a short key (one per event received).
+  const hash = createHash('sha256').update(event.k8s.cluster).update('\0').update(event.id).digest().subarray(0, 16);
+  return `ingested:${event.source}:${hash.toString('base64url')}`;
 }
 
 /** Identity of an event within one request: the same id twice in one batch is one event. */
