@@ -22,6 +22,8 @@ export interface EventBus {
   capacity?(): number;
   /** Whether publish can currently succeed; used by /readyz. */
   health(): BusHealth;
+  /** Whether the consumer has started and moves; /readyz reports one that is stuck. */
+  progress(): ConsumerProgress;
   /** Stops consuming after in-flight handlers finish, commits, disconnects. */
   close(): Promise<void>;
 }
@@ -29,4 +31,11 @@ export interface EventBus {
 export interface BusHealth {
   ok: boolean;
   detail?: string;
+}
+
+export interface ConsumerProgress {
+  /** `consume` has started delivering (Kafka: the consumer joined its group). */
+  consuming: boolean;
+  /** Since when (ms, the bus's clock) events have waited with no handler call finishing; absent when none wait. */
+  waitingSince?: number;
 }

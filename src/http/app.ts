@@ -10,12 +10,16 @@ import { errorBody, type IngestHandler } from '../ingest/routes';
 import type { Authenticate } from '../ingest/auth';
 import { closeIfUnread } from '../ingest/body';
 import { requiredScope } from './scopes';
+import type { EventDeadLetters } from '../pipeline/dead-letters';
+import { parkedEventHandlers } from './parked-events';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
   authenticate: Authenticate;
   recent: RecentAlerts;
   dispatcher: Dispatcher;
+  /** Events the pipeline parked after repeated failures. */
+  parked: EventDeadLetters;
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
@@ -63,6 +67,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post('/v1/dead-letters/replay', (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
   });
+  const parked = parkedEventHandlers(deps.parked);
+  app.get('/v1/events/dead-letters', parked.list);
+  app.post('/v1/events/dead-letters/replay', parked.replay);
 
   app.get('/metrics', async (_req, res, next) => {
     try {
