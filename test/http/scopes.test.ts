@@ -28,6 +28,8 @@ const ROUTES: Record<string, { method: string; path: string; body?: () => string
   'GET /v1/alerts/{fingerprint}': { method: 'GET', path: '/v1/alerts/nope', ok: 404 },
   'GET /v1/dead-letters': { method: 'GET', path: '/v1/dead-letters', ok: 200 },
   'POST /v1/dead-letters/replay': { method: 'POST', path: '/v1/dead-letters/replay', ok: 202 },
+  'GET /v1/events/dead-letters': { method: 'GET', path: '/v1/events/dead-letters', ok: 200 },
+  'POST /v1/events/dead-letters/replay': { method: 'POST', path: '/v1/events/dead-letters/replay', ok: 202 },
   'GET /metrics': { method: 'GET', path: '/metrics', ok: 200 },
   'GET /healthz': { method: 'GET', path: '/healthz', ok: 200 },
 };
@@ -41,6 +43,8 @@ const TABLE: [string, number, number, number, number, number, number][] = [
   ['GET /v1/alerts/{fingerprint}', 401, 401, 403, 404, 403, 404],
   ['GET /v1/dead-letters', 401, 401, 403, 200, 403, 200],
   ['POST /v1/dead-letters/replay', 401, 401, 403, 403, 202, 202],
+  ['GET /v1/events/dead-letters', 401, 401, 403, 200, 403, 200],
+  ['POST /v1/events/dead-letters/replay', 401, 401, 403, 403, 202, 202],
   ['GET /metrics', 200, 200, 200, 200, 200, 200],
   ['GET /healthz', 200, 200, 200, 200, 200, 200],
 ];
