@@ -158,3 +158,39 @@ describe('API tokens from files: rotation without downtime', () => {
     expect(onGeneratedToken).not.toHaveBeenCalled();
   });
 });
+
+describe('no token required (ingest.requireToken: false, nothing configured)', () => {
+  let f: RunningFalconer;
+  beforeAll(async () => {
+    f = await startTestFalconer({ ingest: { token: undefined, requireToken: false } });
+  });
+  afterAll(() => f.stop());
+
+  it('lets every caller use every route, as before scopes', async () => {
+    expect(f.token).toBeUndefined();
+    const ingest = await fetch(`${f.url}/v1/events/falco`, {
+      method: 'POST',
+      body: JSON.stringify(falcoEvent({ uuid: 'open-1' })),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(ingest.status).toBe(202);
+    expect((await fetch(`${f.url}/v1/alerts`)).status).toBe(200);
+    expect((await fetch(`${f.url}/v1/dead-letters/replay`, { method: 'POST' })).status).toBe(202);
+  });
+});
+
+describe('no token required, but named tokens configured', () => {
+  let f: RunningFalconer;
+  beforeAll(async () => {
+    f = await startTestFalconer({
+      ingest: { token: undefined, requireToken: false },
+      auth: { tokens: [{ name: 'reader', token: TOKENS.read, scopes: ['read'] }] },
+    });
+  });
+  afterAll(() => f.stop());
+
+  it('still needs a token: configuring one means callers are told apart', async () => {
+    expect((await fetch(`${f.url}/v1/alerts`)).status).toBe(401);
+    expect((await fetch(`${f.url}/v1/alerts`, { headers: { authorization: `Bearer ${TOKENS.read}` } })).status).toBe(200);
+  });
+});
