@@ -14,6 +14,7 @@ import { storeClaims } from './ingest/claims';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
+import { answerClientError, trackResponses } from './http/client-error';
 import { RecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
@@ -240,8 +241,10 @@ function createHttpServer(config: Config, listener: RequestListener): Server {
     // How often node looks for requests past those timeouts (30 s by default, which would stretch them).
     connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 2))),
   };
-  const server = tls ? createHttpsServer({ ...limits, ...tlsOptions(tls) }, listener) : createServer(limits, listener);
+  const tracked = trackResponses(listener);
+  const server = tls ? createHttpsServer({ ...limits, ...tlsOptions(tls) }, tracked) : createServer(limits, tracked);
   server.maxConnections = maxConnections;
+  server.on('clientError', answerClientError);
   return server;
 }
 

@@ -34,6 +34,19 @@ export class BadRequestError extends FalconerError {
   }
 }
 
+/** The caller took longer than `server.headersTimeoutSeconds` / `requestTimeoutSeconds` to send its request. */
+export class RequestTimeoutError extends FalconerError {
+  constructor() {
+    super('request_timeout', 'the request was not received in time', 408);
+  }
+}
+
+export class HeadersTooLargeError extends FalconerError {
+  constructor() {
+    super('headers_too_large', 'request headers are too large', 431);
+  }
+}
+
 export class UnsupportedMediaTypeError extends FalconerError {
   constructor(got: string | undefined) {
     super('unsupported_media_type', `content-type must be application/json, got ${JSON.stringify(got ?? '')}`, 415);

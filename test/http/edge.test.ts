@@ -89,6 +89,7 @@ describe('HTTP edge: errors, slow senders, connection cap', () => {
     const closedAfter = await c.closed;
     stop();
     expect(c.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(c.received()).toContain('{"error":"request_timeout","message":"the request was not received in time"}');
     expect(closedAfter).toBeGreaterThanOrEqual(500);
     expect(closedAfter).toBeLessThan(3000); // requestTimeout 600 ms + node's check interval
   });
@@ -101,6 +102,22 @@ describe('HTTP edge: errors, slow senders, connection cap', () => {
     clearInterval(stop);
     expect(c.received()).toMatch(/^HTTP\/1\.1 408 /);
     expect(closedAfter).toBeLessThan(3000);
+  });
+
+  it.each([
+    ['a malformed request line', 'GARBAGE\r\n\r\n', 400, 'bad_request'],
+    [
+      "headers over node's limit",
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'headers_too_large',
+    ],
+  ])('answers %s from the error catalogue, as JSON, and closes', async (_n, request, status, code) => {
+    const c = await open(f.url);
+    c.socket.write(request);
+    await c.closed;
+    expect(c.received()).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(JSON.parse(c.received().split('\r\n\r\n')[1]!)).toMatchObject({ error: code });
   });
 
   it('caps open connections: one over maxConnections is closed on arrival, and room frees when one goes', async () => {
