@@ -4,18 +4,50 @@ import type { Clock } from './core/clock';
 import type { Config } from './config/schema';
 import type { EventBus } from './bus/port';
 import { MemoryBus } from './bus/memory';
+import { JournalBus } from './bus/journal';
 import { KafkaBus, KafkaRawSource, type BusLogger, type KafkaConnection } from './bus/kafka';
 import type { StateStore } from './store/port';
 import { MemoryStateStore } from './store/memory';
 import { RedisStateStore } from './store/redis';
+import { DurableStateStore } from './store/durable';
+import { DataDir } from './store/data-dir';
+import type { Logger } from './observability/logger';
 import { falcoTopicHandler } from './bus/falco-topic';
 import type { DependencyStats, Metrics } from './observability/metrics';
 
 type KafkaConfig = NonNullable<Config['kafka']>;
 type RedisConfig = NonNullable<Config['redis']>;
 
-/** Picks the bus from config: Kafka when brokers are configured, the in-process queue otherwise. */
-export function createBus(config: Config, clock: Clock, onHandlerError: (err: unknown) => void, logger?: BusLogger): EventBus {
+/**
+ * Opens the data dir when embedded mode has a part to keep there (no Kafka, or no Redis). Undefined
+ * when there is none, or when it is not usable: then embedded mode runs memory-only, and says so.
+ */
+export async function openDataDir(
+  config: Config,
+  clock: Clock,
+  log: Pick<Logger, 'info' | 'warn'>,
+): Promise<DataDir | undefined> {
+  if (config.kafka && config.redis) return undefined;
+  const opened = await DataDir.open(config.dataDir, clock.now());
+  if (typeof opened === 'string') {
+    log.warn(`embedded mode is memory-only: ${opened}; a crash or restart loses queued events and alert state`);
+    return undefined;
+  }
+  log.info({ dataDir: opened.path }, 'embedded mode keeps its queue and state in the data dir');
+  return opened;
+}
+
+/**
+ * Picks the bus from config: Kafka when brokers are configured, else the in-process queue, with its
+ * journal in the data dir when there is one.
+ */
+export function createBus(
+  config: Config,
+  clock: Clock,
+  onHandlerError: (err: unknown) => void,
+  logger?: BusLogger,
+  dataDir?: DataDir,
+): EventBus {
   if (config.kafka) {
     return new KafkaBus({
       ...kafkaConnection(config.kafka, logger),
@@ -30,12 +62,13 @@ export function createBus(config: Config, clock: Clock, onHandlerError: (err: un
       onHandlerError,
     });
   }
-  return new MemoryBus(clock, {
+  const options = {
     capacity: config.pipeline.queueCapacity,
     batchSize: config.pipeline.batchSize,
     retryDelayMs: 1000,
     onHandlerError,
-  });
+  };
+  return dataDir ? new JournalBus(clock, dataDir, options) : new MemoryBus(clock, options);
 }
 
 /**
@@ -107,8 +140,11 @@ export interface StoreHooks {
   onReconnect?: () => void;
 }
 
-/** Picks the state store from config: Redis when a URL is configured, process memory otherwise. */
-export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}): StateStore {
+/**
+ * Picks the state store from config: Redis when a URL is configured, else process memory, kept in the
+ * data dir when there is one.
+ */
+export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}, dataDir?: DataDir): StateStore {
   if (config.redis) {
     return new RedisStateStore({
       url: config.redis.url,
@@ -118,7 +154,7 @@ export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}
       ...hooks,
     });
   }
-  return new MemoryStateStore(clock);
+  return dataDir ? new DurableStateStore(clock, dataDir) : new MemoryStateStore(clock);
 }
 
 function kafkaConnection(kafka: KafkaConfig, logger: BusLogger | undefined): KafkaConnection {

@@ -5,16 +5,17 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
-import { createBus, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
+import { createBus, createStore, openDataDir, startFalcoTopicIngest, watchDependencies } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, type Logger } from './observability/logger';
 import { authenticator } from './ingest/auth';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
-import { RecentAlerts } from './alert/recent';
+import { RecentAlerts, durableRecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
+import { DurableDeadLetters } from './notify/dead-letters';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { RuleEngine, loadRuleSet } from './detect/engine';
@@ -67,7 +68,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
   });
 
-  const store = createStore(config, clock);
+  // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
+  const dataDir = await openDataDir(config, clock, log);
+  const store = createStore(config, clock, {}, dataDir);
   const bus = createBus(
     config,
     clock,
@@ -76,8 +79,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
     },
     log,
+    dataDir,
   );
-  const recent = new RecentAlerts(config.alerting.recentAlerts);
+  const recent = dataDir
+    ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
+    : new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
     maxAttempts: 8,
@@ -87,9 +93,14 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     windowMs,
     queueCapacity: 10_000,
     deadLetterCapacity: 10_000,
+    ...(dataDir ? { deadLetters: new DurableDeadLetters(10_000, dataDir) } : {}),
     // Replicas share the outbox: each takes over what a dead one handed off or claimed (docs/reliability.md).
     ...(config.redis ? { leaseMs: 30_000, recoverIntervalMs: 1_000 } : {}),
+    // The data dir's outbox outlives the process: a restart sends what the last run handed off or
+    // claimed and did not finish, at once (its claims carry this installation's owner).
+    ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
   });
+  dataDir?.release();
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
@@ -143,6 +154,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       await bus.close();
       await dispatcher.close();
       await store.close();
+      await dataDir?.close();
       log.info('stopped');
       resolveStopped();
     })());
