@@ -93,6 +93,8 @@ export class Dispatcher {
   private readonly leaseMs: number;
   private readonly claimGraceMs: number;
   private recoveryTimer?: TimerHandle;
+  /** With an owner kept across restarts, the first recovery also takes the last run's claims that are not due yet. */
+  private resumed: boolean;
   private closed = false;
 
   constructor(
@@ -106,6 +108,7 @@ export class Dispatcher {
     this.lanes = notifiers.map((notifier) => ({ notifier, jobs: [], running: false, waiting: false, pendingUpdates: new Map() }));
     this.dead = options.deadLetters ?? new DeadLetters(options.deadLetterCapacity);
     this.owner = options.owner ?? randomUUID();
+    this.resumed = options.owner === undefined;
     this.metrics.deadLetters.set(this.dead.size);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.claimGraceMs = options.claimGraceMs ?? Math.ceil(this.leaseMs / 3);
@@ -389,8 +392,10 @@ export class Dispatcher {
     const interval = this.options.recoverIntervalMs;
     if (interval === undefined || this.closed) return;
     this.recoveryTimer = this.clock.setTimeout(() => {
+      const resume = !this.resumed;
+      this.resumed = true;
       this.track(
-        this.recover()
+        (resume ? this.recover(Number.MAX_SAFE_INTEGER, this.options.queueCapacity) : this.recover())
           .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'outbox recovery failed'))
           .finally(() => this.scheduleRecovery()),
       );
@@ -401,9 +406,9 @@ export class Dispatcher {
    * Queues the outbox's due notifications that no live replica is sending: handed off by a replica
    * that died before claiming them, or claimed by one whose lease ran out.
    */
-  private async recover(): Promise<void> {
+  private async recover(horizon = this.clock.now(), limit = RECOVERY_BATCH): Promise<void> {
     const now = this.clock.now();
-    for (const key of await this.store.due(now, RECOVERY_BATCH)) {
+    for (const key of await this.store.due(horizon, limit)) {
       if (this.queued.has(key)) {
         await this.store.schedule(key, now + this.claimGraceMs); // ours, waiting in a lane
         continue;
