@@ -122,7 +122,7 @@ describe('Pod Security: Falconer passes the standard it checks others against', 
     expect(evaluatePodSecurity(copy, 'restricted', 'latest').allowed).toBe(false);
   });
 
-  it('runs as UID 10001 with a read-only root filesystem and only /tmp writable', () => {
+  it('runs as UID 10001 with a read-only root filesystem and only /tmp and the data dir writable', () => {
     expect(container.securityContext).toMatchObject({
       runAsUser: 10001,
       readOnlyRootFilesystem: true,
@@ -131,11 +131,16 @@ describe('Pod Security: Falconer passes the standard it checks others against', 
     });
     const mounts = asList(container.volumeMounts).map((m) => asDoc(m, 'mount'));
     const writable = mounts.filter((m) => m.readOnly !== true);
-    expect(writable.map((m) => m.mountPath)).toEqual(['/tmp']);
-    const tmpVolume = asList(podSpec.volumes)
-      .map((v) => asDoc(v, 'volume'))
-      .find((v) => v.name === writable[0]?.name);
-    expect(tmpVolume).toHaveProperty('emptyDir');
+    expect(writable.map((m) => m.mountPath)).toEqual(['/tmp', '/var/lib/falconer']);
+    for (const mount of writable) {
+      const volume = asList(podSpec.volumes)
+        .map((v) => asDoc(v, 'volume'))
+        .find((v) => v.name === mount.name);
+      expect(volume).toHaveProperty('emptyDir');
+    }
+    // The data dir Falconer is told to use is the one mounted.
+    const env = asList(container.env).map((e) => asDoc(e, 'env'));
+    expect(env.find((e) => e.name === 'FALCONER_DATA_DIR')?.value).toBe('/var/lib/falconer');
   });
 
   it('runs two replicas with resources, /healthz and /readyz probes on the service port', () => {
@@ -500,5 +505,11 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/falconer\.js"\]$/m);
     expect(dockerfile).toMatch(/^CMD \["serve"\]$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
+  });
+
+  it('points embedded mode at /var/lib/falconer, a volume the service user owns', () => {
+    expect(dockerfile).toMatch(/^ENV FALCONER_DATA_DIR=\/var\/lib\/falconer$/m);
+    expect(dockerfile).toMatch(/^VOLUME \/var\/lib\/falconer$/m);
+    expect(dockerfile).toMatch(/chown 10001:10001 \/var\/lib\/falconer/);
   });
 });
