@@ -25,6 +25,7 @@ import type { Enricher } from './enrich/port';
 import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { StateStore } from './store/port';
+import type { DataDir } from './store/data-dir';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -44,6 +45,8 @@ export interface RunningFalconer {
   store: StateStore;
   dispatcher: Dispatcher;
   recent: RecentAlerts;
+  /** Embedded mode's data dir, when one is in use. */
+  dataDir: DataDir | undefined;
   /** Resolves when the service has shut down. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -187,6 +190,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     store,
     dispatcher,
     recent,
+    dataDir,
     stopped,
     stop,
   };

@@ -53,7 +53,10 @@ export function durableRecentAlerts(capacity: number, dataDir: DataDir): RecentA
   let seq = (saved.at(-1)?.seq ?? 0) + 1;
   const { db } = dataDir;
   const recent = new RecentAlerts(capacity, {
-    put: (alert) => db.put(`recent:${alert.fingerprint}`, 'recentPut', alert.fingerprint, seq++, JSON.stringify(alert)),
+    put: (alert) => {
+      const at = seq++;
+      db.putLazily(`recent:${alert.fingerprint}`, () => ['recentPut', alert.fingerprint, at, JSON.stringify(alert)]);
+    },
     dropped: (fingerprint) => db.put(`recent:${fingerprint}`, 'recentDelete', fingerprint),
   });
   recent.load(saved.map((row) => JSON.parse(row.body) as Alert));

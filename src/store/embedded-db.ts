@@ -104,6 +104,8 @@ parentPort.on('message', (m) => {
 export interface CommitStats {
   commits: number;
   writes: number;
+  /** Events appended to the journal (so events per commit can be told from writes per commit). */
+  appends: number;
   /** Writes in the largest commit so far. */
   largestCommit: number;
   failures: number;
@@ -130,7 +132,7 @@ export class EmbeddedDatabase {
   private readonly replies = new Map<number, (reply: Reply) => void>();
   /** Writes in queue order, and keyed writes of which only the last per slot counts. */
   private ordered: Write[] = [];
-  private keyed = new Map<string, Write>();
+  private keyed = new Map<string, Write | (() => Write)>();
   private pendingDone?: Deferred;
   private inFlight?: Batch;
   private scheduled = false;
@@ -138,7 +140,7 @@ export class EmbeddedDatabase {
   private readonly beforeCommit: (() => void)[] = [];
   private lastError?: string;
   private closed = false;
-  private readonly counts: CommitStats = { commits: 0, writes: 0, largestCommit: 0, failures: 0 };
+  private readonly counts: CommitStats = { commits: 0, writes: 0, appends: 0, largestCommit: 0, failures: 0 };
 
   private constructor(
     readonly file: string,
@@ -193,6 +195,11 @@ export class EmbeddedDatabase {
    * Keyed writes go after the ordered ones of their commit; a commit is atomic either way.
    */
   put(slot: string, ...write: Write): void {
+    this.putLazily(slot, write);
+  }
+
+  /** `put`, with the write made only when its commit is sent: a value replaced before then is never serialised. */
+  putLazily(slot: string, write: Write | (() => Write)): void {
     this.keyed.delete(slot);
     this.keyed.set(slot, write);
     this.schedule();
@@ -243,7 +250,7 @@ export class EmbeddedDatabase {
     if (this.inFlight || this.closed || !(this.ordered.length || this.keyed.size)) return;
     for (const hook of this.beforeCommit) hook();
     const writes = this.ordered;
-    for (const w of this.keyed.values()) writes.push(w);
+    for (const w of this.keyed.values()) writes.push(typeof w === 'function' ? w() : w);
     const batch: Batch = { writes, done: this.pendingDone ?? deferred() };
     this.ordered = [];
     this.keyed = new Map();
@@ -261,6 +268,7 @@ export class EmbeddedDatabase {
       this.lastError = undefined;
       this.counts.commits++;
       this.counts.writes += batch.writes.length;
+      for (const w of batch.writes) if (w[0] === 'journalAppend') this.counts.appends++;
       this.counts.largestCommit = Math.max(this.counts.largestCommit, batch.writes.length);
       batch.done.resolve();
       this.commit(); // what was queued during this sync: the wait already happened
