@@ -8,6 +8,8 @@ const autocannon = require('autocannon');
 
 const DURATION = Number(process.env.BENCH_SECONDS || 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
+/** The fixed request rate at which the durability scenarios compare CPU per event. */
+const RATE = Number(process.env.BENCH_RATE || 1000);
 const SAMPLES = resolve(__dirname, 'fixtures');
 
 function startServer(mode) {
@@ -27,9 +29,10 @@ function ask(child, msg) {
 }
 
 /** `body` is a string, or a function of the request number for distinct events. */
-async function load(port, path, body, eventsPerRequest) {
+async function load(port, path, body, eventsPerRequest, extra = {}) {
   let n = 0;
   const result = await autocannon({
+    ...extra,
     url: `http://127.0.0.1:${port}${path}`,
     method: 'POST',
     connections: CONNECTIONS,
@@ -49,12 +52,13 @@ async function load(port, path, body, eventsPerRequest) {
   };
 }
 
-async function scenario(mode, path, body, eventsPerRequest) {
+/** `extra`: more autocannon options (`overallRate` for a fixed request rate). */
+async function scenario(mode, path, body, eventsPerRequest, extra = {}) {
   const { child, port } = await startServer(mode);
   try {
-    await load(port, path, body, eventsPerRequest).catch(() => undefined); // warm-up, discarded
+    await load(port, path, body, eventsPerRequest, extra).catch(() => undefined); // warm-up, discarded
     await ask(child, 'cpu-reset');
-    const r = await load(port, path, body, eventsPerRequest);
+    const r = await load(port, path, body, eventsPerRequest, extra);
     const { cpuMicros, rss, commits } = await ask(child, 'cpu');
     return { ...r, cpuMicrosPerEvent: cpuMicros / Math.max(1, r.ok * eventsPerRequest), rssMB: rss / 2 ** 20, commits };
   } finally {
@@ -137,11 +141,20 @@ async function durability(distinctFalco) {
   row('falconer memory-only, distinct Falco', await scenario('falconer', '/v1/events/falco', distinctFalco, 1), bare);
   const durable = await scenario('falconer-durable', '/v1/events/falco', distinctFalco, 1);
   row('falconer data dir, distinct Falco', durable, bare);
-  const c = durable.commits;
-  if (c)
-    console.log(
-      `  group commits: ${(c.commits / DURATION).toFixed(0)}/s, on average ${c.eventsPerCommit.toFixed(1)} events and ${c.writesPerCommit.toFixed(1)} writes (journal + state) per commit; largest ${c.largestCommit} writes`,
-    );
+  commits(durable.commits);
+  // CPU per event depends on the rate (fixed costs spread over fewer events): compare at one rate.
+  const fixed = { overallRate: RATE };
+  row(`falconer memory-only, ${RATE} req/s`, await scenario('falconer', '/v1/events/falco', distinctFalco, 1, fixed), bare);
+  const durableFixed = await scenario('falconer-durable', '/v1/events/falco', distinctFalco, 1, fixed);
+  row(`falconer data dir, ${RATE} req/s`, durableFixed, bare);
+  commits(durableFixed.commits);
+}
+
+function commits(c) {
+  if (!c) return;
+  console.log(
+    `  group commits: ${(c.commits / DURATION).toFixed(0)}/s, on average ${c.eventsPerCommit.toFixed(1)} events and ${c.writesPerCommit.toFixed(1)} writes (journal + state) per commit; largest ${c.largestCommit} writes`,
+  );
 }
 
 main().catch((err) => {
