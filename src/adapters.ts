@@ -117,10 +117,10 @@ export async function startFalcoTopicIngest(
   return source;
 }
 
-/** Exposes what the Kafka and Redis adapters count (lag, errors, reconnects, rebalances) as metrics. */
+/** Exposes what the Kafka and Redis adapters and the data dir count (lag, errors, commits…) as metrics. */
 export function watchDependencies(
   metrics: Metrics,
-  deps: { bus: EventBus; store: StateStore; falcoTopic?: KafkaRawSource | undefined },
+  deps: { bus: EventBus; store: StateStore; falcoTopic?: KafkaRawSource | undefined; dataDir?: DataDir | undefined },
 ): void {
   metrics.watchDependencies(() => {
     const stats: DependencyStats = { consumers: {} };
@@ -131,6 +131,7 @@ export function watchDependencies(
     }
     if (deps.falcoTopic) stats.consumers!.falco_topic = deps.falcoTopic.stats();
     if (deps.store instanceof RedisStateStore) stats.redis = deps.store.stats();
+    if (deps.dataDir) stats.dataDir = deps.dataDir.db.stats();
     return stats;
   });
 }

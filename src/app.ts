@@ -116,7 +116,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   await bus.consume(pipeline.handle);
   const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
-  watchDependencies(metrics, { bus, store, falcoTopic });
+  watchDependencies(metrics, { bus, store, falcoTopic, dataDir });
 
   const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
   const app = createHttpApp({

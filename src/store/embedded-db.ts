@@ -139,6 +139,8 @@ export class EmbeddedDatabase {
   private retryTimer?: NodeJS.Timeout;
   private readonly beforeCommit: (() => void)[] = [];
   private lastError?: string;
+  /** The worker is gone: nothing can be written any more. */
+  private dead = false;
   private closed = false;
   private readonly counts: CommitStats = { commits: 0, writes: 0, appends: 0, largestCommit: 0, failures: 0 };
 
@@ -277,9 +279,10 @@ export class EmbeddedDatabase {
     // The commit rolled back. Its waiters hear 503 now; its writes go first into the next try, so the
     // order (and what a later commit depends on) holds.
     this.counts.failures++;
-    this.lastError = `commit failed: ${reply.error}`;
+    if (!this.dead) this.lastError = `commit failed: ${reply.error}`;
     batch.done.reject(new UnavailableError(`data dir: ${this.lastError}`, 1));
     batch.done.promise.catch(() => undefined);
+    if (this.dead) return; // nothing will be written again; every later wait fails the same way
     this.ordered = [...batch.writes, ...this.ordered];
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -289,8 +292,7 @@ export class EmbeddedDatabase {
   }
 
   private request(message: object): Promise<Reply> {
-    if (this.lastError?.startsWith('database worker'))
-      return Promise.reject(new UnavailableError(`data dir: ${this.lastError}`, 1));
+    if (this.dead) return Promise.reject(new UnavailableError(`data dir: ${this.lastError}`, 1));
     const id = this.nextId++;
     return new Promise<Reply>((resolve) => {
       if (this.replies.size === 0) this.worker.ref();
@@ -301,6 +303,7 @@ export class EmbeddedDatabase {
 
   private fail(message: string): void {
     if (this.closed) return;
+    this.dead = true;
     this.lastError = message;
     for (const [id, resolve] of this.replies) {
       this.replies.delete(id);

@@ -99,3 +99,19 @@ describe('JournalBus across restarts', () => {
     await second.dataDir.close();
   });
 });
+
+describe('JournalBus when the data dir fails', () => {
+  it('answers UnavailableError (503) and reports the data dir unhealthy once it cannot write', async () => {
+    const dataDir = await openDataDir(tempDir(), systemClock.now());
+    const bus = new JournalBus(systemClock, dataDir, options);
+    await bus.consume(async () => undefined);
+    await bus.publish([event('d', 0)]);
+    expect(bus.health()).toMatchObject({ ok: true });
+    // The database's thread dies (as it would on a fatal I/O error).
+    await (dataDir.db as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(bus.publish([event('d', 1)])).rejects.toBeInstanceOf(UnavailableError);
+    expect(bus.health()).toEqual({ ok: false, detail: 'data dir: database worker exited' });
+    await bus.close();
+    await dataDir.close();
+  });
+});
