@@ -3,7 +3,10 @@ import type { DataDir } from './data-dir';
 import type { EmbeddedDatabase } from './embedded-db';
 import { MemoryStateStore, type StoreChanges } from './memory';
 
-/** Expired rows deleted from the file per commit at least (more when the commit is big). */
+/**
+ * Expired rows deleted from the file per commit: at least this many, and twice the commit's writes, so
+ * sweeping outpaces the writes that add rows however big commits get.
+ */
 const SWEEP_MIN = 256;
 
 /**
@@ -26,10 +29,11 @@ export class DurableStateStore extends MemoryStateStore {
     super(clock, changesTo(db));
     this.db = db;
     this.load({ entries: dataDir.take('entries'), counters: dataDir.take('counters'), outbox: dataDir.take('outbox') });
-    db.onCommit(() => {
+    db.onCommit((writes) => {
       const now = clock.now();
-      db.write('kvSweep', now, SWEEP_MIN);
-      db.write('counterSweep', now, SWEEP_MIN);
+      const limit = Math.max(SWEEP_MIN, 2 * writes);
+      db.write('kvSweep', now, limit);
+      db.write('counterSweep', now, limit);
     });
   }
 

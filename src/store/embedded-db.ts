@@ -137,7 +137,7 @@ export class EmbeddedDatabase {
   private inFlight?: Batch;
   private scheduled = false;
   private retryTimer?: NodeJS.Timeout;
-  private readonly beforeCommit: (() => void)[] = [];
+  private readonly beforeCommit: ((writes: number) => void)[] = [];
   private lastError?: string;
   /** The worker is gone: nothing can be written any more. */
   private dead = false;
@@ -213,8 +213,8 @@ export class EmbeddedDatabase {
     return this.inFlight ? this.inFlight.done.promise : Promise.resolve();
   }
 
-  /** Runs before each commit is sent, to add writes that ride along (sweeps of expired rows). */
-  onCommit(hook: () => void): void {
+  /** Runs before each commit is sent, with its number of writes, to add some that ride along (sweeps). */
+  onCommit(hook: (writes: number) => void): void {
     this.beforeCommit.push(hook);
   }
 
@@ -250,7 +250,8 @@ export class EmbeddedDatabase {
 
   private commit(): void {
     if (this.inFlight || this.closed || !(this.ordered.length || this.keyed.size)) return;
-    for (const hook of this.beforeCommit) hook();
+    const size = this.ordered.length + this.keyed.size;
+    for (const hook of this.beforeCommit) hook(size);
     const writes = this.ordered;
     for (const w of this.keyed.values()) writes.push(typeof w === 'function' ? w() : w);
     const batch: Batch = { writes, done: this.pendingDone ?? deferred() };

@@ -131,7 +131,7 @@ describe('embedded mode with a data dir', () => {
     const early = Array.from({ length: 20 }, (_, i) => `pod-${i}`);
     expect(await Promise.all(early.map((pod) => send(a, shellIn(pod, 0))))).toEqual(early.map(() => 202));
     await until(() => delivered(slack).perPod.size === early.length, 30_000, 'the early alerts on Slack');
-    await new Promise((done) => setTimeout(done, 500)); // their "sent" records reach the disk
+    await new Promise((done) => setTimeout(done, 1_000)); // their "sent" records reach the disk
 
     // 2. Slack starts rate-limiting (nothing it answers 429 counts as posted), so no message is in
     //    flight at the moment of the kill; Falconer keeps accepting. Kill it mid-stream.
