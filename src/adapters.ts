@@ -12,6 +12,10 @@ import { RedisStateStore } from './store/redis';
 import { DurableStateStore } from './store/durable';
 import { DataDir } from './store/data-dir';
 import type { Logger } from './observability/logger';
+import type { EventDeadLetterStore } from './store/event-dead-letters/port';
+import { MemoryEventDeadLetterStore } from './store/event-dead-letters/memory';
+import { RedisEventDeadLetterStore } from './store/event-dead-letters/redis';
+import { DurableEventDeadLetterStore } from './store/event-dead-letters/durable';
 import { falcoTopicHandler } from './bus/falco-topic';
 import type { DependencyStats, Metrics } from './observability/metrics';
 
@@ -156,6 +160,13 @@ export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}
     });
   }
   return dataDir ? new DurableStateStore(clock, dataDir) : new MemoryStateStore(clock);
+}
+
+/** The event dead-letter store beside the state store: in Redis (shared by the replicas) or in memory. */
+export function createEventDeadLetterStore(config: Config, store: StateStore, dataDir?: DataDir): EventDeadLetterStore {
+  const bounds = { maxCount: config.pipeline.deadLetters.maxCount, maxBytes: config.pipeline.deadLetters.maxBytes };
+  if (store instanceof RedisStateStore) return new RedisEventDeadLetterStore(store, bounds);
+  return dataDir ? new DurableEventDeadLetterStore(bounds, dataDir) : new MemoryEventDeadLetterStore(bounds);
 }
 
 function kafkaConnection(kafka: KafkaConfig, logger: BusLogger | undefined): KafkaConnection {

@@ -3,7 +3,7 @@ import type { SecurityEvent } from '../core/event';
 import type { DataDir } from '../store/data-dir';
 import type { EmbeddedDatabase } from '../store/embedded-db';
 import { MemoryBus, type MemoryBusOptions } from './memory';
-import type { BusHealth, EventBus } from './port';
+import type { BusHealth, ConsumerProgress, EventBus } from './port';
 
 /**
  * The embedded bus with a journal in the data dir: the memory bus's queue (bounded, one consumer,
@@ -47,6 +47,10 @@ export class JournalBus implements EventBus {
 
   consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void> {
     return this.memory.consume(handler);
+  }
+
+  progress(): ConsumerProgress {
+    return this.memory.progress();
   }
 
   health(): BusHealth {

@@ -19,6 +19,8 @@ export interface SavedState {
   deadLetters: { id: number; body: string }[];
   /** Recent alerts as JSON, oldest first. */
   recentAlerts: { seq: number; body: string }[];
+  /** Events parked by the pipeline (the event dead-letter store), oldest first. */
+  parkedEvents: { id: string; seq: number; letter: string }[];
 }
 
 /**
@@ -64,7 +66,7 @@ export class DataDir {
           : `cannot open ${join(path, FILE)}: ${message}`,
       );
     }
-    const [journal, meta, entries, counters, outbox, deadLetters, recentAlerts] = await Promise.all([
+    const [journal, meta, entries, counters, outbox, deadLetters, recentAlerts, parkedEvents] = await Promise.all([
       db.query<{ seq: number; body: string }>('SELECT seq, body FROM journal ORDER BY seq'),
       db.query<{ key: string; value: string }>('SELECT key, value FROM meta'),
       db.query<{ key: string; value: string; expires_at: number }>(
@@ -78,6 +80,7 @@ export class DataDir {
       db.query<{ key: string; due_at: number }>('SELECT key, due_at FROM outbox'),
       db.query<{ id: number; body: string }>('SELECT id, body FROM dead_letters ORDER BY id'),
       db.query<{ seq: number; body: string }>('SELECT seq, body FROM recent_alerts ORDER BY seq'),
+      db.query<{ id: string; seq: number; letter: string }>('SELECT id, seq, letter FROM parked_events ORDER BY seq'),
     ]);
     const metaOf = new Map(meta.map((m) => [m.key, m.value]));
     let owner = metaOf.get('owner');
@@ -94,6 +97,7 @@ export class DataDir {
       outbox: outbox.map((r) => [r.key, r.due_at]),
       deadLetters,
       recentAlerts,
+      parkedEvents,
     });
   }
 

@@ -28,6 +28,7 @@ CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at);
 CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, due_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS recent_alerts (fingerprint TEXT PRIMARY KEY, seq INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS parked_events (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, letter TEXT NOT NULL);
 `;
 
 const STATEMENTS = {
@@ -51,6 +52,9 @@ const STATEMENTS = {
   recentPut:
     'INSERT INTO recent_alerts (fingerprint, seq, body) VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET seq = excluded.seq, body = excluded.body',
   recentDelete: 'DELETE FROM recent_alerts WHERE fingerprint = ?',
+  parkedPut:
+    'INSERT INTO parked_events (id, seq, letter) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, letter = excluded.letter',
+  parkedDelete: 'DELETE FROM parked_events WHERE id = ?',
 } as const;
 export type StatementName = keyof typeof STATEMENTS;
 
