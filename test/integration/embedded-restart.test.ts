@@ -197,6 +197,11 @@ describe('embedded mode with a data dir', () => {
     };
     const pod3 = alerts.alerts.find((x) => x.labels.pod === 'pod-3');
     expect(pod3?.count).toBeGreaterThanOrEqual(2); // the counter kept counting across the restart
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    const appends = Number(/^falconer_data_dir_journal_appends_total (\d+)/m.exec(metrics)?.[1]);
+    const commits = Number(/^falconer_data_dir_commits_total (\d+)/m.exec(metrics)?.[1]);
+    expect(appends).toBeGreaterThanOrEqual(1); // this run's events went through the journal...
+    expect(commits).toBeGreaterThanOrEqual(1); // ...in group commits
 
     process.stdout.write(
       `embedded SIGKILL test: ${acked.length} of ${late.length} late events acknowledged before the kill; ` +
