@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -155,6 +158,22 @@ describe('HTTP edge: errors, slow senders, connection cap', () => {
     expect(r.json).toEqual({ accepted: 1, duplicates: [{ index: 1, id: 'twin-1/ResponseStarted' }], skipped: [] });
     await eventually(() => expect(f.recent.list().some((a) => a.event.id === 'twin-1/ResponseStarted')).toBe(true));
     expect(f.recent.list().filter((a) => a.event.audit?.objectRef?.name === 'other-pod')).toHaveLength(0);
+  });
+});
+
+describe('HTTP edge: a batch the durable embedded queue can never hold', () => {
+  let f: RunningFalconer;
+  beforeAll(async () => {
+    f = await startTestFalconer({ dataDir: mkdtempSync(join(tmpdir(), 'falconer-edge-')), pipeline: { queueCapacity: 3 } });
+  });
+  afterAll(() => f.stop());
+
+  it('answers 413 with a data dir too', async () => {
+    const items = Array.from({ length: 4 }, (_, i) => ({ ...execEvent(), auditID: `durable-${i}` }));
+    const r = await post(`${f.url}/v1/events/audit`, auditList(items));
+    expect(r.status).toBe(413);
+    expect(r.json.message).toMatch(/capacity of 3/);
+    expect((await post(`${f.url}/v1/events/audit`, auditList(items.slice(0, 3)))).json.accepted).toBe(3);
   });
 });
 
