@@ -1,20 +1,45 @@
 import { VirtualClock } from '../../src/core/clock';
 import type { SecurityEvent } from '../../src/core/event';
-import { storeClaims } from '../../src/ingest/claims';
+import { storeClaims, type RetryClaims } from '../../src/ingest/claims';
+import { DurableStateStore } from '../../src/store/durable';
 import { MemoryStateStore } from '../../src/store/memory';
 import { RedisStateStore } from '../../src/store/redis';
 import type { StateStore } from '../../src/store/port';
 import { testRedisUrl, uniqueName } from '../support/services';
+import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
 
 const event = (id: string) => ({ source: 'falco', id, k8s: { cluster: 'c' } }) as SecurityEvent;
 
-describe.each<[string, (clock: VirtualClock) => StateStore]>([
-  ['memory', (clock) => new MemoryStateStore(clock)],
-  ['Redis', () => new RedisStateStore({ url: testRedisUrl(), keyPrefix: `${uniqueName('claims')}:` })],
+afterAll(removeTempDirs);
+
+describe.each<[string, (clock: VirtualClock) => Promise<{ store: StateStore; close: () => Promise<void> }>]>([
+  ['memory', async (clock) => ({ store: new MemoryStateStore(clock), close: async () => undefined })],
+  [
+    'Redis',
+    async () => {
+      const store = new RedisStateStore({ url: testRedisUrl(), keyPrefix: `${uniqueName('claims')}:` });
+      return { store, close: () => store.close() };
+    },
+  ],
+  [
+    'data dir',
+    async (clock) => {
+      const dataDir = await openDataDir(tempDir(), clock.now());
+      return { store: new DurableStateStore(clock, dataDir), close: () => dataDir.close() };
+    },
+  ],
 ])('retry claims in the %s store', (_name, makeStore) => {
-  const store = makeStore(new VirtualClock(0));
-  const claims = storeClaims(store, { ttlMs: 60_000, onError: () => undefined });
-  afterAll(() => store.close());
+  let store: StateStore;
+  let claims: RetryClaims;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ store, close } = await makeStore(new VirtualClock(1_000_000)));
+    claims = storeClaims(store, { ttlMs: 60_000, onError: () => undefined });
+  });
+  afterAll(async () => {
+    await store.close();
+    await close();
+  });
 
   it('is new until some request has published it; a duplicate once confirmed', async () => {
     const first = await claims.claim(event('a'));
