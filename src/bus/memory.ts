@@ -19,6 +19,15 @@ export interface MemoryBusOptions {
   /** Wait before redelivering a batch whose handler rejected. */
   retryDelayMs: number;
   onHandlerError?: (err: unknown) => void;
+  /** Where accepted events are written before delivery (the journal bus); publish waits for it. */
+  journal?: BusJournal;
+}
+
+export interface BusJournal {
+  /** Takes events just accepted, in publish order; resolves once they are durable. */
+  append(events: SecurityEvent[]): Promise<void>;
+  /** The next `count` events in publish order were handled. */
+  handled(count: number): void;
 }
 
 /**
@@ -59,6 +68,16 @@ export class MemoryBus implements EventBus {
       throw new UnavailableError(`pipeline queue is full (${Math.round(maxBytes / 2 ** 20)} MiB)`, 1);
     }
     this.bytes += size;
+    const durable = this.options.journal?.append(events);
+    for (const e of events) this.queue.push(e);
+    if (events.length) this.progress_.waiting();
+    this.kick();
+    await durable;
+  }
+
+  /** Queues events recovered from a journal, ahead of anything published, whatever the capacity. */
+  restore(events: SecurityEvent[]): void {
+    for (const e of events) this.bytes += sizeOf(e);
     for (const e of events) this.queue.push(e);
     if (events.length) this.progress_.waiting();
     this.kick();
@@ -69,6 +88,10 @@ export class MemoryBus implements EventBus {
     this.handler = handler;
     this.progress_.started();
     this.kick();
+  }
+
+  capacity(): number {
+    return this.options.capacity;
   }
 
   health(): BusHealth {
@@ -133,6 +156,7 @@ export class MemoryBus implements EventBus {
         this.queue[i] = undefined;
       }
       this.head = end;
+      this.options.journal?.handled(batch.length);
       this.progress_.progressed(this.depth() > 0);
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
