@@ -10,6 +10,8 @@
  * (FALCONER_DIST points at another build output, default ../dist.)
  */
 const { fork } = require('node:child_process');
+const { mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
@@ -31,6 +33,7 @@ async function child(scenario) {
     ingest: { token: TOKEN },
     receivers: [{ type: 'console', name: 'quiet', minPriority: 'emergency' }],
     enrichment: { waitForStateMs: 0 },
+    dataDir: scenario.dataDir,
     log: { level: 'silent' },
   });
   const f = await startFalconer(config, { logger: pino({ level: 'silent' }) });
@@ -155,7 +158,17 @@ function execEvent(auditID) {
   };
 }
 
-function runScenario(scenario, limitSeconds) {
+async function runScenario(scenario, limitSeconds) {
+  // Embedded mode as deployed (durable), in a fresh data directory per scenario.
+  const dataDir = mkdtempSync(join(tmpdir(), 'falconer-hostile-'));
+  try {
+    return await runIn({ ...scenario, dataDir }, limitSeconds);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function runIn(scenario, limitSeconds) {
   return new Promise((resolveResult) => {
     const proc = fork(__filename, ['child', JSON.stringify(scenario)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const timer = setTimeout(() => {

@@ -17,7 +17,7 @@ describe('hostile cluster state over HTTP', () => {
 
   const audit = (items: unknown[]) => post(`${f.url}/v1/events/audit`, JSON.stringify({ kind: 'EventList', items }));
 
-  it('a thousand mutually aggregating ClusterRoles keep /healthz answering within 100 ms (p95, over idle noise; none over 1 s)', async () => {
+  it('a thousand mutually aggregating ClusterRoles keep /healthz answering within 100 ms (p95, over idle noise; none over 1 s more)', async () => {
     const roles = 1000;
     // Warm up: the first requests compile routes and rules.
     await fetch(`${f.url}/healthz`);
@@ -73,7 +73,7 @@ describe('hostile cluster state over HTTP', () => {
     // idle noise), with a ceiling for the rest.
     expect(rtts.length).toBeGreaterThan(10);
     expect(p95(rtts)).toBeLessThan(100 + p95(idle));
-    expect(rtts.at(-1)).toBeLessThan(1000);
+    expect(rtts.at(-1)).toBeLessThan(1000 + idle.at(-1)!);
   }, 120_000);
 });
 

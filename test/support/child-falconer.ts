@@ -18,7 +18,7 @@ export interface ChildFalconer {
 
 /**
  * `falconer serve` from the sources in a process of its own (with `nodeArgs` such as a heap cap), on a
- * free loopback port with the test token; resolves once /healthz answers.
+ * free loopback port with the test token and a data directory of its own; resolves once /healthz answers.
  */
 export async function startChildFalconer(config: Record<string, unknown>, nodeArgs: string[] = []): Promise<ChildFalconer> {
   const port = await freePort();
@@ -30,6 +30,7 @@ export async function startChildFalconer(config: Record<string, unknown>, nodeAr
     JSON.stringify({
       server: { host: '127.0.0.1', port, shutdownGraceSeconds: 5, ...server },
       ingest: { token: TEST_TOKEN, ...ingest },
+      dataDir: join(dir, 'data'), // embedded mode as deployed (durable), in a directory of its own
       ...rest,
     }),
   );
