@@ -118,7 +118,7 @@ export class RoleAggregation {
       if (req.operator === 'Exists') consider(this.byKey.get(req.key) ?? NONE);
       if (req.operator === 'In') {
         const names: string[] = [];
-        for (const v of new Set(req.values ?? [])) names.push(...(this.byLabel.get(req.key)?.get(v) ?? NONE));
+        for (const v of new Set(req.values ?? [])) for (const n of this.byLabel.get(req.key)?.get(v) ?? NONE) names.push(n);
         consider(names);
       }
     }
