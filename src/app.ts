@@ -24,6 +24,7 @@ import type { Enricher } from './enrich/port';
 import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { StateStore } from './store/port';
+import { correlationFromConfig } from './correlate';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -97,9 +98,24 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
-  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, metrics, log, {
-    seenTtlMs: config.ingest.auditDedupSeconds * 1000,
+  const enricher = options.enricher ?? enrichment.enricher;
+  const correlation = correlationFromConfig(config, {
+    store,
+    ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
+    amend: (alert) => alerts.amend(alert),
+    incidentGrew: (incident) => dispatcher.incidentChanged(incident),
+    log,
   });
+  const pipeline = new Pipeline(
+    detector,
+    enricher,
+    alerts,
+    store,
+    metrics,
+    log,
+    { seenTtlMs: config.ingest.auditDedupSeconds * 1000 },
+    correlation?.correlator,
+  );
   await bus.consume(pipeline.handle);
   const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
   watchDependencies(metrics, { bus, store, falcoTopic });
@@ -109,6 +125,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ingest,
     authenticate,
     recent,
+    ...(correlation?.incidents ? { incidents: correlation.incidents } : {}),
     dispatcher,
     metrics,
     health: [

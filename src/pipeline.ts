@@ -1,11 +1,12 @@
-import type { Detection } from './core/alert';
+import type { Detection, Enrichment } from './core/alert';
 import type { Detector } from './detect/port';
 import type { Enricher } from './enrich/port';
 import { partitionKey, type SecurityEvent } from './core/event';
 import type { Metrics } from './observability/metrics';
 import type { Logger } from './observability/logger';
 import type { StateStore } from './store/port';
-import type { AlertStage } from './alert/stage';
+import type { AlertCorrelation, AlertStage } from './alert/stage';
+import type { Correlator } from './correlate/correlator';
 
 export interface PipelineOptions {
   /** How long an event id is remembered, so a retried or redelivered event is processed once. */
@@ -13,7 +14,7 @@ export interface PipelineOptions {
 }
 
 /**
- * What a bus consumer runs for each batch: detect → enrich → (correlate, as it lands) → alert.
+ * What a bus consumer runs for each batch: detect → enrich → correlate → alert.
  * An event whose id was already processed (audit webhook retries: same auditID and stage; Falco
  * retries: same uuid) is skipped. Errors in one event are counted and do not stop the batch.
  */
@@ -26,6 +27,7 @@ export class Pipeline {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly options: PipelineOptions,
+    private readonly correlator?: Correlator,
   ) {}
 
   /**
@@ -40,11 +42,24 @@ export class Pipeline {
       if (list) list.push(event);
       else byKey.set(key, [event]);
     }
+    // Sessions first: an exec's audit event later in the batch still attributes a shell earlier in it.
+    if (this.correlator) await this.observeSessions(events);
     const failures = (await Promise.allSettled([...byKey.values()].map((list) => this.processInOrder(list)))).filter(
       (r): r is PromiseRejectedResult => r.status === 'rejected',
     );
     if (failures.length) throw failures[0]!.reason; // the bus delivers the batch again
   };
+
+  private async observeSessions(events: SecurityEvent[]): Promise<void> {
+    for (const event of events) {
+      try {
+        await this.correlator!.observe(event);
+      } catch (err) {
+        this.metrics.pipelineErrors.inc({ stage: 'correlate' });
+        this.log.error({ err: (err as Error).message, event: event.id }, 'session correlation failed');
+      }
+    }
+  }
 
   private async processInOrder(events: SecurityEvent[]): Promise<void> {
     for (const event of events) await this.processOne(event);
@@ -65,7 +80,23 @@ export class Pipeline {
       this.log.error({ err: (err as Error).message, event: event.id }, 'detection failed');
       detections = [];
     }
-    for (const detection of detections) await this.alerts.process(detection, await this.enricher.enrich(detection));
+    for (const detection of detections) {
+      const enrichment = await this.enricher.enrich(detection);
+      const correlation = await this.correlate(detection, enrichment);
+      const alert = await this.alerts.process(detection, enrichment, correlation);
+      await this.correlator?.track(alert);
+    }
     await this.store.set(seenKey, '1', this.options.seenTtlMs);
+  }
+
+  private async correlate(detection: Detection, enrichment: Enrichment): Promise<AlertCorrelation> {
+    if (!this.correlator) return {};
+    try {
+      return await this.correlator.correlate(detection, enrichment);
+    } catch (err) {
+      this.metrics.pipelineErrors.inc({ stage: 'correlate' });
+      this.log.error({ err: (err as Error).message, event: detection.event.id }, 'correlation failed');
+      return {};
+    }
   }
 }

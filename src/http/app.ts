@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Alert } from '../core/alert';
 import { FalconerError } from '../core/errors';
 import type { RecentAlerts } from '../alert/recent';
+import type { IncidentTracker } from '../correlate/incidents';
 import type { Dispatcher } from '../notify/dispatcher';
 import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
@@ -13,6 +14,7 @@ export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
   authenticate: (req: IncomingMessage) => void;
   recent: RecentAlerts;
+  incidents?: IncidentTracker;
   dispatcher: Dispatcher;
   metrics: Metrics;
   health: HealthCheck[];
@@ -49,6 +51,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const alert = deps.recent.get(String(req.params.fingerprint));
     if (!alert) return next(new FalconerError('not_found', 'alert not found', 404));
     res.json(toApi(alert));
+  });
+  app.get('/v1/incidents', authed, async (req, res, next) => {
+    try {
+      const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 100));
+      res.json({ incidents: deps.incidents ? await deps.incidents.list(limit) : [] });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.get('/v1/incidents/:id', authed, async (req, res, next) => {
+    try {
+      const id = String(req.params.id);
+      const incident = deps.incidents && /^inc-[0-9a-f]{16}$/.test(id) ? await deps.incidents.get(id) : undefined;
+      if (!incident) return next(new FalconerError('not_found', 'incident not found', 404));
+      res.json(incident);
+    } catch (err) {
+      next(err);
+    }
   });
   app.get('/v1/dead-letters', authed, (_req, res) => {
     res.json({

@@ -1,4 +1,4 @@
-import type { Alert, Enrichment, NetworkEnrichment, PodEnrichment, SubjectEnrichment } from '../core/alert';
+import type { Alert, Attribution, Enrichment, NetworkEnrichment, PodEnrichment, SubjectEnrichment } from '../core/alert';
 import type { Priority } from '../core/priority';
 import { priorityTitle } from '../core/priority';
 import { escapeMrkdwn, inlineCode, truncate } from './mrkdwn';
@@ -48,16 +48,39 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
     .slice(0, FIELDS_MAX)
     .map(([label, value]) => ({ type: 'mrkdwn', text: truncate(`*${label}*\n${escapeMrkdwn(value)}`, FIELD_MAX) }));
 
+  const attributed = alert.attribution ? attributionLine(alert.attribution) : undefined;
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(alert.rule, HEADER_MAX), emoji: false } },
+    ...(attributed ? [{ type: 'section', text: { type: 'mrkdwn', text: truncate(attributed, SECTION_MAX) } }] : []),
     { type: 'section', text: { type: 'plain_text', text: truncate(alert.summary || alert.rule, SECTION_MAX), emoji: false } },
     { type: 'section', fields },
   ];
+  if (alert.incident && alert.incident.alerts > 1) {
+    const i = alert.incident;
+    const chain = i.chain ? ` · chain *${escapeMrkdwn(i.chain)}*` : '';
+    blocks.push({
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: truncate(
+            `Incident ${escapeMrkdwn(i.id)} · ${priorityTitle(i.severity)} · ${i.alerts} alerts${chain}`,
+            SECTION_MAX,
+          ),
+        },
+      ],
+    });
+  }
   const command = e.process?.cmdline ?? (e.audit?.exec?.command.length ? e.audit.exec.command.join(' ') : undefined);
   if (command) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Command*\n${inlineCode(command)}`, SECTION_MAX) } });
   }
-  const enrichment = enrichmentText(alert.enrichment);
+  const enrichment = [
+    alert.attribution?.subject ? subjectLines(alert.attribution.subject).join('\n') : '',
+    enrichmentText(alert.enrichment),
+  ]
+    .filter(Boolean)
+    .join('\n');
   if (enrichment) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(enrichment, SECTION_MAX) } });
   blocks.push(
     {
@@ -78,10 +101,35 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
   );
   return {
     text: escapeMrkdwn(
-      truncate(`[${priorityTitle(alert.priority)}] ${alert.rule}${k.pod ? ` in ${k.namespace}/${k.pod}` : ''}`, 300),
+      truncate(
+        `[${priorityTitle(alert.priority)}] ${alert.rule}${k.pod ? ` in ${k.namespace}/${k.pod}` : ''}${attributedText(alert.attribution)}`,
+        300,
+      ),
     ),
     attachments: [{ color: COLOURS[alert.priority], blocks }],
   };
+}
+
+/**
+ * Who opened the session, first: "opened by alice@example.com (kubectl, 203.0.113.7)". The user agent
+ * is client-set, so only its product name is shown; every part is escaped.
+ */
+export function attributionLine(a: Attribution): string {
+  if (a.confidence === 'ambiguous') {
+    const users = a.candidates.map((c) => escapeMrkdwn(c.user)).join(', ');
+    return `*opened by one of* ${users} (ambiguous: sessions of several users were open in this container)`;
+  }
+  const agent = a.userAgent ? a.userAgent.split(/[\s/]/)[0] : undefined;
+  const ip = a.sourceIPs.at(-1);
+  const parts = [agent, ip].filter((p): p is string => !!p).map(escapeMrkdwn);
+  if (a.confidence === 'exact') parts.push('matched by audit ID');
+  if (a.confidence === 'low') parts.push('low confidence');
+  return `*opened by ${escapeMrkdwn(a.user ?? '')}*${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+function attributedText(a: Attribution | undefined): string {
+  if (!a) return '';
+  return a.user ? ` — opened by ${a.user}` : ` — opened by one of ${a.candidates.map((c) => c.user).join(', ')}`;
 }
 
 function occurrences(alert: Alert): string {
@@ -104,7 +152,7 @@ export function enrichmentText(enrichment: Enrichment): string {
   return lines.map((l) => truncate(l, LINE_MAX)).join('\n');
 }
 
-function subjectLines(subject: SubjectEnrichment): string[] {
+export function subjectLines(subject: SubjectEnrichment): string[] {
   if (!subject.known) {
     const who = subject.user ? `${escapeMrkdwn(subject.user)}: ` : '';
     return [`*Subject* ${who}state unknown (${escapeMrkdwn(subject.reason)})`];

@@ -11,14 +11,14 @@ export interface RuleSourceFile {
   text: string;
 }
 
-/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/` folders. */
+/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/` and `chains/` (the correlate stage's) folders. */
 export function ruleFilesIn(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) {
-        if (name !== 'fixtures' && !name.startsWith('.')) walk(p);
+        if (name !== 'fixtures' && name !== 'chains' && !name.startsWith('.')) walk(p);
       } else if (/\.ya?ml$/.test(name)) {
         out.push(p);
       }

@@ -1,0 +1,170 @@
+import type { Alert, AlertIncident, Attribution, Detection, Enrichment, SubjectEnrichment } from '../core/alert';
+import { fingerprint } from '../alert/fingerprint';
+import type { SecurityEvent } from '../core/event';
+import type { Logger } from '../observability/logger';
+import type { StateStore } from '../store/port';
+import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
+import { incidentRef, type IncidentTracker } from './incidents';
+import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
+import { PodIndex, readList, updateList } from './state';
+
+export interface CorrelatorOptions extends AttributionOptions {
+  waitForAuditMs: number;
+  lateAuditMs: number;
+  maxSessionsPerPod: number;
+  maxPods: number;
+}
+
+export interface CorrelatorDeps {
+  store: StateStore;
+  /** The RBAC facts of an attributed user, as an audit alert's subject gets them. */
+  subject?: (cluster: string, user: string, groups: string[]) => Promise<SubjectEnrichment>;
+  /** Updates an alert in place: announced already, or still held before its first announcement. */
+  amend: (alert: Alert) => Promise<void>;
+  incidents?: IncidentTracker;
+  /** An incident gained a member other than its first: its parent message is updated in place. */
+  incidentGrew?: (incident: AlertIncident) => void;
+  log?: Pick<Logger, 'warn'>;
+}
+
+/** What the correlate stage adds to a detection before it becomes an alert. */
+export interface Correlation {
+  attribution?: Attribution;
+  incident?: AlertIncident;
+  /** How long the first announcement may wait for the audit event that would attribute it. */
+  holdMs: number;
+}
+
+/** A runtime alert that a late audit event may still attribute (or attribute better). */
+interface PendingAlert {
+  fingerprint: string;
+  firstSeen: number;
+  target: RuntimeTarget;
+  attribution?: Attribution;
+  alert: Alert;
+}
+
+const MAX_PENDING_PER_POD = 16;
+const SESSIONS = 'corr:s:';
+const PENDING = 'corr:r:';
+
+/**
+ * The correlate stage. `observe` sees every event and records the exec/attach/debug sessions audit
+ * events open; `correlate` attributes a runtime detection to the session it ran in; `track` remembers
+ * runtime alerts so an audit event that arrives late (the webhook batches for up to 30 s) updates
+ * them in place, and puts every alert into its incident. All state lives in the state store (Redis
+ * in scale-out mode), keyed by pod — the bus partition key — so another replica carries on after a
+ * crash or a rebalance. Time is event time throughout; the clock is only used for waits.
+ */
+export class Correlator {
+  private readonly pods: PodIndex;
+
+  constructor(
+    private readonly deps: CorrelatorDeps,
+    private readonly options: CorrelatorOptions,
+  ) {
+    this.pods = new PodIndex(options.maxPods, (pod) => {
+      void Promise.all([deps.store.delete(SESSIONS + pod), deps.store.delete(PENDING + pod)]).catch(() => undefined);
+    });
+  }
+
+  private get sessionTtlMs(): number {
+    return this.options.maxSessionMs + this.options.lateAuditMs + this.options.skewMs;
+  }
+
+  async observe(event: SecurityEvent): Promise<void> {
+    const found = sessionFromAudit(event);
+    if (!found) return;
+    const { key, session } = found;
+    this.pods.touch(key);
+    const sessions = await updateList<Session>(this.deps.store, SESSIONS + key, this.sessionTtlMs, (current) => {
+      const latest = Math.max(session.start, ...current.map((s) => s.start));
+      const kept = expireSessions(current, latest, this.options.maxSessionMs, this.options.lateAuditMs + this.options.skewMs);
+      return addSession(kept, session, this.options.maxSessionsPerPod);
+    });
+    await this.reattribute(key, sessions);
+  }
+
+  async correlate(detection: Detection, enrichment: Enrichment): Promise<Correlation> {
+    const target = runtimeTarget(detection.event);
+    let attribution: Attribution | undefined;
+    if (target) {
+      const sessions = await readList<Session>(this.deps.store, SESSIONS + target.key);
+      attribution = await this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options));
+    }
+    const incident = await this.joinIncident({ ...detection, fingerprint: fingerprint(detection), enrichment, attribution });
+    return {
+      ...(attribution ? { attribution } : {}),
+      ...(incident ? { incident } : {}),
+      holdMs: target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0,
+    };
+  }
+
+  private async joinIncident(alert: Parameters<IncidentTracker['add']>[0]): Promise<AlertIncident | undefined> {
+    if (!this.deps.incidents) return undefined;
+    const { incident, created } = await this.deps.incidents.add(alert);
+    const ref = incidentRef(incident);
+    if (!created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
+    return ref;
+  }
+
+  async track(alert: Alert): Promise<void> {
+    const target = runtimeTarget(alert.event);
+    if (target && alert.attribution?.confidence !== 'exact') {
+      this.pods.touch(target.key);
+      const entry: PendingAlert = {
+        fingerprint: alert.fingerprint,
+        firstSeen: alert.firstSeen,
+        target,
+        ...(alert.attribution ? { attribution: alert.attribution } : {}),
+        alert: slim(alert),
+      };
+      await updateList<PendingAlert>(this.deps.store, PENDING + target.key, this.options.lateAuditMs, (current) => [
+        ...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)),
+        entry,
+      ]);
+    }
+  }
+
+  /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
+  private async reattribute(key: string, sessions: Session[]): Promise<void> {
+    const pending = await readList<PendingAlert>(this.deps.store, PENDING + key);
+    const changed: PendingAlert[] = [];
+    for (const entry of pending) {
+      const next = attribute(entry.target, sessions, this.options);
+      if (sameAttribution(next, entry.attribution)) continue;
+      const attribution = await this.withSubject(entry.alert.event.k8s.cluster, next);
+      const alert: Alert = { ...entry.alert };
+      if (attribution) alert.attribution = attribution;
+      else delete alert.attribution;
+      changed.push({ ...entry, ...(attribution ? { attribution } : {}), alert });
+    }
+    if (changed.length === 0) return;
+    await updateList<PendingAlert>(this.deps.store, PENDING + key, this.options.lateAuditMs, (current) =>
+      current.map((p) => changed.find((c) => c.fingerprint === p.fingerprint && c.firstSeen === p.firstSeen) ?? p),
+    );
+    for (const entry of changed) {
+      const incident = await this.joinIncident(entry.alert);
+      await this.deps.amend(incident ? { ...entry.alert, incident } : entry.alert);
+    }
+  }
+
+  private async withSubject(cluster: string, attribution: Attribution | undefined): Promise<Attribution | undefined> {
+    if (!attribution?.user || !this.deps.subject) return attribution;
+    try {
+      return { ...attribution, subject: await this.deps.subject(cluster, attribution.user, attribution.groups) };
+    } catch (err) {
+      this.deps.log?.warn({ err: (err as Error).message }, 'RBAC facts of the attributed user failed');
+      return attribution;
+    }
+  }
+
+  stats(): { pods: number } {
+    return { pods: this.pods.size };
+  }
+}
+
+/** The alert as kept for a late update: without the raw payload (it is in the notify record already). */
+function slim(alert: Alert): Alert {
+  return { ...alert, event: { ...alert.event, raw: {} } };
+}
