@@ -51,11 +51,12 @@ type NotifyRecord =
   | { state: 'inflight'; receiver: string; owner: string; leaseUntil: number; alert: Alert }
   | { state: 'sent'; ref?: DeliveryRef };
 
-/** The incident's parent message for one receiver, under `thread:<receiver>:<incident>`. */
-interface ThreadRecord {
-  ref: DeliveryRef;
-  alert: Alert;
-}
+/**
+ * The incident's parent message for one receiver, under `thread:<receiver>:<incident>`: while the
+ * parent's send is held, when it will go (members wait as long, so they land in its thread); then
+ * where it landed.
+ */
+type ThreadRecord = { pendingUntil: number; ref?: undefined } | { ref: DeliveryRef; alert: Alert };
 
 interface Job {
   kind: 'send' | 'update' | 'amend' | 'thread';
@@ -219,6 +220,14 @@ export class Dispatcher {
   }
 
   private async handOff(lane: Lane, alert: Alert, holdMs = 0): Promise<void> {
+    const incident = alert.incident;
+    if (incident && incident.parent !== alert.fingerprint) {
+      const raw = await this.store.get(threadKey(lane, incident.id));
+      const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+      if (thread && !thread.ref && thread.pendingUntil > this.clock.now()) {
+        holdMs = Math.max(holdMs, thread.pendingUntil - this.clock.now() + 1);
+      }
+    }
     const record: NotifyRecord = { state: 'pending', receiver: lane.notifier.name, alert };
     const created = await this.store.handOff(
       recordKey(lane, alert),
@@ -226,6 +235,10 @@ export class Dispatcher {
       this.options.windowMs,
       this.clock.now() + this.claimGraceMs + holdMs,
     );
+    if (created && incident?.parent === alert.fingerprint) {
+      const marker: ThreadRecord = { pendingUntil: this.clock.now() + holdMs };
+      await this.store.setIfAbsent(threadKey(lane, incident.id), JSON.stringify(marker), this.options.windowMs);
+    }
     if (!created) this.refreshIn(lane, alert);
     else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
     else {
@@ -334,8 +347,8 @@ export class Dispatcher {
       } else if (job.kind === 'thread') {
         const incident = job.alert.incident!;
         const raw = await this.store.get(threadKey(lane, incident.id));
-        if (!raw) return 'done'; // the parent was not posted (here): nothing to update
-        const thread = JSON.parse(raw) as ThreadRecord;
+        const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+        if (!thread?.ref) return 'done'; // the parent is not posted (yet): it will go out with the incident as it stands
         await notifier.update!({ ...thread.alert, incident }, thread.ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
       } else {
@@ -379,8 +392,8 @@ export class Dispatcher {
     const incident = alert.incident;
     if (!incident || incident.parent === alert.fingerprint) return undefined;
     const raw = await this.store.get(threadKey(lane, incident.id));
-    if (!raw) return undefined;
-    const thread = JSON.parse(raw) as ThreadRecord;
+    const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+    if (!thread?.ref) return undefined; // the parent did not land (here): a channel message of its own
     return { thread: thread.ref, broadcast: incident.chainCompletedBy === alert.fingerprint };
   }
 
@@ -389,7 +402,7 @@ export class Dispatcher {
     if (!incident || incident.parent !== alert.fingerprint || Object.keys(ref).length === 0) return;
     const { raw: _raw, ...event } = alert.event;
     const record: ThreadRecord = { ref, alert: { ...alert, event: { ...event, raw: {} } } };
-    await this.store.setIfAbsent(threadKey(lane, incident.id), JSON.stringify(record), this.options.windowMs);
+    await this.store.set(threadKey(lane, incident.id), JSON.stringify(record), this.options.windowMs);
   }
 
   /**
