@@ -160,7 +160,10 @@ function attributionOf(sessions: Session[], confidence: Attribution['confidence'
 }
 
 /** Whether `next` says more than `previous` (used to decide whether an announced alert is updated). */
-export function sameAttribution(a: Attribution | undefined, b: Attribution | undefined): boolean {
+export function sameAttribution(
+  a: Pick<Attribution, 'confidence' | 'user' | 'auditID' | 'candidates'> | undefined,
+  b: (Pick<Attribution, 'confidence' | 'user' | 'auditID'> & { candidates: { auditID: string }[] }) | undefined,
+): boolean {
   if (!a || !b) return a === b;
   return (
     a.confidence === b.confidence &&

@@ -149,7 +149,10 @@ function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
  * ones for later steps (ties in time keep timeline order), variables agreeing, within the span.
  * A depth-first search; the timeline is bounded, so is the search.
  */
-export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[]): ChainMatch | undefined {
+export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[], last?: AlertFacts): ChainMatch | undefined {
+  // With `last`, only matches that end at that alert count (an incident's newest member: any match
+  // without it was looked for when the earlier members arrived).
+  if (last && !stepAdmits(chain.steps.at(-1)!, last)) return undefined;
   const picked: string[] = [];
   const search = (
     stepIndex: number,
@@ -159,9 +162,11 @@ export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[]): Ch
   ): Record<string, string> | undefined => {
     if (stepIndex === chain.steps.length) return vars;
     const s = chain.steps[stepIndex]!;
+    const isLast = stepIndex === chain.steps.length - 1;
     for (let i = from; i < timeline.length; i++) {
       const a = timeline[i]!;
       if (stepIndex > 0 && a.timeMs - startMs > chain.maxSpanMs) break;
+      if (last && (isLast ? a !== last : a === last)) continue;
       if (!stepAdmits(s, a)) continue;
       if (!Object.entries(s.equal).every(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
       if (Object.entries(s.differ).some(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;

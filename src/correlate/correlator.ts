@@ -6,7 +6,7 @@ import type { StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
 import { incidentRef, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
-import { PodIndex, readList, updateList } from './state';
+import { ParsedCache, PodIndex, readList, updateList } from './state';
 
 export interface CorrelatorOptions extends AttributionOptions {
   waitForAuditMs: number;
@@ -35,18 +35,35 @@ export interface Correlation {
   holdMs: number;
 }
 
-/** A runtime alert that a late audit event may still attribute (or attribute better). */
+/**
+ * A runtime alert that a late audit event may still attribute (or attribute better). The pod's list
+ * holds only these small entries; the alert itself is kept under a key of its own, written once.
+ */
 interface PendingAlert {
   fingerprint: string;
   firstSeen: number;
   target: RuntimeTarget;
-  attribution?: Attribution;
-  alert: Alert;
+  /** Confidence, user and audit IDs of the attribution the alert went out with. */
+  attribution?: AttributionSummary;
+}
+
+type AttributionSummary = Pick<Attribution, 'confidence' | 'user' | 'auditID'> & { candidates: { auditID: string }[] };
+
+function summary(a: Attribution | undefined): AttributionSummary | undefined {
+  return a
+    ? {
+        confidence: a.confidence,
+        user: a.user,
+        auditID: a.auditID,
+        candidates: a.candidates.map((c) => ({ auditID: c.auditID })),
+      }
+    : undefined;
 }
 
 const MAX_PENDING_PER_POD = 16;
 const SESSIONS = 'corr:s:';
 const PENDING = 'corr:r:';
+const PENDING_ALERT = 'corr:ra:';
 
 /**
  * The correlate stage. `observe` sees every event and records the exec/attach/debug sessions audit
@@ -58,11 +75,13 @@ const PENDING = 'corr:r:';
  */
 export class Correlator {
   private readonly pods: PodIndex;
+  private readonly sessions = new ParsedCache<Session[]>(4096);
 
   constructor(
     private readonly deps: CorrelatorDeps,
     private readonly options: CorrelatorOptions,
   ) {
+    // Evicting a pod forgets its sessions and its list of pending alerts (their own keys expire by TTL).
     this.pods = new PodIndex(options.maxPods, (pod) => {
       void Promise.all([deps.store.delete(SESSIONS + pod), deps.store.delete(PENDING + pod)]).catch(() => undefined);
     });
@@ -89,7 +108,8 @@ export class Correlator {
     const target = runtimeTarget(detection.event);
     let attribution: Attribution | undefined;
     if (target) {
-      const sessions = await readList<Session>(this.deps.store, SESSIONS + target.key);
+      const raw = await this.deps.store.get(SESSIONS + target.key);
+      const sessions = raw === undefined ? [] : this.sessions.parse(target.key, raw);
       attribution = await this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options));
     }
     const incident = await this.joinIncident({ ...detection, fingerprint: fingerprint(detection), enrichment, attribution });
@@ -102,23 +122,28 @@ export class Correlator {
 
   private async joinIncident(alert: Parameters<IncidentTracker['add']>[0]): Promise<AlertIncident | undefined> {
     if (!this.deps.incidents) return undefined;
-    const { incident, created } = await this.deps.incidents.add(alert);
+    const { incident, created, changed } = await this.deps.incidents.add(alert);
     const ref = incidentRef(incident);
-    if (!created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
+    if (changed && !created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
     return ref;
   }
 
   async track(alert: Alert): Promise<void> {
     const target = runtimeTarget(alert.event);
-    if (target && alert.attribution?.confidence !== 'exact') {
+    // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
+    if (target && alert.count === 1 && alert.attribution?.confidence !== 'exact') {
       this.pods.touch(target.key);
       const entry: PendingAlert = {
         fingerprint: alert.fingerprint,
         firstSeen: alert.firstSeen,
         target,
-        ...(alert.attribution ? { attribution: alert.attribution } : {}),
-        alert: slim(alert),
+        ...(alert.attribution ? { attribution: summary(alert.attribution)! } : {}),
       };
+      await this.deps.store.set(
+        pendingAlertKey(alert.fingerprint, alert.firstSeen),
+        JSON.stringify(slim(alert)),
+        this.options.lateAuditMs,
+      );
       await updateList<PendingAlert>(this.deps.store, PENDING + target.key, this.options.lateAuditMs, (current) => [
         ...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)),
         entry,
@@ -129,23 +154,32 @@ export class Correlator {
   /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
   private async reattribute(key: string, sessions: Session[]): Promise<void> {
     const pending = await readList<PendingAlert>(this.deps.store, PENDING + key);
-    const changed: PendingAlert[] = [];
+    const changed: { entry: PendingAlert; alert: Alert }[] = [];
     for (const entry of pending) {
       const next = attribute(entry.target, sessions, this.options);
       if (sameAttribution(next, entry.attribution)) continue;
-      const attribution = await this.withSubject(entry.alert.event.k8s.cluster, next);
-      const alert: Alert = { ...entry.alert };
+      const raw = await this.deps.store.get(pendingAlertKey(entry.fingerprint, entry.firstSeen));
+      if (raw === undefined) continue;
+      const alert = JSON.parse(raw) as Alert;
+      const attribution = await this.withSubject(alert.event.k8s.cluster, next);
       if (attribution) alert.attribution = attribution;
       else delete alert.attribution;
-      changed.push({ ...entry, ...(attribution ? { attribution } : {}), alert });
+      changed.push({ entry: { ...entry, ...(attribution ? { attribution: summary(attribution)! } : {}) }, alert });
     }
     if (changed.length === 0) return;
     await updateList<PendingAlert>(this.deps.store, PENDING + key, this.options.lateAuditMs, (current) =>
-      current.map((p) => changed.find((c) => c.fingerprint === p.fingerprint && c.firstSeen === p.firstSeen) ?? p),
+      current.map(
+        (p) => changed.find((c) => c.entry.fingerprint === p.fingerprint && c.entry.firstSeen === p.firstSeen)?.entry ?? p,
+      ),
     );
-    for (const entry of changed) {
-      const incident = await this.joinIncident(entry.alert);
-      await this.deps.amend(incident ? { ...entry.alert, incident } : entry.alert);
+    for (const { alert } of changed) {
+      await this.deps.store.set(
+        pendingAlertKey(alert.fingerprint, alert.firstSeen),
+        JSON.stringify(alert),
+        this.options.lateAuditMs,
+      );
+      const incident = await this.joinIncident(alert);
+      await this.deps.amend(incident ? { ...alert, incident } : alert);
     }
   }
 
@@ -162,6 +196,10 @@ export class Correlator {
   stats(): { pods: number } {
     return { pods: this.pods.size };
   }
+}
+
+function pendingAlertKey(fingerprint: string, firstSeen: number): string {
+  return `${PENDING_ALERT}${fingerprint}:${firstSeen}`;
 }
 
 /** The alert as kept for a late update: without the raw payload (it is in the notify record already). */

@@ -41,7 +41,7 @@ export interface AlertFacts {
   subjectRisks?: string[];
 }
 
-const SUMMARY_MAX = 240;
+const SUMMARY_MAX = 160;
 const LIST_MAX = 16;
 
 export function factsOf(alert: FactSource): AlertFacts {

@@ -4,6 +4,7 @@ import { priorityRank, type Priority } from '../core/priority';
 import type { StateStore } from '../store/port';
 import { chainSeverity, matchChain, type ChainDef } from './chains';
 import { factsOf, type AlertFacts, type FactSource } from './facts';
+import { ParsedCache } from './state';
 
 /**
  * Alerts that share a pod or a subject within the window, as one story. `timeline` is oldest first
@@ -120,12 +121,20 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   };
   const previousChain = base.chain;
   next.severity = memberSeverity;
+  if (base.chain && base.chainMatch) {
+    // A matched chain stays (its members stay in the timeline's story); the severity follows the members.
+    const chain = options.chains.find((c) => c.chain === base.chain);
+    if (chain) next.severity = chainSeverity(chain, memberSeverity);
+    return next;
+  }
   next.chain = null;
   delete next.chainMatch;
   delete next.chainCompletedBy;
+  // The newest member can only complete a chain as its last step; a late one (not newest) may fit anywhere.
+  const newest = timeline.at(-1) === f ? f : undefined;
   for (const chain of options.chains) {
     if (!chain.enabled) continue;
-    const match = matchChain(chain, timeline);
+    const match = matchChain(chain, timeline, newest);
     if (!match) continue;
     next.chain = chain.chain;
     next.severity = chainSeverity(chain, memberSeverity);
@@ -159,14 +168,26 @@ export function incidentRef(incident: Incident): AlertIncident {
  */
 export class IncidentTracker {
   private readonly recentIds = new Map<string, true>();
+  private readonly parsed: ParsedCache<Incident>;
+  /** The incident each recently seen fingerprint joined: a repeat occurrence goes straight to it. */
+  private readonly memberOf = new Map<string, string>();
 
   constructor(
     private readonly store: StateStore,
     private readonly options: IncidentOptions,
-  ) {}
+  ) {
+    this.parsed = new ParsedCache<Incident>(options.recent);
+  }
 
   /** Puts the alert (or detection about to become one) into its incident; the incident as it now stands. */
-  async add(alert: FactSource): Promise<{ incident: Incident; created: boolean }> {
+  async add(alert: FactSource): Promise<{ incident: Incident; created: boolean; changed: boolean }> {
+    // A repeat of a member (a deduplicated occurrence) changes nothing: no write, no update. Past
+    // `maxAlerts` members only this replica's memory tells a repeat from a new member.
+    const known = this.memberOf.get(alert.fingerprint);
+    if (known) {
+      const incident = await this.get(known);
+      if (incident) return { incident, created: false, changed: false };
+    }
     const facts = factsOf(alert);
     const keys = incidentKeys(facts);
     const ttl = this.options.windowMs * 2;
@@ -183,6 +204,10 @@ export class IncidentTracker {
     }
     candidates.sort((a, b) => a.firstMs - b.firstMs || (a.id < b.id ? -1 : 1));
     const chosen = candidates[0];
+    if (chosen && chosen.alerts.includes(facts.fingerprint)) {
+      this.rememberMember(facts.fingerprint, chosen.id);
+      return { incident: chosen, created: false, changed: false };
+    }
     let created = false;
     let incident: Incident | undefined;
     const key = chosen ? INCIDENT + chosen.id : INCIDENT + incidentId(facts);
@@ -195,17 +220,19 @@ export class IncidentTracker {
       if (ok) {
         incident = next;
         created = raw === undefined;
+        this.parsed.put(next.id, text, next);
       }
     }
     if (!incident) throw new Error(`incident ${key} kept changing under us`);
     for (const k of keys.join) await this.store.set(BY_KEY + k, incident.id, ttl);
     this.remember(incident.id);
-    return { incident, created };
+    this.rememberMember(facts.fingerprint, incident.id);
+    return { incident, created, changed: true };
   }
 
   async get(id: string): Promise<Incident | undefined> {
     const raw = await this.store.get(INCIDENT + id);
-    return raw === undefined ? undefined : (JSON.parse(raw) as Incident);
+    return raw === undefined ? undefined : this.parsed.parse(id, raw);
   }
 
   /** This replica's recent incidents, newest change first. */
@@ -213,6 +240,12 @@ export class IncidentTracker {
     const ids = [...this.recentIds.keys()].reverse().slice(0, limit);
     const found = await Promise.all(ids.map((id) => this.get(id)));
     return found.filter((i): i is Incident => i !== undefined);
+  }
+
+  private rememberMember(fingerprint: string, id: string): void {
+    this.memberOf.delete(fingerprint);
+    this.memberOf.set(fingerprint, id);
+    if (this.memberOf.size > this.options.recent * 10) this.memberOf.delete(this.memberOf.keys().next().value as string);
   }
 
   private remember(id: string): void {

@@ -64,3 +64,29 @@ export class PodIndex {
     return this.pods.size;
   }
 }
+
+/**
+ * Parsed JSON records by key, with the text they were parsed from, so reading an unchanged record
+ * again costs a string comparison instead of a parse (the memory store even hands back the same
+ * string). Bounded, least recently used out first.
+ */
+export class ParsedCache<T> {
+  private readonly entries = new Map<string, { raw: string; value: T }>();
+
+  constructor(private readonly max: number) {}
+
+  parse(key: string, raw: string): T {
+    const hit = this.entries.get(key);
+    if (hit && hit.raw === raw) return hit.value;
+    const value = JSON.parse(raw) as T;
+    this.put(key, raw, value);
+    return value;
+  }
+
+  /** What this process just wrote: the text and the value it came from. */
+  put(key: string, raw: string, value: T): void {
+    this.entries.delete(key);
+    this.entries.set(key, { raw, value });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+  }
+}
