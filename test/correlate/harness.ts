@@ -8,7 +8,7 @@ import { validateConfig } from '../../src/config/load';
 import { correlationFromConfig } from '../../src/correlate';
 import type { IncidentTracker } from '../../src/correlate/incidents';
 import { loadRuleSet, RuleEngine } from '../../src/detect/engine';
-import { noEnrichment } from '../../src/enrich/port';
+import { noEnrichment, type Enricher } from '../../src/enrich/port';
 import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
 import { Dispatcher } from '../../src/notify/dispatcher';
@@ -31,7 +31,11 @@ export interface Harness {
 }
 
 /** The real pipeline (rules, alert stage, dispatcher, correlate stage) on a memory store and a virtual clock. */
-export function harness(notifiers: Notifier[] = [], config: Record<string, unknown> = {}): Harness {
+export function harness(
+  notifiers: Notifier[] = [],
+  config: Record<string, unknown> = {},
+  enricher: Enricher = noEnrichment,
+): Harness {
   const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
   const store = new MemoryStateStore(clock);
   const metrics = createMetrics();
@@ -53,20 +57,12 @@ export function harness(notifiers: Notifier[] = [], config: Record<string, unkno
   });
   const correlation = correlationFromConfig(validateConfig({ cluster: 'prod', ...config }), {
     store,
+    ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
     amend: (alert) => alerts.amend(alert),
     incidentGrew: (incident) => dispatcher.incidentChanged(incident),
     log,
   })!;
-  const pipeline = new Pipeline(
-    engine,
-    noEnrichment,
-    alerts,
-    store,
-    metrics,
-    log,
-    { seenTtlMs: 600_000 },
-    correlation.correlator,
-  );
+  const pipeline = new Pipeline(engine, enricher, alerts, store, metrics, log, { seenTtlMs: 600_000 }, correlation.correlator);
   const byUuid = new Map<string, string>();
   return {
     clock,
