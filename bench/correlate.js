@@ -21,6 +21,9 @@ const { correlationFromConfig } = require(join(dist, 'correlate'));
 const { createEnricher } = require(join(dist, 'enrich/enricher'));
 const { ClusterStates } = require(join(dist, 'enrich/cluster-state'));
 const { systemClock } = require(join(dist, 'core/clock'));
+const { MemoryBus } = require(join(dist, 'bus/memory'));
+const { EventDeadLetters } = require(join(dist, 'pipeline/dead-letters'));
+const { MemoryEventDeadLetterStore } = require(join(dist, 'store/event-dead-letters/memory'));
 
 const N = Number(process.argv[2] || 20000);
 const T0 = Date.parse('2026-03-01T10:00:00Z');
@@ -133,14 +136,21 @@ function pipeline(correlate) {
         },
       )
     : undefined;
+  const bus = new MemoryBus(systemClock, { capacity: 100, batchSize: 10, retryDelayMs: 1000, onHandlerError: () => undefined });
+  const letters = new MemoryEventDeadLetterStore({ maxCount: 100, maxBytes: 1 << 20 });
+  const parked = new EventDeadLetters(letters, store, bus, metrics, silent, systemClock, {
+    maxLetterBytes: 1 << 16,
+    replayBatch: 10,
+  });
   return new Pipeline(
     engine,
     enricher,
     alerts,
     store,
+    parked,
     metrics,
     silent,
-    { seenTtlMs: 600000 },
+    { seenTtlMs: 600000, maxEventAttempts: 2 },
     correlation && correlation.correlator,
   );
 }

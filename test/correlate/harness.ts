@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import pino from 'pino';
 import type { Alert } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
@@ -7,7 +8,7 @@ import { AlertStage } from '../../src/alert/stage';
 import { validateConfig } from '../../src/config/load';
 import { correlationFromConfig } from '../../src/correlate';
 import type { IncidentTracker } from '../../src/correlate/incidents';
-import { loadRuleSet, RuleEngine } from '../../src/detect/engine';
+import { BUILTIN_RULES_DIR, loadRuleSet, RuleEngine } from '../../src/detect/engine';
 import { noEnrichment, type Enricher } from '../../src/enrich/port';
 import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
@@ -16,8 +17,13 @@ import type { Notifier } from '../../src/notify/port';
 import { createMetrics } from '../../src/observability/metrics';
 import { Pipeline } from '../../src/pipeline';
 import { MemoryStateStore } from '../../src/store/memory';
+import { MemoryBus } from '../../src/bus/memory';
+import { EventDeadLetters } from '../../src/pipeline/dead-letters';
+import { MemoryEventDeadLetterStore } from '../../src/store/event-dead-letters/memory';
 
-const engine = new RuleEngine(loadRuleSet({ builtin: true }));
+/** The built-in pack as a user would start with it: with rules/examples/quiet.yaml (no Disallowed K8s User on every request). */
+export const QUIET_RULES = join(BUILTIN_RULES_DIR, 'examples');
+const engine = new RuleEngine(loadRuleSet({ builtin: true, dirs: [QUIET_RULES] }));
 
 export interface Harness {
   clock: VirtualClock;
@@ -62,7 +68,30 @@ export function harness(
     incidentGrew: (incident) => dispatcher.incidentChanged(incident),
     log,
   })!;
-  const pipeline = new Pipeline(engine, enricher, alerts, store, metrics, log, { seenTtlMs: 600_000 }, correlation.correlator);
+  const bus = new MemoryBus(clock, { capacity: 100, batchSize: 10, retryDelayMs: 1000, onHandlerError: () => undefined });
+  const parked = new EventDeadLetters(
+    new MemoryEventDeadLetterStore({ maxCount: 100, maxBytes: 1 << 20 }),
+    store,
+    bus,
+    metrics,
+    log,
+    clock,
+    {
+      maxLetterBytes: 1 << 16,
+      replayBatch: 10,
+    },
+  );
+  const pipeline = new Pipeline(
+    engine,
+    enricher,
+    alerts,
+    store,
+    parked,
+    metrics,
+    log,
+    { seenTtlMs: 600_000, maxEventAttempts: 2 },
+    correlation.correlator,
+  );
   const byUuid = new Map<string, string>();
   return {
     clock,

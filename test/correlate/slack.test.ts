@@ -22,8 +22,11 @@ describe('correlation in Slack (real @slack/web-api against the local Slack serv
   });
   afterEach(() => slack.stop());
 
-  const withSlack = () =>
-    harness([new SlackNotifier({ name: 'slack', token: 'xoxb-test', channel: 'C0FALCONER', apiUrl, minPriority: 'debug' })]);
+  const withSlack = (config: Record<string, unknown> = {}) =>
+    harness(
+      [new SlackNotifier({ name: 'slack', token: 'xoxb-test', channel: 'C0FALCONER', apiUrl, minPriority: 'debug' })],
+      config,
+    );
 
   it('posts the shell as a reply in the exec incident, leading with who opened it, and updates the parent', async () => {
     const h = withSlack();
@@ -44,10 +47,10 @@ describe('correlation in Slack (real @slack/web-api against the local Slack serv
   });
 
   it('holds a runtime alert briefly for its audit event, posts it attributed, and threads the exec that came meanwhile', async () => {
-    const h = withSlack();
+    const h = withSlack({ correlation: { waitForAuditMs: 2000 } });
     await h.feed([{ falco: runtime({ id: 'r1', at: 1000 }) }]);
     await drive(h, 1000);
-    expect(slack.posts).toHaveLength(0); // held (correlation.waitForAuditMs = 2000)
+    expect(slack.posts).toHaveLength(0); // held for 2 s
     for (const audit of session({ id: 'e1', user: 'alice@example.com', container: 'app', start: 0, end: 60_000 }))
       await h.feed([{ audit }]);
     await drive(h, 4000);

@@ -93,6 +93,7 @@ describe('correlation across replicas on real Kafka and Redis', () => {
       },
       redis: { url: testRedisUrl(), keyPrefix: `${uniqueName('corr')}:` },
       enrichment: { enabled: false },
+      rules: { dirs: [join(__dirname, '..', '..', 'rules', 'examples')] },
       receivers: [{ type: 'slack', name: 'sec', token: 'xoxb-itest', channel: '#security', apiUrl }],
       log: { level: 'warn' },
     };

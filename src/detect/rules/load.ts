@@ -11,14 +11,17 @@ export interface RuleSourceFile {
   text: string;
 }
 
-/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/` and `chains/` (the correlate stage's) folders. */
+/** Folders a rules folder may hold that are not rules: fixture events, override files to copy, the correlate stage's chains. */
+const NOT_RULES = new Set(['fixtures', 'examples', 'chains']);
+
+/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/`, `examples/` and `chains/`. */
 export function ruleFilesIn(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) {
-        if (name !== 'fixtures' && name !== 'chains' && !name.startsWith('.')) walk(p);
+        if (!NOT_RULES.has(name) && !name.startsWith('.')) walk(p);
       } else if (/\.ya?ml$/.test(name)) {
         out.push(p);
       }
