@@ -364,6 +364,7 @@ export class Dispatcher {
         }
         const ref = record ? (JSON.parse(record) as { ref?: DeliveryRef }).ref : undefined;
         if (!ref || Object.keys(ref).length === 0) return 'done'; // not announced (yet), or without a ref: nothing to update
+        if (!notifier.update) return 'done';
         await notifier.update!(job.alert, ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
       }
@@ -532,6 +533,12 @@ export class Dispatcher {
 
   private deadLetter(lane: Lane, job: Job, error: string): void {
     const { notifier } = lane;
+    if (job.kind === 'thread') {
+      // Only the incident summary on the parent message is stale; the alerts themselves went out.
+      this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'dropped' });
+      this.log.warn({ receiver: notifier.name, incident: job.alert.incident?.id, err: error }, 'incident parent update dropped');
+      return;
+    }
     this.dead.push({
       receiver: notifier.name,
       kind: job.kind,

@@ -43,7 +43,7 @@ export class SlackNotifier implements Notifier {
     const thread = context.thread?.ts
       ? { thread_ts: context.thread.ts, ...(context.broadcast ? { reply_broadcast: true } : {}) }
       : {};
-    const channel = context.thread?.ts && context.thread.channel ? context.thread.channel : this.channel;
+    const channel = this.channel;
     const res = await this.call(() =>
       this.client.chat.postMessage({ channel, ...message, ...thread, unfurl_links: false, unfurl_media: false }),
     );
