@@ -233,7 +233,7 @@ export const configSchema = z.strictObject({
           /** Alerts sharing a pod or a subject within this window (event time) are one incident. */
           windowSeconds: z.number().int().positive().default(1800),
           /** Members kept per incident (the count goes on). */
-          maxAlerts: z.number().int().positive().max(1000).default(100),
+          maxAlerts: z.number().int().positive().max(1000).default(50),
           /** How many recent incidents `GET /v1/incidents` can list. */
           recent: z.number().int().positive().default(1000),
         })

@@ -213,7 +213,7 @@ export class IncidentTracker {
     const key = chosen ? INCIDENT + chosen.id : INCIDENT + incidentId(facts);
     for (let attempt = 0; attempt < CAS_ATTEMPTS && !incident; attempt++) {
       const raw = await this.store.get(key);
-      const before = raw === undefined ? undefined : (JSON.parse(raw) as Incident);
+      const before = raw === undefined ? undefined : this.parsed.parse(key.slice(INCIDENT.length), raw);
       const next = withMember(before, facts, this.options);
       const text = JSON.stringify(next);
       const ok = raw === undefined ? await this.store.setIfAbsent(key, text, ttl) : await this.store.replace(key, raw, text, ttl);
