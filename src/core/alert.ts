@@ -165,6 +165,8 @@ export interface AlertIncident {
   chain: string | null;
   /** The member alert whose arrival completed the chain (its post is broadcast to the channel). */
   chainCompletedBy?: string;
+  /** The incident's latest timeline entries, oldest first (for the parent message). */
+  timeline?: { time: string; source: EventSource; rule: string; user?: string }[];
 }
 
 export interface Alert {

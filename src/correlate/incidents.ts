@@ -43,6 +43,8 @@ export interface IncidentOptions {
 }
 
 const LIST_MAX = 32;
+/** Timeline entries an alert carries of its incident (the parent message shows them). */
+const TIMELINE_SHOWN = 5;
 const INCIDENT = 'corr:i:';
 const BY_KEY = 'corr:ik:';
 const CAS_ATTEMPTS = 8;
@@ -158,6 +160,12 @@ export function incidentRef(incident: Incident): AlertIncident {
     alerts: incident.alertCount,
     chain: incident.chain,
     ...(incident.chainCompletedBy ? { chainCompletedBy: incident.chainCompletedBy } : {}),
+    timeline: incident.timeline.slice(-TIMELINE_SHOWN).map((t) => ({
+      time: t.time,
+      source: t.source,
+      rule: t.rule,
+      ...(t.user ? { user: t.user } : {}),
+    })),
   };
 }
 

@@ -58,13 +58,19 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
   if (alert.incident && alert.incident.alerts > 1) {
     const i = alert.incident;
     const chain = i.chain ? ` · chain *${escapeMrkdwn(i.chain)}*` : '';
+    const timeline = (i.timeline ?? []).map(
+      (t) =>
+        `${escapeMrkdwn(t.time)} · ${t.source === 'falco' ? 'runtime' : 'audit'} · ${escapeMrkdwn(t.rule)}${t.user ? ` · ${escapeMrkdwn(t.user)}` : ''}`,
+    );
     blocks.push({
       type: 'context',
       elements: [
         {
           type: 'mrkdwn',
           text: truncate(
-            `Incident ${escapeMrkdwn(i.id)} · ${priorityTitle(i.severity)} · ${i.alerts} alerts${chain}`,
+            [`Incident ${escapeMrkdwn(i.id)} · ${priorityTitle(i.severity)} · ${i.alerts} alerts${chain}`, ...timeline].join(
+              '\n',
+            ),
             SECTION_MAX,
           ),
         },

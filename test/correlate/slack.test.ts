@@ -12,6 +12,11 @@ async function drive(h: Harness, ms: number): Promise<void> {
 }
 
 const text = (call: { args: Record<string, unknown> }) => JSON.stringify(call.args);
+/** The rule a post is about (its header). */
+const header = (call: { args: Record<string, unknown> }) => {
+  const attachments = typeof call.args.attachments === 'string' ? JSON.parse(call.args.attachments) : call.args.attachments;
+  return (attachments as { blocks: { text: { text: string } }[] }[])[0]!.blocks[0]!.text.text;
+};
 
 describe('correlation in Slack (real @slack/web-api against the local Slack server)', () => {
   let slack: FakeSlack;
@@ -44,6 +49,10 @@ describe('correlation in Slack (real @slack/web-api against the local Slack serv
     const parentUpdates = slack.updates.filter((u) => u.args.ts === '1700000000.000001');
     expect(parentUpdates).toHaveLength(1);
     expect(text(parentUpdates[0]!)).toContain('2 alerts');
+    // …with the incident's timeline across sources.
+    expect(text(parentUpdates[0]!)).toMatch(
+      /audit · Attach\/Exec Pod · alice@example.com\\n[^"]*runtime · Terminal shell in container · alice@example.com/,
+    );
   });
 
   it('holds a runtime alert briefly for its audit event, posts it attributed, and threads the exec that came meanwhile', async () => {
@@ -54,7 +63,7 @@ describe('correlation in Slack (real @slack/web-api against the local Slack serv
     for (const audit of session({ id: 'e1', user: 'alice@example.com', container: 'app', start: 0, end: 60_000 }))
       await h.feed([{ audit }]);
     await drive(h, 4000);
-    const shell = slack.posts.filter((p) => text(p).includes('Terminal shell in container'));
+    const shell = slack.posts.filter((p) => header(p) === 'Terminal shell in container');
     expect(shell).toHaveLength(1);
     expect(text(shell[0]!)).toContain('opened by alice@example.com');
     // The shell is the incident's parent; the exec alert that came in meanwhile waited for it and went into its thread.
