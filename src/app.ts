@@ -5,16 +5,27 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
-import { createBus, createEventDeadLetterStore, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
+import {
+  createBus,
+  createEventDeadLetterStore,
+  createStore,
+  openDataDir,
+  startFalcoTopicIngest,
+  watchDependencies,
+} from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, type Logger } from './observability/logger';
-import { authenticator } from './ingest/auth';
+import { authenticator, SCOPES } from './ingest/auth';
+import { TokenRing, watchTokenFiles } from './ingest/tokens';
+import { storeClaims } from './ingest/claims';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
-import { RecentAlerts } from './alert/recent';
+import { answerClientError, trackResponses } from './http/client-error';
+import { RecentAlerts, durableRecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
+import { DurableDeadLetters } from './notify/dead-letters';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { EventDeadLetters } from './pipeline/dead-letters';
@@ -28,13 +39,14 @@ import type { EventBus } from './bus/port';
 import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
 import { correlationFromConfig } from './correlate';
+import type { DataDir } from './store/data-dir';
 
 export interface FalconerOptions {
   clock?: Clock;
   logger?: Logger;
   detector?: Detector;
   enricher?: Enricher;
-  /** Called once with the ingest token when it was generated (the quickstart prints it). */
+  /** Called once with the ingest token when it was generated (the quick start prints it). */
   onGeneratedToken?: (token: string) => void;
 }
 
@@ -47,6 +59,8 @@ export interface RunningFalconer {
   store: StateStore;
   dispatcher: Dispatcher;
   recent: RecentAlerts;
+  /** Embedded mode's data dir, when one is in use. */
+  dataDir: DataDir | undefined;
   /** Resolves when the service has shut down. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -61,17 +75,26 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const detector = options.detector ?? new RuleEngine(loadRuleSet(config.rules));
   if (detector instanceof RuleEngine) metrics.watchRules(() => detector.ruleSet.stats());
 
-  let token = config.ingest.token;
-  if (config.ingest.requireToken && !token) {
+  if (config.ingest.auditDedupSeconds !== undefined) {
+    log.warn('ingest.auditDedupSeconds is deprecated: it is now ingest.retryDedupSeconds (it covers Falco uuids too)');
+  }
+  // The quick start's single token (configured or generated) has every scope; auth.tokens are scoped.
+  let token = config.ingest.requireToken ? config.ingest.token : undefined;
+  if (config.ingest.requireToken && !token && config.auth.tokens.length === 0) {
     token = randomBytes(24).toString('base64url');
     (options.onGeneratedToken ?? printGeneratedToken)(token);
   }
+  const tokens = new TokenRing(config.auth.tokens, token ? [{ name: 'ingest-token', token, scopes: SCOPES }] : []);
+  const stopWatchingTokens = watchTokenFiles(tokens, clock, config.auth.tokenFileCheckSeconds * 1000, log);
   const authenticate = authenticator({
-    token: config.ingest.requireToken ? token : undefined,
+    tokens: tokens.tokens,
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
+    open: !config.ingest.requireToken && tokens.tokens().length === 0 && !config.server.tls?.clientCaFile,
   });
 
-  const store = createStore(config, clock);
+  // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
+  const dataDir = await openDataDir(config, clock, log);
+  const store = createStore(config, clock, {}, dataDir);
   const bus = createBus(
     config,
     clock,
@@ -80,8 +103,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
     },
     log,
+    dataDir,
   );
-  const recent = new RecentAlerts(config.alerting.recentAlerts);
+  const recent = dataDir
+    ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
+    : new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
     maxAttempts: 8,
@@ -91,8 +117,12 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     windowMs,
     queueCapacity: 10_000,
     deadLetterCapacity: 10_000,
+    ...(dataDir ? { deadLetters: new DurableDeadLetters(10_000, dataDir) } : {}),
     // Replicas share the outbox: each takes over what a dead one handed off or claimed (docs/reliability.md).
     ...(config.redis ? { leaseMs: 30_000, recoverIntervalMs: 1_000 } : {}),
+    // The data dir's outbox outlives the process: a restart sends what the last run handed off or
+    // claimed and did not finish, at once (its claims carry this installation's owner).
+    ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
   });
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
@@ -101,10 +131,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
-  const parked = new EventDeadLetters(createEventDeadLetterStore(config, store), store, bus, metrics, log, clock, {
+  const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {
     maxLetterBytes: config.pipeline.deadLetters.maxEventBytes,
     replayBatch: config.pipeline.deadLetters.maxCount,
   });
+  dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
   const enricher = options.enricher ?? enrichment.enricher;
   const correlation = correlationFromConfig(config, {
@@ -122,13 +153,20 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     parked,
     metrics,
     log,
-    { seenTtlMs: config.ingest.auditDedupSeconds * 1000, maxEventAttempts: config.pipeline.maxEventAttempts },
+    { seenTtlMs: config.ingest.retryDedupSeconds * 1000, maxEventAttempts: config.pipeline.maxEventAttempts },
     correlation?.correlator,
   );
 
   let falcoTopic: KafkaRawSource | undefined; // started once the server listens
   const stallMs = config.pipeline.stallSeconds * 1000;
-  const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
+  const claims = storeClaims(store, {
+    ttlMs: config.ingest.retryDedupSeconds * 1000,
+    onError: () => metrics.pipelineErrors.inc({ stage: 'ingest_claim' }),
+  });
+  const ingest = ingestHandlers(
+    { bus, authenticate, claims, metrics, now: () => clock.now() },
+    { cluster: config.cluster, ...config.ingest },
+  );
   const app = createHttpApp({
     ingest,
     authenticate,
@@ -175,7 +213,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     await bus.close().catch(() => undefined);
     throw err;
   }
-  watchDependencies(metrics, { bus, store, falcoTopic });
+  watchDependencies(metrics, { bus, store, falcoTopic, dataDir });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -192,6 +230,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       await bus.close();
       await dispatcher.close();
       await store.close();
+      await dataDir?.close();
       log.info('stopped');
       resolveStopped();
     })());
@@ -213,6 +252,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     stopReloading();
+    stopWatchingTokens();
   });
 
   return {
@@ -224,6 +264,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     store,
     dispatcher,
     recent,
+    dataDir,
     stopped,
     stop,
   };
@@ -231,17 +272,28 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
 
 /** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */
 function createHttpServer(config: Config, listener: RequestListener): Server {
-  const tls = config.server.tls;
-  if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
-  return createHttpsServer(
-    {
-      keepAliveTimeout: 65_000,
-      cert: readFileSync(tls.certFile),
-      key: readFileSync(tls.keyFile),
-      ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
-    },
-    listener,
-  );
+  const { tls, headersTimeoutSeconds, requestTimeoutSeconds, maxConnections } = config.server;
+  const headersTimeout = Math.round(headersTimeoutSeconds * 1000);
+  const limits = {
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout: Math.round(requestTimeoutSeconds * 1000),
+    // How often node looks for requests past those timeouts (30 s by default, which would stretch them).
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 2))),
+  };
+  const tracked = trackResponses(listener);
+  const server = tls ? createHttpsServer({ ...limits, ...tlsOptions(tls) }, tracked) : createServer(limits, tracked);
+  server.maxConnections = maxConnections;
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+function tlsOptions(tls: NonNullable<Config['server']['tls']>) {
+  return {
+    cert: readFileSync(tls.certFile),
+    key: readFileSync(tls.keyFile),
+    ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
+  };
 }
 
 function printGeneratedToken(token: string): void {

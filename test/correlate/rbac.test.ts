@@ -32,6 +32,6 @@ it("gives the attributed user the RBAC facts an audit alert's subject gets", asy
   expect(subject.findings.map((f) => f.id)).toContain('pods-exec');
   // The pod's own service account stays the alert's subject; the attributed user's permissions come first in Slack.
   expect(alert.enrichment.subject?.known && alert.enrichment.subject.origin).toBe('pod-service-account');
-  const text = JSON.stringify(renderSlackMessage(alert));
+  const text = JSON.stringify(renderSlackMessage(alert)).replace(/\u200b/g, '');
   expect(text.indexOf('opened by alice@example.com')).toBeLessThan(text.indexOf('*Subject* alice@example.com'));
 });
