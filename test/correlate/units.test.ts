@@ -8,8 +8,10 @@ import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } f
 import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
 import { MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
 import { normaliseAudit } from '../../src/ingest/audit';
+import { normaliseFalco } from '../../src/ingest/falco';
+import { partitionKey } from '../../src/core/event';
 import { MemoryStateStore } from '../../src/store/memory';
-import { debugPatch, session, T0 } from './streams';
+import { debugPatch, runtime, session, T0 } from './streams';
 
 const ctx = { cluster: 'prod', receivedAt: 0, maxFieldLength: 4096 };
 
@@ -125,5 +127,20 @@ describe('bounded correlation state', () => {
     index.touch('a');
     index.touch('c');
     expect([index.size, forgotten]).toEqual([2, ['b']]);
+  });
+});
+
+describe('bus partitioning', () => {
+  it('keys an exec, a debug patch and the Falco events of one pod to the same partition', () => {
+    const exec = normaliseAudit(session({ id: 'e1', user: 'a', pod: 'web-1', start: 0 })[0]!, ctx);
+    const debug = normaliseAudit(debugPatch({ id: 'd1', user: 'a', pod: 'web-1', at: 0 }), ctx);
+    const shell = normaliseFalco(runtime({ id: 'r1', at: 1000, pod: 'web-1' }), ctx);
+    const fromField = normaliseFalco(runtime({ id: 'r2', at: 1000, pod: 'web-1', cluster: 'prod' }), {
+      ...ctx,
+      cluster: 'default',
+    });
+    const other = normaliseFalco(runtime({ id: 'r3', at: 1000, pod: 'web-2' }), ctx);
+    expect(new Set([exec, debug, shell, fromField].map(partitionKey))).toEqual(new Set(['prod/shop/web-1']));
+    expect(partitionKey(other)).not.toBe(partitionKey(shell));
   });
 });
