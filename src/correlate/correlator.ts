@@ -120,9 +120,12 @@ export class Correlator {
     };
   }
 
-  private async joinIncident(alert: Parameters<IncidentTracker['add']>[0]): Promise<AlertIncident | undefined> {
+  private async joinIncident(
+    alert: Parameters<IncidentTracker['add']>[0],
+    changedMember = false,
+  ): Promise<AlertIncident | undefined> {
     if (!this.deps.incidents) return undefined;
-    const { incident, created, changed } = await this.deps.incidents.add(alert);
+    const { incident, created, changed } = await this.deps.incidents.add(alert, changedMember);
     const ref = incidentRef(incident);
     if (changed && !created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
     return ref;
@@ -178,7 +181,7 @@ export class Correlator {
         JSON.stringify(alert),
         this.options.lateAuditMs,
       );
-      const incident = await this.joinIncident(alert);
+      const incident = await this.joinIncident(alert, true);
       await this.deps.amend(incident ? { ...alert, incident } : alert);
     }
   }

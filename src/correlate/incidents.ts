@@ -188,10 +188,11 @@ export class IncidentTracker {
   }
 
   /** Puts the alert (or detection about to become one) into its incident; the incident as it now stands. */
-  async add(alert: FactSource): Promise<{ incident: Incident; created: boolean; changed: boolean }> {
+  async add(alert: FactSource, changedMember = false): Promise<{ incident: Incident; created: boolean; changed: boolean }> {
     // A repeat of a member (a deduplicated occurrence) changes nothing: no write, no update. Past
-    // `maxAlerts` members only this replica's memory tells a repeat from a new member.
-    const known = this.memberOf.get(alert.fingerprint);
+    // `maxAlerts` members only this replica's memory tells a repeat from a new member. A member whose
+    // facts changed (a late attribution) is written again, its timeline entry replaced.
+    const known = changedMember ? undefined : this.memberOf.get(alert.fingerprint);
     if (known) {
       const incident = await this.get(known);
       if (incident) return { incident, created: false, changed: false };
@@ -212,7 +213,7 @@ export class IncidentTracker {
     }
     candidates.sort((a, b) => a.firstMs - b.firstMs || (a.id < b.id ? -1 : 1));
     const chosen = candidates[0];
-    if (chosen && chosen.alerts.includes(facts.fingerprint)) {
+    if (!changedMember && chosen && chosen.alerts.includes(facts.fingerprint)) {
       this.rememberMember(facts.fingerprint, chosen.id);
       return { incident: chosen, created: false, changed: false };
     }

@@ -112,6 +112,12 @@ export const CHAIN_SCENARIOS: Scenario[] = [
     chain: 'exec-then-credential-access',
   },
   {
+    name: 'chain: credential read first, its exec audit event 30 s late (attributed in place, then the chain)',
+    stream: [credentialRead('r1', 20_000), ...execBy('e1', 'alice@example.com', 0)],
+    expect: { r1: { user: 'alice@example.com' } },
+    chain: 'exec-then-credential-access',
+  },
+  {
     name: 'near miss: exec into one pod, credential read in another',
     stream: [...execBy('e1', 'alice@example.com', 0), credentialRead('r1', 20_000, 'web-2')],
     expect: { r1: null },

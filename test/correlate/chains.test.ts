@@ -22,7 +22,7 @@ describe('attack chains through the pipeline', () => {
         ),
       );
       for (const fp of incident.chainMatch!.alerts) expect(h.recent.get(fp)?.incident?.id).toBe(incident.id);
-      expect(h.recent.get(incident.chainMatch!.alerts.at(-1)!)?.labels.chain).toBe(s.chain);
+      expect(h.recent.get(incident.chainCompletedBy!)?.labels.chain).toBe(s.chain);
     } else {
       expect(chained).toEqual([]);
     }
