@@ -15,6 +15,7 @@ import { frontDoor } from './http/front-door';
 import { RecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
+import { buildRoute, routeReceivers } from './alert/route';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { RuleEngine, loadRuleSet } from './detect/engine';
@@ -79,6 +80,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   );
   const recent = new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
+  const tree = config.route ? buildRoute(config.route) : undefined;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
     maxAttempts: 8,
     baseDelayMs: 1000,
@@ -89,6 +91,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     deadLetterCapacity: 10_000,
     // Replicas share the outbox: each takes over what a dead one handed off or claimed (docs/reliability.md).
     ...(config.redis ? { leaseMs: 30_000, recoverIntervalMs: 1_000 } : {}),
+    ...(tree ? { route: (alert) => routeReceivers(tree, alert.labels) } : {}),
   });
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,

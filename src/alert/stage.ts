@@ -4,6 +4,7 @@ import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
 import type { Dispatcher } from '../notify/dispatcher';
 import { fingerprint } from './fingerprint';
+import { alertLabels } from './labels';
 import type { RecentAlerts } from './recent';
 import { runbookUrl } from './runbook';
 
@@ -53,7 +54,7 @@ export class AlertStage {
         this.options.runbookUrlTemplate,
         this.options.runbooks,
       ),
-      labels: labelsOf(detection),
+      labels: alertLabels(detection, enrichment),
       evidence,
       event: detection.event,
       enrichment,
@@ -73,14 +74,4 @@ export class AlertStage {
     else this.dispatcher.refresh(alert);
     return alert;
   }
-}
-
-function labelsOf(d: Detection): Record<string, string> {
-  const k = d.event.k8s;
-  const labels: Record<string, string> = { rule: d.rule, priority: d.priority, source: d.source, cluster: k.cluster };
-  if (k.namespace) labels.namespace = k.namespace;
-  if (k.pod) labels.pod = k.pod;
-  if (k.container) labels.container = k.container;
-  if (d.event.actor?.user) labels.user = d.event.actor.user;
-  return labels;
 }

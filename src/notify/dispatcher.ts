@@ -28,6 +28,11 @@ export interface DispatcherOptions {
    * Off when undefined: only a store shared with other replicas needs it.
    */
   recoverIntervalMs?: number;
+  /**
+   * The routing tree's answer: the receivers an alert goes to (docs/alerting.md). When undefined, every
+   * receiver whose minimum priority it reaches (the behaviour without `route:`).
+   */
+  route?: (alert: Alert) => Iterable<string>;
 }
 
 export interface DeadLetter {
@@ -173,7 +178,10 @@ export class Dispatcher {
   }
 
   private eligible(alert: Alert): Lane[] {
-    return this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
+    const lanes = this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
+    if (!this.options.route) return lanes;
+    const routed = new Set(this.options.route(alert));
+    return lanes.filter((l) => routed.has(l.notifier.name));
   }
 
   private async handOff(lane: Lane, alert: Alert): Promise<void> {

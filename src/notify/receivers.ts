@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema';
+import { ConfigError } from '../core/errors';
 import type { Logger } from '../observability/logger';
 import { ConsoleNotifier } from './console';
 import type { Notifier } from './port';
@@ -13,6 +14,8 @@ export function createNotifiers(config: Config, log: Logger): Notifier[] {
         return new SlackNotifier(r);
       case 'console':
         return new ConsoleNotifier(r.name, r.minPriority, log);
+      default:
+        throw new ConfigError(`receiver ${r.name}: type ${r.type} is not available yet`);
     }
   });
 }
