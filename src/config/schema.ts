@@ -282,6 +282,8 @@ const configShape = z.strictObject({
       runbookUrlTemplate: z.string().default('https://runbooks.example.com/{rule}'),
       /** Per-rule runbook URLs, by rule name; they win over the template. */
       runbooks: z.record(z.string(), z.string()).default({}),
+      /** Falconer's URL as receivers should link to it (PagerDuty links, webhook generatorURL). */
+      externalUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
       /** How many recent alerts `GET /v1/alerts` can list. */
       recentAlerts: z.number().int().positive().default(1000),
     })

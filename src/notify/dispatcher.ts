@@ -175,6 +175,7 @@ export class Dispatcher {
     }
     await this.settled();
     this.closed = true;
+    await Promise.all(this.lanes.map((l) => l.notifier.close?.().catch(() => undefined)));
   }
 
   private eligible(alert: Alert): Lane[] {
