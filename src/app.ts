@@ -16,6 +16,10 @@ import { RecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { buildRoute, routeReceivers } from './alert/route';
+import { SilenceStore } from './alert/silence';
+import { readSilenceFile, writeSilenceFile } from './alert/silence-file';
+import { suppressor } from './alert/suppress';
+import { Reconciler } from './alert/resolve';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { RuleEngine, loadRuleSet } from './detect/engine';
@@ -44,6 +48,7 @@ export interface RunningFalconer {
   store: StateStore;
   dispatcher: Dispatcher;
   recent: RecentAlerts;
+  silences: SilenceStore;
   /** Resolves when the service has shut down. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -93,11 +98,30 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ...(config.redis ? { leaseMs: 30_000, recoverIntervalMs: 1_000 } : {}),
     ...(tree ? { route: (alert) => routeReceivers(tree, alert.labels) } : {}),
   });
+  const silenceFile = config.redis ? undefined : config.alerting.silences.file;
+  const silences = new SilenceStore(store, clock, {
+    capacity: config.alerting.silences.capacity,
+    retentionMs: config.alerting.silences.retentionHours * 3_600_000,
+    cacheMs: config.redis ? 1000 : 0,
+    ...(silenceFile ? { onChange: (json: string) => writeSilenceFile(silenceFile, json) } : {}),
+  });
+  if (silenceFile) {
+    const saved = readSilenceFile(silenceFile);
+    if (saved) await silences.seed(saved);
+  }
+  const suppress = suppressor({ silences });
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
+    suppressor: suppress,
   });
+  const resolveAfterMs = config.alerting.resolveAfterSeconds * 1000;
+  const reconciler = new Reconciler(recent, dispatcher, suppress, metrics, clock, log, {
+    resolveAfterMs,
+    intervalMs: Math.min(10_000, Math.max(1000, Math.floor(resolveAfterMs / 10))),
+  });
+  reconciler.start();
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
   const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, metrics, log, {
@@ -114,6 +138,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     recent,
     dispatcher,
     metrics,
+    silences,
     health: [
       { name: 'bus', check: () => bus.health() },
       { name: 'store', check: () => store.health() },
@@ -144,6 +169,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       await falcoTopic?.close();
       await live.stop();
       await bus.close();
+      await reconciler.stop();
       await dispatcher.close();
       await store.close();
       log.info('stopped');
@@ -178,6 +204,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     store,
     dispatcher,
     recent,
+    silences,
     stopped,
     stop,
   };

@@ -7,11 +7,14 @@ import { fingerprint } from './fingerprint';
 import { alertLabels } from './labels';
 import type { RecentAlerts } from './recent';
 import { runbookUrl } from './runbook';
+import { isSuppressed, NOT_SUPPRESSED, type Suppressor } from './suppress';
 
 export interface AlertStageOptions {
   dedupWindowMs: number;
   runbookUrlTemplate: string;
   runbooks: Readonly<Record<string, string>>;
+  /** Silences and inhibition; nothing is muted without it. */
+  suppressor?: Suppressor;
 }
 
 const EVIDENCE_KEPT = 20;
@@ -62,7 +65,17 @@ export class AlertStage {
       firstSeen: counter.firstSeen,
       lastSeen: counter.lastSeen,
     };
+    const suppression = this.options.suppressor ? await this.options.suppressor.check(alert) : NOT_SUPPRESSED;
+    if (suppression.silencedBy.length) alert.silencedBy = suppression.silencedBy;
+    if (suppression.inhibitedBy.length) alert.inhibitedBy = suppression.inhibitedBy;
     this.recent.put(alert);
+    if (isSuppressed(suppression)) {
+      // Not handed off: the reconciler announces it if the mute lifts while it still fires, and a
+      // receiver that was told before still hears the resolve.
+      this.metrics.suppressed.inc({ reason: suppression.silencedBy.length ? 'silenced' : 'inhibited' });
+      if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
+      return alert;
+    }
     if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
     else this.metrics.dedupSuppressed.inc();
     // Within the window that opened at firstSeen, every occurrence goes through the durable hand-off:

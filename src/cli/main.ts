@@ -6,6 +6,7 @@ import { registerRules } from './commands/rules';
 import { registerReplay } from './commands/replay';
 import { registerRoutes } from './commands/routes';
 import { registerConfig } from './commands/config';
+import { registerSilence } from './commands/silence';
 
 /** A subcommand adds itself to the program; its action resolves to the process exit code. */
 export type CommandRegistrar = (program: Command, exit: (code: number) => void) => void;
@@ -19,6 +20,7 @@ const COMMANDS: CommandRegistrar[] = [
   registerReplay,
   registerRoutes,
   registerConfig,
+  registerSilence,
 ];
 
 /** The `falconer` command. Resolves to the exit code. */

@@ -284,6 +284,18 @@ const configShape = z.strictObject({
       runbooks: z.record(z.string(), z.string()).default({}),
       /** Falconer's URL as receivers should link to it (PagerDuty links, webhook generatorURL). */
       externalUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
+      /** An alert resolves after this long without an occurrence; receivers that were told hear it. */
+      resolveAfterSeconds: z.number().int().positive().default(300),
+      silences: z
+        .strictObject({
+          /** Embedded mode: silences are saved here and read back at start-up (with Redis they live in Redis). */
+          file: z.string().min(1).optional(),
+          /** Most silences that are not expired. */
+          capacity: z.number().int().positive().default(10_000),
+          /** How long an expired silence stays listed. */
+          retentionHours: z.number().positive().default(120),
+        })
+        .prefault({}),
       /** How many recent alerts `GET /v1/alerts` can list. */
       recentAlerts: z.number().int().positive().default(1000),
     })

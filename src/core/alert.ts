@@ -144,4 +144,10 @@ export interface Alert {
   count: number;
   firstSeen: number;
   lastSeen: number;
+  /** Ids of the silences that muted the latest occurrence (absent or empty: none). */
+  silencedBy?: string[];
+  /** Fingerprints of the alerts whose inhibit rules muted it. */
+  inhibitedBy?: string[];
+  /** When it resolved (ms): no occurrence for the quiet period. Absent while it fires. */
+  resolvedAt?: number;
 }

@@ -37,7 +37,7 @@ export interface DispatcherOptions {
 
 export interface DeadLetter {
   receiver: string;
-  kind: 'send' | 'update';
+  kind: 'send' | 'update' | 'resolve';
   fingerprint: string;
   rule: string;
   error: string;
@@ -57,12 +57,14 @@ type NotifyRecord =
   | { state: 'sent'; ref?: DeliveryRef };
 
 interface Job {
-  kind: 'send' | 'update';
+  kind: 'send' | 'update' | 'resolve';
   alert: Alert;
   attempts: number;
   lastError?: DeliveryError;
   /** Where a sent alert landed, kept so a failed write of the record does not send it twice. */
   ref?: DeliveryRef | undefined;
+  /** For `resolve`: when the alert resolved. */
+  resolvedAt?: number;
 }
 
 interface Lane {
@@ -117,12 +119,36 @@ export class Dispatcher {
   /**
    * An alert occurrence, handed off durably: for every receiver whose minimum priority it reaches,
    * the first hand-off of its fingerprint and window announces it; a later one (a duplicate, or a
-   * redelivered event) refreshes the announcement instead. Rejects when the store cannot take it.
+   * redelivered event) refreshes the announcement instead (unless `refreshExisting` is false: an
+   * alert whose mute lifted is announced if nobody did, but its possibly older copy refreshes nothing).
+   * Rejects when the store cannot take it.
    */
-  announce(alert: Alert): Promise<void> {
-    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert))).then(() => undefined);
+  announce(alert: Alert, refreshExisting = true): Promise<void> {
+    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert, refreshExisting))).then(
+      () => undefined,
+    );
     this.track(handedOff.catch(() => undefined));
     return handedOff;
+  }
+
+  /**
+   * The alert resolved at `at`: each receiver that was told about it and understands resolution hears
+   * it, once across replicas (a claim per announcement and occurrence), whether or not the alert is
+   * silenced or inhibited now (unlike Alertmanager, #226: no incident is left open).
+   */
+  resolve(alert: Alert, at: number): Promise<void> {
+    const claimed = Promise.all(
+      this.eligible(alert)
+        .filter((lane) => lane.notifier.resolve)
+        .map(async (lane) => {
+          const key = recordKey(lane, alert);
+          if ((await this.store.get(key)) === undefined) return; // never announced: nothing to take back
+          if (!(await this.store.setIfAbsent(`resolved:${key}:${alert.lastSeen}`, '1', this.options.windowMs))) return;
+          this.enqueue(lane, { kind: 'resolve', alert, attempts: 0, resolvedAt: at });
+        }),
+    ).then(() => undefined);
+    this.track(claimed.catch(() => undefined));
+    return claimed;
   }
 
   /** A duplicate: receivers that can update an announcement do so, debounced. */
@@ -142,6 +168,13 @@ export class Dispatcher {
       const lane = this.lanes.find((l) => l.notifier.name === letter.receiver);
       if (!lane) continue;
       if (letter.kind === 'update') this.enqueue(lane, { kind: 'update', alert: letter.alert, attempts: 0 });
+      else if (letter.kind === 'resolve')
+        this.enqueue(lane, {
+          kind: 'resolve',
+          alert: letter.alert,
+          attempts: 0,
+          resolvedAt: letter.alert.resolvedAt ?? letter.at,
+        });
       else
         this.track(
           this.handOff(lane, letter.alert).catch((err: unknown) =>
@@ -185,7 +218,7 @@ export class Dispatcher {
     return lanes.filter((l) => routed.has(l.notifier.name));
   }
 
-  private async handOff(lane: Lane, alert: Alert): Promise<void> {
+  private async handOff(lane: Lane, alert: Alert, refreshExisting = true): Promise<void> {
     const record: NotifyRecord = { state: 'pending', receiver: lane.notifier.name, alert };
     const created = await this.store.handOff(
       recordKey(lane, alert),
@@ -194,7 +227,7 @@ export class Dispatcher {
       this.clock.now() + this.claimGraceMs,
     );
     if (created) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
-    else this.refreshIn(lane, alert);
+    else if (refreshExisting) this.refreshIn(lane, alert);
   }
 
   private refreshIn(lane: Lane, alert: Alert): void {
@@ -287,6 +320,14 @@ export class Dispatcher {
         const sent: NotifyRecord = { state: 'sent', ref: job.ref };
         await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
         await this.store.unschedule(key);
+      } else if (job.kind === 'resolve') {
+        const raw = await this.store.get(key);
+        if (raw === undefined) return 'done';
+        const record = JSON.parse(raw) as NotifyRecord;
+        // Behind its own announcement (a retry in flight, here or on another replica): wait for it.
+        if (record.state !== 'sent') throw new DeliveryError('announcement not delivered yet', true);
+        await notifier.resolve!(job.alert, record.ref ?? {}, job.resolvedAt ?? this.clock.now());
+        this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'resolved' });
       } else {
         const record = await this.store.get(key);
         const ref = record ? (JSON.parse(record) as { ref?: DeliveryRef }).ref : undefined;

@@ -3,7 +3,7 @@ import type { Alert } from '../core/alert';
 import { DeliveryError } from '../core/errors';
 import type { Priority } from '../core/priority';
 import type { DeliveryRef, Notifier } from './port';
-import { renderSlackMessage } from './slack-message';
+import { renderSlackMessage, type SlackMessage } from './slack-message';
 
 export interface SlackOptions {
   name: string;
@@ -55,6 +55,15 @@ export class SlackNotifier implements Notifier {
     await this.call(() => this.client.chat.update({ channel, ts, ...message }));
   }
 
+  /** Marks the message resolved in place: a green bar, a line saying when, the same blocks otherwise. */
+  async resolve(alert: Alert, ref: DeliveryRef, at: number): Promise<void> {
+    const channel = ref.channel;
+    const ts = ref.ts;
+    if (!channel || !ts) return;
+    const message = markResolved(renderSlackMessage(alert), at);
+    await this.call(() => this.client.chat.update({ channel, ts, ...message }));
+  }
+
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -62,6 +71,18 @@ export class SlackNotifier implements Notifier {
       throw toDeliveryError(err as WebAPICallError);
     }
   }
+}
+
+const RESOLVED_COLOUR = '#2eb67d';
+
+export function markResolved(message: SlackMessage, at: number): SlackMessage {
+  const [first, ...rest] = message.attachments;
+  const note = {
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `:white_check_mark: *Resolved* ${new Date(at).toISOString()}` }],
+  };
+  const blocks = first ? [...first.blocks.slice(0, 1), note, ...first.blocks.slice(1)] : [note];
+  return { text: `[Resolved] ${message.text}`, attachments: [{ color: RESOLVED_COLOUR, blocks }, ...rest] };
 }
 
 function toDeliveryError(err: WebAPICallError): DeliveryError {
