@@ -20,6 +20,7 @@ import { SilenceStore } from './alert/silence';
 import { readSilenceFile, writeSilenceFile } from './alert/silence-file';
 import { suppressor } from './alert/suppress';
 import { Reconciler } from './alert/resolve';
+import { Grouper } from './alert/group';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { RuleEngine, loadRuleSet } from './detect/engine';
@@ -110,16 +111,25 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     if (saved) await silences.seed(saved);
   }
   const suppress = suppressor({ silences });
+  const resolveAfterMs = config.alerting.resolveAfterSeconds * 1000;
+  const grouper = tree
+    ? new Grouper(tree, store, dispatcher, suppress, clock, log, {
+        resolveAfterMs,
+        maxAlertsPerGroup: config.alerting.maxAlertsPerGroup,
+        ttlMs: Math.max(windowMs, 24 * 3_600_000),
+      })
+    : undefined;
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
     suppressor: suppress,
+    ...(grouper ? { grouper } : {}),
   });
-  const resolveAfterMs = config.alerting.resolveAfterSeconds * 1000;
   const reconciler = new Reconciler(recent, dispatcher, suppress, metrics, clock, log, {
     resolveAfterMs,
     intervalMs: Math.min(10_000, Math.max(1000, Math.floor(resolveAfterMs / 10))),
+    notify: !grouper,
   });
   reconciler.start();
   const enrichment = enrichmentFromConfig(config, clock, log);
@@ -170,6 +180,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       await live.stop();
       await bus.close();
       await reconciler.stop();
+      await grouper?.close();
       await dispatcher.close();
       await store.close();
       log.info('stopped');

@@ -16,6 +16,11 @@ export interface ReconcilerOptions {
   resolveAfterMs: number;
   /** How often alerts are looked at. */
   intervalMs: number;
+  /**
+   * Whether this pass notifies (resolves, announces). Off with a routing tree: the groups' flushes
+   * notify, and the pass only marks alerts resolved for the API.
+   */
+  notify?: boolean;
 }
 
 /**
@@ -58,9 +63,10 @@ export class Reconciler {
       if (now >= quietUntil) {
         alert.resolvedAt = quietUntil;
         this.metrics.resolved.inc();
-        await this.announcer.resolve(alert, quietUntil);
+        if (this.options.notify !== false) await this.announcer.resolve(alert, quietUntil);
         continue;
       }
+      if (this.options.notify === false) continue;
       if (!this.suppressor || !(alert.silencedBy?.length || alert.inhibitedBy?.length)) continue;
       const suppression = await this.suppressor.check(alert);
       if (isSuppressed(suppression)) {

@@ -15,6 +15,8 @@ export interface AlertStageOptions {
   runbooks: Readonly<Record<string, string>>;
   /** Silences and inhibition; nothing is muted without it. */
   suppressor?: Suppressor;
+  /** With a routing tree: alerts go to their groups, whose timers notify (group.ts), instead of straight to the dispatcher. */
+  grouper?: { add(alert: Alert): Promise<void> };
 }
 
 const EVIDENCE_KEPT = 20;
@@ -69,6 +71,15 @@ export class AlertStage {
     if (suppression.silencedBy.length) alert.silencedBy = suppression.silencedBy;
     if (suppression.inhibitedBy.length) alert.inhibitedBy = suppression.inhibitedBy;
     this.recent.put(alert);
+    if (this.options.grouper) {
+      // The group keeps muted alerts too: its flush leaves them out, and still reports their resolve.
+      if (isSuppressed(suppression))
+        this.metrics.suppressed.inc({ reason: suppression.silencedBy.length ? 'silenced' : 'inhibited' });
+      else if (counter.count > 1) this.metrics.dedupSuppressed.inc();
+      if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
+      await this.options.grouper.add(alert);
+      return alert;
+    }
     if (isSuppressed(suppression)) {
       // Not handed off: the reconciler announces it if the mute lifts while it still fires, and a
       // receiver that was told before still hears the resolve.

@@ -284,6 +284,8 @@ const configShape = z.strictObject({
       runbooks: z.record(z.string(), z.string()).default({}),
       /** Falconer's URL as receivers should link to it (PagerDuty links, webhook generatorURL). */
       externalUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
+      /** With a routing tree: most alerts one group lists (the rest are counted, as Alertmanager's truncatedAlerts). */
+      maxAlertsPerGroup: z.number().int().positive().max(1000).default(100),
       /** An alert resolves after this long without an occurrence; receivers that were told hear it. */
       resolveAfterSeconds: z.number().int().positive().default(300),
       silences: z

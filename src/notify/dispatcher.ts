@@ -151,6 +151,11 @@ export class Dispatcher {
     return claimed;
   }
 
+  /** A new version of an announcement, sent now (a group's later notification: its timers already paced it). */
+  update(alert: Alert): void {
+    for (const lane of this.eligible(alert)) if (lane.notifier.update) this.enqueue(lane, { kind: 'update', alert, attempts: 0 });
+  }
+
   /** A duplicate: receivers that can update an announcement do so, debounced. */
   refresh(alert: Alert): void {
     for (const lane of this.eligible(alert)) this.refreshIn(lane, alert);
@@ -213,6 +218,8 @@ export class Dispatcher {
 
   private eligible(alert: Alert): Lane[] {
     const lanes = this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
+    const group = alert.group;
+    if (group) return lanes.filter((l) => l.notifier.name === group.receiver);
     if (!this.options.route) return lanes;
     const routed = new Set(this.options.route(alert));
     return lanes.filter((l) => routed.has(l.notifier.name));

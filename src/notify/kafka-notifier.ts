@@ -3,7 +3,7 @@ import { createKafka, type KafkaConnection } from '../bus/kafka';
 import type { Alert } from '../core/alert';
 import { DeliveryError } from '../core/errors';
 import type { Priority } from '../core/priority';
-import { falconerPayload, groupKeyHash, resolvedNotification, singleAlert, type Notification } from './payload';
+import { falconerPayload, groupKeyHash, notificationOf, resolvedNotification, type Notification } from './payload';
 import type { DeliveryRef, Notifier } from './port';
 
 export interface KafkaNotifierOptions extends KafkaConnection {
@@ -33,28 +33,29 @@ export class KafkaNotifier implements Notifier {
   }
 
   async send(alert: Alert): Promise<DeliveryRef> {
-    const n = singleAlert(this.name, alert, this.options.externalUrl);
-    await this.produce(n);
-    return { key: this.key(n) };
+    const n = notificationOf(this.name, alert, this.options.externalUrl);
+    await this.produce(n, alert);
+    return { key: this.key(n, alert) };
   }
 
   async update(alert: Alert): Promise<void> {
-    await this.produce(singleAlert(this.name, alert, this.options.externalUrl));
+    await this.produce(notificationOf(this.name, alert, this.options.externalUrl), alert);
   }
 
   async resolve(alert: Alert, _ref: DeliveryRef, at: number): Promise<void> {
-    await this.produce(resolvedNotification(this.name, alert, this.options.externalUrl, at));
+    await this.produce(resolvedNotification(this.name, alert, this.options.externalUrl, at), alert);
   }
 
   async close(): Promise<void> {
     if (this.connected) await this.producer.disconnect().catch(() => undefined);
   }
 
-  private key(n: Notification): string {
-    return this.options.key === 'group' ? groupKeyHash(n.groupKey) : n.alerts[0]!.fingerprint;
+  /** A group's notification has a fingerprint of its own (the group's), so either key stays stable. */
+  private key(n: Notification, alert: Alert): string {
+    return this.options.key === 'group' ? groupKeyHash(n.groupKey) : alert.fingerprint;
   }
 
-  private async produce(n: Notification): Promise<void> {
+  private async produce(n: Notification, alert: Alert): Promise<void> {
     try {
       this.connected ??= this.producer.connect().catch((err: unknown) => {
         this.connected = undefined;
@@ -66,7 +67,7 @@ export class KafkaNotifier implements Notifier {
         acks: -1,
         timeout: this.options.timeoutMs,
         messages: [
-          { key: this.key(n), value: JSON.stringify(falconerPayload(n)), headers: { 'content-type': 'application/json' } },
+          { key: this.key(n, alert), value: JSON.stringify(falconerPayload(n)), headers: { 'content-type': 'application/json' } },
         ],
       });
     } catch (err) {

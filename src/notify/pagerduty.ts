@@ -3,7 +3,7 @@ import type { Priority } from '../core/priority';
 import { DeliveryError } from '../core/errors';
 import { checkResponse, HttpPoster } from './http-post';
 import { pagerdutyEvent, dedupKey } from './pagerduty-event';
-import { resolvedNotification, singleAlert, type Notification } from './payload';
+import { notificationOf, resolvedNotification, type Notification } from './payload';
 import type { DeliveryRef, Notifier } from './port';
 
 export interface PagerDutyOptions {
@@ -32,13 +32,13 @@ export class PagerDutyNotifier implements Notifier {
   }
 
   async send(alert: Alert): Promise<DeliveryRef> {
-    const n = singleAlert(this.name, alert, this.options.externalUrl);
+    const n = notificationOf(this.name, alert, this.options.externalUrl);
     await this.post(n);
     return { dedupKey: dedupKey(n) };
   }
 
   async update(alert: Alert): Promise<void> {
-    await this.post(singleAlert(this.name, alert, this.options.externalUrl));
+    await this.post(notificationOf(this.name, alert, this.options.externalUrl));
   }
 
   async resolve(alert: Alert, _ref: DeliveryRef, at: number): Promise<void> {

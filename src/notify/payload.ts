@@ -22,6 +22,8 @@ export interface Notification {
   resolvedAt?: Readonly<Record<string, number>>;
   /** Falconer's own URL, for links back to the alert. */
   externalUrl: string;
+  /** Alerts of the group left out by its bound. */
+  truncated?: number;
 }
 
 /** The notification of one alert alone: its group key is its fingerprint. */
@@ -43,10 +45,32 @@ export function singleAlert(
 }
 
 export function resolvedNotification(receiver: string, alert: Alert, externalUrl: string, at: number): Notification {
+  if (alert.group) {
+    const n = notificationOf(receiver, alert, externalUrl);
+    const resolvedAt = Object.fromEntries(n.alerts.map((a) => [a.fingerprint, alert.group!.resolvedAt[a.fingerprint] ?? at]));
+    return { ...n, status: 'resolved', reason: 'all alerts resolved', resolvedAt };
+  }
   return {
     ...singleAlert(receiver, alert, externalUrl, 'all alerts resolved'),
     status: 'resolved',
     resolvedAt: { [alert.fingerprint]: at },
+  };
+}
+
+/** The notification an alert stands for: a group's (routing tree) or the alert's own. */
+export function notificationOf(receiver: string, alert: Alert, externalUrl: string): Notification {
+  const g = alert.group;
+  if (!g) return singleAlert(receiver, alert, externalUrl);
+  return {
+    receiver,
+    groupKey: g.key,
+    status: g.alerts.every((a) => g.resolvedAt[a.fingerprint] !== undefined) ? 'resolved' : 'firing',
+    reason: g.reason,
+    groupLabels: g.labels,
+    alerts: g.alerts,
+    resolvedAt: g.resolvedAt,
+    truncated: g.truncated,
+    externalUrl,
   };
 }
 
@@ -93,7 +117,7 @@ export function alertmanagerWebhook(n: Notification) {
   return {
     version: '4',
     groupKey: n.groupKey,
-    truncatedAlerts: 0,
+    truncatedAlerts: n.truncated ?? 0,
     status: n.status,
     receiver: n.receiver,
     groupLabels: n.groupLabels,
@@ -123,7 +147,7 @@ export function falconerPayload(n: Notification) {
     groupLabels: n.groupLabels,
     commonLabels: commonLabels(n.alerts),
     counts: {
-      alerts: n.alerts.length,
+      alerts: n.alerts.length + (n.truncated ?? 0),
       firing: n.alerts.filter((a) => n.resolvedAt?.[a.fingerprint] === undefined).length,
       resolved: n.alerts.filter((a) => n.resolvedAt?.[a.fingerprint] !== undefined).length,
       occurrences: n.alerts.reduce((sum, a) => sum + a.count, 0),

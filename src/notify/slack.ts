@@ -4,6 +4,7 @@ import { DeliveryError } from '../core/errors';
 import type { Priority } from '../core/priority';
 import type { DeliveryRef, Notifier } from './port';
 import { renderSlackMessage, type SlackMessage } from './slack-message';
+import { renderSlackGroup } from './slack-group';
 
 export interface SlackOptions {
   name: string;
@@ -39,7 +40,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async send(alert: Alert): Promise<DeliveryRef> {
-    const message = renderSlackMessage(alert);
+    const message = render(alert);
     const res = await this.call(() =>
       this.client.chat.postMessage({ channel: this.channel, ...message, unfurl_links: false, unfurl_media: false }),
     );
@@ -51,7 +52,7 @@ export class SlackNotifier implements Notifier {
     const channel = ref.channel;
     const ts = ref.ts;
     if (!channel || !ts) return;
-    const message = renderSlackMessage(alert);
+    const message = render(alert);
     await this.call(() => this.client.chat.update({ channel, ts, ...message }));
   }
 
@@ -60,7 +61,7 @@ export class SlackNotifier implements Notifier {
     const channel = ref.channel;
     const ts = ref.ts;
     if (!channel || !ts) return;
-    const message = markResolved(renderSlackMessage(alert), at);
+    const message = alert.group ? render(alert) : markResolved(render(alert), at);
     await this.call(() => this.client.chat.update({ channel, ts, ...message }));
   }
 
@@ -74,6 +75,10 @@ export class SlackNotifier implements Notifier {
 }
 
 const RESOLVED_COLOUR = '#2eb67d';
+
+function render(alert: Alert): SlackMessage {
+  return alert.group ? renderSlackGroup(alert) : renderSlackMessage(alert);
+}
 
 export function markResolved(message: SlackMessage, at: number): SlackMessage {
   const [first, ...rest] = message.attachments;

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Alert } from '../core/alert';
 import type { Priority } from '../core/priority';
 import { checkResponse, HttpPoster, tlsOptions, type TlsFiles } from './http-post';
-import { alertmanagerWebhook, falconerPayload, resolvedNotification, singleAlert, type Notification } from './payload';
+import { alertmanagerWebhook, falconerPayload, notificationOf, resolvedNotification, type Notification } from './payload';
 import type { DeliveryRef, Notifier } from './port';
 
 export interface WebhookOptions {
@@ -50,12 +50,13 @@ export class WebhookNotifier implements Notifier {
   }
 
   async send(alert: Alert): Promise<DeliveryRef> {
-    await this.post(singleAlert(this.name, alert, this.options.externalUrl));
-    return { groupKey: `fp:${alert.fingerprint}` };
+    const n = notificationOf(this.name, alert, this.options.externalUrl);
+    await this.post(n);
+    return { groupKey: n.groupKey };
   }
 
   async update(alert: Alert): Promise<void> {
-    await this.post(singleAlert(this.name, alert, this.options.externalUrl));
+    await this.post(notificationOf(this.name, alert, this.options.externalUrl));
   }
 
   async resolve(alert: Alert, _ref: DeliveryRef, at: number): Promise<void> {
