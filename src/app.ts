@@ -21,6 +21,8 @@ import { readSilenceFile, writeSilenceFile } from './alert/silence-file';
 import { suppressor } from './alert/suppress';
 import { Reconciler } from './alert/resolve';
 import { Grouper } from './alert/group';
+import { CRITICAL_POD_RULE, Inhibitor } from './alert/inhibit';
+import { TimeIntervals } from './alert/time-intervals';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { RuleEngine, loadRuleSet } from './detect/engine';
@@ -110,12 +112,16 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     const saved = readSilenceFile(silenceFile);
     if (saved) await silences.seed(saved);
   }
-  const suppress = suppressor({ silences });
   const resolveAfterMs = config.alerting.resolveAfterSeconds * 1000;
+  const inhibitRules = [...config.inhibit_rules, ...(config.alerting.inhibitLowerOnCriticalPod ? [CRITICAL_POD_RULE] : [])];
+  const inhibitor = inhibitRules.length ? new Inhibitor(inhibitRules, store, resolveAfterMs) : undefined;
+  const suppress = suppressor({ silences, ...(inhibitor ? { inhibitor } : {}) });
+  const timeIntervals = new TimeIntervals(config.time_intervals);
   const grouper = tree
     ? new Grouper(tree, store, dispatcher, suppress, clock, log, {
         resolveAfterMs,
         maxAlertsPerGroup: config.alerting.maxAlertsPerGroup,
+        isMuted: (route, now) => timeIntervals.routeMuted(route, now),
         ttlMs: Math.max(windowMs, 24 * 3_600_000),
       })
     : undefined;

@@ -67,6 +67,7 @@ export class AlertStage {
       firstSeen: counter.firstSeen,
       lastSeen: counter.lastSeen,
     };
+    await this.options.suppressor?.observe?.(alert);
     const suppression = this.options.suppressor ? await this.options.suppressor.check(alert) : NOT_SUPPRESSED;
     if (suppression.silencedBy.length) alert.silencedBy = suppression.silencedBy;
     if (suppression.inhibitedBy.length) alert.inhibitedBy = suppression.inhibitedBy;

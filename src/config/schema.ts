@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PRIORITIES } from '../core/priority';
 import { parseMatchers } from '../alert/matcher';
 import { parseDuration } from './duration';
+import { compileInterval } from '../alert/time-intervals';
 
 const priority = z.enum(PRIORITIES);
 const duration = z.number().int().nonnegative();
@@ -126,6 +127,54 @@ export interface RouteConfig {
   active_time_intervals?: string[] | undefined;
   routes?: RouteConfig[] | undefined;
 }
+
+const amMatchMap = z.record(labelName, z.string());
+const amRegexMap = z.record(labelName, z.string()).superRefine((m, ctx) => {
+  for (const [k, v] of Object.entries(m)) {
+    try {
+      parseMatchers(`${k}=~${JSON.stringify(v)}`);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, path: [k] });
+    }
+  }
+});
+
+/** `inhibit_rules` entries in Alertmanager's syntax. */
+const inhibitRuleSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  source_matchers: amMatchers.optional(),
+  target_matchers: amMatchers.optional(),
+  source_match: amMatchMap.optional(),
+  source_match_re: amRegexMap.optional(),
+  target_match: amMatchMap.optional(),
+  target_match_re: amRegexMap.optional(),
+  equal: z.array(labelName).optional(),
+});
+
+/** `time_intervals` entries in Alertmanager's syntax; the values are checked by compiling them. */
+const timeIntervalSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    time_intervals: z.array(
+      z.strictObject({
+        times: z.array(z.strictObject({ start_time: z.string(), end_time: z.string() })).optional(),
+        weekdays: z.array(z.string()).optional(),
+        days_of_month: z.array(z.string()).optional(),
+        months: z.array(z.string()).optional(),
+        years: z.array(z.string()).optional(),
+        location: z.string().optional(),
+      }),
+    ),
+  })
+  .superRefine((entry, ctx) => {
+    entry.time_intervals.forEach((interval, i) => {
+      try {
+        compileInterval(interval);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message, path: ['time_intervals', i] });
+      }
+    });
+  });
 
 /** A routing tree node in Alertmanager's own syntax (snake_case keys, as its users paste them). */
 export const routeSchema: z.ZodType<RouteConfig, unknown> = z.lazy(() =>
@@ -286,6 +335,8 @@ const configShape = z.strictObject({
       externalUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
       /** With a routing tree: most alerts one group lists (the rest are counted, as Alertmanager's truncatedAlerts). */
       maxAlertsPerGroup: z.number().int().positive().max(1000).default(100),
+      /** The built-in inhibit rule: a critical alert on a pod mutes that pod's lower alerts. */
+      inhibitLowerOnCriticalPod: z.boolean().default(true),
       /** An alert resolves after this long without an occurrence; receivers that were told hear it. */
       resolveAfterSeconds: z.number().int().positive().default(300),
       silences: z
@@ -336,6 +387,10 @@ const configShape = z.strictObject({
   receivers: z.array(receiverSchema).default([]),
   /** The routing tree (docs/alerting.md). Without it every receiver hears every alert at its minPriority. */
   route: routeSchema.optional(),
+  /** Alertmanager's inhibit rules: a firing source alert mutes matching target alerts. */
+  inhibit_rules: z.array(inhibitRuleSchema).default([]),
+  /** Named time intervals that routes use as mute_time_intervals / active_time_intervals. */
+  time_intervals: z.array(timeIntervalSchema).default([]),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -367,6 +422,15 @@ function checkReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', message: 'the root route must not have any matchers', path: ['route'] });
   if (root.mute_time_intervals?.length || root.active_time_intervals?.length)
     ctx.addIssue({ code: 'custom', message: 'the root route must not have mute or active time intervals', path: ['route'] });
+  const intervals = new Set(config.time_intervals.map((t) => t.name));
+  config.time_intervals.forEach((t, i) => {
+    if (config.time_intervals.findIndex((u) => u.name === t.name) !== i)
+      ctx.addIssue({
+        code: 'custom',
+        message: `duplicate time interval name ${JSON.stringify(t.name)}`,
+        path: ['time_intervals', i, 'name'],
+      });
+  });
   const known = names.size ? names : new Set(['console']);
   const visit = (route: RouteConfig, path: (string | number)[]) => {
     if (route.receiver && !known.has(route.receiver))
@@ -374,6 +438,15 @@ function checkReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
         code: 'custom',
         message: `undefined receiver ${JSON.stringify(route.receiver)} used in route`,
         path: [...path, 'receiver'],
+      });
+    for (const field of ['mute_time_intervals', 'active_time_intervals'] as const)
+      route[field]?.forEach((name, i) => {
+        if (!intervals.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            message: `undefined time interval ${JSON.stringify(name)} used in route`,
+            path: [...path, field, i],
+          });
       });
     route.routes?.forEach((child, i) => visit(child, [...path, 'routes', i]));
   };

@@ -3,6 +3,7 @@ import { Grouper, groupDocKey, type GrouperOptions } from '../../src/alert/group
 import { buildRoute } from '../../src/alert/route';
 import { SilenceStore } from '../../src/alert/silence';
 import { suppressor } from '../../src/alert/suppress';
+import { TimeIntervals } from '../../src/alert/time-intervals';
 import { routeSchema } from '../../src/config/schema';
 import type { Alert } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
@@ -225,6 +226,23 @@ describe('grouping and its timers (virtual clock, exact times)', () => {
       [30 * S + 10 * M, 'update', ['b', 'a'], ['a']], // a resolved at 10m though silenced: its resolve is owed
       [30 * S + 15 * M, 'resolve', ['b'], ['b']], // b quiet since 5m: resolved at 15m
     ]);
+  });
+
+  it('sends nothing while the route is muted by a time interval, then notifies at the first tick after it', async () => {
+    const intervals = new TimeIntervals([
+      { name: 'first-ten-minutes', time_intervals: [{ times: [{ start_time: '12:00', end_time: '12:10' }] }] },
+    ]);
+    const tree = {
+      ...TREE,
+      mute_time_intervals: undefined,
+      routes: [{ matchers: ['rule="Slow"'], mute_time_intervals: ['first-ten-minutes'] }],
+    };
+    const { notifier, fire, at } = setup({ tree, options: { isMuted: (route, now) => intervals.routeMuted(route, now) } });
+    await fire('a', { namespace: 'shop' }); // T0 is 12:00 UTC
+    await at(10 * M);
+    expect(notifier.calls).toEqual([]);
+    await at(30 * S + 10 * M); // ticks at 0:30, 5:30 were muted; 10:30 is outside
+    expect(notifier.calls.map((c) => [c.at, c.kind])).toEqual([[30 * S + 10 * M, 'send']]);
   });
 
   it('sends nothing twice: a steady stream of alerts gives exactly one notification per tick that changed', async () => {

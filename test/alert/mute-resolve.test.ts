@@ -4,6 +4,7 @@ import { RecentAlerts } from '../../src/alert/recent';
 import { Reconciler } from '../../src/alert/resolve';
 import { SilenceStore } from '../../src/alert/silence';
 import { suppressor } from '../../src/alert/suppress';
+import { CRITICAL_POD_RULE, Inhibitor } from '../../src/alert/inhibit';
 import type { Alert } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
 import { Dispatcher } from '../../src/notify/dispatcher';
@@ -39,7 +40,7 @@ class RecordingNotifier implements Notifier {
   }
 }
 
-function replica(store: StateStore, clock: VirtualClock, notifier: Notifier) {
+function replica(store: StateStore, clock: VirtualClock, notifier: Notifier, inhibit = false) {
   const metrics = createMetrics();
   const dispatcher = new Dispatcher([notifier], store, clock, metrics, log, {
     maxAttempts: 3,
@@ -51,7 +52,10 @@ function replica(store: StateStore, clock: VirtualClock, notifier: Notifier) {
     deadLetterCapacity: 10,
   });
   const silences = new SilenceStore(store, clock, { capacity: 100, retentionMs: 60 * MIN, cacheMs: 0 });
-  const suppress = suppressor({ silences });
+  const suppress = suppressor({
+    silences,
+    ...(inhibit ? { inhibitor: new Inhibitor([CRITICAL_POD_RULE], store, 5 * MIN) } : {}),
+  });
   const recent = new RecentAlerts(100);
   const stage = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: 60 * MIN,
@@ -161,6 +165,34 @@ describe('silences, resolution and the reconciler (virtual clock)', () => {
     await pass(2000); // the update's debounce
     await pass(5 * MIN);
     expect(notifier.kinds()).toEqual(['send', 'resolve', 'update', 'resolve']);
+  });
+});
+
+describe('inhibition in the alert stage', () => {
+  it('a critical alert on a pod keeps its lower alerts quiet, and they are announced once it stops firing', async () => {
+    const clock = new VirtualClock(T0);
+    const notifier = new RecordingNotifier();
+    const r = replica(new MemoryStateStore(clock), clock, notifier, true);
+    const critical = detectionOf(falcoSecurityEvent({ uuid: 'c1', rule: 'Drop and execute', priority: 'Critical' }));
+    const notice = (uuid: string) =>
+      detectionOf(falcoSecurityEvent({ uuid, rule: 'Terminal shell in container', priority: 'Notice' }));
+    const crit = await r.stage.process(critical);
+    const low = await r.stage.process(notice('n1'));
+    await r.dispatcher.settled();
+    expect(low.inhibitedBy).toEqual([crit.fingerprint]);
+    expect(notifier.calls.map((c) => [c.kind, c.fingerprint])).toEqual([['send', crit.fingerprint]]);
+    clock.advance(4 * MIN);
+    await r.stage.process(notice('n2')); // the low one still fires; the critical one is quiet since 0
+    clock.advance(1 * MIN); // 5 min: the critical one no longer fires (and resolves)
+    await r.reconciler.tick();
+    await r.dispatcher.settled();
+    // The pass looks at the newest alert first: the low one is announced, then the critical one resolves.
+    expect(notifier.calls.map((c) => [c.kind, c.fingerprint])).toEqual([
+      ['send', crit.fingerprint],
+      ['send', low.fingerprint],
+      ['resolve', crit.fingerprint],
+    ]);
+    expect((await r.metrics.suppressed.get()).values).toEqual([{ labels: { reason: 'inhibited' }, value: 2 }]);
   });
 });
 
