@@ -12,6 +12,7 @@ import { authenticator } from './ingest/auth';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
+import { slackInteractivityRoutes } from './http/slack-interactivity';
 import { RecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
@@ -155,6 +156,20 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     dispatcher,
     metrics,
     silences,
+    ...(config.interactivity
+      ? {
+          extraRoutes: [
+            slackInteractivityRoutes(silences, clock, log, {
+              signingSecret: config.interactivity.slackSigningSecret,
+              silenceMs: config.interactivity.silenceMinutes * 60_000,
+              responseUrlPrefixes: [
+                'https://hooks.slack.com/',
+                ...config.receivers.flatMap((r) => (r.type === 'slack' ? [`${new URL(r.apiUrl).origin}/`] : [])),
+              ],
+            }),
+          ],
+        }
+      : {}),
     health: [
       { name: 'bus', check: () => bus.health() },
       { name: 'store', check: () => store.health() },

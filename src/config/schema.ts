@@ -387,6 +387,20 @@ const configShape = z.strictObject({
   receivers: z.array(receiverSchema).default([]),
   /** The routing tree (docs/alerting.md). Without it every receiver hears every alert at its minPriority. */
   route: routeSchema.optional(),
+  /** Slack interactivity: the "Silence 1h" button on alert messages, served at POST /v1/slack/interactivity. */
+  interactivity: z
+    .strictObject({
+      /** The Slack app's signing secret (Basic Information → App Credentials). Never logged. */
+      slackSigningSecret: z.string().min(16, 'must be at least 16 characters'),
+      /** How long the button silences. */
+      silenceMinutes: z
+        .number()
+        .int()
+        .positive()
+        .max(7 * 24 * 60)
+        .default(60),
+    })
+    .optional(),
   /** Alertmanager's inhibit rules: a firing source alert mutes matching target alerts. */
   inhibit_rules: z.array(inhibitRuleSchema).default([]),
   /** Named time intervals that routes use as mute_time_intervals / active_time_intervals. */

@@ -15,7 +15,7 @@ export function createNotifiers(config: Config, log: Logger): Notifier[] {
   return config.receivers.map((r) => {
     switch (r.type) {
       case 'slack':
-        return new SlackNotifier(r);
+        return new SlackNotifier({ ...r, silenceButton: Boolean(config.interactivity) });
       case 'console':
         return new ConsoleNotifier(r.name, r.minPriority, log);
       case 'webhook':

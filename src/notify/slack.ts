@@ -5,6 +5,7 @@ import type { Priority } from '../core/priority';
 import type { DeliveryRef, Notifier } from './port';
 import { renderSlackMessage, type SlackMessage } from './slack-message';
 import { renderSlackGroup } from './slack-group';
+import { withSilenceButton } from './slack-actions';
 
 export interface SlackOptions {
   name: string;
@@ -12,6 +13,8 @@ export interface SlackOptions {
   channel: string;
   apiUrl: string;
   minPriority: Priority;
+  /** Add the "Silence 1h" button (Slack interactivity is configured). */
+  silenceButton?: boolean;
 }
 
 /** Platform errors worth another try; the rest (invalid_auth, channel_not_found...) will not heal. */
@@ -26,11 +29,13 @@ export class SlackNotifier implements Notifier {
   readonly minPriority: Priority;
   private readonly client: WebClient;
   private readonly channel: string;
+  private readonly silenceButton: boolean;
 
   constructor(options: SlackOptions) {
     this.name = options.name;
     this.minPriority = options.minPriority;
     this.channel = options.channel;
+    this.silenceButton = options.silenceButton ?? false;
     this.client = new WebClient(options.token, {
       slackApiUrl: options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`,
       rejectRateLimitedCalls: true,
@@ -40,7 +45,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async send(alert: Alert): Promise<DeliveryRef> {
-    const message = render(alert);
+    const message = firing(alert, this.silenceButton);
     const res = await this.call(() =>
       this.client.chat.postMessage({ channel: this.channel, ...message, unfurl_links: false, unfurl_media: false }),
     );
@@ -52,7 +57,7 @@ export class SlackNotifier implements Notifier {
     const channel = ref.channel;
     const ts = ref.ts;
     if (!channel || !ts) return;
-    const message = render(alert);
+    const message = firing(alert, this.silenceButton);
     await this.call(() => this.client.chat.update({ channel, ts, ...message }));
   }
 
@@ -78,6 +83,11 @@ const RESOLVED_COLOUR = '#2eb67d';
 
 function render(alert: Alert): SlackMessage {
   return alert.group ? renderSlackGroup(alert) : renderSlackMessage(alert);
+}
+
+function firing(alert: Alert, silenceButton: boolean): SlackMessage {
+  const message = render(alert);
+  return silenceButton ? withSilenceButton(message, alert) : message;
 }
 
 export function markResolved(message: SlackMessage, at: number): SlackMessage {
