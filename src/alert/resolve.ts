@@ -66,7 +66,6 @@ export class Reconciler {
         if (this.options.notify !== false) await this.announcer.resolve(alert, quietUntil);
         continue;
       }
-      if (this.options.notify === false) continue;
       if (!this.suppressor || !(alert.silencedBy?.length || alert.inhibitedBy?.length)) continue;
       const suppression = await this.suppressor.check(alert);
       if (isSuppressed(suppression)) {
@@ -76,7 +75,7 @@ export class Reconciler {
       }
       delete alert.silencedBy;
       delete alert.inhibitedBy;
-      await this.announcer.announce(alert, false);
+      if (this.options.notify !== false) await this.announcer.announce(alert, false);
     }
   }
 

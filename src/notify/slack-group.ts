@@ -46,3 +46,12 @@ export function renderSlackGroup(alert: Alert): SlackMessage {
     attachments: [{ color: firing.length ? COLOUR.firing : COLOUR.resolved, blocks }],
   };
 }
+
+/** The thread reply that goes with an in-place update people should notice (new alerts, a repeat); none otherwise. */
+export function groupFollowUp(alert: Alert): string | undefined {
+  const g = alert.group;
+  if (!g || (g.reason !== 'new alerts added' && g.reason !== 'repeat interval elapsed')) return undefined;
+  const firing = g.alerts.filter((a) => g.resolvedAt[a.fingerprint] === undefined).length;
+  const what = g.reason === 'new alerts added' ? 'New alerts in this group' : 'Still firing';
+  return escapeMrkdwn(`${what}: ${firing} firing, ${alert.count} occurrences (the message above is up to date)`);
+}

@@ -4,7 +4,7 @@ import { DeliveryError } from '../core/errors';
 import type { Priority } from '../core/priority';
 import type { DeliveryRef, Notifier } from './port';
 import { renderSlackMessage, type SlackMessage } from './slack-message';
-import { renderSlackGroup } from './slack-group';
+import { groupFollowUp, renderSlackGroup } from './slack-group';
 import { withSilenceButton } from './slack-actions';
 
 export interface SlackOptions {
@@ -59,6 +59,9 @@ export class SlackNotifier implements Notifier {
     if (!channel || !ts) return;
     const message = firing(alert, this.silenceButton);
     await this.call(() => this.client.chat.update({ channel, ts, ...message }));
+    const followUp = groupFollowUp(alert);
+    if (followUp)
+      await this.call(() => this.client.chat.postMessage({ channel, thread_ts: ts, text: followUp, unfurl_links: false }));
   }
 
   /** Marks the message resolved in place: a green bar, a line saying when, the same blocks otherwise. */
