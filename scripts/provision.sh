@@ -90,3 +90,7 @@ rm -rf "$kafka_dir/libs"
 mv "$kafka_dir/libs.partial" "$kafka_dir/libs"
 echo "$kafka_version" >"$stamp"
 log "kafka $kafka_version: $(ls "$kafka_dir/libs" | wc -l) jars in $kafka_dir/libs"
+
+# --- helm (for the chart tests, test/deploy/helm.test.ts) ------------------------------------------
+# Owned by the Helm chart work; builds helm with Go into $services/bin. Idempotent.
+SERVICES_DIR="$services" bash "$repo/scripts/provision-helm.sh"

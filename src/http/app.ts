@@ -10,12 +10,16 @@ import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
 import type { SilenceStore } from '../alert/silence';
 import { silenceRoutes } from './silences';
+import type { EventDeadLetters } from '../pipeline/dead-letters';
+import { parkedEventHandlers } from './parked-events';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
   authenticate: (req: IncomingMessage) => void;
   recent: RecentAlerts;
   dispatcher: Dispatcher;
+  /** Events the pipeline parked after repeated failures. */
+  parked: EventDeadLetters;
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
@@ -63,6 +67,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post('/v1/dead-letters/replay', authed, (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
   });
+  const parked = parkedEventHandlers(deps.parked);
+  app.get('/v1/events/dead-letters', authed, parked.list);
+  app.post('/v1/events/dead-letters/replay', authed, parked.replay);
 
   if (deps.silences) app.use(silenceRoutes(deps.silences, { read: authed, write: authed }));
   for (const router of deps.extraRoutes ?? []) app.use(router);
