@@ -287,7 +287,12 @@ const configShape = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  /** Kafka as the bus between ingest and the pipeline (scale-out mode). Embedded memory bus when absent. */
+  /**
+   * Where embedded mode keeps its queue and state (docs/reliability.md): the bus when Kafka is absent,
+   * the state store when Redis is absent. Relative to the working directory; `""` runs memory-only.
+   */
+  dataDir: z.string().default('./data'),
+  /** Kafka as the bus between ingest and the pipeline (scale-out mode). The embedded bus when absent. */
   kafka: z
     .strictObject({
       brokers: z.array(z.string().regex(/^[^\s:,]+:\d+$/, 'must be host:port')).min(1),
@@ -329,7 +334,7 @@ const configShape = z.strictObject({
       falcoGroupId: z.string().min(1).default('falconer-falco-source'),
     })
     .optional(),
-  /** Redis for the alert stage's shared state, so replicas agree. In-process memory when absent. */
+  /** Redis for the alert stage's shared state, so replicas agree. The embedded store when absent. */
   redis: z
     .strictObject({
       /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -367,7 +372,7 @@ const configShape = z.strictObject({
       resolveAfterSeconds: z.number().int().positive().default(300),
       silences: z
         .strictObject({
-          /** Embedded mode: silences are saved here and read back at start-up (with Redis they live in Redis). */
+          /** Memory-only embedded mode: silences are saved here and read back at start-up (the data dir or Redis keep them otherwise). */
           file: z.string().min(1).optional(),
           /** Most silences that are not expired. */
           capacity: z.number().int().positive().default(10_000),

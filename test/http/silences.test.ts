@@ -135,7 +135,31 @@ describe('/v1/silences and falconer silence', () => {
     );
   });
 
-  it('keeps silences across a restart in embedded mode (the file)', async () => {
+  it('keeps silences across a restart in embedded mode with the data dir (no file needed)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'falconer-data-'));
+    const first = await startTestFalconer({ dataDir });
+    let id: string;
+    try {
+      const created = await call(`${first.url}/v1/silences`, 'POST', {
+        matchers: [{ name: 'namespace', value: 'kept', isRegex: false, isEqual: true }],
+        endsAt: inAnHour(),
+        createdBy: 'erin',
+        comment: 'across a restart',
+      });
+      id = created.json.silenceID as string;
+    } finally {
+      await first.stop();
+    }
+    const second = await startTestFalconer({ dataDir });
+    try {
+      const listed = await call(`${second.url}/v1/silences/${id}`, 'GET');
+      expect([listed.status, listed.json.createdBy, listed.json.status.state]).toEqual([200, 'erin', 'active']);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('keeps silences across a restart in memory-only embedded mode (the file)', async () => {
     const { json } = await call(`${f.url}/v1/silences`, 'GET');
     const ids = json.silences.map((s: { id: string }) => s.id).sort();
     const again = await startTestFalconer({ alerting: { silences: { file } } });
