@@ -1,6 +1,6 @@
 import type { Alert } from '../core/alert';
 import { priorityTitle } from '../core/priority';
-import { escapeMrkdwn, truncate } from './mrkdwn';
+import { escapeMrkdwn, mrkdwnValue, plainText, truncate } from './mrkdwn';
 import type { SlackMessage } from './slack-message';
 
 const HEADER_MAX = 150;
@@ -22,27 +22,27 @@ export function renderSlackGroup(alert: Alert): SlackMessage {
   const title = `${firing.length ? `[${priorityTitle(alert.priority)}] ` : '[Resolved] '}${g.alerts.length + g.truncated} alerts${by ? ` · ${by}` : ''}`;
   const line = (a: Alert, state: string) => {
     const where = [a.event.k8s.namespace, a.event.k8s.pod].filter(Boolean).join('/');
-    return `• ${state} *${escapeMrkdwn(a.rule)}*${where ? ` in ${escapeMrkdwn(where)}` : ''} · ${priorityTitle(a.priority)} · ×${a.count}`;
+    return `• ${state} *${mrkdwnValue(a.rule)}*${where ? ` in ${mrkdwnValue(where)}` : ''} · ${priorityTitle(a.priority)} · ×${a.count}`;
   };
   const lines = [...firing.map((a) => line(a, ':red_circle:')), ...resolved.map((a) => line(a, ':white_check_mark:'))];
   const shown = lines.slice(0, LINES_SHOWN);
   const hidden = lines.length - shown.length + g.truncated;
   if (hidden > 0) shown.push(`…and ${hidden} more`);
   const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(title, HEADER_MAX), emoji: false } },
+    { type: 'header', text: { type: 'plain_text', text: truncate(plainText(title), HEADER_MAX), emoji: false } },
     { type: 'section', text: { type: 'mrkdwn', text: truncate(shown.join('\n'), SECTION_MAX) } },
     {
       type: 'context',
       elements: [
         {
           type: 'mrkdwn',
-          text: escapeMrkdwn(`${firing.length} firing · ${resolved.length} resolved · ${alert.count} occurrences · ${g.reason}`),
+          text: escapeMrkdwn(`${firing.length} firing · ${resolved.length} resolved · ${alert.count} occurrences · ${g.reason}`), // no event values
         },
       ],
     },
   ];
   return {
-    text: escapeMrkdwn(truncate(title, 300)),
+    text: truncate(mrkdwnValue(title), 300),
     attachments: [{ color: firing.length ? COLOUR.firing : COLOUR.resolved, blocks }],
   };
 }
