@@ -156,6 +156,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
         resolveAfterMs,
         maxAlertsPerGroup: config.alerting.maxAlertsPerGroup,
         isMuted: (route, now) => timeIntervals.routeMuted(route, now),
+        // A shared or lasting store: a group whose replica (or previous run) stopped is flushed here.
+        ...(config.redis || dataDir ? { orphanGraceMs: 5000 } : {}),
         ttlMs: Math.max(windowMs, 24 * 3_600_000),
       })
     : undefined;
@@ -172,6 +174,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     notify: !grouper,
   });
   reconciler.start();
+  grouper?.startRecovery(1000);
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
   const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {

@@ -26,6 +26,12 @@ export interface GrouperOptions {
   ttlMs: number;
   /** Whether the route's mute / active time intervals silence it at `now` (time-intervals.ts). */
   isMuted?: (route: Route, now: number) => boolean;
+  /**
+   * With a store other processes share (Redis) or that outlives this one (the data dir): how long
+   * after its due time a group counts as orphaned (its replica died) and this one flushes it.
+   * Undefined: groups are only flushed by the timers of the process that holds them.
+   */
+  orphanGraceMs?: number;
 }
 
 interface Member {
@@ -67,6 +73,7 @@ const CAS_ATTEMPTS = 8;
 export class Grouper {
   private readonly timers = new Map<string, { at: number; handle: TimerHandle }>();
   private readonly active = new Set<Promise<void>>();
+  private recoveryTimer: TimerHandle | undefined;
   private closed = false;
 
   constructor(
@@ -87,7 +94,9 @@ export class Grouper {
       const docKey = groupDocKey(route.receiver, key);
       if (seen.has(docKey)) continue;
       seen.add(docKey);
+      let created = false;
       const doc = await this.upsert(docKey, (current) => {
+        created = current === undefined;
         const now = this.clock.now();
         const doc: GroupDoc = current ?? {
           key,
@@ -108,8 +117,25 @@ export class Grouper {
         doc.members[alert.fingerprint] = { alert: slim(alert), notified: existing?.notified ?? false };
         return doc;
       });
+      if (created) await this.listForRecovery(docKey, doc.nextFlushAt);
       this.ensureTimer(docKey, doc.nextFlushAt);
     }
+  }
+
+  /**
+   * Flushes the groups whose due time passed more than the grace ago with nobody flushing them (their
+   * replica stopped); each flush is a compare-and-set, so a live replica racing this one is harmless.
+   */
+  async recover(limit = 100): Promise<void> {
+    if (this.options.orphanGraceMs === undefined) return;
+    for (const key of await this.store.due(this.clock.now(), limit)) {
+      if (!key.startsWith('group:') || this.timers.has(key)) continue;
+      await this.flush(key);
+    }
+  }
+
+  private async listForRecovery(docKey: string, nextFlushAt: number): Promise<void> {
+    if (this.options.orphanGraceMs !== undefined) await this.store.schedule(docKey, nextFlushAt + this.options.orphanGraceMs);
   }
 
   /** Resolves once no flush is running (for tests and shutdown). */
@@ -117,8 +143,21 @@ export class Grouper {
     while (this.active.size) await Promise.all([...this.active]);
   }
 
+  /** Looks for orphaned groups every `intervalMs` (only with `orphanGraceMs`). */
+  startRecovery(intervalMs: number): void {
+    if (this.options.orphanGraceMs === undefined || this.closed) return;
+    this.recoveryTimer = this.clock.setTimeout(() => {
+      const work = this.recover()
+        .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'group recovery failed'))
+        .finally(() => this.startRecovery(intervalMs));
+      const tracked = work.finally(() => this.active.delete(tracked));
+      this.active.add(tracked);
+    }, intervalMs);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    if (this.recoveryTimer) this.clock.clearTimeout(this.recoveryTimer);
     for (const { handle } of this.timers.values()) this.clock.clearTimeout(handle);
     this.timers.clear();
     await this.settled();
@@ -147,13 +186,17 @@ export class Grouper {
   private async flush(docKey: string): Promise<void> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const raw = await this.store.get(docKey);
-      if (raw === undefined) return;
+      if (raw === undefined) {
+        if (this.options.orphanGraceMs !== undefined) await this.store.unschedule(docKey); // expired meanwhile
+        return;
+      }
       const doc = JSON.parse(raw) as GroupDoc;
       const now = this.clock.now();
       if (now < doc.nextFlushAt) return this.ensureTimer(docKey, doc.nextFlushAt); // another replica flushed
       const route = nodeAt(this.tree, doc.path);
       if (!route) {
         await this.store.delete(docKey); // the tree changed under the group
+        if (this.options.orphanGraceMs !== undefined) await this.store.unschedule(docKey);
         return;
       }
       const members = Object.entries(doc.members);
@@ -197,7 +240,9 @@ export class Grouper {
         : await this.store.replace(docKey, raw, JSON.stringify(next), this.options.ttlMs);
       if (!written) continue; // changed meanwhile (a new alert, or another replica's flush): look again
       if (empty) await this.store.delete(docKey);
+      if (empty && this.options.orphanGraceMs !== undefined) await this.store.unschedule(docKey);
       if (notification && decision.kind === 'update') this.delivery.update(notification);
+      if (!empty) await this.listForRecovery(docKey, next.nextFlushAt);
       if (!empty) this.ensureTimer(docKey, next.nextFlushAt);
       return;
     }

@@ -466,6 +466,7 @@ export class Dispatcher {
   private async recover(horizon = this.clock.now(), limit = RECOVERY_BATCH): Promise<void> {
     const now = this.clock.now();
     for (const key of await this.store.due(horizon, limit)) {
+      if (!key.startsWith('notify:')) continue; // another stage's entry (a group's flush: alert/group.ts)
       if (this.queued.has(key)) {
         await this.store.schedule(key, now + this.claimGraceMs); // ours, waiting in a lane
         continue;

@@ -265,6 +265,31 @@ describe('groups shared by two replicas on real Redis', () => {
   const stores: RedisStateStore[] = [];
   afterAll(() => Promise.all(stores.map((s) => s.close())));
 
+  it('flushes a group whose replica stopped before its flush, once the grace has passed', async () => {
+    const prefix = `${uniqueName('orphans')}:`;
+    const clock = new VirtualClock(T0);
+    const redis = () => {
+      const s = new RedisStateStore({ url: testRedisUrl(), keyPrefix: prefix });
+      stores.push(s);
+      return s;
+    };
+    const a = setup({ clock, store: redis(), options: { orphanGraceMs: 5000 } });
+    const b = setup({ clock, store: redis(), options: { orphanGraceMs: 5000 } });
+    await a.fire('x', { namespace: 'shop' });
+    await a.grouper.close(); // replica A stops before the group's first flush
+    clock.advance(30 * S + 4999);
+    await b.grouper.recover();
+    await b.settle();
+    expect(b.notifier.calls).toEqual([]); // still within the grace: A might be alive and late
+    clock.advance(1);
+    await b.grouper.recover();
+    await b.settle();
+    expect(b.notifier.calls.map((c) => [c.at, c.kind, c.alerts])).toEqual([[35 * S, 'send', ['x']]]);
+    await b.grouper.recover();
+    await b.settle();
+    expect(b.notifier.calls).toHaveLength(1); // B now runs the group's timer; the entry moved on
+  });
+
   it('notifies one group once although both replicas hold it and both timers fire', async () => {
     const prefix = `${uniqueName('groups')}:`;
     const clock = new VirtualClock(T0);
