@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock';
 import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
 import type { Dispatcher } from '../notify/dispatcher';
+import { evidenceOf } from './evidence';
 import { fingerprint } from './fingerprint';
 import { alertLabels } from './labels';
 import type { RecentAlerts } from './recent';
@@ -61,7 +62,7 @@ export class AlertStage {
       ),
       labels: alertLabels(detection, enrichment),
       evidence,
-      event: detection.event,
+      event: evidenceOf(detection.event),
       enrichment,
       count: counter.count,
       firstSeen: counter.firstSeen,
@@ -77,7 +78,8 @@ export class AlertStage {
       if (isSuppressed(suppression))
         this.metrics.suppressed.inc({ reason: suppression.silencedBy.length ? 'silenced' : 'inhibited' });
       else if (counter.count > 1) this.metrics.dedupSuppressed.inc();
-      if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
+      if (counter.count === 1)
+        this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
       await this.options.grouper.add(alert);
       return alert;
     }
@@ -85,10 +87,12 @@ export class AlertStage {
       // Not handed off: the reconciler announces it if the mute lifts while it still fires, and a
       // receiver that was told before still hears the resolve.
       this.metrics.suppressed.inc({ reason: suppression.silencedBy.length ? 'silenced' : 'inhibited' });
-      if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
+      if (counter.count === 1)
+        this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
       return alert;
     }
-    if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
+    if (counter.count === 1)
+      this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
     else this.metrics.dedupSuppressed.inc();
     // Within the window that opened at firstSeen, every occurrence goes through the durable hand-off:
     // the dispatcher announces if no announcement was handed off yet (the replica that counted the
