@@ -8,6 +8,8 @@ import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
+import type { SilenceStore } from '../alert/silence';
+import { silenceRoutes } from './silences';
 import type { Authenticate } from '../ingest/auth';
 import { closeIfUnread } from '../ingest/body';
 import { requiredScope } from './scopes';
@@ -25,6 +27,9 @@ export interface HttpDeps {
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
+  silences?: SilenceStore;
+  /** Extra routes mounted before the catch-all (e.g. Slack interactivity). */
+  extraRoutes?: express.Router[];
 }
 
 /** Falconer's HTTP surface: ingest, the query API, metrics and health. */
@@ -91,6 +96,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.get('/v1/events/dead-letters', parked.list);
   app.post('/v1/events/dead-letters/replay', parked.replay);
 
+  if (deps.silences) app.use(silenceRoutes(deps.silences));
+  for (const router of deps.extraRoutes ?? []) app.use(router);
+
   app.get('/metrics', async (_req, res, next) => {
     try {
       res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
@@ -122,5 +130,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 function toApi(alert: Alert) {
   const { event, ...rest } = alert;
   const { raw: _raw, ...eventWithoutRaw } = event;
-  return { ...rest, event: eventWithoutRaw };
+  const state =
+    alert.resolvedAt !== undefined ? 'resolved' : alert.silencedBy?.length || alert.inhibitedBy?.length ? 'suppressed' : 'active';
+  return { ...rest, state, silencedBy: alert.silencedBy ?? [], inhibitedBy: alert.inhibitedBy ?? [], event: eventWithoutRaw };
 }
