@@ -62,7 +62,13 @@ function expand(value: unknown): unknown[] {
   if (value === null || value === undefined) return [];
   if (Array.isArray(value)) return value.flatMap(expand);
   const v = value as Record<string, unknown>;
-  if (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items)) return v.items.flatMap(expand);
+  if (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items)) {
+    // A typed list (`PodList` from the API) leaves the kind off its items.
+    const implied = v.kind === 'List' ? undefined : v.kind.slice(0, -'List'.length);
+    return v.items.flatMap((item: unknown) =>
+      expand(implied && typeof item === 'object' && item !== null && !('kind' in item) ? { kind: implied, ...item } : item),
+    );
+  }
   return [value];
 }
 
