@@ -196,7 +196,7 @@ export function renderSarif(
     {
       $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
       version: '2.1.0',
-      runs: [{ tool: { driver: { name: 'falconer', version: toolVersion, rules } }, results }],
+      runs: [{ tool: { driver: { name: 'falconer', rules } }, results }],
     },
     null,
     2,

@@ -72,7 +72,7 @@ export async function runPosture(area: string, opts: PostureOptions): Promise<nu
   const report = buildPosture(loaded.state, { areas, now: Date.now() });
   if (opts.json) out(`${JSON.stringify(report, null, 2)}\n`);
   else if (opts.markdown) out(renderMarkdown(report));
-  else if (opts.sarif) out(renderSarif(report, loaded.sources, version()));
+  else if (opts.sarif) out(renderSarif(report, loaded.sources));
   else out(renderText(report, { includeBuiltin: opts.includeBootstrap }));
   if (threshold && allFindings(report).some((f) => !f.builtin && atLeastSeverity(f.severity, threshold))) return FAILED_GATE;
   return OK;
@@ -81,12 +81,4 @@ export async function runPosture(area: string, opts: PostureOptions): Promise<nu
 function bad(message: string): number {
   err(`falconer posture: ${message}`);
   return BAD_INPUT;
-}
-
-function version(): string {
-  try {
-    return (require('../../../package.json') as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
 }
