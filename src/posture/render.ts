@@ -177,11 +177,7 @@ const SARIF_LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
 const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '7.5', medium: '5.0', low: '2.0' };
 
 /** SARIF 2.1.0, one result per finding, located at the manifest that defines its object when known. */
-export function renderSarif(
-  report: PostureReport,
-  sources: ReadonlyMap<string, SourceLocation> = new Map(),
-  toolVersion = '0.0.0',
-): string {
+export function renderSarif(report: PostureReport, sources: ReadonlyMap<string, SourceLocation> = new Map()): string {
   const findings = allFindings(report).filter((f) => !f.builtin);
   const used = new Set(findings.map((f) => f.id));
   const rules = FINDING_KINDS.filter((k) => used.has(k.id)).map((k) => ({
