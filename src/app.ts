@@ -24,6 +24,8 @@ import type { Enricher } from './enrich/port';
 import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { StateStore } from './store/port';
+import { PostureService } from './posture/service';
+import { parseSchedule, type Schedule } from './posture/schedule';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -100,6 +102,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, metrics, log, {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
   });
+  const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);
   await bus.consume(pipeline.handle);
   const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
   watchDependencies(metrics, { bus, store, falcoTopic });
@@ -118,7 +121,16 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       ...(live.health ? [live.health] : []),
     ],
     log,
+    ...(posture
+      ? {
+          posture: {
+            report: (c?: string) => posture.report(c),
+            state: (c?: string) => enrichment.states?.peek(c ?? config.cluster),
+          },
+        }
+      : {}),
   });
+  posture?.start();
   const server = createHttpServer(config, frontDoor(ingest, app, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -138,6 +150,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      posture?.stop();
       await falcoTopic?.close();
       await live.stop();
       await bus.close();
@@ -178,6 +191,42 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     stopped,
     stop,
   };
+}
+
+/** Posture over the enrichment's state: reports for the API, drift alerts through the alert stage, the digest. */
+function postureFromConfig(
+  config: Config,
+  enrichment: ReturnType<typeof enrichmentFromConfig>,
+  clock: Clock,
+  alerts: AlertStage,
+  recent: RecentAlerts,
+  dispatcher: Dispatcher,
+  log: Logger,
+): PostureService | undefined {
+  const states = enrichment.states;
+  if (!config.posture.enabled || !states) return undefined;
+  const digest = config.posture.digest;
+  const receiver = digest?.receiver;
+  return new PostureService({
+    state: (cluster) => states.peek(cluster),
+    cluster: config.cluster,
+    clock,
+    minRebuildMs: config.posture.minRebuildSeconds * 1000,
+    driftIntervalMs: config.posture.driftIntervalSeconds * 1000,
+    ready: () => enrichment.ready(),
+    raise: (detection) => alerts.process(detection),
+    recentAlerts: () => recent.list(),
+    ...(digest && receiver
+      ? {
+          digest: {
+            schedule: parseSchedule(digest.schedule) as Schedule,
+            timeZone: digest.timezone,
+            send: (alert) => dispatcher.announceTo(receiver, alert),
+          },
+        }
+      : {}),
+    onError: (what, err) => log.error({ err: (err as Error)?.message ?? String(err) }, `${what} failed`),
+  });
 }
 
 /** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */

@@ -8,6 +8,8 @@ import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
+import type { PostureApi } from '../posture/api';
+import { postureRoutes } from '../posture/api';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
@@ -17,6 +19,8 @@ export interface HttpDeps {
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
+  /** Absent when posture (or enrichment) is off: then /v1/posture answers 404. */
+  posture?: PostureApi;
 }
 
 /** Falconer's HTTP surface: ingest, the query API, metrics and health. */
@@ -58,6 +62,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post('/v1/dead-letters/replay', authed, (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
   });
+
+  postureRoutes(app, authed, deps.posture);
 
   app.get('/metrics', async (_req, res, next) => {
     try {

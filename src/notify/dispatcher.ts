@@ -120,6 +120,15 @@ export class Dispatcher {
     return handedOff;
   }
 
+  /** A notification for one named receiver only (the posture digest), whatever its minimum priority. */
+  announceTo(receiver: string, alert: Alert): Promise<void> {
+    const lane = this.lanes.find((l) => l.notifier.name === receiver);
+    if (!lane) return Promise.reject(new Error(`no receiver named ${receiver}`));
+    const handedOff = this.handOff(lane, alert);
+    this.track(handedOff.catch(() => undefined));
+    return handedOff;
+  }
+
   /** A duplicate: receivers that can update an announcement do so, debounced. */
   refresh(alert: Alert): void {
     for (const lane of this.eligible(alert)) this.refreshIn(lane, alert);
