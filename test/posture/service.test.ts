@@ -1,7 +1,9 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import type { Alert, Detection } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
 import { ClusterState } from '../../src/enrich/cluster-state/state';
-import { postureDrift } from '../../src/posture/drift';
+import { DRIFT_RULES, postureDrift } from '../../src/posture/drift';
 import { buildPosture } from '../../src/posture/report';
 import { parseSchedule, type Schedule } from '../../src/posture/schedule';
 import { PostureService } from '../../src/posture/service';
@@ -216,5 +218,18 @@ describe('posture digest', () => {
     expect(sent[1]!.summary).toContain('Fixed:\n• namespace pay enforces baseline, but all its pods meet restricted');
     expect(sent[1]!.summary).toContain('namespace pay has no pod-security.kubernetes.io/enforce label');
     svc.stop();
+  });
+});
+
+describe('drift reuses the rule pack', () => {
+  it('each drift kind names a rule of the built-in pack by its id and name', () => {
+    const dir = `${__dirname}/../../rules/k8s_audit`;
+    const rules = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .flatMap((f) => parse(readFileSync(`${dir}/${f}`, 'utf8')) as { rule?: string; name?: string }[])
+      .filter((r) => r.rule);
+    for (const { ruleId, rule } of Object.values(DRIFT_RULES)) {
+      expect(rules.find((r) => r.rule === ruleId)?.name).toBe(rule);
+    }
   });
 });
