@@ -5,25 +5,37 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
-import { createBus, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
+import {
+  createBus,
+  createEventDeadLetterStore,
+  createStore,
+  openDataDir,
+  startFalcoTopicIngest,
+  watchDependencies,
+} from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, type Logger } from './observability/logger';
 import { authenticator } from './ingest/auth';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
-import { RecentAlerts } from './alert/recent';
+import { RecentAlerts, durableRecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
+import { DurableDeadLetters } from './notify/dead-letters';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
+import { EventDeadLetters } from './pipeline/dead-letters';
+import { consumerHealth } from './observability/health';
 import { RuleEngine, loadRuleSet } from './detect/engine';
 import { reloadRulesOnSighup } from './detect/reload';
 import type { Detector } from './detect/port';
 import type { Enricher } from './enrich/port';
 import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
+import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
+import type { DataDir } from './store/data-dir';
 import { PostureService } from './posture/service';
 import { parseSchedule, type Schedule } from './posture/schedule';
 
@@ -45,6 +57,8 @@ export interface RunningFalconer {
   store: StateStore;
   dispatcher: Dispatcher;
   recent: RecentAlerts;
+  /** Embedded mode's data dir, when one is in use. */
+  dataDir: DataDir | undefined;
   /** Resolves when the service has shut down. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -69,7 +83,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
   });
 
-  const store = createStore(config, clock);
+  // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
+  const dataDir = await openDataDir(config, clock, log);
+  const store = createStore(config, clock, {}, dataDir);
   const bus = createBus(
     config,
     clock,
@@ -78,8 +94,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
     },
     log,
+    dataDir,
   );
-  const recent = new RecentAlerts(config.alerting.recentAlerts);
+  const recent = dataDir
+    ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
+    : new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
     maxAttempts: 8,
@@ -89,8 +108,12 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     windowMs,
     queueCapacity: 10_000,
     deadLetterCapacity: 10_000,
+    ...(dataDir ? { deadLetters: new DurableDeadLetters(10_000, dataDir) } : {}),
     // Replicas share the outbox: each takes over what a dead one handed off or claimed (docs/reliability.md).
     ...(config.redis ? { leaseMs: 30_000, recoverIntervalMs: 1_000 } : {}),
+    // The data dir's outbox outlives the process: a restart sends what the last run handed off or
+    // claimed and did not finish, at once (its claims carry this installation's owner).
+    ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
   });
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
@@ -99,25 +122,43 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
-  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, metrics, log, {
+  const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {
+    maxLetterBytes: config.pipeline.deadLetters.maxEventBytes,
+    replayBatch: config.pipeline.deadLetters.maxCount,
+  });
+  dataDir?.release(); // every adapter has taken what the last run left
+  metrics.watchParkedEvents(() => parked.count());
+  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, parked, metrics, log, {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
+    maxEventAttempts: config.pipeline.maxEventAttempts,
   });
   const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);
-  await bus.consume(pipeline.handle);
-  const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
-  watchDependencies(metrics, { bus, store, falcoTopic });
 
+  let falcoTopic: KafkaRawSource | undefined; // started once the server listens
+  const stallMs = config.pipeline.stallSeconds * 1000;
   const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
   const app = createHttpApp({
     ingest,
     authenticate,
     recent,
     dispatcher,
+    parked,
     metrics,
     health: [
       { name: 'bus', check: () => bus.health() },
+      { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), stallMs) },
       { name: 'store', check: () => store.health() },
-      ...(falcoTopic ? [{ name: 'falco-topic', check: () => falcoTopic.health() }] : []),
+      ...(config.kafka?.falcoTopic
+        ? [
+            {
+              name: 'falco-topic',
+              check: () => {
+                const health = falcoTopic?.health() ?? { ok: false, detail: 'not consuming yet' };
+                return health.ok ? consumerHealth(falcoTopic!.progress(), Date.now(), stallMs) : health;
+              },
+            },
+          ]
+        : []),
       ...(live.health ? [live.health] : []),
     ],
     log,
@@ -130,7 +171,6 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
         }
       : {}),
   });
-  posture?.start();
   const server = createHttpServer(config, frontDoor(ingest, app, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -139,6 +179,19 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const port = (server.address() as AddressInfo).port;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
   log.info({ port, receivers: config.receivers.map((r) => r.name) }, 'falconer listening');
+
+  // Listening first: ingest and /healthz answer while the consumer joins its group (which can take a
+  // session timeout after a restart); /readyz says "not consuming yet" until it has.
+  try {
+    await bus.consume(pipeline.handle);
+    falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await bus.close().catch(() => undefined);
+    throw err;
+  }
+  watchDependencies(metrics, { bus, store, falcoTopic, dataDir });
+  posture?.start();
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -156,6 +209,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       await bus.close();
       await dispatcher.close();
       await store.close();
+      await dataDir?.close();
       log.info('stopped');
       resolveStopped();
     })());
@@ -188,6 +242,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     store,
     dispatcher,
     recent,
+    dataDir,
     stopped,
     stop,
   };

@@ -84,6 +84,8 @@ function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
   if (env.FALCONER_PORT) section(doc, 'server').port = int('FALCONER_PORT', env.FALCONER_PORT);
   if (env.FALCONER_INGEST_TOKEN) section(doc, 'ingest').token = env.FALCONER_INGEST_TOKEN;
   if (env.FALCONER_LOG_LEVEL) section(doc, 'log').level = env.FALCONER_LOG_LEVEL;
+  // Set but empty means memory-only, so this one tests for presence.
+  if (env.FALCONER_DATA_DIR !== undefined) doc.dataDir = env.FALCONER_DATA_DIR;
   if (env.FALCONER_RUNBOOK_URL_TEMPLATE) section(doc, 'alerting').runbookUrlTemplate = env.FALCONER_RUNBOOK_URL_TEMPLATE;
 
   if (env.FALCONER_KAFKA_BROKERS) section(doc, 'kafka').brokers = commaList(env.FALCONER_KAFKA_BROKERS);

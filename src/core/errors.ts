@@ -65,6 +65,13 @@ export class ConfigError extends FalconerError {
   }
 }
 
+/** The data dir cannot be used as configured (another process holds it, the file is damaged). */
+export class StorageError extends FalconerError {
+  constructor(message: string) {
+    super('storage_failed', message, 500);
+  }
+}
+
 export class RuleError extends FalconerError {
   constructor(message: string, details?: unknown) {
     super('rule_invalid', message, 500, details);
@@ -78,5 +85,11 @@ export class DeliveryError extends FalconerError {
     readonly retryAfterMs?: number,
   ) {
     super('delivery_failed', message, 502);
+  }
+}
+
+export class BadRequestError extends FalconerError {
+  constructor(message: string) {
+    super('bad_request', message, 400);
   }
 }

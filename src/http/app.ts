@@ -10,12 +10,16 @@ import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
 import type { PostureApi } from '../posture/api';
 import { postureRoutes } from '../posture/api';
+import type { EventDeadLetters } from '../pipeline/dead-letters';
+import { parkedEventHandlers } from './parked-events';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
   authenticate: (req: IncomingMessage) => void;
   recent: RecentAlerts;
   dispatcher: Dispatcher;
+  /** Events the pipeline parked after repeated failures. */
+  parked: EventDeadLetters;
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
@@ -62,6 +66,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post('/v1/dead-letters/replay', authed, (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
   });
+  const parked = parkedEventHandlers(deps.parked);
+  app.get('/v1/events/dead-letters', authed, parked.list);
+  app.post('/v1/events/dead-letters/replay', authed, parked.replay);
 
   postureRoutes(app, authed, deps.posture);
 
