@@ -2,6 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
+import { KubeApiServer } from '../support/kube-api-server';
 
 const SAMPLE = join(__dirname, '../fixtures/posture/cluster.yaml');
 
@@ -182,5 +183,61 @@ describe('falconer netpol', () => {
     const { code, stderr } = await run('netpol', 'peers', 'nope', '-n', 'payments', '--state', SAMPLE);
     expect(code).toBe(2);
     expect(stderr).toContain('pod payments/nope is not in the state');
+  });
+});
+
+describe('falconer posture --live', () => {
+  let server: KubeApiServer;
+  beforeAll(async () => {
+    server = await new KubeApiServer().start();
+    server.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'shop', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } },
+    });
+    server.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'everything' },
+      rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }],
+    });
+    server.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'ci-everything' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'everything' },
+      subjects: [{ kind: 'ServiceAccount', name: 'ci', namespace: 'shop' }],
+    });
+  });
+  afterAll(() => server.close());
+
+  it('lists the cluster once through a kubeconfig and reports on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'posture-kube-'));
+    const kubeconfig = join(dir, 'config');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: fake, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]`,
+        `users: [{name: falconer, user: {token: ${server.token}}}]`,
+        'contexts: [{name: fake, context: {cluster: fake, user: falconer}}]',
+        'current-context: fake',
+      ].join('\n'),
+    );
+    const { code, stdout } = await run('posture', '--live', '--kubeconfig', kubeconfig, '--json', '--fail-on', 'critical');
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(report.rbac.clusterAdmins.map((a: { subject: { name: string } }) => a.subject.name)).toEqual(['ci']);
+    expect(report.pss.namespaces.map((n: { namespace: string; enforce: string }) => [n.namespace, n.enforce])).toEqual([
+      ['shop', 'baseline:latest'],
+    ]);
+  });
+
+  it('--live with --state is bad input; an unreadable kubeconfig too', async () => {
+    expect((await run('posture', '--live', '--state', SAMPLE)).code).toBe(2);
+    const r = await run('posture', '--live', '--kubeconfig', '/nonexistent/kubeconfig');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('falconer posture:');
   });
 });
