@@ -1,4 +1,4 @@
-import type { Express, Request, Response, NextFunction } from 'express';
+import type { Express, Request } from 'express';
 import { FalconerError } from '../core/errors';
 import type { ClusterState } from '../enrich/cluster-state/state';
 import { AREAS, type Area } from './finding';
@@ -11,16 +11,14 @@ export interface PostureApi {
   state(cluster?: string): ClusterState | undefined;
 }
 
-type Handler = (req: Request, res: Response, next: NextFunction) => void;
-
 const MAX_NAME = 253;
 
 /**
- * `GET /v1/posture[/rbac|/pss|/network][?cluster=NAME]`: the cached report (rebuilt on a state change at
+ * `GET /v1/posture[/rbac|/pss|/network][?cluster=NAME]` (scope `read`, checked in front of every route): the cached report (rebuilt on a state change at
  * most once per `posture.minRebuildSeconds`; `stale: true` says the state moved on since). And
  * `GET /v1/posture/network/peers?namespace=NS&pod=POD`: who may talk to one pod.
  */
-export function postureRoutes(app: Express, authed: Handler, posture: PostureApi | undefined): void {
+export function postureRoutes(app: Express, posture: PostureApi | undefined): void {
   const served = (req: Request): ServedReport => {
     if (!posture) throw new FalconerError('not_found', 'posture is not enabled (posture.enabled and enrichment.enabled)', 404);
     const cluster = queryString(req, 'cluster');
@@ -30,7 +28,7 @@ export function postureRoutes(app: Express, authed: Handler, posture: PostureApi
     return result;
   };
 
-  app.get('/v1/posture', authed, (req, res, next) => {
+  app.get('/v1/posture', (req, res, next) => {
     try {
       const { report, stale } = served(req);
       res.json({ ...report, stale });
@@ -39,7 +37,7 @@ export function postureRoutes(app: Express, authed: Handler, posture: PostureApi
     }
   });
 
-  app.get('/v1/posture/network/peers', authed, (req, res, next) => {
+  app.get('/v1/posture/network/peers', (req, res, next) => {
     try {
       if (!posture) throw new FalconerError('not_found', 'posture is not enabled', 404);
       const namespace = queryString(req, 'namespace');
@@ -57,7 +55,7 @@ export function postureRoutes(app: Express, authed: Handler, posture: PostureApi
     }
   });
 
-  app.get('/v1/posture/:area', authed, (req, res, next) => {
+  app.get('/v1/posture/:area', (req, res, next) => {
     try {
       const area = String(req.params.area);
       if (!(AREAS as readonly string[]).includes(area)) {

@@ -4,6 +4,7 @@ import { eventually, post, startTestFalconer, TEST_TOKEN } from '../support/falc
 
 const SAMPLE = join(__dirname, '../fixtures/posture/cluster.yaml');
 const auth = { authorization: `Bearer ${TEST_TOKEN}` };
+const INGEST_ONLY = 'ingest-only-token-0123456789';
 
 /** An audit event of a namespace label patch, as the apiserver sends it at RequestResponse level. */
 function labelPatch(id: string, namespace: string, labels: Record<string, string>) {
@@ -48,6 +49,7 @@ describe('GET /v1/posture', () => {
       cluster: 'sample',
       enrichment: { snapshots: [SAMPLE], waitForStateMs: 0 },
       posture: { minRebuildSeconds: 1, driftIntervalSeconds: 1 },
+      auth: { tokens: [{ name: 'falco', token: INGEST_ONLY, scopes: ['ingest'] }] },
     });
   });
   afterAll(() => f.stop());
@@ -57,8 +59,12 @@ describe('GET /v1/posture', () => {
     return { status: res.status, json: (await res.json()) as any };
   };
 
-  it('needs the bearer token', async () => {
+  it('needs a token with the read scope', async () => {
     expect((await get('/v1/posture', {})).status).toBe(401);
+    expect((await get('/v1/posture/rbac', { authorization: `Bearer ${INGEST_ONLY}` })).status).toBe(403);
+    expect(
+      (await get('/v1/posture/network/peers?namespace=payments&pod=db-0', { authorization: `Bearer ${INGEST_ONLY}` })).status,
+    ).toBe(403);
   });
 
   it('the whole report, as the CLI prints it with --json, plus stale', async () => {
