@@ -38,6 +38,7 @@ import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
+import { correlationFromConfig } from './correlate';
 import type { DataDir } from './store/data-dir';
 import { PostureService } from './posture/service';
 import { parseSchedule, type Schedule } from './posture/schedule';
@@ -138,11 +139,26 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
-  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, parked, metrics, log, {
-    seenTtlMs: config.ingest.retryDedupSeconds * 1000,
-    maxEventAttempts: config.pipeline.maxEventAttempts,
+  const enricher = options.enricher ?? enrichment.enricher;
+  const correlation = correlationFromConfig(config, {
+    store,
+    ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
+    amend: (alert) => alerts.amend(alert),
+    incidentGrew: (incident) => dispatcher.incidentChanged(incident),
+    log,
   });
   const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);
+  const pipeline = new Pipeline(
+    detector,
+    enricher,
+    alerts,
+    store,
+    parked,
+    metrics,
+    log,
+    { seenTtlMs: config.ingest.retryDedupSeconds * 1000, maxEventAttempts: config.pipeline.maxEventAttempts },
+    correlation?.correlator,
+  );
 
   let falcoTopic: KafkaRawSource | undefined; // started once the server listens
   const stallMs = config.pipeline.stallSeconds * 1000;
@@ -158,6 +174,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ingest,
     authenticate,
     recent,
+    ...(correlation?.incidents ? { incidents: correlation.incidents } : {}),
     dispatcher,
     parked,
     metrics,
