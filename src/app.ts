@@ -7,7 +7,7 @@ import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
 import { createBus, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
-import { createLogger, type Logger } from './observability/logger';
+import { createLogger, resolveLogFormat, type Logger } from './observability/logger';
 import { authenticator } from './ingest/auth';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
@@ -51,7 +51,8 @@ export interface RunningFalconer {
 /** The composition root: builds adapters and stages from a validated config and starts listening. */
 export async function startFalconer(config: Config, options: FalconerOptions = {}): Promise<RunningFalconer> {
   const clock = options.clock ?? systemClock;
-  const log = options.logger ?? createLogger(config.log.level);
+  const logFormat = resolveLogFormat(config.log.format, process.stdout.isTTY);
+  const log = options.logger ?? createLogger(config.log.level, undefined, logFormat);
   const metrics = createMetrics();
   // Rules load before anything listens: a broken rule file stops start-up with file, rule and problem.
   const detector = options.detector ?? new RuleEngine(loadRuleSet(config.rules));
@@ -79,7 +80,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   );
   const recent = new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
-  const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
+  const notifiers = createNotifiers(config, log, logFormat);
+  const dispatcher = new Dispatcher(notifiers, store, clock, metrics, log, {
     maxAttempts: 8,
     baseDelayMs: 1000,
     maxDelayMs: 5 * 60_000,
@@ -126,7 +128,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  log.info({ port, receivers: config.receivers.map((r) => r.name) }, 'falconer listening');
+  log.info({ port, receivers: notifiers.map((n) => n.name) }, 'falconer listening');
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
