@@ -44,7 +44,7 @@ export function loadConfig({ file, env }: LoadOptions): Config {
  * variables that set them, so a problem with one is told by the variable's name.
  */
 export function validateConfig(doc: unknown, origin = 'config', fromEnv: EnvOrigins = new Map()): Config {
-  const tokenProblem = trimIngestToken(doc, fromEnv);
+  const tokenProblem = trimIngestToken(doc);
   const result = configSchema.safeParse(doc);
   if (tokenProblem || !result.success) {
     const problems = [
@@ -101,13 +101,12 @@ function envNameFor(path: string[], fromEnv: EnvOrigins): string | undefined {
  * A token with spaces around it (a Secret written with `echo`, a pasted value) would never match what
  * callers send: trim it. One made only of whitespace is refused, not taken for "generate one".
  */
-function trimIngestToken(doc: unknown, fromEnv: EnvOrigins): string | undefined {
+function trimIngestToken(doc: unknown): string | undefined {
   const ingest = (doc as Mutable | undefined)?.ingest as Mutable | undefined;
   if (!ingest || typeof ingest !== 'object' || typeof ingest.token !== 'string') return undefined;
   const trimmed = ingest.token.trim();
   if (trimmed === '') {
-    const name = fromEnv.get('ingest.token') ?? 'ingest.token';
-    return `${name}: is only whitespace; set a token of at least 16 characters, or leave it unset to have one generated`;
+    return 'ingest.token: is only whitespace; set a token of at least 16 characters, or leave it unset to have one generated';
   }
   ingest.token = trimmed;
   return undefined;
@@ -213,8 +212,9 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const trimmed = raw.trim();
-  // Only whitespace: kept, so validation refuses it by the variable's name instead of a default applying.
-  return trimmed === '' ? raw : trimmed;
+  // Neither "unset" (a default would apply silently) nor a value anyone meant.
+  if (trimmed === '') throw new ConfigError(`${name} is only whitespace: give it a value, or unset it`);
+  return trimmed;
 }
 
 /** Applies the environment overrides; returns which keys they set. */

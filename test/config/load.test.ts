@@ -149,7 +149,7 @@ describe('loadConfig and the environment', () => {
   });
 
   it('refuses a token made only of whitespace instead of generating one', () => {
-    expect(() => loadConfig({ env: { FALCONER_INGEST_TOKEN: '   ' } })).toThrow(/FALCONER_INGEST_TOKEN: is only whitespace/);
+    expect(() => loadConfig({ env: { FALCONER_INGEST_TOKEN: '   ' } })).toThrow(/FALCONER_INGEST_TOKEN is only whitespace/);
     const path = file('ingest: { token: "    " }');
     expect(() => loadConfig({ file: path, env: {} })).toThrow(/ingest\.token: is only whitespace/);
   });
