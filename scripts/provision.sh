@@ -41,6 +41,19 @@ native() {
   [ "${FALCONER_TEST_SERVICES:-}" != "off" ] && [ "$docker_engine" -eq 0 ] && [ -z "${!1:-}" ]
 }
 
+# --- Pod Security conformance fixtures --------------------------------------------------------
+# kubernetes/pod-security-admission's test/testdata (19 MB, 4.5k pods) is not in this repository; the
+# conformance suites read it from ../shared/conformance beside the checkout, or FALCONER_PSA_FIXTURES.
+psa_fixtures="${FALCONER_PSA_FIXTURES:-$repo/../shared/conformance/pod-security-admission}"
+if [ -d "$psa_fixtures/restricted" ]; then
+  log "pod security fixtures: $(cd "$psa_fixtures" && pwd)"
+else
+  fail "the Pod Security conformance fixtures are not at $psa_fixtures. Copy kubernetes/pod-security-admission's
+test/testdata there (layout <level>/v1.<N>/{pass,fail}/*.yaml), or point at a copy:
+
+  export FALCONER_PSA_FIXTURES=/path/to/pod-security-admission"
+fi
+
 # --- Debian packages ---------------------------------------------------------------------------
 apt_packages=()
 if native FALCONER_TEST_REDIS_URL && ! have redis-server; then apt_packages+=(redis-server); fi
@@ -124,18 +137,9 @@ Or set FALCONER_KAFKA_LIBS to a folder of Kafka $kafka_version jars, or FALCONER
   fi
 fi
 
-# --- Pod Security conformance fixtures --------------------------------------------------------
-# kubernetes/pod-security-admission's test/testdata (19 MB, 4.5k pods) is not in this repository; the
-# conformance suites read it from ../shared/conformance beside the checkout, or FALCONER_PSA_FIXTURES.
-psa_fixtures="${FALCONER_PSA_FIXTURES:-$repo/../shared/conformance/pod-security-admission}"
-if [ -d "$psa_fixtures/restricted" ]; then
-  log "pod security fixtures: $(cd "$psa_fixtures" && pwd)"
-else
-  fail "the Pod Security conformance fixtures are not at $psa_fixtures. Copy kubernetes/pod-security-admission's
-test/testdata there (layout <level>/v1.<N>/{pass,fail}/*.yaml), or point at a copy:
-
-  export FALCONER_PSA_FIXTURES=/path/to/pod-security-admission"
-fi
+# --- helm (for the chart tests, test/deploy/helm.test.ts) ------------------------------------------
+# Owned by the Helm chart work; builds helm with Go into $services/bin. Idempotent.
+SERVICES_DIR="$services" bash "$repo/scripts/provision-helm.sh"
 
 # --- Chromium ----------------------------------------------------------------------------------
 # Not needed yet. When the console and its browser tests land, this section checks for Chromium

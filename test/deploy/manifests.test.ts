@@ -1,25 +1,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import { loadConfig, validateConfig } from '../../src/config/load';
-import { ClusterState } from '../../src/enrich/cluster-state';
-import { networkExposure } from '../../src/enrich/network';
-import { evaluatePodSecurity, formatViolations } from '../../src/enrich/pod-security';
-import { can, riskyPermissions, subjectFor } from '../../src/enrich/rbac';
+import { loadConfig } from '../../src/config/load';
 import { atMost, auditDecision, LEVELS, type AuditLevel, type AuditPolicy, type AuditRequest } from './audit-policy';
-import {
-  asDoc,
-  asList,
-  composeFile,
-  DEPLOY_DIR,
-  documents,
-  findOne,
-  interpolate,
-  isDoc,
-  manifests,
-  yamlFiles,
-  type Doc,
-} from './manifests';
+import { describeGuarantees } from './guarantees';
+import { asDoc, asList, composeFile, DEPLOY_DIR, documents, interpolate, isDoc, manifests, yamlFiles } from './manifests';
 
 const all = manifests();
 const NAMESPACE = 'falconer';
@@ -28,14 +12,6 @@ const SERVICE_ACCOUNT_USER = 'system:serviceaccount:falconer:falconer';
 const HELM_VALUES = ['falco-values.yaml', 'falcosidekick-values.yaml'];
 /** Files that are not applied by `kubectl apply -k deploy/`. */
 const NOT_APPLIED = ['kustomization.yaml', 'secret.yaml', ...HELM_VALUES];
-
-const deployment = findOne(all, 'Deployment', 'falconer');
-const podSpec = asDoc(asDoc(asDoc(deployment.body.spec, 'spec').template, 'template').spec, 'pod spec');
-const container = asDoc(asList(podSpec.containers)[0], 'container');
-
-function envOf(c: Doc): Map<string, Doc> {
-  return new Map(asList(c.env).map((e) => [String(asDoc(e, 'env').name), asDoc(e, 'env')]));
-}
 
 describe('deploy/: every YAML file', () => {
   const files = yamlFiles();
@@ -82,239 +58,20 @@ describe('deploy/: every YAML file', () => {
   });
 });
 
-describe('Pod Security: Falconer passes the standard it checks others against', () => {
-  it('labels its namespace to enforce restricted:latest', () => {
-    const labels = asDoc(asDoc(findOne(all, 'Namespace', NAMESPACE).body.metadata, 'metadata').labels, 'labels');
-    expect(labels).toMatchObject({
-      'pod-security.kubernetes.io/enforce': 'restricted',
-      'pod-security.kubernetes.io/enforce-version': 'latest',
-    });
-  });
-
-  it("passes Falconer's own evaluator at restricted:latest", () => {
-    const result = evaluatePodSecurity(deployment.body, 'restricted', 'latest');
-    expect(formatViolations(result.violations)).toBe('');
-    expect(result.allowed).toBe(true);
-  });
-
-  // Proves the check above can fail: each regression alone breaks restricted.
-  it.each<[string, (c: Doc, pod: Doc) => void]>([
-    ['allowPrivilegeEscalation: true', (c) => (asDoc(c.securityContext, 'sc').allowPrivilegeEscalation = true)],
-    ['capabilities not dropped', (c) => delete asDoc(c.securityContext, 'sc').capabilities],
-    [
-      'runAsNonRoot unset',
-      (c, pod) => {
-        delete asDoc(c.securityContext, 'sc').runAsNonRoot;
-        delete asDoc(pod.securityContext, 'psc').runAsNonRoot;
-      },
-    ],
-    [
-      'no seccomp profile',
-      (c, pod) => {
-        delete asDoc(c.securityContext, 'sc').seccompProfile;
-        delete asDoc(pod.securityContext, 'psc').seccompProfile;
-      },
-    ],
-  ])('a regression (%s) would fail restricted', (_name, regress) => {
-    const copy = structuredClone(deployment.body);
-    const pod = asDoc(asDoc(asDoc(copy.spec, 'spec').template, 'template').spec, 'pod');
-    regress(asDoc(asList(pod.containers)[0], 'container'), pod);
-    expect(evaluatePodSecurity(copy, 'restricted', 'latest').allowed).toBe(false);
-  });
-
-  it('runs as UID 10001 with a read-only root filesystem and only /tmp writable', () => {
-    expect(container.securityContext).toMatchObject({
-      runAsUser: 10001,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-    });
-    const mounts = asList(container.volumeMounts).map((m) => asDoc(m, 'mount'));
-    const writable = mounts.filter((m) => m.readOnly !== true);
-    expect(writable.map((m) => m.mountPath)).toEqual(['/tmp']);
-    const tmpVolume = asList(podSpec.volumes)
-      .map((v) => asDoc(v, 'volume'))
-      .find((v) => v.name === writable[0]?.name);
-    expect(tmpVolume).toHaveProperty('emptyDir');
-  });
-
-  it('runs two replicas with resources, /healthz and /readyz probes on the service port', () => {
-    expect(asDoc(deployment.body.spec, 'spec').replicas).toBe(2);
-    const resources = asDoc(container.resources, 'resources');
-    expect(resources.requests).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
-    expect(resources.limits).toEqual(expect.objectContaining({ memory: expect.any(String) }));
-    const port = asDoc(asList(container.ports)[0], 'port');
-    expect(port).toMatchObject({ name: 'http', containerPort: 2804 });
-    const probe = (key: string) => asDoc(asDoc(container[key], key).httpGet, `${key}.httpGet`);
-    expect(probe('livenessProbe')).toMatchObject({ path: '/healthz', port: 'http' });
-    expect(probe('readinessProbe')).toMatchObject({ path: '/readyz', port: 'http' });
-    const service = asDoc(findOne(all, 'Service', 'falconer').body.spec, 'service spec');
-    expect(asList(service.ports)).toContainEqual(expect.objectContaining({ port: 2804, targetPort: 'http' }));
-  });
-});
-
-describe('configuration and secrets the Deployment reads', () => {
-  const env = envOf(container);
-
-  it('takes both tokens from keys the Secret template defines', () => {
-    const secret = findOne(all, 'Secret', 'falconer');
-    const keys = Object.keys(asDoc(secret.body.stringData, 'stringData'));
-    for (const name of ['FALCONER_INGEST_TOKEN', 'FALCONER_SLACK_TOKEN']) {
-      const ref = asDoc(asDoc(env.get(name)?.valueFrom, `${name}.valueFrom`).secretKeyRef, 'secretKeyRef');
-      expect(ref.name).toBe('falconer');
-      expect(keys).toContain(ref.key);
-    }
-  });
-
-  it("reads a falconer.yaml that Falconer's schema accepts, with Kafka and Redis for two replicas", () => {
-    const configMap = findOne(all, 'ConfigMap', 'falconer-config');
-    const configPath = String(env.get('FALCONER_CONFIG')?.value);
-    const mount = asList(container.volumeMounts)
-      .map((m) => asDoc(m, 'mount'))
-      .find((m) => configPath.startsWith(`${String(m.mountPath)}/`));
-    const volume = asList(podSpec.volumes)
-      .map((v) => asDoc(v, 'volume'))
-      .find((v) => v.name === mount?.name);
-    expect(asDoc(volume?.configMap, 'configMap volume').name).toBe('falconer-config');
-    const key = configPath.slice(String(mount?.mountPath).length + 1);
-    const text = String(asDoc(configMap.body.data, 'data')[key]);
-
-    // The Slack token arrives from the environment; the file names the channel.
-    const config = validateConfig(withSlackToken(parse(text)));
-    expect(config.server.port).toBe(2804);
-    expect(config.kafka?.brokers.length).toBeGreaterThan(0);
-    expect(config.redis?.url).toMatch(/^rediss?:\/\//);
-    expect(config.receivers).toContainEqual(expect.objectContaining({ type: 'slack' }));
-    expect(config.server.shutdownGraceSeconds).toBeLessThan(Number(podSpec.terminationGracePeriodSeconds));
-  });
-
-  it('serves HTTPS from the falconer-tls Secret, and the probes speak HTTPS', () => {
-    const configMap = findOne(all, 'ConfigMap', 'falconer-config');
-    const config = validateConfig(withSlackToken(parse(String(asDoc(configMap.body.data, 'data')['falconer.yaml']))));
-    const tls = config.server.tls;
-    expect(tls).toBeDefined();
-    const secretKeys = Object.keys(asDoc(findOne(all, 'Secret', 'falconer-tls').body.stringData, 'stringData'));
-    for (const file of [tls?.certFile, tls?.keyFile]) {
-      const mount = asList(container.volumeMounts)
-        .map((m) => asDoc(m, 'mount'))
-        .find((m) => String(file).startsWith(`${String(m.mountPath)}/`));
-      const volume = asList(podSpec.volumes)
-        .map((v) => asDoc(v, 'volume'))
-        .find((v) => v.name === mount?.name);
-      expect(asDoc(volume?.secret, `volume for ${file}`).secretName).toBe('falconer-tls');
-      expect(secretKeys).toContain(String(file).slice(String(mount?.mountPath).length + 1));
-    }
-    for (const key of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
-      expect([key, asDoc(asDoc(container[key], key).httpGet, key).scheme]).toEqual([key, 'HTTPS']);
-    }
-  });
-});
-
-function withSlackToken(doc: unknown): Doc {
-  const config = asDoc(structuredClone(doc), 'falconer.yaml');
-  for (const r of asList(config.receivers)) if (isDoc(r) && r.type === 'slack') r.token = 'xoxb-from-the-secret';
-  return config;
-}
-
-describe("RBAC: least privilege, by Falconer's own RBAC evaluator", () => {
-  const state = new ClusterState('deploy');
-  for (const m of all) state.upsert(m.body);
-  const subject = subjectFor(SERVICE_ACCOUNT_USER);
-
-  it('grants only get/list/watch, on named resources, no wildcards', () => {
-    const role = findOne(all, 'ClusterRole', 'falconer-enrichment-reader');
-    const rules = asList(role.body.rules).map((r) => asDoc(r, 'rule'));
-    expect(rules.length).toBeGreaterThan(0);
-    const granted = new Set<string>();
-    for (const rule of rules) {
-      expect(asList(rule.verbs).every((v) => ['get', 'list', 'watch'].includes(String(v)))).toBe(true);
-      for (const field of ['verbs', 'resources', 'apiGroups']) expect(asList(rule[field])).not.toContain('*');
-      expect(rule).not.toHaveProperty('nonResourceURLs');
-      for (const r of asList(rule.resources)) granted.add(String(r));
-    }
-    expect([...granted].sort()).toEqual(
-      [
-        'clusterrolebindings',
-        'clusterroles',
-        'namespaces',
-        'networkpolicies',
-        'pods',
-        'rolebindings',
-        'roles',
-        'serviceaccounts',
-      ].sort(),
-    );
-  });
-
-  it('binds only that role, only to the falconer service account', () => {
-    const bindings = all.filter((m) => m.kind === 'ClusterRoleBinding' || m.kind === 'RoleBinding');
-    expect(bindings.map((b) => [asDoc(b.body.roleRef, 'roleRef').name, b.body.subjects])).toEqual([
-      ['falconer-enrichment-reader', [{ kind: 'ServiceAccount', name: 'falconer', namespace: NAMESPACE }]],
-    ]);
-  });
-
-  it('holds none of the permissions Falconer reports as risky', () => {
-    expect(riskyPermissions(state, subject)).toEqual([]);
-  });
-
-  it.each<[string, string, string, string, boolean]>([
-    ['watch', '', 'pods', '', true],
-    ['list', 'rbac.authorization.k8s.io', 'clusterrolebindings', '', true],
-    ['get', 'networking.k8s.io', 'networkpolicies', 'default', true],
-    ['get', '', 'secrets', 'default', false],
-    ['list', '', 'configmaps', 'kube-system', false],
-    ['create', '', 'pods', 'default', false],
-    ['patch', 'rbac.authorization.k8s.io', 'clusterroles', '', false],
-    ['delete', '', 'pods', 'default', false],
-  ])('%s %s/%s in namespace "%s" (empty: cluster-wide): allowed=%s', (verb, apiGroup, resource, namespace, allowed) => {
-    const decision = can(state, subject, { verb, apiGroup, resource, ...(namespace ? { namespace } : {}) });
-    expect(decision.allowed).toBe(allowed);
-  });
-
-  it('denies the exec subresource even though pods are readable', () => {
-    expect(
-      can(state, subject, { verb: 'get', apiGroup: '', resource: 'pods', subresource: 'exec', namespace: 'default' }).allowed,
-    ).toBe(false);
-  });
-});
-
-describe("NetworkPolicy: default deny, by Falconer's own exposure evaluator", () => {
-  const policies = all.filter((m) => m.kind === 'NetworkPolicy');
-  const state = new ClusterState('deploy');
-  for (const m of policies) state.upsert(m.body);
-  const podLabels = asDoc(
-    asDoc(asDoc(asDoc(deployment.body.spec, 'spec').template, 'template').metadata, 'meta').labels,
-    'labels',
-  ) as Record<string, string>;
-
-  it('has a policy selecting every pod that denies both directions', () => {
-    const denyAll = policies.find((p) => {
-      const spec = asDoc(p.body.spec, 'spec');
-      return (
-        Object.keys(asDoc(spec.podSelector, 'podSelector')).length === 0 &&
-        asList(spec.ingress).length === 0 &&
-        asList(spec.egress).length === 0 &&
-        ['Ingress', 'Egress'].every((t) => asList(spec.policyTypes).includes(t))
-      );
-    });
-    expect(denyAll?.name).toBe('default-deny-all');
-    const exposure = networkExposure(state, NAMESPACE, podLabels);
-    expect(exposure.ingress).toMatchObject({ isolated: true, defaultDeny: true, anyPeerAllowed: false });
-    expect(exposure.egress).toMatchObject({ isolated: true, defaultDeny: true, anyPeerAllowed: false });
-  });
-
-  it('lets traffic in only on the service port, and allows DNS out', () => {
-    const rules = policies.flatMap((p) => asList(asDoc(p.body.spec, 'spec').ingress).map((r) => asDoc(r, 'ingress rule')));
-    expect(rules.length).toBeGreaterThan(0);
-    for (const rule of rules) expect(asList(rule.ports).map((p) => asDoc(p, 'port').port)).toEqual([2804]);
-    const egressPorts = policies.flatMap((p) =>
-      asList(asDoc(p.body.spec, 'spec').egress).flatMap((r) =>
-        asList(asDoc(r, 'egress rule').ports).map((p) => asDoc(p, 'port')),
-      ),
-    );
-    expect(egressPorts).toContainEqual({ port: 53, protocol: 'UDP' });
-    for (const port of [9092, 6379, 443]) expect(egressPorts.map((p) => p.port)).toContain(port);
-  });
+describeGuarantees('deploy/', all, {
+  namespace: NAMESPACE,
+  name: 'falconer',
+  configMap: 'falconer-config',
+  role: 'falconer-enrichment-reader',
+  tlsSecret: 'falconer-tls',
+  defaultDeny: 'default-deny-all',
+  replicas: 2,
+  scaleOut: true,
+  namespaceObject: true,
+  secretRefs: {
+    FALCONER_INGEST_TOKEN: { secret: 'falconer', key: 'ingest-token' },
+    FALCONER_SLACK_TOKEN: { secret: 'falconer', key: 'slack-token' },
+  },
 });
 
 describe('apiserver audit policy', () => {

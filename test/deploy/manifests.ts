@@ -16,11 +16,15 @@ export interface Manifest {
   body: Doc;
 }
 
-/** Every .yaml/.yml file below deploy/, as paths relative to it, sorted. */
+/** The Helm chart's folder below deploy/: templates, not manifests (rendered by test/deploy/helm.test.ts). */
+export const HELM_DIR = 'helm';
+
+/** Every .yaml/.yml file below deploy/ but the Helm chart, as paths relative to it, sorted. */
 export function yamlFiles(dir = DEPLOY_DIR): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
+    if (entry.isDirectory() && relative(DEPLOY_DIR, path) === HELM_DIR) continue;
     if (entry.isDirectory()) out.push(...yamlFiles(path));
     // *.local.yaml are a user's filled-in, git-ignored copies of the templates.
     else if (/\.ya?ml$/.test(entry.name) && !/\.local\.ya?ml$/.test(entry.name)) out.push(relative(DEPLOY_DIR, path));
@@ -28,13 +32,19 @@ export function yamlFiles(dir = DEPLOY_DIR): string[] {
   return out.sort();
 }
 
-/** The documents of a YAML file; throws with the file name and the parser's message on any error. */
+/** The documents of a file below deploy/; throws with the file name and the parser's message on any error. */
 export function documents(file: string): unknown[] {
-  const text = readFileSync(join(DEPLOY_DIR, file), 'utf8');
-  return parseAllDocuments(text).map((doc, i) => {
-    if (doc.errors.length > 0) throw new Error(`${file} document ${i}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS() as unknown;
-  });
+  return parseDocuments(readFileSync(join(DEPLOY_DIR, file), 'utf8'), file);
+}
+
+/** The documents of a multi-document YAML text (empty documents dropped, as kubectl and helm do). */
+export function parseDocuments(text: string, origin: string): unknown[] {
+  return parseAllDocuments(text)
+    .map((doc, i) => {
+      if (doc.errors.length > 0) throw new Error(`${origin} document ${i}: ${doc.errors.map((e) => e.message).join('; ')}`);
+      return doc.toJS() as unknown;
+    })
+    .filter((doc) => doc !== null && doc !== undefined);
 }
 
 export function isDoc(value: unknown): value is Doc {
@@ -50,21 +60,24 @@ export function asList(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-/** Every document below deploy/ that has a `kind`. */
+/** Every document below deploy/ (the chart aside) that has a `kind`. */
 export function manifests(): Manifest[] {
+  return yamlFiles().flatMap((file) => toManifests(documents(file), file));
+}
+
+/** The parsed documents that have a `kind`, as manifests from `file` (a path or a label). */
+export function toManifests(docs: readonly unknown[], file: string): Manifest[] {
   const out: Manifest[] = [];
-  for (const file of yamlFiles()) {
-    for (const body of documents(file)) {
-      if (!isDoc(body) || typeof body.kind !== 'string') continue;
-      const meta = isDoc(body.metadata) ? body.metadata : {};
-      out.push({
-        file,
-        kind: body.kind,
-        name: typeof meta.name === 'string' ? meta.name : '',
-        ...(typeof meta.namespace === 'string' ? { namespace: meta.namespace } : {}),
-        body,
-      });
-    }
+  for (const body of docs) {
+    if (!isDoc(body) || typeof body.kind !== 'string') continue;
+    const meta = isDoc(body.metadata) ? body.metadata : {};
+    out.push({
+      file,
+      kind: body.kind,
+      name: typeof meta.name === 'string' ? meta.name : '',
+      ...(typeof meta.namespace === 'string' ? { namespace: meta.namespace } : {}),
+      body,
+    });
   }
   return out;
 }

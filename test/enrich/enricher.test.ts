@@ -87,7 +87,8 @@ describe('createEnricher: the exec story against the snapshot fixture', () => {
         known: true,
         enforce: 'baseline:latest',
         audit: 'privileged:latest',
-        warn: 'privileged:latest',
+        // No warn label: warn follows the stricter enforce level (upstream PolicyToEvaluate).
+        warn: 'baseline:latest',
         meetsEnforce: false,
       },
     });

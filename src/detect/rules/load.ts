@@ -11,14 +11,17 @@ export interface RuleSourceFile {
   text: string;
 }
 
-/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/` folders. */
+/** Folders a rules folder may hold that are not rules: fixture events, and override files to copy. */
+const NOT_RULES = new Set(['fixtures', 'examples']);
+
+/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/` and `examples/`. */
 export function ruleFilesIn(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) {
-        if (name !== 'fixtures' && !name.startsWith('.')) walk(p);
+        if (!NOT_RULES.has(name) && !name.startsWith('.')) walk(p);
       } else if (/\.ya?ml$/.test(name)) {
         out.push(p);
       }

@@ -2,7 +2,7 @@ import { evaluatePodSpec, type PodSecurityResult } from './evaluate';
 import { extractPod } from './extract';
 import { isObject } from './pod-spec';
 import type { Level, PolicyVersion } from './types';
-import { formatVersion, isLevel, parseVersion } from './version';
+import { compareLevels, formatVersion, isLevel, parseVersion } from './version';
 
 export const MODES = ['enforce', 'audit', 'warn'] as const;
 export type Mode = (typeof MODES)[number];
@@ -29,9 +29,11 @@ const PRIVILEGED_LATEST: LevelVersion = {
 
 /**
  * Reads the `pod-security.kubernetes.io/{enforce,audit,warn}[-version]` labels the way the admission
- * controller does: an unset label falls back to the default (privileged, latest); an invalid level
- * fails closed for enforce (restricted) and open for audit and warn (privileged); an invalid version
- * means latest.
+ * controller does (api/helpers.go `PolicyToEvaluate`): an unset label falls back to the default
+ * (privileged, latest); an invalid level fails closed for enforce (restricted) and open for audit and warn
+ * (privileged); an invalid version means latest. With a valid `enforce` label and no `warn` label, warn
+ * is raised to the enforce level when that is stricter, at the enforce version unless `warn-version` is
+ * set, so users see warnings for what enforce would reject. Audit never follows enforce.
  */
 export function namespaceLevels(
   namespaceLabels: Record<string, string> | undefined,
@@ -62,12 +64,15 @@ export function namespaceLevels(
     }
     return result;
   };
-  return {
-    enforce: read('enforce'),
-    audit: read('audit'),
-    warn: read('warn'),
-    errors,
-  };
+  const enforce = read('enforce');
+  const audit = read('audit');
+  const warn = read('warn');
+  const enforceSet = isLevel(labels[`${LABEL_PREFIX}enforce`] ?? '');
+  if (enforceSet && labels[`${LABEL_PREFIX}warn`] === undefined && compareLevels(enforce.level, warn.level) > 0) {
+    warn.level = enforce.level;
+    if (labels[`${LABEL_PREFIX}warn-version`] === undefined) warn.version = enforce.version;
+  }
+  return { enforce, audit, warn, errors };
 }
 
 export interface ModeVerdict extends PodSecurityResult {

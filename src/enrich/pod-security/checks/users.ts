@@ -45,14 +45,30 @@ const runAsUser: CheckFn = (_meta, spec) => {
   };
 };
 
+/**
+ * A pod in its own user namespace (`hostUsers: false`) may run as UID 0 in it: that UID is not root on the
+ * node. Upstream (policy/check_runAsNonRoot.go runAsNonRoot1_35, check_runAsUser.go runAsUser1_35,
+ * helpers.go relaxPolicyForUserNamespacePod) exempts such pods unconditionally from v1.35 on; the feature
+ * gate that once relaxed the older versions was dropped, so v1.0–v1.34 still deny them.
+ */
+function exemptInUserNamespace(check: CheckFn): CheckFn {
+  return (meta, spec) => (spec.hostUsers === false ? undefined : check(meta, spec));
+}
+
 export const RUN_AS_NON_ROOT: CheckDefinition = {
   id: 'runAsNonRoot',
   level: 'restricted',
-  versions: [{ since: 0, check: runAsNonRoot }],
+  versions: [
+    { since: 0, check: runAsNonRoot },
+    { since: 35, check: exemptInUserNamespace(runAsNonRoot) },
+  ],
 };
 
 export const RUN_AS_USER: CheckDefinition = {
   id: 'runAsUser',
   level: 'restricted',
-  versions: [{ since: 23, check: runAsUser }],
+  versions: [
+    { since: 23, check: runAsUser },
+    { since: 35, check: exemptInUserNamespace(runAsUser) },
+  ],
 };
