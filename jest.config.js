@@ -18,7 +18,6 @@ const common = {
   // ES-module-only packages, compiled like our own code: @marcbachmann/cel-js, and @kubernetes/client-node
   // with its ESM dependencies (jest's own require(esm) needs --experimental-vm-modules).
   transformIgnorePatterns: ['/node_modules/(?!(@marcbachmann/cel-js|@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
-  testTimeout: 30_000,
 };
 
 module.exports = {
@@ -39,6 +38,8 @@ module.exports = {
       globalTeardown: '<rootDir>/test/global-teardown.ts',
     },
   ],
+  // A global option: jest ignores it inside a project.
+  testTimeout: 30_000,
   maxWorkers: 2,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
