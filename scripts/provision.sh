@@ -65,9 +65,9 @@ fi
 
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
-    fail "missing ${apt_packages[*]}. Install them, then run npm test again:
+    fail "missing ${apt_packages[*]}. Install them as root (sudo, su -c, or in your image), then run npm test again:
 
-  sudo apt-get install -y ${apt_packages[*]}
+  apt-get update && apt-get install -y ${apt_packages[*]}
 
 Or run the services yourself and set FALCONER_TEST_REDIS_URL=redis://host:port and
 FALCONER_TEST_KAFKA_BROKERS=host:port, or start a Docker engine (docs/development.md)."
