@@ -10,6 +10,7 @@ const SERVICE_SUITES = [
   '<rootDir>/test/bus/kafka.test.ts',
   '<rootDir>/test/store/redis.test.ts',
   '<rootDir>/test/store/select.test.ts',
+  '<rootDir>/test/store/event-dead-letters/redis.test.ts',
 ];
 
 const common = {

@@ -8,6 +8,9 @@ import { KafkaBus, KafkaRawSource, type BusLogger, type KafkaConnection } from '
 import type { StateStore } from './store/port';
 import { MemoryStateStore } from './store/memory';
 import { RedisStateStore } from './store/redis';
+import type { EventDeadLetterStore } from './store/event-dead-letters/port';
+import { MemoryEventDeadLetterStore } from './store/event-dead-letters/memory';
+import { RedisEventDeadLetterStore } from './store/event-dead-letters/redis';
 import { falcoTopicHandler } from './bus/falco-topic';
 import type { DependencyStats, Metrics } from './observability/metrics';
 
@@ -119,6 +122,12 @@ export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}
     });
   }
   return new MemoryStateStore(clock);
+}
+
+/** The event dead-letter store beside the state store: in Redis (shared by the replicas) or in memory. */
+export function createEventDeadLetterStore(config: Config, store: StateStore): EventDeadLetterStore {
+  const bounds = { maxCount: config.pipeline.deadLetters.maxCount, maxBytes: config.pipeline.deadLetters.maxBytes };
+  return store instanceof RedisStateStore ? new RedisEventDeadLetterStore(store, bounds) : new MemoryEventDeadLetterStore(bounds);
 }
 
 function kafkaConnection(kafka: KafkaConfig, logger: BusLogger | undefined): KafkaConnection {

@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
-import { createBus, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
+import { createBus, createEventDeadLetterStore, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, resolveLogFormat, type Logger } from './observability/logger';
 import { authenticator } from './ingest/auth';
@@ -17,12 +17,15 @@ import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
+import { EventDeadLetters } from './pipeline/dead-letters';
+import { consumerHealth } from './observability/health';
 import { RuleEngine, loadRuleSet } from './detect/engine';
 import { reloadRulesOnSighup } from './detect/reload';
 import type { Detector } from './detect/port';
 import type { Enricher } from './enrich/port';
 import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
+import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
 
 export interface FalconerOptions {
@@ -99,24 +102,41 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
-  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, metrics, log, {
-    seenTtlMs: config.ingest.auditDedupSeconds * 1000,
+  const parked = new EventDeadLetters(createEventDeadLetterStore(config, store), store, bus, metrics, log, clock, {
+    maxLetterBytes: config.pipeline.deadLetters.maxEventBytes,
+    replayBatch: config.pipeline.deadLetters.maxCount,
   });
-  await bus.consume(pipeline.handle);
-  const falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
-  watchDependencies(metrics, { bus, store, falcoTopic });
+  metrics.watchParkedEvents(() => parked.count());
+  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, parked, metrics, log, {
+    seenTtlMs: config.ingest.auditDedupSeconds * 1000,
+    maxEventAttempts: config.pipeline.maxEventAttempts,
+  });
 
+  let falcoTopic: KafkaRawSource | undefined; // started once the server listens
+  const stallMs = config.pipeline.stallSeconds * 1000;
   const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
   const app = createHttpApp({
     ingest,
     authenticate,
     recent,
     dispatcher,
+    parked,
     metrics,
     health: [
       { name: 'bus', check: () => bus.health() },
+      { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), stallMs) },
       { name: 'store', check: () => store.health() },
-      ...(falcoTopic ? [{ name: 'falco-topic', check: () => falcoTopic.health() }] : []),
+      ...(config.kafka?.falcoTopic
+        ? [
+            {
+              name: 'falco-topic',
+              check: () => {
+                const health = falcoTopic?.health() ?? { ok: false, detail: 'not consuming yet' };
+                return health.ok ? consumerHealth(falcoTopic!.progress(), Date.now(), stallMs) : health;
+              },
+            },
+          ]
+        : []),
       ...(live.health ? [live.health] : []),
     ],
     log,
@@ -129,6 +149,18 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const port = (server.address() as AddressInfo).port;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
   log.info({ port, receivers: notifiers.map((n) => n.name) }, 'falconer listening');
+
+  // Listening first: ingest and /healthz answer while the consumer joins its group (which can take a
+  // session timeout after a restart); /readyz says "not consuming yet" until it has.
+  try {
+    await bus.consume(pipeline.handle);
+    falcoTopic = await startFalcoTopicIngest(config, bus, metrics, log, () => clock.now());
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await bus.close().catch(() => undefined);
+    throw err;
+  }
+  watchDependencies(metrics, { bus, store, falcoTopic });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));

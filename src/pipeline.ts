@@ -1,4 +1,3 @@
-import type { Detection } from './core/alert';
 import type { Detector } from './detect/port';
 import type { Enricher } from './enrich/port';
 import { partitionKey, type SecurityEvent } from './core/event';
@@ -6,16 +5,23 @@ import type { Metrics } from './observability/metrics';
 import type { Logger } from './observability/logger';
 import type { StateStore } from './store/port';
 import type { AlertStage } from './alert/stage';
+import { UnavailableError } from './core/errors';
+import { attempt, type EventFailure, type Stage } from './pipeline/attempts';
+import type { EventDeadLetters } from './pipeline/dead-letters';
+import { seenKey } from './pipeline/seen';
 
 export interface PipelineOptions {
   /** How long an event id is remembered, so a retried or redelivered event is processed once. */
   seenTtlMs: number;
+  /** Attempts an event gets before it is parked in the event dead-letter store. */
+  maxEventAttempts: number;
 }
 
 /**
  * What a bus consumer runs for each batch: detect → enrich → (correlate, as it lands) → alert.
  * An event whose id was already processed (audit webhook retries: same auditID and stage; Falco
- * retries: same uuid) is skipped. Errors in one event are counted and do not stop the batch.
+ * retries: same uuid) is skipped. Each event is isolated: one that keeps failing is parked and the
+ * batch goes on; only an unavailable dependency (state store) fails the batch, to be delivered again.
  */
 export class Pipeline {
   constructor(
@@ -23,6 +29,7 @@ export class Pipeline {
     private readonly enricher: Enricher,
     private readonly alerts: AlertStage,
     private readonly store: StateStore,
+    private readonly parking: EventDeadLetters,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly options: PipelineOptions,
@@ -35,7 +42,7 @@ export class Pipeline {
   readonly handle = async (events: SecurityEvent[]): Promise<void> => {
     const byKey = new Map<string, SecurityEvent[]>();
     for (const event of events) {
-      const key = partitionKey(event);
+      const key = keyOf(event);
       const list = byKey.get(key);
       if (list) list.push(event);
       else byKey.set(key, [event]);
@@ -43,7 +50,7 @@ export class Pipeline {
     const failures = (await Promise.allSettled([...byKey.values()].map((list) => this.processInOrder(list)))).filter(
       (r): r is PromiseRejectedResult => r.status === 'rejected',
     );
-    if (failures.length) throw failures[0]!.reason; // the bus delivers the batch again
+    if (failures.length) throw failures[0]!.reason; // a dependency is down: the bus delivers the batch again
   };
 
   private async processInOrder(events: SecurityEvent[]): Promise<void> {
@@ -51,21 +58,50 @@ export class Pipeline {
   }
 
   private async processOne(event: SecurityEvent): Promise<void> {
-    const seenKey = `seen:${event.source}:${event.k8s.cluster}:${event.id}`;
-    if (await this.store.get(seenKey)) {
-      this.metrics.eventsDuplicate.inc({ source: event.source });
+    const seen = seenKey(event);
+    if (await this.store.get(seen)) {
+      this.metrics.eventsDuplicate.inc({ source: String(event.source) });
       return;
     }
-    this.enricher.observe(event);
-    let detections: Detection[];
-    try {
-      detections = this.detector.detect(event);
-    } catch (err) {
-      this.metrics.pipelineErrors.inc({ stage: 'detect' });
-      this.log.error({ err: (err as Error).message, event: event.id }, 'detection failed');
-      detections = [];
+    const failure = await attempt(this.options.maxEventAttempts, (enter) => this.stages(event, enter));
+    if (failure) {
+      this.metrics.pipelineErrors.inc({ stage: failure.stage });
+      await this.park(event, failure);
     }
-    for (const detection of detections) await this.alerts.process(detection, await this.enricher.enrich(detection));
-    await this.store.set(seenKey, '1', this.options.seenTtlMs);
+    await this.store.set(seen, '1', this.options.seenTtlMs);
+  }
+
+  private async park(event: SecurityEvent, failure: EventFailure): Promise<void> {
+    try {
+      await this.parking.park(event, failure);
+    } catch (err) {
+      if (err instanceof UnavailableError) throw err;
+      this.metrics.pipelineErrors.inc({ stage: 'park' });
+      this.log.error({ err: (err as Error)?.message, stage: failure.stage }, 'failed event could not be parked: dropped');
+    }
+  }
+
+  private async stages(event: SecurityEvent, enter: (stage: Stage) => void): Promise<void> {
+    enter('observe');
+    this.enricher.observe(event);
+    enter('detect');
+    const detections = this.detector.detect(event);
+    for (const detection of detections) {
+      enter('enrich');
+      const enrichment = await this.enricher.enrich(detection);
+      enter('alert');
+      await this.alerts.process(detection, enrichment);
+    }
+  }
+}
+
+let malformed = 0;
+
+/** A malformed event off the bus (one that cannot even be keyed) is processed on its own, to be parked. */
+function keyOf(event: SecurityEvent): string {
+  try {
+    return partitionKey(event);
+  } catch {
+    return `\0malformed:${malformed++}`;
   }
 }

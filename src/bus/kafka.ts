@@ -9,11 +9,13 @@ import {
   type KafkaMessage,
   type LogEntry,
   type Producer,
+  type RetryOptions,
   type SASLOptions,
 } from 'kafkajs';
 import { UnavailableError } from '../core/errors';
 import { partitionKey, type SecurityEvent } from '../core/event';
-import type { BusHealth, EventBus } from './port';
+import { ProgressTracker } from './progress';
+import type { BusHealth, ConsumerProgress, EventBus } from './port';
 
 /** The subset of a pino logger the adapter writes to. */
 /** Most bytes of event JSON coalesced into one send; well under the brokers' default 1 MB batch limit. */
@@ -51,13 +53,17 @@ export interface GroupConsumerOptions {
   batchSize: number;
   /** Wait before a batch whose handler rejected is fetched and delivered again. */
   retryDelayMs: number;
+  /** How long the group waits for a silent member before it hands its partitions on (and after a broker restart, before the group can rebalance). */
   sessionTimeoutMs?: number;
+  /** Default: a tenth of the session, between 500 ms and 3 s; also sent while a long handler call runs. */
   heartbeatIntervalMs?: number;
   /** Longest a fetch waits for new messages; the consumer heartbeats (and notices rebalances) between fetches. */
   maxWaitTimeMs?: number;
   /** Partitions handled at once; 1 keeps handler calls serial, as the memory bus does. */
   partitionsConsumedConcurrently?: number;
   onHandlerError?: (err: unknown) => void;
+  /** The clock of progress reports (/readyz); Date.now by default. */
+  now?: () => number;
 }
 
 export interface KafkaBusOptions extends KafkaConnection, GroupConsumerOptions {
@@ -106,7 +112,7 @@ export class KafkaBus implements EventBus {
 
   constructor(private readonly options: KafkaBusOptions) {
     this.kafka = createKafka(options);
-    this.consumer = new GroupConsumer(this.kafka, options, this.health_, decodeEvent, options.logger);
+    this.consumer = new GroupConsumer(createKafka(options, CONSUMER_RETRY), options, this.health_, decodeEvent, options.logger);
   }
 
   /**
@@ -179,6 +185,10 @@ export class KafkaBus implements EventBus {
     return this.health_.state();
   }
 
+  progress(): ConsumerProgress {
+    return this.consumer.progress.state();
+  }
+
   stats(): KafkaBusStats {
     return {
       published: this.published,
@@ -223,6 +233,8 @@ export class KafkaBus implements EventBus {
       const admin = this.kafka.admin();
       await admin.connect();
       try {
+        // Asking first: creating a topic that exists makes kafkajs log "Topic creation errors" at error level.
+        if ((await admin.listTopics()).includes(this.options.topic)) return;
         await admin.createTopics({
           waitForLeaders: true,
           topics: [
@@ -284,7 +296,7 @@ export class KafkaRawSource {
 
   constructor(private readonly options: KafkaRawSourceOptions) {
     this.consumer = new GroupConsumer(
-      createKafka(options),
+      createKafka(options, CONSUMER_RETRY),
       options,
       this.health_,
       (m) => m.value?.toString('utf8'),
@@ -298,6 +310,10 @@ export class KafkaRawSource {
 
   health(): BusHealth {
     return this.health_.state();
+  }
+
+  progress(): ConsumerProgress {
+    return this.consumer.progress.state();
   }
 
   stats(): Omit<KafkaBusStats, 'published' | 'publishErrors'> {
@@ -321,6 +337,7 @@ class GroupConsumer<T> {
     crashes: 0,
   };
   private stopping = false;
+  readonly progress: ProgressTracker;
 
   constructor(
     private readonly kafka: Kafka,
@@ -329,14 +346,17 @@ class GroupConsumer<T> {
     /** Undefined (or a throw) marks a message that can never be handled: counted and skipped. */
     private readonly decode: (message: KafkaMessage) => T | undefined,
     private readonly logger?: BusLogger,
-  ) {}
+  ) {
+    this.progress = new ProgressTracker(options.now ?? Date.now);
+  }
 
   async start(topic: string, handler: (items: T[]) => Promise<void>): Promise<void> {
     if (this.consumer) throw new Error(`already consuming ${topic}`);
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 10_000;
     const consumer = this.kafka.consumer({
       groupId: this.options.groupId,
-      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
+      sessionTimeout,
+      heartbeatInterval: this.heartbeatIntervalMs(),
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 100,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
@@ -344,9 +364,12 @@ class GroupConsumer<T> {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.counts.rebalances++;
       this.health.success();
+      this.progress.reset(); // batches fetched before the rebalance are another member's now, or fetched again
+      this.progress.started();
     });
     consumer.on(consumer.events.CRASH, (event) => {
       this.counts.crashes++;
+      this.progress.stopped();
       const message = errorMessage(event.payload.error);
       this.health.failure(`consumer crashed: ${message}`);
       this.logger?.warn({ err: message, restart: event.payload.restart }, 'kafka consumer crashed');
@@ -360,6 +383,10 @@ class GroupConsumer<T> {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 6,
       eachBatch: (payload) => this.handleBatch(consumer, payload, handler),
     });
+  }
+
+  private heartbeatIntervalMs(): number {
+    return this.options.heartbeatIntervalMs ?? Math.min(3_000, Math.max(500, (this.options.sessionTimeoutMs ?? 10_000) / 10));
   }
 
   stats(): Omit<KafkaBusStats, 'published' | 'publishErrors'> {
@@ -380,7 +407,9 @@ class GroupConsumer<T> {
     handler: (items: T[]) => Promise<void>,
   ): Promise<void> {
     const { batch } = payload;
-    this.lag.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
+    const lag = Number(batch.offsetLag());
+    this.lag.set(`${batch.topic}/${batch.partition}`, lag);
+    if (batch.messages.length > 0) this.progress.waiting();
     const { batchSize } = this.options;
     for (let start = 0; start < batch.messages.length; start += batchSize) {
       if (!payload.isRunning() || payload.isStale() || this.stopping) return;
@@ -388,7 +417,7 @@ class GroupConsumer<T> {
       const items = this.decodeAll(chunk, batch.topic, batch.partition);
       if (items.length > 0) {
         try {
-          await handler(items);
+          await this.whileHeartbeating(payload, () => handler(items));
         } catch (err) {
           this.counts.handlerErrors++;
           this.options.onHandlerError?.(err);
@@ -412,7 +441,25 @@ class GroupConsumer<T> {
           offset: (BigInt(last) + 1n).toString(),
         },
       ]);
+      this.progress.progressed(start + batchSize < batch.messages.length || lag > 0);
       await payload.heartbeat();
+    }
+  }
+
+  /**
+   * kafkajs heartbeats only when asked: during a long handler call (enrichment waiting for state, a
+   * slow store) the group would take this member for dead once the session ran out. Heartbeating
+   * meanwhile is what lets the session be short, so a dead member is replaced within seconds.
+   */
+  private async whileHeartbeating(payload: EachBatchPayload, work: () => Promise<void>): Promise<void> {
+    const timer = setInterval(() => {
+      payload.heartbeat().catch(() => undefined); // a rebalance shows up in the commit that follows
+    }, this.heartbeatIntervalMs());
+    timer.unref();
+    try {
+      await work();
+    } finally {
+      clearInterval(timer);
     }
   }
 
@@ -460,7 +507,18 @@ function decodeEvent(message: KafkaMessage): SecurityEvent | undefined {
   return parsed as SecurityEvent;
 }
 
-export function createKafka(connection: KafkaConnection): Kafka {
+/** Connecting and metadata give up within seconds: a refused publish is the caller's to retry (ingest answers 503). */
+const CLIENT_RETRY: RetryOptions = { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 };
+
+/**
+ * A consumer keeps trying to reach the brokers for about a minute before it crashes. A crash
+ * makes kafkajs rejoin as a new member, and after a broker restart the group then waits a whole
+ * session timeout for the old member it still lists; a consumer that kept its member id through
+ * the outage is back within a second or two of the brokers.
+ */
+const CONSUMER_RETRY: RetryOptions = { retries: 60, initialRetryTime: 200, maxRetryTime: 1_000 };
+
+export function createKafka(connection: KafkaConnection, retry: RetryOptions = CLIENT_RETRY): Kafka {
   return new Kafka({
     brokers: connection.brokers,
     clientId: connection.clientId,
@@ -468,9 +526,7 @@ export function createKafka(connection: KafkaConnection): Kafka {
     ...(connection.sasl ? { sasl: connection.sasl as SASLOptions } : {}),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
-    // Connecting and metadata give up within seconds; the consumer retries on its own schedule and
-    // restarts after a crash, and a refused publish is the caller's to retry (ingest answers 503).
-    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+    retry,
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => writeKafkaLog(connection.logger, entry),
   });

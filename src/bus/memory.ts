@@ -1,7 +1,8 @@
 import type { Clock } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { UnavailableError } from '../core/errors';
-import type { BusHealth, EventBus } from './port';
+import { ProgressTracker } from './progress';
+import type { BusHealth, ConsumerProgress, EventBus } from './port';
 
 /** How long the consumer runs before it lets pending I/O in. */
 const SLICE_MS = 10;
@@ -27,11 +28,14 @@ export class MemoryBus implements EventBus {
   private running = false;
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
+  private readonly progress_: ProgressTracker;
 
   constructor(
     private readonly clock: Clock,
     private readonly options: MemoryBusOptions,
-  ) {}
+  ) {
+    this.progress_ = new ProgressTracker(() => clock.now());
+  }
 
   async publish(events: SecurityEvent[]): Promise<void> {
     if (this.closed) throw new UnavailableError('bus is shutting down');
@@ -39,12 +43,14 @@ export class MemoryBus implements EventBus {
       throw new UnavailableError(`pipeline queue is full (${this.options.capacity} events)`, 1);
     }
     for (const e of events) this.queue.push(e);
+    if (events.length) this.progress_.waiting();
     this.kick();
   }
 
   async consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void> {
     if (this.handler) throw new Error('MemoryBus.consume called twice');
     this.handler = handler;
+    this.progress_.started();
     this.kick();
   }
 
@@ -53,6 +59,10 @@ export class MemoryBus implements EventBus {
     return depth < this.options.capacity
       ? { ok: true, detail: `${depth} queued` }
       : { ok: false, detail: `queue full (${depth})` };
+  }
+
+  progress(): ConsumerProgress {
+    return this.progress_.state();
   }
 
   depth(): number {
@@ -92,6 +102,7 @@ export class MemoryBus implements EventBus {
         continue;
       }
       this.head = end;
+      this.progress_.progressed(this.depth() > 0);
       if (this.head > 4096 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;

@@ -17,6 +17,8 @@ export interface EventBus {
   consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void>;
   /** Whether publish can currently succeed; used by /readyz. */
   health(): BusHealth;
+  /** Whether the consumer has started and moves; /readyz reports one that is stuck. */
+  progress(): ConsumerProgress;
   /** Stops consuming after in-flight handlers finish, commits, disconnects. */
   close(): Promise<void>;
 }
@@ -24,4 +26,11 @@ export interface EventBus {
 export interface BusHealth {
   ok: boolean;
   detail?: string;
+}
+
+export interface ConsumerProgress {
+  /** `consume` has started delivering (Kafka: the consumer joined its group). */
+  consuming: boolean;
+  /** Since when (ms, the bus's clock) events have waited with no handler call finishing; absent when none wait. */
+  waitingSince?: number;
 }

@@ -75,6 +75,31 @@ export const configSchema = z.strictObject({
       /** Most events queued between ingest and the pipeline in embedded mode; beyond it ingest answers 503. */
       queueCapacity: z.number().int().positive().default(20_000),
       batchSize: z.number().int().positive().default(256),
+      /** Attempts an event gets (retried at once) before it is parked in the event dead-letter store. */
+      maxEventAttempts: z.number().int().min(1).max(100).default(3),
+      /** /readyz reports the consumer when events have waited this long with none handled. */
+      stallSeconds: z.number().positive().default(60),
+      /** The event dead-letter store (memory, or Redis when configured): bounded, oldest evicted first. */
+      deadLetters: z
+        .strictObject({
+          maxCount: z.number().int().positive().default(1000),
+          maxBytes: z
+            .number()
+            .int()
+            .positive()
+            .default(64 * 1024 * 1024),
+          /** A parked event larger than this is kept as its summary only (listed, not replayable). */
+          maxEventBytes: z
+            .number()
+            .int()
+            .positive()
+            .default(2 * 1024 * 1024),
+        })
+        .refine((d) => d.maxEventBytes <= d.maxBytes, {
+          message: 'maxEventBytes must not exceed maxBytes',
+          path: ['maxEventBytes'],
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Kafka as the bus between ingest and the pipeline (scale-out mode). Embedded memory bus when absent. */
@@ -91,7 +116,8 @@ export const configSchema = z.strictObject({
       groupId: z.string().min(1).default('falconer-pipeline'),
       /** Seconds ingest waits for the brokers' acknowledgement before answering 503. */
       publishTimeoutSeconds: z.number().positive().default(10),
-      sessionTimeoutSeconds: z.number().positive().default(30),
+      /** How long the group waits for a silent replica; also how long processing waits after a broker restart. */
+      sessionTimeoutSeconds: z.number().positive().default(10),
       /** `true` for TLS with the system CAs, or files for a private CA / client certificate. */
       tls: z
         .union([
@@ -143,7 +169,7 @@ export const configSchema = z.strictObject({
       /** Events with one fingerprint within this window update one alert instead of posting again. */
       dedupWindowSeconds: duration.default(3600),
       /** Template of the runbook link; `{rule}` is the rule name as a URL slug, `{ruleId}` the id. */
-      runbookUrlTemplate: z.string().default('https://runbooks.example.com/{rule}'),
+      runbookUrlTemplate: z.string().max(2048).default('https://runbooks.example.com/{rule}'),
       /** Per-rule runbook URLs, by rule name; they win over the template. */
       runbooks: z.record(z.string(), z.string()).default({}),
       /** How many recent alerts `GET /v1/alerts` can list. */

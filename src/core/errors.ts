@@ -80,3 +80,9 @@ export class DeliveryError extends FalconerError {
     super('delivery_failed', message, 502);
   }
 }
+
+export class BadRequestError extends FalconerError {
+  constructor(message: string) {
+    super('bad_request', message, 400);
+  }
+}

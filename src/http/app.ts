@@ -8,12 +8,16 @@ import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
+import type { EventDeadLetters } from '../pipeline/dead-letters';
+import { parkedEventHandlers } from './parked-events';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
   authenticate: (req: IncomingMessage) => void;
   recent: RecentAlerts;
   dispatcher: Dispatcher;
+  /** Events the pipeline parked after repeated failures. */
+  parked: EventDeadLetters;
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
@@ -58,6 +62,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post('/v1/dead-letters/replay', authed, (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
   });
+  const parked = parkedEventHandlers(deps.parked);
+  app.get('/v1/events/dead-letters', authed, parked.list);
+  app.post('/v1/events/dead-letters/replay', authed, parked.replay);
 
   app.get('/metrics', async (_req, res, next) => {
     try {

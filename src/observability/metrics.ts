@@ -54,6 +54,17 @@ export function createMetrics() {
       labelNames: ['stage'] as const,
       registers: [registry],
     }),
+    eventsParked: new Counter({
+      name: 'falconer_events_parked_total',
+      help: 'Events parked in the event dead-letter store after failing every attempt, by the stage that failed',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    eventDeadLettersEvicted: new Counter({
+      name: 'falconer_event_dead_letters_evicted_total',
+      help: 'Parked events dropped from the full event dead-letter store to make room (oldest first)',
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'falconer_notify_queue_depth',
       help: 'Notifications waiting for delivery',
@@ -125,6 +136,24 @@ export function createMetrics() {
       );
       plain('falconer_redis_errors_total', 'Redis commands that failed or timed out', (s) => s.redis?.errors);
       plain('falconer_redis_reconnects_total', 'Times the Redis client started reconnecting', (s) => s.redis?.reconnects);
+    },
+    /**
+     * Reports how many events wait in the event dead-letter store at scrape time (shared by the
+     * replicas in Redis mode, so it is read, not counted here). A failed read keeps the last value.
+     */
+    watchParkedEvents(read: () => Promise<number>): void {
+      new Gauge({
+        name: 'falconer_events_parked',
+        help: 'Events waiting in the event dead-letter store for an operator (GET /v1/events/dead-letters)',
+        registers: [registry],
+        async collect() {
+          try {
+            this.set(await read());
+          } catch {
+            /* the store is unavailable: /readyz says so */
+          }
+        },
+      });
     },
     /** Reports the rule engine's own per-rule counters at scrape time: the engine counts, metrics only read. */
     watchRules(read: () => { id: string; stats: { errors: number; matches: number } }[]): void {

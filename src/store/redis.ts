@@ -167,6 +167,15 @@ export class RedisStateStore implements StateStore {
     };
   }
 
+  /**
+   * Runs a Lua script on this connection with `keys` under the key prefix, failing (and counted)
+   * like every other command: for the adapters of other ports that share it (event dead letters).
+   */
+  script<T>(lua: string, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
+    const prefixed = keys.map((k) => `${this.options.keyPrefix}${k}`);
+    return this.run(() => this.client.eval(lua, prefixed.length, ...prefixed, ...args) as Promise<T>);
+  }
+
   health(): { ok: boolean; detail?: string } {
     const status = this.client.status;
     if (status === 'ready') return { ok: true };

@@ -123,6 +123,41 @@ describe('KafkaBus on the wire', () => {
     expect(bus.stats().publishErrors).toBe(1);
   });
 
+  it('starts on an existing topic without a topic-creation error in the log', async () => {
+    const options = testBusOptions();
+    await track(new KafkaBus(options)).publish([event('a', 0)]); // creates the topic
+    const logged: string[] = [];
+    const logger = {
+      error: (fields: object, msg: string) => void logged.push(`${msg} ${JSON.stringify(fields)}`),
+      warn: () => {},
+      debug: () => {},
+    };
+    const bus = track(new KafkaBus({ ...options, logger }));
+    await bus.publish([event('a', 1)]);
+    await bus.consume(async () => {});
+    expect(logged.filter((l) => /CreateTopics|Topic creation|already exists/.test(l))).toEqual([]);
+  });
+
+  it('reports progress: consuming once joined, waiting while a batch fails, moving again after', async () => {
+    const bus = track(new KafkaBus(testBusOptions()));
+    await bus.publish([event('a', 0)]);
+    expect(bus.progress()).toEqual({ consuming: false });
+    let failing = true;
+    const handled: string[] = [];
+    await bus.consume(async (batch) => {
+      if (failing) throw new UnavailableError('redis: down');
+      handled.push(...batch.map((e) => e.id));
+    });
+    expect(bus.progress().consuming).toBe(true);
+    await eventually('a waiting batch', () => bus.progress().waitingSince !== undefined);
+    const since = bus.progress().waitingSince!;
+    await new Promise((done) => setTimeout(done, 300));
+    expect(bus.progress().waitingSince).toBe(since); // redelivering is not progress
+    failing = false;
+    await eventually('the event handled', () => handled.length === 1);
+    await eventually('nothing waiting', () => bus.progress().waitingSince === undefined);
+  });
+
   it('skips and counts a message that is not an event, and goes on', async () => {
     const options = testBusOptions();
     const bus = track(new KafkaBus(options));

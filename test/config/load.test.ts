@@ -21,6 +21,7 @@ describe('loadConfig', () => {
     expect(c.ingest.auditBodyLimitBytes).toBe(12 * 1024 * 1024);
     expect(c.receivers).toEqual([]);
     expect(Object.isFrozen(c.server)).toBe(true);
+    expect(c.pipeline).toMatchObject({ maxEventAttempts: 3, stallSeconds: 60, deadLetters: { maxCount: 1000 } });
   });
 
   it('reads the file named by FALCONER_CONFIG, and the environment wins over it', () => {
@@ -67,6 +68,12 @@ receivers:
     ['a Slack receiver without channel', 'receivers: [{ type: slack, name: s, token: x }]', /receivers\.0\.channel/],
     ['an unknown priority', 'receivers: [{ type: console, name: c, minPriority: loud }]', /receivers\.0\.minPriority/],
     ['invalid YAML', 'server: [', /not valid YAML/],
+    [
+      'a parked-event cap above the store',
+      'pipeline: { deadLetters: { maxBytes: 1000, maxEventBytes: 2000 } }',
+      /pipeline\.deadLetters\.maxEventBytes: maxEventBytes must not exceed maxBytes/,
+    ],
+    ['no attempt at all', 'pipeline: { maxEventAttempts: 0 }', /pipeline\.maxEventAttempts/],
   ])('stops with a message naming the key for %s', (_n, yaml, message) => {
     expect(() => loadConfig({ file: file(yaml), env: {} })).toThrow(ConfigError);
     expect(() => loadConfig({ file: file(yaml), env: {} })).toThrow(message);

@@ -19,8 +19,16 @@ interface Replica {
   exited: Promise<number | null>;
 }
 
-/** A Falconer process of its own, configured for Kafka and Redis; resolves once /readyz says ready. */
-async function startReplica(name: string, dir: string, shared: Record<string, unknown>): Promise<Replica> {
+/**
+ * A Falconer process of its own, configured for Kafka and Redis; resolves once /readyz says ready
+ * (or, with `until: 'listening'`, once /healthz answers).
+ */
+async function startReplica(
+  name: string,
+  dir: string,
+  shared: Record<string, unknown>,
+  until: 'ready' | 'listening' = 'ready',
+): Promise<Replica> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
   // JSON is YAML.
@@ -49,7 +57,7 @@ async function startReplica(name: string, dir: string, shared: Record<string, un
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`replica ${name} exited with ${child.exitCode}:\n${output.join('')}`);
-    const ready = await fetch(`${replica.url}/readyz`).then(
+    const ready = await fetch(`${replica.url}/${until === 'ready' ? 'readyz' : 'healthz'}`).then(
       (r) => r.ok,
       () => false,
     );
@@ -199,6 +207,30 @@ describe('replicas sharing Kafka and Redis', () => {
     // Report the split so a run that never exercised the hand-over is visible.
     process.stderr.write(
       `SIGKILL test: ${outcomes.filter((o) => o === 'accepted by A').length} events accepted by A before it died\n`,
+    );
+  });
+
+  it('a restarted replica answers ingest and /healthz at once, and is ready once its consumer has joined', async () => {
+    const a = await startReplica('a', dir, shared);
+    replicas.push(a);
+    a.child.kill('SIGKILL'); // it leaves no LeaveGroup: the group waits a session for it
+    await a.exited;
+
+    const started = Date.now();
+    const again = await startReplica('a-again', dir, shared, 'listening');
+    replicas.push(again);
+    const listeningMs = Date.now() - started;
+    // Joining waits out the killed member's session (6 s here); meanwhile it takes events.
+    const joining = await fetch(`${again.url}/readyz`);
+    expect(joining.status).toBe(503);
+    expect(JSON.stringify(await joining.json())).toContain('not consuming yet');
+    expect(await send(again, shellIn('during-join', 0))).toBe(202);
+
+    await settle(() => postsPerPod(slack, ['during-join']).get('during-join') === 1, 60_000, 'the alert after joining');
+    const ready = await fetch(`${again.url}/readyz`);
+    expect(ready.status).toBe(200);
+    process.stderr.write(
+      `restart test: /healthz answered ${listeningMs} ms after start; alert after ${Date.now() - started} ms\n`,
     );
   });
 });

@@ -8,8 +8,15 @@ const doc = readFileSync(resolve(__dirname, '../../docs/metrics.md'), 'utf8');
 /** Every metric Falconer registers, with the scrape-time ones (Kafka, Redis, rules) switched on. */
 async function registered(): Promise<{ name: string; labels: string[] }[]> {
   const metrics = createMetrics();
+  // The scrape-time families register when switched on; a new `watch*` must be switched on here too.
+  expect(
+    Object.keys(metrics)
+      .filter((k) => k.startsWith('watch'))
+      .sort(),
+  ).toEqual(['watchDependencies', 'watchParkedEvents', 'watchRules']);
   metrics.watchDependencies(() => ({}));
   metrics.watchRules(() => []);
+  metrics.watchParkedEvents(async () => 0);
   const defaults = new Registry();
   collectDefaultMetrics({ register: defaults, prefix: 'falconer_' });
   const defaultNames = new Set((await defaults.getMetricsAsJSON()).map((m) => m.name));
