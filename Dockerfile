@@ -37,6 +37,12 @@ COPY --from=build /src/dist ./dist
 COPY bin ./bin
 COPY rules ./rules
 COPY docs/runbooks ./docs/runbooks
+# Embedded mode (no Kafka, no Redis) keeps its event journal and alert state here: mount a volume (the
+# manifests use an emptyDir; a PersistentVolumeClaim survives the pod too). FALCONER_DATA_DIR= (empty)
+# runs memory-only. With Kafka and Redis configured nothing is written here.
+RUN mkdir -p /var/lib/falconer && chown 10001:10001 /var/lib/falconer
+ENV FALCONER_DATA_DIR=/var/lib/falconer
+VOLUME /var/lib/falconer
 # A numeric UID so Kubernetes can verify runAsNonRoot without a passwd entry.
 USER 10001:10001
 EXPOSE 2804

@@ -100,6 +100,7 @@ async function falconerScenario(name, extraConfig, pace) {
     ingest: { token: TOKEN },
     receivers: [{ type: 'slack', name: 'sec', token: 'xoxb-bench', channel: '#bench', apiUrl: slack.url }],
     log: { level: 'silent' },
+    dataDir: '', // embedded here means memory-only; bench/run.js measures the data dir
     ...extraConfig,
   });
   const f = await startFalconer(config, { logger: pino({ level: 'silent' }) });

@@ -8,6 +8,8 @@ const autocannon = require('autocannon');
 
 const DURATION = Number(process.env.BENCH_SECONDS || 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
+/** The fixed request rate at which the durability scenarios compare CPU per event. */
+const RATE = Number(process.env.BENCH_RATE || 1000);
 const SAMPLES = resolve(__dirname, 'fixtures');
 
 function startServer(mode) {
@@ -26,15 +28,18 @@ function ask(child, msg) {
   });
 }
 
-async function load(port, path, body, eventsPerRequest) {
+/** `body` is a string, or a function of the request number for distinct events. */
+async function load(port, path, body, eventsPerRequest, extra = {}) {
+  let n = 0;
   const result = await autocannon({
+    ...extra,
     url: `http://127.0.0.1:${port}${path}`,
     method: 'POST',
     connections: CONNECTIONS,
     pipelining: 1,
     duration: DURATION,
     headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token-0123456789' },
-    body,
+    ...(typeof body === 'function' ? { requests: [{ setupRequest: (req) => ({ ...req, body: body(n++) }) }] } : { body }),
   });
   const ok = result['2xx'];
   return {
@@ -47,14 +52,15 @@ async function load(port, path, body, eventsPerRequest) {
   };
 }
 
-async function scenario(mode, path, body, eventsPerRequest) {
+/** `extra`: more autocannon options (`overallRate` for a fixed request rate). */
+async function scenario(mode, path, body, eventsPerRequest, extra = {}) {
   const { child, port } = await startServer(mode);
   try {
-    await load(port, path, body, eventsPerRequest).catch(() => undefined); // warm-up, discarded
+    await load(port, path, body, eventsPerRequest, extra).catch(() => undefined); // warm-up, discarded
     await ask(child, 'cpu-reset');
-    const r = await load(port, path, body, eventsPerRequest);
-    const { cpuMicros, rss } = await ask(child, 'cpu');
-    return { ...r, cpuMicrosPerEvent: cpuMicros / Math.max(1, r.ok * eventsPerRequest), rssMB: rss / 2 ** 20 };
+    const r = await load(port, path, body, eventsPerRequest, extra);
+    const { cpuMicros, rss, commits } = await ask(child, 'cpu');
+    return { ...r, cpuMicrosPerEvent: cpuMicros / Math.max(1, r.ok * eventsPerRequest), rssMB: rss / 2 ** 20, commits };
   } finally {
     child.kill('SIGKILL'); // not a graceful stop: that would first drain whatever the run left queued
   }
@@ -63,7 +69,7 @@ async function scenario(mode, path, body, eventsPerRequest) {
 function row(name, r, base) {
   const ratio = base ? ` ${((r.eventsPerSec / base.eventsPerSec) * 100).toFixed(0).padStart(4)}%` : '     ';
   console.log(
-    `${name.padEnd(34)} ${r.requestsPerSec.toFixed(0).padStart(7)} req/s ${r.eventsPerSec.toFixed(0).padStart(8)} ev/s${ratio}  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms  ${r.cpuMicrosPerEvent.toFixed(1).padStart(6)} µs CPU/ev  rss ${r.rssMB.toFixed(0)} MB  errors ${r.non2xx}`,
+    `${name.padEnd(38)} ${r.requestsPerSec.toFixed(0).padStart(7)} req/s ${r.eventsPerSec.toFixed(0).padStart(8)} ev/s${ratio}  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms  ${r.cpuMicrosPerEvent.toFixed(1).padStart(6)} µs CPU/ev  rss ${r.rssMB.toFixed(0)} MB  errors ${r.non2xx}`,
   );
 }
 
@@ -101,6 +107,15 @@ async function main() {
     items: Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? items[i / 10] : benign(i))),
   });
 
+  const falcoDoc = JSON.parse(falco);
+  // Distinct Falco events (a new uuid each, over 100 pods): every one is processed, none is a retry.
+  const distinctFalco = (i) =>
+    JSON.stringify({
+      ...falcoDoc,
+      uuid: `bench-${process.pid}-${i}`,
+      output_fields: { ...falcoDoc.output_fields, 'k8s.pod.name': `web-${i % 100}` },
+    });
+  if (process.env.BENCH_ONLY === 'durable') return durability(distinctFalco);
   console.log(`ingest benchmark: ${CONNECTIONS} keep-alive connections, ${DURATION} s per scenario, Node ${process.version}`);
   console.log(
     `Falco event ${falco.length} bytes; audit EventList of 100 events ${audit.length} bytes (every event alerts), mixed ${mixed.length} bytes\n`,
@@ -114,6 +129,32 @@ async function main() {
   const bareMixed = await scenario('bare', '/', mixed, 100);
   row('baseline node:http, mixed EventList', bareMixed);
   row('falconer audit, 1 in 10 alerting', await scenario('falconer', '/v1/events/audit', mixed, 100), bareMixed);
+  console.log('');
+  await durability(distinctFalco);
+}
+
+/** Embedded mode memory-only against the same with a data dir, on distinct Falco events. */
+async function durability(distinctFalco) {
+  console.log(`embedded durability: distinct Falco events, ${CONNECTIONS} connections, ${DURATION} s per scenario`);
+  const bare = await scenario('bare', '/', distinctFalco, 1);
+  row('baseline node:http, distinct Falco', bare);
+  row('falconer memory-only, distinct Falco', await scenario('falconer', '/v1/events/falco', distinctFalco, 1), bare);
+  const durable = await scenario('falconer-durable', '/v1/events/falco', distinctFalco, 1);
+  row('falconer data dir, distinct Falco', durable, bare);
+  commits(durable.commits);
+  // CPU per event depends on the rate (fixed costs spread over fewer events): compare at one rate.
+  const fixed = { overallRate: RATE };
+  row(`falconer memory-only, ${RATE} req/s`, await scenario('falconer', '/v1/events/falco', distinctFalco, 1, fixed), bare);
+  const durableFixed = await scenario('falconer-durable', '/v1/events/falco', distinctFalco, 1, fixed);
+  row(`falconer data dir, ${RATE} req/s`, durableFixed, bare);
+  commits(durableFixed.commits);
+}
+
+function commits(c) {
+  if (!c) return;
+  console.log(
+    `  group commits: ${(c.commits / DURATION).toFixed(0)}/s, on average ${c.eventsPerCommit.toFixed(1)} events and ${c.writesPerCommit.toFixed(1)} writes (journal + state) per commit; largest ${c.largestCommit} writes`,
+  );
 }
 
 main().catch((err) => {

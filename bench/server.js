@@ -1,12 +1,17 @@
 'use strict';
 // A server under test, run in a child process so the load generator does not share its event loop.
-// Modes: bare (node:http + JSON.parse + 202, the baseline), falconer (the full ingest path, embedded).
+// Modes: bare (node:http + JSON.parse + 202, the baseline), falconer (the full ingest path, embedded and
+// memory-only), falconer-durable (the same with a data dir: a 202 waits for the group-committed journal).
 const http = require('node:http');
+const { mkdtempSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
 const pino = require('pino');
 
 async function main() {
   const mode = process.argv[2];
   let port;
+  let falconer;
   if (mode === 'bare') {
     const server = http.createServer((req, res) => {
       const chunks = [];
@@ -25,7 +30,7 @@ async function main() {
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     port = server.address().port;
-  } else if (mode === 'falconer') {
+  } else if (mode === 'falconer' || mode === 'falconer-durable') {
     const { startFalconer } = require('../dist/app');
     const { validateConfig } = require('../dist/config/load');
     const config = validateConfig({
@@ -33,25 +38,46 @@ async function main() {
       ingest: { token: 'bench-token-0123456789' },
       receivers: [{ type: 'console', name: 'quiet', minPriority: 'emergency' }],
       log: { level: 'silent' },
+      // Memory-only, or embedded durability: a journal and state in a fresh data dir.
+      dataDir: mode === 'falconer-durable' ? mkdtempSync(join(tmpdir(), 'falconer-bench-')) : '',
     });
-    const f = await startFalconer(config, { logger: pino({ level: 'silent' }) });
-    port = f.port;
+    falconer = await startFalconer(config, { logger: pino({ level: 'silent' }) });
+    port = falconer.port;
   } else {
     throw new Error(`unknown mode ${mode}`);
   }
   let cpuStart = process.cpuUsage();
+  let commitsStart;
   process.on('message', (msg) => {
     if (msg === 'cpu-reset') {
       cpuStart = process.cpuUsage();
+      commitsStart = falconer?.dataDir?.db.stats();
       process.send({ reset: true });
     }
     if (msg === 'exit') process.exit(0);
     if (msg === 'cpu') {
       const u = process.cpuUsage(cpuStart);
-      process.send({ cpuMicros: u.user + u.system, rss: process.memoryUsage().rss });
+      process.send({
+        cpuMicros: u.user + u.system,
+        rss: process.memoryUsage().rss,
+        commits: commitsSince(commitsStart, falconer?.dataDir?.db.stats()),
+      });
     }
   });
   process.send({ port });
+}
+
+/** Group commits during the measured run: how many, and how many writes each carried. */
+function commitsSince(start, now) {
+  if (!start || !now) return undefined;
+  const commits = now.commits - start.commits;
+  const per = (n) => n / Math.max(1, commits);
+  return {
+    commits,
+    eventsPerCommit: per(now.appends - start.appends),
+    writesPerCommit: per(now.writes - start.writes),
+    largestCommit: now.largestCommit,
+  };
 }
 
 main().catch((err) => {

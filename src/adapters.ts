@@ -4,21 +4,54 @@ import type { Clock } from './core/clock';
 import type { Config } from './config/schema';
 import type { EventBus } from './bus/port';
 import { MemoryBus } from './bus/memory';
+import { JournalBus } from './bus/journal';
 import { KafkaBus, KafkaRawSource, type BusLogger, type KafkaConnection } from './bus/kafka';
 import type { StateStore } from './store/port';
 import { MemoryStateStore } from './store/memory';
 import { RedisStateStore } from './store/redis';
+import { DurableStateStore } from './store/durable';
+import { DataDir } from './store/data-dir';
+import type { Logger } from './observability/logger';
 import type { EventDeadLetterStore } from './store/event-dead-letters/port';
 import { MemoryEventDeadLetterStore } from './store/event-dead-letters/memory';
 import { RedisEventDeadLetterStore } from './store/event-dead-letters/redis';
+import { DurableEventDeadLetterStore } from './store/event-dead-letters/durable';
 import { falcoTopicHandler } from './bus/falco-topic';
 import type { DependencyStats, Metrics } from './observability/metrics';
 
 type KafkaConfig = NonNullable<Config['kafka']>;
 type RedisConfig = NonNullable<Config['redis']>;
 
-/** Picks the bus from config: Kafka when brokers are configured, the in-process queue otherwise. */
-export function createBus(config: Config, clock: Clock, onHandlerError: (err: unknown) => void, logger?: BusLogger): EventBus {
+/**
+ * Opens the data dir when embedded mode has a part to keep there (no Kafka, or no Redis). Undefined
+ * when there is none, or when it is not usable: then embedded mode runs memory-only, and says so.
+ */
+export async function openDataDir(
+  config: Config,
+  clock: Clock,
+  log: Pick<Logger, 'info' | 'warn'>,
+): Promise<DataDir | undefined> {
+  if (config.kafka && config.redis) return undefined;
+  const opened = await DataDir.open(config.dataDir, clock.now());
+  if (typeof opened === 'string') {
+    log.warn(`embedded mode is memory-only: ${opened}; a crash or restart loses queued events and alert state`);
+    return undefined;
+  }
+  log.info({ dataDir: opened.path }, 'embedded mode keeps its queue and state in the data dir');
+  return opened;
+}
+
+/**
+ * Picks the bus from config: Kafka when brokers are configured, else the in-process queue, with its
+ * journal in the data dir when there is one.
+ */
+export function createBus(
+  config: Config,
+  clock: Clock,
+  onHandlerError: (err: unknown) => void,
+  logger?: BusLogger,
+  dataDir?: DataDir,
+): EventBus {
   if (config.kafka) {
     return new KafkaBus({
       ...kafkaConnection(config.kafka, logger),
@@ -33,12 +66,13 @@ export function createBus(config: Config, clock: Clock, onHandlerError: (err: un
       onHandlerError,
     });
   }
-  return new MemoryBus(clock, {
+  const options = {
     capacity: config.pipeline.queueCapacity,
     batchSize: config.pipeline.batchSize,
     retryDelayMs: 1000,
     onHandlerError,
-  });
+  };
+  return dataDir ? new JournalBus(clock, dataDir, options) : new MemoryBus(clock, options);
 }
 
 /**
@@ -87,10 +121,10 @@ export async function startFalcoTopicIngest(
   return source;
 }
 
-/** Exposes what the Kafka and Redis adapters count (lag, errors, reconnects, rebalances) as metrics. */
+/** Exposes what the Kafka and Redis adapters and the data dir count (lag, errors, commits…) as metrics. */
 export function watchDependencies(
   metrics: Metrics,
-  deps: { bus: EventBus; store: StateStore; falcoTopic?: KafkaRawSource | undefined },
+  deps: { bus: EventBus; store: StateStore; falcoTopic?: KafkaRawSource | undefined; dataDir?: DataDir | undefined },
 ): void {
   metrics.watchDependencies(() => {
     const stats: DependencyStats = { consumers: {} };
@@ -101,6 +135,7 @@ export function watchDependencies(
     }
     if (deps.falcoTopic) stats.consumers!.falco_topic = deps.falcoTopic.stats();
     if (deps.store instanceof RedisStateStore) stats.redis = deps.store.stats();
+    if (deps.dataDir) stats.dataDir = deps.dataDir.db.stats();
     return stats;
   });
 }
@@ -110,8 +145,11 @@ export interface StoreHooks {
   onReconnect?: () => void;
 }
 
-/** Picks the state store from config: Redis when a URL is configured, process memory otherwise. */
-export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}): StateStore {
+/**
+ * Picks the state store from config: Redis when a URL is configured, else process memory, kept in the
+ * data dir when there is one.
+ */
+export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}, dataDir?: DataDir): StateStore {
   if (config.redis) {
     return new RedisStateStore({
       url: config.redis.url,
@@ -121,13 +159,14 @@ export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}
       ...hooks,
     });
   }
-  return new MemoryStateStore(clock);
+  return dataDir ? new DurableStateStore(clock, dataDir) : new MemoryStateStore(clock);
 }
 
 /** The event dead-letter store beside the state store: in Redis (shared by the replicas) or in memory. */
-export function createEventDeadLetterStore(config: Config, store: StateStore): EventDeadLetterStore {
+export function createEventDeadLetterStore(config: Config, store: StateStore, dataDir?: DataDir): EventDeadLetterStore {
   const bounds = { maxCount: config.pipeline.deadLetters.maxCount, maxBytes: config.pipeline.deadLetters.maxBytes };
-  return store instanceof RedisStateStore ? new RedisEventDeadLetterStore(store, bounds) : new MemoryEventDeadLetterStore(bounds);
+  if (store instanceof RedisStateStore) return new RedisEventDeadLetterStore(store, bounds);
+  return dataDir ? new DurableEventDeadLetterStore(bounds, dataDir) : new MemoryEventDeadLetterStore(bounds);
 }
 
 function kafkaConnection(kafka: KafkaConfig, logger: BusLogger | undefined): KafkaConnection {

@@ -5,16 +5,24 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema';
 import { systemClock, type Clock } from './core/clock';
-import { createBus, createEventDeadLetterStore, createStore, startFalcoTopicIngest, watchDependencies } from './adapters';
+import {
+  createBus,
+  createEventDeadLetterStore,
+  createStore,
+  openDataDir,
+  startFalcoTopicIngest,
+  watchDependencies,
+} from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, resolveLogFormat, type Logger } from './observability/logger';
 import { authenticator } from './ingest/auth';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
-import { RecentAlerts } from './alert/recent';
+import { RecentAlerts, durableRecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
+import { DurableDeadLetters } from './notify/dead-letters';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { EventDeadLetters } from './pipeline/dead-letters';
@@ -27,6 +35,7 @@ import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
+import type { DataDir } from './store/data-dir';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -46,6 +55,8 @@ export interface RunningFalconer {
   store: StateStore;
   dispatcher: Dispatcher;
   recent: RecentAlerts;
+  /** Embedded mode's data dir, when one is in use. */
+  dataDir: DataDir | undefined;
   /** Resolves when the service has shut down. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -71,7 +82,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
   });
 
-  const store = createStore(config, clock);
+  // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
+  const dataDir = await openDataDir(config, clock, log);
+  const store = createStore(config, clock, {}, dataDir);
   const bus = createBus(
     config,
     clock,
@@ -80,8 +93,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       log.error({ err: (err as Error)?.message }, 'pipeline batch failed; it will be delivered again');
     },
     log,
+    dataDir,
   );
-  const recent = new RecentAlerts(config.alerting.recentAlerts);
+  const recent = dataDir
+    ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
+    : new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const notifiers = createNotifiers(config, log, logFormat);
   const dispatcher = new Dispatcher(notifiers, store, clock, metrics, log, {
@@ -92,8 +108,12 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     windowMs,
     queueCapacity: 10_000,
     deadLetterCapacity: 10_000,
+    ...(dataDir ? { deadLetters: new DurableDeadLetters(10_000, dataDir) } : {}),
     // Replicas share the outbox: each takes over what a dead one handed off or claimed (docs/reliability.md).
     ...(config.redis ? { leaseMs: 30_000, recoverIntervalMs: 1_000 } : {}),
+    // The data dir's outbox outlives the process: a restart sends what the last run handed off or
+    // claimed and did not finish, at once (its claims carry this installation's owner).
+    ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
   });
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
@@ -102,10 +122,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
-  const parked = new EventDeadLetters(createEventDeadLetterStore(config, store), store, bus, metrics, log, clock, {
+  const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {
     maxLetterBytes: config.pipeline.deadLetters.maxEventBytes,
     replayBatch: config.pipeline.deadLetters.maxCount,
   });
+  dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
   const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, parked, metrics, log, {
     seenTtlMs: config.ingest.auditDedupSeconds * 1000,
@@ -160,7 +181,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     await bus.close().catch(() => undefined);
     throw err;
   }
-  watchDependencies(metrics, { bus, store, falcoTopic });
+  watchDependencies(metrics, { bus, store, falcoTopic, dataDir });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -177,6 +198,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       await bus.close();
       await dispatcher.close();
       await store.close();
+      await dataDir?.close();
       log.info('stopped');
       resolveStopped();
     })());
@@ -209,6 +231,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     store,
     dispatcher,
     recent,
+    dataDir,
     stopped,
     stop,
   };

@@ -15,6 +15,15 @@ export interface MemoryBusOptions {
   /** Wait before redelivering a batch whose handler rejected. */
   retryDelayMs: number;
   onHandlerError?: (err: unknown) => void;
+  /** Where accepted events are written before delivery (the journal bus); publish waits for it. */
+  journal?: BusJournal;
+}
+
+export interface BusJournal {
+  /** Takes events just accepted, in publish order; resolves once they are durable. */
+  append(events: SecurityEvent[]): Promise<void>;
+  /** The next `count` events in publish order were handled. */
+  handled(count: number): void;
 }
 
 /**
@@ -42,6 +51,15 @@ export class MemoryBus implements EventBus {
     if (this.depth() + events.length > this.options.capacity) {
       throw new UnavailableError(`pipeline queue is full (${this.options.capacity} events)`, 1);
     }
+    const durable = this.options.journal?.append(events);
+    for (const e of events) this.queue.push(e);
+    if (events.length) this.progress_.waiting();
+    this.kick();
+    await durable;
+  }
+
+  /** Queues events recovered from a journal, ahead of anything published, whatever the capacity. */
+  restore(events: SecurityEvent[]): void {
     for (const e of events) this.queue.push(e);
     if (events.length) this.progress_.waiting();
     this.kick();
@@ -102,6 +120,7 @@ export class MemoryBus implements EventBus {
         continue;
       }
       this.head = end;
+      this.options.journal?.handled(batch.length);
       this.progress_.progressed(this.depth() > 0);
       if (this.head > 4096 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);

@@ -143,6 +143,8 @@ interface EnvSetting {
   name: string;
   path: readonly string[];
   parse?: (name: string, value: string) => unknown;
+  /** Set but empty is a value of its own (`FALCONER_DATA_DIR=`: memory-only), not "unset". */
+  emptyIsValue?: boolean;
 }
 
 /** The environment overrides of one key each, documented in docs/configuration.md. */
@@ -153,6 +155,7 @@ const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'FALCONER_INGEST_TOKEN', path: ['ingest', 'token'] },
   { name: 'FALCONER_LOG_LEVEL', path: ['log', 'level'] },
   { name: 'FALCONER_LOG_FORMAT', path: ['log', 'format'] },
+  { name: 'FALCONER_DATA_DIR', path: ['dataDir'], emptyIsValue: true },
   { name: 'FALCONER_RUNBOOK_URL_TEMPLATE', path: ['alerting', 'runbookUrlTemplate'] },
   { name: 'FALCONER_KAFKA_BROKERS', path: ['kafka', 'brokers'], parse: commaList },
   { name: 'FALCONER_KAFKA_TOPIC', path: ['kafka', 'topic'] },
@@ -175,7 +178,6 @@ const SLACK_ENV = { token: 'FALCONER_SLACK_TOKEN', channel: 'FALCONER_SLACK_CHAN
 /** FALCONER_* names that are not config overrides, read elsewhere; everything else unknown stops start-up. */
 const NOT_CONFIG = new Set([
   'FALCONER_CONFIG', // the file's path, read above
-  'FALCONER_DATA_DIR', // the embedded mode's data folder
   'FALCONER_KAFKA_LIBS', // the test setup's Kafka jars (test/support/services.ts)
   'FALCONER_PSA_FIXTURES', // the Pod Security conformance suites' fixtures
   'FALCONER_DIST', // the benchmarks' build folder
@@ -221,7 +223,7 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
 function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): EnvOrigins {
   const origins: EnvOrigins = new Map();
   for (const setting of ENV_SETTINGS) {
-    const value = envValue(env, setting.name);
+    const value = setting.emptyIsValue && env[setting.name] === '' ? '' : envValue(env, setting.name);
     if (value === undefined) continue;
     let target = doc;
     for (const key of setting.path.slice(0, -1)) target = section(target, key);

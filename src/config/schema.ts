@@ -102,7 +102,12 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  /** Kafka as the bus between ingest and the pipeline (scale-out mode). Embedded memory bus when absent. */
+  /**
+   * Where embedded mode keeps its queue and state (docs/reliability.md): the bus when Kafka is absent,
+   * the state store when Redis is absent. Relative to the working directory; `""` runs memory-only.
+   */
+  dataDir: z.string().default('./data'),
+  /** Kafka as the bus between ingest and the pipeline (scale-out mode). The embedded bus when absent. */
   kafka: z
     .strictObject({
       brokers: z.array(z.string().regex(/^[^\s:,]+:\d+$/, 'must be host:port')).min(1),
@@ -144,7 +149,7 @@ export const configSchema = z.strictObject({
       falcoGroupId: z.string().min(1).default('falconer-falco-source'),
     })
     .optional(),
-  /** Redis for the alert stage's shared state, so replicas agree. In-process memory when absent. */
+  /** Redis for the alert stage's shared state, so replicas agree. The embedded store when absent. */
   redis: z
     .strictObject({
       /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */

@@ -65,6 +65,13 @@ export class ConfigError extends FalconerError {
   }
 }
 
+/** The data dir cannot be used as configured (another process holds it, the file is damaged). */
+export class StorageError extends FalconerError {
+  constructor(message: string) {
+    super('storage_failed', message, 500);
+  }
+}
+
 export class RuleError extends FalconerError {
   constructor(message: string, details?: unknown) {
     super('rule_invalid', message, 500, details);

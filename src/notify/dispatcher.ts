@@ -7,6 +7,9 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
 import type { DeliveryRef, Notifier } from './port';
+import { DeadLetters, type DeadLetter } from './dead-letters';
+
+export type { DeadLetter } from './dead-letters';
 
 export interface DispatcherOptions {
   maxAttempts: number;
@@ -19,6 +22,14 @@ export interface DispatcherOptions {
   /** Most notifications waiting per receiver; beyond it they go to the dead-letter store. */
   queueCapacity: number;
   deadLetterCapacity: number;
+  /** Where dead letters are kept; in memory (`deadLetterCapacity` of them) when unset. */
+  deadLetters?: DeadLetters;
+  /**
+   * Who this dispatcher is in the claims it takes; random when unset. Embedded mode keeps it in its
+   * data dir, so after a restart the sends the last run claimed are taken over at once (no other
+   * replica could hold them) instead of after their lease.
+   */
+  owner?: string;
   /** How long a send claim holds without renewal; a dead replica's claim is taken over after it. Default 30 s. */
   leaseMs?: number;
   /** How long a handed-off notification waits for the replica that took it before others may. Default lease / 3. */
@@ -28,17 +39,6 @@ export interface DispatcherOptions {
    * Off when undefined: only a store shared with other replicas needs it.
    */
   recoverIntervalMs?: number;
-}
-
-export interface DeadLetter {
-  receiver: string;
-  kind: 'send' | 'update';
-  fingerprint: string;
-  rule: string;
-  error: string;
-  attempts: number;
-  at: number;
-  alert: Alert;
 }
 
 /**
@@ -85,14 +85,16 @@ const RECOVERY_BATCH = 100;
  */
 export class Dispatcher {
   private readonly lanes: Lane[];
-  private readonly dead: DeadLetter[] = [];
+  private readonly dead: DeadLetters;
   private active = new Set<Promise<void>>();
   /** Record keys of the sends queued in this process, so recovery does not queue them twice. */
   private readonly queued = new Set<string>();
-  private readonly owner = randomUUID();
+  private readonly owner: string;
   private readonly leaseMs: number;
   private readonly claimGraceMs: number;
   private recoveryTimer?: TimerHandle;
+  /** With an owner kept across restarts, the first recovery also takes the last run's claims that are not due yet. */
+  private resumed: boolean;
   private closed = false;
 
   constructor(
@@ -104,6 +106,10 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.lanes = notifiers.map((notifier) => ({ notifier, jobs: [], running: false, waiting: false, pendingUpdates: new Map() }));
+    this.dead = options.deadLetters ?? new DeadLetters(options.deadLetterCapacity);
+    this.owner = options.owner ?? randomUUID();
+    this.resumed = options.owner === undefined;
+    this.metrics.deadLetters.set(this.dead.size);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.claimGraceMs = options.claimGraceMs ?? Math.ceil(this.leaseMs / 3);
     this.scheduleRecovery();
@@ -126,12 +132,12 @@ export class Dispatcher {
   }
 
   deadLetters(): readonly DeadLetter[] {
-    return this.dead;
+    return this.dead.list();
   }
 
   /** Takes the dead letters out and queues them again (an operator's replay). */
   replayDeadLetters(): number {
-    const letters = this.dead.splice(0);
+    const letters = this.dead.takeAll();
     this.metrics.deadLetters.set(0);
     for (const letter of letters) {
       const lane = this.lanes.find((l) => l.notifier.name === letter.receiver);
@@ -386,8 +392,10 @@ export class Dispatcher {
     const interval = this.options.recoverIntervalMs;
     if (interval === undefined || this.closed) return;
     this.recoveryTimer = this.clock.setTimeout(() => {
+      const resume = !this.resumed;
+      this.resumed = true;
       this.track(
-        this.recover()
+        (resume ? this.recover(Number.MAX_SAFE_INTEGER, this.options.queueCapacity) : this.recover())
           .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'outbox recovery failed'))
           .finally(() => this.scheduleRecovery()),
       );
@@ -398,9 +406,9 @@ export class Dispatcher {
    * Queues the outbox's due notifications that no live replica is sending: handed off by a replica
    * that died before claiming them, or claimed by one whose lease ran out.
    */
-  private async recover(): Promise<void> {
+  private async recover(horizon = this.clock.now(), limit = RECOVERY_BATCH): Promise<void> {
     const now = this.clock.now();
-    for (const key of await this.store.due(now, RECOVERY_BATCH)) {
+    for (const key of await this.store.due(horizon, limit)) {
       if (this.queued.has(key)) {
         await this.store.schedule(key, now + this.claimGraceMs); // ours, waiting in a lane
         continue;
@@ -411,7 +419,8 @@ export class Dispatcher {
         await this.store.unschedule(key);
         continue;
       }
-      if (record.state === 'inflight' && record.leaseUntil > now) {
+      // A claim of our own that no lane here holds is a previous run's (embedded mode keeps the owner).
+      if (record.state === 'inflight' && record.leaseUntil > now && record.owner !== this.owner) {
         await this.store.schedule(key, record.leaseUntil);
         continue;
       }
@@ -432,7 +441,7 @@ export class Dispatcher {
 
   private deadLetter(lane: Lane, job: Job, error: string): void {
     const { notifier } = lane;
-    this.dead.push({
+    const evicted = this.dead.add({
       receiver: notifier.name,
       kind: job.kind,
       fingerprint: job.alert.fingerprint,
@@ -442,15 +451,14 @@ export class Dispatcher {
       at: this.clock.now(),
       alert: job.alert,
     });
-    if (this.dead.length > this.options.deadLetterCapacity) {
-      const evicted = this.dead.shift()!;
+    if (evicted) {
       this.log.error(
         { receiver: evicted.receiver, fingerprint: evicted.fingerprint },
         'dead-letter store full: oldest letter evicted',
       );
     }
     this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'dead_lettered' });
-    this.metrics.deadLetters.set(this.dead.length);
+    this.metrics.deadLetters.set(this.dead.size);
     this.log.error(
       { receiver: notifier.name, rule: job.alert.rule, fingerprint: job.alert.fingerprint, err: error },
       'notification dead-lettered',

@@ -136,6 +136,14 @@ export function createMetrics() {
       );
       plain('falconer_redis_errors_total', 'Redis commands that failed or timed out', (s) => s.redis?.errors);
       plain('falconer_redis_reconnects_total', 'Times the Redis client started reconnecting', (s) => s.redis?.reconnects);
+      plain('falconer_data_dir_commits_total', 'Group commits synced to the data dir (embedded mode)', (s) => s.dataDir?.commits);
+      plain('falconer_data_dir_writes_total', 'Writes (journal and state) those commits carried', (s) => s.dataDir?.writes);
+      plain('falconer_data_dir_journal_appends_total', 'Events appended to the journal', (s) => s.dataDir?.appends);
+      plain(
+        'falconer_data_dir_commit_failures_total',
+        'Commits to the data dir that failed (ingest answered 503)',
+        (s) => s.dataDir?.failures,
+      );
     },
     /**
      * Reports how many events wait in the event dead-letter store at scrape time (shared by the
@@ -186,4 +194,5 @@ export interface DependencyStats {
   publishErrors?: number;
   consumers?: Record<string, { lag: number; rebalances: number; crashes: number }>;
   redis?: { errors: number; reconnects: number };
+  dataDir?: { commits: number; writes: number; appends: number; failures: number };
 }

@@ -6,6 +6,24 @@ interface Entry {
   expiresAt: number;
 }
 
+/**
+ * Told of every change as it is made, in order (the durable store writes them to the data dir).
+ * Expiry is not a change: whoever keeps a copy expires it by `expiresAt` on its own.
+ */
+export interface StoreChanges {
+  entry(key: string, value: string, expiresAt: number): void;
+  counter(key: string, counter: Counter, expiresAt: number): void;
+  deleted(key: string): void;
+  outbox(key: string, dueAt: number | undefined): void;
+}
+
+/** What `load` restores: absolute expiry times, as `StoreChanges` reported them. */
+export interface StoreSnapshot {
+  entries: Iterable<[key: string, value: string, expiresAt: number]>;
+  counters: Iterable<[key: string, counter: Counter, expiresAt: number]>;
+  outbox: Iterable<[key: string, dueAt: number]>;
+}
+
 /** In-process state for the embedded mode. Expired keys are dropped lazily and by a bounded sweep. */
 export class MemoryStateStore implements StateStore {
   private readonly entries = new Map<string, Entry>();
@@ -13,14 +31,28 @@ export class MemoryStateStore implements StateStore {
   /** The outbox: record key → when it is due. */
   private readonly outbox = new Map<string, number>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly changes?: StoreChanges,
+  ) {}
+
+  /** Restores state kept elsewhere (the data dir), skipping what has expired since. */
+  load(snapshot: StoreSnapshot): void {
+    const now = this.clock.now();
+    for (const [key, value, expiresAt] of snapshot.entries) if (expiresAt > now) this.entries.set(key, { value, expiresAt });
+    for (const [key, counter, expiresAt] of snapshot.counters)
+      if (expiresAt > now) this.counters.set(key, { ...counter, expiresAt });
+    for (const [key, dueAt] of snapshot.outbox) this.outbox.set(key, dueAt);
+  }
 
   async get(key: string): Promise<string | undefined> {
     return this.live(this.entries, key)?.value;
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    this.entries.set(key, { value, expiresAt: this.clock.now() + ttlMs });
+    const expiresAt = this.clock.now() + ttlMs;
+    this.entries.set(key, { value, expiresAt });
+    this.changes?.entry(key, value, expiresAt);
     this.maybeSweep();
   }
 
@@ -38,11 +70,13 @@ export class MemoryStateStore implements StateStore {
 
   async handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean> {
     this.outbox.set(key, dueAt);
+    this.changes?.outbox(key, dueAt);
     return this.setIfAbsent(key, value, ttlMs);
   }
 
   async schedule(key: string, dueAt: number): Promise<void> {
     this.outbox.set(key, dueAt);
+    this.changes?.outbox(key, dueAt);
   }
 
   async due(nowMs: number, limit: number): Promise<string[]> {
@@ -55,12 +89,13 @@ export class MemoryStateStore implements StateStore {
   }
 
   async unschedule(key: string): Promise<void> {
-    this.outbox.delete(key);
+    if (this.outbox.delete(key)) this.changes?.outbox(key, undefined);
   }
 
   async delete(key: string): Promise<void> {
     this.entries.delete(key);
     this.counters.delete(key);
+    this.changes?.deleted(key);
   }
 
   async hit(key: string, nowMs: number, ttlMs: number): Promise<Counter> {
@@ -68,7 +103,9 @@ export class MemoryStateStore implements StateStore {
     const next = existing
       ? { count: existing.count + 1, firstSeen: existing.firstSeen, lastSeen: Math.max(existing.lastSeen, nowMs) }
       : { count: 1, firstSeen: nowMs, lastSeen: nowMs };
-    this.counters.set(key, { ...next, expiresAt: this.clock.now() + ttlMs });
+    const expiresAt = this.clock.now() + ttlMs;
+    this.counters.set(key, { ...next, expiresAt });
+    this.changes?.counter(key, next, expiresAt);
     this.maybeSweep();
     return next;
   }

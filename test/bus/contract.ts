@@ -4,8 +4,8 @@ import type { EventBus } from '../../src/bus/port';
 
 /** What the shared suite needs from an adapter under test. */
 export interface BusHarness {
-  /** A bus on a log of its own (Kafka: a fresh topic and group). */
-  bus(): EventBus;
+  /** A bus on a log of its own (Kafka: a fresh topic and group; the journal bus: a fresh data dir). */
+  bus(): EventBus | Promise<EventBus>;
   /**
    * For adapters whose consumers form a group: more members reading the same log as `bus()` last
    * made. The memory bus has one consumer per process and does not offer it.
@@ -80,7 +80,7 @@ export function eventBusContract(name: string, makeHarness: () => BusHarness, { 
     });
 
     it('delivers every event once, in publish order per partition key', async () => {
-      const bus = h.bus();
+      const bus = await h.bus();
       const delivered: SecurityEvent[] = [];
       await bus.consume(async (batch) => {
         delivered.push(...batch);
@@ -94,7 +94,7 @@ export function eventBusContract(name: string, makeHarness: () => BusHarness, { 
     });
 
     it('delivers again a batch whose handler rejected, keeping the order of its key', async () => {
-      const bus = h.bus();
+      const bus = await h.bus();
       const delivered: SecurityEvent[] = [];
       let rejections = 0;
       await bus.consume(async (batch) => {
@@ -117,7 +117,7 @@ export function eventBusContract(name: string, makeHarness: () => BusHarness, { 
     });
 
     it('close waits for the handler in flight', async () => {
-      const bus = h.bus();
+      const bus = await h.bus();
       let finished = false;
       let started!: () => void;
       const inHandler = new Promise<void>((done) => (started = done));
@@ -133,7 +133,7 @@ export function eventBusContract(name: string, makeHarness: () => BusHarness, { 
     });
 
     it('refuses to publish after close with UnavailableError', async () => {
-      const bus = h.bus();
+      const bus = await h.bus();
       await bus.publish([event('p', 0)]);
       expect(bus.health().ok).toBe(true);
       await bus.close();
@@ -149,7 +149,7 @@ export function eventBusContract(name: string, makeHarness: () => BusHarness, { 
     if (groups) {
       describe('consumer groups', () => {
         it('hands a closed member’s uncommitted events to the next member, and none it committed', async () => {
-          const first = h.bus();
+          const first = await h.bus();
           const handledByFirst = new Set<string>();
           let closing: Promise<void> | undefined;
           await first.consume(async (batch) => {
@@ -182,7 +182,7 @@ export function eventBusContract(name: string, makeHarness: () => BusHarness, { 
 
         it('shares the partitions between members and moves them back when one leaves', async () => {
           const pods = range(16).map((i) => `pod-${i}`);
-          const a = h.bus();
+          const a = await h.bus();
           const byA: SecurityEvent[] = [];
           const byB: SecurityEvent[] = [];
           const inOrder: SecurityEvent[] = []; // both members' deliveries, as they happened

@@ -79,6 +79,14 @@ receivers:
     expect(() => loadConfig({ file: file(yaml), env: {} })).toThrow(message);
   });
 
+  it('keeps embedded state in ./data by default; FALCONER_DATA_DIR moves it, or set empty turns it off', () => {
+    expect(loadConfig({ env: {} }).dataDir).toBe('./data');
+    expect(loadConfig({ env: { FALCONER_DATA_DIR: '/var/lib/falconer' } }).dataDir).toBe('/var/lib/falconer');
+    expect(loadConfig({ env: { FALCONER_DATA_DIR: '' } }).dataDir).toBe('');
+    expect(loadConfig({ env: { FALCONER_DATA_DIR: '' }, file: file('dataDir: /srv/falconer\n') }).dataDir).toBe('');
+    expect(loadConfig({ env: {}, file: file('dataDir: ""\n') }).dataDir).toBe('');
+  });
+
   it('names a bad environment variable', () => {
     expect(() => loadConfig({ env: { FALCONER_PORT: '80a' } })).toThrow(/FALCONER_PORT must be an integer/);
   });

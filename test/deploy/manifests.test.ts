@@ -68,6 +68,7 @@ describeGuarantees('deploy/', all, {
   replicas: 2,
   scaleOut: true,
   namespaceObject: true,
+  dataVolume: { path: '/var/lib/falconer', source: 'emptyDir' },
   secretRefs: {
     FALCONER_INGEST_TOKEN: { secret: 'falconer', key: 'ingest-token' },
     FALCONER_SLACK_TOKEN: { secret: 'falconer', key: 'slack-token' },
@@ -257,5 +258,11 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/falconer\.js"\]$/m);
     expect(dockerfile).toMatch(/^CMD \["serve"\]$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
+  });
+
+  it('points embedded mode at /var/lib/falconer, a volume the service user owns', () => {
+    expect(dockerfile).toMatch(/^ENV FALCONER_DATA_DIR=\/var\/lib\/falconer$/m);
+    expect(dockerfile).toMatch(/^VOLUME \/var\/lib\/falconer$/m);
+    expect(dockerfile).toMatch(/chown 10001:10001 \/var\/lib\/falconer/);
   });
 });

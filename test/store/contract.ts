@@ -9,6 +9,8 @@ export interface StoreHarness {
   now(): number;
   /** A key unique to this test, so runs against a long-lived server do not collide. */
   key(name: string): string;
+  /** Closes what the harness opened (the durable store: its data dir). */
+  cleanup?(): Promise<void>;
 }
 
 /**
@@ -16,13 +18,16 @@ export interface StoreHarness {
  * cases use: exact on a virtual clock, generous against a real server so scheduling noise on a busy
  * machine cannot flip a result.
  */
-export function stateStoreContract(name: string, makeHarness: () => StoreHarness, ttlMs: number): void {
+export function stateStoreContract(name: string, makeHarness: () => StoreHarness | Promise<StoreHarness>, ttlMs: number): void {
   describe(`StateStore contract: ${name}`, () => {
     let h: StoreHarness;
     let store: StateStore;
-    beforeEach(() => {
-      h = makeHarness();
+    beforeEach(async () => {
+      h = await makeHarness();
       [store] = h.stores(1) as [StateStore];
+    });
+    afterEach(async () => {
+      await h.cleanup?.();
     });
 
     it('returns undefined for a missing key and the latest value for a set one', async () => {

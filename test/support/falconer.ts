@@ -4,7 +4,10 @@ import { validateConfig } from '../../src/config/load';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
-/** Starts Falconer on a free loopback port with a quiet logger; config is merged over test defaults. */
+/**
+ * Starts Falconer on a free loopback port with a quiet logger; config is merged over test defaults
+ * (memory-only unless the test gives a `dataDir`).
+ */
 export async function startTestFalconer(
   config: Record<string, unknown> = {},
   options: FalconerOptions = {},
@@ -14,6 +17,7 @@ export async function startTestFalconer(
     server: { host: '127.0.0.1', port: 0, ...server },
     ingest: { token: TEST_TOKEN, ...ingest },
     log: { level: 'silent' },
+    dataDir: '',
     ...rest,
   });
   return startFalconer(validated, { logger: pino({ level: 'silent' }), ...options });

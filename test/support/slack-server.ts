@@ -6,6 +6,8 @@ export interface SlackCall {
   method: string;
   token: string | undefined;
   args: Record<string, unknown>;
+  /** How the server answered it. */
+  answer: SlackBehaviour['kind'];
 }
 
 /** How the server answers the next call: ok, a 429 with Retry-After, an HTTP error, or ok:false. */
@@ -30,6 +32,11 @@ export class FakeSlack {
     this.script.push(...behaviours);
   }
 
+  /** Drops the behaviours not used yet: every call is answered ok from now on. */
+  clear(): void {
+    this.script.length = 0;
+  }
+
   get posts(): SlackCall[] {
     return this.calls.filter((c) => c.method === 'chat.postMessage');
   }
@@ -44,7 +51,7 @@ export class FakeSlack {
       const args = decode(req, await readAll(req));
       const behaviour = this.script.shift() ?? { kind: 'ok' };
       const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || (args.token as string | undefined);
-      this.calls.push({ method, token, args });
+      this.calls.push({ method, token, args, answer: behaviour.kind });
       const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(body));

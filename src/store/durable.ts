@@ -1,0 +1,62 @@
+import type { Clock } from '../core/clock';
+import type { DataDir } from './data-dir';
+import type { EmbeddedDatabase } from './embedded-db';
+import { MemoryStateStore, type StoreChanges } from './memory';
+
+/**
+ * Expired rows deleted from the file per commit: at least this many, and twice the commit's writes, so
+ * sweeping outpaces the writes that add rows however big commits get.
+ */
+const SWEEP_MIN = 256;
+
+/**
+ * The embedded state store that survives a restart: the memory store's semantics and speed (reads
+ * never leave the process), with every change written to the data dir's database in the same order,
+ * group-committed with the event journal. A crash loses at most the changes of the last few
+ * milliseconds, together with (never without) the journal deletes that follow them, so the events
+ * behind them are delivered again and redo them (docs/reliability.md).
+ *
+ * TTLs run on the clock port: rows carry their absolute expiry, a restart loads only live ones, and
+ * every commit also deletes a bounded batch of expired rows, so the file does not keep what memory
+ * dropped.
+ */
+export class DurableStateStore extends MemoryStateStore {
+  private readonly db: EmbeddedDatabase;
+
+  /** The store of `dataDir`, holding what it held when the last run stopped (less what expired since). */
+  constructor(clock: Clock, dataDir: DataDir) {
+    const db = dataDir.db;
+    super(clock, changesTo(db));
+    this.db = db;
+    this.load({ entries: dataDir.take('entries'), counters: dataDir.take('counters'), outbox: dataDir.take('outbox') });
+    db.onCommit((writes) => {
+      const now = clock.now();
+      const limit = Math.max(SWEEP_MIN, 2 * writes);
+      db.write('kvSweep', now, limit);
+      db.write('counterSweep', now, limit);
+    });
+  }
+
+  override health() {
+    return this.db.health();
+  }
+
+  /** The data dir's database is closed by its owner, after the bus and the dispatcher. */
+  override async close(): Promise<void> {
+    await this.db.durable().catch(() => undefined);
+    await super.close();
+  }
+}
+
+function changesTo(db: EmbeddedDatabase): StoreChanges {
+  return {
+    entry: (key, value, expiresAt) => db.put(`kv:${key}`, 'kvPut', key, value, expiresAt),
+    counter: (key, c, expiresAt) => db.put(`c:${key}`, 'counterPut', key, c.count, c.firstSeen, c.lastSeen, expiresAt),
+    deleted: (key) => {
+      db.put(`kv:${key}`, 'kvDelete', key);
+      db.put(`c:${key}`, 'counterDelete', key);
+    },
+    outbox: (key, dueAt) =>
+      dueAt === undefined ? db.put(`o:${key}`, 'outboxDelete', key) : db.put(`o:${key}`, 'outboxPut', key, dueAt),
+  };
+}
