@@ -11,6 +11,7 @@ const SERVICE_SUITES = [
   '<rootDir>/test/store/redis.test.ts',
   '<rootDir>/test/store/select.test.ts',
   '<rootDir>/test/store/event-dead-letters/redis.test.ts',
+  '<rootDir>/test/ingest/claims.test.ts',
 ];
 
 const common = {

@@ -44,13 +44,10 @@ export function loadConfig({ file, env }: LoadOptions): Config {
  * variables that set them, so a problem with one is told by the variable's name.
  */
 export function validateConfig(doc: unknown, origin = 'config', fromEnv: EnvOrigins = new Map()): Config {
-  const tokenProblem = trimIngestToken(doc);
+  const tokenProblems = trimTokens(doc);
   const result = configSchema.safeParse(doc);
-  if (tokenProblem || !result.success) {
-    const problems = [
-      ...(tokenProblem ? [tokenProblem] : []),
-      ...(result.success ? [] : result.error.issues.map((i) => describeIssue(i, fromEnv))),
-    ];
+  if (tokenProblems.length > 0 || !result.success) {
+    const problems = [...tokenProblems, ...(result.success ? [] : result.error.issues.map((i) => describeIssue(i, fromEnv)))];
     throw new ConfigError(`invalid configuration (${origin}):\n  ${problems.join('\n  ')}`, problems);
   }
   return deepFreeze(result.data);
@@ -101,15 +98,25 @@ function envNameFor(path: string[], fromEnv: EnvOrigins): string | undefined {
  * A token with spaces around it (a Secret written with `echo`, a pasted value) would never match what
  * callers send: trim it. One made only of whitespace is refused, not taken for "generate one".
  */
-function trimIngestToken(doc: unknown): string | undefined {
-  const ingest = (doc as Mutable | undefined)?.ingest as Mutable | undefined;
-  if (!ingest || typeof ingest !== 'object' || typeof ingest.token !== 'string') return undefined;
-  const trimmed = ingest.token.trim();
-  if (trimmed === '') {
-    return 'ingest.token: is only whitespace; set a token of at least 16 characters, or leave it unset to have one generated';
+function trimTokens(doc: unknown): string[] {
+  const root = isMapping(doc) ? doc : {};
+  const holders: Array<[path: string, holder: Mutable]> = [];
+  if (isMapping(root.ingest)) holders.push(['ingest.token', root.ingest]);
+  if (isMapping(root.auth) && Array.isArray(root.auth.tokens)) {
+    root.auth.tokens.forEach((t, i) => isMapping(t) && holders.push([`auth.tokens.${i}.token`, t]));
   }
-  ingest.token = trimmed;
-  return undefined;
+  const problems: string[] = [];
+  for (const [path, holder] of holders) {
+    if (typeof holder.token !== 'string') continue;
+    const trimmed = holder.token.trim();
+    if (trimmed === '') problems.push(`${path}: is only whitespace; set a token of at least 16 characters`);
+    else holder.token = trimmed;
+  }
+  return problems;
+}
+
+function isMapping(value: unknown): value is Mutable {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function section(doc: Mutable, key: string): Mutable {
@@ -126,6 +133,15 @@ function commaList(_name: string, value: string): string[] {
     .split(',')
     .map((v) => v.trim())
     .filter(Boolean);
+}
+
+/** `name:scope+scope:token, ...` → `auth.tokens` entries (a token holds no comma; it may hold colons). */
+function authTokens(name: string, value: string): Mutable[] {
+  return commaList(name, value).map((entry, i) => {
+    const m = /^([^:]+):([^:]+):(.+)$/.exec(entry);
+    if (!m) throw new ConfigError(`FALCONER_AUTH_TOKENS entry ${i + 1} must be name:scope[+scope...]:token`);
+    return { name: m[1], scopes: m[2]!.split('+'), token: m[3] };
+  });
 }
 
 function int(name: string, value: string): number {
@@ -153,6 +169,7 @@ const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'FALCONER_HOST', path: ['server', 'host'] },
   { name: 'FALCONER_PORT', path: ['server', 'port'], parse: int },
   { name: 'FALCONER_INGEST_TOKEN', path: ['ingest', 'token'] },
+  { name: 'FALCONER_AUTH_TOKENS', path: ['auth', 'tokens'], parse: authTokens },
   { name: 'FALCONER_LOG_LEVEL', path: ['log', 'level'] },
   { name: 'FALCONER_LOG_FORMAT', path: ['log', 'format'] },
   { name: 'FALCONER_DATA_DIR', path: ['dataDir'], emptyIsValue: true },

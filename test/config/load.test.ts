@@ -187,3 +187,18 @@ describe('unknown file keys', () => {
     ).toThrow(/receivers\.0: unknown key "minPriorty" \(did you mean "minPriority"\?\)/);
   });
 });
+
+describe('named API tokens and the environment', () => {
+  it('names FALCONER_AUTH_TOKENS when one of its tokens is wrong', () => {
+    expect(() => loadConfig({ env: { FALCONER_AUTH_TOKENS: 'sidekick:ingest:short' } })).toThrow(
+      /FALCONER_AUTH_TOKENS: must be at least 16 characters/,
+    );
+  });
+
+  it('trims whitespace around file tokens and refuses one made only of whitespace', () => {
+    const ok = file('auth: { tokens: [{ name: sidekick, scopes: [ingest], token: " 0123456789abcdef\\n" }] }');
+    expect(loadConfig({ file: ok, env: {} }).auth.tokens[0]!.token).toBe('0123456789abcdef');
+    const blank = file('auth: { tokens: [{ name: sidekick, scopes: [ingest], token: "    " }] }');
+    expect(() => loadConfig({ file: blank, env: {} })).toThrow(/auth\.tokens\.0\.token: is only whitespace/);
+  });
+});
