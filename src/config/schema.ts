@@ -260,6 +260,47 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  /** Who opened the shell, and which alerts are one incident (docs/correlation.md). */
+  correlation: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Allowed clock difference between nodes (Falco) and the apiserver (audit), in ms. */
+      skewMs: duration.max(60_000).default(2000),
+      /** A session whose end was not seen stays open this long (kubelet's streaming idle timeout is 4 h). */
+      maxSessionSeconds: z
+        .number()
+        .int()
+        .positive()
+        .default(4 * 3600),
+      /** How long a runtime alert waits, before its first announcement, for the audit event of its session; 0 never waits. */
+      waitForAuditMs: duration.max(30_000).default(0),
+      /** How long an announced runtime alert can still be attributed by an audit event that arrives late. */
+      lateAuditSeconds: z.number().int().positive().default(300),
+      /** Sessions remembered per pod; ended ones are forgotten first. */
+      maxSessionsPerPod: z.number().int().positive().max(1000).default(32),
+      /** Pods with sessions remembered by one replica; the least recently used are forgotten beyond it. */
+      maxPods: z.number().int().positive().default(50_000),
+      incidents: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Alerts sharing a pod or a subject within this window (event time) are one incident. */
+          windowSeconds: z.number().int().positive().default(1800),
+          /** Members kept per incident (the count goes on). */
+          maxAlerts: z.number().int().positive().max(1000).default(50),
+          /** How many recent incidents `GET /v1/incidents` can list. */
+          recent: z.number().int().positive().default(1000),
+        })
+        .prefault({}),
+      chains: z
+        .strictObject({
+          /** Load the built-in chain pack (`rules/chains/`). */
+          builtin: z.boolean().default(true),
+          /** User chain folders, applied after the built-in pack; a chain with the same id replaces it. */
+          dirs: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   receivers: z.array(receiverSchema).default([]),
   log: z
     .strictObject({
