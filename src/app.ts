@@ -14,7 +14,7 @@ import {
   watchDependencies,
 } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
-import { createLogger, type Logger } from './observability/logger';
+import { createLogger, resolveLogFormat, type Logger } from './observability/logger';
 import { authenticator, SCOPES } from './ingest/auth';
 import { TokenRing, watchTokenFiles } from './ingest/tokens';
 import { storeClaims } from './ingest/claims';
@@ -81,7 +81,8 @@ export interface RunningFalconer {
 /** The composition root: builds adapters and stages from a validated config and starts listening. */
 export async function startFalconer(config: Config, options: FalconerOptions = {}): Promise<RunningFalconer> {
   const clock = options.clock ?? systemClock;
-  const log = options.logger ?? createLogger(config.log.level);
+  const logFormat = resolveLogFormat(config.log.format, process.stdout.isTTY);
+  const log = options.logger ?? createLogger(config.log.level, undefined, logFormat);
   const metrics = createMetrics();
   // Rules load before anything listens: a broken rule file stops start-up with file, rule and problem.
   const detector = options.detector ?? new RuleEngine(loadRuleSet(config.rules));
@@ -122,7 +123,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     : new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const tree = config.route ? buildRoute(config.route) : undefined;
-  const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
+  const notifiers = createNotifiers(config, log, logFormat);
+  const dispatcher = new Dispatcher(notifiers, store, clock, metrics, log, {
     maxAttempts: 8,
     baseDelayMs: 1000,
     maxDelayMs: 5 * 60_000,
@@ -274,7 +276,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  log.info({ port, receivers: config.receivers.map((r) => r.name) }, 'falconer listening');
+  log.info({ port, receivers: notifiers.map((n) => n.name) }, 'falconer listening');
 
   // Listening first: ingest and /healthz answer while the consumer joins its group (which can take a
   // session timeout after a restart); /readyz says "not consuming yet" until it has.

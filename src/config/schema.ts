@@ -557,6 +557,8 @@ const configShape = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** `json` lines for log collectors, `pretty` short lines for a person; `auto`: pretty on a terminal. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
 });

@@ -125,6 +125,17 @@ export interface Enrichment {
   network?: NetworkEnrichment;
 }
 
+/** Why every part of an enrichment is unknown when its cluster has no state at all. */
+export function noClusterState(cluster: string): string {
+  return `no cluster state for cluster "${cluster}" (see docs/cluster-state.md)`;
+}
+
+/** Whether the enrichment knows nothing because its cluster has no state (one notice says it, not every part). */
+export function lacksClusterState(enrichment: Enrichment): boolean {
+  const parts = [enrichment.subject, enrichment.pod, enrichment.network].filter((p) => p !== undefined);
+  return parts.length > 0 && parts.every((p) => !p.known && p.reason.startsWith('no cluster state'));
+}
+
 export type AttributionConfidence = 'exact' | 'high' | 'low' | 'ambiguous';
 
 /** One exec/attach/debug session that could have started the process (docs/correlation.md). */

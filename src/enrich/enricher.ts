@@ -1,4 +1,12 @@
-import type { Enrichment, NetworkEnrichment, PodFacts, RiskySummary, SubjectEnrichment, SubjectOrigin } from '../core/alert';
+import {
+  noClusterState,
+  type Enrichment,
+  type NetworkEnrichment,
+  type PodFacts,
+  type RiskySummary,
+  type SubjectEnrichment,
+  type SubjectOrigin,
+} from '../core/alert';
 import type { Clock } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { TimeSlice } from '../core/time-slice';
@@ -152,7 +160,8 @@ function enrichFrom(
 ): Enrichment {
   const cluster = event.k8s.cluster;
   const noState = !state || state.isEmpty();
-  const unknownState = `no cluster state for cluster "${cluster}" (no snapshot loaded, no audit objects seen)`;
+  // No snapshot loaded, no live API, no audit objects seen for this cluster.
+  const unknownState = noClusterState(cluster);
   const pod = target?.object ?? (target && state ? state.pod(target.namespace, target.name) : undefined);
   const enrichment: Enrichment = {};
 
@@ -173,7 +182,7 @@ function enrichFrom(
   if (actor === 'pod-unknown') {
     enrichment.subject = {
       known: false,
-      reason: `the pod's service account is unknown: ${(enrichment.pod as { reason: string }).reason}`,
+      reason: noState ? unknownState : `the pod's service account is unknown: ${(enrichment.pod as { reason: string }).reason}`,
     };
   } else if (actor) {
     enrichment.subject =

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import type { Logger } from '../observability/logger';
+import type { LogFormat, Logger } from '../observability/logger';
 import { ConsoleNotifier } from './console';
 import { KafkaNotifier } from './kafka-notifier';
 import { PagerDutyNotifier } from './pagerduty';
@@ -9,15 +9,15 @@ import { tlsOptions } from './http-post';
 import { WebhookNotifier } from './webhook';
 
 /** One notifier per configured receiver; with none configured, the console, so alerts are visible. */
-export function createNotifiers(config: Config, log: Logger): Notifier[] {
-  if (config.receivers.length === 0) return [new ConsoleNotifier('console', 'debug', log)];
+export function createNotifiers(config: Config, log: Logger, format: LogFormat = 'json'): Notifier[] {
+  if (config.receivers.length === 0) return [new ConsoleNotifier('console', 'debug', log, { format })];
   const externalUrl = config.alerting.externalUrl;
   return config.receivers.map((r) => {
     switch (r.type) {
       case 'slack':
         return new SlackNotifier({ ...r, silenceButton: Boolean(config.interactivity) });
       case 'console':
-        return new ConsoleNotifier(r.name, r.minPriority, log);
+        return new ConsoleNotifier(r.name, r.minPriority, log, { format });
       case 'webhook':
         return new WebhookNotifier({ ...r, externalUrl });
       case 'pagerduty':

@@ -1,4 +1,12 @@
-import type { Alert, Attribution, Enrichment, NetworkEnrichment, PodEnrichment, SubjectEnrichment } from '../core/alert';
+import {
+  lacksClusterState,
+  type Alert,
+  type Attribution,
+  type Enrichment,
+  type NetworkEnrichment,
+  type PodEnrichment,
+  type SubjectEnrichment,
+} from '../core/alert';
 import type { Priority } from '../core/priority';
 import { priorityTitle } from '../core/priority';
 import { escapeMrkdwn, inlineCode, mrkdwnValue, plainText, truncate } from './mrkdwn';
@@ -161,6 +169,8 @@ const LINE_MAX = 400;
 
 /** The enrichment, compactly: who and what they may do, the pod's posture, its isolation. Empty when there is none. */
 export function enrichmentText(enrichment: Enrichment): string {
+  // Said once, not by each of subject, pod and network.
+  if (lacksClusterState(enrichment)) return '*Context* none: no cluster state (see docs/cluster-state.md)';
   const lines = [
     ...(enrichment.subject ? subjectLines(enrichment.subject) : []),
     ...(enrichment.pod ? podLines(enrichment.pod) : []),

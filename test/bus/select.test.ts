@@ -46,7 +46,7 @@ describe('bus selection from config', () => {
   });
 
   it.each([
-    ['a broker without a port', { FALCONER_KAFKA_BROKERS: 'kafka-0' }, /kafka\.brokers\.0: must be host:port/],
+    ['a broker without a port', { FALCONER_KAFKA_BROKERS: 'kafka-0' }, /FALCONER_KAFKA_BROKERS: must be host:port/],
     [
       'an unknown SASL mechanism',
       {
@@ -55,7 +55,7 @@ describe('bus selection from config', () => {
         FALCONER_KAFKA_SASL_USERNAME: 'u',
         FALCONER_KAFKA_SASL_PASSWORD: 'p',
       },
-      /kafka\.sasl\.mechanism/,
+      /FALCONER_KAFKA_SASL_MECHANISM: Invalid option/,
     ],
     [
       'a TLS flag that is not a boolean',

@@ -1,7 +1,7 @@
-import { renderSlackMessage } from '../../src/notify/slack-message';
+import { enrichmentText, renderSlackMessage } from '../../src/notify/slack-message';
 import { escapeMrkdwn } from '../../src/notify/mrkdwn';
 import { alertOf, falcoSecurityEvent } from '../support/alerts';
-import type { Enrichment, PodFacts, SubjectFacts } from '../../src/core/alert';
+import { noClusterState, type Enrichment, type PodFacts, type SubjectFacts } from '../../src/core/alert';
 
 /** Every mrkdwn text in the message (plain_text is not parsed by Slack), as a reader sees it (zero-width spaces dropped). */
 function mrkdwnTexts(node: unknown, out: string[] = []): string[] {
@@ -229,5 +229,22 @@ describe('Slack message: enrichment section', () => {
     ).attachments[0]!.blocks as Record<string, any>[];
     for (const t of mrkdwnTexts(blocks)) expect(t.length).toBeLessThanOrEqual(3000);
     expect(blocks.length).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('Slack message without any cluster state', () => {
+  it('says so once instead of for the subject, the pod and the network', () => {
+    const reason = noClusterState('prod');
+    const enrichment: Enrichment = {
+      subject: { known: false, reason, user: 'alice' },
+      pod: { known: false, reason, namespace: 'shop', name: 'web' },
+      network: { known: false, reason },
+    };
+    const text = enrichmentText(enrichment);
+    expect(text).toBe('*Context* none: no cluster state (see docs/cluster-state.md)');
+    // Only when every part lacks state: one known part keeps the full section.
+    expect(enrichmentText({ ...enrichment, network: { known: false, reason: 'pod labels unknown' } })).toContain(
+      '*Network* state unknown',
+    );
   });
 });

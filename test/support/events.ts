@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-/** The shared wire-format samples (../shared/samples beside the repository). */
-export const SAMPLES_DIR = resolve(__dirname, '..', '..', '..', 'shared', 'samples');
+/** The wire-format samples the README's quick start posts (examples/events). */
+export const SAMPLES_DIR = resolve(__dirname, '..', '..', 'examples', 'events');
 
 export function sampleText(name: string): string {
   return readFileSync(resolve(SAMPLES_DIR, name), 'utf8');

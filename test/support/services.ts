@@ -171,7 +171,7 @@ export interface NativeOptions {
 export async function startNativeRedis(options: NativeOptions = {}): Promise<RunningService> {
   if (!commandExists('redis-server')) {
     throw new Error(
-      'redis-server not found: run `bash scripts/provision.sh` (as root it runs `apt-get install redis-server`), ' +
+      'redis-server not found: `npm test` installs it through scripts/provision.sh (`apt-get install redis-server`, as root), ' +
         `or start Redis yourself and set ${REDIS_ENV}=redis://host:port, or run a Docker engine.`,
     );
   }
@@ -219,7 +219,7 @@ export async function startNativeKafka(options: NativeKafkaOptions = {}): Promis
   const libs = options.libs ?? process.env.FALCONER_KAFKA_LIBS ?? join(REPO_ROOT, '.services/kafka/libs');
   if (!existsSync(libs)) {
     throw new Error(
-      `Kafka jars not found in ${libs}: run \`bash scripts/provision.sh\` (fetches org.apache.kafka:kafka_2.13 4.x ` +
+      `Kafka jars not found in ${libs}: \`npm test\` fetches them through scripts/provision.sh (org.apache.kafka:kafka_2.13 4.x ` +
         `from Maven Central; needs Java 17 and Maven), or start Kafka yourself and set ${KAFKA_ENV}=host:port, or run a Docker engine.`,
     );
   }
