@@ -12,6 +12,9 @@ const SERVICE_SUITES = [
   '<rootDir>/test/store/select.test.ts',
   '<rootDir>/test/store/event-dead-letters/redis.test.ts',
   '<rootDir>/test/ingest/claims.test.ts',
+  '<rootDir>/test/alert/group.test.ts',
+  '<rootDir>/test/alert/mute-resolve.test.ts',
+  '<rootDir>/test/notify/kafka-receiver.test.ts',
 ];
 
 const common = {
