@@ -94,3 +94,7 @@ log "kafka $kafka_version: $(ls "$kafka_dir/libs" | wc -l) jars in $kafka_dir/li
 # --- helm (for the chart tests, test/deploy/helm.test.ts) ------------------------------------------
 # Owned by the Helm chart work; builds helm with Go into $services/bin. Idempotent.
 SERVICES_DIR="$services" bash "$repo/scripts/provision-helm.sh"
+
+# --- kube-apiserver and etcd (for test/integration/real-kube-apiserver.test.ts) -------------------
+# Owned by the real-apiserver tests (issue 16); builds kube-apiserver with Go into $services/kube/bin. Idempotent.
+SERVICES_DIR="$services" bash "$repo/scripts/provision-kube-apiserver.sh"
