@@ -10,11 +10,13 @@ export interface IngestPath {
   cluster?: string;
 }
 
-const INGEST_PATH = /^\/v1\/events\/(falco|audit)(?:\/([^/]+))?\/?$/;
+// Case-insensitive, as express matches routes; the cluster name keeps its case.
+const INGEST_PATH = /^\/v1\/events\/(falco|audit)(?:\/([^/]+))?\/?$/i;
 
 export function parseIngestPath(url: string): IngestPath | undefined {
   const q = url.indexOf('?');
   const m = INGEST_PATH.exec(q === -1 ? url : url.slice(0, q));
   if (!m) return undefined;
-  return m[2] === undefined ? { route: m[1] as IngestPath['route'] } : { route: m[1] as IngestPath['route'], cluster: m[2] };
+  const route = m[1]!.toLowerCase() as IngestPath['route'];
+  return m[2] === undefined ? { route } : { route, cluster: m[2] };
 }
