@@ -26,8 +26,14 @@ describe('a real kube-apiserver feeding Falconer', () => {
   let port: number;
   let f: RunningFalconer | undefined;
   let kube: RealKubeApiServer;
-  /** Every audit event Falconer accepted, across restarts: `auditID/stage` → times received. */
+  /** Every audit event Falconer published, across restarts: `auditID/stage` → times. */
   const received = new Map<string, number>();
+  /** Resent audit events Falconer recognised and dropped (falconer_events_duplicate_total), across restarts. */
+  let droppedDuplicates = 0;
+  const duplicatesOf = async (running: RunningFalconer) => {
+    const metric = await running.metrics.registry.getSingleMetric('falconer_events_duplicate_total')?.get();
+    return (metric?.values ?? []).filter((v) => v.labels.source === 'k8s_audit').reduce((s, v) => s + v.value, 0);
+  };
 
   const startFalconer = async () => {
     const running = await startTestFalconer({
@@ -295,6 +301,7 @@ describe('a real kube-apiserver feeding Falconer', () => {
     await settled();
     const before = await kube.auditCounters();
     const sizeBefore = received.size;
+    droppedDuplicates += await duplicatesOf(f!);
     await f!.stop();
     f = undefined;
     for (let i = 0; i < 5; i++) {
@@ -313,15 +320,17 @@ describe('a real kube-apiserver feeding Falconer', () => {
     // The first retry comes 10 s after the failure, then 15 s later: all within the five attempts.
     await settled(60_000);
     const after = await kube.auditCounters();
-    const duplicates = [...received.values()].reduce((s, c) => s + (c - 1), 0);
+    const republished = [...received.values()].reduce((s, c) => s + (c - 1), 0);
+    const dropped = droppedDuplicates + (await duplicatesOf(f!));
     process.stderr.write(
       `\nreal kube-apiserver ${kube.version}: apiserver_audit_event_total=${after.events} ` +
         `apiserver_audit_error_total=${after.errors}; Falconer received ${received.size} distinct (auditID, stage) ` +
-        `events, ${duplicates} resent duplicate(s); outage: ${during.events - before.events} events emitted while down, ` +
+        `events; resent: ${dropped} recognised and dropped as duplicates, ${republished} published twice; outage: ${during.events - before.events} events emitted while down, ` +
         `${received.size - sizeBefore} received after the restart\n`,
     );
     expect(after.errors).toBe(0);
     expect(received.size).toBe(after.events);
+    expect(republished).toBe(0);
     expect(received.size - sizeBefore).toBeGreaterThanOrEqual(5);
     // A resent batch is accepted again (202) but ignored downstream: no configmap alert twice.
     const outage = (await auditAlerts()).filter(
