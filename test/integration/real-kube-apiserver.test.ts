@@ -1,8 +1,8 @@
 import type { RunningFalconer } from '../../src/app';
 import type { SecurityEvent } from '../../src/core/event';
 import { falcoEvent } from '../support/events';
-import { eventually, post, startTestFalconer, TEST_TOKEN } from '../support/falconer';
-import { RealKubeApiServer } from '../support/real-kube-apiserver';
+import { eventually, startTestFalconer, TEST_TOKEN } from '../support/falconer';
+import { httpsRequest, RealKubeApiServer } from '../support/real-kube-apiserver';
 import { freePort } from '../support/services';
 
 /**
@@ -36,8 +36,9 @@ describe('a real kube-apiserver feeding Falconer', () => {
   };
 
   const startFalconer = async () => {
+    // HTTPS as in deploy/: client-go sends the webhook's bearer token only over TLS.
     const running = await startTestFalconer({
-      server: { port },
+      server: { port, tls: { certFile: kube.serving.certFile, keyFile: kube.serving.keyFile } },
       cluster: 'live',
       enrichment: { live: { source: 'kubeconfig', kubeconfig: kube.writeKubeconfig('falconer') }, waitForStateMs: 0 },
     });
@@ -53,9 +54,11 @@ describe('a real kube-apiserver feeding Falconer', () => {
     return running;
   };
 
+  const falconer = (method: string, path: string, body?: string) =>
+    httpsRequest(`${f!.url}${path}`, { method, ca: kube.serving.ca, body, headers: { authorization: `Bearer ${TEST_TOKEN}` } });
   const alerts = async (): Promise<ApiAlert[]> => {
-    const res = await fetch(`${f!.url}/v1/alerts?limit=1000`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
-    return ((await res.json()) as { alerts: ApiAlert[] }).alerts;
+    const res = await falconer('GET', '/v1/alerts?limit=1000');
+    return (res.json as { alerts: ApiAlert[] }).alerts;
   };
   const auditAlerts = async () => (await alerts()).filter((a) => a.event.source === 'k8s_audit');
   const byRule = async (rule: string, name?: string) =>
@@ -72,9 +75,10 @@ describe('a real kube-apiserver feeding Falconer', () => {
   beforeAll(async () => {
     port = await freePort();
     kube = new RealKubeApiServer({
-      auditWebhookUrl: `http://127.0.0.1:${port}/v1/events/audit/${AUDIT_CLUSTER}`,
+      auditWebhookUrl: `https://127.0.0.1:${port}/v1/events/audit/${AUDIT_CLUSTER}`,
       auditWebhookToken: TEST_TOKEN,
     });
+    await kube.prepare();
     f = await startFalconer();
     await kube.start();
     const ok = async (method: string, path: string, body: unknown) => {
@@ -271,7 +275,7 @@ describe('a real kube-apiserver feeding Falconer', () => {
       uuid,
       output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': podName, 'container.name': 'x', 'proc.cmdline': `sh ${uuid}` },
     });
-    expect((await post(`${f!.url}/v1/events/falco`, JSON.stringify(shell))).status).toBe(202);
+    expect((await falconer('POST', '/v1/events/falco', JSON.stringify(shell))).status).toBe(202);
   };
   const runtimeAlert = async (uuid: string) =>
     (await alerts()).find((a) => a.event.source === 'falco' && a.event.process?.cmdline === `sh ${uuid}`);

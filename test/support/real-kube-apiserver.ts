@@ -51,7 +51,7 @@ export interface RealKubeOptions {
   auditWebhookUrl: string;
   /** The bearer token the webhook presents (the template's `token:`). */
   auditWebhookToken: string;
-  /** PEM of the CA that signed Falconer's certificate, for an https webhook URL. */
+  /** PEM of the CA that signed Falconer's certificate; default: the apiserver's own serving certificate. */
   auditWebhookCa?: string;
 }
 
@@ -83,9 +83,14 @@ export class RealKubeApiServer {
     this.bin = kubeBinaries();
   }
 
-  async start(timeoutMs = 90_000): Promise<this> {
-    const [etcdClient, etcdPeer, securePort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const d = (f: string) => join(this.dir, f);
+  private ports?: { etcdClient: number; etcdPeer: number; secure: number };
+
+  /** Picks the ports and writes the certificates, so `url` and kubeconfigs are known before start. */
+  async prepare(): Promise<this> {
+    if (this.ports) return this;
+    const [etcdClient, etcdPeer, secure] = await Promise.all([freePort(), freePort(), freePort()]);
+    this.ports = { etcdClient, etcdPeer, secure };
+    this.url = `https://127.0.0.1:${secure}`;
     const ssl = (...a: string[]) => execFileSync('openssl', a, { cwd: this.dir, stdio: 'pipe' });
     ssl(
       'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=kube-apiserver',
@@ -93,7 +98,14 @@ export class RealKubeApiServer {
     ); // prettier-ignore
     ssl('genrsa', '-out', 'sa.key', '2048');
     ssl('rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
-    this.ca = readFileSync(d('serving.crt'), 'utf8');
+    this.ca = readFileSync(join(this.dir, 'serving.crt'), 'utf8');
+    return this;
+  }
+
+  async start(timeoutMs = 90_000): Promise<this> {
+    await this.prepare();
+    const { etcdClient, etcdPeer, secure: securePort } = this.ports!;
+    const d = (f: string) => join(this.dir, f);
     writeFileSync(
       d('tokens.csv'),
       (Object.keys(USERS) as UserName[])
@@ -134,7 +146,6 @@ export class RealKubeApiServer {
       '--audit-webhook-batch-max-wait=1s',
       '--v=1',
     ];
-    this.url = `https://127.0.0.1:${securePort}`;
     await this.startApiserver(timeoutMs);
     this.version = String(((await this.get('/version')).json as { gitVersion?: string }).gitVersion ?? '');
     return this;
@@ -182,47 +193,24 @@ export class RealKubeApiServer {
   }
 
   /** Raw HTTPS with a user's token (`kubectl get --raw`, and requests client-node has no method for). */
-  async call(
+  call(
     method: string,
     path: string,
     user: UserName = 'admin',
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<{ status: number; text: string; json: unknown }> {
-    return new Promise((resolvePromise, reject) => {
-      const u = new URL(path, this.url);
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
-        {
-          host: u.hostname,
-          port: u.port,
-          path: u.pathname + u.search,
-          method,
-          ca: this.ca,
-          headers: {
-            authorization: `Bearer ${this.tokens[user]}`,
-            ...(payload ? { 'content-type': 'application/json' } : {}),
-            ...headers,
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => {
-            let json: unknown;
-            try {
-              json = JSON.parse(text);
-            } catch {
-              json = undefined;
-            }
-            resolvePromise({ status: res.statusCode ?? 0, text, json });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
+  ): Promise<HttpsAnswer> {
+    return httpsRequest(new URL(path, this.url).toString(), {
+      method,
+      ca: this.ca,
+      body,
+      headers: { authorization: `Bearer ${this.tokens[user]}`, ...headers },
     });
+  }
+
+  /** The apiserver's self-signed serving certificate (names 127.0.0.1): Falconer may serve with it too. */
+  get serving(): { certFile: string; keyFile: string; ca: string } {
+    return { certFile: join(this.dir, 'serving.crt'), keyFile: join(this.dir, 'serving.key'), ca: this.ca };
   }
 
   get(path: string, user: UserName = 'admin') {
@@ -236,10 +224,8 @@ export class RealKubeApiServer {
     };
     const cluster = doc.clusters[0]!.cluster;
     cluster.server = this.options.auditWebhookUrl;
-    delete cluster['certificate-authority-data'];
-    if (this.options.auditWebhookCa) {
-      cluster['certificate-authority-data'] = Buffer.from(this.options.auditWebhookCa).toString('base64');
-    }
+    // client-go sends the bearer token only over HTTPS; without a CA given, Falconer serves with ours.
+    cluster['certificate-authority-data'] = Buffer.from(this.options.auditWebhookCa ?? this.ca).toString('base64');
     doc.users[0]!.user.token = this.options.auditWebhookToken;
     return stringifyYaml(doc);
   }
@@ -285,6 +271,50 @@ export class RealKubeApiServer {
       return '';
     }
   }
+}
+
+export interface HttpsAnswer {
+  status: number;
+  text: string;
+  json: unknown;
+}
+
+/** One HTTPS request trusting `ca`; a JSON body is serialised. */
+export function httpsRequest(
+  url: string,
+  options: { method: string; ca: string; body?: unknown; headers?: Record<string, string> },
+): Promise<HttpsAnswer> {
+  return new Promise((resolvePromise, reject) => {
+    const u = new URL(url);
+    const payload =
+      options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: options.method,
+        ca: options.ca,
+        headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...options.headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolvePromise({ status: res.statusCode ?? 0, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 function sumMetric(text: string, name: string): number {
