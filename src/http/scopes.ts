@@ -1,8 +1,11 @@
 import type { Scope } from '../ingest/auth';
 import { parseIngestPath } from '../ingest/path';
 
-/** Endpoints anyone may call: Prometheus and the kubelet's probes carry no token. */
-const PUBLIC = new Set(['/metrics', '/healthz', '/readyz']);
+/**
+ * Endpoints anyone may call: Prometheus and the kubelet's probes carry no token; Slack cannot send
+ * one, so its interactivity requests are authenticated by Slack's signature instead.
+ */
+const PUBLIC = new Set(['/metrics', '/healthz', '/readyz', '/v1/slack/interactivity']);
 
 /**
  * The scope a request needs, from its method and raw path alone, before any routing or decoding (so
