@@ -141,6 +141,10 @@ fi
 # Owned by the Helm chart work; builds helm with Go into $services/bin. Idempotent.
 SERVICES_DIR="$services" bash "$repo/scripts/provision-helm.sh"
 
+# --- kube-apiserver and etcd (for test/integration/real-kube-apiserver.test.ts) -------------------
+# Owned by the real-apiserver tests (issue 16); builds kube-apiserver with Go into $services/kube/bin. Idempotent.
+SERVICES_DIR="$services" bash "$repo/scripts/provision-kube-apiserver.sh"
+
 # --- Chromium ----------------------------------------------------------------------------------
 # Not needed yet. When the console and its browser tests land, this section checks for Chromium
 # (the Debian package goes into apt_packages above) and says where it is.

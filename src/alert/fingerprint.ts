@@ -6,7 +6,12 @@ import type { Detection } from '../core/alert';
  * - Falco runtime events: rule, cluster, namespace, pod, container, and the process command line
  *   (or, for host events, the hostname). Time, pids and Falco's output text are not part of it.
  * - Audit events: rule, cluster, the acting user, verb, resource/subresource, namespace and object name.
+ *   For exec, attach and port-forward the verb is only the transport (get: WebSocket, create: SPDY), and
+ *   kubectl falls back from one to the other within one command: both count as one verb, `connect`.
  */
+const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
+const TRANSPORT_VERBS: ReadonlySet<string> = new Set(['get', 'create']);
+
 export function fingerprintParts(d: Detection): string[] {
   const e = d.event;
   const k = e.k8s;
@@ -16,7 +21,7 @@ export function fingerprintParts(d: Detection): string[] {
       d.ruleId,
       k.cluster,
       e.actor?.user ?? '',
-      e.audit.verb,
+      STREAM_SUBRESOURCES.has(ref?.subresource ?? '') && TRANSPORT_VERBS.has(e.audit.verb) ? 'connect' : e.audit.verb,
       ref?.resource ?? '',
       ref?.subresource ?? '',
       ref?.namespace ?? '',

@@ -58,8 +58,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const route = (h: IngestHandler) => (req: Request, res: Response, next: (err?: unknown) => void) => {
     h(req, res).catch(next);
   };
-  app.post('/v1/events/falco', route(deps.ingest.falco));
-  app.post('/v1/events/audit', route(deps.ingest.audit));
+  app.post(['/v1/events/falco', '/v1/events/falco/:cluster'], route(deps.ingest.falco));
+  app.post(['/v1/events/audit', '/v1/events/audit/:cluster'], route(deps.ingest.audit));
 
   app.get('/v1/alerts', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 100));

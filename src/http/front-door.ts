@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger';
 import type { IngestHandler } from '../ingest/routes';
+import { parseIngestPath } from '../ingest/path';
 
 /**
  * The server's request listener. The two ingest routes are the hot path (one request per Falco event):
@@ -20,11 +21,8 @@ export function frontDoor(
   };
   return (req, res) => {
     if (req.method === 'POST') {
-      const url = req.url ?? '';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
-      if (path === '/v1/events/falco') return serve(ingest.falco, req, res);
-      if (path === '/v1/events/audit') return serve(ingest.audit, req, res);
+      const path = parseIngestPath(req.url ?? '');
+      if (path) return serve(ingest[path.route], req, res);
     }
     app(req, res);
   };

@@ -1,11 +1,11 @@
 import type { Scope } from '../ingest/auth';
+import { parseIngestPath } from '../ingest/path';
 
 /**
  * Endpoints anyone may call: Prometheus and the kubelet's probes carry no token; Slack cannot send
  * one, so its interactivity requests are authenticated by Slack's signature instead.
  */
 const PUBLIC = new Set(['/metrics', '/healthz', '/readyz', '/v1/slack/interactivity']);
-const INGEST = new Set(['/v1/events/falco', '/v1/events/audit']);
 
 /**
  * The scope a request needs, from its method and raw path alone, before any routing or decoding (so
@@ -19,7 +19,7 @@ export function requiredScope(method: string | undefined, rawUrl: string | undef
   const q = url.indexOf('?');
   const path = (q === -1 ? url : url.slice(0, q)).toLowerCase();
   if (PUBLIC.has(path)) return undefined;
-  if (method === 'POST' && INGEST.has(path.endsWith('/') ? path.slice(0, -1) : path)) return 'ingest';
+  if (method === 'POST' && parseIngestPath(path)) return 'ingest'; // with or without a cluster segment
   if (method === 'GET' || method === 'HEAD') return 'read';
   return 'admin';
 }

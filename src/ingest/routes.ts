@@ -8,6 +8,7 @@ import { bodyEncoding, closeIfUnread, readBody, requireJson } from './body';
 import { normaliseFalco } from './falco';
 import { normaliseAudit, splitAuditPayload } from './audit';
 import type { NormaliseContext } from './normalise';
+import { parseIngestPath } from './path';
 import type { Authenticate } from './auth';
 import { batchKey, type Claim, type RetryClaims } from './claims';
 
@@ -158,14 +159,16 @@ export function ingestHandlers(
   return { falco, audit };
 }
 
-/** `?cluster=NAME` on the ingest URL names the cluster (one webhook kubeconfig per cluster). */
+/**
+ * The cluster an ingest call is for: `/v1/events/<route>/NAME` (what the apiserver's webhook can send),
+ * else `?cluster=NAME`, else the configured default. One webhook kubeconfig per cluster.
+ */
 function clusterOf(req: IncomingMessage, fallback: string): string {
   const url = req.url ?? '';
   const q = url.indexOf('?');
-  if (q === -1) return fallback;
-  const name = new URLSearchParams(url.slice(q + 1)).get('cluster');
-  if (name === null) return fallback;
-  if (!CLUSTER_NAME.test(name)) throw new InvalidEventError('query parameter "cluster" must be a DNS-label-like name');
+  const name = parseIngestPath(url)?.cluster ?? (q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get('cluster'));
+  if (name === null || name === undefined) return fallback;
+  if (!CLUSTER_NAME.test(name)) throw new InvalidEventError('the cluster name in the ingest URL must be a DNS-label-like name');
   return name;
 }
 

@@ -140,6 +140,35 @@ describe('ingest HTTP contract', () => {
     expect(bad.status).toBe(400);
   });
 
+  // The apiserver's webhook client drops the query of its kubeconfig's server URL and adds its own
+  // (?timeout=30s): the cluster name has to travel in the path.
+  it('takes the cluster from the path, before ?cluster=, and falls back to the default', async () => {
+    const clusters: string[] = [];
+    const publish = f.bus.publish.bind(f.bus);
+    f.bus.publish = async (events) => {
+      clusters.push(...events.map((e) => e.k8s.cluster));
+      return publish(events);
+    };
+    try {
+      const batch = JSON.stringify({
+        kind: 'EventList',
+        items: [JSON.parse(sampleText('audit-eventlist.json')).items[0]],
+      });
+      expect((await post(`${f.url}/v1/events/audit/eu-prod-2?timeout=30s`, batch)).status).toBe(202);
+      expect((await post(`${f.url}/v1/events/falco/eu-prod-3`, JSON.stringify(falcoEvent({ uuid: 'p-1' })))).status).toBe(202);
+      expect((await post(`${f.url}/v1/events/falco?cluster=eu-prod-4`, JSON.stringify(falcoEvent({ uuid: 'p-2' })))).status).toBe(
+        202,
+      );
+      expect((await post(`${f.url}/v1/events/audit/eu-prod-5?cluster=other`, batch)).status).toBe(202);
+      expect((await post(`${f.url}/v1/events/falco`, JSON.stringify(falcoEvent({ uuid: 'p-3' })))).status).toBe(202);
+      expect(clusters).toEqual(['eu-prod-2', 'eu-prod-3', 'eu-prod-4', 'eu-prod-5', 'default']);
+      expect((await post(`${f.url}/v1/events/audit/${encodeURIComponent('<x>')}`, batch)).status).toBe(400);
+      expect((await post(`${f.url}/v1/events/audit/a/b`, batch)).status).toBe(404);
+    } finally {
+      f.bus.publish = publish;
+    }
+  });
+
   it('never answers 5xx to a barrage of hostile bodies', async () => {
     const hostile = [
       '\u0000\u0001',

@@ -24,6 +24,18 @@ const ROUTES: Record<string, { method: string; path: string; body?: () => string
     ok: 202,
   },
   'POST /v1/events/audit': { method: 'POST', path: '/v1/events/audit', body: () => sampleText('audit-eventlist.json'), ok: 202 },
+  'POST /v1/events/falco/{cluster}': {
+    method: 'POST',
+    path: '/v1/events/falco/eu-1',
+    body: () => JSON.stringify(falcoEvent({ uuid: `scope-${++uuid}` })),
+    ok: 202,
+  },
+  'POST /v1/events/audit/{cluster}': {
+    method: 'POST',
+    path: '/v1/events/audit/eu-1',
+    body: () => sampleText('audit-eventlist.json'),
+    ok: 202,
+  },
   'GET /v1/alerts': { method: 'GET', path: '/v1/alerts', ok: 200 },
   'GET /v1/alerts/{fingerprint}': { method: 'GET', path: '/v1/alerts/nope', ok: 404 },
   'GET /v1/dead-letters': { method: 'GET', path: '/v1/dead-letters', ok: 200 },
@@ -55,6 +67,8 @@ const TABLE: [string, number, number, number, number, number, number][] = [
   //                              none unknown ingest read admin all
   ['POST /v1/events/falco', 401, 401, 202, 403, 403, 202],
   ['POST /v1/events/audit', 401, 401, 202, 403, 403, 202],
+  ['POST /v1/events/falco/{cluster}', 401, 401, 202, 403, 403, 202],
+  ['POST /v1/events/audit/{cluster}', 401, 401, 202, 403, 403, 202],
   ['GET /v1/alerts', 401, 401, 403, 200, 403, 200],
   ['GET /v1/alerts/{fingerprint}', 401, 401, 403, 404, 403, 404],
   ['GET /v1/dead-letters', 401, 401, 403, 200, 403, 200],
