@@ -41,6 +41,7 @@ export function enrichmentFromConfig(config: Config, clock: Clock, log?: Pick<Lo
             : ({ from: 'default', context: live.context } as const);
       const watch: ClusterWatch = await watchCluster(states.get(config.cluster), {
         credentials,
+        findings: true,
         onError: (kind, err) =>
           warnLog.warn({ kind, err: (err as Error)?.message ?? String(err) }, 'cluster watch error; retrying'),
       });

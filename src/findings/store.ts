@@ -1,4 +1,4 @@
-import { bySeverity, normaliseFindingObject } from './normalise';
+import { bySeverity, normaliseFindingObject, type Normalised } from './normalise';
 import { MAX_TOP, type Finding, type ReportSummary, type ResourceRef, type SeverityCounts } from './types';
 
 /** Reports kept per cluster; past this a new report is not kept (and counted), existing ones still update. */
@@ -59,7 +59,7 @@ export class FindingStore {
 
   /** Reads a raw object; undefined when it is not a kind read here (the caller may try other kinds). */
   upsert(raw: unknown, mode: ArrivalMode): FindingChange | undefined {
-    const normalised = normaliseFindingObject(raw);
+    const normalised = isNormalised(raw) ? raw : normaliseFindingObject(raw);
     if (!normalised) return undefined;
     const { summary, findings } = normalised;
     const previous = this.reports.get(summary.key);
@@ -183,6 +183,24 @@ export class FindingStore {
       if (set?.size === 0) this.byResource.delete(k);
     }
   }
+}
+
+/** A live list normalises page by page (the full reports are not held); what it hands on is this. */
+function isNormalised(raw: unknown): raw is Normalised {
+  return typeof raw === 'object' && raw !== null && NORMALISED in raw;
+}
+
+/** Marks an already normalised object (see normaliseForQueue). */
+const NORMALISED = Symbol('normalised');
+
+/** Normalises now and returns a small object the store (and an informer cache) can hold instead. */
+export function normaliseForQueue(raw: unknown): (Normalised & { metadata: Record<string, unknown> }) | undefined {
+  const normalised = normaliseFindingObject(raw);
+  if (!normalised) return undefined;
+  const meta = (raw as { metadata: Record<string, unknown> }).metadata;
+  const identity: Record<string, unknown> = {};
+  for (const k of ['name', 'namespace', 'resourceVersion']) if (typeof meta[k] === 'string') identity[k] = meta[k];
+  return Object.assign(normalised, { metadata: identity, [NORMALISED]: true });
 }
 
 function limitNews(findings: Finding[]): FindingChange {

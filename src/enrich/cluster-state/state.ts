@@ -1,3 +1,5 @@
+import type { Normalised } from '../../findings/normalise';
+import { FindingStore, type ArrivalMode, type FindingChange } from '../../findings/store';
 import { selectorMatches } from './label-selector';
 import { slimObject } from './slim';
 import type {
@@ -76,8 +78,33 @@ export class ClusterState {
   private readonly tombstones = new Map<Key, number>();
   private aggregated = new Map<string, PolicyRule[]>();
   private readonly counts = new Map<StateKind, number>();
+  /** Policy and vulnerability report summaries (Kyverno, Gatekeeper, trivy-operator); see src/findings. */
+  readonly findings = new FindingStore();
+  private findingListener: ((change: FindingChange, state: ClusterState) => void) | undefined;
 
   constructor(readonly cluster: string) {}
+
+  /** Told about every finding change with news or resolutions (the findings alert source listens here). */
+  onFindingChange(listener: ((change: FindingChange, state: ClusterState) => void) | undefined): void {
+    this.findingListener = listener;
+  }
+
+  /** Reads a policy/vulnerability report or Event; false when it is not one of those kinds. */
+  upsertFinding(raw: unknown | Normalised, mode: ArrivalMode): boolean {
+    const change = this.findings.upsert(raw, mode);
+    if (!change) return false;
+    this.tellFindings(change);
+    return true;
+  }
+
+  deleteFinding(kind: string, namespace: string | undefined, name: string, mode: ArrivalMode): void {
+    this.tellFindings(this.findings.delete(kind, namespace, name, mode));
+  }
+
+  private tellFindings(change: FindingChange): void {
+    if (change.news.length === 0 && change.resolved.length === 0 && change.newsDropped === 0) return;
+    this.findingListener?.(change, this);
+  }
 
   /** Adds or replaces an object as the apiserver sent it. Returns false when it was not kept. */
   upsert(raw: unknown, kindHint?: StateKind): boolean {

@@ -5,7 +5,6 @@ import {
   ClusterState,
   watchCluster,
   type ClusterWatch,
-  type StateKind,
   type WatchClusterOptions,
 } from '../../../src/enrich/cluster-state';
 import { KubeCredentialsError, loadKubeConfig } from '../../../src/enrich/cluster-state/kube-credentials';
@@ -82,7 +81,7 @@ describe('watchCluster against a list/watch API server', () => {
   let server: KubeApiServer;
   let state: ClusterState;
   let watch: ClusterWatch | undefined;
-  let errors: { kind: StateKind; error: unknown }[];
+  let errors: { kind: string; error: unknown }[];
 
   beforeEach(async () => {
     server = await new KubeApiServer().start();
