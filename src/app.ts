@@ -20,6 +20,7 @@ import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
 import { RecentAlerts, durableRecentAlerts } from './alert/recent';
+import { FindingAlerts } from './alert/findings';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { DurableDeadLetters } from './notify/dead-letters';
@@ -119,6 +120,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     runbooks: config.alerting.runbooks,
   });
   const enrichment = enrichmentFromConfig(config, clock, log);
+  // New Kyverno/Gatekeeper/trivy-operator findings alert; what fails at start-up is state (src/findings).
+  const findingAlerts = new FindingAlerts(alerts, options.enricher ?? enrichment.enricher, clock, log);
+  enrichment.states?.onFindingChange(findingAlerts.listener);
   const live = await enrichment.startLive(log);
   const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {
     maxLetterBytes: config.pipeline.deadLetters.maxEventBytes,

@@ -6,10 +6,13 @@ import type { Detection } from '../core/alert';
  * - Falco runtime events: rule, cluster, namespace, pod, container, and the process command line
  *   (or, for host events, the hostname). Time, pids and Falco's output text are not part of it.
  * - Audit events: rule, cluster, the acting user, verb, resource/subresource, namespace and object name.
+ * - Findings (Kyverno, Gatekeeper, trivy-operator): rule, cluster and the finding's id.
  */
 export function fingerprintParts(d: Detection): string[] {
   const e = d.event;
   const k = e.k8s;
+  // A finding is the same activity for as long as it fails: its id names check, resource and detail.
+  if (e.finding) return [d.ruleId, k.cluster, e.finding.id];
   if (e.audit) {
     const ref = e.audit.objectRef;
     return [

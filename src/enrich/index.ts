@@ -11,6 +11,8 @@ export { noEnrichment, type Enricher } from './port';
 
 export interface EnrichmentRuntime {
   enricher: Enricher;
+  /** The cluster states behind the enricher (absent when enrichment is off): findings and their news. */
+  states?: ClusterStates;
   /** Starts the live source if configured; its readiness joins /readyz. */
   startLive(log: Pick<Logger, 'warn'>): Promise<{ health?: HealthCheck; stop(): Promise<void> }>;
 }
@@ -31,6 +33,7 @@ export function enrichmentFromConfig(config: Config, clock: Clock, log?: Pick<Lo
   const live = config.enrichment.live;
   return {
     enricher,
+    states,
     async startLive(warnLog) {
       if (!live) return { stop: async () => undefined };
       const credentials =
