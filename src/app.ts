@@ -15,10 +15,13 @@ import {
 } from './adapters';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { createLogger, type Logger } from './observability/logger';
-import { authenticator } from './ingest/auth';
+import { authenticator, SCOPES } from './ingest/auth';
+import { TokenRing, watchTokenFiles } from './ingest/tokens';
+import { storeClaims } from './ingest/claims';
 import { ingestHandlers } from './ingest/routes';
 import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
+import { answerClientError, trackResponses } from './http/client-error';
 import { RecentAlerts, durableRecentAlerts } from './alert/recent';
 import { FindingAlerts } from './alert/findings';
 import { AlertStage } from './alert/stage';
@@ -43,7 +46,7 @@ export interface FalconerOptions {
   logger?: Logger;
   detector?: Detector;
   enricher?: Enricher;
-  /** Called once with the ingest token when it was generated (the quickstart prints it). */
+  /** Called once with the ingest token when it was generated (the quick start prints it). */
   onGeneratedToken?: (token: string) => void;
 }
 
@@ -72,14 +75,21 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const detector = options.detector ?? new RuleEngine(loadRuleSet(config.rules));
   if (detector instanceof RuleEngine) metrics.watchRules(() => detector.ruleSet.stats());
 
-  let token = config.ingest.token;
-  if (config.ingest.requireToken && !token) {
+  if (config.ingest.auditDedupSeconds !== undefined) {
+    log.warn('ingest.auditDedupSeconds is deprecated: it is now ingest.retryDedupSeconds (it covers Falco uuids too)');
+  }
+  // The quick start's single token (configured or generated) has every scope; auth.tokens are scoped.
+  let token = config.ingest.requireToken ? config.ingest.token : undefined;
+  if (config.ingest.requireToken && !token && config.auth.tokens.length === 0) {
     token = randomBytes(24).toString('base64url');
     (options.onGeneratedToken ?? printGeneratedToken)(token);
   }
+  const tokens = new TokenRing(config.auth.tokens, token ? [{ name: 'ingest-token', token, scopes: SCOPES }] : []);
+  const stopWatchingTokens = watchTokenFiles(tokens, clock, config.auth.tokenFileCheckSeconds * 1000, log);
   const authenticate = authenticator({
-    token: config.ingest.requireToken ? token : undefined,
+    tokens: tokens.tokens,
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
+    open: !config.ingest.requireToken && tokens.tokens().length === 0 && !config.server.tls?.clientCaFile,
   });
 
   // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
@@ -131,13 +141,20 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
   const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, parked, metrics, log, {
-    seenTtlMs: config.ingest.auditDedupSeconds * 1000,
+    seenTtlMs: config.ingest.retryDedupSeconds * 1000,
     maxEventAttempts: config.pipeline.maxEventAttempts,
   });
 
   let falcoTopic: KafkaRawSource | undefined; // started once the server listens
   const stallMs = config.pipeline.stallSeconds * 1000;
-  const ingest = ingestHandlers(bus, authenticate, metrics, { cluster: config.cluster, ...config.ingest }, () => clock.now());
+  const claims = storeClaims(store, {
+    ttlMs: config.ingest.retryDedupSeconds * 1000,
+    onError: () => metrics.pipelineErrors.inc({ stage: 'ingest_claim' }),
+  });
+  const ingest = ingestHandlers(
+    { bus, authenticate, claims, metrics, now: () => clock.now() },
+    { cluster: config.cluster, ...config.ingest },
+  );
   const app = createHttpApp({
     ingest,
     authenticate,
@@ -222,6 +239,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     stopReloading();
+    stopWatchingTokens();
   });
 
   return {
@@ -241,17 +259,28 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
 
 /** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */
 function createHttpServer(config: Config, listener: RequestListener): Server {
-  const tls = config.server.tls;
-  if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
-  return createHttpsServer(
-    {
-      keepAliveTimeout: 65_000,
-      cert: readFileSync(tls.certFile),
-      key: readFileSync(tls.keyFile),
-      ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
-    },
-    listener,
-  );
+  const { tls, headersTimeoutSeconds, requestTimeoutSeconds, maxConnections } = config.server;
+  const headersTimeout = Math.round(headersTimeoutSeconds * 1000);
+  const limits = {
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout: Math.round(requestTimeoutSeconds * 1000),
+    // How often node looks for requests past those timeouts (30 s by default, which would stretch them).
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 2))),
+  };
+  const tracked = trackResponses(listener);
+  const server = tls ? createHttpsServer({ ...limits, ...tlsOptions(tls) }, tracked) : createServer(limits, tracked);
+  server.maxConnections = maxConnections;
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+function tlsOptions(tls: NonNullable<Config['server']['tls']>) {
+  return {
+    cert: readFileSync(tls.certFile),
+    key: readFileSync(tls.keyFile),
+    ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
+  };
 }
 
 function printGeneratedToken(token: string): void {

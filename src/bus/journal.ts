@@ -53,6 +53,10 @@ export class JournalBus implements EventBus {
     return this.memory.progress();
   }
 
+  capacity(): number {
+    return this.memory.capacity();
+  }
+
   health(): BusHealth {
     const db = this.db.health();
     if (!db.ok) return db;

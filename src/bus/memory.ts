@@ -72,6 +72,10 @@ export class MemoryBus implements EventBus {
     this.kick();
   }
 
+  capacity(): number {
+    return this.options.capacity;
+  }
+
   health(): BusHealth {
     const depth = this.depth();
     return depth < this.options.capacity

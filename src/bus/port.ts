@@ -15,6 +15,11 @@ export interface EventBus {
   publish(events: SecurityEvent[]): Promise<void>;
   /** Starts delivering events to `handler`. One call per bus instance. */
   consume(handler: (events: SecurityEvent[]) => Promise<void>): Promise<void>;
+  /**
+   * The most events one publish can ever take (a bounded queue's size), when there is such a bound:
+   * ingest refuses a bigger batch with 413 rather than a 503 that no retry could get past.
+   */
+  capacity?(): number;
   /** Whether publish can currently succeed; used by /readyz. */
   health(): BusHealth;
   /** Whether the consumer has started and moves; /readyz reports one that is stuck. */

@@ -61,6 +61,15 @@ function commaList(value: string): string[] {
     .filter(Boolean);
 }
 
+/** `name:scope+scope:token, ...` → `auth.tokens` entries (a token holds no comma; it may hold colons). */
+function authTokens(value: string): Mutable[] {
+  return commaList(value).map((entry, i) => {
+    const m = /^([^:]+):([^:]+):(.+)$/.exec(entry);
+    if (!m) throw new ConfigError(`FALCONER_AUTH_TOKENS entry ${i + 1} must be name:scope[+scope...]:token`);
+    return { name: m[1], scopes: m[2]!.split('+'), token: m[3] };
+  });
+}
+
 function int(name: string, value: string): number {
   if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(value)}`);
   return Number(value);
@@ -78,6 +87,7 @@ function applyEnv(doc: Mutable, env: NodeJS.ProcessEnv): void {
   if (env.FALCONER_HOST) section(doc, 'server').host = env.FALCONER_HOST;
   if (env.FALCONER_PORT) section(doc, 'server').port = int('FALCONER_PORT', env.FALCONER_PORT);
   if (env.FALCONER_INGEST_TOKEN) section(doc, 'ingest').token = env.FALCONER_INGEST_TOKEN;
+  if (env.FALCONER_AUTH_TOKENS) section(doc, 'auth').tokens = authTokens(env.FALCONER_AUTH_TOKENS);
   if (env.FALCONER_LOG_LEVEL) section(doc, 'log').level = env.FALCONER_LOG_LEVEL;
   // Set but empty means memory-only, so this one tests for presence.
   if (env.FALCONER_DATA_DIR !== undefined) doc.dataDir = env.FALCONER_DATA_DIR;

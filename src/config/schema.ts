@@ -1,8 +1,23 @@
 import { z } from 'zod';
 import { PRIORITIES } from '../core/priority';
+import { SCOPES } from '../ingest/auth';
 
 const priority = z.enum(PRIORITIES);
 const duration = z.number().int().nonnegative();
+const token = z.string().min(16, 'must be at least 16 characters');
+
+/** A named API token and what it may do (docs/configuration.md#api-tokens-and-scopes). */
+const apiToken = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9._]*$/, 'must be letters, digits, ".", "_" or "-"'),
+    token: token.optional(),
+    /** One token per line; re-read on SIGHUP and every `auth.tokenFileCheckSeconds`. */
+    tokenFile: z.string().min(1).optional(),
+    scopes: z.array(z.enum(SCOPES)).min(1),
+  })
+  .refine((t) => (t.token === undefined) !== (t.tokenFile === undefined), {
+    message: 'needs exactly one of token and tokenFile',
+  });
 
 const slackReceiver = z.strictObject({
   type: z.literal('slack'),
@@ -30,6 +45,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default('0.0.0.0'),
       port: z.number().int().min(0).max(65535).default(2804),
+      /** Most seconds a caller may take to send a request's headers (node's `headersTimeout`). */
+      headersTimeoutSeconds: z.number().positive().default(10),
+      /** Most seconds a caller may take to send a whole request, body included (node's `requestTimeout`); then 408. */
+      requestTimeoutSeconds: z.number().positive().default(60),
+      /** Most connections open at once; beyond it new ones are closed on arrival. */
+      maxConnections: z.number().int().positive().default(1024),
       /** Seconds to wait for in-flight work on SIGTERM. */
       shutdownGraceSeconds: z.number().positive().default(20),
       /** HTTPS; with `clientCaFile`, callers holding a certificate signed by that CA need no bearer token. */
@@ -41,11 +62,26 @@ export const configSchema = z.strictObject({
         })
         .optional(),
     })
+    .refine((s) => s.headersTimeoutSeconds <= s.requestTimeoutSeconds, {
+      message: 'headersTimeoutSeconds must not exceed requestTimeoutSeconds',
+      path: ['headersTimeoutSeconds'],
+    })
+    .prefault({}),
+  /** Named API tokens with scopes, besides (or instead of) the single `ingest.token`. */
+  auth: z
+    .strictObject({
+      tokens: z
+        .array(apiToken)
+        .default([])
+        .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, { message: 'token names must be unique' }),
+      /** How often token files are re-read (they are also re-read on SIGHUP). */
+      tokenFileCheckSeconds: z.number().positive().default(10),
+    })
     .prefault({}),
   ingest: z
     .strictObject({
-      /** Bearer token callers must present. Generated at start-up (and printed once) when unset. */
-      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** The quick start's bearer token, with every scope. Generated at start-up (and printed once) when neither it nor `auth.tokens` is set. */
+      token: token.optional(),
       /** Whether a bearer token is required at all (turn off only behind mTLS or on loopback). */
       requireToken: z.boolean().default(true),
       falcoBodyLimitBytes: z
@@ -66,9 +102,15 @@ export const configSchema = z.strictObject({
         .int()
         .min(64)
         .default(16 * 1024),
-      /** How long an audit (auditID, stage) is remembered to ignore the apiserver's retries. */
-      auditDedupSeconds: z.number().int().positive().default(600),
+      /** How long an event id (audit auditID+stage, Falco uuid) is remembered, so a sender's retry is answered as a duplicate. */
+      retryDedupSeconds: z.number().int().positive().optional(),
+      /** Deprecated name of `retryDedupSeconds` (it always covered Falco uuids too); a start-up warning says so. */
+      auditDedupSeconds: z.number().int().positive().optional(),
     })
+    .transform(({ retryDedupSeconds, ...ingest }) => ({
+      ...ingest,
+      retryDedupSeconds: retryDedupSeconds ?? ingest.auditDedupSeconds ?? 600,
+    }))
     .prefault({}),
   pipeline: z
     .strictObject({

@@ -1,19 +1,21 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import type { IncomingMessage } from 'node:http';
 import type { Alert } from '../core/alert';
-import { FalconerError } from '../core/errors';
+import { FalconerError, NotFoundError, toHttpError } from '../core/errors';
 import type { RecentAlerts } from '../alert/recent';
 import type { Dispatcher } from '../notify/dispatcher';
 import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
+import type { Authenticate } from '../ingest/auth';
+import { closeIfUnread } from '../ingest/body';
+import { requiredScope } from './scopes';
 import type { EventDeadLetters } from '../pipeline/dead-letters';
 import { parkedEventHandlers } from './parked-events';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
-  authenticate: (req: IncomingMessage) => void;
+  authenticate: Authenticate;
   recent: RecentAlerts;
   dispatcher: Dispatcher;
   /** Events the pipeline parked after repeated failures. */
@@ -30,41 +32,44 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  // Authentication and scope first, from the raw request line: before routing, which decodes
+  // parameters and can fail on a malformed URL, and before anything reads the body.
+  app.use((req, _res, next) => {
+    try {
+      const scope = requiredScope(req.method, req.url);
+      if (scope) deps.authenticate(req, scope);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+
   const route = (h: IngestHandler) => (req: Request, res: Response, next: (err?: unknown) => void) => {
     h(req, res).catch(next);
   };
   app.post('/v1/events/falco', route(deps.ingest.falco));
   app.post('/v1/events/audit', route(deps.ingest.audit));
 
-  const authed = (req: Request, _res: Response, next: (err?: unknown) => void) => {
-    try {
-      deps.authenticate(req);
-      next();
-    } catch (err) {
-      next(err);
-    }
-  };
-
-  app.get('/v1/alerts', authed, (req, res) => {
+  app.get('/v1/alerts', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 100));
     res.json({ alerts: deps.recent.list(limit).map(toApi) });
   });
-  app.get('/v1/alerts/:fingerprint', authed, (req, res, next) => {
+  app.get('/v1/alerts/:fingerprint', (req, res, next) => {
     const alert = deps.recent.get(String(req.params.fingerprint));
-    if (!alert) return next(new FalconerError('not_found', 'alert not found', 404));
+    if (!alert) return next(new NotFoundError('alert'));
     res.json(toApi(alert));
   });
-  app.get('/v1/dead-letters', authed, (_req, res) => {
+  app.get('/v1/dead-letters', (_req, res) => {
     res.json({
       deadLetters: deps.dispatcher.deadLetters().map(({ alert, ...letter }) => ({ ...letter, alert: toApi(alert) })),
     });
   });
-  app.post('/v1/dead-letters/replay', authed, (_req, res) => {
+  app.post('/v1/dead-letters/replay', (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
   });
   const parked = parkedEventHandlers(deps.parked);
-  app.get('/v1/events/dead-letters', authed, parked.list);
-  app.post('/v1/events/dead-letters/replay', authed, parked.replay);
+  app.get('/v1/events/dead-letters', parked.list);
+  app.post('/v1/events/dead-letters/replay', parked.replay);
 
   app.get('/metrics', async (_req, res, next) => {
     try {
@@ -82,10 +87,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.use((_req, _res, next) => next(new FalconerError('not_found', 'no such endpoint', 404)));
-  const onError: ErrorRequestHandler = (err, _req, res, _next) => {
-    const e = err instanceof FalconerError ? err : new FalconerError('internal', 'internal error', 500);
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const e = toHttpError(err);
     if (e.status >= 500) deps.log.error({ err: (err as Error)?.stack ?? String(err) }, 'request failed');
     if (res.headersSent) return void res.end();
+    closeIfUnread(req, res);
     res.status(e.status).type('application/json').send(errorBody(e));
   };
   app.use(onError);

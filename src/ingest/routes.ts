@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventBus } from '../bus/port';
 import type { SecurityEvent } from '../core/event';
-import { FalconerError, InvalidEventError, UnavailableError } from '../core/errors';
+import { BatchTooLargeError, FalconerError, InvalidEventError, UnavailableError, toHttpError } from '../core/errors';
 import type { Metrics } from '../observability/metrics';
 import { parseJson } from './json';
-import { readBody, requireJson } from './body';
+import { bodyEncoding, closeIfUnread, readBody, requireJson } from './body';
 import { normaliseFalco } from './falco';
 import { normaliseAudit, splitAuditPayload } from './audit';
 import type { NormaliseContext } from './normalise';
+import type { Authenticate } from './auth';
+import { batchKey, type Claim, type RetryClaims } from './claims';
 
 export interface IngestOptions {
   cluster: string;
@@ -17,21 +19,28 @@ export interface IngestOptions {
   maxFieldLength: number;
 }
 
+export interface IngestDeps {
+  bus: EventBus;
+  authenticate: Authenticate;
+  claims: RetryClaims;
+  metrics: Metrics;
+  now?: () => number;
+}
+
 export type IngestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 const CLUSTER_NAME = /^[A-Za-z0-9]([-A-Za-z0-9._]{0,61}[A-Za-z0-9])?$/;
 
 /**
  * The two ingest endpoints as plain node handlers: authenticate, bound the body, parse, validate,
- * normalise, hand to the bus, answer. Nothing slow happens before the answer, and every failure is
- * answered with the status the error catalogue gives it.
+ * normalise, drop what was already received, hand the rest to the bus, answer with what happened to
+ * each event. Authentication comes before anything that reads or judges the input. Nothing slow
+ * happens before the answer, and every failure is answered with the status the error catalogue
+ * gives it.
  */
 export function ingestHandlers(
-  bus: EventBus,
-  authenticate: (req: IncomingMessage) => void,
-  metrics: Metrics,
+  { bus, authenticate, claims, metrics, now = Date.now }: IngestDeps,
   options: IngestOptions,
-  now: () => number = Date.now,
 ): { falco: IngestHandler; audit: IngestHandler } {
   const context = (req: IncomingMessage): NormaliseContext => ({
     cluster: clusterOf(req, options.cluster),
@@ -39,37 +48,66 @@ export function ingestHandlers(
     maxFieldLength: options.maxFieldLength,
   });
 
+  /**
+   * Publishes the events this request claimed. On failure the claims are released, so the sender's
+   * retry is accepted rather than called a duplicate; on success they are confirmed once the answer
+   * is on its way (a claim left unconfirmed only means a retry is published again, see claims.ts).
+   */
+  const publish = async (events: SecurityEvent[], held: Claim[]): Promise<() => void> => {
+    try {
+      await bus.publish(events);
+    } catch (err) {
+      await Promise.all(held.map((c) => c.release()));
+      throw err;
+    }
+    return () => void Promise.all(held.map((c) => c.confirm()));
+  };
+
   const falco: IngestHandler = async (req, res) => {
     try {
-      authenticate(req);
+      authenticate(req, 'ingest');
       requireJson(req);
+      const encoding = bodyEncoding(req);
       const ctx = context(req);
-      const body = parseJson(await readBody(req, options.falcoBodyLimitBytes), { maxDepth: options.maxJsonDepth });
+      const body = parseJson(await readBody(req, options.falcoBodyLimitBytes, encoding), { maxDepth: options.maxJsonDepth });
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         throw new InvalidEventError('body must be one Falco event (a JSON object)');
       }
       const event = normaliseFalco(body, ctx);
-      await bus.publish([event]);
-      metrics.eventsReceived.inc({ source: 'falco', outcome: 'accepted' });
-      answer(res, 202, `{"accepted":1,"id":${JSON.stringify(event.id)}}`);
+      const id = JSON.stringify(event.id);
+      const claim = await claims.claim(event);
+      if (claim.outcome === 'duplicate') {
+        metrics.eventsReceived.inc({ source: 'falco', outcome: 'duplicate' });
+        metrics.eventsDuplicate.inc({ source: event.source });
+        answer(res, 202, `{"accepted":0,"duplicate":true,"id":${id}}`);
+      } else {
+        const confirm = await publish([event], [claim]);
+        metrics.eventsReceived.inc({ source: 'falco', outcome: 'accepted' });
+        answer(res, 202, `{"accepted":1,"id":${id}}`);
+        confirm();
+      }
       metrics.ingestRequests.inc({ route: 'falco', status: 202 });
     } catch (err) {
-      fail(res, err, 'falco', metrics, () => metrics.eventsReceived.inc({ source: 'falco', outcome: 'rejected' }));
+      fail(req, res, err, 'falco', metrics, () => metrics.eventsReceived.inc({ source: 'falco', outcome: 'rejected' }));
     }
   };
 
   const audit: IngestHandler = async (req, res) => {
     try {
-      authenticate(req);
+      authenticate(req, 'ingest');
       requireJson(req);
+      const encoding = bodyEncoding(req);
       const ctx = context(req);
-      const body = parseJson(await readBody(req, options.auditBodyLimitBytes), { maxDepth: options.maxJsonDepth });
+      const body = parseJson(await readBody(req, options.auditBodyLimitBytes, encoding), { maxDepth: options.maxJsonDepth });
       const items = splitAuditPayload(body);
-      const events: SecurityEvent[] = [];
+      const fresh: { index: number; event: SecurityEvent }[] = [];
+      const duplicates: { index: number; id: string }[] = [];
       const skipped: { index: number; auditID?: string; error: string }[] = [];
+      const inBatch = new Set<string>();
       items.forEach((item, index) => {
+        let event: SecurityEvent;
         try {
-          events.push(normaliseAudit(item, ctx));
+          event = normaliseAudit(item, ctx);
         } catch (err) {
           if (!(err instanceof InvalidEventError)) throw err;
           const auditID =
@@ -77,18 +115,43 @@ export function ingestHandlers(
               ? item.auditID
               : undefined;
           skipped.push({ index, auditID, error: err.message });
+          return;
+        }
+        const key = batchKey(event);
+        if (inBatch.has(key)) duplicates.push({ index, id: event.id });
+        else {
+          inBatch.add(key);
+          fresh.push({ index, event });
         }
       });
-      if (events.length === 0 && skipped.length > 0) {
+      if (fresh.length === 0 && skipped.length > 0) {
         throw new InvalidEventError(`no valid audit event in the batch (${skipped.length} skipped)`, { skipped });
       }
-      if (events.length) await bus.publish(events);
+      const capacity = bus.capacity?.();
+      if (capacity !== undefined && fresh.length > capacity) throw new BatchTooLargeError(fresh.length, capacity);
+      const claimed = await Promise.all(fresh.map(({ event }) => claims.claim(event)));
+      const events: SecurityEvent[] = [];
+      const held: Claim[] = [];
+      fresh.forEach(({ index, event }, i) => {
+        const claim = claimed[i]!;
+        if (claim.outcome === 'claimed') {
+          events.push(event);
+          held.push(claim);
+        } else duplicates.push({ index, id: event.id });
+      });
+      const confirm = events.length ? await publish(events, held) : () => undefined;
+      duplicates.sort((a, b) => a.index - b.index);
       metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'accepted' }, events.length);
+      if (duplicates.length) {
+        metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'duplicate' }, duplicates.length);
+        metrics.eventsDuplicate.inc({ source: 'k8s_audit' }, duplicates.length);
+      }
       if (skipped.length) metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'rejected' }, skipped.length);
-      answer(res, 202, JSON.stringify({ accepted: events.length, skipped }));
+      answer(res, 202, JSON.stringify({ accepted: events.length, duplicates, skipped }));
+      confirm();
       metrics.ingestRequests.inc({ route: 'audit', status: 202 });
     } catch (err) {
-      fail(res, err, 'audit', metrics, () => metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'rejected' }));
+      fail(req, res, err, 'audit', metrics, () => metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'rejected' }));
     }
   };
 
@@ -123,11 +186,18 @@ export function errorBody(err: FalconerError): string {
   });
 }
 
-function fail(res: ServerResponse, err: unknown, route: string, metrics: Metrics, countRejected: () => void): void {
-  const e = err instanceof FalconerError ? err : new FalconerError('internal', 'internal error', 500);
+function fail(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  route: string,
+  metrics: Metrics,
+  countRejected: () => void,
+): void {
+  const e = toHttpError(err);
   const headers: Record<string, string> = {};
   if (e instanceof UnavailableError) headers['retry-after'] = String(e.retryAfterSeconds);
-  if (e.status === 413) headers.connection = 'close';
+  closeIfUnread(req, res);
   if (e.status < 500) countRejected();
   if (!res.headersSent) answer(res, e.status, errorBody(e), headers);
   metrics.ingestRequests.inc({ route, status: e.status });

@@ -1,7 +1,7 @@
 import type { Alert, Enrichment, NetworkEnrichment, PodEnrichment, SubjectEnrichment } from '../core/alert';
 import type { Priority } from '../core/priority';
 import { priorityTitle } from '../core/priority';
-import { escapeMrkdwn, inlineCode, truncate } from './mrkdwn';
+import { escapeMrkdwn, inlineCode, mrkdwnValue, plainText, truncate } from './mrkdwn';
 
 const COLOURS: Record<Priority, string> = {
   emergency: '#7b0000',
@@ -19,6 +19,10 @@ const HEADER_MAX = 150;
 const SECTION_MAX = 3000;
 const FIELD_MAX = 2000;
 const FIELDS_MAX = 10;
+const URL_MAX = 3000;
+/** Fields whose values Falconer writes itself; every other value comes from an event. */
+const OUR_OWN = new Set(['Priority', 'Occurrences']);
+const FALLBACK_MAX = 300;
 
 export interface SlackMessage {
   text: string;
@@ -27,7 +31,8 @@ export interface SlackMessage {
 
 /**
  * Renders one alert as Block Kit inside a coloured attachment. Untrusted values go into plain_text
- * where the layout allows, and through `escapeMrkdwn` everywhere else.
+ * where the layout allows (header, summary), and through `mrkdwnValue` or `inlineCode` everywhere
+ * else (see mrkdwn.ts for what that neutralises). Every text stays within Slack's limits.
  */
 export function renderSlackMessage(alert: Alert): SlackMessage {
   const e = alert.event;
@@ -46,42 +51,57 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
   const fields = facts
     .filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== '')
     .slice(0, FIELDS_MAX)
-    .map(([label, value]) => ({ type: 'mrkdwn', text: truncate(`*${label}*\n${escapeMrkdwn(value)}`, FIELD_MAX) }));
+    .map(([label, value]) => ({
+      type: 'mrkdwn',
+      text: truncate(`*${label}*\n${OUR_OWN.has(label) ? value : mrkdwnValue(value)}`, FIELD_MAX),
+    }));
 
   const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(alert.rule, HEADER_MAX), emoji: false } },
-    { type: 'section', text: { type: 'plain_text', text: truncate(alert.summary || alert.rule, SECTION_MAX), emoji: false } },
+    { type: 'header', text: { type: 'plain_text', text: truncate(plainText(alert.rule), HEADER_MAX), emoji: false } },
+    {
+      type: 'section',
+      text: { type: 'plain_text', text: truncate(plainText(alert.summary || alert.rule), SECTION_MAX), emoji: false },
+    },
     { type: 'section', fields },
   ];
   const command = e.process?.cmdline ?? (e.audit?.exec?.command.length ? e.audit.exec.command.join(' ') : undefined);
   if (command) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Command*\n${inlineCode(command)}`, SECTION_MAX) } });
+    const label = '*Command*\n';
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: label + inlineCode(command, SECTION_MAX - label.length) } });
   }
   const enrichment = enrichmentText(alert.enrichment);
   if (enrichment) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(enrichment, SECTION_MAX) } });
-  blocks.push(
-    {
+  const runbook = runbookUrl(alert.runbookUrl);
+  if (runbook) {
+    blocks.push({
       type: 'actions',
-      elements: [
-        {
-          type: 'button',
-          text: { type: 'plain_text', text: 'Runbook' },
-          url: alert.runbookUrl,
-          action_id: 'runbook',
-        },
-      ],
-    },
-    {
-      type: 'context',
-      elements: [{ type: 'mrkdwn', text: escapeMrkdwn(`${alert.source} · fingerprint ${alert.fingerprint}`) }],
-    },
-  );
+      elements: [{ type: 'button', text: { type: 'plain_text', text: 'Runbook' }, url: runbook, action_id: 'runbook' }],
+    });
+  }
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: escapeMrkdwn(`${alert.source} · fingerprint ${alert.fingerprint}`) }],
+  });
+  const where = k.pod ? ` in ${mrkdwnValue(k.namespace ?? '')}/${mrkdwnValue(k.pod)}` : '';
   return {
-    text: escapeMrkdwn(
-      truncate(`[${priorityTitle(alert.priority)}] ${alert.rule}${k.pod ? ` in ${k.namespace}/${k.pod}` : ''}`, 300),
-    ),
+    text: truncate(`[${priorityTitle(alert.priority)}] ${mrkdwnValue(alert.rule)}${where}`, FALLBACK_MAX),
     attachments: [{ color: COLOURS[alert.priority], blocks }],
   };
+}
+
+/**
+ * The runbook button's link, when Slack will take it: an http(s) URL within Slack's 3,000 characters.
+ * Anything else would make Slack refuse the whole message (`invalid_blocks`), so the button is left
+ * out instead; the alert itself is worth more than its runbook link.
+ */
+function runbookUrl(url: string | undefined): string | undefined {
+  if (!url || url.length > URL_MAX) return undefined;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function occurrences(alert: Alert): string {
@@ -106,17 +126,17 @@ export function enrichmentText(enrichment: Enrichment): string {
 
 function subjectLines(subject: SubjectEnrichment): string[] {
   if (!subject.known) {
-    const who = subject.user ? `${escapeMrkdwn(subject.user)}: ` : '';
-    return [`*Subject* ${who}state unknown (${escapeMrkdwn(subject.reason)})`];
+    const who = subject.user ? `${mrkdwnValue(subject.user)}: ` : '';
+    return [`*Subject* ${who}state unknown (${mrkdwnValue(subject.reason)})`];
   }
-  const how = subject.impersonatedBy ? `, impersonated by ${escapeMrkdwn(subject.impersonatedBy)}` : '';
+  const how = subject.impersonatedBy ? `, impersonated by ${mrkdwnValue(subject.impersonatedBy)}` : '';
   const kind =
     subject.origin === 'pod-service-account'
       ? "the pod's service account"
       : subject.kind === 'serviceaccount'
         ? 'service account'
         : 'user';
-  const head = `*Subject* ${escapeMrkdwn(subject.user)} (${kind}${how})`;
+  const head = `*Subject* ${mrkdwnValue(subject.user)} (${kind}${how})`;
   if (subject.findingCount === 0) return [`${head}: no risky permissions found`];
   const more = subject.findingCount > TOP_FINDINGS ? ` (top ${TOP_FINDINGS} of ${subject.findingCount})` : '';
   return [
@@ -125,31 +145,31 @@ function subjectLines(subject: SubjectEnrichment): string[] {
       .slice(0, TOP_FINDINGS)
       .map(
         (f) =>
-          `• ${f.severity}: ${escapeMrkdwn(f.title)} (${f.scope === 'cluster' ? 'cluster-wide' : `in ${escapeMrkdwn(f.scope)}`}) via ${escapeMrkdwn(f.grantedBy)}`,
+          `• ${f.severity}: ${mrkdwnValue(f.title)} (${f.scope === 'cluster' ? 'cluster-wide' : `in ${mrkdwnValue(f.scope)}`}) via ${mrkdwnValue(f.grantedBy)}`,
       ),
   ];
 }
 
 function podLines(pod: PodEnrichment): string[] {
-  if (!pod.known) return [`*Pod* ${escapeMrkdwn(`${pod.namespace}/${pod.name}`)}: state unknown (${escapeMrkdwn(pod.reason)})`];
-  const violations = pod.pss.violations.slice(0, TOP_VIOLATIONS).map((v) => escapeMrkdwn(v.reason));
+  if (!pod.known) return [`*Pod* ${mrkdwnValue(`${pod.namespace}/${pod.name}`)}: state unknown (${mrkdwnValue(pod.reason)})`];
+  const violations = pod.pss.violations.slice(0, TOP_VIOLATIONS).map((v) => mrkdwnValue(v.reason));
   const extra = pod.pss.violations.length > TOP_VIOLATIONS ? `, +${pod.pss.violations.length - TOP_VIOLATIONS} more` : '';
   const blocking = violations.length > 0 ? `; short of ${nextLevel(pod.pss.level)}: ${violations.join(', ')}${extra}` : '';
   const ns = pod.namespacePolicy;
   const enforce = ns.known
-    ? `namespace enforces ${escapeMrkdwn(ns.enforce)}: pod ${ns.meetsEnforce ? 'meets it' : '*does not meet it*'}`
+    ? `namespace enforces ${mrkdwnValue(ns.enforce)}: pod ${ns.meetsEnforce ? 'meets it' : '*does not meet it*'}`
     : 'namespace policy unknown';
   const posture = [
-    pod.privileged ? `privileged (${pod.privilegedContainers.map(escapeMrkdwn).join(', ')})` : undefined,
+    pod.privileged ? `privileged (${pod.privilegedContainers.map(mrkdwnValue).join(', ')})` : undefined,
     pod.hostNetwork ? 'hostNetwork' : undefined,
     pod.hostPID ? 'hostPID' : undefined,
     pod.hostIPC ? 'hostIPC' : undefined,
-    pod.capabilitiesAdded.length > 0 ? `adds ${pod.capabilitiesAdded.map(escapeMrkdwn).join(', ')}` : undefined,
+    pod.capabilitiesAdded.length > 0 ? `adds ${pod.capabilitiesAdded.map(mrkdwnValue).join(', ')}` : undefined,
     pod.runAsRoot === 'yes' ? 'runs as root' : pod.runAsRoot === 'possible' ? 'may run as root' : undefined,
-    pod.hostPathVolumes.length > 0 ? `hostPath ${pod.hostPathVolumes.map(escapeMrkdwn).join(', ')}` : undefined,
+    pod.hostPathVolumes.length > 0 ? `hostPath ${pod.hostPathVolumes.map(mrkdwnValue).join(', ')}` : undefined,
   ].filter((p): p is string => p !== undefined);
   return [
-    `*Pod security* ${pod.pss.level} (${escapeMrkdwn(pod.pss.version)})${blocking} · ${enforce}`,
+    `*Pod security* ${pod.pss.level} (${mrkdwnValue(pod.pss.version)})${blocking} · ${enforce}`,
     ...(posture.length > 0 ? [`*Pod* ${posture.join(' · ')}`] : []),
   ];
 }
@@ -159,10 +179,10 @@ function nextLevel(level: string): string {
 }
 
 function networkLine(network: NetworkEnrichment): string {
-  if (!network.known) return `*Network* state unknown (${escapeMrkdwn(network.reason)})`;
+  if (!network.known) return `*Network* state unknown (${mrkdwnValue(network.reason)})`;
   const direction = (name: string, d: { isolated: boolean; policies: string[]; anyPeerAllowed: boolean }) =>
     d.isolated
-      ? `${name} isolated by ${d.policies.map(escapeMrkdwn).join(', ')}${d.anyPeerAllowed ? ' (some ports open to any peer)' : ''}`
+      ? `${name} isolated by ${d.policies.map(mrkdwnValue).join(', ')}${d.anyPeerAllowed ? ' (some ports open to any peer)' : ''}`
       : `no NetworkPolicy isolates ${name}`;
   if (!network.ingress.isolated && !network.egress.isolated)
     return '*Network* no NetworkPolicy isolates this pod (ingress or egress)';

@@ -14,7 +14,7 @@ export function createMetrics() {
     }),
     eventsDuplicate: new Counter({
       name: 'falconer_events_duplicate_total',
-      help: 'Events skipped by the pipeline because their id was already processed (sender retries, redelivery)',
+      help: 'Events dropped because their id was already received: at ingest (a sender retry) or in the pipeline (a redelivery)',
       labelNames: ['source'] as const,
       registers: [registry],
     }),

@@ -74,7 +74,13 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
     await f.dispatcher.settled();
     const postsAfterFirst = slack.posts.length;
     expect(postsAfterFirst).toBe(f.recent.list().length); // one post per alert to #security
-    await post(`${f.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+    const again = await post(`${f.url}/v1/events/audit`, sampleText('audit-eventlist.json'));
+    expect(again.status).toBe(202);
+    expect(again.json).toEqual({
+      accepted: 0,
+      duplicates: [0, 1, 2].map((index) => ({ index, id: expect.stringMatching(/\/(ResponseComplete|ResponseStarted)$/) })),
+      skipped: [],
+    });
     await eventually(async () => {
       const m = await f.metrics.registry.getSingleMetricAsString('falconer_events_duplicate_total');
       expect(m).toMatch(/source="k8s_audit"} 3/);
@@ -86,8 +92,10 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
 
   it('ignores a retried event (same uuid) entirely', async () => {
     const body = JSON.stringify(falcoEvent({ uuid: 'same' }));
-    await post(`${f.url}/v1/events/falco`, body);
-    await post(`${f.url}/v1/events/falco`, body);
+    expect((await post(`${f.url}/v1/events/falco`, body)).json).toEqual({ accepted: 1, id: 'same' });
+    const again = await post(`${f.url}/v1/events/falco`, body);
+    expect(again.status).toBe(202);
+    expect(again.json).toEqual({ accepted: 0, duplicate: true, id: 'same' });
     await eventually(() => expect(slack.posts).toHaveLength(1));
     await eventually(async () => {
       const m = await f.metrics.registry.getSingleMetricAsString('falconer_events_duplicate_total');
@@ -106,7 +114,7 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
       ),
     );
     await eventually(() => expect(slack.posts).toHaveLength(1));
-    const raw = JSON.stringify(slack.posts[0]!.args);
+    const raw = JSON.stringify(slack.posts[0]!.args).replace(/\u200b/g, ''); // as a reader sees it
     expect(raw).not.toContain('<!channel>');
     expect(raw).not.toContain('<https://evil|click>');
     expect(raw).toContain('&lt;!channel&gt; &lt;https://evil|click&gt;');
@@ -172,13 +180,13 @@ describe('end to end: events in, deduplicated Slack alerts out', () => {
       await post(`${g.url}/v1/events/falco`, sampleText('falco-terminal-shell.json'));
       const message = (rule: string) => ownSlack.posts.find((p) => (p.args.attachments as any[])[0].blocks[0].text.text === rule);
       await eventually(() => expect(message('Attach/Exec Pod') && message('Terminal shell in container')).toBeDefined());
-      const exec = JSON.stringify(message('Attach/Exec Pod')!.args.attachments);
+      const exec = JSON.stringify(message('Attach/Exec Pod')!.args.attachments).replace(/\u200b/g, ''); // as a reader sees it
       expect(exec).toContain('*Subject* alice@example.com (user) can');
       expect(exec).toMatch(/high: exec into pods \(in shop\) via RoleBinding \\"shop-debuggers\/shop\\"/);
       expect(exec).toContain('*Pod security* privileged (latest); short of baseline: ');
       expect(exec).toContain('namespace enforces baseline:latest: pod *does not meet it*');
       expect(exec).toContain('*Network* ingress isolated by default-deny-ingress, web-from-lb');
-      const shell = JSON.stringify(message('Terminal shell in container')!.args.attachments);
+      const shell = JSON.stringify(message('Terminal shell in container')!.args.attachments).replace(/\u200b/g, '');
       expect(shell).toContain(
         "*Subject* system:serviceaccount:shop:default (the pod's service account): no risky permissions found",
       );

@@ -23,7 +23,7 @@ describe('ingest HTTP contract', () => {
   it('accepts an audit EventList and reports what it accepted', async () => {
     const r = await audit(sampleText('audit-eventlist.json'));
     expect(r.status).toBe(202);
-    expect(r.json).toEqual({ accepted: 3, skipped: [] });
+    expect(r.json).toEqual({ accepted: 3, duplicates: [], skipped: [] });
   });
 
   it.each([
@@ -115,6 +115,7 @@ describe('ingest HTTP contract', () => {
 
   it('keeps the good events of an audit batch and says which were skipped', async () => {
     const list = JSON.parse(sampleText('audit-eventlist.json'));
+    for (const item of list.items) item.auditID = `skip-${item.auditID}`; // not the ones an earlier test sent
     list.items.splice(1, 0, { auditID: 'bad', stage: 'Nope' }, 42);
     const r = await audit(JSON.stringify(list));
     expect(r.status).toBe(202);
@@ -158,10 +159,11 @@ describe('ingest HTTP contract', () => {
     for (const body of auditHostile) expect((await audit(body)).status).toBeLessThan(500);
   });
 
-  it('answers 404 as JSON for unknown paths', async () => {
-    const res = await fetch(`${f.url}/nope`);
+  it('answers 404 as JSON for unknown paths, to an authenticated caller only', async () => {
+    const res = await fetch(`${f.url}/nope`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'not_found' });
+    expect((await fetch(`${f.url}/nope`)).status).toBe(401);
   });
 });
 

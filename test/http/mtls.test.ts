@@ -58,7 +58,7 @@ function makeCertificates(dir: string) {
 function postTls(
   url: string,
   body: string,
-  options: { cert?: Buffer; key?: Buffer; ca: Buffer; token?: string },
+  options: { cert?: Buffer; key?: Buffer; ca: Buffer; token?: string; method?: string },
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
@@ -67,7 +67,7 @@ function postTls(
         host: u.hostname,
         port: u.port,
         path: u.pathname,
-        method: 'POST',
+        method: options.method ?? 'POST',
         ca: options.ca,
         cert: options.cert,
         key: options.key,
@@ -106,6 +106,13 @@ describe('HTTPS with mutual TLS', () => {
     expect(
       await postTls(`${f.url}/v1/events/falco`, body, { ca, cert: certs.read('falco.crt'), key: certs.read('falco.key') }),
     ).toBe(202);
+  });
+
+  it('gives a client certificate the ingest scope only: reading alerts or replaying dead letters is 403', async () => {
+    const falco = { ca, cert: certs.read('falco.crt'), key: certs.read('falco.key') };
+    expect(await postTls(`${f.url}/v1/alerts`, '', { ...falco, method: 'GET' })).toBe(403);
+    expect(await postTls(`${f.url}/v1/dead-letters/replay`, '', falco)).toBe(403);
+    expect(await postTls(`${f.url}/v1/alerts`, '', { ...falco, method: 'GET', token: TEST_TOKEN })).toBe(200);
   });
 
   it('refuses a certificate from another CA without a token', async () => {

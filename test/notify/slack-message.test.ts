@@ -3,12 +3,12 @@ import { escapeMrkdwn } from '../../src/notify/mrkdwn';
 import { alertOf, falcoSecurityEvent } from '../support/alerts';
 import type { Enrichment, PodFacts, SubjectFacts } from '../../src/core/alert';
 
-/** Every mrkdwn text in the message (plain_text is not parsed by Slack). */
+/** Every mrkdwn text in the message (plain_text is not parsed by Slack), as a reader sees it (zero-width spaces dropped). */
 function mrkdwnTexts(node: unknown, out: string[] = []): string[] {
   if (Array.isArray(node)) node.forEach((n) => mrkdwnTexts(n, out));
   else if (node && typeof node === 'object') {
     const o = node as Record<string, unknown>;
-    if (o.type === 'mrkdwn' && typeof o.text === 'string') out.push(o.text);
+    if (o.type === 'mrkdwn' && typeof o.text === 'string') out.push(o.text.replace(/\u200b/g, ''));
     Object.values(o).forEach((v) => mrkdwnTexts(v, out));
   }
   return out;

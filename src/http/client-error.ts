@@ -1,0 +1,42 @@
+import { STATUS_CODES, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { BadRequestError, HeadersTooLargeError, RequestTimeoutError, type FalconerError } from '../core/errors';
+import { errorBody } from '../ingest/routes';
+
+/** The response in progress on each connection, so a late client error never writes into it. */
+const responding = new WeakMap<object, ServerResponse>();
+
+/** Wraps the request listener to remember which connection is answering a request right now. */
+export function trackResponses(listener: RequestListener): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    responding.set(socket, res);
+    res.once('close', () => responding.get(socket) === res && responding.delete(socket));
+    listener(req, res);
+  };
+}
+
+/**
+ * The server's `clientError` listener: errors node's HTTP parser and timers raise before a request
+ * reaches Falconer (a malformed request line, headers too large, a request too slow) are answered
+ * from the error catalogue, as JSON, like every other error, and the connection is closed.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  const res = responding.get(socket);
+  if (err.code === 'ECONNRESET' || !socket.writable || res?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const e = clientErrorOf(err);
+  const body = errorBody(e);
+  const head =
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\n` +
+    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+  socket.end(head + body, () => socket.destroy());
+}
+
+function clientErrorOf(err: Error & { code?: string }): FalconerError {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new RequestTimeoutError();
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new HeadersTooLargeError();
+  return new BadRequestError('malformed HTTP request');
+}

@@ -1,0 +1,78 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { SecurityEvent } from '../core/event';
+import type { StateStore } from '../store/port';
+
+/**
+ * - `claimed`: the id is new (or another request holds it but has not published it yet: that
+ *   request may fail or have died with its replica, so this one publishes too; the pipeline's
+ *   seen-check drops the second copy if both get through). Publish it, then confirm or release.
+ * - `duplicate`: it was received and published before: a sender's retry.
+ */
+export type ClaimOutcome = 'claimed' | 'duplicate';
+
+export interface Claim {
+  readonly outcome: ClaimOutcome;
+  /** The event is on the bus: from now on its id is a duplicate. */
+  confirm(): Promise<void>;
+  /** The publish failed: the id is free again, so the sender's retry is accepted, not called a duplicate. */
+  release(): Promise<void>;
+}
+
+/**
+ * Retry detection at the door: ingest claims each event id before publishing it, so a sender's
+ * retry (same Falco uuid, same audit auditID+stage) is answered as a duplicate instead of being
+ * accepted again. Only a published id is a duplicate: a claim never makes an event be dropped
+ * before some request has put it on the bus.
+ */
+export interface RetryClaims {
+  claim(event: SecurityEvent): Promise<Claim>;
+}
+
+export interface ClaimOptions {
+  /** How long a published id is remembered (`ingest.retryDedupSeconds`). */
+  ttlMs: number;
+  onError: (err: unknown) => void;
+}
+
+const DONE = 'd';
+
+/**
+ * Claims in the state store, shared by replicas in scale-out mode. A claim is written as pending (a
+ * value of its own) by an atomic `setIfAbsent`, and confirmed or released by compare-and-set, so a
+ * request only ever changes its own claim, or a pending one it published itself. Ids are hashed into
+ * the key, so a hostile id costs a fixed-size key. A store that fails is not a reason to refuse
+ * events: the claim is skipped (the pipeline's seen-check still drops a redelivered id) and
+ * `onError` counts it.
+ */
+export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions): RetryClaims {
+  const noop = async () => undefined;
+  const cas = (key: string, from: string, to: string) => () => store.replace(key, from, to, ttlMs).then(() => undefined, onError);
+  return {
+    async claim(event) {
+      const key = claimKey(event);
+      const mine = `p:${randomBytes(6).toString('base64url')}`;
+      try {
+        if (await store.setIfAbsent(key, mine, ttlMs))
+          return { outcome: 'claimed', confirm: cas(key, mine, DONE), release: cas(key, mine, 'free') };
+        const current = await store.get(key);
+        if (current === DONE) return { outcome: 'duplicate', confirm: noop, release: noop };
+        // Pending elsewhere (or released, or just expired): publish too; only our own success marks it done.
+        return { outcome: 'claimed', confirm: current === undefined ? noop : cas(key, current, DONE), release: noop };
+      } catch (err) {
+        onError(err);
+        return { outcome: 'claimed', confirm: noop, release: noop };
+      }
+    },
+  };
+}
+
+export function claimKey(event: SecurityEvent): string {
+  // 128 bits of SHA-256: no collision in any retry window, and a short key (one per event received).
+  const hash = createHash('sha256').update(event.k8s.cluster).update('\0').update(event.id).digest().subarray(0, 16);
+  return `ingested:${event.source}:${hash.toString('base64url')}`;
+}
+
+/** Identity of an event within one request: the same id twice in one batch is one event. */
+export function batchKey(event: SecurityEvent): string {
+  return `${event.source}\0${event.k8s.cluster}\0${event.id}`;
+}
