@@ -24,6 +24,7 @@ import { frontDoor } from './http/front-door';
 import { answerClientError, trackResponses } from './http/client-error';
 import { RecentAlerts, durableRecentAlerts } from './alert/recent';
 import { FindingAlerts } from './alert/findings';
+import { findingsView } from './findings/enrichment';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { DurableDeadLetters } from './notify/dead-letters';
@@ -162,6 +163,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     dispatcher,
     parked,
     metrics,
+    ...(enrichment.states
+      ? { findings: (limit: number) => findingsView(enrichment.states!, findingAlerts.resolved(), limit) }
+      : {}),
     health: [
       { name: 'bus', check: () => bus.health() },
       { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), stallMs) },

@@ -23,6 +23,8 @@ export interface HttpDeps {
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
+  /** Current policy and vulnerability state per workload (GET /v1/findings); absent without enrichment. */
+  findings?: (limit: number) => unknown;
 }
 
 /** Falconer's HTTP surface: ingest, the query API, metrics and health. */
@@ -66,6 +68,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
   app.post('/v1/dead-letters/replay', (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
+  });
+  app.get('/v1/findings', (req, res, next) => {
+    if (!deps.findings) return next(new NotFoundError('findings (enrichment is off)'));
+    const limit = Math.min(10_000, Math.max(1, Number(req.query.limit) || 1000));
+    res.json(deps.findings(limit));
   });
   const parked = parkedEventHandlers(deps.parked);
   app.get('/v1/events/dead-letters', parked.list);
