@@ -279,7 +279,24 @@ function mulberry32(seed) {
   };
 }
 
-if (process.argv[2] === '--one') {
+// The synthetic cluster, for the benchmarks that build on it (bench/findings.js).
+module.exports = {
+  BINDINGS,
+  POLICIES,
+  CLUSTER_ROLES,
+  namespace,
+  serviceAccount,
+  clusterRole,
+  role,
+  binding,
+  networkPolicy,
+  pod,
+  mulberry32,
+};
+
+if (require.main !== module) {
+  // Required for its generators only.
+} else if (process.argv[2] === '--one') {
   runOne(Number(process.argv[3]), Number(process.argv[4])).catch((err) => {
     console.error(err);
     process.exit(1);
