@@ -40,6 +40,7 @@ import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
+import { correlationFromConfig } from './correlate';
 import type { DataDir } from './store/data-dir';
 
 export interface FalconerOptions {
@@ -141,10 +142,25 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
-  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, parked, metrics, log, {
-    seenTtlMs: config.ingest.retryDedupSeconds * 1000,
-    maxEventAttempts: config.pipeline.maxEventAttempts,
+  const enricher = options.enricher ?? enrichment.enricher;
+  const correlation = correlationFromConfig(config, {
+    store,
+    ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
+    amend: (alert) => alerts.amend(alert),
+    incidentGrew: (incident) => dispatcher.incidentChanged(incident),
+    log,
   });
+  const pipeline = new Pipeline(
+    detector,
+    enricher,
+    alerts,
+    store,
+    parked,
+    metrics,
+    log,
+    { seenTtlMs: config.ingest.retryDedupSeconds * 1000, maxEventAttempts: config.pipeline.maxEventAttempts },
+    correlation?.correlator,
+  );
 
   let falcoTopic: KafkaRawSource | undefined; // started once the server listens
   const stallMs = config.pipeline.stallSeconds * 1000;
@@ -160,6 +176,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ingest,
     authenticate,
     recent,
+    ...(correlation?.incidents ? { incidents: correlation.incidents } : {}),
     dispatcher,
     parked,
     metrics,

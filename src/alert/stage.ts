@@ -1,8 +1,9 @@
-import type { Alert, Detection, Enrichment } from '../core/alert';
+import type { Alert, AlertIncident, Attribution, Detection, Enrichment } from '../core/alert';
 import type { Clock } from '../core/clock';
 import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
 import type { Dispatcher } from '../notify/dispatcher';
+import { evidenceOf } from './evidence';
 import { fingerprint } from './fingerprint';
 import type { RecentAlerts } from './recent';
 import { runbookUrl } from './runbook';
@@ -14,6 +15,13 @@ export interface AlertStageOptions {
 }
 
 const EVIDENCE_KEPT = 20;
+
+/** What the correlate stage adds: who opened the session, and how long the first announcement may wait for it. */
+export interface AlertCorrelation {
+  attribution?: Attribution;
+  incident?: AlertIncident;
+  holdMs?: number;
+}
 
 /**
  * Turns detections into alerts: fingerprint, count in the shared dedup window, announce the first
@@ -30,7 +38,7 @@ export class AlertStage {
     private readonly options: AlertStageOptions,
   ) {}
 
-  async process(detection: Detection, enrichment: Enrichment = {}): Promise<Alert> {
+  async process(detection: Detection, enrichment: Enrichment = {}, correlation: AlertCorrelation = {}): Promise<Alert> {
     const fp = fingerprint(detection);
     const counter = await this.store.hit(`dedup:${fp}`, this.clock.now(), this.options.dedupWindowMs);
     const previous = this.recent.get(fp);
@@ -53,25 +61,45 @@ export class AlertStage {
         this.options.runbookUrlTemplate,
         this.options.runbooks,
       ),
-      labels: labelsOf(detection),
+      labels: { ...labelsOf(detection), ...correlationLabels(correlation) },
       evidence,
-      event: detection.event,
+      event: evidenceOf(detection.event),
       enrichment,
+      ...(correlation.attribution ? { attribution: correlation.attribution } : {}),
+      ...(correlation.incident ? { incident: correlation.incident } : {}),
       count: counter.count,
       firstSeen: counter.firstSeen,
       lastSeen: counter.lastSeen,
     };
     this.recent.put(alert);
-    if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
-    else this.metrics.dedupSuppressed.inc();
+    if (counter.count === 1) {
+      this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
+    } else this.metrics.dedupSuppressed.inc();
     // Within the window that opened at firstSeen, every occurrence goes through the durable hand-off:
     // the dispatcher announces if no announcement was handed off yet (the replica that counted the
     // first occurrence may have died before handing it off) and refreshes otherwise. Past it, the
     // announcement's record may have expired while the counter lives on: refresh only.
     if (counter.count === 1 || this.clock.now() - counter.firstSeen < this.options.dedupWindowMs)
-      await this.dispatcher.announce(alert);
+      await this.dispatcher.announce(alert, counter.count === 1 ? (correlation.holdMs ?? 0) : 0);
     else this.dispatcher.refresh(alert);
     return alert;
+  }
+
+  /**
+   * An alert changed after the fact (a late audit event attributed it, its incident grew): the
+   * announcement is updated in place, or, while it is still held, sent with the change.
+   */
+  async amend(changed: Alert): Promise<void> {
+    const current = this.recent.get(changed.fingerprint);
+    const alert: Alert =
+      current && current.firstSeen === changed.firstSeen
+        ? { ...current, attribution: changed.attribution, incident: changed.incident ?? current.incident }
+        : { ...changed };
+    if (!alert.attribution) delete alert.attribution;
+    if (!alert.incident) delete alert.incident;
+    alert.labels = { ...withoutCorrelationLabels(alert.labels), ...correlationLabels(alert) };
+    this.recent.put(alert);
+    await this.dispatcher.amend(alert);
   }
 }
 
@@ -83,4 +111,20 @@ function labelsOf(d: Detection): Record<string, string> {
   if (k.container) labels.container = k.container;
   if (d.event.actor?.user) labels.user = d.event.actor.user;
   return labels;
+}
+
+/** The correlation labels routing matches on: `attributed_user`, `incident`, `chain`. */
+export function correlationLabels(alert: AlertCorrelation): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (alert.attribution?.user) labels.attributed_user = alert.attribution.user;
+  if (alert.incident) {
+    labels.incident = alert.incident.id;
+    if (alert.incident.chain) labels.chain = alert.incident.chain;
+  }
+  return labels;
+}
+
+function withoutCorrelationLabels(labels: Record<string, string>): Record<string, string> {
+  const { attributed_user: _u, incident: _i, chain: _c, ...rest } = labels;
+  return rest;
 }

@@ -116,6 +116,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Most events queued between ingest and the pipeline in embedded mode; beyond it ingest answers 503. */
       queueCapacity: z.number().int().positive().default(20_000),
+      /** Most bytes (estimated heap of the events) queued in embedded mode; beyond it ingest answers 503 too. */
+      queueBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(128 * 1024 * 1024),
       batchSize: z.number().int().positive().default(256),
       /** Attempts an event gets (retried at once) before it is parked in the event dead-letter store. */
       maxEventAttempts: z.number().int().min(1).max(100).default(3),
@@ -252,6 +258,47 @@ export const configSchema = z.strictObject({
           path: ['kubeconfig'],
         })
         .optional(),
+    })
+    .prefault({}),
+  /** Who opened the shell, and which alerts are one incident (docs/correlation.md). */
+  correlation: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Allowed clock difference between nodes (Falco) and the apiserver (audit), in ms. */
+      skewMs: duration.max(60_000).default(2000),
+      /** A session whose end was not seen stays open this long (kubelet's streaming idle timeout is 4 h). */
+      maxSessionSeconds: z
+        .number()
+        .int()
+        .positive()
+        .default(4 * 3600),
+      /** How long a runtime alert waits, before its first announcement, for the audit event of its session; 0 never waits. */
+      waitForAuditMs: duration.max(30_000).default(0),
+      /** How long an announced runtime alert can still be attributed by an audit event that arrives late. */
+      lateAuditSeconds: z.number().int().positive().default(300),
+      /** Sessions remembered per pod; ended ones are forgotten first. */
+      maxSessionsPerPod: z.number().int().positive().max(1000).default(32),
+      /** Pods with sessions remembered by one replica; the least recently used are forgotten beyond it. */
+      maxPods: z.number().int().positive().default(50_000),
+      incidents: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Alerts sharing a pod or a subject within this window (event time) are one incident. */
+          windowSeconds: z.number().int().positive().default(1800),
+          /** Members kept per incident (the count goes on). */
+          maxAlerts: z.number().int().positive().max(1000).default(50),
+          /** How many recent incidents `GET /v1/incidents` can list. */
+          recent: z.number().int().positive().default(1000),
+        })
+        .prefault({}),
+      chains: z
+        .strictObject({
+          /** Load the built-in chain pack (`rules/chains/`). */
+          builtin: z.boolean().default(true),
+          /** User chain folders, applied after the built-in pack; a chain with the same id replaces it. */
+          dirs: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
     })
     .prefault({}),
   receivers: z.array(receiverSchema).default([]),

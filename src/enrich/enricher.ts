@@ -1,6 +1,7 @@
 import type { Enrichment, NetworkEnrichment, PodFacts, RiskySummary, SubjectEnrichment, SubjectOrigin } from '../core/alert';
 import type { Clock } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
+import { TimeSlice } from '../core/time-slice';
 import { applyAuditEvent } from './cluster-state/audit';
 import type { ClusterStates } from './cluster-state/clusters';
 import { isRecord, slimObject } from './cluster-state/slim';
@@ -28,6 +29,12 @@ export interface EnricherOptions {
    * arrive). 0: never wait. Each missing pod is waited for once per `MISS_MEMORY_MS`.
    */
   waitForStateMs?: number;
+  /**
+   * Enrichment cost grows with the cluster state, which events themselves can shape (a thousand
+   * ClusterRoles aggregating each other): with this set, `enrich` lets I/O in after this many ms of
+   * work, so a long run of costly enrichments cannot keep HTTP requests and signals out.
+   */
+  yieldEveryMs?: number;
 }
 
 /** Structured lists are capped so one over-privileged subject cannot bloat every alert. */
@@ -54,6 +61,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
   const { states, clock } = options;
   const waits = new PodWaits(clock, options.waitForStateMs ?? 0);
   const subjects = new SubjectCache(clock);
+  const slice = options.yieldEveryMs === undefined ? undefined : new TimeSlice(options.yieldEveryMs);
 
   return {
     observe(event) {
@@ -72,6 +80,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
 
     async enrich(detection) {
       const event = detection.event;
+      if (slice) await slice.yield();
       try {
         const target = podTarget(event);
         let state = states.peek(event.k8s.cluster);
@@ -86,6 +95,18 @@ export function createEnricher(options: EnricherOptions): Enricher {
       } catch (err) {
         return failed(event, `enrichment failed: ${(err as Error).message}`);
       }
+    },
+
+    async subject(cluster, user, groups) {
+      const state = states.peek(cluster);
+      if (!state || state.isEmpty()) {
+        return {
+          known: false,
+          user,
+          reason: `no cluster state for cluster "${cluster}" (no snapshot loaded, no audit objects seen)`,
+        };
+      }
+      return subjectFacts(state, { user, groups, origin: 'attributed-user' }, subjects);
     },
   };
 }

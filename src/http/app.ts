@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Request, type Response } from '
 import type { Alert } from '../core/alert';
 import { FalconerError, NotFoundError, toHttpError } from '../core/errors';
 import type { RecentAlerts } from '../alert/recent';
+import type { IncidentTracker } from '../correlate/incidents';
 import type { Dispatcher } from '../notify/dispatcher';
 import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
@@ -17,6 +18,7 @@ export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
   authenticate: Authenticate;
   recent: RecentAlerts;
+  incidents?: IncidentTracker;
   dispatcher: Dispatcher;
   /** Events the pipeline parked after repeated failures. */
   parked: EventDeadLetters;
@@ -60,6 +62,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const alert = deps.recent.get(String(req.params.fingerprint));
     if (!alert) return next(new NotFoundError('alert'));
     res.json(toApi(alert));
+  });
+  app.get('/v1/incidents', async (req, res, next) => {
+    try {
+      const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 100));
+      res.json({ incidents: deps.incidents ? await deps.incidents.list(limit) : [] });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.get('/v1/incidents/:id', async (req, res, next) => {
+    try {
+      const id = String(req.params.id);
+      const incident = deps.incidents && /^inc-[0-9a-f]{16}$/.test(id) ? await deps.incidents.get(id) : undefined;
+      if (!incident) return next(new NotFoundError('incident'));
+      res.json(incident);
+    } catch (err) {
+      next(err);
+    }
   });
   app.get('/v1/dead-letters', (_req, res) => {
     res.json({

@@ -2,7 +2,7 @@ import { WebClient, ErrorCode, type WebAPICallError } from '@slack/web-api';
 import type { Alert } from '../core/alert';
 import { DeliveryError } from '../core/errors';
 import type { Priority } from '../core/priority';
-import type { DeliveryRef, Notifier } from './port';
+import type { DeliveryRef, Notifier, SendContext } from './port';
 import { renderSlackMessage } from './slack-message';
 
 export interface SlackOptions {
@@ -38,10 +38,14 @@ export class SlackNotifier implements Notifier {
     });
   }
 
-  async send(alert: Alert): Promise<DeliveryRef> {
+  async send(alert: Alert, context: SendContext = {}): Promise<DeliveryRef> {
     const message = renderSlackMessage(alert);
+    const thread = context.thread?.ts
+      ? { thread_ts: context.thread.ts, ...(context.broadcast ? { reply_broadcast: true } : {}) }
+      : {};
+    const channel = this.channel;
     const res = await this.call(() =>
-      this.client.chat.postMessage({ channel: this.channel, ...message, unfurl_links: false, unfurl_media: false }),
+      this.client.chat.postMessage({ channel, ...message, ...thread, unfurl_links: false, unfurl_media: false }),
     );
     if (!res.channel || !res.ts) throw new DeliveryError('Slack answered without channel and ts', false);
     return { channel: res.channel, ts: res.ts };

@@ -1,12 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ClusterState,
-  watchCluster,
-  type ClusterWatch,
-  type WatchClusterOptions,
-} from '../../../src/enrich/cluster-state';
+import { ClusterState, watchCluster, type ClusterWatch, type WatchClusterOptions } from '../../../src/enrich/cluster-state';
 import { KubeCredentialsError, loadKubeConfig } from '../../../src/enrich/cluster-state/kube-credentials';
 import { KubeApiServer, type GoneStyle, type KubeObject } from '../../support/kube-api-server';
 
