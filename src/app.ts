@@ -28,6 +28,15 @@ import { findingsView } from './findings/enrichment';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { DurableDeadLetters } from './notify/dead-letters';
+import { slackInteractivityRoutes } from './http/slack-interactivity';
+import { buildRoute, routeReceivers } from './alert/route';
+import { SilenceStore } from './alert/silence';
+import { readSilenceFile, writeSilenceFile } from './alert/silence-file';
+import { suppressor } from './alert/suppress';
+import { Reconciler } from './alert/resolve';
+import { Grouper } from './alert/group';
+import { CRITICAL_POD_RULE, Inhibitor } from './alert/inhibit';
+import { TimeIntervals } from './alert/time-intervals';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { EventDeadLetters } from './pipeline/dead-letters';
@@ -42,6 +51,8 @@ import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
 import { correlationFromConfig } from './correlate';
 import type { DataDir } from './store/data-dir';
+import { PostureService } from './posture/service';
+import { parseSchedule, type Schedule } from './posture/schedule';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -63,6 +74,7 @@ export interface RunningFalconer {
   recent: RecentAlerts;
   /** Embedded mode's data dir, when one is in use. */
   dataDir: DataDir | undefined;
+  silences: SilenceStore;
   /** Resolves when the service has shut down. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -111,6 +123,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
     : new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
+  const tree = config.route ? buildRoute(config.route) : undefined;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
     maxAttempts: 8,
     baseDelayMs: 1000,
@@ -125,12 +138,48 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     // The data dir's outbox outlives the process: a restart sends what the last run handed off or
     // claimed and did not finish, at once (its claims carry this installation's owner).
     ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
+    ...(tree ? { route: (alert) => routeReceivers(tree, alert.labels) } : {}),
   });
+  const silenceFile = config.redis ? undefined : config.alerting.silences.file;
+  const silences = new SilenceStore(store, clock, {
+    capacity: config.alerting.silences.capacity,
+    retentionMs: config.alerting.silences.retentionHours * 3_600_000,
+    cacheMs: config.redis ? 1000 : 0,
+    ...(silenceFile ? { onChange: (json: string) => writeSilenceFile(silenceFile, json) } : {}),
+  });
+  if (silenceFile) {
+    const saved = readSilenceFile(silenceFile);
+    if (saved) await silences.seed(saved);
+  }
+  const resolveAfterMs = config.alerting.resolveAfterSeconds * 1000;
+  const inhibitRules = [...config.inhibit_rules, ...(config.alerting.inhibitLowerOnCriticalPod ? [CRITICAL_POD_RULE] : [])];
+  const inhibitor = inhibitRules.length ? new Inhibitor(inhibitRules, store, resolveAfterMs) : undefined;
+  const suppress = suppressor({ silences, ...(inhibitor ? { inhibitor } : {}) });
+  const timeIntervals = new TimeIntervals(config.time_intervals);
+  const grouper = tree
+    ? new Grouper(tree, store, dispatcher, suppress, clock, log, {
+        resolveAfterMs,
+        maxAlertsPerGroup: config.alerting.maxAlertsPerGroup,
+        isMuted: (route, now) => timeIntervals.routeMuted(route, now),
+        // A shared or lasting store: a group whose replica (or previous run) stopped is flushed here.
+        ...(config.redis || dataDir ? { orphanGraceMs: 5000 } : {}),
+        ttlMs: Math.max(windowMs, 24 * 3_600_000),
+      })
+    : undefined;
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
+    suppressor: suppress,
+    ...(grouper ? { grouper } : {}),
   });
+  const reconciler = new Reconciler(recent, dispatcher, suppress, metrics, clock, log, {
+    resolveAfterMs,
+    intervalMs: Math.min(10_000, Math.max(1000, Math.floor(resolveAfterMs / 10))),
+    notify: !grouper,
+  });
+  reconciler.start();
+  grouper?.startRecovery(1000);
   const enrichment = enrichmentFromConfig(config, clock, log);
   // New Kyverno/Gatekeeper/trivy-operator findings alert; what fails at start-up is state (src/findings).
   const findingAlerts = new FindingAlerts(alerts, options.enricher ?? enrichment.enricher, clock, log);
@@ -150,6 +199,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     incidentGrew: (incident) => dispatcher.incidentChanged(incident),
     log,
   });
+  const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);
   const pipeline = new Pipeline(
     detector,
     enricher,
@@ -183,6 +233,21 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ...(enrichment.states
       ? { findings: (limit: number) => findingsView(enrichment.states!, findingAlerts.resolved(), limit) }
       : {}),
+    silences,
+    ...(config.interactivity
+      ? {
+          extraRoutes: [
+            slackInteractivityRoutes(silences, clock, log, {
+              signingSecret: config.interactivity.slackSigningSecret,
+              silenceMs: config.interactivity.silenceMinutes * 60_000,
+              responseUrlPrefixes: [
+                'https://hooks.slack.com/',
+                ...config.receivers.flatMap((r) => (r.type === 'slack' ? [`${new URL(r.apiUrl).origin}/`] : [])),
+              ],
+            }),
+          ],
+        }
+      : {}),
     health: [
       { name: 'bus', check: () => bus.health() },
       { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), stallMs) },
@@ -201,6 +266,14 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       ...(live.health ? [live.health] : []),
     ],
     log,
+    ...(posture
+      ? {
+          posture: {
+            report: (c?: string) => posture.report(c),
+            state: (c?: string) => enrichment.states?.peek(c ?? config.cluster),
+          },
+        }
+      : {}),
   });
   const server = createHttpServer(config, frontDoor(ingest, app, log));
   await new Promise<void>((resolve, reject) => {
@@ -222,6 +295,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     throw err;
   }
   watchDependencies(metrics, { bus, store, falcoTopic, dataDir });
+  posture?.start();
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -233,9 +307,12 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      posture?.stop();
       await falcoTopic?.close();
       await live.stop();
       await bus.close();
+      await reconciler.stop();
+      await grouper?.close();
       await dispatcher.close();
       await store.close();
       await dataDir?.close();
@@ -273,9 +350,46 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     dispatcher,
     recent,
     dataDir,
+    silences,
     stopped,
     stop,
   };
+}
+
+/** Posture over the enrichment's state: reports for the API, drift alerts through the alert stage, the digest. */
+function postureFromConfig(
+  config: Config,
+  enrichment: ReturnType<typeof enrichmentFromConfig>,
+  clock: Clock,
+  alerts: AlertStage,
+  recent: RecentAlerts,
+  dispatcher: Dispatcher,
+  log: Logger,
+): PostureService | undefined {
+  const states = enrichment.states;
+  if (!config.posture.enabled || !states) return undefined;
+  const digest = config.posture.digest;
+  const receiver = digest?.receiver;
+  return new PostureService({
+    state: (cluster) => states.peek(cluster),
+    cluster: config.cluster,
+    clock,
+    minRebuildMs: config.posture.minRebuildSeconds * 1000,
+    driftIntervalMs: config.posture.driftIntervalSeconds * 1000,
+    ready: () => enrichment.ready(),
+    raise: (detection) => alerts.process(detection),
+    recentAlerts: () => recent.list(),
+    ...(digest && receiver
+      ? {
+          digest: {
+            schedule: parseSchedule(digest.schedule) as Schedule,
+            timeZone: digest.timezone,
+            send: (alert) => dispatcher.announceTo(receiver, alert),
+          },
+        }
+      : {}),
+    onError: (what, err) => log.error({ err: (err as Error)?.message ?? String(err) }, `${what} failed`),
+  });
 }
 
 /** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */

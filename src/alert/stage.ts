@@ -5,13 +5,19 @@ import type { StateStore } from '../store/port';
 import type { Dispatcher } from '../notify/dispatcher';
 import { evidenceOf } from './evidence';
 import { fingerprint } from './fingerprint';
+import { alertLabels } from './labels';
 import type { RecentAlerts } from './recent';
 import { runbookUrl } from './runbook';
+import { isSuppressed, NOT_SUPPRESSED, type Suppressor } from './suppress';
 
 export interface AlertStageOptions {
   dedupWindowMs: number;
   runbookUrlTemplate: string;
   runbooks: Readonly<Record<string, string>>;
+  /** Silences and inhibition; nothing is muted without it. */
+  suppressor?: Suppressor;
+  /** With a routing tree: alerts go to their groups, whose timers notify (group.ts), instead of straight to the dispatcher. */
+  grouper?: { add(alert: Alert): Promise<void> };
 }
 
 const EVIDENCE_KEPT = 20;
@@ -61,7 +67,7 @@ export class AlertStage {
         this.options.runbookUrlTemplate,
         this.options.runbooks,
       ),
-      labels: { ...labelsOf(detection), ...correlationLabels(correlation) },
+      labels: { ...alertLabels(detection, enrichment), ...correlationLabels(correlation) },
       evidence,
       event: evidenceOf(detection.event),
       enrichment,
@@ -71,16 +77,38 @@ export class AlertStage {
       firstSeen: counter.firstSeen,
       lastSeen: counter.lastSeen,
     };
+    await this.options.suppressor?.observe?.(alert);
+    const suppression = this.options.suppressor ? await this.options.suppressor.check(alert) : NOT_SUPPRESSED;
+    if (suppression.silencedBy.length) alert.silencedBy = suppression.silencedBy;
+    if (suppression.inhibitedBy.length) alert.inhibitedBy = suppression.inhibitedBy;
     this.recent.put(alert);
-    if (counter.count === 1) {
+    if (this.options.grouper) {
+      // The group keeps muted alerts too: its flush leaves them out, and still reports their resolve.
+      if (isSuppressed(suppression))
+        this.metrics.suppressed.inc({ reason: suppression.silencedBy.length ? 'silenced' : 'inhibited' });
+      else if (counter.count > 1) this.metrics.dedupSuppressed.inc();
+      if (counter.count === 1)
+        this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
+      await this.options.grouper.add(alert);
+      return alert;
+    }
+    if (isSuppressed(suppression)) {
+      // Not handed off: the reconciler announces it if the mute lifts while it still fires, and a
+      // receiver that was told before still hears the resolve.
+      this.metrics.suppressed.inc({ reason: suppression.silencedBy.length ? 'silenced' : 'inhibited' });
+      if (counter.count === 1)
+        this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
+      return alert;
+    }
+    if (counter.count === 1)
       this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
-    } else this.metrics.dedupSuppressed.inc();
+    else this.metrics.dedupSuppressed.inc();
     // Within the window that opened at firstSeen, every occurrence goes through the durable hand-off:
     // the dispatcher announces if no announcement was handed off yet (the replica that counted the
     // first occurrence may have died before handing it off) and refreshes otherwise. Past it, the
     // announcement's record may have expired while the counter lives on: refresh only.
     if (counter.count === 1 || this.clock.now() - counter.firstSeen < this.options.dedupWindowMs)
-      await this.dispatcher.announce(alert, counter.count === 1 ? (correlation.holdMs ?? 0) : 0);
+      await this.dispatcher.announce(alert, { holdMs: counter.count === 1 ? (correlation.holdMs ?? 0) : 0 });
     else this.dispatcher.refresh(alert);
     return alert;
   }
@@ -101,16 +129,6 @@ export class AlertStage {
     this.recent.put(alert);
     await this.dispatcher.amend(alert);
   }
-}
-
-function labelsOf(d: Detection): Record<string, string> {
-  const k = d.event.k8s;
-  const labels: Record<string, string> = { rule: d.rule, priority: d.priority, source: d.source, cluster: k.cluster };
-  if (k.namespace) labels.namespace = k.namespace;
-  if (k.pod) labels.pod = k.pod;
-  if (k.container) labels.container = k.container;
-  if (d.event.actor?.user) labels.user = d.event.actor.user;
-  return labels;
 }
 
 /** The correlation labels routing matches on: `attributed_user`, `incident`, `chain`. */

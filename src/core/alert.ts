@@ -247,4 +247,29 @@ export interface Alert {
   count: number;
   firstSeen: number;
   lastSeen: number;
+  /** Ids of the silences that muted the latest occurrence (absent or empty: none). */
+  silencedBy?: string[];
+  /** Fingerprints of the alerts whose inhibit rules muted it. */
+  inhibitedBy?: string[];
+  /** When it resolved (ms): no occurrence for the quiet period. Absent while it fires. */
+  resolvedAt?: number;
+  /**
+   * Set on the notification of a group (the routing tree's grouping): the alert stands for the group,
+   * with its own fingerprint and the group's first alert time, and carries the members.
+   */
+  group?: AlertGroup;
+}
+
+/** What one group notification says (src/alert/group.ts). */
+export interface AlertGroup {
+  key: string;
+  receiver: string;
+  labels: Record<string, string>;
+  /** Firing members first, then those resolved since the last notification; at most a bounded number. */
+  alerts: Alert[];
+  /** Members left out of `alerts` by the bound. */
+  truncated: number;
+  /** By fingerprint: members that resolved, and when. */
+  resolvedAt: Record<string, number>;
+  reason: 'first notification' | 'new alerts added' | 'some alerts resolved' | 'all alerts resolved' | 'repeat interval elapsed';
 }

@@ -8,6 +8,10 @@ import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
+import type { SilenceStore } from '../alert/silence';
+import { silenceRoutes } from './silences';
+import type { PostureApi } from '../posture/api';
+import { postureRoutes } from '../posture/api';
 import type { Authenticate } from '../ingest/auth';
 import { closeIfUnread } from '../ingest/body';
 import { requiredScope } from './scopes';
@@ -27,6 +31,11 @@ export interface HttpDeps {
   log: Logger;
   /** Current policy and vulnerability state per workload (GET /v1/findings); absent without enrichment. */
   findings?: (limit: number) => unknown;
+  silences?: SilenceStore;
+  /** Extra routes mounted before the catch-all (e.g. Slack interactivity). */
+  extraRoutes?: express.Router[];
+  /** Absent when posture (or enrichment) is off: then /v1/posture answers 404. */
+  posture?: PostureApi;
 }
 
 /** Falconer's HTTP surface: ingest, the query API, metrics and health. */
@@ -98,6 +107,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.get('/v1/events/dead-letters', parked.list);
   app.post('/v1/events/dead-letters/replay', parked.replay);
 
+  if (deps.silences) app.use(silenceRoutes(deps.silences));
+  for (const router of deps.extraRoutes ?? []) app.use(router);
+  postureRoutes(app, deps.posture);
+
   app.get('/metrics', async (_req, res, next) => {
     try {
       res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
@@ -129,5 +142,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 function toApi(alert: Alert) {
   const { event, ...rest } = alert;
   const { raw: _raw, ...eventWithoutRaw } = event;
-  return { ...rest, event: eventWithoutRaw };
+  const state =
+    alert.resolvedAt !== undefined ? 'resolved' : alert.silencedBy?.length || alert.inhibitedBy?.length ? 'suppressed' : 'active';
+  return { ...rest, state, silencedBy: alert.silencedBy ?? [], inhibitedBy: alert.inhibitedBy ?? [], event: eventWithoutRaw };
 }

@@ -5,7 +5,7 @@ import type { EmbeddedDatabase } from '../store/embedded-db';
 export interface DeadLetter {
   receiver: string;
   /** `amend`: an alert changed after the fact (its attribution, its incident). */
-  kind: 'send' | 'update' | 'amend';
+  kind: 'send' | 'update' | 'amend' | 'resolve';
   fingerprint: string;
   rule: string;
   error: string;

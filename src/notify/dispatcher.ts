@@ -39,6 +39,11 @@ export interface DispatcherOptions {
    * Off when undefined: only a store shared with other replicas needs it.
    */
   recoverIntervalMs?: number;
+  /**
+   * The routing tree's answer: the receivers an alert goes to (docs/alerting.md). When undefined, every
+   * receiver whose minimum priority it reaches (the behaviour without `route:`).
+   */
+  route?: (alert: Alert) => Iterable<string>;
 }
 
 /**
@@ -58,13 +63,26 @@ type NotifyRecord =
  */
 type ThreadRecord = { pendingUntil: number; ref?: undefined } | { ref: DeliveryRef; alert: Alert };
 
+/** How an occurrence is handed off: held a while first (correlation), or without refreshing an existing announcement. */
+export interface AnnounceOptions {
+  /** Wait this long before the first send (a Falco alert waiting for its exec audit event). */
+  holdMs?: number;
+  /**
+   * False: an alert whose mute lifted is announced if nobody did, but its possibly older copy
+   * refreshes nothing.
+   */
+  refreshExisting?: boolean;
+}
+
 interface Job {
-  kind: 'send' | 'update' | 'amend' | 'thread';
+  kind: 'send' | 'update' | 'amend' | 'thread' | 'resolve';
   alert: Alert;
   attempts: number;
   lastError?: DeliveryError;
   /** Where a sent alert landed, kept so a failed write of the record does not send it twice. */
   ref?: DeliveryRef | undefined;
+  /** For `resolve`: when the alert resolved. */
+  resolvedAt?: number;
 }
 
 interface Lane {
@@ -125,10 +143,46 @@ export class Dispatcher {
   /**
    * An alert occurrence, handed off durably: for every receiver whose minimum priority it reaches,
    * the first hand-off of its fingerprint and window announces it; a later one (a duplicate, or a
-   * redelivered event) refreshes the announcement instead. Rejects when the store cannot take it.
+   * redelivered event) refreshes the announcement instead (unless `refreshExisting` is false: an
+   * alert whose mute lifted is announced if nobody did, but its possibly older copy refreshes nothing).
+   * Rejects when the store cannot take it.
    */
-  announce(alert: Alert, holdMs = 0): Promise<void> {
-    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert, holdMs))).then(() => undefined);
+  announce(alert: Alert, options: AnnounceOptions = {}): Promise<void> {
+    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert, options))).then(() => undefined);
+    this.track(handedOff.catch(() => undefined));
+    return handedOff;
+  }
+
+  /**
+   * The alert resolved at `at`: each receiver that was told about it and understands resolution hears
+   * it, once across replicas (a claim per announcement and occurrence), whether or not the alert is
+   * silenced or inhibited now (unlike Alertmanager, #226: no incident is left open).
+   */
+  resolve(alert: Alert, at: number): Promise<void> {
+    const claimed = Promise.all(
+      this.eligible(alert)
+        .filter((lane) => lane.notifier.resolve)
+        .map(async (lane) => {
+          const key = recordKey(lane, alert);
+          if ((await this.store.get(key)) === undefined) return; // never announced: nothing to take back
+          if (!(await this.store.setIfAbsent(`resolved:${key}:${alert.lastSeen}`, '1', this.options.windowMs))) return;
+          this.enqueue(lane, { kind: 'resolve', alert, attempts: 0, resolvedAt: at });
+        }),
+    ).then(() => undefined);
+    this.track(claimed.catch(() => undefined));
+    return claimed;
+  }
+
+  /** A new version of an announcement, sent now (a group's later notification: its timers already paced it). */
+  update(alert: Alert): void {
+    for (const lane of this.eligible(alert)) if (lane.notifier.update) this.enqueue(lane, { kind: 'update', alert, attempts: 0 });
+  }
+
+  /** A notification for one named receiver only (the posture digest), whatever its minimum priority. */
+  announceTo(receiver: string, alert: Alert): Promise<void> {
+    const lane = this.lanes.find((l) => l.notifier.name === receiver);
+    if (!lane) return Promise.reject(new Error(`no receiver named ${receiver}`));
+    const handedOff = this.handOff(lane, alert);
     this.track(handedOff.catch(() => undefined));
     return handedOff;
   }
@@ -185,7 +239,14 @@ export class Dispatcher {
     for (const letter of letters) {
       const lane = this.lanes.find((l) => l.notifier.name === letter.receiver);
       if (!lane) continue;
-      if (letter.kind !== 'send') this.enqueue(lane, { kind: letter.kind, alert: letter.alert, attempts: 0 });
+      if (letter.kind === 'resolve')
+        this.enqueue(lane, {
+          kind: 'resolve',
+          alert: letter.alert,
+          attempts: 0,
+          resolvedAt: letter.alert.resolvedAt ?? letter.at,
+        });
+      else if (letter.kind !== 'send') this.enqueue(lane, { kind: letter.kind, alert: letter.alert, attempts: 0 });
       else
         this.track(
           this.handOff(lane, letter.alert).catch((err: unknown) =>
@@ -219,13 +280,20 @@ export class Dispatcher {
     }
     await this.settled();
     this.closed = true;
+    await Promise.all(this.lanes.map((l) => l.notifier.close?.().catch(() => undefined)));
   }
 
   private eligible(alert: Alert): Lane[] {
-    return this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
+    const lanes = this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
+    const group = alert.group;
+    if (group) return lanes.filter((l) => l.notifier.name === group.receiver);
+    if (!this.options.route) return lanes;
+    const routed = new Set(this.options.route(alert));
+    return lanes.filter((l) => routed.has(l.notifier.name));
   }
 
-  private async handOff(lane: Lane, alert: Alert, holdMs = 0): Promise<void> {
+  private async handOff(lane: Lane, alert: Alert, options: AnnounceOptions = {}): Promise<void> {
+    let holdMs = options.holdMs ?? 0;
     const incident = alert.incident;
     if (incident && incident.parent !== alert.fingerprint) {
       const raw = await this.store.get(threadKey(lane, incident.id));
@@ -245,8 +313,9 @@ export class Dispatcher {
       const marker: ThreadRecord = { pendingUntil: this.clock.now() + holdMs };
       await this.store.setIfAbsent(threadKey(lane, incident.id), JSON.stringify(marker), this.options.windowMs);
     }
-    if (!created) this.refreshIn(lane, alert);
-    else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+    if (!created) {
+      if (options.refreshExisting !== false) this.refreshIn(lane, alert);
+    } else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
     else {
       // Held: what is sent is the record's alert at send time, so an amend in between is sent with it.
       const key = recordKey(lane, alert);
@@ -357,6 +426,14 @@ export class Dispatcher {
         if (!thread?.ref) return 'done'; // the parent is not posted (yet): it will go out with the incident as it stands
         await notifier.update!({ ...thread.alert, incident }, thread.ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
+      } else if (job.kind === 'resolve') {
+        const raw = await this.store.get(key);
+        if (raw === undefined) return 'done';
+        const record = JSON.parse(raw) as NotifyRecord;
+        // Behind its own announcement (a retry in flight, here or on another replica): wait for it.
+        if (record.state !== 'sent') throw new DeliveryError('announcement not delivered yet', true);
+        await notifier.resolve!(job.alert, record.ref ?? {}, job.resolvedAt ?? this.clock.now());
+        this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'resolved' });
       } else {
         const record = await this.store.get(key);
         if (job.kind === 'amend' && record) {
@@ -510,6 +587,7 @@ export class Dispatcher {
   private async recover(horizon = this.clock.now(), limit = RECOVERY_BATCH): Promise<void> {
     const now = this.clock.now();
     for (const key of await this.store.due(horizon, limit)) {
+      if (!key.startsWith('notify:')) continue; // another stage's entry (a group's flush: alert/group.ts)
       if (this.queued.has(key)) {
         await this.store.schedule(key, now + this.claimGraceMs); // ours, waiting in a lane
         continue;

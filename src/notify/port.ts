@@ -19,4 +19,8 @@ export interface Notifier {
   readonly minPriority: Priority;
   send(alert: Alert, context?: SendContext): Promise<DeliveryRef | undefined>;
   update?(alert: Alert, ref: DeliveryRef): Promise<void>;
+  /** Tells the receiver the alert resolved at `at` (ms), for receivers that understand it. */
+  resolve?(alert: Alert, ref: DeliveryRef, at: number): Promise<void>;
+  /** Releases connections at shutdown. */
+  close?(): Promise<void>;
 }

@@ -78,6 +78,7 @@ export class ClusterState {
   private readonly tombstones = new Map<Key, number>();
   private readonly aggregation = new RoleAggregation(this.clusterRolesByName);
   private readonly counts = new Map<StateKind, number>();
+  private changes = 0;
   /** Policy and vulnerability report summaries (Kyverno, Gatekeeper, trivy-operator); see src/findings. */
   readonly findings = new FindingStore();
   private findingListener: ((change: FindingChange, state: ClusterState) => void) | undefined;
@@ -106,6 +107,11 @@ export class ClusterState {
     this.findingListener?.(change, this);
   }
 
+  /** Counts the changes applied: equal revisions mean nothing changed (what cached reports compare). */
+  revision(): number {
+    return this.changes;
+  }
+
   /** Adds or replaces an object as the apiserver sent it. Returns false when it was not kept. */
   upsert(raw: unknown, kindHint?: StateKind): boolean {
     const obj = slimObject(raw, kindHint);
@@ -120,6 +126,7 @@ export class ClusterState {
     if (existing) this.unindex(key, existing);
     this.objects.set(key, obj);
     this.index(key, obj);
+    this.changes++;
     return true;
   }
 
@@ -138,6 +145,7 @@ export class ClusterState {
     if (!existing) return false;
     this.unindex(key, existing);
     this.objects.delete(key);
+    this.changes++;
     return true;
   }
 
