@@ -182,7 +182,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   grouper?.startRecovery(1000);
   const enrichment = enrichmentFromConfig(config, clock, log);
   // New Kyverno/Gatekeeper/trivy-operator findings alert; what fails at start-up is state (src/findings).
-  const findingAlerts = new FindingAlerts(alerts, options.enricher ?? enrichment.enricher, clock, log);
+  const findingAlerts = new FindingAlerts(alerts, options.enricher ?? enrichment.enricher, clock, log, {
+    recent,
+    ...(grouper ? {} : { announcer: dispatcher }),
+    onResolved: () => metrics.resolved.inc(),
+  });
   enrichment.states?.onFindingChange(findingAlerts.listener);
   const live = await enrichment.startLive(log);
   const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {

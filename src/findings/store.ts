@@ -82,15 +82,18 @@ export class FindingStore {
     return { ...limitNews(fresh.sort(bySeverity)), resolved };
   }
 
-  /** Removes a report by its object's kind (a constraint's own kind), namespace and name; its findings resolve (when live). */
-  delete(kind: string, namespace: string | undefined, name: string, mode: ArrivalMode): FindingChange {
+  /**
+   * Removes a report by its object's kind (a constraint's own kind), namespace and name. Its findings do
+   * not resolve: trivy-operator rescans by deleting and recreating reports, so a deleted report says
+   * "not known now", not "fixed" (the alert resolves after its quiet period like any other).
+   */
+  delete(kind: string, namespace: string | undefined, name: string, _mode: ArrivalMode): FindingChange {
     const key = `${kind}/${namespace ?? ''}/${name}`;
     const previous = this.reports.get(key);
     if (!previous) return NO_CHANGE;
     this.unindex(previous);
     this.reports.delete(key);
-    if (mode === 'state' || previous.occurrence) return NO_CHANGE;
-    return { news: [], newsDropped: 0, resolved: [...previous.ids] };
+    return NO_CHANGE;
   }
 
   /** Findings about a pod, its owners (by the names its ownerReferences give) and their workloads. */

@@ -33,19 +33,24 @@ function setup() {
     queueCapacity: 100,
     deadLetterCapacity: 10,
   });
-  const stage = new AlertStage(store, new RecentAlerts(100), dispatcher, metrics, clock, {
+  const recentAlerts = new RecentAlerts(100);
+  const stage = new AlertStage(store, recentAlerts, dispatcher, metrics, clock, {
     dedupWindowMs: HOUR,
     runbookUrlTemplate: 'https://runbooks.example.com/{rule}',
     runbooks: {},
   });
   const states = new ClusterStates();
-  const findings = new FindingAlerts(stage, noEnrichment, clock, log);
+  const resolvedAlerts: Alert[] = [];
+  const findings = new FindingAlerts(stage, noEnrichment, clock, log, {
+    recent: recentAlerts,
+    announcer: { resolve: async (a) => void resolvedAlerts.push(a) },
+  });
   states.onFindingChange(findings.listener);
   const settle = async () => {
     await findings.idle();
     await dispatcher.settled();
   };
-  return { clock, states, findings, sent, settle };
+  return { clock, states, findings, sent, settle, resolvedAlerts };
 }
 
 const withCve = (id: string) =>
@@ -86,12 +91,12 @@ describe('findings alerts', () => {
   });
 
   it('deduplicates a finding re-reported (trivy-operator resends everything) and resolves it when it goes', async () => {
-    const { states, findings, sent, settle, clock } = setup();
+    const { states, findings, sent, settle, clock, resolvedAlerts } = setup();
     const state = states.get('prod');
     state.upsertFinding(one('vulnerabilityreport'), 'state');
     state.upsertFinding(withCve('CVE-2025-2222'), 'live');
     await settle();
-    // The report is deleted and made again (a rescan): same finding, same fingerprint.
+    // The report is deleted and made again (a rescan): nothing resolves, the same finding folds in.
     state.deleteFinding('VulnerabilityReport', 'shop', 'replicaset-checkout-7d4b9c8f6d', 'live');
     state.upsertFinding(one('vulnerabilityreport'), 'state');
     clock.advance(60_000);
@@ -103,6 +108,9 @@ describe('findings alerts', () => {
     await settle();
     expect(findings.resolved().at(-1)).toMatchObject({ cluster: 'prod' });
     expect(findings.resolved().at(-1)?.id).toContain('CVE-2025-2222');
+    // Its alert resolves, and receivers are told once.
+    expect(resolvedAlerts.map((a) => a.fingerprint)).toEqual([sent[0]?.fingerprint]);
+    expect(resolvedAlerts[0]?.resolvedAt).toBe(clock.now());
   });
 
   it('alerts a Kyverno blocked request and a Gatekeeper denial arriving live', async () => {

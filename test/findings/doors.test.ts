@@ -85,7 +85,7 @@ describe('door 2: the audit stream', () => {
     ]);
   });
 
-  it('alerts a new CVE from an update’s responseObject, skips a bare patch, resolves on delete', () => {
+  it('alerts a new CVE from an update’s responseObject, skips a bare patch, resolves a fixed one, forgets on delete', () => {
     const state = new ClusterState('prod');
     const changes = listening(state);
     const report = one('vulnerabilityreport');
@@ -98,8 +98,11 @@ describe('door 2: the audit stream', () => {
     expect(changes.flatMap((c) => c.news.map((f) => f.check))).toEqual(['CVE-2025-9999']);
     const failed = { ...audit('update', report, { requestObject: report }), responseStatus: { code: 409 } };
     expect(applyAuditEvent(state, failed).applied).toBe(false);
+    const fixed = revised(updated, (o) => o.report.vulnerabilities.splice(0, 1));
+    applyAuditEvent(state, audit('update', fixed, { requestObject: fixed }));
+    expect(changes.at(-1)?.resolved).toEqual([expect.stringContaining('CVE-2023-44487')]);
     expect(applyAuditEvent(state, audit('delete', report, {})).applied).toBe('finding-delete');
-    expect(changes.at(-1)?.resolved).toHaveLength(6);
+    expect(state.findings.size().reports).toBe(0);
   });
 
   it('reads a Gatekeeper constraint status update (the audit writes status)', () => {
@@ -176,8 +179,11 @@ describe('door 3: the live API', () => {
       ]),
     );
 
-    server.remove('ConfigAuditReport', 'shop', 'replicaset-checkout-7d4b9c8f6d');
-    await eventually(() => expect(changes.at(-1)?.resolved).toHaveLength(2));
+    server.apply(revised(one('configauditreport'), (o) => (o.report.checks[0].success = true)) as KubeObject);
+    await eventually(() => expect(changes.at(-1)?.resolved).toEqual([expect.stringContaining('KSV017')]));
+    server.remove('RbacAssessmentReport', 'shop', 'role-5b8c9d7f4');
+    // One Event more, one report less.
+    await eventually(() => expect(state.findings.size().reports).toBe(KINDS.length + FINDING_EVENTS + 1 - 1));
     expect(
       state.findings.forPod('shop', 'x', [{ kind: 'ReplicaSet', name: 'checkout-7d4b9c8f6d' }]).vulnerabilities[0]?.counts
         .critical,

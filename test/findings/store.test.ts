@@ -68,13 +68,15 @@ describe('FindingStore', () => {
     expect(other.upsert(blocked, 'state')?.news).toEqual([]);
   });
 
-  it('resolves every finding of a deleted report when live', () => {
+  it('forgets a deleted report without resolving its findings (a rescan deletes and recreates)', () => {
     const store = new FindingStore();
     store.upsert(one('configauditreport'), 'state');
-    expect(store.delete('ConfigAuditReport', 'shop', 'replicaset-checkout-7d4b9c8f6d', 'live').resolved).toHaveLength(2);
+    expect(store.delete('ConfigAuditReport', 'shop', 'replicaset-checkout-7d4b9c8f6d', 'live').resolved).toEqual([]);
     store.upsert(one('constraint'), 'state');
-    expect(store.delete('K8sPSPPrivilegedContainer', undefined, 'psp-privileged-container', 'live').resolved).toHaveLength(2);
+    store.delete('K8sPSPPrivilegedContainer', undefined, 'psp-privileged-container', 'live');
     expect(store.size().reports).toBe(0);
+    // Recreated, it is first sight again: state.
+    expect(store.upsert(one('configauditreport'), 'live')?.news).toEqual([]);
   });
 
   it('caps the news of one change', () => {
