@@ -291,6 +291,7 @@ module.exports = {
   mulberry32,
   BINDINGS,
   CLUSTER_ROLES,
+  POLICIES,
 };
 
 if (require.main === module) {

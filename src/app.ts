@@ -23,6 +23,8 @@ import { createHttpApp } from './http/app';
 import { frontDoor } from './http/front-door';
 import { answerClientError, trackResponses } from './http/client-error';
 import { RecentAlerts, durableRecentAlerts } from './alert/recent';
+import { FindingAlerts } from './alert/findings';
+import { findingsView } from './findings/enrichment';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { DurableDeadLetters } from './notify/dead-letters';
@@ -181,6 +183,13 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   reconciler.start();
   grouper?.startRecovery(1000);
   const enrichment = enrichmentFromConfig(config, clock, log);
+  // New Kyverno/Gatekeeper/trivy-operator findings alert; what fails at start-up is state (src/findings).
+  const findingAlerts = new FindingAlerts(alerts, options.enricher ?? enrichment.enricher, clock, log, {
+    recent,
+    ...(grouper ? {} : { announcer: dispatcher }),
+    onResolved: () => metrics.resolved.inc(),
+  });
+  enrichment.states?.onFindingChange(findingAlerts.listener);
   const live = await enrichment.startLive(log);
   const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {
     maxLetterBytes: config.pipeline.deadLetters.maxEventBytes,
@@ -227,6 +236,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     dispatcher,
     parked,
     metrics,
+    ...(enrichment.states
+      ? { findings: (limit: number) => findingsView(enrichment.states!, findingAlerts.resolved(), limit) }
+      : {}),
     silences,
     ...(config.interactivity
       ? {

@@ -8,6 +8,7 @@ import type { Detection } from '../core/alert';
  * - Audit events: rule, cluster, the acting user, verb, resource/subresource, namespace and object name.
  *   For exec, attach and port-forward the verb is only the transport (get: WebSocket, create: SPDY), and
  *   kubectl falls back from one to the other within one command: both count as one verb, `connect`.
+ * - Findings (Kyverno, Gatekeeper, trivy-operator): rule, cluster and the finding's id.
  */
 const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
 const TRANSPORT_VERBS: ReadonlySet<string> = new Set(['get', 'create']);
@@ -15,6 +16,8 @@ const TRANSPORT_VERBS: ReadonlySet<string> = new Set(['get', 'create']);
 export function fingerprintParts(d: Detection): string[] {
   const e = d.event;
   const k = e.k8s;
+  // A finding is the same activity for as long as it fails: its id names check, resource and detail.
+  if (e.finding) return [d.ruleId, k.cluster, e.finding.id];
   if (e.audit) {
     const ref = e.audit.objectRef;
     return [

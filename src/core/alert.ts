@@ -111,6 +111,58 @@ export interface NetworkFacts {
   egress: DirectionFacts;
 }
 
+/** One CVE as enrichment lists it (top ones by severity and score, with the version that fixes it). */
+export interface CveSummary {
+  id: string;
+  severity: string;
+  score?: number;
+  package: string;
+  installedVersion: string;
+  /** Empty when no fix is published. */
+  fixedVersion: string;
+}
+
+/** trivy-operator's VulnerabilityReport of one container image of the pod's workload. */
+export interface ImageVulnerabilities {
+  container?: string;
+  image: string;
+  critical: number;
+  high: number;
+  medium: number;
+  /** Vulnerabilities with a fixed version published. */
+  fixable: number;
+  top: CveSummary[];
+}
+
+export interface VulnerabilityFacts {
+  images: ImageVulnerabilities[];
+  /** Totals over the images, for rules and the one-line summary. */
+  critical: number;
+  high: number;
+  medium: number;
+  fixable: number;
+  /** Critical vulnerabilities with a fix published (in the images' top CVEs). */
+  criticalFixable: number;
+}
+
+/** A failing Kyverno/Gatekeeper/PolicyReport result or trivy config-audit check about the pod or its workload. */
+export interface PolicyResultSummary {
+  source: string;
+  category: string;
+  check: string;
+  severity: string;
+  /** `Kind namespace/name` of what it is about (the pod, its ReplicaSet or Deployment ...). */
+  resource: string;
+  message: string;
+}
+
+export interface PolicyFacts {
+  /** Failing results in total (more than `results` lists when capped). */
+  failing: number;
+  /** Most severe first (capped). */
+  results: PolicyResultSummary[];
+}
+
 export type SubjectEnrichment = Enriched<SubjectFacts, { user?: string }>;
 export type PodEnrichment = Enriched<PodFacts, { namespace: string; name: string }>;
 export type NetworkEnrichment = Enriched<NetworkFacts>;
@@ -123,6 +175,10 @@ export interface Enrichment {
   subject?: SubjectEnrichment;
   pod?: PodEnrichment;
   network?: NetworkEnrichment;
+  /** trivy-operator's findings on the pod's images (absent: no pod, or no report known for it). */
+  vulnerabilities?: VulnerabilityFacts;
+  /** Failing policy results about the pod and its workload (absent: no pod, or none known). */
+  policy?: PolicyFacts;
 }
 
 /** Why every part of an enrichment is unknown when its cluster has no state at all. */

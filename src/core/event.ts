@@ -4,7 +4,11 @@ import type { Priority } from './priority';
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export type EventSource = 'falco' | 'k8s_audit';
+/** `kyverno`, `gatekeeper`, `trivy`, `policy-report`: a new finding of a tool next to Falco (src/findings). */
+export type EventSource = 'falco' | 'k8s_audit' | 'kyverno' | 'gatekeeper' | 'trivy' | 'policy-report';
+
+/** The sources rules are written for (findings alert without a rule). */
+export type RuleSource = Extract<EventSource, 'falco' | 'k8s_audit'>;
 
 /** Where in Kubernetes an event happened. Every field is optional: host events have no pod. */
 export interface K8sRef {
@@ -76,6 +80,18 @@ export interface FalcoInfo {
   fields: Record<string, string | number | boolean | null>;
 }
 
+/** A policy or vulnerability finding that newly fails (the event behind a findings alert). */
+export interface FindingInfo {
+  /** Stable id of the finding (what dedup and resolution key on). */
+  id: string;
+  category: string;
+  check: string;
+  severity: string;
+  resource: { kind: string; name: string; namespace?: string };
+  message: string;
+  vulnerability?: { package: string; installedVersion: string; fixedVersion: string; score?: number; image: string };
+}
+
 /**
  * One event from any source, normalised. It crosses the bus as JSON, so it holds only JSON data.
  */
@@ -94,6 +110,7 @@ export interface SecurityEvent {
   process?: ProcessInfo;
   falco?: FalcoInfo;
   audit?: AuditInfo;
+  finding?: FindingInfo;
   /** The original payload (after safe parsing), every string in it bounded like the fields above. */
   raw: JsonObject;
   /**

@@ -5,7 +5,7 @@ export type FactSource = Pick<
   Alert,
   'fingerprint' | 'rule' | 'ruleId' | 'priority' | 'tags' | 'summary' | 'event' | 'enrichment' | 'attribution'
 >;
-import type { Json, JsonObject } from '../core/event';
+import type { EventSource, Json, JsonObject } from '../core/event';
 import type { Priority } from '../core/priority';
 
 /**
@@ -18,7 +18,7 @@ export interface AlertFacts {
   /** Event time, ms since the epoch, and as written. */
   timeMs: number;
   time: string;
-  source: 'falco' | 'k8s_audit';
+  source: EventSource;
   rule: string;
   ruleId: string;
   priority: Priority;

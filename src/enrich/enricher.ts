@@ -15,6 +15,7 @@ import type { ClusterStates } from './cluster-state/clusters';
 import { isRecord, slimObject } from './cluster-state/slim';
 import type { ClusterState, SubjectKey } from './cluster-state/state';
 import type { Binding, Namespace, Pod, PolicyRule } from './cluster-state/types';
+import { podFindingFacts } from '../findings/enrichment';
 import { networkExposure, type DirectionExposure } from './network';
 import {
   evaluatePodSpec,
@@ -178,6 +179,8 @@ function enrichFrom(
         : { known: false, reason: noState ? unknownState : 'pod labels unknown' };
   }
 
+  if (target && state) Object.assign(enrichment, findingFacts(state, target.namespace, target.name, pod));
+
   const actor = subjectOf(event, pod);
   if (actor === 'pod-unknown') {
     enrichment.subject = {
@@ -189,6 +192,12 @@ function enrichFrom(
       state && !noState ? subjectFacts(state, actor, subjects) : { known: false, reason: unknownState, user: actor.user };
   }
   return enrichment;
+}
+
+/** What trivy-operator and the policy engines say about the pod and its workload (index lookups only). */
+function findingFacts(state: ClusterState, namespace: string, name: string, pod: Pod | undefined): Partial<Enrichment> {
+  if (state.findings.size().reports === 0) return {};
+  return podFindingFacts(state.findings.forPod(namespace, name, pod?.metadata.ownerReferences ?? []));
 }
 
 interface ActorRef {

@@ -14,7 +14,7 @@ const ENRICH_SLICE_MS = 10;
 
 export interface EnrichmentRuntime {
   enricher: Enricher;
-  /** The cluster states enrichment reads (absent when enrichment is off): what posture reports on. */
+  /** The cluster states enrichment reads (absent when enrichment is off): what posture reports on, and the findings with their news. */
   states?: ClusterStates;
   /** False while a live source's first list is still filling the state. */
   ready(): boolean;
@@ -58,6 +58,7 @@ export function enrichmentFromConfig(config: Config, clock: Clock, log?: Pick<Lo
             : ({ from: 'default', context: live.context } as const);
       const watch: ClusterWatch = await watchCluster(states.get(config.cluster), {
         credentials,
+        findings: true,
         onError: (kind, err) =>
           warnLog.warn({ kind, err: (err as Error)?.message ?? String(err) }, 'cluster watch error; retrying'),
       });

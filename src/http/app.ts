@@ -29,6 +29,8 @@ export interface HttpDeps {
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
+  /** Current policy and vulnerability state per workload (GET /v1/findings); absent without enrichment. */
+  findings?: (limit: number) => unknown;
   silences?: SilenceStore;
   /** Extra routes mounted before the catch-all (e.g. Slack interactivity). */
   extraRoutes?: express.Router[];
@@ -95,6 +97,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
   app.post('/v1/dead-letters/replay', (_req, res) => {
     res.status(202).json({ requeued: deps.dispatcher.replayDeadLetters() });
+  });
+  app.get('/v1/findings', (req, res, next) => {
+    if (!deps.findings) return next(new NotFoundError('findings (enrichment is off)'));
+    const limit = Math.min(10_000, Math.max(1, Number(req.query.limit) || 1000));
+    res.json(deps.findings(limit));
   });
   const parked = parkedEventHandlers(deps.parked);
   app.get('/v1/events/dead-letters', parked.list);

@@ -5,7 +5,9 @@ import {
   type Enrichment,
   type NetworkEnrichment,
   type PodEnrichment,
+  type PolicyFacts,
   type SubjectEnrichment,
+  type VulnerabilityFacts,
 } from '../core/alert';
 import type { Priority } from '../core/priority';
 import { priorityTitle } from '../core/priority';
@@ -175,8 +177,32 @@ export function enrichmentText(enrichment: Enrichment): string {
     ...(enrichment.subject ? subjectLines(enrichment.subject) : []),
     ...(enrichment.pod ? podLines(enrichment.pod) : []),
     ...(enrichment.network ? [networkLine(enrichment.network)] : []),
+    ...(enrichment.vulnerabilities ? [vulnerabilityLine(enrichment.vulnerabilities)] : []),
+    ...(enrichment.policy ? [policyLine(enrichment.policy)] : []),
   ];
   return lines.map((l) => truncate(l, LINE_MAX)).join('\n');
+}
+
+/** `*Vulnerabilities* 1 critical, 2 high, 1 medium (2 fixable) · top CVE-… (pkg → fixed) in image`. */
+function vulnerabilityLine(v: VulnerabilityFacts): string {
+  const top = v.images
+    .flatMap((i) => i.top.slice(0, 1).map((c) => ({ c, image: i.image })))
+    .sort((a, b) => (b.c.score ?? 0) - (a.c.score ?? 0))
+    .slice(0, TOP_FINDINGS)
+    .map(({ c, image }) => {
+      const fix = c.fixedVersion ? ` → ${mrkdwnValue(c.fixedVersion)}` : ', no fix';
+      return `${mrkdwnValue(c.id)} (${mrkdwnValue(c.package)}${fix}) in ${mrkdwnValue(image)}`;
+    });
+  const counts = `${v.critical} critical, ${v.high} high, ${v.medium} medium (${v.fixable} fixable)`;
+  return `*Vulnerabilities* ${counts}${top.length > 0 ? ` · top ${top.join('; ')}` : ''}`;
+}
+
+/** `*Policy* 3 failing: high disallow-privileged/… on Deployment shop/checkout; …`. */
+function policyLine(p: PolicyFacts): string {
+  const shown = p.results
+    .slice(0, TOP_FINDINGS)
+    .map((r) => `${mrkdwnValue(r.severity)} ${mrkdwnValue(r.check)} on ${mrkdwnValue(r.resource)}`);
+  return `*Policy* ${p.failing} failing: ${shown.join('; ')}${p.failing > shown.length ? '; …' : ''}`;
 }
 
 export function subjectLines(subject: SubjectEnrichment): string[] {

@@ -226,6 +226,15 @@ export function describeGuarantees(label: string, all: Manifest[], exp: Expectat
           'rolebindings',
           'roles',
           'serviceaccounts',
+          // Findings (docs/integrations.md): read-only, and deliberately not exposedsecretreports/sbomreports.
+          'policyreports',
+          'clusterpolicyreports',
+          'reports',
+          'clusterreports',
+          'vulnerabilityreports',
+          'configauditreports',
+          'rbacassessmentreports',
+          'events',
         ].sort(),
       );
       expect(all.filter((m) => m.kind === 'Role' || m.kind === 'ClusterRole').map((m) => m.name)).toEqual([exp.role]);
@@ -252,6 +261,13 @@ export function describeGuarantees(label: string, all: Manifest[], exp: Expectat
       ['create', '', 'pods', 'default', false],
       ['patch', 'rbac.authorization.k8s.io', 'clusterroles', '', false],
       ['delete', '', 'pods', 'default', false],
+      ['watch', 'wgpolicyk8s.io', 'policyreports', '', true],
+      ['list', 'aquasecurity.github.io', 'vulnerabilityreports', '', true],
+      ['list', '', 'events', 'default', true],
+      ['get', 'aquasecurity.github.io', 'exposedsecretreports', 'shop', false],
+      ['list', 'aquasecurity.github.io', 'sbomreports', '', false],
+      ['patch', 'wgpolicyk8s.io', 'policyreports', 'shop', false],
+      ['create', '', 'events', 'default', false],
     ])('%s %s/%s in namespace "%s" (empty: cluster-wide): allowed=%s', (verb, apiGroup, resource, namespace, allowed) => {
       const decision = can(state, subject, { verb, apiGroup, resource, ...(namespace ? { namespace } : {}) });
       expect(decision.allowed).toBe(allowed);

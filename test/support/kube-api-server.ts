@@ -41,6 +41,19 @@ interface OpenWatch {
   kind: string;
   res: ServerResponse;
   muted: boolean;
+  selector?: FieldSelector;
+}
+
+/** `field=value` pairs (all must hold), the only field selectors this server understands. */
+type FieldSelector = [string, string][];
+
+/** A custom resource served with its discovery document (as when its CRD is installed). */
+export interface CustomResourceDef {
+  group: string;
+  version: string;
+  /** The plural resource name, e.g. `vulnerabilityreports`. */
+  resource: string;
+  kind: string;
 }
 
 interface Snapshot {
@@ -74,6 +87,26 @@ export class KubeApiServer {
   private readonly watches = new Set<OpenWatch>();
   private readonly snapshots = new Map<string, Snapshot>();
   private nextSnapshot = 1;
+  private readonly collections: Record<string, { kind: string; apiVersion: string }> = { ...COLLECTIONS };
+  private readonly discovery = new Map<string, Record<string, unknown>[]>();
+
+  /** Serves these custom resources (list/watch) and their group's discovery document from now on. */
+  serveCustomResources(defs: readonly CustomResourceDef[]): this {
+    for (const d of defs) {
+      const gv = `/apis/${d.group}/${d.version}`;
+      this.collections[`${gv}/${d.resource}`] = { kind: d.kind, apiVersion: `${d.group}/${d.version}` };
+      const resources = this.discovery.get(gv) ?? [];
+      resources.push({ name: d.resource, kind: d.kind, namespaced: true, verbs: ['get', 'list', 'watch'] });
+      this.discovery.set(gv, resources);
+    }
+    return this;
+  }
+
+  /** Serves core v1 Events (list/watch, with `reason=` field selectors). */
+  serveEvents(): this {
+    this.collections['/api/v1/events'] = { kind: 'Event', apiVersion: 'v1' };
+    return this;
+  }
 
   async start(): Promise<this> {
     const server = createServer((req, res) => this.handle(req, res));
@@ -162,8 +195,13 @@ export class KubeApiServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const collection = COLLECTIONS[url.pathname];
+    const collection = this.collections[url.pathname];
     if (req.headers.authorization !== `Bearer ${this.token}`) return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
+    const discovered = this.discovery.get(url.pathname);
+    if (req.method === 'GET' && discovered) {
+      const groupVersion = url.pathname.slice('/apis/'.length);
+      return sendJson(res, 200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources: discovered });
+    }
     if (req.method !== 'GET' || !collection) return sendStatus(res, 404, 'NotFound', `no route ${url.pathname}`);
     const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
     const limit = Number(url.searchParams.get('limit') ?? '0');
@@ -180,8 +218,9 @@ export class KubeApiServer {
       this.failLists--;
       return sendStatus(res, 500, 'InternalError', 'etcdserver: request timed out');
     }
-    if (watch) this.serveWatch(collection.kind, rv, res);
-    else this.serveList(collection, limit, cont, res);
+    const selector = parseSelector(url.searchParams.get('fieldSelector'));
+    if (watch) this.serveWatch(collection.kind, rv, res, selector);
+    else this.serveList(collection, limit, cont, res, selector);
   }
 
   private serveList(
@@ -189,6 +228,7 @@ export class KubeApiServer {
     limit: number,
     cont: string | undefined,
     res: ServerResponse,
+    selector?: FieldSelector,
   ): void {
     let snapshot: Snapshot | undefined;
     if (cont) {
@@ -198,9 +238,9 @@ export class KubeApiServer {
         return sendStatus(res, 410, 'Expired', 'The provided continue parameter is too old');
       }
     } else {
-      const items = [...this.store(collection.kind).values()].sort((a, b) =>
-        keyOf(a.metadata.namespace, a.metadata.name).localeCompare(keyOf(b.metadata.namespace, b.metadata.name)),
-      );
+      const items = [...this.store(collection.kind).values()]
+        .filter((o) => matches(o, selector))
+        .sort((a, b) => keyOf(a.metadata.namespace, a.metadata.name).localeCompare(keyOf(b.metadata.namespace, b.metadata.name)));
       snapshot = { kind: collection.kind, resourceVersion: this.revision, items, offset: 0 };
     }
     const end = limit > 0 ? Math.min(snapshot.items.length, snapshot.offset + limit) : snapshot.items.length;
@@ -215,7 +255,7 @@ export class KubeApiServer {
     sendJson(res, 200, { kind: `${collection.kind}List`, apiVersion: collection.apiVersion, metadata, items });
   }
 
-  private serveWatch(kind: string, rv: string | undefined, res: ServerResponse): void {
+  private serveWatch(kind: string, rv: string | undefined, res: ServerResponse, selector?: FieldSelector): void {
     const from = rv === undefined || rv === '' || rv === '0' ? undefined : Number(rv);
     if (from !== undefined && from < this.compactedAt) {
       const message = `too old resource version: ${from} (${this.compactedAt})`;
@@ -228,17 +268,19 @@ export class KubeApiServer {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
     if (from === undefined) {
-      for (const object of this.store(kind).values()) writeEvent(res, 'ADDED', object);
+      for (const object of this.store(kind).values()) if (matches(object, selector)) writeEvent(res, 'ADDED', object);
     } else {
       for (const event of this.history) {
-        if (event.object.kind === kind && event.revision > from) writeEvent(res, event.type, event.object);
+        if (event.object.kind === kind && event.revision > from && matches(event.object, selector)) {
+          writeEvent(res, event.type, event.object);
+        }
       }
     }
     if (this.closeWatchesAtOnce) {
       res.end();
       return;
     }
-    const watch: OpenWatch = { kind, res, muted: false };
+    const watch: OpenWatch = { kind, res, muted: false, ...(selector ? { selector } : {}) };
     this.watches.add(watch);
     res.on('close', () => this.watches.delete(watch));
   }
@@ -246,7 +288,7 @@ export class KubeApiServer {
   private record(type: EventType, object: KubeObject): void {
     this.history.push({ type, object, revision: this.revision });
     for (const watch of this.watches) {
-      if (watch.kind === object.kind && !watch.muted) writeEvent(watch.res, type, object);
+      if (watch.kind === object.kind && !watch.muted && matches(object, watch.selector)) writeEvent(watch.res, type, object);
     }
   }
 
@@ -255,6 +297,24 @@ export class KubeApiServer {
     if (!store) this.objects.set(kind, (store = new Map()));
     return store;
   }
+}
+
+function parseSelector(raw: string | null): FieldSelector | undefined {
+  if (!raw) return undefined;
+  return raw.split(',').map((part) => {
+    const [field, value] = part.split('=');
+    return [field ?? '', value ?? ''];
+  });
+}
+
+function matches(object: KubeObject, selector: FieldSelector | undefined): boolean {
+  if (!selector) return true;
+  return selector.every(([field, value]) => {
+    let v: unknown = object;
+    for (const step of field.split('.'))
+      v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[step] : undefined;
+    return v === value;
+  });
 }
 
 function keyOf(namespace: string | undefined, name: string): string {

@@ -1,5 +1,5 @@
 import type { Priority } from '../../core/priority';
-import type { EventSource } from '../../core/event';
+import type { RuleSource } from '../../core/event';
 
 /** Where a definition came from, for error messages. */
 export interface Origin {
@@ -47,7 +47,7 @@ export interface RuleDef {
   id: string;
   name: string;
   description: string;
-  source: EventSource;
+  source: RuleSource;
   condition: string;
   /** Absent only for a Falco `amend` rule that leaves Falco's priority alone. */
   priority?: Priority;

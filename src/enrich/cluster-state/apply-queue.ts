@@ -1,9 +1,12 @@
+import type { ArrivalMode } from '../../findings/store';
 import type { ClusterState } from './state';
 import type { StateKind } from './types';
 
 type Op =
   | { op: 'upsert'; kind: StateKind; object: Record<string, unknown> }
   | { op: 'delete'; kind: StateKind; namespace?: string; name: string; resourceVersion?: string }
+  | { op: 'finding-upsert'; object: Record<string, unknown>; mode: ArrivalMode }
+  | { op: 'finding-delete'; kind: string; namespace?: string; name: string; mode: ArrivalMode }
   | { op: 'run'; fn: () => void };
 
 /**
@@ -38,6 +41,19 @@ export class ApplyQueue {
       ...(typeof meta.namespace === 'string' ? { namespace: meta.namespace } : {}),
       ...(typeof meta.resourceVersion === 'string' ? { resourceVersion: meta.resourceVersion } : {}),
     });
+  }
+
+  /** A policy/vulnerability report or Event (raw, or normalised while listing). */
+  upsertFinding(object: Record<string, unknown>, mode: ArrivalMode): void {
+    this.push({ op: 'finding-upsert', object, mode });
+  }
+
+  /** `kind` is the report's kind (a Gatekeeper constraint's own kind). */
+  deleteFinding(kind: string, object: Record<string, unknown>, mode: ArrivalMode): void {
+    const meta = metadataOf(object);
+    if (typeof meta.name !== 'string') return;
+    const namespace = typeof meta.namespace === 'string' ? { namespace: meta.namespace } : {};
+    this.push({ op: 'finding-delete', kind, name: meta.name, ...namespace, mode });
   }
 
   /** Runs `fn` once everything queued before it has been applied. */
@@ -97,6 +113,13 @@ export class ApplyQueue {
         break;
       case 'delete':
         this.state.delete(op.kind, op.namespace, op.name, op.resourceVersion);
+        break;
+      case 'finding-upsert':
+        this.state.upsertFinding(op.object, op.mode);
+        shrinkToIdentity(op.object);
+        break;
+      case 'finding-delete':
+        this.state.deleteFinding(op.kind, op.namespace, op.name, op.mode);
         break;
       case 'run':
         op.fn();

@@ -1,3 +1,4 @@
+import { FINDING_RESOURCES } from '../../findings/normalise';
 import { isRecord } from './slim';
 import type { ClusterState } from './state';
 import { CLUSTER_SCOPED_KINDS, type StateKind } from './types';
@@ -17,7 +18,9 @@ const KIND_BY_RESOURCE: Readonly<Record<string, StateKind>> = {
 const WRITE_VERBS = new Set(['create', 'update', 'patch']);
 
 export type AuditApplyResult =
-  { applied: 'upsert' | 'delete'; kind: StateKind; namespace?: string; name: string } | { applied: false; reason: string };
+  | { applied: 'upsert' | 'delete'; kind: StateKind; namespace?: string; name: string }
+  | { applied: 'finding-upsert' | 'finding-delete'; kind: string; namespace?: string; name: string }
+  | { applied: false; reason: string };
 
 /**
  * Feeds one audit event into the state. Only completed, successful writes of the kept kinds count.
@@ -32,7 +35,7 @@ export function applyAuditEvent(state: ClusterState, event: unknown): AuditApply
   const ref = isRecord(event.objectRef) ? event.objectRef : undefined;
   if (!ref || typeof ref.resource !== 'string') return skip('no objectRef');
   const kind = KIND_BY_RESOURCE[`${typeof ref.apiGroup === 'string' ? ref.apiGroup : ''}/${ref.resource}`];
-  if (!kind) return skip('kind not kept');
+  if (!kind) return applyAuditFinding(state, event, ref);
   const code = isRecord(event.responseStatus) ? event.responseStatus.code : undefined;
   if (typeof code !== 'number' || code >= 300) return skip('not successful');
   const verb = event.verb;
@@ -78,4 +81,48 @@ function withNamespace(object: Record<string, unknown>, namespace: string | unde
 
 function skip(reason: string): AuditApplyResult {
   return { applied: false, reason };
+}
+
+/** `group/resource` of the report kinds read from the audit stream, with their kind. */
+const FINDING_KIND_BY_RESOURCE: ReadonlyMap<string, string> = new Map(
+  FINDING_RESOURCES.map((r) => [`${r.group}/${r.resource}`, r.kind]),
+);
+const GATEKEEPER_CONSTRAINTS = 'constraints.gatekeeper.sh';
+
+/**
+ * A write of a policy or vulnerability report, a Gatekeeper constraint (its status carries the audit's
+ * violations), or an Event. What arrives here is live: a finding it adds is news. The object must be the
+ * whole stored one (responseObject, or a create/update's requestObject); a patch without a
+ * responseObject is skipped, as for the other kinds.
+ */
+function applyAuditFinding(state: ClusterState, event: Record<string, unknown>, ref: Record<string, unknown>): AuditApplyResult {
+  const group = typeof ref.apiGroup === 'string' ? ref.apiGroup : '';
+  const resource = ref.resource as string;
+  const isEvent = resource === 'events' && (group === '' || group === 'events.k8s.io');
+  const known = FINDING_KIND_BY_RESOURCE.get(`${group}/${resource}`);
+  if (!known && !isEvent && group !== GATEKEEPER_CONSTRAINTS) return skip('kind not kept');
+  const code = isRecord(event.responseStatus) ? event.responseStatus.code : undefined;
+  if (typeof code !== 'number' || code >= 300) return skip('not successful');
+  const namespace = typeof ref.namespace === 'string' && ref.namespace !== '' ? ref.namespace : undefined;
+  const name = typeof ref.name === 'string' ? ref.name : undefined;
+  const response = isRecord(event.responseObject) ? event.responseObject : undefined;
+  if (event.verb === 'delete' && (ref.subresource === undefined || ref.subresource === '')) {
+    const kind = known ?? (isEvent ? 'Event' : typeof response?.kind === 'string' ? response.kind : undefined);
+    if (!kind || !name) return skip('delete without a kind or name');
+    state.deleteFinding(kind, namespace, name, 'live');
+    return { applied: 'finding-delete', kind, ...(namespace ? { namespace } : {}), name };
+  }
+  const verb = event.verb;
+  if (typeof verb !== 'string' || !WRITE_VERBS.has(verb)) return skip(`verb ${String(verb)} not applied`);
+  const request = isRecord(event.requestObject) ? event.requestObject : undefined;
+  const hasSub = typeof ref.subresource === 'string' && ref.subresource !== '';
+  const object = response?.kind !== undefined ? response : verb === 'patch' || hasSub ? undefined : request;
+  if (!object) return skip('no usable object');
+  const withVersion =
+    object.apiVersion === undefined && typeof ref.apiVersion === 'string'
+      ? { ...object, apiVersion: group ? `${group}/${ref.apiVersion}` : ref.apiVersion }
+      : object;
+  if (!state.upsertFinding(withNamespace(withVersion, namespace), 'live')) return skip('object rejected');
+  const kind = typeof object.kind === 'string' ? object.kind : (known ?? 'Event');
+  return { applied: 'finding-upsert', kind, ...(namespace ? { namespace } : {}), name: name ?? '' };
 }

@@ -74,6 +74,19 @@ export async function listAll(kc: KubeConfig, path: string, options: ListOptions
   }
 }
 
+/** One GET of a JSON object (discovery documents); a KubeApiError carries the HTTP status. */
+export async function getObject(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KubeApiError('no current cluster', 0);
+  const init = await kc.applyToFetchOptions({});
+  const headers: Record<string, string> = {};
+  new Headers(init.headers as unknown as ConstructorParameters<typeof Headers>[0]).forEach(
+    (value, key) => (headers[key] = value),
+  );
+  headers.accept = 'application/json';
+  return getJson(new URL(cluster.server + path), headers, init.agent as http.Agent | undefined, signal);
+}
+
 function getJson(
   url: URL,
   headers: Record<string, string>,

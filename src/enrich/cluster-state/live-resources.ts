@@ -2,9 +2,14 @@ import type { StateKind } from './types';
 
 /** One collection the live source lists and watches across all namespaces. */
 export interface LiveResource {
-  kind: StateKind;
+  /** A kind ClusterState keeps, or (with `finding`) the kind of a report read into its findings. */
+  kind: StateKind | (string & {});
   /** The cluster-wide collection path, appended to the server URL. */
   path: string;
+  /** Set for policy/vulnerability reports and Events: read into `state.findings`, not the object index. */
+  finding?: { apiVersion: string };
+  /** Restricts list and watch (`reason=PolicyViolation` for Events). */
+  fieldSelector?: string;
 }
 
 /** The eight collections ClusterState keeps, in the order they are started. */

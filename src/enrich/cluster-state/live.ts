@@ -4,7 +4,9 @@ import { ApplyQueue } from './apply-queue';
 import { loadKubeConfig, type CredentialSource } from './kube-credentials';
 import { loadKubeClient } from './kube-client';
 import { ClosableKubeConfig } from './kube-connections';
-import { listAll } from './kube-list';
+import { FINDING_RESOURCES } from '../../findings/normalise';
+import { normaliseForQueue, type ArrivalMode } from '../../findings/store';
+import { getObject, KubeApiError, listAll } from './kube-list';
 import { LIVE_RESOURCES, type LiveResource } from './live-resources';
 import { slimObject } from './slim';
 import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from './retry-delay';
@@ -16,6 +18,7 @@ type InformerFactory = (
   kubeConfig: KubeConfig,
   path: string,
   list: () => Promise<KubernetesListObject<KubernetesObject>>,
+  fieldSelector?: string,
 ) => Informer<KubernetesObject>;
 
 /** More (re)connects than this within STORM_WINDOW_MS, with the watch closing each time, is a failure. */
@@ -27,6 +30,12 @@ export interface WatchClusterOptions {
   credentials?: CredentialSource;
   /** Kinds to list and watch. Default: all eight ClusterState keeps. */
   kinds?: readonly StateKind[];
+  /**
+   * Also list and watch the policy and vulnerability reports whose CRDs the server has (found through
+   * discovery at start), the Gatekeeper constraints, and the Kyverno/Gatekeeper Events. Default false.
+   * A report collection the credentials may not read (403) or that is gone (404) counts as synced, empty.
+   */
+  findings?: boolean;
   /** Items per list page. Default 500 (client-go's pager default). */
   pageSize?: number;
   /** Changes applied to the state per event-loop turn. Default 500. */
@@ -35,11 +44,12 @@ export interface WatchClusterOptions {
   retry?: RetryPolicy;
   clock?: Clock;
   /** Told about every failure; the watch retries on its own either way. */
-  onError?: (kind: StateKind, error: unknown) => void;
+  onError?: (kind: string, error: unknown) => void;
 }
 
 export interface LiveKindStatus {
-  kind: StateKind;
+  /** A kind ClusterState keeps, a report kind, or `Event reason=...`. */
+  kind: string;
   /** The first full list has been applied to the state. */
   synced: boolean;
   /** Full lists completed: 1 for the initial sync, plus one per re-list (after `410 Gone`). */
@@ -75,7 +85,9 @@ export async function watchCluster(state: ClusterState, options: WatchClusterOpt
   const onSynced = () => {
     if (watches.every((w) => w.status.synced)) markSynced();
   };
-  const watches = LIVE_RESOURCES.filter((r) => kinds.has(r.kind)).map(
+  const resources: LiveResource[] = LIVE_RESOURCES.filter((r) => kinds.has(r.kind as StateKind));
+  if (options.findings === true) resources.push(...(await findingResources(connections.kubeConfig, options)));
+  const watches = resources.map(
     (resource) => new KindWatch(makeInformer, connections.kubeConfig, resource, queue, options, onSynced),
   );
   if (watches.length === 0) markSynced();
@@ -107,6 +119,8 @@ class KindWatch {
   private readonly retry: RetryPolicy;
   private retryTimer: TimerHandle | undefined;
   private attempt = 0;
+  /** Set once the first list's items are queued: changes after it are news for the findings. */
+  private listed = false;
   private recentConnects: number[] = [];
   private lastFailureAt = -Infinity;
   private stopped = false;
@@ -119,14 +133,22 @@ class KindWatch {
     private readonly options: WatchClusterOptions,
     private readonly onSynced: () => void,
   ) {
-    this.status = { kind: resource.kind, synced: false, lists: 0, errors: 0 };
+    const label = resource.fieldSelector ? `${resource.kind} ${resource.fieldSelector}` : resource.kind;
+    this.status = { kind: label, synced: false, lists: 0, errors: 0 };
     this.clock = options.clock ?? systemClock;
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.informer = makeInformer(kubeConfig, resource.path, () => this.list());
-    const upsert = (obj: KubernetesObject) => this.queue.upsert(resource.kind, obj as Record<string, unknown>);
+    this.informer = makeInformer(kubeConfig, resource.path, () => this.list(), resource.fieldSelector);
+    const mode = (): ArrivalMode => (this.listed ? 'live' : 'state');
+    const upsert = resource.finding
+      ? (obj: KubernetesObject) => this.queue.upsertFinding(withType(obj, resource), mode())
+      : (obj: KubernetesObject) => this.queue.upsert(resource.kind as StateKind, obj as Record<string, unknown>);
     this.informer.on('add', upsert);
     this.informer.on('update', upsert);
-    this.informer.on('delete', (obj) => this.queue.delete(resource.kind, obj as Record<string, unknown>));
+    this.informer.on('delete', (obj) =>
+      resource.finding
+        ? this.queue.deleteFinding(resource.kind, obj as Record<string, unknown>, mode())
+        : this.queue.delete(resource.kind as StateKind, obj as Record<string, unknown>),
+    );
     this.informer.on('error', (err: unknown) => this.failed(err));
     this.informer.on('connect', () => this.connected());
   }
@@ -146,15 +168,21 @@ class KindWatch {
 
   private async list(): Promise<KubernetesListObject<KubernetesObject>> {
     const pageSize = this.options.pageSize ?? 500;
-    const kind = this.resource.kind;
-    const list = await listAll(this.kubeConfig, this.resource.path, {
+    const resource = this.resource;
+    const path = resource.fieldSelector
+      ? `${resource.path}?fieldSelector=${encodeURIComponent(resource.fieldSelector)}`
+      : resource.path;
+    const list = await listAll(this.kubeConfig, path, {
       pageSize,
       signal: this.abort.signal,
       // Slimmed page by page: a re-list of a big cluster never holds every full object at once.
-      mapItem: (item) => slimObject(item, kind),
+      mapItem: resource.finding
+        ? (item) => normaliseForQueue(withType(item as KubernetesObject, resource))
+        : (item) => slimObject(item, resource.kind as StateKind),
     });
     this.status.lists++;
     this.attempt = 0;
+    if (!this.listed) setImmediate(() => (this.listed = true));
     if (!this.status.synced) {
       // The informer hands the items to its callbacks right after this promise settles, so by the next
       // macrotask they are all queued; the marker lands behind them.
@@ -187,7 +215,15 @@ class KindWatch {
     if (this.stopped) return;
     this.status.errors++;
     this.status.lastError = err instanceof Error ? err.message : String(err);
-    this.options.onError?.(this.resource.kind, err);
+    this.options.onError?.(this.status.kind, err);
+    if (this.resource.finding && !this.status.synced && isUnavailable(err)) {
+      // Optional sources (Events Falconer may not read, a CRD removed since discovery) never hold up sync.
+      this.stopped = true;
+      void this.informer.stop();
+      this.status.synced = true;
+      this.onSynced();
+      return;
+    }
     if (this.retryTimer) return;
     // A watch that ran quietly for a while before failing starts the backoff over.
     const now = this.clock.now();
@@ -217,5 +253,74 @@ function informerFactory({ ListWatch, Watch }: KubeClient): InformerFactory {
       }
     }
   }
-  return (kubeConfig, path, list) => new ListWatch(path, new ReportingWatch(kubeConfig), list, false);
+  return (kubeConfig, path, list, fieldSelector) =>
+    new ListWatch(path, new ReportingWatch(kubeConfig), list, false, undefined, fieldSelector);
+}
+
+/** Event reasons read as findings: Kyverno's violations and Gatekeeper's admission/audit events. */
+export const FINDING_EVENT_REASONS = [
+  'PolicyViolation',
+  'FailedAdmission',
+  'WarningAdmission',
+  'DryrunViolation',
+  'AuditViolation',
+];
+const GATEKEEPER_CONSTRAINTS = '/apis/constraints.gatekeeper.sh/v1beta1';
+
+/**
+ * The report collections this server has, through discovery: a group whose CRDs are not installed
+ * answers 404 and is not watched (so Falconer needs no rights on it). Other discovery failures are
+ * reported and that group is left out until the next start.
+ */
+async function findingResources(kc: KubeConfig, options: WatchClusterOptions): Promise<LiveResource[]> {
+  const out: LiveResource[] = [];
+  const byGroupVersion = new Map<string, (typeof FINDING_RESOURCES)[number][]>();
+  for (const r of FINDING_RESOURCES) {
+    const gv = `/apis/${r.group}/${r.version}`;
+    byGroupVersion.set(gv, [...(byGroupVersion.get(gv) ?? []), r]);
+  }
+  const served = async (gv: string): Promise<{ name: string; kind: string }[]> => {
+    try {
+      const doc = await getObject(kc, gv);
+      const list = Array.isArray(doc.resources) ? (doc.resources as Record<string, unknown>[]) : [];
+      return list
+        .filter((r) => typeof r.name === 'string' && typeof r.kind === 'string' && !(r.name as string).includes('/'))
+        .map((r) => ({ name: r.name as string, kind: r.kind as string }));
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.statusCode === 404)) options.onError?.(gv, err);
+      return [];
+    }
+  };
+  for (const [gv, wanted] of byGroupVersion) {
+    const names = new Set((await served(gv)).map((r) => r.name));
+    for (const r of wanted) {
+      if (names.has(r.resource))
+        out.push({ kind: r.kind, path: `${gv}/${r.resource}`, finding: { apiVersion: `${r.group}/${r.version}` } });
+    }
+  }
+  // Every ConstraintTemplate adds a constraint kind; their status carries the audit's violations.
+  for (const r of await served(GATEKEEPER_CONSTRAINTS)) {
+    out.push({
+      kind: r.kind,
+      path: `${GATEKEEPER_CONSTRAINTS}/${r.name}`,
+      finding: { apiVersion: 'constraints.gatekeeper.sh/v1beta1' },
+    });
+  }
+  for (const reason of FINDING_EVENT_REASONS) {
+    out.push({ kind: 'Event', path: '/api/v1/events', finding: { apiVersion: 'v1' }, fieldSelector: `reason=${reason}` });
+  }
+  return out;
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof KubeApiError && (err.statusCode === 403 || err.statusCode === 404);
+}
+
+/** List items come without kind and apiVersion; the normaliser needs them. */
+function withType(obj: KubernetesObject, resource: LiveResource): Record<string, unknown> {
+  const o = obj as Record<string, unknown>;
+  if (o.kind !== undefined && o.apiVersion !== undefined) return o;
+  o.kind ??= resource.kind;
+  o.apiVersion ??= resource.finding?.apiVersion;
+  return o;
 }

@@ -1,3 +1,5 @@
+import type { Normalised } from '../../findings/normalise';
+import { FindingStore, type ArrivalMode, type FindingChange } from '../../findings/store';
 import { RoleAggregation } from './aggregation';
 import { slimObject } from './slim';
 import type {
@@ -77,8 +79,33 @@ export class ClusterState {
   private readonly aggregation = new RoleAggregation(this.clusterRolesByName);
   private readonly counts = new Map<StateKind, number>();
   private changes = 0;
+  /** Policy and vulnerability report summaries (Kyverno, Gatekeeper, trivy-operator); see src/findings. */
+  readonly findings = new FindingStore();
+  private findingListener: ((change: FindingChange, state: ClusterState) => void) | undefined;
 
   constructor(readonly cluster: string) {}
+
+  /** Told about every finding change with news or resolutions (the findings alert source listens here). */
+  onFindingChange(listener: ((change: FindingChange, state: ClusterState) => void) | undefined): void {
+    this.findingListener = listener;
+  }
+
+  /** Reads a policy/vulnerability report or Event; false when it is not one of those kinds. */
+  upsertFinding(raw: unknown | Normalised, mode: ArrivalMode): boolean {
+    const change = this.findings.upsert(raw, mode);
+    if (!change) return false;
+    this.tellFindings(change);
+    return true;
+  }
+
+  deleteFinding(kind: string, namespace: string | undefined, name: string, mode: ArrivalMode): void {
+    this.tellFindings(this.findings.delete(kind, namespace, name, mode));
+  }
+
+  private tellFindings(change: FindingChange): void {
+    if (change.news.length === 0 && change.resolved.length === 0 && change.newsDropped === 0) return;
+    this.findingListener?.(change, this);
+  }
 
   /** Counts the changes applied: equal revisions mean nothing changed (what cached reports compare). */
   revision(): number {

@@ -1,13 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ClusterState,
-  watchCluster,
-  type ClusterWatch,
-  type StateKind,
-  type WatchClusterOptions,
-} from '../../../src/enrich/cluster-state';
+import { ClusterState, watchCluster, type ClusterWatch, type WatchClusterOptions } from '../../../src/enrich/cluster-state';
 import { KubeCredentialsError, loadKubeConfig } from '../../../src/enrich/cluster-state/kube-credentials';
 import { KubeApiServer, type GoneStyle, type KubeObject } from '../../support/kube-api-server';
 
@@ -82,7 +76,7 @@ describe('watchCluster against a list/watch API server', () => {
   let server: KubeApiServer;
   let state: ClusterState;
   let watch: ClusterWatch | undefined;
-  let errors: { kind: StateKind; error: unknown }[];
+  let errors: { kind: string; error: unknown }[];
 
   beforeEach(async () => {
     server = await new KubeApiServer().start();
