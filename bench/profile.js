@@ -2,7 +2,7 @@
 // Profiles one scenario of bench/run.js: the server runs with --cpu-prof, takes `seconds` of load, and
 // the top functions by self time are printed from the .cpuprofile it writes.
 // node bench/profile.js [subject=full] [workload=falco] [seconds=5] [top=30]
-// (subjects: ingest, ingest-dd, full, full-dd; workloads: falco, audit100, audit400).
+// (subjects: bare, ingest, ingest-dd, full, full-dd; workloads: falco, audit100, audit400).
 // node bench/profile.js read <file.cpuprofile> [top] [function] prints an existing profile (with a
 // function name: where its self time is called from).
 const { mkdtempSync, readdirSync, readFileSync } = require('node:fs');
@@ -10,11 +10,14 @@ const { tmpdir } = require('node:os');
 const { join, relative } = require('node:path');
 
 /** Self time per function (name, file, line), from a V8 .cpuprofile's samples. */
-function topSelf(profile, top) {
+function topSelf(profile, top, sinceUs = 0) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   const dt = profile.timeDeltas;
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    t += dt[i] || 0;
+    if (t < sinceUs) continue; // start-up (rule compilation, module loading) is not the hot path
     const f = byId.get(profile.samples[i]).callFrame;
     const key = `${f.functionName || '(anonymous)'} ${f.url ? `${relative(process.cwd(), f.url.replace('file://', ''))}:${f.lineNumber + 1}` : ''}`;
     self.set(key, (self.get(key) || 0) + (dt[i] || 0));
@@ -36,7 +39,7 @@ function callers(profile, name, top) {
     const n = byId.get(profile.samples[i]);
     if (n.callFrame.functionName !== name) continue;
     const chain = [];
-    for (let id = parent.get(n.id); id && chain.length < 5; id = parent.get(id)) {
+    for (let id = parent.get(n.id); id && chain.length < (Number(process.env.DEPTH) || 5); id = parent.get(id)) {
       const f = byId.get(id).callFrame;
       chain.push(`${f.functionName || '(anonymous)'}@${f.url.split('/').pop()}:${f.lineNumber + 1}`);
     }
@@ -59,15 +62,21 @@ async function main() {
   process.env.BENCH_PROFILE = dir;
   const { startServer, stop, load, workloads, SUBJECTS } = require('./run');
   const w = workloads()[workload];
-  const server = await startServer('falconer', SUBJECTS.find((s) => s.key === subject).opts);
-  const r = await load(server, w.path, w, Number(seconds));
+  const server =
+    subject === 'bare' ? await startServer('bare') : await startServer('falconer', SUBJECTS.find((s) => s.key === subject).opts);
+  const path = subject === 'bare' ? '/' : w.path;
+  await load(server, path, w, 1); // warm-up
+  const loadStartUs = Number(process.hrtime.bigint() / 1000n);
+  const r = await load(server, path, w, Number(seconds));
   await stop(server);
   console.log(
     `${subject} ${workload}: ${r.eventsPerSec.toFixed(0)} ev/s, ${r.cpuPerEvent.toFixed(1)} µs CPU/ev, drain ${r.drainMs} ms`,
   );
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   console.log(`profile: ${join(dir, file)}`);
-  topSelf(JSON.parse(readFileSync(join(dir, file), 'utf8')), Number(top));
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  // Profile times are the server's hrtime in µs, the same clock as ours.
+  topSelf(profile, Number(top), loadStartUs);
 }
 
 main().catch((err) => {

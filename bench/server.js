@@ -16,6 +16,7 @@ const { monitorEventLoopDelay } = require('node:perf_hooks');
 const pino = require('pino');
 const { fillFingerprints, fillPods } = require('./state');
 
+const DIST = process.env.FALCONER_DIST || join(__dirname, '..', 'dist');
 const TOKEN = 'bench-token-0123456789';
 const CLUSTER = 'bench';
 
@@ -43,11 +44,11 @@ async function main() {
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     port = server.address().port;
   } else if (mode === 'falconer') {
-    const { startFalconer } = require('../dist/app');
-    const { validateConfig } = require('../dist/config/load');
-    const { ClusterStates } = require('../dist/enrich/cluster-state');
-    const { createEnricher } = require('../dist/enrich/enricher');
-    const { systemClock } = require('../dist/core/clock');
+    const { startFalconer } = require(DIST + '/app');
+    const { validateConfig } = require(DIST + '/config/load');
+    const { ClusterStates } = require(DIST + '/enrich/cluster-state');
+    const { createEnricher } = require(DIST + '/enrich/enricher');
+    const { systemClock } = require(DIST + '/core/clock');
     const config = validateConfig({
       cluster: CLUSTER,
       server: { host: '127.0.0.1', port: 0 },
