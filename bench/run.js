@@ -117,6 +117,19 @@ const PLAN = {
   audit100: ['ingest', 'full', 'full-dd'],
   audit400: ['full', 'full-dd'],
 };
+// BENCH_COMPARE_DIST=<a build before a change>: its full path (memory-only and data dir) runs in the
+// same rounds, so a change's before/after ratio is measured under the same machine load.
+const COMPARE = process.env.BENCH_COMPARE_DIST;
+// BENCH_WORKLOADS=falco,audit100 runs only those.
+for (const wk of Object.keys(PLAN))
+  if (process.env.BENCH_WORKLOADS && !process.env.BENCH_WORKLOADS.split(',').includes(wk)) delete PLAN[wk];
+if (COMPARE) {
+  SUBJECTS.push(
+    { key: 'full-before', label: 'full, before', opts: { path: 'full', dist: resolve(COMPARE) } },
+    { key: 'full-dd-before', label: 'full, data dir, before', opts: { path: 'full', durable: true, dist: resolve(COMPARE) } },
+  );
+  for (const subjects of Object.values(PLAN)) subjects.push('full-before', 'full-dd-before');
+}
 
 const rows = [];
 
@@ -124,7 +137,8 @@ async function throughput(w) {
   console.log(`throughput: ${ROUNDS} rounds, ${SECONDS} s per load, ${CONNECTIONS} keep-alive connections`);
   const bare = await startServer('bare');
   const servers = {};
-  for (const s of SUBJECTS) servers[s.key] = await startServer('falconer', s.opts);
+  for (const s of SUBJECTS)
+    if (Object.values(PLAN).some((subjects) => subjects.includes(s.key))) servers[s.key] = await startServer('falconer', s.opts);
   try {
     const results = {};
     for (const [wk, subjects] of Object.entries(PLAN)) {
@@ -284,7 +298,7 @@ async function main() {
   let maxRate = 2000;
   if (ONLY.has('throughput')) {
     const results = await throughput(w);
-    maxRate = median(results['falco/full'].map((r) => r.reqPerSec));
+    if (results['falco/full']) maxRate = median(results['falco/full'].map((r) => r.reqPerSec));
   }
   if (ONLY.has('latency')) await latency(w, Number(process.env.BENCH_LATENCY_MAX_RATE || maxRate));
   const scaleRows = ONLY.has('scale') ? await scale(w) : [];

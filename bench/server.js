@@ -1,12 +1,13 @@
 'use strict';
 // A server under test, run in a child process so the load generator does not share its event loop.
 // argv[2]: bare (node:http, read, JSON.parse, 202: the baseline) or falconer; argv[3] (falconer): JSON
-// { path: 'ingest' | 'full', durable, fingerprints, pods }:
+// { path: 'ingest' | 'full', durable, fingerprints, pods, dist }:
 // - ingest: the HTTP edge up to the bus, the pipeline stubbed at the bus port (events are dropped there);
 // - full: detect, enrich, alert (dedup), dispatch to a console receiver whose logger is silent (a null
 //   receiver: the alert is formatted and handed to it, nothing is written);
 // - durable: a data dir, so a 202 waits for the group-committed journal; memory-only otherwise;
-// - fingerprints / pods: the scale series' pre-filled dedup window and cluster state.
+// - fingerprints / pods: the scale series' pre-filled dedup window and cluster state;
+// - dist: another build to run (BENCH_COMPARE_DIST: the same rounds measure a build before a change).
 // The parent asks over IPC for this process's own CPU time, heap and event-loop delay.
 const http = require('node:http');
 const { mkdtempSync } = require('node:fs');
@@ -16,13 +17,13 @@ const { monitorEventLoopDelay } = require('node:perf_hooks');
 const pino = require('pino');
 const { fillFingerprints, fillPods } = require('./state');
 
-const DIST = process.env.FALCONER_DIST || join(__dirname, '..', 'dist');
 const TOKEN = 'bench-token-0123456789';
 const CLUSTER = 'bench';
 
 async function main() {
   const mode = process.argv[2];
   const opts = JSON.parse(process.argv[3] || '{}');
+  const DIST = opts.dist || process.env.FALCONER_DIST || join(__dirname, '..', 'dist');
   let port;
   let falconer;
   if (mode === 'bare') {
@@ -57,11 +58,15 @@ async function main() {
       log: { level: 'silent' },
       dataDir: opts.durable ? mkdtempSync(join(tmpdir(), 'falconer-bench-')) : '',
     });
+    // The full path enriches against a cluster state holding the pods the events name (500 unless
+    // the scale series says otherwise): with none, each pod's first alert would wait
+    // enrichment.waitForStateMs for a pod that never arrives, and the bench would time that wait.
+    const pods = opts.pods ?? (opts.path === 'full' ? 500 : 0);
     let enricher;
-    if (opts.pods) {
+    if (pods) {
       const states = new ClusterStates();
-      fillPods(states, CLUSTER, opts.pods);
-      enricher = createEnricher({ states, clock: systemClock, waitForStateMs: 0 });
+      fillPods(states, CLUSTER, pods);
+      enricher = createEnricher({ states, clock: systemClock, waitForStateMs: config.enrichment.waitForStateMs });
     }
     falconer = await startFalconer(config, {
       logger: pino({ level: 'silent' }),
@@ -104,6 +109,7 @@ async function main() {
       drainMs,
     });
   }
+  process.on('disconnect', () => process.exit(0)); // the bench ended (or died): do not linger
   process.send({ port });
 }
 
