@@ -68,6 +68,7 @@ export function createBus(
   }
   const options = {
     capacity: config.pipeline.queueCapacity,
+    capacityBytes: config.pipeline.queueBytes,
     batchSize: config.pipeline.batchSize,
     retryDelayMs: 1000,
     onHandlerError,

@@ -60,7 +60,7 @@ export class Pipeline {
   private async processOne(event: SecurityEvent): Promise<void> {
     const seen = seenKey(event);
     if (await this.store.get(seen)) {
-      this.metrics.eventsDuplicate.inc({ source: String(event.source) });
+      this.metrics.eventsDuplicate.inc({ source: this.metrics.duplicateSourceLabel.value(String(event.source)) });
       return;
     }
     const failure = await attempt(this.options.maxEventAttempts, (enter) => this.stages(event, enter));

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock';
 import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
 import type { Dispatcher } from '../notify/dispatcher';
+import { evidenceOf } from './evidence';
 import { fingerprint } from './fingerprint';
 import type { RecentAlerts } from './recent';
 import { runbookUrl } from './runbook';
@@ -55,15 +56,16 @@ export class AlertStage {
       ),
       labels: labelsOf(detection),
       evidence,
-      event: detection.event,
+      event: evidenceOf(detection.event),
       enrichment,
       count: counter.count,
       firstSeen: counter.firstSeen,
       lastSeen: counter.lastSeen,
     };
     this.recent.put(alert);
-    if (counter.count === 1) this.metrics.alerts.inc({ rule: alert.rule, priority: alert.priority });
-    else this.metrics.dedupSuppressed.inc();
+    if (counter.count === 1) {
+      this.metrics.alerts.inc({ rule: this.metrics.alertRuleLabel.value(alert.rule), priority: alert.priority });
+    } else this.metrics.dedupSuppressed.inc();
     // Within the window that opened at firstSeen, every occurrence goes through the durable hand-off:
     // the dispatcher announces if no announcement was handed off yet (the replica that counted the
     // first occurrence may have died before handing it off) and refreshes otherwise. Past it, the

@@ -6,10 +6,14 @@ import type { BusHealth, ConsumerProgress, EventBus } from './port';
 
 /** How long the consumer runs before it lets pending I/O in. */
 const SLICE_MS = 10;
+/** What an event without a size estimate counts against the byte bound. */
+const DEFAULT_EVENT_BYTES = 4096;
 
 export interface MemoryBusOptions {
   /** Most events held at once; beyond it publish is refused (ingest answers 503) instead of growing. */
   capacity: number;
+  /** Most bytes held at once (by the events' `sizeBytes` estimates); beyond it publish is refused too. */
+  capacityBytes?: number;
   /** Most events handed to the handler in one call. */
   batchSize: number;
   /** Wait before redelivering a batch whose handler rejected. */
@@ -31,8 +35,12 @@ export interface BusJournal {
  * (which keeps per-key order). At-least-once: a batch whose handler rejects is delivered again.
  */
 export class MemoryBus implements EventBus {
-  private queue: SecurityEvent[] = [];
+  /** Handled events' slots are cleared at once (so they can be collected); the array is compacted lazily. */
+  private queue: (SecurityEvent | undefined)[] = [];
   private head = 0;
+  private bytes = 0;
+  /** The batch handed over next: shrinks while one batch takes longer than a time slice, so I/O gets in. */
+  private batchLimit: number;
   private handler?: (events: SecurityEvent[]) => Promise<void>;
   private running = false;
   private closed = false;
@@ -43,6 +51,7 @@ export class MemoryBus implements EventBus {
     private readonly clock: Clock,
     private readonly options: MemoryBusOptions,
   ) {
+    this.batchLimit = options.batchSize;
     this.progress_ = new ProgressTracker(() => clock.now());
   }
 
@@ -51,6 +60,14 @@ export class MemoryBus implements EventBus {
     if (this.depth() + events.length > this.options.capacity) {
       throw new UnavailableError(`pipeline queue is full (${this.options.capacity} events)`, 1);
     }
+    let size = 0;
+    for (const e of events) size += sizeOf(e);
+    const maxBytes = this.options.capacityBytes ?? Infinity;
+    // An empty queue takes any one publish, so a batch bigger than the bound is slow, not refused for ever.
+    if (this.depth() > 0 && this.bytes + size > maxBytes) {
+      throw new UnavailableError(`pipeline queue is full (${Math.round(maxBytes / 2 ** 20)} MiB)`, 1);
+    }
+    this.bytes += size;
     const durable = this.options.journal?.append(events);
     for (const e of events) this.queue.push(e);
     if (events.length) this.progress_.waiting();
@@ -60,6 +77,7 @@ export class MemoryBus implements EventBus {
 
   /** Queues events recovered from a journal, ahead of anything published, whatever the capacity. */
   restore(events: SecurityEvent[]): void {
+    for (const e of events) this.bytes += sizeOf(e);
     for (const e of events) this.queue.push(e);
     if (events.length) this.progress_.waiting();
     this.kick();
@@ -78,9 +96,9 @@ export class MemoryBus implements EventBus {
 
   health(): BusHealth {
     const depth = this.depth();
-    return depth < this.options.capacity
-      ? { ok: true, detail: `${depth} queued` }
-      : { ok: false, detail: `queue full (${depth})` };
+    const full = depth >= this.options.capacity || this.bytes >= (this.options.capacityBytes ?? Infinity);
+    const detail = `${depth} queued, ${(this.bytes / 2 ** 20).toFixed(1)} MiB`;
+    return full ? { ok: false, detail: `queue full (${detail})` } : { ok: true, detail };
   }
 
   progress(): ConsumerProgress {
@@ -89,6 +107,11 @@ export class MemoryBus implements EventBus {
 
   depth(): number {
     return this.queue.length - this.head;
+  }
+
+  /** Estimated bytes of the events queued. */
+  queuedBytes(): number {
+    return this.bytes;
   }
 
   /** Resolves once everything published so far has been handled. */
@@ -106,6 +129,9 @@ export class MemoryBus implements EventBus {
     this.running = true;
     this.idle = this.loop().finally(() => {
       this.running = false;
+      // An event published after the loop saw an empty queue, but before it settled, must not wait
+      // for the next publish.
+      if (!this.closed) this.kick();
     });
   }
 
@@ -113,8 +139,9 @@ export class MemoryBus implements EventBus {
     const handler = this.handler!;
     let sliceStart = performance.now();
     while (this.depth() > 0) {
-      const end = Math.min(this.queue.length, this.head + this.options.batchSize);
-      const batch = this.queue.slice(this.head, end);
+      const end = Math.min(this.queue.length, this.head + this.batchLimit);
+      const batch = this.queue.slice(this.head, end) as SecurityEvent[];
+      const started = performance.now();
       try {
         await handler(batch);
       } catch (err) {
@@ -123,10 +150,15 @@ export class MemoryBus implements EventBus {
         await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.options.retryDelayMs));
         continue;
       }
+      this.adaptBatch(batch.length, performance.now() - started);
+      for (let i = this.head; i < end; i++) {
+        this.bytes -= sizeOf(this.queue[i]!);
+        this.queue[i] = undefined;
+      }
       this.head = end;
       this.options.journal?.handled(batch.length);
       this.progress_.progressed(this.depth() > 0);
-      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
@@ -138,4 +170,18 @@ export class MemoryBus implements EventBus {
       }
     }
   }
+
+  /**
+   * A handler runs on the event loop in microtasks when its state is in memory, so one batch is one
+   * uninterrupted stretch. When a batch took longer than a time slice (costly events: large cluster
+   * state, big payloads), the next one is halved; fast batches grow it back to `batchSize`.
+   */
+  private adaptBatch(size: number, ms: number): void {
+    if (ms > SLICE_MS && size > 1) this.batchLimit = Math.max(1, Math.floor(size / 2));
+    else if (ms < SLICE_MS / 2) this.batchLimit = Math.min(this.options.batchSize, this.batchLimit * 2);
+  }
+}
+
+function sizeOf(event: SecurityEvent): number {
+  return event.sizeBytes ?? DEFAULT_EVENT_BYTES;
 }

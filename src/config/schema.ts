@@ -116,6 +116,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Most events queued between ingest and the pipeline in embedded mode; beyond it ingest answers 503. */
       queueCapacity: z.number().int().positive().default(20_000),
+      /** Most bytes (estimated heap of the events) queued in embedded mode; beyond it ingest answers 503 too. */
+      queueBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(128 * 1024 * 1024),
       batchSize: z.number().int().positive().default(256),
       /** Attempts an event gets (retried at once) before it is parked in the event dead-letter store. */
       maxEventAttempts: z.number().int().min(1).max(100).default(3),

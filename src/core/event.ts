@@ -94,8 +94,13 @@ export interface SecurityEvent {
   process?: ProcessInfo;
   falco?: FalcoInfo;
   audit?: AuditInfo;
-  /** The original payload (after safe parsing). */
+  /** The original payload (after safe parsing), every string in it bounded like the fields above. */
   raw: JsonObject;
+  /**
+   * Estimated heap bytes this event holds, set at normalisation; the embedded queue is bounded by the
+   * sum of these. Absent on events from other producers: then the queue counts a fixed default.
+   */
+  sizeBytes?: number;
 }
 
 /** The bus partition key: everything about one pod lands on one consumer, in order. */

@@ -1,6 +1,7 @@
 import type { Enrichment, NetworkEnrichment, PodFacts, RiskySummary, SubjectEnrichment, SubjectOrigin } from '../core/alert';
 import type { Clock } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
+import { TimeSlice } from '../core/time-slice';
 import { applyAuditEvent } from './cluster-state/audit';
 import type { ClusterStates } from './cluster-state/clusters';
 import { isRecord, slimObject } from './cluster-state/slim';
@@ -27,6 +28,12 @@ export interface EnricherOptions {
    * arrive). 0: never wait. Each missing pod is waited for once per `MISS_MEMORY_MS`.
    */
   waitForStateMs?: number;
+  /**
+   * Enrichment cost grows with the cluster state, which events themselves can shape (a thousand
+   * ClusterRoles aggregating each other): with this set, `enrich` lets I/O in after this many ms of
+   * work, so a long run of costly enrichments cannot keep HTTP requests and signals out.
+   */
+  yieldEveryMs?: number;
 }
 
 /** Structured lists are capped so one over-privileged subject cannot bloat every alert. */
@@ -53,6 +60,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
   const { states, clock } = options;
   const waits = new PodWaits(clock, options.waitForStateMs ?? 0);
   const subjects = new SubjectCache(clock);
+  const slice = options.yieldEveryMs === undefined ? undefined : new TimeSlice(options.yieldEveryMs);
 
   return {
     observe(event) {
@@ -71,6 +79,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
 
     async enrich(detection) {
       const event = detection.event;
+      if (slice) await slice.yield();
       try {
         const target = podTarget(event);
         let state = states.peek(event.k8s.cluster);

@@ -9,6 +9,9 @@ import { noEnrichment, type Enricher } from './port';
 export { createEnricher, type EnricherOptions } from './enricher';
 export { noEnrichment, type Enricher } from './port';
 
+/** Longest stretch of enrichment work before I/O is let in (see EnricherOptions.yieldEveryMs). */
+const ENRICH_SLICE_MS = 10;
+
 export interface EnrichmentRuntime {
   enricher: Enricher;
   /** Starts the live source if configured; its readiness joins /readyz. */
@@ -27,7 +30,12 @@ export function enrichmentFromConfig(config: Config, clock: Clock, log?: Pick<Lo
     const { loaded, skipped } = loadSnapshot(file, states.get(config.cluster));
     log?.info({ file, cluster: config.cluster, loaded, skipped }, 'cluster snapshot loaded');
   }
-  const enricher = createEnricher({ states, clock, waitForStateMs: config.enrichment.waitForStateMs });
+  const enricher = createEnricher({
+    states,
+    clock,
+    waitForStateMs: config.enrichment.waitForStateMs,
+    yieldEveryMs: ENRICH_SLICE_MS,
+  });
   const live = config.enrichment.live;
   return {
     enricher,

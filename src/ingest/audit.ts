@@ -1,7 +1,7 @@
 import type { Actor, AuditInfo, Json, JsonObject, ObjectRef, SecurityEvent } from '../core/event';
 import { InvalidEventError } from '../core/errors';
 import { rfc3339ToNs } from './time';
-import { limitString, type NormaliseContext } from './normalise';
+import { boundId, boundJson, limitName, limitString, MAX_LIST_ENTRIES, type NormaliseContext } from './normalise';
 
 const STAGES = new Set(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic']);
 const SESSION_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
@@ -25,10 +25,10 @@ export function splitAuditPayload(body: Json): Json[] {
 export function normaliseAudit(value: Json, ctx: NormaliseContext): SecurityEvent {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidEventError('event must be an object');
   const e = value;
-  const auditID = requireString(e, 'auditID');
+  const auditID = boundId(requireString(e, 'auditID'));
   const stage = requireString(e, 'stage');
   if (!STAGES.has(stage)) throw new InvalidEventError(`"stage" must be one of ${[...STAGES].join(', ')}`);
-  const verb = requireString(e, 'verb');
+  const verb = limitName(requireString(e, 'verb'));
   const requestURI = typeof e.requestURI === 'string' ? limitString(e.requestURI, ctx.maxFieldLength) : '';
   const user = object(e.user);
   if (!user || typeof user.username !== 'string') throw new InvalidEventError('"user.username" must be a string');
@@ -43,18 +43,19 @@ export function normaliseAudit(value: Json, ctx: NormaliseContext): SecurityEven
   const audit: AuditInfo = {
     auditID,
     stage,
-    level: typeof e.level === 'string' ? e.level : undefined,
+    level: typeof e.level === 'string' ? limitName(e.level) : undefined,
     verb,
     requestURI,
     objectRef,
     responseCode: typeof responseStatus?.code === 'number' ? responseStatus.code : undefined,
-    annotations: stringMap(e.annotations),
+    annotations: stringMap(e.annotations, ctx.maxFieldLength),
     exec,
   };
+  const raw = boundJson(e, ctx.maxFieldLength);
   return {
     id: `${auditID}/${stage}`,
     source: 'k8s_audit',
-    time: stamp,
+    time: limitName(stamp),
     timeNs,
     receivedAt: ctx.receivedAt,
     k8s: {
@@ -65,7 +66,9 @@ export function normaliseAudit(value: Json, ctx: NormaliseContext): SecurityEven
     },
     actor: toActor(user, e),
     audit,
-    raw: e,
+    raw: raw.value,
+    // The raw payload, plus the normalised fields (small next to it, but not nothing).
+    sizeBytes: raw.bytes + 1024,
   };
 }
 
@@ -73,16 +76,17 @@ function toActor(user: JsonObject, e: JsonObject): Actor {
   const impersonated = object(e.impersonatedUser);
   const sourceIPs = Array.isArray(e.sourceIPs) ? e.sourceIPs.filter((s): s is string => typeof s === 'string') : [];
   const extra = object(user.extra);
+  const name = (v: string | undefined) => (v === undefined ? undefined : limitName(v));
   return {
-    user: user.username as string,
-    uid: typeof user.uid === 'string' ? user.uid : undefined,
+    user: limitName(user.username as string),
+    uid: name(typeof user.uid === 'string' ? user.uid : undefined),
     groups: strings(user.groups),
-    impersonatedUser: typeof impersonated?.username === 'string' ? impersonated.username : undefined,
+    impersonatedUser: name(typeof impersonated?.username === 'string' ? impersonated.username : undefined),
     impersonatedGroups: impersonated ? strings(impersonated.groups) : undefined,
-    sourceIp: sourceIPs.at(-1),
-    userAgent: typeof e.userAgent === 'string' ? limitString(e.userAgent, 512) : undefined,
-    tokenPod: firstString(extra?.['authentication.kubernetes.io/pod-name']),
-    tokenPodNamespace: serviceAccountNamespace(user.username as string),
+    sourceIp: name(sourceIPs.at(-1)),
+    userAgent: name(typeof e.userAgent === 'string' ? e.userAgent : undefined),
+    tokenPod: name(firstString(extra?.['authentication.kubernetes.io/pod-name'])),
+    tokenPodNamespace: name(serviceAccountNamespace(user.username as string)),
   };
 }
 
@@ -90,16 +94,20 @@ function toActor(user: JsonObject, e: JsonObject): Actor {
 function sessionParams(requestURI: string): AuditInfo['exec'] {
   const q = requestURI.indexOf('?');
   const params = new URLSearchParams(q === -1 ? '' : requestURI.slice(q + 1));
+  const container = params.get('container');
   return {
-    command: params.getAll('command'),
-    container: params.get('container') ?? undefined,
+    command: params
+      .getAll('command')
+      .slice(0, MAX_LIST_ENTRIES)
+      .map((c) => c.toWellFormed()),
+    container: container === null ? undefined : limitName(container),
     tty: params.get('tty') === 'true' || params.get('tty') === '1',
   };
 }
 
 function toObjectRef(o: JsonObject | undefined): ObjectRef | undefined {
   if (!o) return undefined;
-  const s = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? (o[k] as string) : undefined);
+  const s = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? limitName(o[k] as string) : undefined);
   return {
     resource: s('resource'),
     subresource: s('subresource'),
@@ -125,17 +133,22 @@ function object(v: Json | undefined): JsonObject | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
 }
 
+/** An event-supplied list of names, bounded in count and length. */
 function strings(v: Json | undefined): string[] {
-  return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((s): s is string => typeof s === 'string')
+    .slice(0, MAX_LIST_ENTRIES)
+    .map(limitName);
 }
 
 function firstString(v: Json | undefined): string | undefined {
   return Array.isArray(v) ? strings(v)[0] : typeof v === 'string' ? v : undefined;
 }
 
-function stringMap(v: Json | undefined): Record<string, string> {
+function stringMap(v: Json | undefined, maxLength: number): Record<string, string> {
   const out: Record<string, string> = {};
   const o = object(v);
-  if (o) for (const k in o) if (typeof o[k] === 'string') out[k] = o[k] as string;
+  if (o) for (const k in o) if (typeof o[k] === 'string') out[limitName(k)] = limitString(o[k] as string, maxLength);
   return out;
 }

@@ -3,7 +3,7 @@ import { InvalidEventError } from '../core/errors';
 import { parsePriority } from '../core/priority';
 import { createHash } from 'node:crypto';
 import { nsToRfc3339, rfc3339ToNs } from './time';
-import { cleanField, limitString, type NormaliseContext } from './normalise';
+import { boundId, boundJson, cleanField, limitName, limitString, MAX_LIST_ENTRIES, type NormaliseContext } from './normalise';
 
 type FieldValue = string | number | boolean | null;
 
@@ -26,21 +26,26 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
     throw new InvalidEventError('"output_fields" must be an object');
   }
   const fields: Record<string, FieldValue> = {};
-  for (const key in rawFields) fields[key] = scalar(rawFields[key]!, ctx.maxFieldLength);
+  for (const key in rawFields) fields[limitName(key)] = scalar(rawFields[key]!, ctx.maxFieldLength);
 
   const timeNs = eventTimeNs(body.time, fields['evt.time']);
   if (!timeNs) throw new InvalidEventError('"time" must be an RFC 3339 timestamp (or output_fields["evt.time"] in ns)');
   const time = typeof body.time === 'string' && rfc3339ToNs(body.time) ? body.time : nsToRfc3339(timeNs);
 
   const output = typeof body.output === 'string' ? limitString(body.output, ctx.maxFieldLength) : rule;
-  const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
-  const source = typeof body.source === 'string' && body.source !== '' ? body.source : 'syscall';
+  const tags = Array.isArray(body.tags)
+    ? body.tags
+        .filter((t): t is string => typeof t === 'string')
+        .slice(0, MAX_LIST_ENTRIES)
+        .map(limitName)
+    : [];
+  const source = typeof body.source === 'string' && body.source !== '' ? limitName(body.source) : 'syscall';
   const falco: FalcoInfo = {
-    rule: limitString(rule, 512),
+    rule: limitName(rule),
     priority,
     output,
     source,
-    hostname: typeof body.hostname === 'string' ? body.hostname : undefined,
+    hostname: typeof body.hostname === 'string' ? limitName(body.hostname) : undefined,
     tags,
     fields,
   };
@@ -52,8 +57,9 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
   const tag = cleanField(fields['container.image.tag']);
   const user = cleanField(isAudit ? fields['ka.user.name'] : fields['user.name']);
 
+  const raw = boundJson(body, ctx.maxFieldLength);
   return {
-    id: typeof body.uuid === 'string' && body.uuid !== '' ? body.uuid : contentId(rule, time, falco.hostname, output),
+    id: typeof body.uuid === 'string' && body.uuid !== '' ? boundId(body.uuid) : contentId(rule, time, falco.hostname, output),
     source: 'falco',
     time,
     timeNs,
@@ -76,7 +82,9 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
           user,
         },
     falco,
-    raw: body,
+    raw: raw.value,
+    // The raw payload and the normalised copy of its fields and output.
+    sizeBytes: raw.bytes * 2,
   };
 }
 
@@ -104,7 +112,7 @@ function eventTimeNs(time: unknown, evtTime: FieldValue | undefined): string | u
 /** Falco's own http_output sends no uuid: derive a stable id so a retried POST is recognisable. */
 function contentId(rule: string, time: string, hostname: string | undefined, output: string): string {
   return createHash('sha256')
-    .update(`${rule}\0${time}\0${hostname ?? ''}\0${output}`)
+    .update(`${rule}\0${time}\0${hostname ?? ''}\0${output}`.toWellFormed())
     .digest('hex')
     .slice(0, 32);
 }

@@ -1,9 +1,23 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LabelCap } from './label-cap';
+
+/**
+ * Distinct values kept per event-derived label (Falco's default rules and the built-in pack are a few
+ * hundred rules together); later new values are counted as `other`.
+ */
+export const MAX_LABEL_VALUES = 500;
 
 /** Every metric Falconer exposes, on a registry of its own (so several instances can live in one test). */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'falconer_' });
+  const labelsFolded = new Counter({
+    name: 'falconer_metric_labels_folded_total',
+    help: `Label values counted as "other" because the metric already had ${MAX_LABEL_VALUES} distinct ones, by metric`,
+    labelNames: ['metric'] as const,
+    registers: [registry],
+  });
+  const cap = (metric: string) => new LabelCap(MAX_LABEL_VALUES, () => labelsFolded.inc({ metric }));
   const m = {
     registry,
     eventsReceived: new Counter({
@@ -30,6 +44,11 @@ export function createMetrics() {
       labelNames: ['rule', 'priority'] as const,
       registers: [registry],
     }),
+    /** The `rule` label of `alerts`: Falco events name their own rule. */
+    alertRuleLabel: cap('falconer_alerts_total'),
+    /** The `source` label of `eventsDuplicate`: events from Kafka may carry any source. */
+    duplicateSourceLabel: cap('falconer_events_duplicate_total'),
+    labelsFolded,
     dedupSuppressed: new Counter({
       name: 'falconer_dedup_suppressed_total',
       help: 'Occurrences folded into an existing alert instead of notifying again',

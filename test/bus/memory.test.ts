@@ -1,6 +1,11 @@
 import { MemoryBus } from '../../src/bus/memory';
 import { systemClock } from '../../src/core/clock';
 import { eventBusContract } from './contract';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { SecurityEvent } from '../../src/core/event';
+import { UnavailableError } from '../../src/core/errors';
+import { falcoSecurityEvent } from '../support/alerts';
 
 eventBusContract(
   'memory',
@@ -23,3 +28,83 @@ eventBusContract(
   },
   { groups: false },
 );
+
+describe('MemoryBus bounds', () => {
+  const event = (id: string, sizeBytes?: number): SecurityEvent => ({
+    ...falcoSecurityEvent({ uuid: id }),
+    ...(sizeBytes === undefined ? {} : { sizeBytes }),
+  });
+
+  it('refuses a publish beyond its byte bound with 503 + Retry-After, and takes again once drained', async () => {
+    const bus = new MemoryBus(systemClock, { capacity: 1000, capacityBytes: 10_000, batchSize: 10, retryDelayMs: 10 });
+    await bus.publish([event('a', 6000)]);
+    expect(bus.queuedBytes()).toBe(6000);
+    const refused = await bus.publish([event('b', 6000)]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UnavailableError);
+    expect((refused as UnavailableError).status).toBe(503);
+    expect((refused as UnavailableError).retryAfterSeconds).toBeGreaterThan(0);
+    expect(bus.health().ok).toBe(true);
+    await bus.publish([event('c', 4000)]);
+    expect(bus.health()).toMatchObject({ ok: false });
+    const seen: string[] = [];
+    await bus.consume(async (events) => {
+      seen.push(...events.map((e) => e.id));
+    });
+    await bus.drain();
+    expect(seen).toEqual(['a', 'c']);
+    expect(bus.queuedBytes()).toBe(0);
+    await bus.publish([event('d', 6000)]);
+    await bus.drain();
+    expect(seen).toEqual(['a', 'c', 'd']);
+    await bus.close();
+  });
+
+  it('an empty queue takes one publish larger than the bound (slow, not refused for ever)', async () => {
+    const bus = new MemoryBus(systemClock, { capacity: 1000, capacityBytes: 1000, batchSize: 10, retryDelayMs: 10 });
+    await bus.publish([event('big', 5000)]);
+    await expect(bus.publish([event('next', 10)])).rejects.toBeInstanceOf(UnavailableError);
+    await bus.close();
+  });
+
+  it('releases handled events at once: nothing it handled stays reachable from the bus', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const bus = new MemoryBus(systemClock, { capacity: 10_000, batchSize: 16, retryDelayMs: 10 });
+    let handled = 0;
+    await bus.consume(async (events) => {
+      handled += events.length;
+    });
+    const refs: WeakRef<SecurityEvent>[] = [];
+    // In a function of its own, so no local of this test holds the last event.
+    const publishAll = async () => {
+      for (let i = 0; i < 100; i++) {
+        const e = event(`e${i}`, 100);
+        refs.push(new WeakRef(e));
+        await bus.publish([e]);
+      }
+    };
+    await publishAll();
+    await bus.drain();
+    expect(handled).toBe(100);
+    await new Promise((r) => setImmediate(r));
+    gc();
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+    await bus.close();
+  });
+
+  it('halves the batch while one batch outlasts a time slice, so ingest is not starved', async () => {
+    const bus = new MemoryBus(systemClock, { capacity: 1000, batchSize: 8, retryDelayMs: 10 });
+    const sizes: number[] = [];
+    await bus.publish(Array.from({ length: 20 }, (_, i) => event(`s${i}`, 10)));
+    await bus.consume(async (events) => {
+      sizes.push(events.length);
+      const until = performance.now() + 12 * events.length; // 12 ms of work per event
+      while (performance.now() < until);
+    });
+    await bus.drain();
+    expect(sizes.slice(0, 4)).toEqual([8, 4, 2, 1]);
+    expect(sizes.every((n, i) => i < 4 || n === 1)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(20);
+    await bus.close();
+  });
+});

@@ -85,9 +85,10 @@ test('matches() uses RE2: a catastrophic-backtracking pattern on a hostile value
     auditRule('redos', 'userAgent.matches("^(a+)+$")') + auditRule('re', 'userAgent.matches("^kubectl/v1\\\\.[0-9]+")'),
   ]);
   const engine = new RuleEngine(set);
-  const hostile = 'a'.repeat(50_000) + '!';
+  // As long as normalisation keeps a field (16 KiB here); backtracking would take ~2^16000 steps.
+  const hostile = 'a'.repeat(16_000) + '!';
   expect(ids(engine, auditEvent({ userAgent: hostile }))).toEqual([]);
-  expect(ids(engine, auditEvent({ userAgent: 'a'.repeat(50_000) }))).toEqual(['redos']);
+  expect(ids(engine, auditEvent({ userAgent: 'a'.repeat(16_000) }))).toEqual(['redos']);
   expect(ids(engine)).toEqual(['re']);
 });
 

@@ -1,4 +1,4 @@
-import type { LabelSelector } from './types';
+import type { LabelSelector, LabelSelectorRequirement } from './types';
 
 /**
  * metav1.LabelSelector semantics, shared by ClusterRole aggregation and NetworkPolicy podSelector:
@@ -6,13 +6,18 @@ import type { LabelSelector } from './types';
  * `DoesNotExist` match objects without the key. A selector the apiserver would reject (unknown operator,
  * `In`/`NotIn` without values, values on `Exists`) matches nothing, as an unparseable selector selects nothing.
  */
+const EMPTY: readonly LabelSelectorRequirement[] = [];
+
 export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
   if (!selector) return false;
   const have = labels ?? {};
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (!Object.hasOwn(have, key) || have[key] !== value) return false;
+  const matchLabels = selector.matchLabels;
+  if (matchLabels) {
+    for (const key in matchLabels) {
+      if (!Object.hasOwn(have, key) || have[key] !== matchLabels[key]) return false;
+    }
   }
-  for (const req of selector.matchExpressions ?? []) {
+  for (const req of selector.matchExpressions ?? EMPTY) {
     const present = Object.hasOwn(have, req.key);
     const values = req.values ?? [];
     switch (req.operator) {

@@ -1,4 +1,4 @@
-import { selectorMatches } from './label-selector';
+import { RoleAggregation } from './aggregation';
 import { slimObject } from './slim';
 import type {
   Binding,
@@ -74,7 +74,7 @@ export class ClusterState {
   private readonly clusterRoleBindingsByName = new Map<string, ClusterRoleBinding>();
   private readonly clusterRolesByName = new Map<string, ClusterRole>();
   private readonly tombstones = new Map<Key, number>();
-  private aggregated = new Map<string, PolicyRule[]>();
+  private readonly aggregation = new RoleAggregation(this.clusterRolesByName);
   private readonly counts = new Map<StateKind, number>();
 
   constructor(readonly cluster: string) {}
@@ -139,19 +139,12 @@ export class ClusterState {
   }
 
   /**
-   * A ClusterRole's rules with aggregation applied: its own rules plus, for an aggregated role, the
-   * (effective) rules of every other ClusterRole its selectors pick, deduplicated. Keeping the stored rules
-   * too means a snapshot taken after the aggregation controller ran gives exactly the stored set.
+   * A ClusterRole's rules with aggregation applied: its own rules plus the rules of every ClusterRole its
+   * selectors reach, directly or through other aggregated roles (see aggregation.ts). Computed on first
+   * use and kept until any ClusterRole changes.
    */
   clusterRoleRules(name: string): PolicyRule[] | undefined {
-    const role = this.clusterRolesByName.get(name);
-    if (!role) return undefined;
-    if (!role.aggregationRule) return role.rules;
-    const cached = this.aggregated.get(name);
-    if (cached) return cached;
-    const rules = this.aggregate(role, new Set());
-    this.aggregated.set(name, rules);
-    return rules;
+    return this.aggregation.rules(name);
   }
 
   /** The rules a binding's roleRef resolves to, or undefined when the role is not (yet) known. */
@@ -208,32 +201,6 @@ export class ClusterState {
     return this.objects.size === 0;
   }
 
-  private aggregate(role: ClusterRole, visiting: Set<string>): PolicyRule[] {
-    visiting.add(role.metadata.name);
-    const seen = new Set<string>();
-    const out: PolicyRule[] = [];
-    const add = (rules: PolicyRule[]) => {
-      for (const rule of rules) {
-        const id = JSON.stringify(rule);
-        if (!seen.has(id)) {
-          seen.add(id);
-          out.push(rule);
-        }
-      }
-    };
-    add(role.rules);
-    const selectors = role.aggregationRule?.clusterRoleSelectors ?? [];
-    const names = [...this.clusterRolesByName.keys()].sort();
-    for (const name of names) {
-      if (visiting.has(name)) continue;
-      const other = this.clusterRolesByName.get(name) as ClusterRole;
-      if (!selectors.some((s) => selectorMatches(s, other.metadata.labels))) continue;
-      add(other.aggregationRule ? this.aggregate(other, visiting) : other.rules);
-    }
-    visiting.delete(role.metadata.name);
-    return out;
-  }
-
   private index(key: Key, obj: StateObject): void {
     this.counts.set(obj.kind, (this.counts.get(obj.kind) ?? 0) + 1);
     switch (obj.kind) {
@@ -247,7 +214,7 @@ export class ClusterState {
         break;
       case 'ClusterRole':
         this.clusterRolesByName.set(obj.metadata.name, obj);
-        this.aggregated = new Map();
+        this.aggregation.added(obj);
         break;
       case 'NetworkPolicy':
         nested(this.policiesByNamespace, obj.metadata.namespace as string).set(obj.metadata.name, obj);
@@ -270,7 +237,7 @@ export class ClusterState {
         break;
       case 'ClusterRole':
         this.clusterRolesByName.delete(obj.metadata.name);
-        this.aggregated = new Map();
+        this.aggregation.removed(obj);
         break;
       case 'NetworkPolicy':
         removeNested(this.policiesByNamespace, obj.metadata.namespace as string, obj.metadata.name);

@@ -241,11 +241,12 @@ function roleHits(rules: PolicyRule[], clusterWide: boolean): RoleHit[] {
 function computeHits(rules: PolicyRule[], clusterWide: boolean): RoleHit[] {
   const hits: RoleHit[] = [];
   if (rules.some(isFullControl)) hits.push({ probe: 'full-control' });
+  const first = firstGranting(rules);
   for (const probe of PROBES) {
     // Through a RoleBinding, permissions on cluster-scoped resources never take effect.
     const requests = probe.requests.filter((r) => clusterWide || !r.clusterScoped);
     if (requests.length === 0 || (probe.needs === 'all' && requests.length < probe.requests.length)) continue;
-    const grants = requests.map((r) => grantingRule(rules, r, probe.object?.name));
+    const grants = requests.map((r) => first[REQUEST_INDEX.get(r)!]);
     const granted = probe.needs === 'all' ? grants.every(Boolean) : grants.some(Boolean);
     if (!granted) continue;
     const names = [...new Set(grants.flatMap((g) => g?.resourceNames ?? []))];
@@ -255,19 +256,52 @@ function computeHits(rules: PolicyRule[], clusterWide: boolean): RoleHit[] {
   return hits;
 }
 
+/** Every probe request, numbered, with the object its probe is limited to. */
+const PROBE_REQUESTS = PROBES.flatMap((probe) => probe.requests.map((request) => ({ request, name: probe.object?.name })));
+const REQUEST_INDEX = new Map(PROBE_REQUESTS.map((e, i) => [e.request, i]));
+
 /**
- * The rule granting a probe request. Without a fixed object, rules limited to resourceNames count too
- * (reported with those names): a grant on one named secret is still worth knowing.
+ * Per probe request, the first of `rules` that grants it. What one rule grants is worked out once per
+ * rule object and kept: an aggregated role's rules array is rebuilt whenever a ClusterRole changes, but
+ * its rules are the same objects, so a rebuilt array of a thousand rules costs lookups, not evaluations.
  */
-function grantingRule(rules: PolicyRule[], request: ProbeRequest, name: string | undefined): PolicyRule | undefined {
+function firstGranting(rules: PolicyRule[]): (PolicyRule | undefined)[] {
+  const first: (PolicyRule | undefined)[] = new Array(PROBE_REQUESTS.length);
+  let missing = PROBE_REQUESTS.length;
   for (const rule of rules) {
-    if (name !== undefined) {
-      if (ruleAllows(rule, { ...request, name })) return rule;
-    } else if (ruleAllows(rule.resourceNames ? { ...rule, resourceNames: [] } : rule, request)) {
-      return rule;
+    const granted = grantsOf(rule);
+    for (let i = 0; i < granted.length; i++) {
+      if (granted[i] && !first[i]) {
+        first[i] = rule;
+        missing--;
+      }
     }
+    if (missing === 0) break;
   }
-  return undefined;
+  return first;
+}
+
+const grantsCache = new WeakMap<PolicyRule, Uint8Array>();
+
+function grantsOf(rule: PolicyRule): Uint8Array {
+  let granted = grantsCache.get(rule);
+  if (!granted) {
+    granted = new Uint8Array(PROBE_REQUESTS.length);
+    PROBE_REQUESTS.forEach(({ request, name }, i) => {
+      if (grants(rule, request, name)) granted![i] = 1;
+    });
+    grantsCache.set(rule, granted);
+  }
+  return granted;
+}
+
+/**
+ * Whether a rule grants a probe request. Without a fixed object, rules limited to resourceNames count
+ * too (reported with those names): a grant on one named secret is still worth knowing.
+ */
+function grants(rule: PolicyRule, request: ProbeRequest, name: string | undefined): boolean {
+  if (name !== undefined) return ruleAllows(rule, { ...request, name });
+  return ruleAllows(rule.resourceNames ? { ...rule, resourceNames: [] } : rule, request);
 }
 
 function isFullControl(rule: PolicyRule): boolean {
