@@ -14,7 +14,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const SECONDS = Number(process.env.BENCH_SECONDS || 4);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
 /** The fixed request rate of the scale series (CPU per event depends on the rate: compare at one). */
-const SCALE_RATE = Number(process.env.BENCH_SCALE_RATE || 1000);
+const SCALE_RATE = Number(process.env.BENCH_SCALE_RATE || 500);
 const ONLY = new Set((process.env.BENCH_ONLY || 'throughput,latency,scale').split(','));
 
 function startServer(mode, opts = {}) {
@@ -209,26 +209,38 @@ async function latency(w, maxRate) {
  * cluster state, pre-filled through the store and state APIs. One server per size, the same fixed rate.
  */
 async function scale(w) {
-  console.log(`\nscale series: full path, memory-only, ${SCALE_RATE} req/s, ${SECONDS} s per load`);
-  const scaleRows = [];
+  console.log(`\nscale series: full path, memory-only, ${SCALE_RATE} req/s, ${ROUNDS} rounds of ${SECONDS} s, sizes interleaved`);
   const sizes = [
     ...[1_000, 100_000, 1_000_000].map((n) => ({ label: `${n} fingerprints`, opts: { fingerprints: n } })),
     ...[1_000, 10_000, 50_000].map((n) => ({ label: `${n} pods`, opts: { pods: n } })),
   ];
-  for (const size of sizes) {
-    const pods = size.opts.pods ?? 500;
-    const events = { ...w.falco, next: falcoEvents({ pods, seed: 10 + scaleRows.length }) };
-    const server = await startServer('falconer', { path: 'full', ...size.opts });
-    try {
+  const servers = [];
+  try {
+    for (const [i, size] of sizes.entries()) {
+      // The events name the same 500 pods at every size: what grows is the state around them.
+      const events = { ...w.falco, next: falcoEvents({ pods: 500, seed: 10 + i }) };
+      const server = await startServer('falconer', { path: 'full', ...size.opts });
+      servers.push({ size, events, server, runs: [] });
       await load(server, events.path, events, 1, SCALE_RATE);
-      const r = await load(server, events.path, events, SECONDS, SCALE_RATE);
-      line(size.label, r);
-      scaleRows.push({ label: size.label, ...r });
-    } finally {
-      await stop(server);
     }
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const s of servers) {
+        const r = await load(s.server, s.events.path, s.events, SECONDS, SCALE_RATE);
+        line(`round ${round} ${s.size.label}`, r);
+        s.runs.push(r);
+      }
+  } finally {
+    for (const s of servers) await stop(s.server);
   }
-  return scaleRows;
+  return servers.map((s) => ({
+    label: s.size.label,
+    cpuPerEvent: median(s.runs.map((r) => r.cpuPerEvent)),
+    cpuSpread: stat(s.runs, 'cpuPerEvent').spread,
+    reqPerSec: median(s.runs.map((r) => r.reqPerSec)),
+    p99: median(s.runs.map((r) => r.p99)),
+    heapMB: Math.max(...s.runs.map((r) => r.heapMB)),
+    errors: s.runs.reduce((n, r) => n + r.errors, 0),
+  }));
 }
 
 function line(name, r) {
@@ -280,7 +292,7 @@ function table(scaleRows) {
     for (const r of scaleRows) {
       const ref = r.label.endsWith('pods') ? firstPods : first;
       console.log(
-        `${r.label.padEnd(40)} ${r.cpuPerEvent.toFixed(1).padStart(7)} µs CPU/ev ${(r.cpuPerEvent / ref).toFixed(2).padStart(5)}×first  p99 ${String(r.p99).padStart(3)} ms  heap ${r.heapMB.toFixed(0).padStart(5)} MB  errors ${r.errors}`,
+        `${r.label.padEnd(40)} ${r.reqPerSec.toFixed(0).padStart(5)} req/s ${r.cpuPerEvent.toFixed(1).padStart(7)} µs CPU/ev ${pct(r.cpuSpread)} ${(r.cpuPerEvent / ref).toFixed(2).padStart(5)}×first  p99 ${String(r.p99).padStart(3)} ms  heap ${r.heapMB.toFixed(0).padStart(5)} MB  errors ${r.errors}`,
       );
     }
   }
