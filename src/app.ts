@@ -26,6 +26,15 @@ import { RecentAlerts, durableRecentAlerts } from './alert/recent';
 import { AlertStage } from './alert/stage';
 import { Dispatcher } from './notify/dispatcher';
 import { DurableDeadLetters } from './notify/dead-letters';
+import { slackInteractivityRoutes } from './http/slack-interactivity';
+import { buildRoute, routeReceivers } from './alert/route';
+import { SilenceStore } from './alert/silence';
+import { readSilenceFile, writeSilenceFile } from './alert/silence-file';
+import { suppressor } from './alert/suppress';
+import { Reconciler } from './alert/resolve';
+import { Grouper } from './alert/group';
+import { CRITICAL_POD_RULE, Inhibitor } from './alert/inhibit';
+import { TimeIntervals } from './alert/time-intervals';
 import { createNotifiers } from './notify/receivers';
 import { Pipeline } from './pipeline';
 import { EventDeadLetters } from './pipeline/dead-letters';
@@ -39,6 +48,7 @@ import type { EventBus } from './bus/port';
 import type { SecurityEvent } from './core/event';
 import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
+import { correlationFromConfig } from './correlate';
 import type { DataDir } from './store/data-dir';
 
 export interface FalconerOptions {
@@ -66,6 +76,7 @@ export interface RunningFalconer {
   recent: RecentAlerts;
   /** Embedded mode's data dir, when one is in use. */
   dataDir: DataDir | undefined;
+  silences: SilenceStore;
   /** Resolves when the service has shut down. */
   stopped: Promise<void>;
   stop(): Promise<void>;
@@ -114,6 +125,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
     : new RecentAlerts(config.alerting.recentAlerts);
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
+  const tree = config.route ? buildRoute(config.route) : undefined;
   const dispatcher = new Dispatcher(createNotifiers(config, log), store, clock, metrics, log, {
     maxAttempts: 8,
     baseDelayMs: 1000,
@@ -128,12 +140,48 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     // The data dir's outbox outlives the process: a restart sends what the last run handed off or
     // claimed and did not finish, at once (its claims carry this installation's owner).
     ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
+    ...(tree ? { route: (alert) => routeReceivers(tree, alert.labels) } : {}),
   });
+  const silenceFile = config.redis ? undefined : config.alerting.silences.file;
+  const silences = new SilenceStore(store, clock, {
+    capacity: config.alerting.silences.capacity,
+    retentionMs: config.alerting.silences.retentionHours * 3_600_000,
+    cacheMs: config.redis ? 1000 : 0,
+    ...(silenceFile ? { onChange: (json: string) => writeSilenceFile(silenceFile, json) } : {}),
+  });
+  if (silenceFile) {
+    const saved = readSilenceFile(silenceFile);
+    if (saved) await silences.seed(saved);
+  }
+  const resolveAfterMs = config.alerting.resolveAfterSeconds * 1000;
+  const inhibitRules = [...config.inhibit_rules, ...(config.alerting.inhibitLowerOnCriticalPod ? [CRITICAL_POD_RULE] : [])];
+  const inhibitor = inhibitRules.length ? new Inhibitor(inhibitRules, store, resolveAfterMs) : undefined;
+  const suppress = suppressor({ silences, ...(inhibitor ? { inhibitor } : {}) });
+  const timeIntervals = new TimeIntervals(config.time_intervals);
+  const grouper = tree
+    ? new Grouper(tree, store, dispatcher, suppress, clock, log, {
+        resolveAfterMs,
+        maxAlertsPerGroup: config.alerting.maxAlertsPerGroup,
+        isMuted: (route, now) => timeIntervals.routeMuted(route, now),
+        // A shared or lasting store: a group whose replica (or previous run) stopped is flushed here.
+        ...(config.redis || dataDir ? { orphanGraceMs: 5000 } : {}),
+        ttlMs: Math.max(windowMs, 24 * 3_600_000),
+      })
+    : undefined;
   const alerts = new AlertStage(store, recent, dispatcher, metrics, clock, {
     dedupWindowMs: windowMs,
     runbookUrlTemplate: config.alerting.runbookUrlTemplate,
     runbooks: config.alerting.runbooks,
+    suppressor: suppress,
+    ...(grouper ? { grouper } : {}),
   });
+  const reconciler = new Reconciler(recent, dispatcher, suppress, metrics, clock, log, {
+    resolveAfterMs,
+    intervalMs: Math.min(10_000, Math.max(1000, Math.floor(resolveAfterMs / 10))),
+    notify: !grouper,
+  });
+  reconciler.start();
+  grouper?.startRecovery(1000);
   const enrichment = enrichmentFromConfig(config, clock, log);
   const live = await enrichment.startLive(log);
   const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {
@@ -142,10 +190,25 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   });
   dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
-  const pipeline = new Pipeline(detector, options.enricher ?? enrichment.enricher, alerts, store, parked, metrics, log, {
-    seenTtlMs: config.ingest.retryDedupSeconds * 1000,
-    maxEventAttempts: config.pipeline.maxEventAttempts,
+  const enricher = options.enricher ?? enrichment.enricher;
+  const correlation = correlationFromConfig(config, {
+    store,
+    ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
+    amend: (alert) => alerts.amend(alert),
+    incidentGrew: (incident) => dispatcher.incidentChanged(incident),
+    log,
   });
+  const pipeline = new Pipeline(
+    detector,
+    enricher,
+    alerts,
+    store,
+    parked,
+    metrics,
+    log,
+    { seenTtlMs: config.ingest.retryDedupSeconds * 1000, maxEventAttempts: config.pipeline.maxEventAttempts },
+    correlation?.correlator,
+  );
 
   let falcoTopic: KafkaRawSource | undefined; // started once the server listens
   const stallMs = config.pipeline.stallSeconds * 1000;
@@ -161,9 +224,25 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ingest,
     authenticate,
     recent,
+    ...(correlation?.incidents ? { incidents: correlation.incidents } : {}),
     dispatcher,
     parked,
     metrics,
+    silences,
+    ...(config.interactivity
+      ? {
+          extraRoutes: [
+            slackInteractivityRoutes(silences, clock, log, {
+              signingSecret: config.interactivity.slackSigningSecret,
+              silenceMs: config.interactivity.silenceMinutes * 60_000,
+              responseUrlPrefixes: [
+                'https://hooks.slack.com/',
+                ...config.receivers.flatMap((r) => (r.type === 'slack' ? [`${new URL(r.apiUrl).origin}/`] : [])),
+              ],
+            }),
+          ],
+        }
+      : {}),
     health: [
       { name: 'bus', check: () => bus.health() },
       { name: 'consumer', check: () => consumerHealth(bus.progress(), clock.now(), stallMs) },
@@ -217,6 +296,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       await falcoTopic?.close();
       await live.stop();
       await bus.close();
+      await reconciler.stop();
+      await grouper?.close();
       await dispatcher.close();
       await store.close();
       await dataDir?.close();
@@ -254,6 +335,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     dispatcher,
     recent,
     dataDir,
+    silences,
     stopped,
     stop,
   };

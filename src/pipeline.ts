@@ -4,7 +4,9 @@ import { partitionKey, type SecurityEvent } from './core/event';
 import type { Metrics } from './observability/metrics';
 import type { Logger } from './observability/logger';
 import type { StateStore } from './store/port';
-import type { AlertStage } from './alert/stage';
+import type { AlertCorrelation, AlertStage } from './alert/stage';
+import type { Detection, Enrichment } from './core/alert';
+import type { Correlator } from './correlate/correlator';
 import { UnavailableError } from './core/errors';
 import { attempt, type EventFailure, type Stage } from './pipeline/attempts';
 import type { EventDeadLetters } from './pipeline/dead-letters';
@@ -18,7 +20,7 @@ export interface PipelineOptions {
 }
 
 /**
- * What a bus consumer runs for each batch: detect → enrich → (correlate, as it lands) → alert.
+ * What a bus consumer runs for each batch: detect → enrich → correlate → alert.
  * An event whose id was already processed (audit webhook retries: same auditID and stage; Falco
  * retries: same uuid) is skipped. Each event is isolated: one that keeps failing is parked and the
  * batch goes on; only an unavailable dependency (state store) fails the batch, to be delivered again.
@@ -33,6 +35,7 @@ export class Pipeline {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly options: PipelineOptions,
+    private readonly correlator?: Correlator,
   ) {}
 
   /**
@@ -47,11 +50,25 @@ export class Pipeline {
       if (list) list.push(event);
       else byKey.set(key, [event]);
     }
+    // Sessions first: an exec's audit event later in the batch still attributes a shell earlier in it.
+    if (this.correlator) await this.observeSessions(events);
     const failures = (await Promise.allSettled([...byKey.values()].map((list) => this.processInOrder(list)))).filter(
       (r): r is PromiseRejectedResult => r.status === 'rejected',
     );
     if (failures.length) throw failures[0]!.reason; // a dependency is down: the bus delivers the batch again
   };
+
+  private async observeSessions(events: SecurityEvent[]): Promise<void> {
+    for (const event of events) {
+      try {
+        await this.correlator!.observe(event);
+      } catch (err) {
+        if (err instanceof UnavailableError) throw err;
+        this.metrics.pipelineErrors.inc({ stage: 'correlate' });
+        this.log.error({ err: (err as Error)?.message }, 'session correlation failed');
+      }
+    }
+  }
 
   private async processInOrder(events: SecurityEvent[]): Promise<void> {
     for (const event of events) await this.processOne(event);
@@ -89,8 +106,28 @@ export class Pipeline {
     for (const detection of detections) {
       enter('enrich');
       const enrichment = await this.enricher.enrich(detection);
+      enter('correlate');
+      const correlation = await this.correlate(detection, enrichment);
       enter('alert');
-      await this.alerts.process(detection, enrichment);
+      const alert = await this.alerts.process(detection, enrichment, correlation);
+      await this.guarded('correlate', () => this.correlator?.track(alert));
+    }
+  }
+
+  /** Correlation adds to an alert; when it fails (other than a dependency being down) the alert goes out without it. */
+  private async correlate(detection: Detection, enrichment: Enrichment): Promise<AlertCorrelation> {
+    if (!this.correlator) return {};
+    return (await this.guarded('correlate', () => this.correlator!.correlate(detection, enrichment))) ?? {};
+  }
+
+  private async guarded<T>(stage: string, work: () => Promise<T> | undefined): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof UnavailableError) throw err;
+      this.metrics.pipelineErrors.inc({ stage });
+      this.log.error({ err: (err as Error)?.message }, 'correlation failed; the alert goes out without it');
+      return undefined;
     }
   }
 }

@@ -4,12 +4,24 @@ import { registerPss } from './commands/pss';
 import { registerRbac } from './commands/rbac';
 import { registerRules } from './commands/rules';
 import { registerReplay } from './commands/replay';
+import { registerRoutes } from './commands/routes';
+import { registerConfig } from './commands/config';
+import { registerSilence } from './commands/silence';
 
 /** A subcommand adds itself to the program; its action resolves to the process exit code. */
 export type CommandRegistrar = (program: Command, exit: (code: number) => void) => void;
 
 // One line per subcommand file in ./commands.
-const COMMANDS: CommandRegistrar[] = [registerServe, registerPss, registerRbac, registerRules, registerReplay];
+const COMMANDS: CommandRegistrar[] = [
+  registerServe,
+  registerPss,
+  registerRbac,
+  registerRules,
+  registerReplay,
+  registerRoutes,
+  registerConfig,
+  registerSilence,
+];
 
 /** The `falconer` command. Resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { PRIORITIES } from '../core/priority';
+import { parseMatchers } from '../alert/matcher';
+import { parseDuration } from './duration';
+import { compileInterval } from '../alert/time-intervals';
 import { SCOPES } from '../ingest/auth';
 
 const priority = z.enum(PRIORITIES);
@@ -36,9 +39,191 @@ const consoleReceiver = z.strictObject({
   minPriority: priority.default('debug'),
 });
 
-export const receiverSchema = z.discriminatedUnion('type', [slackReceiver, consoleReceiver]);
+const tlsFiles = z.strictObject({
+  caFile: z.string().min(1).optional(),
+  /** Client certificate and key, for mutual TLS. */
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  servername: z.string().min(1).optional(),
+  rejectUnauthorized: z.boolean().default(true),
+});
 
-export const configSchema = z.strictObject({
+const webhookReceiver = z
+  .strictObject({
+    type: z.literal('webhook'),
+    name: z.string().min(1),
+    url: z.url({ protocol: /^https?$/ }),
+    /** `alertmanager`: Alertmanager's webhook v4 JSON; `falconer`: the native JSON with enrichment. */
+    format: z.enum(['alertmanager', 'falconer']).default('falconer'),
+    /** Extra request headers (values never logged). */
+    headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'), z.string()).default({}),
+    /** `Authorization: Bearer <token>`. Never logged. */
+    bearerToken: z.string().min(1).optional(),
+    basicAuth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
+    /** With a secret, every request carries `<signatureHeader>: sha256=<hex HMAC-SHA256 of the body>`. */
+    hmacSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    signatureHeader: z.string().default('X-Falconer-Signature'),
+    tls: tlsFiles.optional(),
+    timeoutSeconds: z.number().positive().default(10),
+    minPriority: priority.default('debug'),
+  })
+  .refine((r) => !(r.bearerToken && r.basicAuth), { message: 'use bearerToken or basicAuth, not both', path: ['basicAuth'] });
+
+const kafkaReceiver = z.strictObject({
+  type: z.literal('kafka'),
+  name: z.string().min(1),
+  brokers: z.array(z.string().regex(/^[^\s:,]+:\d+$/, 'must be host:port')).min(1),
+  topic: z.string().min(1),
+  clientId: z.string().min(1).default('falconer-notify'),
+  /** The message key: the alert's fingerprint, or the notification's group key. */
+  key: z.enum(['fingerprint', 'group']).default('fingerprint'),
+  tls: z.union([z.boolean(), tlsFiles]).default(false),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      /** Never logged. */
+      password: z.string().min(1),
+    })
+    .optional(),
+  /** Seconds to wait for all in-sync replicas to acknowledge (acks=all). */
+  timeoutSeconds: z.number().positive().default(30),
+  minPriority: priority.default('debug'),
+});
+
+const pagerdutyReceiver = z.strictObject({
+  type: z.literal('pagerduty'),
+  name: z.string().min(1),
+  /** The Events API v2 integration key. Never logged. */
+  routingKey: z.string().length(32, 'must be the 32-character Events API v2 integration key'),
+  /** Events API v2 endpoint; an EU account or a test server. */
+  url: z.url({ protocol: /^https?$/ }).default('https://events.pagerduty.com/v2/enqueue'),
+  timeoutSeconds: z.number().positive().default(10),
+  minPriority: priority.default('debug'),
+});
+
+export const receiverSchema = z.discriminatedUnion('type', [
+  slackReceiver,
+  consoleReceiver,
+  webhookReceiver,
+  kafkaReceiver,
+  pagerdutyReceiver,
+]);
+
+/** A Prometheus-style duration string (`30s`, `5m`, `1h30m`), kept as written; route.ts reads it. */
+const amDuration = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, { message: 'must be a duration such as 30s, 5m or 4h' });
+
+/** Alertmanager matcher strings (`name=value`, `name=~"re"`, ...), checked here, compiled in route.ts. */
+const amMatchers = z.array(z.string()).superRefine((list, ctx) => {
+  list.forEach((text, i) => {
+    try {
+      parseMatchers(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, path: [i] });
+    }
+  });
+});
+
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name');
+
+export interface RouteConfig {
+  receiver?: string | undefined;
+  group_by?: string[] | undefined;
+  continue: boolean;
+  matchers?: string[] | undefined;
+  match?: Record<string, string> | undefined;
+  match_re?: Record<string, string> | undefined;
+  group_wait?: string | undefined;
+  group_interval?: string | undefined;
+  repeat_interval?: string | undefined;
+  mute_time_intervals?: string[] | undefined;
+  active_time_intervals?: string[] | undefined;
+  routes?: RouteConfig[] | undefined;
+}
+
+const amMatchMap = z.record(labelName, z.string());
+const amRegexMap = z.record(labelName, z.string()).superRefine((m, ctx) => {
+  for (const [k, v] of Object.entries(m)) {
+    try {
+      parseMatchers(`${k}=~${JSON.stringify(v)}`);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, path: [k] });
+    }
+  }
+});
+
+/** `inhibit_rules` entries in Alertmanager's syntax. */
+const inhibitRuleSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  source_matchers: amMatchers.optional(),
+  target_matchers: amMatchers.optional(),
+  source_match: amMatchMap.optional(),
+  source_match_re: amRegexMap.optional(),
+  target_match: amMatchMap.optional(),
+  target_match_re: amRegexMap.optional(),
+  equal: z.array(labelName).optional(),
+});
+
+/** `time_intervals` entries in Alertmanager's syntax; the values are checked by compiling them. */
+const timeIntervalSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    time_intervals: z.array(
+      z.strictObject({
+        times: z.array(z.strictObject({ start_time: z.string(), end_time: z.string() })).optional(),
+        weekdays: z.array(z.string()).optional(),
+        days_of_month: z.array(z.string()).optional(),
+        months: z.array(z.string()).optional(),
+        years: z.array(z.string()).optional(),
+        location: z.string().optional(),
+      }),
+    ),
+  })
+  .superRefine((entry, ctx) => {
+    entry.time_intervals.forEach((interval, i) => {
+      try {
+        compileInterval(interval);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message, path: ['time_intervals', i] });
+      }
+    });
+  });
+
+/** A routing tree node in Alertmanager's own syntax (snake_case keys, as its users paste them). */
+export const routeSchema: z.ZodType<RouteConfig, unknown> = z.lazy(() =>
+  z.strictObject({
+    receiver: z.string().min(1).optional(),
+    group_by: z
+      .array(z.union([z.literal('...'), labelName]))
+      .refine((g) => !g.includes('...') || g.length === 1, { message: "'...' must be the only group_by entry" })
+      .optional(),
+    continue: z.boolean().default(false),
+    matchers: amMatchers.optional(),
+    match: z.record(labelName, z.string()).optional(),
+    match_re: z
+      .record(labelName, z.string())
+      .superRefine((m, ctx) => {
+        for (const [k, v] of Object.entries(m)) {
+          try {
+            parseMatchers(`${k}=~${JSON.stringify(v)}`);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message, path: [k] });
+          }
+        }
+      })
+      .optional(),
+    group_wait: amDuration.optional(),
+    group_interval: amDuration.optional(),
+    repeat_interval: amDuration.optional(),
+    mute_time_intervals: z.array(z.string().min(1)).optional(),
+    active_time_intervals: z.array(z.string().min(1)).optional(),
+    routes: z.array(routeSchema).optional(),
+  }),
+);
+
+const configShape = z.strictObject({
   /** Name of the cluster the events come from, unless an event says otherwise. */
   cluster: z.string().min(1).default('default'),
   server: z
@@ -225,6 +410,24 @@ export const configSchema = z.strictObject({
       runbookUrlTemplate: z.string().max(2048).default('https://runbooks.example.com/{rule}'),
       /** Per-rule runbook URLs, by rule name; they win over the template. */
       runbooks: z.record(z.string(), z.string()).default({}),
+      /** Falconer's URL as receivers should link to it (PagerDuty links, webhook generatorURL). */
+      externalUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
+      /** With a routing tree: most alerts one group lists (the rest are counted, as Alertmanager's truncatedAlerts). */
+      maxAlertsPerGroup: z.number().int().positive().max(1000).default(100),
+      /** The built-in inhibit rule: a critical alert on a pod mutes that pod's lower alerts. */
+      inhibitLowerOnCriticalPod: z.boolean().default(true),
+      /** An alert resolves after this long without an occurrence; receivers that were told hear it. */
+      resolveAfterSeconds: z.number().int().positive().default(300),
+      silences: z
+        .strictObject({
+          /** Memory-only embedded mode: silences are saved here and read back at start-up (the data dir or Redis keep them otherwise). */
+          file: z.string().min(1).optional(),
+          /** Most silences that are not expired. */
+          capacity: z.number().int().positive().default(10_000),
+          /** How long an expired silence stays listed. */
+          retentionHours: z.number().positive().default(120),
+        })
+        .prefault({}),
       /** How many recent alerts `GET /v1/alerts` can list. */
       recentAlerts: z.number().int().positive().default(1000),
     })
@@ -260,13 +463,129 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  /** Who opened the shell, and which alerts are one incident (docs/correlation.md). */
+  correlation: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Allowed clock difference between nodes (Falco) and the apiserver (audit), in ms. */
+      skewMs: duration.max(60_000).default(2000),
+      /** A session whose end was not seen stays open this long (kubelet's streaming idle timeout is 4 h). */
+      maxSessionSeconds: z
+        .number()
+        .int()
+        .positive()
+        .default(4 * 3600),
+      /** How long a runtime alert waits, before its first announcement, for the audit event of its session; 0 never waits. */
+      waitForAuditMs: duration.max(30_000).default(0),
+      /** How long an announced runtime alert can still be attributed by an audit event that arrives late. */
+      lateAuditSeconds: z.number().int().positive().default(300),
+      /** Sessions remembered per pod; ended ones are forgotten first. */
+      maxSessionsPerPod: z.number().int().positive().max(1000).default(32),
+      /** Pods with sessions remembered by one replica; the least recently used are forgotten beyond it. */
+      maxPods: z.number().int().positive().default(50_000),
+      incidents: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Alerts sharing a pod or a subject within this window (event time) are one incident. */
+          windowSeconds: z.number().int().positive().default(1800),
+          /** Members kept per incident (the count goes on). */
+          maxAlerts: z.number().int().positive().max(1000).default(50),
+          /** How many recent incidents `GET /v1/incidents` can list. */
+          recent: z.number().int().positive().default(1000),
+        })
+        .prefault({}),
+      chains: z
+        .strictObject({
+          /** Load the built-in chain pack (`rules/chains/`). */
+          builtin: z.boolean().default(true),
+          /** User chain folders, applied after the built-in pack; a chain with the same id replaces it. */
+          dirs: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   receivers: z.array(receiverSchema).default([]),
+  /** The routing tree (docs/alerting.md). Without it every receiver hears every alert at its minPriority. */
+  route: routeSchema.optional(),
+  /** Slack interactivity: the "Silence 1h" button on alert messages, served at POST /v1/slack/interactivity. */
+  interactivity: z
+    .strictObject({
+      /** The Slack app's signing secret (Basic Information → App Credentials). Never logged. */
+      slackSigningSecret: z.string().min(16, 'must be at least 16 characters'),
+      /** How long the button silences. */
+      silenceMinutes: z
+        .number()
+        .int()
+        .positive()
+        .max(7 * 24 * 60)
+        .default(60),
+    })
+    .optional(),
+  /** Alertmanager's inhibit rules: a firing source alert mutes matching target alerts. */
+  inhibit_rules: z.array(inhibitRuleSchema).default([]),
+  /** Named time intervals that routes use as mute_time_intervals / active_time_intervals. */
+  time_intervals: z.array(timeIntervalSchema).default([]),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
 });
+
+export const configSchema = configShape.superRefine(checkReferences);
+
+type ConfigShape = z.infer<typeof configShape>;
+
+/** What one key cannot say alone: names the routing tree uses must exist, receiver names are unique. */
+function checkReferences(config: ConfigShape, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  config.receivers.forEach((r, i) => {
+    if (names.has(r.name))
+      ctx.addIssue({
+        code: 'custom',
+        message: `duplicate receiver name ${JSON.stringify(r.name)}`,
+        path: ['receivers', i, 'name'],
+      });
+    names.add(r.name);
+  });
+  const root = config.route;
+  if (!root) return;
+  if (!root.receiver)
+    ctx.addIssue({ code: 'custom', message: 'the root route must name a receiver', path: ['route', 'receiver'] });
+  if (root.matchers?.length || Object.keys(root.match ?? {}).length || Object.keys(root.match_re ?? {}).length)
+    ctx.addIssue({ code: 'custom', message: 'the root route must not have any matchers', path: ['route'] });
+  if (root.mute_time_intervals?.length || root.active_time_intervals?.length)
+    ctx.addIssue({ code: 'custom', message: 'the root route must not have mute or active time intervals', path: ['route'] });
+  const intervals = new Set(config.time_intervals.map((t) => t.name));
+  config.time_intervals.forEach((t, i) => {
+    if (config.time_intervals.findIndex((u) => u.name === t.name) !== i)
+      ctx.addIssue({
+        code: 'custom',
+        message: `duplicate time interval name ${JSON.stringify(t.name)}`,
+        path: ['time_intervals', i, 'name'],
+      });
+  });
+  const known = names.size ? names : new Set(['console']);
+  const visit = (route: RouteConfig, path: (string | number)[]) => {
+    if (route.receiver && !known.has(route.receiver))
+      ctx.addIssue({
+        code: 'custom',
+        message: `undefined receiver ${JSON.stringify(route.receiver)} used in route`,
+        path: [...path, 'receiver'],
+      });
+    for (const field of ['mute_time_intervals', 'active_time_intervals'] as const)
+      route[field]?.forEach((name, i) => {
+        if (!intervals.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            message: `undefined time interval ${JSON.stringify(name)} used in route`,
+            path: [...path, field, i],
+          });
+      });
+    route.routes?.forEach((child, i) => visit(child, [...path, 'routes', i]));
+  };
+  visit(root, ['route']);
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ReceiverConfig = z.infer<typeof receiverSchema>;

@@ -36,7 +36,7 @@ export interface RiskySummary {
 }
 
 /** How the subject was found. */
-export type SubjectOrigin = 'audit-user' | 'impersonated-user' | 'falco-audit-user' | 'pod-service-account';
+export type SubjectOrigin = 'audit-user' | 'impersonated-user' | 'falco-audit-user' | 'pod-service-account' | 'attributed-user';
 
 export interface SubjectFacts {
   user: string;
@@ -125,6 +125,50 @@ export interface Enrichment {
   network?: NetworkEnrichment;
 }
 
+export type AttributionConfidence = 'exact' | 'high' | 'low' | 'ambiguous';
+
+/** One exec/attach/debug session that could have started the process (docs/correlation.md). */
+export interface AttributionCandidate {
+  user: string;
+  groups: string[];
+  sourceIPs: string[];
+  userAgent: string | null;
+  auditID: string;
+  command: string | null;
+  kind: 'exec' | 'attach' | 'debug';
+}
+
+/**
+ * Who opened the session a runtime event happened in. `ambiguous`: more than one user had a session
+ * open that fits, and nothing tells them apart; `user` is then null and `candidates` lists them.
+ */
+export interface Attribution {
+  user: string | null;
+  groups: string[];
+  sourceIPs: string[];
+  userAgent: string | null;
+  auditID: string | null;
+  command: string | null;
+  confidence: AttributionConfidence;
+  candidates: AttributionCandidate[];
+  /** The attributed user's RBAC, as an audit alert's subject gets it. */
+  subject?: SubjectEnrichment;
+}
+
+/** The incident an alert belongs to (docs/correlation.md#incidents). */
+export interface AlertIncident {
+  id: string;
+  /** The incident's first alert: its announcement is the incident's parent message. */
+  parent: string;
+  severity: Priority;
+  alerts: number;
+  chain: string | null;
+  /** The member alert whose arrival completed the chain (its post is broadcast to the channel). */
+  chainCompletedBy?: string;
+  /** The incident's latest timeline entries, oldest first (for the parent message). */
+  timeline?: { time: string; source: EventSource; rule: string; user?: string }[];
+}
+
 export interface Alert {
   /** Identifies the activity; equal fingerprints are deduplicated. */
   fingerprint: string;
@@ -141,7 +185,35 @@ export interface Alert {
   /** The latest event, for rendering. */
   event: SecurityEvent;
   enrichment: Enrichment;
+  /** Runtime alerts: who opened the session the process ran in. Absent when nothing attributes it. */
+  attribution?: Attribution;
+  incident?: AlertIncident;
   count: number;
   firstSeen: number;
   lastSeen: number;
+  /** Ids of the silences that muted the latest occurrence (absent or empty: none). */
+  silencedBy?: string[];
+  /** Fingerprints of the alerts whose inhibit rules muted it. */
+  inhibitedBy?: string[];
+  /** When it resolved (ms): no occurrence for the quiet period. Absent while it fires. */
+  resolvedAt?: number;
+  /**
+   * Set on the notification of a group (the routing tree's grouping): the alert stands for the group,
+   * with its own fingerprint and the group's first alert time, and carries the members.
+   */
+  group?: AlertGroup;
+}
+
+/** What one group notification says (src/alert/group.ts). */
+export interface AlertGroup {
+  key: string;
+  receiver: string;
+  labels: Record<string, string>;
+  /** Firing members first, then those resolved since the last notification; at most a bounded number. */
+  alerts: Alert[];
+  /** Members left out of `alerts` by the bound. */
+  truncated: number;
+  /** By fingerprint: members that resolved, and when. */
+  resolvedAt: Record<string, number>;
+  reason: 'first notification' | 'new alerts added' | 'some alerts resolved' | 'all alerts resolved' | 'repeat interval elapsed';
 }

@@ -1,4 +1,6 @@
-import type { Detection, Enrichment } from '../core/alert';
+import type { Attribution, Detection, Enrichment } from '../core/alert';
+import type { Correlator } from '../correlate/correlator';
+import type { Incident, IncidentTracker } from '../correlate/incidents';
 import type { Enricher } from '../enrich/port';
 import type { Json, JsonObject, SecurityEvent } from '../core/event';
 import type { Priority } from '../core/priority';
@@ -11,6 +13,7 @@ import type { Detector } from './port';
 
 /** One deduplicated alert as `falconer replay` prints it. */
 export interface ReplayAlert {
+  kind: 'alert';
   rule: string;
   ruleId: string;
   priority: Priority;
@@ -26,6 +29,23 @@ export interface ReplayAlert {
   runbook?: string;
   /** With `--enrich`: who did it, the pod's posture and exposure, as the state stood at the end of the replay. */
   enrichment?: Enrichment;
+  /** Runtime alerts: who opened the session (against every session in the replay). */
+  attribution?: Attribution;
+  incident?: string;
+}
+
+/** One incident as `falconer replay` prints it. */
+export interface ReplayIncident {
+  kind: 'incident';
+  id: string;
+  severity: string;
+  chain: string | null;
+  alerts: string[];
+  pods: string[];
+  subjects: string[];
+  firstTime: string;
+  lastTime: string;
+  timeline: { time: string; source: string; rule: string; fingerprint: string; priority: string; user?: string; pod?: string }[];
 }
 
 export interface ReplayStats {
@@ -93,6 +113,8 @@ export class Replay {
   readonly stats: ReplayStats = { events: 0, skipped: 0, duplicates: 0, detections: 0 };
   private alerts = new Map<string, ReplayAlert>();
   private latest = new Map<string, Detection>();
+  private first = new Map<string, Detection>();
+  private events: SecurityEvent[] = [];
   private seen = new Set<string>();
 
   /** With an enricher, every event also feeds its cluster state (audit events carry the objects). */
@@ -121,6 +143,7 @@ export class Replay {
     }
     this.seen.add(event.id);
     this.stats.events++;
+    this.events.push(event);
     this.enricher?.observe(event);
     for (const d of this.detector.detect(event)) this.record(d);
   }
@@ -131,7 +154,9 @@ export class Replay {
     this.latest.set(fp, d);
     const existing = this.alerts.get(fp);
     if (!existing) {
+      this.first.set(fp, d);
       this.alerts.set(fp, {
+        kind: 'alert',
         rule: d.rule,
         ruleId: d.ruleId,
         priority: d.priority,
@@ -166,4 +191,62 @@ export class Replay {
       this.results().map(async (a) => ({ ...a, enrichment: await enricher.enrich(this.latest.get(a.fingerprint)!) })),
     );
   }
+
+  /**
+   * Attribution and incidents, from event time only: every session in the replay is known first (as a
+   * late audit event would update the alert in place), then each alert's first occurrence joins its
+   * incident in event-time order. Deterministic: the same files give the same lines.
+   */
+  async correlate(
+    correlator: Correlator,
+    incidents: IncidentTracker | undefined,
+  ): Promise<{ alerts: ReplayAlert[]; incidents: ReplayIncident[] }> {
+    for (const event of this.events) await correlator.observe(event);
+    const alerts = await this.enrichedResults();
+    const order = alerts
+      .map((a) => ({ a, d: this.first.get(a.fingerprint)! }))
+      .sort((x, y) => compareNs(x.d.event.timeNs, y.d.event.timeNs));
+    const ids = new Set<string>();
+    for (const { a, d } of order) {
+      const correlation = await correlator.correlate(d, a.enrichment ?? {});
+      if (correlation.attribution) a.attribution = correlation.attribution;
+      if (correlation.incident) {
+        a.incident = correlation.incident.id;
+        ids.add(correlation.incident.id);
+      }
+    }
+    const found: Incident[] = [];
+    for (const id of ids) {
+      const incident = await incidents?.get(id);
+      if (incident) found.push(incident);
+    }
+    found.sort((x, y) => x.firstMs - y.firstMs || (x.id < y.id ? -1 : 1));
+    return {
+      alerts,
+      incidents: found.map((i) => ({
+        kind: 'incident',
+        id: i.id,
+        severity: i.severity,
+        chain: i.chain,
+        alerts: i.alerts,
+        pods: i.pods,
+        subjects: i.subjects,
+        firstTime: i.firstTime,
+        lastTime: i.lastTime,
+        timeline: i.timeline.map((t) => ({
+          time: t.time,
+          source: t.source,
+          rule: t.rule,
+          fingerprint: t.fingerprint,
+          priority: t.priority,
+          ...(t.user ? { user: t.user } : {}),
+          ...(t.pod ? { pod: t.pod } : {}),
+        })),
+      })),
+    };
+  }
+}
+
+function compareNs(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }

@@ -95,6 +95,18 @@ export function createEnricher(options: EnricherOptions): Enricher {
         return failed(event, `enrichment failed: ${(err as Error).message}`);
       }
     },
+
+    async subject(cluster, user, groups) {
+      const state = states.peek(cluster);
+      if (!state || state.isEmpty()) {
+        return {
+          known: false,
+          user,
+          reason: `no cluster state for cluster "${cluster}" (no snapshot loaded, no audit objects seen)`,
+        };
+      }
+      return subjectFacts(state, { user, groups, origin: 'attributed-user' }, subjects);
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Detection, Enrichment } from '../core/alert';
+import type { Detection, Enrichment, SubjectEnrichment } from '../core/alert';
 import type { SecurityEvent } from '../core/event';
 
 /**
@@ -9,6 +9,8 @@ import type { SecurityEvent } from '../core/event';
 export interface Enricher {
   observe(event: SecurityEvent): void;
   enrich(detection: Detection): Promise<Enrichment>;
+  /** The RBAC facts of a user the correlate stage attributed a runtime alert to. */
+  subject?(cluster: string, user: string, groups: string[]): Promise<SubjectEnrichment>;
 }
 
 /** Enrichment switched off: every alert goes out with an empty enrichment. */

@@ -2,11 +2,14 @@ import express, { type ErrorRequestHandler, type Request, type Response } from '
 import type { Alert } from '../core/alert';
 import { FalconerError, NotFoundError, toHttpError } from '../core/errors';
 import type { RecentAlerts } from '../alert/recent';
+import type { IncidentTracker } from '../correlate/incidents';
 import type { Dispatcher } from '../notify/dispatcher';
 import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
+import type { SilenceStore } from '../alert/silence';
+import { silenceRoutes } from './silences';
 import type { Authenticate } from '../ingest/auth';
 import { closeIfUnread } from '../ingest/body';
 import { requiredScope } from './scopes';
@@ -17,12 +20,16 @@ export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
   authenticate: Authenticate;
   recent: RecentAlerts;
+  incidents?: IncidentTracker;
   dispatcher: Dispatcher;
   /** Events the pipeline parked after repeated failures. */
   parked: EventDeadLetters;
   metrics: Metrics;
   health: HealthCheck[];
   log: Logger;
+  silences?: SilenceStore;
+  /** Extra routes mounted before the catch-all (e.g. Slack interactivity). */
+  extraRoutes?: express.Router[];
 }
 
 /** Falconer's HTTP surface: ingest, the query API, metrics and health. */
@@ -59,6 +66,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (!alert) return next(new NotFoundError('alert'));
     res.json(toApi(alert));
   });
+  app.get('/v1/incidents', async (req, res, next) => {
+    try {
+      const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 100));
+      res.json({ incidents: deps.incidents ? await deps.incidents.list(limit) : [] });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.get('/v1/incidents/:id', async (req, res, next) => {
+    try {
+      const id = String(req.params.id);
+      const incident = deps.incidents && /^inc-[0-9a-f]{16}$/.test(id) ? await deps.incidents.get(id) : undefined;
+      if (!incident) return next(new NotFoundError('incident'));
+      res.json(incident);
+    } catch (err) {
+      next(err);
+    }
+  });
   app.get('/v1/dead-letters', (_req, res) => {
     res.json({
       deadLetters: deps.dispatcher.deadLetters().map(({ alert, ...letter }) => ({ ...letter, alert: toApi(alert) })),
@@ -70,6 +95,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const parked = parkedEventHandlers(deps.parked);
   app.get('/v1/events/dead-letters', parked.list);
   app.post('/v1/events/dead-letters/replay', parked.replay);
+
+  if (deps.silences) app.use(silenceRoutes(deps.silences));
+  for (const router of deps.extraRoutes ?? []) app.use(router);
 
   app.get('/metrics', async (_req, res, next) => {
     try {
@@ -102,5 +130,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 function toApi(alert: Alert) {
   const { event, ...rest } = alert;
   const { raw: _raw, ...eventWithoutRaw } = event;
-  return { ...rest, event: eventWithoutRaw };
+  const state =
+    alert.resolvedAt !== undefined ? 'resolved' : alert.silencedBy?.length || alert.inhibitedBy?.length ? 'suppressed' : 'active';
+  return { ...rest, state, silencedBy: alert.silencedBy ?? [], inhibitedBy: alert.inhibitedBy ?? [], event: eventWithoutRaw };
 }

@@ -1,7 +1,10 @@
 import type { Scope } from '../ingest/auth';
 
-/** Endpoints anyone may call: Prometheus and the kubelet's probes carry no token. */
-const PUBLIC = new Set(['/metrics', '/healthz', '/readyz']);
+/**
+ * Endpoints anyone may call: Prometheus and the kubelet's probes carry no token; Slack cannot send
+ * one, so its interactivity requests are authenticated by Slack's signature instead.
+ */
+const PUBLIC = new Set(['/metrics', '/healthz', '/readyz', '/v1/slack/interactivity']);
 const INGEST = new Set(['/v1/events/falco', '/v1/events/audit']);
 
 /**

@@ -65,7 +65,7 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
     timeNs,
     receivedAt: ctx.receivedAt,
     k8s: {
-      cluster: ctx.cluster,
+      cluster: clusterField(fields.cluster) ?? ctx.cluster,
       namespace,
       pod,
       container: cleanField(fields['container.name']),
@@ -86,6 +86,13 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
     // The raw payload and the normalised copy of its fields and output.
     sizeBytes: raw.bytes * 2,
   };
+}
+
+const CLUSTER_NAME = /^[A-Za-z0-9]([-A-Za-z0-9._]{0,61}[A-Za-z0-9])?$/;
+
+/** A `cluster` output field (Falcosidekick `customfields`, Falco `static_fields`) names the cluster when it is a valid name. */
+function clusterField(v: FieldValue | undefined): string | undefined {
+  return typeof v === 'string' && CLUSTER_NAME.test(v) ? v : undefined;
 }
 
 function podTarget(fields: Record<string, FieldValue>): FieldValue {

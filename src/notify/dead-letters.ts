@@ -4,7 +4,8 @@ import type { EmbeddedDatabase } from '../store/embedded-db';
 
 export interface DeadLetter {
   receiver: string;
-  kind: 'send' | 'update';
+  /** `amend`: an alert changed after the fact (its attribution, its incident). */
+  kind: 'send' | 'update' | 'amend' | 'resolve';
   fingerprint: string;
   rule: string;
   error: string;

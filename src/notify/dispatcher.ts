@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Alert } from '../core/alert';
+import type { Alert, AlertIncident } from '../core/alert';
 import type { Clock, TimerHandle } from '../core/clock';
 import { DeliveryError } from '../core/errors';
 import { atLeast } from '../core/priority';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
-import type { DeliveryRef, Notifier } from './port';
+import type { DeliveryRef, Notifier, SendContext } from './port';
 import { DeadLetters, type DeadLetter } from './dead-letters';
 
 export type { DeadLetter } from './dead-letters';
@@ -39,6 +39,11 @@ export interface DispatcherOptions {
    * Off when undefined: only a store shared with other replicas needs it.
    */
   recoverIntervalMs?: number;
+  /**
+   * The routing tree's answer: the receivers an alert goes to (docs/alerting.md). When undefined, every
+   * receiver whose minimum priority it reaches (the behaviour without `route:`).
+   */
+  route?: (alert: Alert) => Iterable<string>;
 }
 
 /**
@@ -51,13 +56,33 @@ type NotifyRecord =
   | { state: 'inflight'; receiver: string; owner: string; leaseUntil: number; alert: Alert }
   | { state: 'sent'; ref?: DeliveryRef };
 
+/**
+ * The incident's parent message for one receiver, under `thread:<receiver>:<incident>`: while the
+ * parent's send is held, when it will go (members wait as long, so they land in its thread); then
+ * where it landed.
+ */
+type ThreadRecord = { pendingUntil: number; ref?: undefined } | { ref: DeliveryRef; alert: Alert };
+
+/** How an occurrence is handed off: held a while first (correlation), or without refreshing an existing announcement. */
+export interface AnnounceOptions {
+  /** Wait this long before the first send (a Falco alert waiting for its exec audit event). */
+  holdMs?: number;
+  /**
+   * False: an alert whose mute lifted is announced if nobody did, but its possibly older copy
+   * refreshes nothing.
+   */
+  refreshExisting?: boolean;
+}
+
 interface Job {
-  kind: 'send' | 'update';
+  kind: 'send' | 'update' | 'amend' | 'thread' | 'resolve';
   alert: Alert;
   attempts: number;
   lastError?: DeliveryError;
   /** Where a sent alert landed, kept so a failed write of the record does not send it twice. */
   ref?: DeliveryRef | undefined;
+  /** For `resolve`: when the alert resolved. */
+  resolvedAt?: number;
 }
 
 interface Lane {
@@ -118,17 +143,80 @@ export class Dispatcher {
   /**
    * An alert occurrence, handed off durably: for every receiver whose minimum priority it reaches,
    * the first hand-off of its fingerprint and window announces it; a later one (a duplicate, or a
-   * redelivered event) refreshes the announcement instead. Rejects when the store cannot take it.
+   * redelivered event) refreshes the announcement instead (unless `refreshExisting` is false: an
+   * alert whose mute lifted is announced if nobody did, but its possibly older copy refreshes nothing).
+   * Rejects when the store cannot take it.
    */
-  announce(alert: Alert): Promise<void> {
-    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert))).then(() => undefined);
+  announce(alert: Alert, options: AnnounceOptions = {}): Promise<void> {
+    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert, options))).then(() => undefined);
     this.track(handedOff.catch(() => undefined));
     return handedOff;
+  }
+
+  /**
+   * The alert resolved at `at`: each receiver that was told about it and understands resolution hears
+   * it, once across replicas (a claim per announcement and occurrence), whether or not the alert is
+   * silenced or inhibited now (unlike Alertmanager, #226: no incident is left open).
+   */
+  resolve(alert: Alert, at: number): Promise<void> {
+    const claimed = Promise.all(
+      this.eligible(alert)
+        .filter((lane) => lane.notifier.resolve)
+        .map(async (lane) => {
+          const key = recordKey(lane, alert);
+          if ((await this.store.get(key)) === undefined) return; // never announced: nothing to take back
+          if (!(await this.store.setIfAbsent(`resolved:${key}:${alert.lastSeen}`, '1', this.options.windowMs))) return;
+          this.enqueue(lane, { kind: 'resolve', alert, attempts: 0, resolvedAt: at });
+        }),
+    ).then(() => undefined);
+    this.track(claimed.catch(() => undefined));
+    return claimed;
+  }
+
+  /** A new version of an announcement, sent now (a group's later notification: its timers already paced it). */
+  update(alert: Alert): void {
+    for (const lane of this.eligible(alert)) if (lane.notifier.update) this.enqueue(lane, { kind: 'update', alert, attempts: 0 });
   }
 
   /** A duplicate: receivers that can update an announcement do so, debounced. */
   refresh(alert: Alert): void {
     for (const lane of this.eligible(alert)) this.refreshIn(lane, alert);
+  }
+
+  /**
+   * The alert changed after the fact (attribution, incident): an immediate update of the announcement,
+   * or, while the first send is still waiting, a change to what it will send.
+   */
+  amend(alert: Alert): Promise<void> {
+    for (const lane of this.eligible(alert)) {
+      const pending = lane.pendingUpdates.get(alert.fingerprint);
+      if (pending) {
+        this.clock.clearTimeout(pending.timer);
+        lane.pendingUpdates.delete(alert.fingerprint);
+      }
+      this.enqueue(lane, { kind: 'amend', alert, attempts: 0 });
+    }
+    return Promise.resolve();
+  }
+
+  /** The incident grew: its parent message is updated (debounced per incident) to say so. */
+  incidentChanged(incident: AlertIncident): void {
+    for (const lane of this.lanes) {
+      if (!lane.notifier.update) continue;
+      const id = `incident:${incident.id}`;
+      const placeholder = { fingerprint: id, incident } as unknown as Alert;
+      const pending = lane.pendingUpdates.get(id);
+      if (pending) {
+        pending.alert = placeholder;
+        continue;
+      }
+      const timer = this.clock.setTimeout(() => {
+        const entry = lane.pendingUpdates.get(id);
+        lane.pendingUpdates.delete(id);
+        if (entry) this.enqueue(lane, { kind: 'thread', alert: entry.alert, attempts: 0 });
+      }, this.options.updateDebounceMs);
+      lane.pendingUpdates.set(id, { timer, alert: placeholder });
+    }
   }
 
   deadLetters(): readonly DeadLetter[] {
@@ -142,7 +230,14 @@ export class Dispatcher {
     for (const letter of letters) {
       const lane = this.lanes.find((l) => l.notifier.name === letter.receiver);
       if (!lane) continue;
-      if (letter.kind === 'update') this.enqueue(lane, { kind: 'update', alert: letter.alert, attempts: 0 });
+      if (letter.kind === 'resolve')
+        this.enqueue(lane, {
+          kind: 'resolve',
+          alert: letter.alert,
+          attempts: 0,
+          resolvedAt: letter.alert.resolvedAt ?? letter.at,
+        });
+      else if (letter.kind !== 'send') this.enqueue(lane, { kind: letter.kind, alert: letter.alert, attempts: 0 });
       else
         this.track(
           this.handOff(lane, letter.alert).catch((err: unknown) =>
@@ -176,22 +271,51 @@ export class Dispatcher {
     }
     await this.settled();
     this.closed = true;
+    await Promise.all(this.lanes.map((l) => l.notifier.close?.().catch(() => undefined)));
   }
 
   private eligible(alert: Alert): Lane[] {
-    return this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
+    const lanes = this.lanes.filter((l) => atLeast(alert.priority, l.notifier.minPriority));
+    const group = alert.group;
+    if (group) return lanes.filter((l) => l.notifier.name === group.receiver);
+    if (!this.options.route) return lanes;
+    const routed = new Set(this.options.route(alert));
+    return lanes.filter((l) => routed.has(l.notifier.name));
   }
 
-  private async handOff(lane: Lane, alert: Alert): Promise<void> {
+  private async handOff(lane: Lane, alert: Alert, options: AnnounceOptions = {}): Promise<void> {
+    let holdMs = options.holdMs ?? 0;
+    const incident = alert.incident;
+    if (incident && incident.parent !== alert.fingerprint) {
+      const raw = await this.store.get(threadKey(lane, incident.id));
+      const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+      if (thread && !thread.ref && thread.pendingUntil > this.clock.now()) {
+        holdMs = Math.max(holdMs, thread.pendingUntil - this.clock.now() + 1);
+      }
+    }
     const record: NotifyRecord = { state: 'pending', receiver: lane.notifier.name, alert };
     const created = await this.store.handOff(
       recordKey(lane, alert),
       JSON.stringify(record),
       this.options.windowMs,
-      this.clock.now() + this.claimGraceMs,
+      this.clock.now() + this.claimGraceMs + holdMs,
     );
-    if (created) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
-    else this.refreshIn(lane, alert);
+    if (created && incident?.parent === alert.fingerprint) {
+      const marker: ThreadRecord = { pendingUntil: this.clock.now() + holdMs };
+      await this.store.setIfAbsent(threadKey(lane, incident.id), JSON.stringify(marker), this.options.windowMs);
+    }
+    if (!created) {
+      if (options.refreshExisting !== false) this.refreshIn(lane, alert);
+    } else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+    else {
+      // Held: what is sent is the record's alert at send time, so an amend in between is sent with it.
+      const key = recordKey(lane, alert);
+      this.queued.add(key);
+      this.clock.setTimeout(() => {
+        this.queued.delete(key);
+        this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+      }, holdMs);
+    }
   }
 
   private refreshIn(lane: Lane, alert: Alert): void {
@@ -274,7 +398,9 @@ export class Dispatcher {
         if (job.ref === undefined) {
           const claim = await this.claim(lane, key, job);
           if (!claim) return 'done'; // sent, being sent by a live replica, or gone
-          job.ref = (await this.whileHolding(key, claim, () => notifier.send(job.alert))) ?? {};
+          const context = await this.sendContext(lane, job.alert);
+          job.ref = (await this.whileHolding(key, claim, () => notifier.send(job.alert, context))) ?? {};
+          await this.rememberThread(lane, job.alert, job.ref);
           this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'sent' });
           this.metrics.ingestToNotify.observe(
             { receiver: notifier.name },
@@ -284,10 +410,35 @@ export class Dispatcher {
         const sent: NotifyRecord = { state: 'sent', ref: job.ref };
         await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
         await this.store.unschedule(key);
+      } else if (job.kind === 'thread') {
+        const incident = job.alert.incident!;
+        const raw = await this.store.get(threadKey(lane, incident.id));
+        const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+        if (!thread?.ref) return 'done'; // the parent is not posted (yet): it will go out with the incident as it stands
+        await notifier.update!({ ...thread.alert, incident }, thread.ref);
+        this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
+      } else if (job.kind === 'resolve') {
+        const raw = await this.store.get(key);
+        if (raw === undefined) return 'done';
+        const record = JSON.parse(raw) as NotifyRecord;
+        // Behind its own announcement (a retry in flight, here or on another replica): wait for it.
+        if (record.state !== 'sent') throw new DeliveryError('announcement not delivered yet', true);
+        await notifier.resolve!(job.alert, record.ref ?? {}, job.resolvedAt ?? this.clock.now());
+        this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'resolved' });
       } else {
         const record = await this.store.get(key);
+        if (job.kind === 'amend' && record) {
+          const parsed = JSON.parse(record) as NotifyRecord;
+          if (parsed.state === 'pending') {
+            const next: NotifyRecord = { ...parsed, alert: job.alert };
+            if (await this.store.replace(key, record, JSON.stringify(next), this.options.windowMs)) return 'done';
+            throw new DeliveryError('notification record changed while amending it', true);
+          }
+          if (parsed.state === 'inflight') throw new DeliveryError('amending an alert whose send is in flight', true);
+        }
         const ref = record ? (JSON.parse(record) as { ref?: DeliveryRef }).ref : undefined;
         if (!ref || Object.keys(ref).length === 0) return 'done'; // not announced (yet), or without a ref: nothing to update
+        if (!notifier.update) return 'done';
         await notifier.update!(job.alert, ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
       }
@@ -309,6 +460,24 @@ export class Dispatcher {
       this.deadLetter(lane, job, error.message);
       return 'done';
     }
+  }
+
+  /** A member of an incident whose parent message is out is posted in its thread; a chain's completion is broadcast. */
+  private async sendContext(lane: Lane, alert: Alert): Promise<SendContext | undefined> {
+    const incident = alert.incident;
+    if (!incident || incident.parent === alert.fingerprint) return undefined;
+    const raw = await this.store.get(threadKey(lane, incident.id));
+    const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+    if (!thread?.ref) return undefined; // the parent did not land (here): a channel message of its own
+    return { thread: thread.ref, broadcast: incident.chainCompletedBy === alert.fingerprint };
+  }
+
+  private async rememberThread(lane: Lane, alert: Alert, ref: DeliveryRef): Promise<void> {
+    const incident = alert.incident;
+    if (!incident || incident.parent !== alert.fingerprint || Object.keys(ref).length === 0) return;
+    const { raw: _raw, ...event } = alert.event;
+    const record: ThreadRecord = { ref, alert: { ...alert, event: { ...event, raw: {} } } };
+    await this.store.set(threadKey(lane, incident.id), JSON.stringify(record), this.options.windowMs);
   }
 
   /**
@@ -409,6 +578,7 @@ export class Dispatcher {
   private async recover(horizon = this.clock.now(), limit = RECOVERY_BATCH): Promise<void> {
     const now = this.clock.now();
     for (const key of await this.store.due(horizon, limit)) {
+      if (!key.startsWith('notify:')) continue; // another stage's entry (a group's flush: alert/group.ts)
       if (this.queued.has(key)) {
         await this.store.schedule(key, now + this.claimGraceMs); // ours, waiting in a lane
         continue;
@@ -441,6 +611,12 @@ export class Dispatcher {
 
   private deadLetter(lane: Lane, job: Job, error: string): void {
     const { notifier } = lane;
+    if (job.kind === 'thread') {
+      // Only the incident summary on the parent message is stale; the alerts themselves went out.
+      this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'dropped' });
+      this.log.warn({ receiver: notifier.name, incident: job.alert.incident?.id, err: error }, 'incident parent update dropped');
+      return;
+    }
     const evicted = this.dead.add({
       receiver: notifier.name,
       kind: job.kind,
@@ -464,6 +640,10 @@ export class Dispatcher {
       'notification dead-lettered',
     );
   }
+}
+
+function threadKey(lane: Lane, incidentId: string): string {
+  return `thread:${lane.notifier.name}:${incidentId}`;
 }
 
 function recordKey(lane: Lane, alert: Alert): string {

@@ -1,4 +1,4 @@
-import type { Alert, Enrichment, NetworkEnrichment, PodEnrichment, SubjectEnrichment } from '../core/alert';
+import type { Alert, Attribution, Enrichment, NetworkEnrichment, PodEnrichment, SubjectEnrichment } from '../core/alert';
 import type { Priority } from '../core/priority';
 import { priorityTitle } from '../core/priority';
 import { escapeMrkdwn, inlineCode, mrkdwnValue, plainText, truncate } from './mrkdwn';
@@ -56,20 +56,28 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
       text: truncate(`*${label}*\n${OUR_OWN.has(label) ? value : mrkdwnValue(value)}`, FIELD_MAX),
     }));
 
+  const attributed = alert.attribution ? attributionLine(alert.attribution) : undefined;
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(plainText(alert.rule), HEADER_MAX), emoji: false } },
+    ...(attributed ? [{ type: 'section', text: { type: 'mrkdwn', text: truncate(attributed, SECTION_MAX) } }] : []),
     {
       type: 'section',
       text: { type: 'plain_text', text: truncate(plainText(alert.summary || alert.rule), SECTION_MAX), emoji: false },
     },
     { type: 'section', fields },
   ];
+  if (alert.incident && alert.incident.alerts > 1) blocks.push(incidentContext(alert.incident));
   const command = e.process?.cmdline ?? (e.audit?.exec?.command.length ? e.audit.exec.command.join(' ') : undefined);
   if (command) {
     const label = '*Command*\n';
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: label + inlineCode(command, SECTION_MAX - label.length) } });
   }
-  const enrichment = enrichmentText(alert.enrichment);
+  const enrichment = [
+    alert.attribution?.subject ? subjectLines(alert.attribution.subject).join('\n') : '',
+    enrichmentText(alert.enrichment),
+  ]
+    .filter(Boolean)
+    .join('\n');
   if (enrichment) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(enrichment, SECTION_MAX) } });
   const runbook = runbookUrl(alert.runbookUrl);
   if (runbook) {
@@ -84,9 +92,46 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
   });
   const where = k.pod ? ` in ${mrkdwnValue(k.namespace ?? '')}/${mrkdwnValue(k.pod)}` : '';
   return {
-    text: truncate(`[${priorityTitle(alert.priority)}] ${mrkdwnValue(alert.rule)}${where}`, FALLBACK_MAX),
+    text: truncate(
+      `[${priorityTitle(alert.priority)}] ${mrkdwnValue(alert.rule)}${where}${attributedText(alert.attribution)}`,
+      FALLBACK_MAX,
+    ),
     attachments: [{ color: COLOURS[alert.priority], blocks }],
   };
+}
+
+/**
+ * Who opened the session, first: "opened by alice@example.com (kubectl, 203.0.113.7)". The user agent
+ * is client-set, so only its product name is shown; every part is an escaped event value.
+ */
+export function attributionLine(a: Attribution): string {
+  if (a.confidence === 'ambiguous') {
+    const users = a.candidates.map((c) => mrkdwnValue(c.user)).join(', ');
+    return `*opened by one of* ${users} (ambiguous: sessions of several users were open in this container)`;
+  }
+  const agent = a.userAgent ? a.userAgent.split(/[\s/]/)[0] : undefined;
+  const ip = a.sourceIPs.at(-1);
+  const parts = [agent, ip].filter((p): p is string => !!p).map(mrkdwnValue);
+  if (a.confidence === 'exact') parts.push('matched by audit ID');
+  if (a.confidence === 'low') parts.push('low confidence');
+  return `*opened by ${mrkdwnValue(a.user ?? '')}*${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+function attributedText(a: Attribution | undefined): string {
+  if (!a) return '';
+  const who = a.user ? mrkdwnValue(a.user) : `one of ${a.candidates.map((c) => mrkdwnValue(c.user)).join(', ')}`;
+  return ` — opened by ${who}`;
+}
+
+/** The incident an alert belongs to, on its message: severity, size, chain, the latest timeline entries. */
+function incidentContext(i: NonNullable<Alert['incident']>): unknown {
+  const chain = i.chain ? ` · chain *${mrkdwnValue(i.chain)}*` : '';
+  const timeline = (i.timeline ?? []).map(
+    (t) =>
+      `${mrkdwnValue(t.time)} · ${t.source === 'falco' ? 'runtime' : 'audit'} · ${mrkdwnValue(t.rule)}${t.user ? ` · ${mrkdwnValue(t.user)}` : ''}`,
+  );
+  const head = `Incident ${mrkdwnValue(i.id)} · ${priorityTitle(i.severity)} · ${i.alerts} alerts${chain}`;
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate([head, ...timeline].join('\n'), SECTION_MAX) }] };
 }
 
 /**
@@ -124,7 +169,7 @@ export function enrichmentText(enrichment: Enrichment): string {
   return lines.map((l) => truncate(l, LINE_MAX)).join('\n');
 }
 
-function subjectLines(subject: SubjectEnrichment): string[] {
+export function subjectLines(subject: SubjectEnrichment): string[] {
   if (!subject.known) {
     const who = subject.user ? `${mrkdwnValue(subject.user)}: ` : '';
     return [`*Subject* ${who}state unknown (${mrkdwnValue(subject.reason)})`];

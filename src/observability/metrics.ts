@@ -54,6 +54,17 @@ export function createMetrics() {
       help: 'Occurrences folded into an existing alert instead of notifying again',
       registers: [registry],
     }),
+    suppressed: new Counter({
+      name: 'falconer_alerts_suppressed_total',
+      help: 'Alert occurrences not notified because a silence or an inhibit rule muted them, by reason (silenced, inhibited)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    resolved: new Counter({
+      name: 'falconer_alerts_resolved_total',
+      help: 'Alerts resolved after their quiet period',
+      registers: [registry],
+    }),
     notifications: new Counter({
       name: 'falconer_notifications_total',
       help: 'Notification attempts, by receiver and outcome (sent, updated, failed, dead_lettered)',

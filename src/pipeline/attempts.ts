@@ -1,7 +1,7 @@
 import { UnavailableError } from '../core/errors';
 
 /** The steps of one event's processing, as a failure names them (a label of `falconer_events_parked_total`). */
-export type Stage = 'observe' | 'detect' | 'enrich' | 'alert';
+export type Stage = 'observe' | 'detect' | 'enrich' | 'correlate' | 'alert';
 
 export interface EventFailure {
   stage: Stage;

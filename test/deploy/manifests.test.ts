@@ -119,6 +119,13 @@ describe('apiserver audit policy', () => {
     expect(decision.omitStages).not.toContain('ResponseStarted');
   });
 
+  it('records a kubectl debug patch of pods/ephemeralcontainers with its body and its ResponseComplete event', () => {
+    // The correlate stage reads the new ephemeral container's name from the request body (docs/correlation.md).
+    const decision = auditDecision(policy, req(alice, 'patch', '', 'pods', 'ephemeralcontainers'));
+    expect(decision.level).toBe('RequestResponse');
+    expect(decision.omitStages).not.toContain('ResponseComplete');
+  });
+
   it.each<[string, string, string, AuditLevel]>([
     ['create', '', 'pods', 'RequestResponse'],
     ['patch', 'apps', 'deployments', 'RequestResponse'],

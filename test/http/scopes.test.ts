@@ -30,6 +30,22 @@ const ROUTES: Record<string, { method: string; path: string; body?: () => string
   'POST /v1/dead-letters/replay': { method: 'POST', path: '/v1/dead-letters/replay', ok: 202 },
   'GET /v1/events/dead-letters': { method: 'GET', path: '/v1/events/dead-letters', ok: 200 },
   'POST /v1/events/dead-letters/replay': { method: 'POST', path: '/v1/events/dead-letters/replay', ok: 202 },
+  'GET /v1/silences': { method: 'GET', path: '/v1/silences', ok: 200 },
+  'POST /v1/silences': {
+    method: 'POST',
+    path: '/v1/silences',
+    body: () =>
+      JSON.stringify({
+        matchers: [{ name: 'pod', value: 'p', isRegex: false, isEqual: true }],
+        endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+        createdBy: 'scopes',
+        comment: 'test',
+      }),
+    ok: 200,
+  },
+  'DELETE /v1/silences/{id}': { method: 'DELETE', path: '/v1/silences/nope', ok: 404 },
+  // Public (Slack signs it instead of a token); not configured here, so no such endpoint.
+  'POST /v1/slack/interactivity': { method: 'POST', path: '/v1/slack/interactivity', body: () => 'payload=%7B%7D', ok: 404 },
   'GET /metrics': { method: 'GET', path: '/metrics', ok: 200 },
   'GET /healthz': { method: 'GET', path: '/healthz', ok: 200 },
 };
@@ -45,6 +61,10 @@ const TABLE: [string, number, number, number, number, number, number][] = [
   ['POST /v1/dead-letters/replay', 401, 401, 403, 403, 202, 202],
   ['GET /v1/events/dead-letters', 401, 401, 403, 200, 403, 200],
   ['POST /v1/events/dead-letters/replay', 401, 401, 403, 403, 202, 202],
+  ['GET /v1/silences', 401, 401, 403, 200, 403, 200],
+  ['POST /v1/silences', 401, 401, 403, 403, 200, 200],
+  ['DELETE /v1/silences/{id}', 401, 401, 403, 403, 404, 404],
+  ['POST /v1/slack/interactivity', 404, 404, 404, 404, 404, 404],
   ['GET /metrics', 200, 200, 200, 200, 200, 200],
   ['GET /healthz', 200, 200, 200, 200, 200, 200],
 ];

@@ -7,6 +7,8 @@ import type { DeliveryRef, Notifier } from '../../src/notify/port';
 import { createMetrics } from '../../src/observability/metrics';
 import { MemoryStateStore } from '../../src/store/memory';
 import { alertOf, falcoSecurityEvent } from '../support/alerts';
+import { buildRoute, routeReceivers } from '../../src/alert/route';
+import { routeSchema } from '../../src/config/schema';
 
 /** A receiver that records calls and fails as scripted. */
 class ScriptedNotifier implements Notifier {
@@ -77,6 +79,29 @@ describe('Dispatcher', () => {
     await dispatcher.settled();
     expect(low.sends.map((a) => a.fingerprint)).toEqual(['fp-1', 'fp-2']);
     expect(high.sends.map((a) => a.fingerprint)).toEqual(['fp-2']);
+  });
+
+  it('sends to the receivers the routing tree names, and only those', async () => {
+    const shop = new ScriptedNotifier('shop');
+    const sec = new ScriptedNotifier('security');
+    const other = new ScriptedNotifier('other');
+    const tree = buildRoute(
+      routeSchema.parse({
+        receiver: 'other',
+        routes: [
+          { matchers: ['namespace="shop"'], receiver: 'shop', continue: true },
+          { matchers: ['severity="critical"'], receiver: 'security' },
+        ],
+      }),
+    );
+    const { dispatcher } = setup([shop, sec, other], { route: (a) => routeReceivers(tree, a.labels) });
+    dispatcher.announce(alert({ fingerprint: 'a', labels: { namespace: 'shop', severity: 'critical' } }));
+    dispatcher.announce(alert({ fingerprint: 'b', labels: { namespace: 'shop', severity: 'info' } }));
+    dispatcher.announce(alert({ fingerprint: 'c', labels: { namespace: 'web', severity: 'info' } }));
+    await dispatcher.settled();
+    expect(shop.sends.map((a) => a.fingerprint)).toEqual(['a', 'b']);
+    expect(sec.sends.map((a) => a.fingerprint)).toEqual(['a']);
+    expect(other.sends.map((a) => a.fingerprint)).toEqual(['c']);
   });
 
   it('retries with exponential backoff, exactly on schedule', async () => {

@@ -8,6 +8,9 @@ import { systemClock } from '../../core/clock';
 import { ClusterStates, loadSnapshot } from '../../enrich/cluster-state';
 import { createEnricher } from '../../enrich/enricher';
 import type { Enricher } from '../../enrich/port';
+import { validateConfig } from '../../config/load';
+import { correlationFromConfig } from '../../correlate';
+import { MemoryStateStore } from '../../store/memory';
 
 interface ReplayOptions {
   rules: string[];
@@ -15,6 +18,7 @@ interface ReplayOptions {
   cluster: string;
   enrich: boolean;
   state: string[];
+  correlate: boolean;
 }
 
 export const registerReplay: CommandRegistrar = (program, exit) => {
@@ -34,6 +38,7 @@ export const registerReplay: CommandRegistrar = (program, exit) => {
     .option('--no-builtin', 'do not load the built-in pack')
     .option('--cluster <name>', 'cluster name for the events', 'replay')
     .option('--enrich', 'add the enrichment (subject, pod posture, network exposure) to each alert')
+    .option('--no-correlate', 'no attribution of runtime alerts and no incidents')
     .option(
       '--state <file>',
       'cluster snapshot (kubectl get ... -A -o json) for --enrich; repeatable',
@@ -73,11 +78,23 @@ export const registerReplay: CommandRegistrar = (program, exit) => {
         }
         for (const value of eventsInText(text)) replay.add(value);
       }
-      for (const alert of await replay.enrichedResults()) process.stdout.write(JSON.stringify(alert) + '\n');
+      // Correlation with the default settings, on a store of its own; the wall clock plays no part.
+      const correlation = opts.correlate
+        ? correlationFromConfig(validateConfig({}), {
+            store: new MemoryStateStore(systemClock),
+            ...(enricher?.subject ? { subject: enricher.subject.bind(enricher) } : {}),
+            amend: async () => undefined,
+          })
+        : undefined;
+      const { alerts, incidents } = correlation
+        ? await replay.correlate(correlation.correlator, correlation.incidents)
+        : { alerts: await replay.enrichedResults(), incidents: [] };
+      for (const alert of alerts) process.stdout.write(JSON.stringify(alert) + '\n');
+      for (const incident of incidents) process.stdout.write(JSON.stringify(incident) + '\n');
       const s = replay.stats;
       const errors = engine.ruleSet.stats().filter((r) => r.stats.errors > 0);
       process.stderr.write(
-        `replayed ${s.events} events (${s.skipped} skipped, ${s.duplicates} duplicates): ${s.detections} detections, ${replay.results().length} alerts\n`,
+        `replayed ${s.events} events (${s.skipped} skipped, ${s.duplicates} duplicates): ${s.detections} detections, ${replay.results().length} alerts, ${incidents.length} incidents\n`,
       );
       for (const r of errors)
         process.stderr.write(`rule ${r.id}: ${r.stats.errors} evaluation errors (last: ${r.stats.lastError})\n`);

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CommandRegistrar } from '../main';
 import { ruleDirs, compileRuleSources, BUILTIN_RULES_DIR } from '../../detect/engine';
@@ -6,6 +7,13 @@ import { readFixtures, runFixtures } from '../../detect/fixtures';
 import { readRuleSources } from '../../detect/rules/load';
 import { formatProblem } from '../../detect/rules/types';
 import type { RuleSet } from '../../detect/rules/ruleset';
+import {
+  BUILTIN_CHAINS_DIR,
+  loadChains,
+  readChainFixtures,
+  runChainFixtures,
+  type ChainFixtureResult,
+} from '../../correlate/chains';
 
 interface RulesOptions {
   builtin: boolean;
@@ -65,14 +73,30 @@ export const registerRules: CommandRegistrar = (program, exit) => {
         process.stderr.write(`${(err as Error).message}\n`);
         return exit(1);
       }
-      const failed = results.filter((r) => !r.ok);
-      for (const r of opts.verbose ? results : failed) {
+      let chainResults: ChainFixtureResult[];
+      try {
+        // Chains live in `chains/` of each rule folder, their fixtures in `chains/fixtures/`.
+        const chainFolders = [
+          ...(opts.builtin ? [BUILTIN_CHAINS_DIR] : []),
+          ...dirs.map((d) => join(resolve(d), 'chains')).filter((d) => existsSync(d)),
+        ];
+        chainResults = runChainFixtures(loadChains(chainFolders), readChainFixtures(chainFolders));
+      } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        return exit(1);
+      }
+      const all = [
+        ...results.map((r) => ({ ...r, what: r.rule })),
+        ...chainResults.map((r) => ({ ...r, what: `chain ${r.chain}` })),
+      ];
+      const failed = all.filter((r) => !r.ok);
+      for (const r of opts.verbose ? all : failed) {
         const where = r.file ? ` (${r.file})` : '';
         process.stdout.write(
-          `${r.ok ? 'PASS' : 'FAIL'} ${r.rule} ${r.kind}: ${r.name}${where}${r.problem ? ' — ' + r.problem : ''}\n`,
+          `${r.ok ? 'PASS' : 'FAIL'} ${r.what} ${r.kind}: ${r.name}${where}${r.problem ? ' — ' + r.problem : ''}\n`,
         );
       }
-      process.stdout.write(`${results.length - failed.length} passed, ${failed.length} failed\n`);
+      process.stdout.write(`${all.length - failed.length} passed, ${failed.length} failed\n`);
       exit(failed.length ? 1 : 0);
     });
 };

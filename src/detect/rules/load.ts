@@ -11,10 +11,10 @@ export interface RuleSourceFile {
   text: string;
 }
 
-/** Folders a rules folder may hold that are not rules: fixture events, and override files to copy. */
-const NOT_RULES = new Set(['fixtures', 'examples']);
+/** Folders a rules folder may hold that are not rules: fixture events, override files to copy, the correlate stage's chains. */
+const NOT_RULES = new Set(['fixtures', 'examples', 'chains']);
 
-/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/` and `examples/`. */
+/** Rule files of a folder: `*.yaml` / `*.yml`, recursively, sorted, skipping `fixtures/`, `examples/` and `chains/`. */
 export function ruleFilesIn(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import type { Alert } from '../core/alert';
+import type { StateStore } from '../store/port';
+import { matchesAll, newMatcher, parseMatchers, type Labels, type Matcher } from './matcher';
+
+/** One `inhibit_rules` entry in Alertmanager's syntax (the legacy match forms included). */
+export interface InhibitRuleConfig {
+  name?: string | undefined;
+  source_matchers?: string[] | undefined;
+  target_matchers?: string[] | undefined;
+  source_match?: Record<string, string> | undefined;
+  source_match_re?: Record<string, string> | undefined;
+  target_match?: Record<string, string> | undefined;
+  target_match_re?: Record<string, string> | undefined;
+  equal?: string[] | undefined;
+}
+
+interface Rule {
+  id: string;
+  source: Matcher[];
+  target: Matcher[];
+  equal: string[];
+}
+
+/**
+ * The built-in rule: a critical alert on a pod mutes the lower alerts of the same pod, so one page
+ * replaces five.
+ */
+export const CRITICAL_POD_RULE: InhibitRuleConfig = {
+  name: 'critical-pod',
+  source_matchers: ['severity="critical"', 'pod!=""'],
+  target_matchers: ['severity!="critical"', 'pod!=""'],
+  equal: ['cluster', 'namespace', 'pod'],
+};
+
+function compile(c: InhibitRuleConfig, index: number): Rule {
+  const side = (ms: string[] | undefined, eq: Record<string, string> | undefined, re: Record<string, string> | undefined) => [
+    ...Object.entries(eq ?? {}).map(([n, v]) => newMatcher('=', n, v)),
+    ...Object.entries(re ?? {}).map(([n, v]) => newMatcher('=~', n, v)),
+    ...(ms ?? []).flatMap((m) => parseMatchers(m)),
+  ];
+  return {
+    id: `${index}`, // by position: names are optional and need not be unique
+    source: side(c.source_matchers, c.source_match, c.source_match_re),
+    target: side(c.target_matchers, c.target_match, c.target_match_re),
+    equal: c.equal ?? [],
+  };
+}
+
+/**
+ * Inhibition (Alertmanager's semantics): an alert matching a rule's target matchers is muted while an
+ * alert matching its source matchers fires with the same values of the `equal` labels (a label absent
+ * on both sides counts as equal). An alert never inhibits itself. Firing sources are marked in the
+ * store for the quiet period, so every replica sees the sources any replica saw.
+ */
+export class Inhibitor {
+  private readonly rules: Rule[];
+
+  constructor(
+    rules: readonly InhibitRuleConfig[],
+    private readonly store: StateStore,
+    /** How long a source counts as firing after its last occurrence (the resolve quiet period). */
+    private readonly firingMs: number,
+  ) {
+    this.rules = rules.map(compile);
+  }
+
+  /** Records a source occurrence for every rule whose source matchers it matches. */
+  async observe(alert: Alert): Promise<void> {
+    await Promise.all(
+      this.rules
+        .filter((r) => matchesAll(r.source, alert.labels))
+        .map((r) => this.store.set(this.key(r, alert.labels), alert.fingerprint, this.firingMs)),
+    );
+  }
+
+  /** The fingerprints of the firing sources that mute this alert. */
+  async inhibitedBy(alert: Alert): Promise<string[]> {
+    const by: string[] = [];
+    for (const r of this.rules) {
+      if (!matchesAll(r.target, alert.labels)) continue;
+      const source = await this.store.get(this.key(r, alert.labels));
+      if (source !== undefined && source !== alert.fingerprint && !by.includes(source)) by.push(source);
+    }
+    return by;
+  }
+
+  private key(r: Rule, labels: Labels): string {
+    const values = r.equal.map((n) => labels[n] ?? '').join('\u0000');
+    return `inhibit:${r.id}:${createHash('sha256').update(values).digest('hex').slice(0, 32)}`;
+  }
+}

@@ -1,0 +1,174 @@
+import type { Attribution, AttributionCandidate } from '../core/alert';
+import type { SecurityEvent } from '../core/event';
+import { podKey, type Session } from './sessions';
+
+export interface AttributionOptions {
+  /** A session with no end seen stays open this long after its start (kubelet's idle timeout is 4 h). */
+  maxSessionMs: number;
+  /** Allowed clock difference between the node (Falco) and the apiserver (audit). */
+  skewMs: number;
+}
+
+/** What a runtime event offers to the join: where it ran, when, and what the process looks like. */
+export interface RuntimeTarget {
+  key: string;
+  container?: string;
+  timeMs: number;
+  /** KEP-6035's `KUBERNETES_EXEC_AUDIT_ID`, read from Falco's `proc.env` output field. */
+  execAuditID?: string;
+  /** Process names to compare with the first word of a session's `command=`. */
+  names: string[];
+  tty?: boolean;
+}
+
+const AUDIT_ID_VAR = 'KUBERNETES_EXEC_AUDIT_ID';
+const AUDIT_ID_IN_ENV = /(?:^|[\s,;])KUBERNETES_EXEC_AUDIT_ID=([A-Za-z0-9-]{1,64})/;
+
+/** The runtime side of the join, or undefined for events that are not about a process in a pod. */
+export function runtimeTarget(event: SecurityEvent): RuntimeTarget | undefined {
+  const f = event.falco;
+  const { cluster, namespace, pod } = event.k8s;
+  if (!f || f.source === 'k8s_audit' || !namespace || !pod || event.k8s.containerId === 'host') return undefined;
+  const fields = f.fields;
+  const names = [fields['proc.name'], fields['proc.pname'], event.process?.cmdline?.split(' ')[0]]
+    .concat(
+      Object.keys(fields)
+        .filter((k) => k.startsWith('proc.aname['))
+        .map((k) => fields[k]),
+    )
+    .filter((n): n is string => typeof n === 'string' && n !== '' && n !== '<NA>');
+  return {
+    key: podKey(cluster, namespace, pod),
+    ...(event.k8s.container ? { container: event.k8s.container } : {}),
+    timeMs: Number(BigInt(event.timeNs) / 1_000_000n),
+    ...(execAuditID(fields) ? { execAuditID: execAuditID(fields)! } : {}),
+    names,
+    ...(typeof event.process?.tty === 'number' ? { tty: event.process.tty !== 0 } : {}),
+  };
+}
+
+function execAuditID(fields: Record<string, string | number | boolean | null>): string | undefined {
+  const direct = fields[`proc.env[${AUDIT_ID_VAR}]`];
+  if (typeof direct === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(direct)) return direct;
+  for (const name of ['proc.env', 'proc.aenv']) {
+    const env = fields[name];
+    const m = typeof env === 'string' ? AUDIT_ID_IN_ENV.exec(env) : null;
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+interface Fit {
+  session: Session;
+  containerNamed: boolean;
+  inside: boolean;
+}
+
+/**
+ * Which session the runtime event happened in. An audit ID carried by the process decides alone
+ * (`exact`). Otherwise every session open on the pod at the event time (± skew) whose container fits
+ * is a candidate; candidates are narrowed by what tells them apart (a container both sides name, the
+ * command, the terminal), and if more than one user remains the answer is `ambiguous`, never a guess.
+ * Undefined when nothing attributes the event (or the audit ID's session is not known yet).
+ */
+export function attribute(
+  target: RuntimeTarget,
+  sessions: readonly Session[],
+  options: AttributionOptions,
+): Attribution | undefined {
+  if (target.execAuditID) {
+    const session = sessions.find((s) => s.auditID === target.execAuditID);
+    return session ? attributionOf([session], 'exact') : undefined;
+  }
+  let fits: Fit[] = [];
+  for (const session of sessions) {
+    const end = session.end ?? session.start + options.maxSessionMs;
+    if (target.timeMs < session.start - options.skewMs || target.timeMs > end + options.skewMs) continue;
+    const named = session.containers.length > 0 && target.container !== undefined;
+    if (named && !session.containers.includes(target.container!)) continue;
+    fits.push({ session, containerNamed: named, inside: target.timeMs >= session.start && target.timeMs <= end });
+  }
+  if (fits.length === 0) return undefined;
+  fits = narrow(fits, (f) => f.containerNamed);
+  fits = narrow(fits, (f) => commandFits(f.session, target.names));
+  if (target.tty !== undefined) fits = narrow(fits, (f) => f.session.tty === target.tty);
+  fits = narrow(fits, (f) => f.inside);
+
+  const users = new Set(fits.map((f) => f.session.user));
+  if (users.size > 1) return attributionOf(onePerUser(fits.map((f) => f.session)), 'ambiguous');
+  const best = fits.find((f) => f.containerNamed && f.inside) ?? fits[0]!;
+  return attributionOf([best.session], best.containerNamed && best.inside ? 'high' : 'low');
+}
+
+/** Keeps the fits that have the property, unless none has it. */
+function narrow(fits: Fit[], has: (f: Fit) => boolean): Fit[] {
+  const kept = fits.filter(has);
+  return kept.length ? kept : fits;
+}
+
+function commandFits(session: Session, names: string[]): boolean {
+  const first = session.command[0];
+  if (!first) return false;
+  const base = first.slice(first.lastIndexOf('/') + 1);
+  // Falco cuts proc.name at 15 characters (the kernel's comm).
+  return base !== '' && names.some((n) => n === base || (n.length === 15 && base.startsWith(n)));
+}
+
+function onePerUser(sessions: Session[]): Session[] {
+  const byUser = new Map<string, Session>();
+  for (const s of sessions) if (!byUser.has(s.user)) byUser.set(s.user, s);
+  return [...byUser.values()].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
+}
+
+function candidateOf(s: Session): AttributionCandidate {
+  return {
+    user: s.user,
+    groups: s.groups,
+    sourceIPs: s.sourceIPs,
+    userAgent: s.userAgent,
+    auditID: s.auditID,
+    command: s.command.length ? s.command.join(' ') : null,
+    kind: s.kind,
+  };
+}
+
+function attributionOf(sessions: Session[], confidence: Attribution['confidence']): Attribution {
+  const candidates = sessions.map(candidateOf);
+  if (confidence === 'ambiguous') {
+    return {
+      user: null,
+      groups: [],
+      sourceIPs: [],
+      userAgent: null,
+      auditID: null,
+      command: null,
+      confidence,
+      candidates,
+    };
+  }
+  const c = candidates[0]!;
+  return {
+    user: c.user,
+    groups: c.groups,
+    sourceIPs: c.sourceIPs,
+    userAgent: c.userAgent,
+    auditID: c.auditID,
+    command: c.command,
+    confidence,
+    candidates,
+  };
+}
+
+/** Whether `next` says more than `previous` (used to decide whether an announced alert is updated). */
+export function sameAttribution(
+  a: Pick<Attribution, 'confidence' | 'user' | 'auditID' | 'candidates'> | undefined,
+  b: (Pick<Attribution, 'confidence' | 'user' | 'auditID'> & { candidates: { auditID: string }[] }) | undefined,
+): boolean {
+  if (!a || !b) return a === b;
+  return (
+    a.confidence === b.confidence &&
+    a.user === b.user &&
+    a.auditID === b.auditID &&
+    a.candidates.map((c) => c.auditID).join() === b.candidates.map((c) => c.auditID).join()
+  );
+}

@@ -1,0 +1,211 @@
+import type { Alert, AlertIncident, Attribution, Detection, Enrichment, SubjectEnrichment } from '../core/alert';
+import { fingerprint } from '../alert/fingerprint';
+import type { SecurityEvent } from '../core/event';
+import type { Logger } from '../observability/logger';
+import type { StateStore } from '../store/port';
+import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
+import { incidentRef, type IncidentTracker } from './incidents';
+import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
+import { ParsedCache, PodIndex, readList, updateList } from './state';
+
+export interface CorrelatorOptions extends AttributionOptions {
+  waitForAuditMs: number;
+  lateAuditMs: number;
+  maxSessionsPerPod: number;
+  maxPods: number;
+}
+
+export interface CorrelatorDeps {
+  store: StateStore;
+  /** The RBAC facts of an attributed user, as an audit alert's subject gets them. */
+  subject?: (cluster: string, user: string, groups: string[]) => Promise<SubjectEnrichment>;
+  /** Updates an alert in place: announced already, or still held before its first announcement. */
+  amend: (alert: Alert) => Promise<void>;
+  incidents?: IncidentTracker;
+  /** An incident gained a member other than its first: its parent message is updated in place. */
+  incidentGrew?: (incident: AlertIncident) => void;
+  log?: Pick<Logger, 'warn'>;
+}
+
+/** What the correlate stage adds to a detection before it becomes an alert. */
+export interface Correlation {
+  attribution?: Attribution;
+  incident?: AlertIncident;
+  /** How long the first announcement may wait for the audit event that would attribute it. */
+  holdMs: number;
+}
+
+/**
+ * A runtime alert that a late audit event may still attribute (or attribute better). The pod's list
+ * holds only these small entries; the alert itself is kept under a key of its own, written once.
+ */
+interface PendingAlert {
+  fingerprint: string;
+  firstSeen: number;
+  target: RuntimeTarget;
+  /** Confidence, user and audit IDs of the attribution the alert went out with. */
+  attribution?: AttributionSummary;
+}
+
+type AttributionSummary = Pick<Attribution, 'confidence' | 'user' | 'auditID'> & { candidates: { auditID: string }[] };
+
+function summary(a: Attribution | undefined): AttributionSummary | undefined {
+  return a
+    ? {
+        confidence: a.confidence,
+        user: a.user,
+        auditID: a.auditID,
+        candidates: a.candidates.map((c) => ({ auditID: c.auditID })),
+      }
+    : undefined;
+}
+
+const MAX_PENDING_PER_POD = 16;
+const SESSIONS = 'corr:s:';
+const PENDING = 'corr:r:';
+const PENDING_ALERT = 'corr:ra:';
+
+/**
+ * The correlate stage. `observe` sees every event and records the exec/attach/debug sessions audit
+ * events open; `correlate` attributes a runtime detection to the session it ran in; `track` remembers
+ * runtime alerts so an audit event that arrives late (the webhook batches for up to 30 s) updates
+ * them in place, and puts every alert into its incident. All state lives in the state store (Redis
+ * in scale-out mode), keyed by pod — the bus partition key — so another replica carries on after a
+ * crash or a rebalance. Time is event time throughout; the clock is only used for waits.
+ */
+export class Correlator {
+  private readonly pods: PodIndex;
+  private readonly sessions = new ParsedCache<Session[]>(4096);
+
+  constructor(
+    private readonly deps: CorrelatorDeps,
+    private readonly options: CorrelatorOptions,
+  ) {
+    // Evicting a pod forgets its sessions and its list of pending alerts (their own keys expire by TTL).
+    this.pods = new PodIndex(options.maxPods, (pod) => {
+      void Promise.all([deps.store.delete(SESSIONS + pod), deps.store.delete(PENDING + pod)]).catch(() => undefined);
+    });
+  }
+
+  private get sessionTtlMs(): number {
+    return this.options.maxSessionMs + this.options.lateAuditMs + this.options.skewMs;
+  }
+
+  async observe(event: SecurityEvent): Promise<void> {
+    const found = sessionFromAudit(event);
+    if (!found) return;
+    const { key, session } = found;
+    this.pods.touch(key);
+    const sessions = await updateList<Session>(this.deps.store, SESSIONS + key, this.sessionTtlMs, (current) => {
+      const latest = Math.max(session.start, ...current.map((s) => s.start));
+      const kept = expireSessions(current, latest, this.options.maxSessionMs, this.options.lateAuditMs + this.options.skewMs);
+      return addSession(kept, session, this.options.maxSessionsPerPod);
+    });
+    await this.reattribute(key, sessions);
+  }
+
+  async correlate(detection: Detection, enrichment: Enrichment): Promise<Correlation> {
+    const target = runtimeTarget(detection.event);
+    let attribution: Attribution | undefined;
+    if (target) {
+      const raw = await this.deps.store.get(SESSIONS + target.key);
+      const sessions = raw === undefined ? [] : this.sessions.parse(target.key, raw);
+      attribution = await this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options));
+    }
+    const incident = await this.joinIncident({ ...detection, fingerprint: fingerprint(detection), enrichment, attribution });
+    return {
+      ...(attribution ? { attribution } : {}),
+      ...(incident ? { incident } : {}),
+      holdMs: target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0,
+    };
+  }
+
+  private async joinIncident(
+    alert: Parameters<IncidentTracker['add']>[0],
+    changedMember = false,
+  ): Promise<AlertIncident | undefined> {
+    if (!this.deps.incidents) return undefined;
+    const { incident, created, changed } = await this.deps.incidents.add(alert, changedMember);
+    const ref = incidentRef(incident);
+    if (changed && !created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
+    return ref;
+  }
+
+  async track(alert: Alert): Promise<void> {
+    const target = runtimeTarget(alert.event);
+    // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
+    if (target && alert.count === 1 && alert.attribution?.confidence !== 'exact') {
+      this.pods.touch(target.key);
+      const entry: PendingAlert = {
+        fingerprint: alert.fingerprint,
+        firstSeen: alert.firstSeen,
+        target,
+        ...(alert.attribution ? { attribution: summary(alert.attribution)! } : {}),
+      };
+      await this.deps.store.set(
+        pendingAlertKey(alert.fingerprint, alert.firstSeen),
+        JSON.stringify(slim(alert)),
+        this.options.lateAuditMs,
+      );
+      await updateList<PendingAlert>(this.deps.store, PENDING + target.key, this.options.lateAuditMs, (current) => [
+        ...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)),
+        entry,
+      ]);
+    }
+  }
+
+  /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
+  private async reattribute(key: string, sessions: Session[]): Promise<void> {
+    const pending = await readList<PendingAlert>(this.deps.store, PENDING + key);
+    const changed: { entry: PendingAlert; alert: Alert }[] = [];
+    for (const entry of pending) {
+      const next = attribute(entry.target, sessions, this.options);
+      if (sameAttribution(next, entry.attribution)) continue;
+      const raw = await this.deps.store.get(pendingAlertKey(entry.fingerprint, entry.firstSeen));
+      if (raw === undefined) continue;
+      const alert = JSON.parse(raw) as Alert;
+      const attribution = await this.withSubject(alert.event.k8s.cluster, next);
+      if (attribution) alert.attribution = attribution;
+      else delete alert.attribution;
+      changed.push({ entry: { ...entry, ...(attribution ? { attribution: summary(attribution)! } : {}) }, alert });
+    }
+    if (changed.length === 0) return;
+    await updateList<PendingAlert>(this.deps.store, PENDING + key, this.options.lateAuditMs, (current) =>
+      current.map(
+        (p) => changed.find((c) => c.entry.fingerprint === p.fingerprint && c.entry.firstSeen === p.firstSeen)?.entry ?? p,
+      ),
+    );
+    for (const { alert } of changed) {
+      await this.deps.store.set(
+        pendingAlertKey(alert.fingerprint, alert.firstSeen),
+        JSON.stringify(alert),
+        this.options.lateAuditMs,
+      );
+      const incident = await this.joinIncident(alert, true);
+      await this.deps.amend(incident ? { ...alert, incident } : alert);
+    }
+  }
+
+  private async withSubject(cluster: string, attribution: Attribution | undefined): Promise<Attribution | undefined> {
+    if (!attribution?.user || !this.deps.subject) return attribution;
+    try {
+      return { ...attribution, subject: await this.deps.subject(cluster, attribution.user, attribution.groups) };
+    } catch (err) {
+      this.deps.log?.warn({ err: (err as Error).message }, 'RBAC facts of the attributed user failed');
+      return attribution;
+    }
+  }
+
+  stats(): { pods: number } {
+    return { pods: this.pods.size };
+  }
+}
+
+function pendingAlertKey(fingerprint: string, firstSeen: number): string {
+  return `${PENDING_ALERT}${fingerprint}:${firstSeen}`;
+}
+
+/** The alert as kept for a late update: without the raw payload (it is in the notify record already). */
+function slim(alert: Alert): Alert {
+  return { ...alert, event: { ...alert.event, raw: {} } };
+}

@@ -1,0 +1,148 @@
+import type { Alert } from '../core/alert';
+
+/** What facts are taken from: an alert, or a detection about to become one. */
+export type FactSource = Pick<
+  Alert,
+  'fingerprint' | 'rule' | 'ruleId' | 'priority' | 'tags' | 'summary' | 'event' | 'enrichment' | 'attribution'
+>;
+import type { Json, JsonObject } from '../core/event';
+import type { Priority } from '../core/priority';
+
+/**
+ * What an incident remembers of a member alert, and what chain steps match on: a small, bounded,
+ * flat view. `pod` is `namespace/name`; `user` is the acting user (audit) or the attributed user
+ * (runtime); `auditID` is the exec request's (audit) or the attributed session's (runtime).
+ */
+export interface AlertFacts {
+  fingerprint: string;
+  /** Event time, ms since the epoch, and as written. */
+  timeMs: number;
+  time: string;
+  source: 'falco' | 'k8s_audit';
+  rule: string;
+  ruleId: string;
+  priority: Priority;
+  tags: string[];
+  summary: string;
+  cluster: string;
+  namespace?: string;
+  pod?: string;
+  container?: string;
+  user?: string;
+  sourceIp?: string;
+  auditID?: string;
+  /** Subjects a binding in the request grants its role to (`system:serviceaccount:ns:name` for service accounts). */
+  bindingSubjects?: string[];
+  /** The service account a token was requested for. */
+  tokenSubject?: string;
+  /** Risky permission ids of the pod's service account (runtime alerts, from the enrichment). */
+  podServiceAccountRisks?: string[];
+  /** Risky permission ids of the alert's subject (the acting or attributed user). */
+  subjectRisks?: string[];
+}
+
+const SUMMARY_MAX = 160;
+const LIST_MAX = 16;
+
+export function factsOf(alert: FactSource): AlertFacts {
+  const e = alert.event;
+  const audit = e.audit;
+  const ref = audit?.objectRef;
+  const namespace = ref?.resource === 'namespaces' && !ref.subresource ? ref.name : e.k8s.namespace;
+  const pod = e.k8s.pod ?? (audit && ref?.resource === 'pods' && !ref.subresource ? createdName(e.raw) : undefined);
+  const user = e.source === 'k8s_audit' ? (e.actor?.impersonatedUser ?? e.actor?.user) : (alert.attribution?.user ?? undefined);
+  const facts: AlertFacts = {
+    fingerprint: alert.fingerprint,
+    timeMs: Number(BigInt(e.timeNs) / 1_000_000n),
+    time: e.time,
+    source: e.source,
+    rule: alert.rule,
+    ruleId: alert.ruleId,
+    priority: alert.priority,
+    tags: alert.tags.slice(0, LIST_MAX),
+    summary: alert.summary.length > SUMMARY_MAX ? alert.summary.slice(0, SUMMARY_MAX) + '…' : alert.summary,
+    cluster: e.k8s.cluster,
+  };
+  if (namespace) facts.namespace = namespace;
+  if (pod && namespace) facts.pod = `${namespace}/${pod}`;
+  if (e.k8s.container) facts.container = e.k8s.container;
+  if (user) facts.user = user;
+  if (e.actor?.sourceIp) facts.sourceIp = e.actor.sourceIp;
+  const auditID = audit ? audit.auditID : alert.attribution?.auditID;
+  if (auditID) facts.auditID = auditID;
+  if (audit && (ref?.resource === 'rolebindings' || ref?.resource === 'clusterrolebindings')) {
+    const subjects = bindingSubjects(e.raw, ref.namespace);
+    if (subjects.length) facts.bindingSubjects = subjects;
+  }
+  if (audit && ref?.resource === 'serviceaccounts' && ref.subresource === 'token' && ref.namespace && ref.name) {
+    facts.tokenSubject = `system:serviceaccount:${ref.namespace}:${ref.name}`;
+  }
+  const subject = alert.enrichment.subject;
+  if (subject?.known) {
+    const risks = subject.findings.map((f) => f.id).slice(0, LIST_MAX);
+    if (subject.origin === 'pod-service-account') facts.podServiceAccountRisks = risks;
+    else facts.subjectRisks = risks;
+  }
+  const attributed = alert.attribution?.subject;
+  if (attributed?.known) facts.subjectRisks = attributed.findings.map((f) => f.id).slice(0, LIST_MAX);
+  return facts;
+}
+
+/** A fact's values as strings (lists as they are, scalars as one), for matching and variables. */
+export function factValues(facts: AlertFacts, name: string): string[] {
+  const v = (facts as unknown as Record<string, unknown>)[name];
+  if (v === undefined || v === null) return [];
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+  return [String(v)];
+}
+
+export const FACT_NAMES = [
+  'fingerprint',
+  'source',
+  'rule',
+  'ruleId',
+  'priority',
+  'tags',
+  'cluster',
+  'namespace',
+  'pod',
+  'container',
+  'user',
+  'sourceIp',
+  'auditID',
+  'bindingSubjects',
+  'tokenSubject',
+  'podServiceAccountRisks',
+  'subjectRisks',
+] as const;
+
+function createdName(raw: JsonObject): string | undefined {
+  for (const field of ['responseObject', 'requestObject'] as const) {
+    const name = object(object(raw[field])?.metadata)?.name;
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return undefined;
+}
+
+function bindingSubjects(raw: JsonObject, namespace: string | undefined): string[] {
+  for (const field of ['requestObject', 'responseObject'] as const) {
+    const list = object(raw[field])?.subjects;
+    if (!Array.isArray(list)) continue;
+    const out: string[] = [];
+    for (const s of list) {
+      const o = object(s);
+      if (!o || typeof o.name !== 'string') continue;
+      if (o.kind === 'User') out.push(o.name);
+      else if (o.kind === 'ServiceAccount') {
+        const ns = typeof o.namespace === 'string' && o.namespace !== '' ? o.namespace : namespace;
+        if (ns) out.push(`system:serviceaccount:${ns}:${o.name}`);
+      } else if (o.kind === 'Group') out.push(`group:${o.name}`);
+    }
+    return out.slice(0, LIST_MAX);
+  }
+  return [];
+}
+
+function object(v: Json | undefined): JsonObject | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+}

@@ -1,0 +1,146 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VirtualClock } from '../../src/core/clock';
+import { RuleError } from '../../src/core/errors';
+import { attribute } from '../../src/correlate/attribution';
+import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } from '../../src/correlate/chains';
+import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
+import { MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
+import { normaliseAudit } from '../../src/ingest/audit';
+import { normaliseFalco } from '../../src/ingest/falco';
+import { partitionKey } from '../../src/core/event';
+import { MemoryStateStore } from '../../src/store/memory';
+import { debugPatch, runtime, session, T0 } from './streams';
+
+const ctx = { cluster: 'prod', receivedAt: 0, maxFieldLength: 4096 };
+
+describe('the built-in chain pack', () => {
+  const chains = loadChains([BUILTIN_CHAINS_DIR]);
+
+  it('has at least six chains, each with a runbook that exists', () => {
+    expect(chains.length).toBeGreaterThanOrEqual(6);
+    for (const c of chains)
+      expect([c.chain, c.runbook && existsSync(join(__dirname, '..', '..', c.runbook))]).toEqual([c.chain, true]);
+  });
+
+  it('passes its fixtures, with a fire and a miss case for every chain', () => {
+    const results = runChainFixtures(chains, readChainFixtures([BUILTIN_CHAINS_DIR]));
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    for (const c of chains) {
+      expect(results.some((r) => r.chain === c.chain && r.kind === 'fire')).toBe(true);
+      expect(results.some((r) => r.chain === c.chain && r.kind === 'miss')).toBe(true);
+    }
+  });
+
+  it('reports a chain without a miss fixture', () => {
+    const results = runChainFixtures(chains, []);
+    expect(results.filter((r) => r.kind === 'coverage' && !r.ok)).toHaveLength(chains.length);
+  });
+});
+
+describe('chain files', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'chains-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names the file and the problem: a variable no earlier step binds, a bad span', () => {
+    writeFileSync(
+      join(dir, 'x.yaml'),
+      `- chain: bad\n  name: Bad\n  description: d\n  maxSpan: 10 minutes\n  steps:\n    - {name: a, rules: [r1]}\n    - {name: b, equal: {who: user}}\n`,
+    );
+    expect(() => loadChains([dir])).toThrow(RuleError);
+    expect(() => loadChains([dir])).toThrow(/x\.yaml: 0\.maxSpan: a duration/);
+    writeFileSync(
+      join(dir, 'x.yaml'),
+      `- chain: bad\n  name: Bad\n  description: d\n  maxSpan: 10m\n  steps:\n    - {name: a, rules: [r1]}\n    - {name: b, equal: {who: user}}\n`,
+    );
+    expect(() => loadChains([dir])).toThrow(/chain bad: step "b" compares \$who, which no earlier step binds/);
+  });
+
+  it('lets a user folder replace a built-in chain by id', () => {
+    writeFileSync(
+      join(dir, 'mine.yaml'),
+      `- chain: token-minted-then-new-ip\n  name: Mine\n  description: d\n  enabled: false\n  maxSpan: 1h\n  steps:\n    - {name: a, rules: [r1]}\n    - {name: b, rules: [r2]}\n`,
+    );
+    const chains = loadChains([BUILTIN_CHAINS_DIR, dir]);
+    expect(chains.find((c) => c.chain === 'token-minted-then-new-ip')).toMatchObject({ name: 'Mine', enabled: false });
+  });
+});
+
+describe('sessions from audit events', () => {
+  it('reads the ephemeral container from the response when the request body is not logged', () => {
+    const patch = debugPatch({ id: 'd1', user: 'carol', at: 0 });
+    const withResponse = {
+      ...patch,
+      responseObject: { spec: { ephemeralContainers: [{ name: 'debugger-old' }, { name: 'debugger-new' }] } },
+    };
+    expect(sessionFromAudit(normaliseAudit(withResponse, ctx))?.session.containers).toEqual(['debugger-new']);
+    // Metadata level: no body at all — a pod-level debug session.
+    expect(sessionFromAudit(normaliseAudit(patch, ctx))?.session.containers).toEqual([]);
+  });
+
+  it('bounds the command line, and keeps the open sessions when a pod has too many', () => {
+    const long = sessionFromAudit(
+      normaliseAudit(session({ id: 'e1', user: 'a', command: ['sh', '-c', 'x'.repeat(5000)], start: 0 })[0]!, ctx),
+    )!.session;
+    expect(long.command.join(' ').length).toBeLessThan(1100);
+    let list: Session[] = [];
+    const s = (id: string, start: number, end?: number): Session => ({
+      ...long,
+      auditID: id,
+      start: T0 + start,
+      ...(end ? { end: T0 + end } : {}),
+    });
+    list = addSession(list, s('open-1', 0), 3);
+    list = addSession(list, s('ended-1', 10, 20), 3);
+    list = addSession(list, s('open-2', 30), 3);
+    list = addSession(list, s('ended-2', 40, 50), 3);
+    expect(list.map((x) => x.auditID)).toEqual(['open-1', 'open-2', 'ended-2']);
+  });
+
+  it('makes the skew allowance configurable', () => {
+    const one = sessionFromAudit(
+      normaliseAudit(session({ id: 'e1', user: 'a', container: 'app', start: 3000, end: 60_000 })[0]!, ctx),
+    )!;
+    const target = { key: one.key, container: 'app', timeMs: T0, names: [] };
+    expect(attribute(target, [one.session], { skewMs: 2000, maxSessionMs: 3_600_000 })).toBeUndefined();
+    expect(attribute(target, [one.session], { skewMs: 5000, maxSessionMs: 3_600_000 })?.confidence).toBe('low');
+  });
+});
+
+describe('bounded correlation state', () => {
+  it('cuts a record from its oldest entries to fit the byte limit', async () => {
+    const store = new MemoryStateStore(new VirtualClock());
+    const entries = Array.from({ length: 100 }, (_, i) => ({ i, pad: 'x'.repeat(1000) }));
+    const kept = await updateList<{ i: number }>(store, 'k', 60_000, () => entries.slice());
+    expect(JSON.stringify(kept).length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+    expect(kept.at(-1)!.i).toBe(99);
+    expect(kept[0]!.i).toBeGreaterThan(0);
+  });
+
+  it('forgets the least recently used pod beyond the maximum', () => {
+    const forgotten: string[] = [];
+    const index = new PodIndex(2, (p) => forgotten.push(p));
+    index.touch('a');
+    index.touch('b');
+    index.touch('a');
+    index.touch('c');
+    expect([index.size, forgotten]).toEqual([2, ['b']]);
+  });
+});
+
+describe('bus partitioning', () => {
+  it('keys an exec, a debug patch and the Falco events of one pod to the same partition', () => {
+    const exec = normaliseAudit(session({ id: 'e1', user: 'a', pod: 'web-1', start: 0 })[0]!, ctx);
+    const debug = normaliseAudit(debugPatch({ id: 'd1', user: 'a', pod: 'web-1', at: 0 }), ctx);
+    const shell = normaliseFalco(runtime({ id: 'r1', at: 1000, pod: 'web-1' }), ctx);
+    const fromField = normaliseFalco(runtime({ id: 'r2', at: 1000, pod: 'web-1', cluster: 'prod' }), {
+      ...ctx,
+      cluster: 'default',
+    });
+    const other = normaliseFalco(runtime({ id: 'r3', at: 1000, pod: 'web-2' }), ctx);
+    expect(new Set([exec, debug, shell, fromField].map(partitionKey))).toEqual(new Set(['prod/shop/web-1']));
+    expect(partitionKey(other)).not.toBe(partitionKey(shell));
+  });
+});
