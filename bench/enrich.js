@@ -279,29 +279,45 @@ function mulberry32(seed) {
   };
 }
 
-if (process.argv[2] === '--one') {
-  runOne(Number(process.argv[3]), Number(process.argv[4])).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-} else {
-  const sizes = (process.argv[2] || '1000,10000,50000').split(',').map(Number);
-  const alerts = process.argv[3] || '20000';
-  console.log(
-    `enrichment benchmark, Node ${process.version}: ${BINDINGS} bindings, ${POLICIES} NetworkPolicies, ${CLUSTER_ROLES} ClusterRoles per cluster`,
-  );
-  console.log(
-    'pods    | namespaces | build ms | state heap MB | peak RSS MB | runtime µs median/p99 (cold · warm) | audit exec µs median/p99 (warm)',
-  );
-  for (const pods of sizes) {
-    const child = spawnSync(process.execPath, ['--expose-gc', __filename, '--one', String(pods), alerts], {
-      encoding: 'utf8',
-      env: process.env,
+// The synthetic cluster is shared with bench/posture.js.
+module.exports = {
+  namespace,
+  serviceAccount,
+  clusterRole,
+  role,
+  binding,
+  networkPolicy,
+  pod,
+  mulberry32,
+  BINDINGS,
+  CLUSTER_ROLES,
+};
+
+if (require.main === module) {
+  if (process.argv[2] === '--one') {
+    runOne(Number(process.argv[3]), Number(process.argv[4])).catch((err) => {
+      console.error(err);
+      process.exit(1);
     });
-    if (child.status !== 0) {
-      process.stderr.write(child.stderr);
-      process.exit(child.status ?? 1);
+  } else {
+    const sizes = (process.argv[2] || '1000,10000,50000').split(',').map(Number);
+    const alerts = process.argv[3] || '20000';
+    console.log(
+      `enrichment benchmark, Node ${process.version}: ${BINDINGS} bindings, ${POLICIES} NetworkPolicies, ${CLUSTER_ROLES} ClusterRoles per cluster`,
+    );
+    console.log(
+      'pods    | namespaces | build ms | state heap MB | peak RSS MB | runtime µs median/p99 (cold · warm) | audit exec µs median/p99 (warm)',
+    );
+    for (const pods of sizes) {
+      const child = spawnSync(process.execPath, ['--expose-gc', __filename, '--one', String(pods), alerts], {
+        encoding: 'utf8',
+        env: process.env,
+      });
+      if (child.status !== 0) {
+        process.stderr.write(child.stderr);
+        process.exit(child.status ?? 1);
+      }
+      process.stdout.write(child.stdout);
     }
-    process.stdout.write(child.stdout);
   }
 }

@@ -50,6 +50,8 @@ import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
 import { correlationFromConfig } from './correlate';
 import type { DataDir } from './store/data-dir';
+import { PostureService } from './posture/service';
+import { parseSchedule, type Schedule } from './posture/schedule';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -198,6 +200,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     incidentGrew: (incident) => dispatcher.incidentChanged(incident),
     log,
   });
+  const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);
   const pipeline = new Pipeline(
     detector,
     enricher,
@@ -261,6 +264,14 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       ...(live.health ? [live.health] : []),
     ],
     log,
+    ...(posture
+      ? {
+          posture: {
+            report: (c?: string) => posture.report(c),
+            state: (c?: string) => enrichment.states?.peek(c ?? config.cluster),
+          },
+        }
+      : {}),
   });
   const server = createHttpServer(config, frontDoor(ingest, app, log));
   await new Promise<void>((resolve, reject) => {
@@ -282,6 +293,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     throw err;
   }
   watchDependencies(metrics, { bus, store, falcoTopic, dataDir });
+  posture?.start();
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -293,6 +305,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      posture?.stop();
       await falcoTopic?.close();
       await live.stop();
       await bus.close();
@@ -339,6 +352,42 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     stopped,
     stop,
   };
+}
+
+/** Posture over the enrichment's state: reports for the API, drift alerts through the alert stage, the digest. */
+function postureFromConfig(
+  config: Config,
+  enrichment: ReturnType<typeof enrichmentFromConfig>,
+  clock: Clock,
+  alerts: AlertStage,
+  recent: RecentAlerts,
+  dispatcher: Dispatcher,
+  log: Logger,
+): PostureService | undefined {
+  const states = enrichment.states;
+  if (!config.posture.enabled || !states) return undefined;
+  const digest = config.posture.digest;
+  const receiver = digest?.receiver;
+  return new PostureService({
+    state: (cluster) => states.peek(cluster),
+    cluster: config.cluster,
+    clock,
+    minRebuildMs: config.posture.minRebuildSeconds * 1000,
+    driftIntervalMs: config.posture.driftIntervalSeconds * 1000,
+    ready: () => enrichment.ready(),
+    raise: (detection) => alerts.process(detection),
+    recentAlerts: () => recent.list(),
+    ...(digest && receiver
+      ? {
+          digest: {
+            schedule: parseSchedule(digest.schedule) as Schedule,
+            timeZone: digest.timezone,
+            send: (alert) => dispatcher.announceTo(receiver, alert),
+          },
+        }
+      : {}),
+    onError: (what, err) => log.error({ err: (err as Error)?.message ?? String(err) }, `${what} failed`),
+  });
 }
 
 /** HTTP, or HTTPS with optional client certificates (verified against the CA, but not demanded: token callers still work). */

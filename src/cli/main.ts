@@ -7,6 +7,8 @@ import { registerReplay } from './commands/replay';
 import { registerRoutes } from './commands/routes';
 import { registerConfig } from './commands/config';
 import { registerSilence } from './commands/silence';
+import { registerPosture } from './commands/posture';
+import { registerNetpol } from './commands/netpol';
 
 /** A subcommand adds itself to the program; its action resolves to the process exit code. */
 export type CommandRegistrar = (program: Command, exit: (code: number) => void) => void;
@@ -21,6 +23,8 @@ const COMMANDS: CommandRegistrar[] = [
   registerRoutes,
   registerConfig,
   registerSilence,
+  registerPosture,
+  registerNetpol,
 ];
 
 /** The `falconer` command. Resolves to the exit code. */

@@ -42,6 +42,11 @@ export function validateConfig(doc: unknown, origin = 'config'): Config {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration (${origin}):\n  ${problems.join('\n  ')}`, problems);
   }
+  const digest = result.data.posture.digest;
+  if (digest && !result.data.receivers.some((r) => r.name === digest.receiver)) {
+    const problem = `posture.digest.receiver: no receiver named ${JSON.stringify(digest.receiver)} in receivers`;
+    throw new ConfigError(`invalid configuration (${origin}):\n  ${problem}`, [problem]);
+  }
   return deepFreeze(result.data);
 }
 

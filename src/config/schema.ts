@@ -3,6 +3,7 @@ import { PRIORITIES } from '../core/priority';
 import { parseMatchers } from '../alert/matcher';
 import { parseDuration } from './duration';
 import { compileInterval } from '../alert/time-intervals';
+import { isTimeZone, parseSchedule } from '../posture/schedule';
 import { SCOPES } from '../ingest/auth';
 
 const priority = z.enum(PRIORITIES);
@@ -459,6 +460,34 @@ const configShape = z.strictObject({
         .refine((l) => l.source !== 'kubeconfig' || l.kubeconfig, {
           message: 'kubeconfig is required when source is kubeconfig',
           path: ['kubeconfig'],
+        })
+        .optional(),
+    })
+    .prefault({}),
+  /** RBAC, Pod Security and NetworkPolicy posture of the state enrichment holds (docs/posture.md). */
+  posture: z
+    .strictObject({
+      /** Serve `GET /v1/posture` and evaluate drift. Needs enrichment. */
+      enabled: z.boolean().default(true),
+      /** A report is rebuilt at most this often after the state changed; in between the last one is served. */
+      minRebuildSeconds: duration.min(1).default(30),
+      /** How often posture is compared with the previous evaluation, raising drift alerts; 0 turns drift off. */
+      driftIntervalSeconds: duration.default(60),
+      /** A scheduled summary of what changed, sent to one receiver. */
+      digest: z
+        .strictObject({
+          /** `MON 09:00`, `MON,THU 08:30`, `MON-FRI 09:00` or `* 18:00`. */
+          schedule: z.string().superRefine((v, ctx) => {
+            const parsed = parseSchedule(v);
+            if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+          }),
+          /** IANA time zone the schedule is read in. */
+          timezone: z
+            .string()
+            .default('UTC')
+            .refine((v) => isTimeZone(v), { message: 'unknown time zone (use an IANA name such as Europe/Berlin)' }),
+          /** Name of the receiver (in `receivers`) the digest goes to. */
+          receiver: z.string().min(1),
         })
         .optional(),
     })

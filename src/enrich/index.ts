@@ -14,6 +14,10 @@ const ENRICH_SLICE_MS = 10;
 
 export interface EnrichmentRuntime {
   enricher: Enricher;
+  /** The cluster states enrichment reads (absent when enrichment is off): what posture reports on. */
+  states?: ClusterStates;
+  /** False while a live source's first list is still filling the state. */
+  ready(): boolean;
   /** Starts the live source if configured; its readiness joins /readyz. */
   startLive(log: Pick<Logger, 'warn'>): Promise<{ health?: HealthCheck; stop(): Promise<void> }>;
 }
@@ -24,7 +28,9 @@ export interface EnrichmentRuntime {
  * and, when configured, a live list/watch source keeping that state current.
  */
 export function enrichmentFromConfig(config: Config, clock: Clock, log?: Pick<Logger, 'info'>): EnrichmentRuntime {
-  if (!config.enrichment.enabled) return { enricher: noEnrichment, startLive: async () => ({ stop: async () => undefined }) };
+  if (!config.enrichment.enabled) {
+    return { enricher: noEnrichment, ready: () => true, startLive: async () => ({ stop: async () => undefined }) };
+  }
   const states = new ClusterStates();
   for (const file of config.enrichment.snapshots) {
     const { loaded, skipped } = loadSnapshot(file, states.get(config.cluster));
@@ -37,8 +43,11 @@ export function enrichmentFromConfig(config: Config, clock: Clock, log?: Pick<Lo
     yieldEveryMs: ENRICH_SLICE_MS,
   });
   const live = config.enrichment.live;
+  let synced: () => boolean = () => !live;
   return {
     enricher,
+    states,
+    ready: () => synced(),
     async startLive(warnLog) {
       if (!live) return { stop: async () => undefined };
       const credentials =
@@ -52,6 +61,7 @@ export function enrichmentFromConfig(config: Config, clock: Clock, log?: Pick<Lo
         onError: (kind, err) =>
           warnLog.warn({ kind, err: (err as Error)?.message ?? String(err) }, 'cluster watch error; retrying'),
       });
+      synced = () => watch.isSynced();
       return {
         health: {
           name: 'cluster-state',

@@ -10,6 +10,8 @@ import { readiness, type HealthCheck } from '../observability/health';
 import { errorBody, type IngestHandler } from '../ingest/routes';
 import type { SilenceStore } from '../alert/silence';
 import { silenceRoutes } from './silences';
+import type { PostureApi } from '../posture/api';
+import { postureRoutes } from '../posture/api';
 import type { Authenticate } from '../ingest/auth';
 import { closeIfUnread } from '../ingest/body';
 import { requiredScope } from './scopes';
@@ -30,6 +32,8 @@ export interface HttpDeps {
   silences?: SilenceStore;
   /** Extra routes mounted before the catch-all (e.g. Slack interactivity). */
   extraRoutes?: express.Router[];
+  /** Absent when posture (or enrichment) is off: then /v1/posture answers 404. */
+  posture?: PostureApi;
 }
 
 /** Falconer's HTTP surface: ingest, the query API, metrics and health. */
@@ -98,6 +102,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   if (deps.silences) app.use(silenceRoutes(deps.silences));
   for (const router of deps.extraRoutes ?? []) app.use(router);
+  postureRoutes(app, deps.posture);
 
   app.get('/metrics', async (_req, res, next) => {
     try {

@@ -178,6 +178,15 @@ export class Dispatcher {
     for (const lane of this.eligible(alert)) if (lane.notifier.update) this.enqueue(lane, { kind: 'update', alert, attempts: 0 });
   }
 
+  /** A notification for one named receiver only (the posture digest), whatever its minimum priority. */
+  announceTo(receiver: string, alert: Alert): Promise<void> {
+    const lane = this.lanes.find((l) => l.notifier.name === receiver);
+    if (!lane) return Promise.reject(new Error(`no receiver named ${receiver}`));
+    const handedOff = this.handOff(lane, alert);
+    this.track(handedOff.catch(() => undefined));
+    return handedOff;
+  }
+
   /** A duplicate: receivers that can update an announcement do so, debounced. */
   refresh(alert: Alert): void {
     for (const lane of this.eligible(alert)) this.refreshIn(lane, alert);

@@ -43,7 +43,7 @@ interface ObjectReport {
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Files named on the command line; a directory stands for the manifests below it. */
-function expandPaths(paths: readonly string[]): string[] {
+export function expandPaths(paths: readonly string[]): string[] {
   const files: string[] = [];
   for (const p of paths) {
     let isDir = false;

@@ -76,8 +76,14 @@ export class ClusterState {
   private readonly tombstones = new Map<Key, number>();
   private readonly aggregation = new RoleAggregation(this.clusterRolesByName);
   private readonly counts = new Map<StateKind, number>();
+  private changes = 0;
 
   constructor(readonly cluster: string) {}
+
+  /** Counts the changes applied: equal revisions mean nothing changed (what cached reports compare). */
+  revision(): number {
+    return this.changes;
+  }
 
   /** Adds or replaces an object as the apiserver sent it. Returns false when it was not kept. */
   upsert(raw: unknown, kindHint?: StateKind): boolean {
@@ -93,6 +99,7 @@ export class ClusterState {
     if (existing) this.unindex(key, existing);
     this.objects.set(key, obj);
     this.index(key, obj);
+    this.changes++;
     return true;
   }
 
@@ -111,6 +118,7 @@ export class ClusterState {
     if (!existing) return false;
     this.unindex(key, existing);
     this.objects.delete(key);
+    this.changes++;
     return true;
   }
 
