@@ -29,13 +29,36 @@ require.extensions['.ts'] = function compileTypeScript(module, filename) {
 const sample = JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'shared', 'samples', 'falco-terminal-shell.json'), 'utf8'));
 /**
  * Event i belongs to pod floor(i·PODS/EVENTS): each pod's first event opens an alert and the rest
- * fold into it, so new alerts are spread evenly over the run instead of arriving in one burst.
+ * fold into it, so new alerts are spread evenly over the run instead of arriving in one burst. Every
+ * event is distinct, as real ones are: its own uuid, nanosecond time and pid; the pod's rule and
+ * priority come from a spread of Falco's rules.
  */
+const RULES = [
+  ['Terminal shell in container', 'Notice'],
+  ['Read sensitive file untrusted', 'Warning'],
+  ['Drop and execute new binary in container', 'Critical'],
+  ['Contact K8S API Server From Container', 'Notice'],
+  ['Search Private Keys or Passwords', 'Warning'],
+];
+const T0_NS = 1762779060000000000n;
 function falcoEvent(run, i) {
-  const pod = `bench-${run}-pod-${Math.floor((i * PODS) / EVENTS)}`;
+  const k = Math.floor((i * PODS) / EVENTS);
+  const pod = `bench-${run}-pod-${k}`;
+  const [rule, priority] = RULES[k % RULES.length];
+  const ns = T0_NS + BigInt(i) * 1_000_003n;
+  const time = `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`;
+  const { 'evt.time': _drop, ...fields } = sample.output_fields;
   return {
     pod,
-    body: JSON.stringify({ ...sample, uuid: `${run}-${i}`, output_fields: { ...sample.output_fields, 'k8s.pod.name': pod } }),
+    body: JSON.stringify({
+      ...sample,
+      uuid: `${run}-${i}`,
+      time,
+      rule,
+      priority,
+      output: `${time}: ${priority} ${rule} (pod ${pod}, pid ${1000 + i})`,
+      output_fields: { ...fields, 'k8s.pod.name': pod, 'proc.pid': 1000 + i },
+    }),
   };
 }
 

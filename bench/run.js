@@ -1,21 +1,33 @@
 'use strict';
-// `npm run bench`: Falconer's ingest path against a bare node:http parse-and-answer baseline, in the
-// same invocation, so the ratios compare across noisy machines. Bounded in time; loopback only.
+// `npm run bench`: Falconer's HTTP ingest against a bare node:http baseline (read, JSON.parse, 202) in
+// the same invocation. Every server runs in its own child process for the whole run; rounds interleave
+// baseline and subjects, and ratios are taken per round (subject / the baseline's load just before it),
+// so a machine that gets busier or quieter mid-run moves both sides. Loopback only, bounded in time:
+// BENCH_ROUNDS × BENCH_SECONDS per load (defaults 3 × 4 s; about four minutes in all).
+// BENCH_ONLY=throughput,latency,scale picks parts. docs/development.md explains every column.
 const { fork } = require('node:child_process');
-const { readFileSync } = require('node:fs');
 const { resolve } = require('node:path');
 const autocannon = require('autocannon');
+const { falcoEvents, auditLists, REPEAT_SHARE } = require('./events');
 
-const DURATION = Number(process.env.BENCH_SECONDS || 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const SECONDS = Number(process.env.BENCH_SECONDS || 4);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
-/** The fixed request rate at which the durability scenarios compare CPU per event. */
-const RATE = Number(process.env.BENCH_RATE || 1000);
-const SAMPLES = resolve(__dirname, 'fixtures');
+/** The fixed request rate of the scale series (CPU per event depends on the rate: compare at one). */
+const SCALE_RATE = Number(process.env.BENCH_SCALE_RATE || 500);
+const ONLY = new Set((process.env.BENCH_ONLY || 'throughput,latency,scale').split(','));
 
-function startServer(mode) {
+function startServer(mode, opts = {}) {
   return new Promise((resolvePort, reject) => {
-    const child = fork(resolve(__dirname, 'server.js'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', (m) => resolvePort({ child, port: m.port }));
+    const child = fork(resolve(__dirname, 'server.js'), [mode, JSON.stringify(opts)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [
+        '--expose-gc',
+        '--max-old-space-size=2048',
+        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      ],
+    });
+    child.once('message', (m) => resolvePort({ child, port: m.port, ask: (msg) => ask(child, msg) }));
     child.once('error', reject);
     child.once('exit', (code) => code && reject(new Error(`${mode} server exited with ${code}`)));
   });
@@ -28,143 +40,287 @@ function ask(child, msg) {
   });
 }
 
-/** `body` is a string, or a function of the request number for distinct events. */
-async function load(port, path, body, eventsPerRequest, extra = {}) {
-  let n = 0;
+async function stop(server) {
+  // Not a graceful stop, which would first drain whatever the run left queued; a profiled server
+  // exits on its own so --cpu-prof writes its profile.
+  await new Promise((r) => {
+    server.child.once('exit', r);
+    if (process.env.BENCH_PROFILE) server.child.send('exit');
+    else server.child.kill('SIGKILL');
+  });
+}
+
+/** One load: `workload.next(i)` gives a distinct body per request. `rate` fixes the request rate. */
+async function load(server, path, workload, seconds, rate) {
+  await server.ask('reset');
+  const started = Date.now();
   const result = await autocannon({
-    ...extra,
-    url: `http://127.0.0.1:${port}${path}`,
+    url: `http://127.0.0.1:${server.port}${path}`,
     method: 'POST',
     connections: CONNECTIONS,
     pipelining: 1,
-    duration: DURATION,
+    duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
     headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token-0123456789' },
-    ...(typeof body === 'function' ? { requests: [{ setupRequest: (req) => ({ ...req, body: body(n++) }) }] } : { body }),
+    requests: [{ setupRequest: (req) => ({ ...req, body: workload.next() }) }],
   });
+  const loadMs = Date.now() - started;
+  // The full path may still be working through its queue: CPU and time count until it is done.
+  const s = await server.ask('drain');
   const ok = result['2xx'];
+  const events = ok * workload.eventsPerRequest;
+  const wallSeconds = (loadMs + s.drainMs) / 1000;
   return {
-    requestsPerSec: ok / DURATION,
-    eventsPerSec: (ok * eventsPerRequest) / DURATION,
+    reqPerSec: ok / wallSeconds,
+    eventsPerSec: events / wallSeconds,
+    cpuPerEvent: s.cpuMicros / Math.max(1, events),
     p50: result.latency.p50,
     p99: result.latency.p99,
-    non2xx: result.non2xx + result.errors,
-    ok,
+    loopP99: s.loopDelayP99Ms,
+    heapMB: s.heapMB,
+    drainMs: s.drainMs,
+    errors: result.non2xx + result.errors + result.timeouts,
+    commits: s.commits,
   };
 }
 
-/** `extra`: more autocannon options (`overallRate` for a fixed request rate). */
-async function scenario(mode, path, body, eventsPerRequest, extra = {}) {
-  const { child, port } = await startServer(mode);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** Median and spread (max−min as a share of the median) of one measure over the rounds. */
+const stat = (runs, key) => {
+  const xs = runs.map((r) => r[key]);
+  const m = median(xs);
+  return { median: m, spread: m ? (Math.max(...xs) - Math.min(...xs)) / m : 0 };
+};
+
+function workloads() {
+  const falco = falcoEvents({ pods: 500 });
+  const audit100 = auditLists({ size: 100 });
+  const audit400 = auditLists({ size: 400, seed: 3 });
+  return {
+    falco: { name: 'Falco event', path: '/v1/events/falco', next: falco, eventsPerRequest: 1 },
+    audit100: { name: 'EventList(100)', path: '/v1/events/audit', next: audit100, eventsPerRequest: 100 },
+    audit400: { name: 'EventList(400)', path: '/v1/events/audit', next: audit400, eventsPerRequest: 400 },
+  };
+}
+
+const SUBJECTS = [
+  { key: 'ingest', label: 'ingest', opts: { path: 'ingest' } },
+  { key: 'ingest-dd', label: 'ingest, data dir', opts: { path: 'ingest', durable: true } },
+  { key: 'full', label: 'full', opts: { path: 'full' } },
+  { key: 'full-dd', label: 'full, data dir', opts: { path: 'full', durable: true } },
+];
+const PLAN = {
+  falco: ['ingest', 'ingest-dd', 'full', 'full-dd'],
+  audit100: ['ingest', 'full', 'full-dd'],
+  audit400: ['full', 'full-dd'],
+};
+// BENCH_COMPARE_DIST=<a build before a change>: its full path (memory-only and data dir) runs in the
+// same rounds, so a change's before/after ratio is measured under the same machine load.
+const COMPARE = process.env.BENCH_COMPARE_DIST;
+// BENCH_WORKLOADS=falco,audit100 runs only those.
+for (const wk of Object.keys(PLAN))
+  if (process.env.BENCH_WORKLOADS && !process.env.BENCH_WORKLOADS.split(',').includes(wk)) delete PLAN[wk];
+if (COMPARE) {
+  SUBJECTS.push(
+    { key: 'full-before', label: 'full, before', opts: { path: 'full', dist: resolve(COMPARE) } },
+    { key: 'full-dd-before', label: 'full, data dir, before', opts: { path: 'full', durable: true, dist: resolve(COMPARE) } },
+  );
+  for (const subjects of Object.values(PLAN)) subjects.push('full-before', 'full-dd-before');
+}
+
+const rows = [];
+
+async function throughput(w) {
+  console.log(`throughput: ${ROUNDS} rounds, ${SECONDS} s per load, ${CONNECTIONS} keep-alive connections`);
+  const bare = await startServer('bare');
+  const servers = {};
+  for (const s of SUBJECTS)
+    if (Object.values(PLAN).some((subjects) => subjects.includes(s.key))) servers[s.key] = await startServer('falconer', s.opts);
   try {
-    await load(port, path, body, eventsPerRequest, extra).catch(() => undefined); // warm-up, discarded
-    await ask(child, 'cpu-reset');
-    const r = await load(port, path, body, eventsPerRequest, extra);
-    const { cpuMicros, rss, commits } = await ask(child, 'cpu');
-    return { ...r, cpuMicrosPerEvent: cpuMicros / Math.max(1, r.ok * eventsPerRequest), rssMB: rss / 2 ** 20, commits };
+    const results = {};
+    for (const [wk, subjects] of Object.entries(PLAN)) {
+      // Warm-up (JIT, pools, first fingerprints), discarded.
+      await load(bare, '/', w[wk], 1);
+      for (const sk of subjects) await load(servers[sk], w[wk].path, w[wk], 1);
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [wk, subjects] of Object.entries(PLAN)) {
+        const base = await load(bare, '/', w[wk], SECONDS);
+        (results[`${wk}/bare`] ??= []).push({ ...base, ratio: 1, cpuRatio: 1 });
+        line(`round ${round} ${w[wk].name} bare`, base);
+        for (const sk of subjects) {
+          const r = await load(servers[sk], w[wk].path, w[wk], SECONDS);
+          r.ratio = r.eventsPerSec / base.eventsPerSec;
+          r.cpuRatio = r.cpuPerEvent / base.cpuPerEvent;
+          (results[`${wk}/${sk}`] ??= []).push(r);
+          line(`round ${round} ${w[wk].name} ${sk}`, r);
+        }
+      }
+    }
+    for (const [wk, subjects] of Object.entries(PLAN)) {
+      rows.push(summarise(`${w[wk].name}, bare node:http`, results[`${wk}/bare`]));
+      for (const sk of subjects)
+        rows.push(summarise(`${w[wk].name}, ${SUBJECTS.find((s) => s.key === sk).label}`, results[`${wk}/${sk}`]));
+    }
+    return results;
   } finally {
-    child.kill('SIGKILL'); // not a graceful stop: that would first drain whatever the run left queued
+    await stop(bare);
+    for (const s of Object.values(servers)) await stop(s);
   }
 }
 
-function row(name, r, base) {
-  const ratio = base ? ` ${((r.eventsPerSec / base.eventsPerSec) * 100).toFixed(0).padStart(4)}%` : '     ';
+/** p99 at half the maximum rate Falconer's full path reached (single Falco events). */
+async function latency(w, maxRate) {
+  const rate = Math.max(100, Math.round(maxRate / 2));
+  console.log(`\nlatency at half the full path's maximum: ${rate} req/s, ${ROUNDS} rounds`);
+  const bare = await startServer('bare');
+  const full = await startServer('falconer', { path: 'full' });
+  const durable = await startServer('falconer', { path: 'full', durable: true });
+  const results = { bare: [], full: [], durable: [] };
+  try {
+    for (const s of [bare, full, durable]) await load(s, s === bare ? '/' : w.falco.path, w.falco, 1, rate);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const base = await load(bare, '/', w.falco, SECONDS, rate);
+      results.bare.push({ ...base, ratio: 1, cpuRatio: 1 });
+      for (const [k, s] of [
+        ['full', full],
+        ['durable', durable],
+      ]) {
+        const r = await load(s, w.falco.path, w.falco, SECONDS, rate);
+        r.ratio = r.eventsPerSec / base.eventsPerSec;
+        r.cpuRatio = r.cpuPerEvent / base.cpuPerEvent;
+        results[k].push(r);
+        line(`round ${round} ${rate} req/s ${k}`, r);
+      }
+    }
+    rows.push(summarise(`Falco at ${rate} req/s, bare node:http`, results.bare));
+    rows.push(summarise(`Falco at ${rate} req/s, full`, results.full));
+    rows.push(summarise(`Falco at ${rate} req/s, full, data dir`, results.durable));
+  } finally {
+    for (const s of [bare, full, durable]) await stop(s);
+  }
+}
+
+/**
+ * CPU per event and heap as the live state grows: fingerprints in the dedup window and pods in the
+ * cluster state, pre-filled through the store and state APIs. One server per size, the same fixed rate.
+ */
+async function scale(w) {
+  console.log(`\nscale series: full path, memory-only, ${SCALE_RATE} req/s, ${ROUNDS} rounds of ${SECONDS} s, sizes interleaved`);
+  const sizes = [
+    ...[1_000, 100_000, 1_000_000].map((n) => ({ label: `${n} fingerprints`, opts: { fingerprints: n } })),
+    ...[1_000, 10_000, 50_000].map((n) => ({ label: `${n} pods`, opts: { pods: n } })),
+  ];
+  const servers = [];
+  try {
+    for (const [i, size] of sizes.entries()) {
+      // The events name the same 500 pods at every size: what grows is the state around them.
+      const events = { ...w.falco, next: falcoEvents({ pods: 500, seed: 10 + i }) };
+      const server = await startServer('falconer', { path: 'full', ...size.opts });
+      servers.push({ size, events, server, runs: [] });
+      await load(server, events.path, events, 1, SCALE_RATE);
+    }
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const s of servers) {
+        const r = await load(s.server, s.events.path, s.events, SECONDS, SCALE_RATE);
+        line(`round ${round} ${s.size.label}`, r);
+        s.runs.push(r);
+      }
+  } finally {
+    for (const s of servers) await stop(s.server);
+  }
+  return servers.map((s) => ({
+    label: s.size.label,
+    cpuPerEvent: median(s.runs.map((r) => r.cpuPerEvent)),
+    cpuSpread: stat(s.runs, 'cpuPerEvent').spread,
+    reqPerSec: median(s.runs.map((r) => r.reqPerSec)),
+    p99: median(s.runs.map((r) => r.p99)),
+    heapMB: Math.max(...s.runs.map((r) => r.heapMB)),
+    errors: s.runs.reduce((n, r) => n + r.errors, 0),
+  }));
+}
+
+function line(name, r) {
+  const ratio = r.ratio === undefined ? '' : ` ${(r.ratio * 100).toFixed(0)}% of bare ev/s, CPU ${r.cpuRatio.toFixed(2)}×`;
   console.log(
-    `${name.padEnd(38)} ${r.requestsPerSec.toFixed(0).padStart(7)} req/s ${r.eventsPerSec.toFixed(0).padStart(8)} ev/s${ratio}  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms  ${r.cpuMicrosPerEvent.toFixed(1).padStart(6)} µs CPU/ev  rss ${r.rssMB.toFixed(0)} MB  errors ${r.non2xx}`,
+    `  ${name.padEnd(34)} ${r.reqPerSec.toFixed(0).padStart(6)} req/s ${r.eventsPerSec.toFixed(0).padStart(7)} ev/s ${r.cpuPerEvent.toFixed(1).padStart(6)} µs/ev p50 ${r.p50} p99 ${r.p99} ms loop p99 ${r.loopP99.toFixed(1)} ms heap ${r.heapMB.toFixed(0)} MB drain ${r.drainMs} ms errors ${r.errors}${ratio}`,
   );
+}
+
+function summarise(name, runs) {
+  return {
+    name,
+    req: stat(runs, 'reqPerSec'),
+    ev: stat(runs, 'eventsPerSec'),
+    ratio: median(runs.map((r) => r.ratio)),
+    cpu: stat(runs, 'cpuPerEvent'),
+    cpuRatio: median(runs.map((r) => r.cpuRatio)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    loopP99: median(runs.map((r) => r.loopP99)),
+    heapMB: Math.max(...runs.map((r) => r.heapMB)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    commits: runs.at(-1).commits,
+  };
+}
+
+const pct = (x) => `±${(x * 50).toFixed(0)}%`;
+
+function table(scaleRows) {
+  console.log(
+    `\nsummary (median of ${ROUNDS} rounds; ± is half the max−min spread; ratios per round to the bare load just before)`,
+  );
+  console.log(
+    `${'scenario'.padEnd(40)} ${'req/s'.padStart(12)} ${'events/s'.padStart(14)} ${'%bare'.padStart(6)} ${'µs CPU/ev'.padStart(13)} ${'×bare'.padStart(6)} ${'p50'.padStart(4)} ${'p99'.padStart(4)} ${'loop99'.padStart(6)} ${'heap'.padStart(5)} ${'err'.padStart(4)}`,
+  );
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(40)} ${`${r.req.median.toFixed(0)} ${pct(r.req.spread)}`.padStart(12)} ${`${r.ev.median.toFixed(0)} ${pct(r.ev.spread)}`.padStart(14)} ${`${(r.ratio * 100).toFixed(0)}%`.padStart(6)} ${`${r.cpu.median.toFixed(1)} ${pct(r.cpu.spread)}`.padStart(13)} ${r.cpuRatio.toFixed(2).padStart(6)} ${String(r.p50).padStart(4)} ${String(r.p99).padStart(4)} ${r.loopP99.toFixed(1).padStart(6)} ${r.heapMB.toFixed(0).padStart(5)} ${String(r.errors).padStart(4)}`,
+    );
+    if (r.commits)
+      console.log(
+        `${''.padEnd(40)} group commit: ${r.commits.eventsPerCommit.toFixed(1)} events, ${r.commits.writesPerCommit.toFixed(1)} writes per commit`,
+      );
+  }
+  if (scaleRows.length) {
+    const first = scaleRows[0].cpuPerEvent;
+    const firstPods = scaleRows.find((r) => r.label.endsWith('pods'))?.cpuPerEvent;
+    console.log(`\nscale series (full path, ${SCALE_RATE} req/s; ×first is CPU per event relative to the smallest size)`);
+    for (const r of scaleRows) {
+      const ref = r.label.endsWith('pods') ? firstPods : first;
+      console.log(
+        `${r.label.padEnd(40)} ${r.reqPerSec.toFixed(0).padStart(5)} req/s ${r.cpuPerEvent.toFixed(1).padStart(7)} µs CPU/ev ${pct(r.cpuSpread)} ${(r.cpuPerEvent / ref).toFixed(2).padStart(5)}×first  p99 ${String(r.p99).padStart(3)} ms  heap ${r.heapMB.toFixed(0).padStart(5)} MB  errors ${r.errors}`,
+      );
+    }
+  }
 }
 
 async function main() {
-  const falco = readFileSync(resolve(SAMPLES, '..', '..', '..', 'shared', 'samples', 'falco-terminal-shell.json'), 'utf8');
-  const list = JSON.parse(readFileSync(resolve(SAMPLES, '..', '..', '..', 'shared', 'samples', 'audit-eventlist.json'), 'utf8'));
-  const items = [];
-  for (let i = 0; items.length < 100; i++)
-    for (const item of list.items)
-      items.push({ ...item, auditID: `@@-${item.auditID.slice(0, 30)}${String(i).padStart(6, '0')}` });
-  const audit = JSON.stringify({ ...list, items: items.slice(0, 100) });
-  // What an apiserver mostly sends: controllers reading and updating things no rule cares about, with a
-  // few events that alert (one in ten here).
-  const benign = (i) => ({
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'Metadata',
-    auditID: `@@-00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    stage: 'ResponseComplete',
-    requestURI: `/api/v1/namespaces/kube-system/configmaps/cm-${i % 50}`,
-    verb: i % 3 ? 'get' : 'update',
-    user: {
-      username: 'system:serviceaccount:kube-system:controller',
-      groups: ['system:serviceaccounts', 'system:authenticated'],
-    },
-    sourceIPs: ['10.0.0.2'],
-    userAgent: 'kube-controller-manager/v1.33.1',
-    objectRef: { resource: 'configmaps', namespace: 'kube-system', name: `cm-${i % 50}`, apiVersion: 'v1' },
-    responseStatus: { metadata: {}, code: 200 },
-    requestReceivedTimestamp: '2025-11-10T12:50:59.402118Z',
-    stageTimestamp: '2025-11-10T12:50:59.431907Z',
-    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
-  });
-  const mixed = JSON.stringify({
-    ...list,
-    items: Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? items[i / 10] : benign(i))),
-  });
-
-  // Falconer answers a repeated id as a duplicate without processing it: every request gets ids of
-  // its own (`@@` in the audit batches), or the bench would measure the wrong path.
-  const distinct = (text) => {
-    const parts = text.split('@@');
-    return (i) => parts.join(`${process.pid}-${i}`);
-  };
-  const falcoDoc = JSON.parse(falco);
-  // Distinct Falco events (a new uuid each, over 100 pods): every one is processed, none is a retry.
-  const distinctFalco = (i) =>
-    JSON.stringify({
-      ...falcoDoc,
-      uuid: `bench-${process.pid}-${i}`,
-      output_fields: { ...falcoDoc.output_fields, 'k8s.pod.name': `web-${i % 100}` },
-    });
-  if (process.env.BENCH_ONLY === 'durable') return durability(distinctFalco);
-  console.log(`ingest benchmark: ${CONNECTIONS} keep-alive connections, ${DURATION} s per scenario, Node ${process.version}`);
   console.log(
-    `Falco event ${falco.length} bytes; audit EventList of 100 events ${audit.length} bytes (every event alerts), mixed ${mixed.length} bytes\n`,
+    `ingest benchmark, Node ${process.version}: distinct events (unique ids and ns times, 500 pods, 12 rules, ${(REPEAT_SHARE * 100).toFixed(0)}% repeats of a recent activity); audit lists 1 in 10 alerting, 3 in 10 of the rest RequestResponse`,
   );
-  const bareFalco = await scenario('bare', '/', falco, 1);
-  row('baseline node:http, Falco event', bareFalco);
-  row('falconer POST /v1/events/falco', await scenario('falconer', '/v1/events/falco', distinctFalco, 1), bareFalco);
-  const bareAudit = await scenario('bare', '/', audit, 100);
-  row('baseline node:http, EventList(100)', bareAudit);
-  row('falconer POST /v1/events/audit', await scenario('falconer', '/v1/events/audit', distinct(audit), 100), bareAudit);
-  const bareMixed = await scenario('bare', '/', mixed, 100);
-  row('baseline node:http, mixed EventList', bareMixed);
-  row('falconer audit, 1 in 10 alerting', await scenario('falconer', '/v1/events/audit', distinct(mixed), 100), bareMixed);
-  console.log('');
-  await durability(distinctFalco);
-}
-
-/** Embedded mode memory-only against the same with a data dir, on distinct Falco events. */
-async function durability(distinctFalco) {
-  console.log(`embedded durability: distinct Falco events, ${CONNECTIONS} connections, ${DURATION} s per scenario`);
-  const bare = await scenario('bare', '/', distinctFalco, 1);
-  row('baseline node:http, distinct Falco', bare);
-  row('falconer memory-only, distinct Falco', await scenario('falconer', '/v1/events/falco', distinctFalco, 1), bare);
-  const durable = await scenario('falconer-durable', '/v1/events/falco', distinctFalco, 1);
-  row('falconer data dir, distinct Falco', durable, bare);
-  commits(durable.commits);
-  // CPU per event depends on the rate (fixed costs spread over fewer events): compare at one rate.
-  const fixed = { overallRate: RATE };
-  row(`falconer memory-only, ${RATE} req/s`, await scenario('falconer', '/v1/events/falco', distinctFalco, 1, fixed), bare);
-  const durableFixed = await scenario('falconer-durable', '/v1/events/falco', distinctFalco, 1, fixed);
-  row(`falconer data dir, ${RATE} req/s`, durableFixed, bare);
-  commits(durableFixed.commits);
-}
-
-function commits(c) {
-  if (!c) return;
+  const w = workloads();
+  const sizes = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.next().length]));
   console.log(
-    `  group commits: ${(c.commits / DURATION).toFixed(0)}/s, on average ${c.eventsPerCommit.toFixed(1)} events and ${c.writesPerCommit.toFixed(1)} writes (journal + state) per commit; largest ${c.largestCommit} writes`,
+    `bodies: Falco event ~${sizes.falco} B, EventList(100) ~${sizes.audit100} B, EventList(400) ~${sizes.audit400} B\n`,
   );
+  let maxRate = 2000;
+  if (ONLY.has('throughput')) {
+    const results = await throughput(w);
+    if (results['falco/full']) maxRate = median(results['falco/full'].map((r) => r.reqPerSec));
+  }
+  if (ONLY.has('latency')) await latency(w, Number(process.env.BENCH_LATENCY_MAX_RATE || maxRate));
+  const scaleRows = ONLY.has('scale') ? await scale(w) : [];
+  table(scaleRows);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+module.exports = { startServer, stop, load, workloads, SUBJECTS };
+
+if (require.main === module)
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });

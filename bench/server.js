@@ -1,15 +1,29 @@
 'use strict';
 // A server under test, run in a child process so the load generator does not share its event loop.
-// Modes: bare (node:http + JSON.parse + 202, the baseline), falconer (the full ingest path, embedded and
-// memory-only), falconer-durable (the same with a data dir: a 202 waits for the group-committed journal).
+// argv[2]: bare (node:http, read, JSON.parse, 202: the baseline) or falconer; argv[3] (falconer): JSON
+// { path: 'ingest' | 'full', durable, fingerprints, pods, dist }:
+// - ingest: the HTTP edge up to the bus, the pipeline stubbed at the bus port (events are dropped there);
+// - full: detect, enrich, alert (dedup), dispatch to a console receiver whose logger is silent (a null
+//   receiver: the alert is formatted and handed to it, nothing is written);
+// - durable: a data dir, so a 202 waits for the group-committed journal; memory-only otherwise;
+// - fingerprints / pods: the scale series' pre-filled dedup window and cluster state;
+// - dist: another build to run (BENCH_COMPARE_DIST: the same rounds measure a build before a change).
+// The parent asks over IPC for this process's own CPU time, heap and event-loop delay.
 const http = require('node:http');
 const { mkdtempSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
 const pino = require('pino');
+const { fillFingerprints, fillPods } = require('./state');
+
+const TOKEN = 'bench-token-0123456789';
+const CLUSTER = 'bench';
 
 async function main() {
   const mode = process.argv[2];
+  const opts = JSON.parse(process.argv[3] || '{}');
+  const DIST = opts.dist || process.env.FALCONER_DIST || join(__dirname, '..', 'dist');
   let port;
   let falconer;
   if (mode === 'bare') {
@@ -30,54 +44,81 @@ async function main() {
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     port = server.address().port;
-  } else if (mode === 'falconer' || mode === 'falconer-durable') {
-    const { startFalconer } = require('../dist/app');
-    const { validateConfig } = require('../dist/config/load');
+  } else if (mode === 'falconer') {
+    const { startFalconer } = require(DIST + '/app');
+    const { validateConfig } = require(DIST + '/config/load');
+    const { ClusterStates } = require(DIST + '/enrich/cluster-state');
+    const { createEnricher } = require(DIST + '/enrich/enricher');
+    const { systemClock } = require(DIST + '/core/clock');
     const config = validateConfig({
+      cluster: CLUSTER,
       server: { host: '127.0.0.1', port: 0 },
-      ingest: { token: 'bench-token-0123456789' },
-      receivers: [{ type: 'console', name: 'quiet', minPriority: 'emergency' }],
+      ingest: { token: TOKEN },
+      receivers: [{ type: 'console', name: 'null', minPriority: 'debug' }],
       log: { level: 'silent' },
-      // Memory-only, or embedded durability: a journal and state in a fresh data dir.
-      dataDir: mode === 'falconer-durable' ? mkdtempSync(join(tmpdir(), 'falconer-bench-')) : '',
+      dataDir: opts.durable ? mkdtempSync(join(tmpdir(), 'falconer-bench-')) : '',
     });
-    falconer = await startFalconer(config, { logger: pino({ level: 'silent' }) });
+    // The full path enriches against a cluster state holding the pods the events name (500 unless
+    // the scale series says otherwise): with none, each pod's first alert would wait
+    // enrichment.waitForStateMs for a pod that never arrives, and the bench would time that wait.
+    const pods = opts.pods ?? (opts.path === 'full' ? 500 : 0);
+    let enricher;
+    if (pods) {
+      const states = new ClusterStates();
+      fillPods(states, CLUSTER, pods);
+      enricher = createEnricher({ states, clock: systemClock, waitForStateMs: config.enrichment.waitForStateMs });
+    }
+    falconer = await startFalconer(config, {
+      logger: pino({ level: 'silent' }),
+      ...(enricher ? { enricher } : {}),
+      ...(opts.path === 'ingest' ? { consumer: async () => undefined } : {}),
+    });
+    if (opts.fingerprints) await fillFingerprints(falconer.store, opts.fingerprints, config.alerting.dedupWindowSeconds * 1000);
     port = falconer.port;
   } else {
     throw new Error(`unknown mode ${mode}`);
   }
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
   let cpuStart = process.cpuUsage();
   let commitsStart;
   process.on('message', (msg) => {
-    if (msg === 'cpu-reset') {
+    if (msg === 'reset') {
       cpuStart = process.cpuUsage();
+      delay.reset();
       commitsStart = falconer?.dataDir?.db.stats();
       process.send({ reset: true });
     }
+    if (msg === 'drain') sample(Date.now());
     if (msg === 'exit') process.exit(0);
-    if (msg === 'cpu') {
-      const u = process.cpuUsage(cpuStart);
-      process.send({
-        cpuMicros: u.user + u.system,
-        rss: process.memoryUsage().rss,
-        commits: commitsSince(commitsStart, falconer?.dataDir?.db.stats()),
-      });
-    }
   });
+  /** Waits until the bus holds nothing unhandled (the full path may lag the load), then reports. */
+  async function sample(started) {
+    while (falconer && falconer.bus.progress().waitingSince !== undefined && Date.now() - started < 60_000)
+      await new Promise((r) => setTimeout(r, 5));
+    const drainMs = Date.now() - started;
+    const u = process.cpuUsage(cpuStart);
+    if (global.gc) global.gc(); // the heap that stays: live state, not garbage awaiting collection
+    const mem = process.memoryUsage();
+    process.send({
+      cpuMicros: u.user + u.system,
+      heapMB: mem.heapUsed / 2 ** 20,
+      rssMB: mem.rss / 2 ** 20,
+      loopDelayP99Ms: delay.percentile(99) / 1e6,
+      commits: commitsSince(commitsStart, falconer?.dataDir?.db.stats()),
+      drainMs,
+    });
+  }
+  process.on('disconnect', () => process.exit(0)); // the bench ended (or died): do not linger
   process.send({ port });
 }
 
-/** Group commits during the measured run: how many, and how many writes each carried. */
+/** Group commits during the measured load: how many, and how many writes each carried. */
 function commitsSince(start, now) {
   if (!start || !now) return undefined;
   const commits = now.commits - start.commits;
   const per = (n) => n / Math.max(1, commits);
-  return {
-    commits,
-    eventsPerCommit: per(now.appends - start.appends),
-    writesPerCommit: per(now.writes - start.writes),
-    largestCommit: now.largestCommit,
-  };
+  return { commits, eventsPerCommit: per(now.appends - start.appends), writesPerCommit: per(now.writes - start.writes) };
 }
 
 main().catch((err) => {

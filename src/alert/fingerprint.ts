@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Detection } from '../core/alert';
 
 /**
@@ -36,5 +36,5 @@ export function fingerprintParts(d: Detection): string[] {
 }
 
 export function fingerprint(d: Detection): string {
-  return createHash('sha256').update(fingerprintParts(d).join('\u0000')).digest('hex').slice(0, 24);
+  return hash('sha256', fingerprintParts(d).join('\u0000'), 'hex').slice(0, 24);
 }

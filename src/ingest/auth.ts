@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { ForbiddenError, UnauthorizedError } from '../core/errors';
@@ -74,5 +74,5 @@ export function authenticator({ tokens, trustClientCertificates, open }: AuthOpt
 }
 
 function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
+  return hash('sha256', s, 'buffer');
 }
