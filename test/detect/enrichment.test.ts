@@ -64,7 +64,9 @@ describe('rules with an enrichment: condition', () => {
 
   test('the loader refuses them on other kinds of rule, and CEL errors name the enrichment condition', () => {
     const audit = compileYaml(['a.yaml', auditRule('a', 'true', '  enrichment: "true"')]).problems;
-    expect(audit).toEqual([expect.stringMatching(/a\.yaml:\d+: rule "a": "enrichment" applies to falco rules with action: amend only/)]);
+    expect(audit).toEqual([
+      expect.stringMatching(/a\.yaml:\d+: rule "a": "enrichment" applies to falco rules with action: amend only/),
+    ]);
     const alert = compileYaml(['b.yaml', onEnrichment('b', 'true').replace('action: amend', 'action: alert')]).problems;
     expect(alert.join('\n')).toContain('rule "b": "enrichment" applies to falco rules with action: amend only');
     const typo = compileYaml(['c.yaml', onEnrichment('c', 'enrichmnt.policy.failing > 0')]).problems;
