@@ -191,17 +191,18 @@ export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[], las
   return variables ? { chain, fingerprints: [...picked], variables } : undefined;
 }
 
-function* bindings(s: ChainStep, a: AlertFacts, vars: Record<string, string>): Generator<Record<string, string>> {
-  const entries = Object.entries(s.bind);
-  const walk = function* (i: number, acc: Record<string, string>): Generator<Record<string, string>> {
-    if (i === entries.length) {
-      yield acc;
-      return;
-    }
-    const [v, fact] = entries[i]!;
-    for (const value of new Set(factValues(a, fact))) yield* walk(i + 1, { ...acc, [v]: value });
-  };
-  yield* walk(0, vars);
+/**
+ * Every way the step's `bind` can set its variables from the alert (a fact may have several values).
+ * A plain array, not a generator: it is built for every admitted alert of every search, and the
+ * generators were about a third of the chain search's time (bench/correlate.js profile).
+ */
+function bindings(s: ChainStep, a: AlertFacts, vars: Record<string, string>): Record<string, string>[] {
+  let out = [vars];
+  for (const [v, fact] of Object.entries(s.bind)) {
+    const values = [...new Set(factValues(a, fact))];
+    out = out.flatMap((acc) => values.map((value) => ({ ...acc, [v]: value })));
+  }
+  return out;
 }
 
 /** The incident's severity when it matches the chain: the chain's own, and above every member's. */
