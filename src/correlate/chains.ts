@@ -158,6 +158,9 @@ export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[], las
   // per chain for a new member of a 50-member incident; bench/correlate.js).
   const lastIndex = last ? timeline.indexOf(last) : -1;
   if (last && lastIndex === -1) return undefined;
+  // Once per call, not per alert tried: the search runs for every chain on every new member.
+  const equal = chain.steps.map((s) => Object.entries(s.equal));
+  const differ = chain.steps.map((s) => Object.entries(s.differ));
   const picked: string[] = [];
   const search = (
     stepIndex: number,
@@ -175,9 +178,9 @@ export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[], las
       if (stepIndex > 0 && a.timeMs - startMs > chain.maxSpanMs) break;
       if (last && (isLast ? a !== last : a === last)) continue;
       if (!stepAdmits(s, a)) continue;
-      if (!Object.entries(s.equal).every(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
-      if (Object.entries(s.differ).some(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
-      if (Object.entries(s.differ).some(([, fact]) => factValues(a, fact).length === 0)) continue;
+      if (!equal[stepIndex]!.every(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
+      if (differ[stepIndex]!.some(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
+      if (differ[stepIndex]!.some(([, fact]) => factValues(a, fact).length === 0)) continue;
       for (const next of bindings(s, a, vars)) {
         picked.push(a.fingerprint);
         const found = search(stepIndex + 1, i + 1, next, stepIndex === 0 ? a.timeMs : startMs);
