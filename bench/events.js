@@ -7,7 +7,7 @@
 const { readFileSync } = require('node:fs');
 const { resolve } = require('node:path');
 
-const SAMPLES = resolve(__dirname, '..', '..', '..', 'shared', 'samples');
+const SAMPLES = resolve(__dirname, '..', 'examples', 'events');
 /** The share of events that repeat an earlier activity (dedup folds them into the open alert). */
 const REPEAT_SHARE = Number(process.env.BENCH_REPEAT_SHARE ?? 0.2);
 const NAMESPACES = 20;

@@ -37,11 +37,12 @@ export function runtimeTarget(event: SecurityEvent): RuntimeTarget | undefined {
         .map((k) => fields[k]),
     )
     .filter((n): n is string => typeof n === 'string' && n !== '' && n !== '<NA>');
+  const auditID = execAuditID(fields);
   return {
     key: podKey(cluster, namespace, pod),
     ...(event.k8s.container ? { container: event.k8s.container } : {}),
     timeMs: Number(BigInt(event.timeNs) / 1_000_000n),
-    ...(execAuditID(fields) ? { execAuditID: execAuditID(fields)! } : {}),
+    ...(auditID ? { execAuditID: auditID } : {}),
     names,
     ...(typeof event.process?.tty === 'number' ? { tty: event.process.tty !== 0 } : {}),
   };

@@ -175,7 +175,10 @@ describe('route configuration', () => {
     [{ receivers, route: { receiver: 'a', routes: [{ matchers: ['x=~"("'] }] } }, 'route.routes.0.matchers.0: invalid regular'],
     [{ receivers, route: { receiver: 'a', group_wait: '30 seconds' } }, 'route.group_wait: must be a duration'],
     [{ receivers, route: { receiver: 'a', group_by: ['...', 'pod'] } }, "route.group_by: '...' must be the only"],
-    [{ receivers, route: { receiver: 'a', routes: [{ matchers: ['x=1'], recevier: 'b' }] } }, 'route.routes.0: Unrecognized key'],
+    [
+      { receivers, route: { receiver: 'a', routes: [{ matchers: ['x=1'], recevier: 'b' }] } },
+      'route.routes.0: unknown key "recevier"',
+    ],
     [{ receivers: [...receivers, { type: 'console', name: 'a' }] }, 'receivers.2.name: duplicate receiver name "a"'],
   ])('rejects %j', (doc, problem) => {
     expect(() => validateConfig(doc)).toThrow(problem);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { VirtualClock } from '../../src/core/clock';
 import { RuleError } from '../../src/core/errors';
 import { attribute } from '../../src/correlate/attribution';
+import type { AlertFacts } from '../../src/correlate/facts';
+import { serialiseIncident, withMember, type Incident } from '../../src/correlate/incidents';
 import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } from '../../src/correlate/chains';
 import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
 import { MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
@@ -142,5 +144,37 @@ describe('bus partitioning', () => {
     const other = normaliseFalco(runtime({ id: 'r3', at: 1000, pod: 'web-2' }), ctx);
     expect(new Set([exec, debug, shell, fromField].map(partitionKey))).toEqual(new Set(['prod/shop/web-1']));
     expect(partitionKey(other)).not.toBe(partitionKey(shell));
+  });
+});
+
+describe('incident records', () => {
+  const facts = (i: number, summary = `shell ${i}`): AlertFacts => ({
+    fingerprint: `fp-${i % 4}`,
+    timeMs: T0 + i * 1000,
+    time: new Date(T0 + i * 1000).toISOString(),
+    source: 'falco',
+    rule: 'Terminal shell in container',
+    ruleId: 'terminal-shell-in-container',
+    priority: i === 3 ? 'critical' : 'notice',
+    tags: ['T1059', 'a "quoted" tag'],
+    summary,
+    cluster: 'prod',
+    namespace: 'shop',
+    pod: `web-${i}`,
+    user: 'alice@example.com',
+  });
+
+  it('stores exactly the incident, entry texts reused or not, as members join and change', () => {
+    const options = { windowMs: 600_000, maxAlerts: 3, chains: [], recent: 10 };
+    let incident: Incident | undefined;
+    for (let i = 0; i < 6; i++) {
+      incident = withMember(incident, facts(i), options);
+      expect(JSON.parse(serialiseIncident(incident))).toEqual(JSON.parse(JSON.stringify(incident)));
+    }
+    // A member whose facts changed (a late attribution) is a new facts object: its new text is stored.
+    incident = withMember(incident, { ...facts(5), summary: 'now attributed' }, options);
+    const stored = JSON.parse(serialiseIncident(incident)) as Incident;
+    expect(stored).toEqual(JSON.parse(JSON.stringify(incident)));
+    expect(stored.timeline.map((t) => t.summary)).toEqual(['shell 3', 'shell 4', 'now attributed']);
   });
 });

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { applyAuditEvent } from '../../../src/enrich/cluster-state/audit';
 import { ClusterState } from '../../../src/enrich/cluster-state/state';
 import { can } from '../../../src/enrich/rbac/authorize';
 import { subjectFor } from '../../../src/enrich/rbac/subject';
 
-const sample = JSON.parse(readFileSync('/work/shared/samples/audit-eventlist.json', 'utf8')) as { items: unknown[] };
+const sample = JSON.parse(readFileSync(join(__dirname, '../../../examples/events/audit-eventlist.json'), 'utf8')) as {
+  items: unknown[];
+};
 
 function event(over: Record<string, unknown>): Record<string, unknown> {
   return {

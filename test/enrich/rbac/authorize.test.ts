@@ -275,7 +275,7 @@ describe('whoCan', () => {
 describe('agreement with the apiserver', () => {
   it("words the decision exactly as the sample audit event's authorization.k8s.io/reason", () => {
     const snapshot = loadSnapshot(join(__dirname, '../../fixtures/cluster/snapshot.json')).state;
-    const sample = JSON.parse(readFileSync('/work/shared/samples/audit-eventlist.json', 'utf8')) as {
+    const sample = JSON.parse(readFileSync(join(__dirname, '../../../examples/events/audit-eventlist.json'), 'utf8')) as {
       items: {
         user: { username: string; groups: string[] };
         verb: string;
