@@ -48,6 +48,7 @@ import type { Enricher } from './enrich/port';
 import { enrichmentFromConfig } from './enrich';
 import type { EventBus } from './bus/port';
 import type { SecurityEvent } from './core/event';
+import type { Alert } from './core/alert';
 import type { KafkaRawSource } from './bus/kafka';
 import type { StateStore } from './store/port';
 import { correlationFromConfig } from './correlate';
@@ -160,6 +161,9 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     if (saved) await silences.seed(saved);
   }
   const resolveAfterMs = config.alerting.resolveAfterSeconds * 1000;
+  // A finding alert stays firing while its finding fails (bound once FindingAlerts exists, below).
+  let findingHeld: (fingerprint: string) => boolean = () => false;
+  const held = (alert: Alert) => findingHeld(alert.fingerprint);
   const inhibitRules = [...config.inhibit_rules, ...(config.alerting.inhibitLowerOnCriticalPod ? [CRITICAL_POD_RULE] : [])];
   const inhibitor = inhibitRules.length ? new Inhibitor(inhibitRules, store, resolveAfterMs) : undefined;
   const suppress = suppressor({ silences, ...(inhibitor ? { inhibitor } : {}) });
@@ -167,6 +171,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const grouper = tree
     ? new Grouper(tree, store, dispatcher, suppress, clock, log, {
         resolveAfterMs,
+        held,
         maxAlertsPerGroup: config.alerting.maxAlertsPerGroup,
         isMuted: (route, now) => timeIntervals.routeMuted(route, now),
         // A shared or lasting store: a group whose replica (or previous run) stopped is flushed here.
@@ -185,6 +190,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     resolveAfterMs,
     intervalMs: Math.min(10_000, Math.max(1000, Math.floor(resolveAfterMs / 10))),
     notify: !grouper,
+    held,
   });
   reconciler.start();
   grouper?.startRecovery(1000);
@@ -195,6 +201,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ...(grouper ? {} : { announcer: dispatcher }),
     onResolved: () => metrics.resolved.inc(),
   });
+  findingHeld = (fingerprint) => findingAlerts.holds(fingerprint);
   enrichment.states?.onFindingChange(findingAlerts.listener);
   const live = await enrichment.startLive(log);
   const parked = new EventDeadLetters(createEventDeadLetterStore(config, store, dataDir), store, bus, metrics, log, clock, {

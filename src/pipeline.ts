@@ -20,7 +20,7 @@ export interface PipelineOptions {
 }
 
 /**
- * What a bus consumer runs for each batch: detect → enrich → correlate → alert.
+ * What a bus consumer runs for each batch: detect → enrich (then the rules that wait for it) → correlate → alert.
  * An event whose id was already processed (audit webhook retries: same auditID and stage; Falco
  * retries: same uuid) is skipped. Each event is isolated: one that keeps failing is parked and the
  * batch goes on; only an unavailable dependency (state store) fails the batch, to be delivered again.
@@ -103,9 +103,11 @@ export class Pipeline {
     this.enricher.observe(event);
     enter('detect');
     const detections = this.detector.detect(event);
-    for (const detection of detections) {
+    for (const detected of detections) {
       enter('enrich');
-      const enrichment = await this.enricher.enrich(detection);
+      const enrichment = await this.enricher.enrich(detected);
+      // Only detections a rule waits on (`enrichment:` conditions) pay for a second look.
+      const detection = detected.pending ? (this.detector.escalate?.(detected, enrichment) ?? detected) : detected;
       enter('correlate');
       const correlation = await this.correlate(detection, enrichment);
       enter('alert');

@@ -37,10 +37,12 @@ export interface ResolvedFinding {
  * was raised for it here) and is recorded for GET /v1/findings.
  */
 export class FindingAlerts {
-  private readonly pending: { cluster: string; finding: Finding }[] = [];
+  private readonly pending: { cluster: string; finding: Finding; lasting: boolean }[] = [];
   private readonly resolvedList: ResolvedFinding[] = [];
   private running = false;
   private readonly raisedBy = new Map<string, string>();
+  /** Fingerprints of alerts whose finding still fails in a report: they stay firing until it goes away. */
+  private readonly firing = new Set<string>();
   private idleWaiters: (() => void)[] = [];
   dropped = 0;
   raised = 0;
@@ -56,7 +58,7 @@ export class FindingAlerts {
   readonly listener = (change: FindingChange, state: ClusterState): void => {
     for (const finding of change.news) {
       if (this.pending.length >= MAX_PENDING) this.dropped++;
-      else this.pending.push({ cluster: state.cluster, finding });
+      else this.pending.push({ cluster: state.cluster, finding, lasting: !change.occurrence });
     }
     this.dropped += change.newsDropped;
     for (const id of change.resolved) {
@@ -64,9 +66,21 @@ export class FindingAlerts {
       if (this.resolvedList.length > MAX_RESOLVED) this.resolvedList.shift();
       this.resolveAlert(`${state.cluster}\u0000${id}`);
     }
+    for (const id of change.released ?? []) {
+      const fingerprint = this.raisedBy.get(`${state.cluster}\u0000${id}`);
+      if (fingerprint) this.firing.delete(fingerprint);
+    }
     if (change.resolved.length > 0) this.log.info({ cluster: state.cluster, count: change.resolved.length }, 'findings resolved');
     if (!this.running && this.pending.length > 0) void this.drain();
   };
+
+  /**
+   * Whether an alert is held firing because its finding still fails (the quiet-period resolution of the
+   * reconciler and the groups skips it). Occurrences (Events) and findings of a deleted report are not held.
+   */
+  holds(fingerprint: string): boolean {
+    return this.firing.has(fingerprint);
+  }
 
   /** The latest resolutions, newest last. */
   resolved(): readonly ResolvedFinding[] {
@@ -81,7 +95,9 @@ export class FindingAlerts {
 
   private resolveAlert(key: string): void {
     const fingerprint = this.raisedBy.get(key);
-    if (!fingerprint || !this.resolution) return;
+    if (!fingerprint) return;
+    this.firing.delete(fingerprint);
+    if (!this.resolution) return;
     this.raisedBy.delete(key);
     const alert = this.resolution.recent.get(fingerprint);
     if (!alert || alert.resolvedAt !== undefined) return;
@@ -105,7 +121,13 @@ export class FindingAlerts {
           const key = `${next.cluster}\u0000${next.finding.id}`;
           this.raisedBy.delete(key);
           this.raisedBy.set(key, alert.fingerprint);
-          if (this.raisedBy.size > MAX_RAISED) this.raisedBy.delete(this.raisedBy.keys().next().value as string);
+          if (next.lasting) this.firing.add(alert.fingerprint);
+          else this.firing.delete(alert.fingerprint);
+          if (this.raisedBy.size > MAX_RAISED) {
+            const oldest = this.raisedBy.keys().next().value as string;
+            this.firing.delete(this.raisedBy.get(oldest)!);
+            this.raisedBy.delete(oldest);
+          }
         } catch (err) {
           // One finding that cannot alert must not hold up the others.
           this.log.warn({ err: (err as Error)?.message ?? String(err), check: next.finding.check }, 'finding alert failed');

@@ -26,6 +26,8 @@ export interface GrouperOptions {
   ttlMs: number;
   /** Whether the route's mute / active time intervals silence it at `now` (time-intervals.ts). */
   isMuted?: (route: Route, now: number) => boolean;
+  /** Members that stay firing whatever their quiet period (a finding that still fails: FindingAlerts.holds). */
+  held?: (alert: Alert) => boolean;
   /**
    * With a store other processes share (Redis) or that outlives this one (the data dir): how long
    * after its due time a group counts as orphaned (its replica died) and this one flushes it.
@@ -202,7 +204,7 @@ export class Grouper {
       const members = Object.entries(doc.members);
       for (const [, m] of members) {
         const quietUntil = m.alert.lastSeen + this.options.resolveAfterMs;
-        if (m.resolvedAt === undefined && now >= quietUntil) m.resolvedAt = quietUntil;
+        if (m.resolvedAt === undefined && now >= quietUntil && !this.options.held?.(m.alert)) m.resolvedAt = quietUntil;
       }
       const firing: string[] = [];
       for (const [fp, m] of members) {

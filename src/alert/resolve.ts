@@ -21,6 +21,8 @@ export interface ReconcilerOptions {
    * notify, and the pass only marks alerts resolved for the API.
    */
   notify?: boolean;
+  /** Alerts that stay firing whatever their quiet period (a finding that still fails: FindingAlerts.holds). */
+  held?: (alert: Alert) => boolean;
 }
 
 /**
@@ -60,7 +62,7 @@ export class Reconciler {
     for (const alert of this.recent.list()) {
       if (alert.resolvedAt !== undefined) continue;
       const quietUntil = alert.lastSeen + this.options.resolveAfterMs;
-      if (now >= quietUntil) {
+      if (now >= quietUntil && !this.options.held?.(alert)) {
         alert.resolvedAt = quietUntil;
         this.metrics.resolved.inc();
         if (this.options.notify !== false) await this.announcer.resolve(alert, quietUntil);

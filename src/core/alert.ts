@@ -15,6 +15,8 @@ export interface Detection {
   /** Runbook URL or path, if the rule names one. */
   runbook?: string;
   event: SecurityEvent;
+  /** Ids of matching rules that amend only once the enrichment is known (RuleSet.escalate). */
+  pending?: string[];
 }
 
 /**

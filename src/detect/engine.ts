@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Detection } from '../core/alert';
+import type { Detection, Enrichment } from '../core/alert';
 import type { SecurityEvent } from '../core/event';
 import { RuleError } from '../core/errors';
 import { falcoPassthrough } from './falco-passthrough';
@@ -72,5 +72,9 @@ export class RuleEngine implements Detector {
     }
     if (event.source === 'k8s_audit' && event.raw) return rules.detectAudit(event);
     return [];
+  }
+
+  escalate(detection: Detection, enrichment: Enrichment): Detection {
+    return this.current.escalate(detection, enrichment);
   }
 }

@@ -5,7 +5,9 @@ import { z } from 'zod';
 import type { Json, JsonObject, SecurityEvent } from '../core/event';
 import { normaliseAudit } from '../ingest/audit';
 import { normaliseFalco } from '../ingest/falco';
+import type { Enrichment } from '../core/alert';
 import { AuditActivation, FalcoActivation } from './activation';
+import { enrichmentActivation } from './enrichment';
 import { selectorAdmits } from './rules/index';
 import type { RuleSet } from './rules/ruleset';
 
@@ -18,6 +20,8 @@ import type { RuleSet } from './rules/ruleset';
 const fixtureEvent = z.strictObject({
   name: z.string().min(1),
   event: z.record(z.string(), z.unknown()),
+  /** For a rule with an `enrichment:` condition: the alert's enrichment (as in docs/enrichment.md). */
+  enrichment: z.record(z.string(), z.unknown()).optional(),
 });
 const fixtureEntry = z.strictObject({
   rule: z.string().min(1),
@@ -145,7 +149,7 @@ export function runFixtures(ruleSet: RuleSet, files: readonly FixtureFile[], req
             results.push({ ...base, ok: false, problem: `fixture event is invalid: ${(err as Error).message}` });
             continue;
           }
-          const { matched, error } = evaluate(ruleSet, entry.rule, event);
+          const { matched, error } = evaluate(ruleSet, entry.rule, event, fx.enrichment as Enrichment | undefined);
           const ok = !error && matched === (kind === 'fire');
           results.push({
             ...base,
@@ -172,15 +176,25 @@ export function runFixtures(ruleSet: RuleSet, files: readonly FixtureFile[], req
   return results;
 }
 
-/** One rule on one event, selector included. */
-export function evaluate(ruleSet: RuleSet, ruleId: string, event: SecurityEvent): { matched: boolean; error?: string } {
+/**
+ * One rule on one event, selector included. A rule with an `enrichment:` condition must also hold on
+ * `enrichment` (an empty enrichment when the fixture gives none).
+ */
+export function evaluate(
+  ruleSet: RuleSet,
+  ruleId: string,
+  event: SecurityEvent,
+  enrichment: Enrichment = {},
+): { matched: boolean; error?: string } {
   const rule = ruleSet.byId(ruleId);
   if (!rule) return { matched: false, error: `no rule with id "${ruleId}"` };
   if (rule.def.source === 'falco') {
     if (event.source !== 'falco') return { matched: false };
     const names = rule.match.falcoRules;
     if (!names.includes('*') && !names.includes(event.falco?.rule ?? '')) return { matched: false };
-    return ruleSet.verdict(rule, new FalcoActivation(event));
+    const verdict = ruleSet.verdict(rule, new FalcoActivation(event));
+    if (!verdict.matched || !rule.onEnrichment) return verdict;
+    return ruleSet.enrichmentVerdict(rule, enrichmentActivation(enrichment));
   }
   if (event.source !== 'k8s_audit') return { matched: false };
   const a = new AuditActivation(event.raw);

@@ -1,4 +1,4 @@
-import type { Detection } from '../core/alert';
+import type { Detection, Enrichment } from '../core/alert';
 import type { SecurityEvent } from '../core/event';
 
 /**
@@ -8,4 +8,9 @@ import type { SecurityEvent } from '../core/event';
  */
 export interface Detector {
   detect(event: SecurityEvent): Detection[];
+  /**
+   * Applies the rules that wait for the enrichment (a detection with `pending` rule ids). Called only
+   * for such detections; must never throw.
+   */
+  escalate?(detection: Detection, enrichment: Enrichment): Detection;
 }

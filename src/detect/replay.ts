@@ -188,7 +188,14 @@ export class Replay {
     const enricher = this.enricher;
     if (!enricher) return this.results();
     return Promise.all(
-      this.results().map(async (a) => ({ ...a, enrichment: await enricher.enrich(this.latest.get(a.fingerprint)!) })),
+      this.results().map(async (a) => {
+        const latest = this.latest.get(a.fingerprint)!;
+        const enrichment = await enricher.enrich(latest);
+        if (!latest.pending) return { ...a, enrichment };
+        // Rules with an `enrichment:` condition amend here, as the pipeline does after its enrich stage.
+        const d = this.detector.escalate?.(latest, enrichment) ?? latest;
+        return { ...a, priority: d.priority, tags: d.tags, runbook: d.runbook, enrichment };
+      }),
     );
   }
 

@@ -18,6 +18,10 @@ export interface FindingChange {
   /** New findings beyond MAX_NEWS_PER_CHANGE, not itemised. */
   newsDropped: number;
   resolved: string[];
+  /** The news are occurrences (Events): nothing will say they went away, so their alerts resolve by quiet period. */
+  occurrence?: boolean;
+  /** Ids of a deleted report's findings: not resolved, only no longer known (their alerts resolve by quiet period). */
+  released?: string[];
 }
 
 const NO_CHANGE: FindingChange = { news: [], newsDropped: 0, resolved: [] };
@@ -73,13 +77,13 @@ export class FindingStore {
     if (mode === 'state') return NO_CHANGE;
     if (!previous) {
       // A report seen for the first time is state; an Event is itself an occurrence.
-      return summary.occurrence ? limitNews(findings) : NO_CHANGE;
+      return summary.occurrence ? { ...limitNews(findings), occurrence: true } : NO_CHANGE;
     }
     const before = new Set(previous.ids);
     const fresh = findings.filter((f) => !before.has(f.id));
     const after = new Set(summary.ids);
     const resolved = previous.occurrence ? [] : previous.ids.filter((id) => !after.has(id));
-    return { ...limitNews(fresh.sort(bySeverity)), resolved };
+    return { ...limitNews(fresh.sort(bySeverity)), resolved, ...(summary.occurrence ? { occurrence: true } : {}) };
   }
 
   /**
@@ -93,7 +97,7 @@ export class FindingStore {
     if (!previous) return NO_CHANGE;
     this.unindex(previous);
     this.reports.delete(key);
-    return NO_CHANGE;
+    return previous.occurrence ? NO_CHANGE : { ...NO_CHANGE, released: [...previous.ids] };
   }
 
   /** Findings about a pod, its owners (by the names its ownerReferences give) and their workloads. */

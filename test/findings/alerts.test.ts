@@ -2,6 +2,7 @@ import pino from 'pino';
 import { FindingAlerts } from '../../src/alert/findings';
 import { fingerprint } from '../../src/alert/fingerprint';
 import { RecentAlerts } from '../../src/alert/recent';
+import { Reconciler } from '../../src/alert/resolve';
 import { AlertStage } from '../../src/alert/stage';
 import type { Alert } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
@@ -50,7 +51,12 @@ function setup() {
     await findings.idle();
     await dispatcher.settled();
   };
-  return { clock, states, findings, sent, settle, resolvedAlerts };
+  const reconciler = new Reconciler(recentAlerts, dispatcher, undefined, metrics, clock, log, {
+    resolveAfterMs: 5 * 60_000,
+    intervalMs: 10_000,
+    held: (a) => findings.holds(a.fingerprint),
+  });
+  return { clock, states, findings, sent, settle, resolvedAlerts, recentAlerts, reconciler };
 }
 
 const withCve = (id: string) =>
@@ -97,7 +103,7 @@ describe('findings alerts', () => {
     state.upsertFinding(withCve('CVE-2025-2222'), 'live');
     await settle();
     // The report is deleted and made again (a rescan): nothing resolves, the same finding folds in.
-    state.deleteFinding('VulnerabilityReport', 'shop', 'replicaset-checkout-7d4b9c8f6d', 'live');
+    state.deleteFinding('VulnerabilityReport', 'shop', 'replicaset-checkout-7d4b9c8f6d-checkout', 'live');
     state.upsertFinding(one('vulnerabilityreport'), 'state');
     clock.advance(60_000);
     state.upsertFinding(withCve('CVE-2025-2222'), 'live');
@@ -111,6 +117,52 @@ describe('findings alerts', () => {
     // Its alert resolves, and receivers are told once.
     expect(resolvedAlerts.map((a) => a.fingerprint)).toEqual([sent[0]?.fingerprint]);
     expect(resolvedAlerts[0]?.resolvedAt).toBe(clock.now());
+  });
+
+  it('keeps a finding alert firing past the quiet period while the finding fails; resolves it when it goes', async () => {
+    const { states, findings, sent, settle, clock, resolvedAlerts, recentAlerts, reconciler } = setup();
+    const state = states.get('prod');
+    state.upsertFinding(one('vulnerabilityreport'), 'state');
+    state.upsertFinding(withCve('CVE-2025-3333'), 'live');
+    await settle();
+    const fp = sent[0]!.fingerprint;
+    expect(findings.holds(fp)).toBe(true);
+    clock.advance(HOUR);
+    await reconciler.tick();
+    expect(recentAlerts.get(fp)?.resolvedAt).toBeUndefined();
+    // The rescan no longer lists it: resolved now, by the finding going away, not by the quiet period.
+    clock.advance(60_000);
+    state.upsertFinding(one('vulnerabilityreport'), 'live');
+    await settle();
+    expect(findings.holds(fp)).toBe(false);
+    expect(recentAlerts.get(fp)?.resolvedAt).toBe(clock.now());
+    expect(resolvedAlerts.map((a) => a.fingerprint)).toEqual([fp]);
+  });
+
+  it('lets the quiet period resolve a finding alert once its report is deleted (not known now)', async () => {
+    const { states, findings, sent, settle, clock, recentAlerts, reconciler } = setup();
+    const state = states.get('prod');
+    state.upsertFinding(one('vulnerabilityreport'), 'state');
+    state.upsertFinding(withCve('CVE-2025-4444'), 'live');
+    await settle();
+    const fp = sent[0]!.fingerprint;
+    state.deleteFinding('VulnerabilityReport', 'shop', 'replicaset-checkout-7d4b9c8f6d-checkout', 'live');
+    expect(findings.holds(fp)).toBe(false);
+    clock.advance(4 * 60_000);
+    await reconciler.tick();
+    expect(recentAlerts.get(fp)?.resolvedAt).toBeUndefined();
+    clock.advance(60_000);
+    await reconciler.tick();
+    expect(recentAlerts.get(fp)?.resolvedAt).toBe(sent[0]!.lastSeen + 5 * 60_000);
+  });
+
+  it('does not hold an alert raised by an Event (an occurrence nothing will say is over)', async () => {
+    const { states, findings, sent, settle } = setup();
+    const state = states.get('prod');
+    for (const event of fixture('events')) state.upsertFinding(event, 'live');
+    await settle();
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.some((a) => findings.holds(a.fingerprint))).toBe(false);
   });
 
   it('alerts a Kyverno blocked request and a Gatekeeper denial arriving live', async () => {

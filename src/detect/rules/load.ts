@@ -177,6 +177,9 @@ function newRule(e: RuleEntry, origin: Origin, problem: (p: string) => void): Ru
   if (source === 'falco' && (e.match?.stages || e.match?.verbs || e.match?.resources)) {
     problem('"match.stages/verbs/resources" apply to k8s_audit rules only');
   }
+  if (e.enrichment !== undefined && !(source === 'falco' && action === 'amend')) {
+    problem('"enrichment" applies to falco rules with action: amend only');
+  }
   return {
     id: e.rule,
     name: e.name!,
@@ -191,6 +194,7 @@ function newRule(e: RuleEntry, origin: Origin, problem: (p: string) => void): Ru
     exceptions: e.exceptions ?? [],
     match: { ...DEFAULT_MATCH, ...e.match },
     action,
+    ...(e.enrichment !== undefined ? { enrichment: e.enrichment } : {}),
     origin,
   };
 }
@@ -214,4 +218,5 @@ function applyOverride(rule: RuleDef, e: RuleEntry, keys: string[], problem: (p:
     rule.exceptions = o.exceptions === 'append' ? [...rule.exceptions, ...e.exceptions] : e.exceptions;
   }
   if (e.match !== undefined && o.match) rule.match = { ...DEFAULT_MATCH, ...e.match };
+  if (e.enrichment !== undefined && o.enrichment) rule.enrichment = e.enrichment;
 }

@@ -1,9 +1,10 @@
-import type { Detection } from '../../core/alert';
+import type { Detection, Enrichment } from '../../core/alert';
 import type { SecurityEvent } from '../../core/event';
 import { AUDIT_VARIABLES, AuditActivation, FALCO_VARIABLES, FalcoActivation, type VariableDecl } from '../activation';
 import { buildEnvironment, compile, firstLine, type Program } from '../cel/environment';
 import { ExpansionError, expandCondition } from '../cel/expand';
 import { compileTemplate, templateVariables, type Template } from '../template';
+import { ENRICHMENT_VARIABLES, enrichmentActivation } from '../enrichment';
 import { AuditIndex } from './index';
 import type { RuleDef, RuleDefinitions, RuleProblem } from './types';
 
@@ -22,6 +23,8 @@ export interface CompiledRule {
   order: number;
   match: RuleDef['match'];
   program: Program;
+  /** The rule's `enrichment:` condition, evaluated after the enrich stage. */
+  onEnrichment?: Program;
   exceptions: { name: string; program: Program }[];
   render: Template;
   stats: RuleStats;
@@ -42,6 +45,7 @@ export class RuleSet {
   private readonly audit: AuditIndex<CompiledRule>;
   private readonly falcoByRule = new Map<string, CompiledRule[]>();
   private readonly falcoAny: CompiledRule[] = [];
+  private readonly ids: Map<string, CompiledRule>;
   /** Condition evaluations done, for the benchmark's "rule evaluations per event". */
   evaluations = 0;
 
@@ -49,6 +53,7 @@ export class RuleSet {
     readonly rules: readonly CompiledRule[],
     readonly definitions: RuleDefinitions,
   ) {
+    this.ids = new Map(rules.map((r) => [r.def.id, r]));
     const enabled = rules.filter((r) => r.def.enabled);
     this.audit = new AuditIndex(enabled.filter((r) => r.def.source === 'k8s_audit'));
     for (const r of enabled.filter((x) => x.def.source === 'falco')) {
@@ -64,7 +69,7 @@ export class RuleSet {
   }
 
   byId(id: string): CompiledRule | undefined {
-    return this.rules.find((r) => r.def.id === id);
+    return this.ids.get(id);
   }
 
   /** Audit rules that apply to an event of this stage, verb and resource (enabled ones only). */
@@ -145,12 +150,7 @@ export class RuleSet {
       const d = rule.def;
       if (d.action === 'suppress') base = undefined;
       else if (d.action === 'amend' && base) {
-        base = {
-          ...base,
-          priority: d.priority ?? base.priority,
-          tags: [...new Set([...base.tags, ...d.tags])],
-          runbook: d.runbook ?? base.runbook,
-        };
+        base = rule.onEnrichment ? { ...base, pending: [...(base.pending ?? []), d.id] } : amend(base, d);
       } else if (d.action === 'alert') {
         extra.push({
           rule: d.name,
@@ -167,9 +167,47 @@ export class RuleSet {
     return base ? [base, ...extra] : extra;
   }
 
+  /**
+   * The enrich stage's half of the Falco rules: each pending rule (one whose event condition matched and
+   * that has an `enrichment:` condition) amends the detection if its enrichment condition holds. Rules
+   * gone since detection (a reload) are skipped. Errors count as "does not hold", as for conditions.
+   */
+  escalate(detection: Detection, enrichment: Enrichment): Detection {
+    const { pending, ...out } = detection;
+    if (!pending?.length) return detection;
+    const activation = enrichmentActivation(enrichment);
+    let current: Detection = out;
+    for (const id of pending) {
+      const rule = this.ids.get(id);
+      if (!rule?.onEnrichment) continue;
+      if (this.enrichmentVerdict(rule, activation).matched) current = amend(current, rule.def);
+    }
+    return current;
+  }
+
+  /** Runs a rule's `enrichment:` condition. Never throws. */
+  enrichmentVerdict(rule: CompiledRule, activation: object): RuleVerdict {
+    this.evaluations++;
+    try {
+      return { matched: rule.onEnrichment!(activation) === true };
+    } catch (err) {
+      return { matched: false, error: this.countError(rule, err) };
+    }
+  }
+
   stats(): { id: string; name: string; enabled: boolean; stats: RuleStats }[] {
     return this.rules.map((r) => ({ id: r.def.id, name: r.def.name, enabled: r.def.enabled, stats: { ...r.stats } }));
   }
+}
+
+/** What an `amend` rule does to a detection: its priority (if it has one), its tags added, its runbook. */
+function amend(base: Detection, d: RuleDef): Detection {
+  return {
+    ...base,
+    priority: d.priority ?? base.priority,
+    tags: [...new Set([...base.tags, ...d.tags])],
+    runbook: d.runbook ?? base.runbook,
+  };
 }
 
 /** Lists with list-name items expanded (Falco lets a list include another). */
@@ -210,13 +248,19 @@ export function buildRuleSet(defs: RuleDefinitions): { ruleSet?: RuleSet; proble
   const envs = {
     k8s_audit: buildEnvironment(AUDIT_VARIABLES, lists, badList),
     falco: buildEnvironment(FALCO_VARIABLES, lists, badList),
+    enrichment: buildEnvironment(ENRICHMENT_VARIABLES, lists, badList),
   };
   const variables: Record<string, Readonly<Record<string, VariableDecl>>> = {
     k8s_audit: AUDIT_VARIABLES,
     falco: FALCO_VARIABLES,
   };
 
-  const compileCondition = (def: RuleDef, what: string, condition: string): Program | undefined => {
+  const compileCondition = (
+    def: RuleDef,
+    what: string,
+    condition: string,
+    env: keyof typeof envs = def.source,
+  ): Program | undefined => {
     const report = (problem: string) =>
       problems.push({ ...def.origin, subject: `rule "${def.id}"`, problem: `${what}: ${problem}` });
     let expanded: string;
@@ -226,7 +270,7 @@ export function buildRuleSet(defs: RuleDefinitions): { ruleSet?: RuleSet; proble
       if (err instanceof ExpansionError) return void report(err.message);
       throw err;
     }
-    const program = compile(envs[def.source], expanded);
+    const program = compile(envs[env], expanded);
     if ('error' in program) return void report(program.error);
     return program;
   };
@@ -244,12 +288,16 @@ export function buildRuleSet(defs: RuleDefinitions): { ruleSet?: RuleSet; proble
         problems.push({ ...def.origin, subject: `rule "${def.id}"`, problem: `output: unknown field "{${v}}"` });
       }
     }
+    const onEnrichment =
+      def.enrichment !== undefined ? compileCondition(def, 'enrichment', def.enrichment, 'enrichment') : undefined;
     if (!program || exceptions.some((e) => !e.program)) continue;
+    if (def.enrichment !== undefined && !onEnrichment) continue;
     rules.push({
       def,
       order: order++,
       match: def.match,
       program,
+      ...(onEnrichment ? { onEnrichment } : {}),
       exceptions: exceptions as { name: string; program: Program }[],
       render: compileTemplate(def.output),
       stats: { evaluations: 0, matches: 0, excepted: 0, errors: 0 },

@@ -51,6 +51,7 @@ export const ruleEntry = z.strictObject({
   exceptions: z.array(exception).optional(),
   match: match.optional(),
   action: z.enum(['alert', 'amend', 'suppress']).optional(),
+  enrichment: z.string().trim().min(1).optional(),
   /** For a rule defined earlier: how each listed key changes it (Falco's `override`). */
   override: z
     .strictObject({
@@ -64,6 +65,7 @@ export const ruleEntry = z.strictObject({
       enabled: z.literal('replace').optional(),
       exceptions: mode.optional(),
       match: z.literal('replace').optional(),
+      enrichment: z.literal('replace').optional(),
     })
     .optional(),
 });

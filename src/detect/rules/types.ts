@@ -58,6 +58,11 @@ export interface RuleDef {
   exceptions: ExceptionDef[];
   match: MatchDef;
   action: RuleAction;
+  /**
+   * A condition over the alert's enrichment (CEL, variable `enrichment`). A rule with one amends only
+   * after the enrich stage, and only if it also holds (docs/rules.md#conditions-on-the-enrichment).
+   */
+  enrichment?: string;
   origin: Origin;
 }
 

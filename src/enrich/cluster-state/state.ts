@@ -103,7 +103,7 @@ export class ClusterState {
   }
 
   private tellFindings(change: FindingChange): void {
-    if (change.news.length === 0 && change.resolved.length === 0 && change.newsDropped === 0) return;
+    if (change.news.length === 0 && change.resolved.length === 0 && change.newsDropped === 0 && !change.released?.length) return;
     this.findingListener?.(change, this);
   }
 
