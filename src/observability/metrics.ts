@@ -67,7 +67,7 @@ export function createMetrics() {
     }),
     notifications: new Counter({
       name: 'falconer_notifications_total',
-      help: 'Notification attempts, by receiver and outcome (sent, updated, failed, dead_lettered)',
+      help: 'Notification attempts, by receiver and outcome (sent, updated, resolved, retried, dead_lettered, dropped)',
       labelNames: ['receiver', 'outcome'] as const,
       registers: [registry],
     }),
