@@ -147,6 +147,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     // The data dir's outbox outlives the process: a restart sends what the last run handed off or
     // claimed and did not finish, at once (its claims carry this installation's owner).
     ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
+    // Without Redis the store is this process's alone: sends take no in-flight claim.
+    exclusiveStore: !config.redis,
     ...(tree ? { route: (alert) => routeReceivers(tree, alert.labels) } : {}),
   });
   const silenceFile = config.redis ? undefined : config.alerting.silences.file;

@@ -50,7 +50,8 @@ export class DurableStateStore extends MemoryStateStore {
 
 function changesTo(db: EmbeddedDatabase): StoreChanges {
   return {
-    entry: (key, value, expiresAt) => db.put(`kv:${key}`, 'kvPut', key, value, expiresAt),
+    // Lazily: a value replaced before the commit is sent (a hand-off record once sent) is never made.
+    entry: (key, value, expiresAt) => db.putLazily(`kv:${key}`, () => ['kvPut', key, value(), expiresAt]),
     counter: (key, c, expiresAt) => db.put(`c:${key}`, 'counterPut', key, c.count, c.firstSeen, c.lastSeen, expiresAt),
     deleted: (key) => {
       db.put(`kv:${key}`, 'kvDelete', key);

@@ -1,6 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { UnavailableError } from '../core/errors';
-import type { Counter, StateStore } from './port';
+import type { Counter, LazyValue, StateStore } from './port';
 
 export interface RedisStateStoreOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -126,12 +126,13 @@ export class RedisStateStore implements StateStore {
     return reply === 1;
   }
 
-  async handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean> {
+  async handOff(key: string, value: LazyValue, ttlMs: number, dueAt: number): Promise<boolean> {
+    const text = typeof value === 'function' ? value() : value;
     const reply = await this.run(() =>
       this.client.falconerHandOff(
         this.valueKey(key),
         this.outboxKey(),
-        value,
+        text,
         String(pexpire(ttlMs)),
         String(Math.trunc(dueAt)),
         key,

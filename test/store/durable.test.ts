@@ -52,7 +52,8 @@ describe('DurableStateStore across restarts', () => {
     await first.store.set('short', 'x', 1_000);
     await first.store.hit('dedup:fp', 1_000_000, 60_000);
     await first.store.hit('dedup:fp', 1_000_500, 60_000);
-    expect(await first.store.handOff('notify:slack:fp:1', '{"state":"pending"}', 60_000, 1_002_000)).toBe(true);
+    // Lazy, as the dispatcher hands off: made when its commit is written.
+    expect(await first.store.handOff('notify:slack:fp:1', () => '{"state":"pending"}', 60_000, 1_002_000)).toBe(true);
     await first.store.set('gone', 'y', 60_000);
     await first.store.delete('gone');
     await first.store.close();
@@ -69,6 +70,7 @@ describe('DurableStateStore across restarts', () => {
       lastSeen: 1_002_000,
     });
     expect(await second.store.setIfAbsent('notify:slack:fp:1', 'other', 60_000)).toBe(false);
+    expect(await second.store.get('notify:slack:fp:1')).toBe('{"state":"pending"}');
     expect(await second.store.due(clock.now(), 10)).toEqual(['notify:slack:fp:1']);
     clock.advance(8_000);
     expect(await second.store.get('seen:falco:c:e1')).toBeUndefined();
