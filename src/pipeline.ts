@@ -10,7 +10,7 @@ import type { Correlator } from './correlate/correlator';
 import { UnavailableError } from './core/errors';
 import { attempt, type EventFailure, type Stage } from './pipeline/attempts';
 import type { EventDeadLetters } from './pipeline/dead-letters';
-import { seenKey } from './pipeline/seen';
+import { PROCESSED, seenKey } from './pipeline/seen';
 
 export interface PipelineOptions {
   /** How long an event id is remembered, so a retried or redelivered event is processed once. */
@@ -76,7 +76,7 @@ export class Pipeline {
 
   private async processOne(event: SecurityEvent): Promise<void> {
     const seen = seenKey(event);
-    if (await this.store.get(seen)) {
+    if ((await this.store.get(seen)) === PROCESSED) {
       this.metrics.eventsDuplicate.inc({ source: this.metrics.duplicateSourceLabel.value(String(event.source)) });
       return;
     }
@@ -85,7 +85,7 @@ export class Pipeline {
       this.metrics.pipelineErrors.inc({ stage: failure.stage });
       await this.park(event, failure);
     }
-    await this.store.set(seen, '1', this.options.seenTtlMs);
+    await this.store.set(seen, PROCESSED, this.options.seenTtlMs);
   }
 
   private async park(event: SecurityEvent, failure: EventFailure): Promise<void> {

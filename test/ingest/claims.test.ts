@@ -1,6 +1,7 @@
 import { VirtualClock } from '../../src/core/clock';
 import type { SecurityEvent } from '../../src/core/event';
 import { storeClaims, type RetryClaims } from '../../src/ingest/claims';
+import { PROCESSED, seenKey } from '../../src/pipeline/seen';
 import { DurableStateStore } from '../../src/store/durable';
 import { MemoryStateStore } from '../../src/store/memory';
 import { RedisStateStore } from '../../src/store/redis';
@@ -39,6 +40,15 @@ describe.each<[string, (clock: VirtualClock) => Promise<{ store: StateStore; clo
   afterAll(async () => {
     await store.close();
     await close();
+  });
+
+  it("shares the pipeline's processed mark: processed before the confirm, a retry is a duplicate and the confirm leaves the mark", async () => {
+    const claim = await claims.claim(event('processed-first'));
+    expect(claim.outcome).toBe('claimed');
+    await store.set(seenKey(event('processed-first')), PROCESSED, 60_000); // what the pipeline writes when done
+    await claim.confirm();
+    expect(await store.get(seenKey(event('processed-first')))).toBe(PROCESSED);
+    expect((await claims.claim(event('processed-first'))).outcome).toBe('duplicate');
   });
 
   it('is new until some request has published it; a duplicate once confirmed', async () => {
