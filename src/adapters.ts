@@ -45,6 +45,8 @@ export async function openDataDir(
  * Picks the bus from config: Kafka when brokers are configured, else the in-process queue, with its
  * journal in the data dir when there is one.
  */
+const MAX_BATCHES_IN_FLIGHT = 8;
+
 export function createBus(
   config: Config,
   clock: Clock,
@@ -70,6 +72,9 @@ export function createBus(
     capacity: config.pipeline.queueCapacity,
     capacityBytes: config.pipeline.queueBytes,
     batchSize: config.pipeline.batchSize,
+    // A batch whose event waits for its pod's state (enrichment.waitForStateMs) lets later ones by;
+    // the pipeline keeps each pod's order. At most this many batches' events are held up by waits.
+    maxBatchesInFlight: MAX_BATCHES_IN_FLIGHT,
     retryDelayMs: 1000,
     onHandlerError,
   };
