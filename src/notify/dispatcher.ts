@@ -66,9 +66,11 @@ type NotifyRecord =
 /**
  * The incident's parent message for one receiver, under `thread:<receiver>:<incident>`: while the
  * parent's send is held, when it will go (members wait as long, so they land in its thread); then
- * where it landed.
+ * where it landed. Every member's hand-off and send reads it, so it stays small: the parent alert an
+ * incident update re-renders is kept beside it, under `thread-alert:` (records written before that
+ * carry it inline as `alert`).
  */
-type ThreadRecord = { pendingUntil: number; ref?: undefined } | { ref: DeliveryRef; alert: Alert };
+type ThreadRecord = { pendingUntil: number; ref?: undefined } | { ref: DeliveryRef; alert?: Alert };
 
 /** How an occurrence is handed off: held a while first (correlation), or without refreshing an existing announcement. */
 export interface AnnounceOptions {
@@ -445,7 +447,10 @@ export class Dispatcher {
         const raw = await this.store.get(threadKey(lane, incident.id));
         const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
         if (!thread?.ref) return 'done'; // the parent is not posted (yet): it will go out with the incident as it stands
-        await notifier.update!({ ...thread.alert, incident }, thread.ref);
+        const stored = thread.alert ? undefined : await this.store.get(threadAlertKey(lane, incident.id));
+        const parent = thread.alert ?? (stored === undefined ? undefined : (JSON.parse(stored) as Alert));
+        if (!parent) return 'done'; // expired with its window
+        await notifier.update!({ ...parent, incident }, thread.ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
       } else if (job.kind === 'resolve') {
         if (this.unsent.has(key)) throw new DeliveryError('announcement not delivered yet', true);
@@ -517,7 +522,10 @@ export class Dispatcher {
     const incident = alert.incident;
     if (!incident || incident.parent !== alert.fingerprint || Object.keys(ref).length === 0) return;
     const { raw: _raw, ...event } = alert.event;
-    const record: ThreadRecord = { ref, alert: { ...alert, event: { ...event, raw: {} } } };
+    const parent: Alert = { ...alert, event: { ...event, raw: {} } };
+    // The alert first: whoever reads the ref finds it.
+    await this.store.set(threadAlertKey(lane, incident.id), JSON.stringify(parent), this.options.windowMs);
+    const record: ThreadRecord = { ref };
     await this.store.set(threadKey(lane, incident.id), JSON.stringify(record), this.options.windowMs);
   }
 
@@ -694,6 +702,10 @@ export class Dispatcher {
       'notification dead-lettered',
     );
   }
+}
+
+function threadAlertKey(lane: Lane, incidentId: string): string {
+  return `thread-alert:${lane.notifier.name}:${incidentId}`;
 }
 
 function threadKey(lane: Lane, incidentId: string): string {

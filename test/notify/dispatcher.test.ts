@@ -237,6 +237,30 @@ describe.each([false, true])('Dispatcher (exclusiveStore: %s)', (exclusiveStore)
     expect(n.sends).toHaveLength(0);
   });
 
+  it("updates an incident's parent message from the parent alert kept beside its thread record, or inline in an older record", async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, store, advance } = setup([n]);
+    const incident = { id: 'inc-1', parent: 'fp-parent', severity: 'critical', alerts: 2, chain: null } as const;
+    const parent = alert({ fingerprint: 'fp-parent', incident: { ...incident, alerts: 1 } });
+    await dispatcher.announce(parent);
+    await dispatcher.settled();
+    expect(JSON.parse((await store.get('thread:r:inc-1'))!)).toEqual({ ref: { ts: 'ts-1' } }); // small: every member reads it
+    dispatcher.incidentChanged(incident);
+    await advance(5000);
+    expect(n.updates.map((u) => [u.alert.fingerprint, u.alert.incident?.alerts, u.ref])).toEqual([
+      ['fp-parent', 2, { ts: 'ts-1' }],
+    ]);
+    // A record an earlier version wrote, the alert inline:
+    const older = alert({ fingerprint: 'fp-older' });
+    await store.set('thread:r:inc-2', JSON.stringify({ ref: { ts: 'old' }, alert: older }), 60_000);
+    dispatcher.incidentChanged({ ...incident, id: 'inc-2', parent: 'fp-older' });
+    await advance(5000);
+    expect(n.updates.map((u) => [u.alert.fingerprint, u.ref])).toEqual([
+      ['fp-parent', { ts: 'ts-1' }],
+      ['fp-older', { ts: 'old' }],
+    ]);
+  });
+
   it('carries an amend made while a held send waits into that send, and into its record', async () => {
     const n = new ScriptedNotifier();
     const { dispatcher, store, advance } = setup([n]);
