@@ -27,6 +27,18 @@ export interface Claim {
  */
 export interface RetryClaims {
   claim(event: SecurityEvent): Promise<Claim>;
+  /**
+   * Claims the events of one request at once: one store operation for the batch (one round trip to
+   * Redis instead of one or two per event), and one to confirm or release what it claimed.
+   */
+  claimAll(events: readonly SecurityEvent[]): Promise<BatchClaim>;
+}
+
+/** The claims of one request's events: an outcome per event, in order; confirm and release cover the claimed ones. */
+export interface BatchClaim {
+  readonly outcomes: readonly ClaimOutcome[];
+  confirm(): Promise<void>;
+  release(): Promise<void>;
 }
 
 export interface ClaimOptions {
@@ -57,7 +69,41 @@ let claimsMade = 0;
 export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions): RetryClaims {
   const noop = async () => undefined;
   const cas = (key: string, from: string, to: string) => () => store.replace(key, from, to, ttlMs).then(() => undefined, onError);
+  const casAll = (changes: [string, string, string][]) => async () => {
+    if (changes.length) await store.replaceMany(changes, ttlMs).then(() => undefined, onError);
+  };
   return {
+    async claimAll(events) {
+      const keys = events.map(claimKey);
+      const mine = keys.map(() => `p:${PROCESS_NONCE}${(claimsMade++).toString(36)}`);
+      let held: (string | undefined)[];
+      try {
+        held = await store.setIfAbsentMany(
+          keys.map((key, i) => [key, mine[i]!] as const),
+          ttlMs,
+        );
+      } catch (err) {
+        onError(err);
+        return { outcomes: events.map(() => 'claimed' as const), confirm: noop, release: noop };
+      }
+      const outcomes: ClaimOutcome[] = [];
+      const confirms: [string, string, string][] = [];
+      const releases: [string, string, string][] = [];
+      held.forEach((current, i) => {
+        const key = keys[i]!;
+        if (current === undefined) {
+          outcomes.push('claimed');
+          confirms.push([key, mine[i]!, DONE]);
+          releases.push([key, mine[i]!, 'free']);
+        } else if (current === DONE || current === PROCESSED) outcomes.push('duplicate');
+        else {
+          // Pending elsewhere (or released): publish too, as `claim` does; only our success marks it done.
+          outcomes.push('claimed');
+          confirms.push([key, current, DONE]);
+        }
+      });
+      return { outcomes, confirm: casAll(confirms), release: casAll(releases) };
+    },
     async claim(event) {
       const key = claimKey(event);
       const mine = `p:${PROCESS_NONCE}${(claimsMade++).toString(36)}`;

@@ -69,6 +69,24 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
+  async setIfAbsentMany(entries: readonly (readonly [string, string])[], ttlMs: number): Promise<(string | undefined)[]> {
+    return entries.map(([key, value]) => {
+      const entry = this.live(this.entries, key);
+      if (entry) return textOf(entry);
+      this.put(key, value, ttlMs);
+      return undefined;
+    });
+  }
+
+  async replaceMany(entries: readonly (readonly [string, string, string])[], ttlMs: number): Promise<boolean[]> {
+    return entries.map(([key, expected, value]) => {
+      const entry = this.live(this.entries, key);
+      if (!entry || textOf(entry) !== expected) return false;
+      this.put(key, value, ttlMs);
+      return true;
+    });
+  }
+
   async handOff(key: string, value: LazyValue, ttlMs: number, dueAt: number): Promise<boolean> {
     this.outbox.set(key, dueAt);
     this.changes?.outbox(key, dueAt);

@@ -17,6 +17,14 @@ export interface StateStore {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Sets only if the key holds exactly `expected` (compare-and-set); true when this call set it. */
   replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * `setIfAbsent` for many keys in one operation (one round trip to Redis; an audit batch claims its
+   * events so). For each entry: undefined when this call set the key, else the value it holds. Each
+   * key is its own atomic claim.
+   */
+  setIfAbsentMany(entries: readonly (readonly [key: string, value: string])[], ttlMs: number): Promise<(string | undefined)[]>;
+  /** `replace` for many keys in one operation; true for each key this call changed. */
+  replaceMany(entries: readonly (readonly [key: string, expected: string, value: string])[], ttlMs: number): Promise<boolean[]>;
   delete(key: string): Promise<void>;
   /**
    * Counts one occurrence at `nowMs` and returns the counter; creates it (count 1, firstSeen = now)

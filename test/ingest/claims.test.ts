@@ -51,6 +51,32 @@ describe.each<[string, (clock: VirtualClock) => Promise<{ store: StateStore; clo
     expect((await claims.claim(event('processed-first'))).outcome).toBe('duplicate');
   });
 
+  it('claims a batch in one store operation: new, pending elsewhere and published ids each get their outcome', async () => {
+    const published = await claims.claim(event('b-published'));
+    await published.confirm();
+    await claims.claim(event('b-pending')); // another request's claim, not published yet
+    const setIfAbsentMany = jest.spyOn(store, 'setIfAbsentMany');
+    const setIfAbsent = jest.spyOn(store, 'setIfAbsent');
+    const batch = await claims.claimAll([event('b-new'), event('b-pending'), event('b-published')]);
+    expect(batch.outcomes).toEqual(['claimed', 'claimed', 'duplicate']);
+    expect(setIfAbsentMany).toHaveBeenCalledTimes(1);
+    expect(setIfAbsent).not.toHaveBeenCalled();
+    const replaceMany = jest.spyOn(store, 'replaceMany');
+    await batch.confirm();
+    expect(replaceMany).toHaveBeenCalledTimes(1);
+    expect((await claims.claimAll([event('b-new'), event('b-pending')])).outcomes).toEqual(['duplicate', 'duplicate']);
+    jest.restoreAllMocks();
+  });
+
+  it('releases a batch whose publish failed: its new ids are accepted again, not called duplicates', async () => {
+    const batch = await claims.claimAll([event('r-1'), event('r-2')]);
+    await batch.release();
+    const again = await claims.claimAll([event('r-1'), event('r-2')]);
+    expect(again.outcomes).toEqual(['claimed', 'claimed']);
+    await again.confirm();
+    expect((await claims.claim(event('r-2'))).outcome).toBe('duplicate');
+  });
+
   it('is new until some request has published it; a duplicate once confirmed', async () => {
     const first = await claims.claim(event('a'));
     expect(first.outcome).toBe('claimed');
