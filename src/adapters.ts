@@ -53,6 +53,8 @@ export function createBus(
   onHandlerError: (err: unknown) => void,
   logger?: BusLogger,
   dataDir?: DataDir,
+  /** Whether the pipeline is held up by a wait (the embedded bus then lets the next batch go). */
+  parked?: () => boolean,
 ): EventBus {
   if (config.kafka) {
     return new KafkaBus({
@@ -75,6 +77,7 @@ export function createBus(
     // A batch whose event waits for its pod's state (enrichment.waitForStateMs) lets later ones by;
     // the pipeline keeps each pod's order. At most this many batches' events are held up by waits.
     maxBatchesInFlight: MAX_BATCHES_IN_FLIGHT,
+    ...(parked ? { parked } : {}),
     retryDelayMs: 1000,
     onHandlerError,
   };

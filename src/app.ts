@@ -117,6 +117,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
   const dataDir = await openDataDir(config, clock, log);
   const store = createStore(config, clock, {}, dataDir);
+  // The embedded bus lets the next batch by while enrichments wait for state (bound below, once the enricher exists).
+  let enrichmentsWaiting = () => 0;
   const bus = createBus(
     config,
     clock,
@@ -126,6 +128,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     },
     log,
     dataDir,
+    () => enrichmentsWaiting() > 0,
   );
   const recent = dataDir
     ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
@@ -213,6 +216,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
   const enricher = options.enricher ?? enrichment.enricher;
+  enrichmentsWaiting = () => enricher.waiting?.() ?? 0;
   const correlation = correlationFromConfig(config, {
     store,
     ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),

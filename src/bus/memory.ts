@@ -24,6 +24,13 @@ export interface MemoryBusOptions {
    * partition key's order across calls itself (the pipeline does).
    */
   maxBatchesInFlight?: number;
+  /**
+   * Whether what is in flight is held up by a wait (an enrichment waiting for its pod) rather than
+   * busy: only then does the next batch go while others run. A batch that is busy but yields (the
+   * enricher lets I/O in every few ms) must not have company: each batch in flight would take its
+   * slice in every turn of the event loop. Unset: any batch still running is taken as waiting.
+   */
+  parked?: () => boolean;
   /** Wait before redelivering a batch whose handler rejected. */
   retryDelayMs: number;
   onHandlerError?: (err: unknown) => void;
@@ -166,7 +173,9 @@ export class MemoryBus implements EventBus {
     const maxInFlight = this.options.maxBatchesInFlight ?? 1;
     let sliceStart = performance.now();
     while (this.depth() > 0) {
-      if (!this.failed && this.inFlight.length < maxInFlight && this.next < this.queue.length) {
+      const running = this.inFlight.find((f) => f.state === 'running');
+      const room = !this.failed && this.inFlight.length < maxInFlight && (!running || (this.options.parked?.() ?? true));
+      if (room && this.next < this.queue.length) {
         const end = Math.min(this.queue.length, this.next + this.batchLimit);
         const batch = this.queue.slice(this.next, end) as SecurityEvent[];
         this.next = end;
@@ -185,15 +194,18 @@ export class MemoryBus implements EventBus {
         await (maxInFlight === 1 ? flight.settled : Promise.race([flight.settled, nextMacrotask()]));
         this.adaptBatch(batch.length, performance.now() - started);
       } else {
-        // Until the oldest running batch settles, or (with room for one more) events arrive. None
-        // running: they all settled since the last look, and are acknowledged (or delivered again) now.
-        const running = this.inFlight.find((f) => f.state === 'running');
-        const room = !this.failed && this.inFlight.length < maxInFlight;
+        // Until the oldest running batch settles, or events arrive, or (events waiting, a batch in
+        // flight busy) a time slice passed: it may be waiting by then. None running: they all settled
+        // since the last look, and are acknowledged (or delivered again) now.
+        let recheck: NodeJS.Timeout | undefined;
+        const mayAdd = !this.failed && this.inFlight.length < maxInFlight;
         if (running)
           await new Promise<void>((resolve) => {
-            if (room) this.wake = resolve;
+            if (mayAdd) this.wake = resolve;
             void running.settled!.then(resolve);
+            if (mayAdd && this.next < this.queue.length) recheck = setTimeout(resolve, SLICE_MS);
           });
+        clearTimeout(recheck);
         this.wake = undefined;
       }
       this.acknowledge();

@@ -85,6 +85,32 @@ describe('MemoryBus with batches in flight', () => {
     expect(handled.reduce((a, b) => a + b, 0)).toBe(5);
   });
 
+  it('gives a running batch company only while what is in flight is parked on a wait', async () => {
+    let parked = false;
+    const bus = new MemoryBus(systemClock, {
+      capacity: 100,
+      batchSize: 1,
+      retryDelayMs: 10,
+      maxBatchesInFlight: 3,
+      parked: () => parked,
+    });
+    const handed: string[] = [];
+    const release = new Map<string, () => void>();
+    await bus.consume((events) => {
+      handed.push(events[0]!.id);
+      return new Promise<void>((done) => release.set(events[0]!.id, done));
+    });
+    await bus.publish(Array.from({ length: 3 }, (_, i) => falcoSecurityEvent({ uuid: `p${i}` })));
+    await new Promise((r) => setTimeout(r, 50)); // several time slices: still busy, so still alone
+    expect(handed).toEqual(['p0']);
+    parked = true; // it waits now: the bus notices within a time slice
+    await new Promise((r) => setTimeout(r, 50));
+    expect(handed).toEqual(['p0', 'p1', 'p2']);
+    for (const id of ['p0', 'p1', 'p2']) release.get(id)!();
+    await bus.drain();
+    expect(bus.depth()).toBe(0);
+  });
+
   it('after a failure in flight, delivers again from the oldest batch not acknowledged', async () => {
     const bus = new MemoryBus(systemClock, { capacity: 100, batchSize: 1, retryDelayMs: 10, maxBatchesInFlight: 3 });
     const handed: string[] = [];
