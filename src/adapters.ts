@@ -10,6 +10,7 @@ import type { StateStore } from './store/port';
 import { MemoryStateStore } from './store/memory';
 import { RedisStateStore } from './store/redis';
 import { DurableStateStore } from './store/durable';
+import { isUnprocessedClaim } from './ingest/claims';
 import { DataDir } from './store/data-dir';
 import type { Logger } from './observability/logger';
 import type { EventDeadLetterStore } from './store/event-dead-letters/port';
@@ -168,7 +169,8 @@ export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}
       ...hooks,
     });
   }
-  return dataDir ? new DurableStateStore(clock, dataDir) : new MemoryStateStore(clock);
+  // Retry claims need not survive a restart (the journal and the processed marks decide what is redone).
+  return dataDir ? new DurableStateStore(clock, dataDir, { volatile: isUnprocessedClaim }) : new MemoryStateStore(clock);
 }
 
 /** The event dead-letter store beside the state store: in Redis (shared by the replicas) or in memory. */

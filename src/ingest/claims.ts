@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SecurityEvent } from '../core/event';
-import { PROCESSED, seenKey } from '../pipeline/seen';
+import { CLAIM_PREFIX, PROCESSED, seenKey } from '../pipeline/seen';
 import type { StateStore } from '../store/port';
 
 /**
@@ -120,6 +120,16 @@ export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions)
       }
     },
   };
+}
+
+/**
+ * Whether a store entry is a retry claim not yet marked processed (pending, published or released):
+ * state a restart may forget. The journal and the processed marks decide what is redone; a retry
+ * that comes after a restart is published again and skipped as processed. A data dir keeps these in
+ * memory only: two of the three writes per event an audit batch made.
+ */
+export function isUnprocessedClaim(key: string, value: () => string): boolean {
+  return key.startsWith(CLAIM_PREFIX) && value() !== PROCESSED;
 }
 
 /** The store key of an event's claim: the key the pipeline marks it processed under (`seenKey`). */

@@ -13,8 +13,10 @@ import type { SecurityEvent } from '../core/event';
 export function seenKey(event: Pick<SecurityEvent, 'source' | 'id' | 'k8s'>): string {
   const k8s = event.k8s as SecurityEvent['k8s'] | undefined;
   const digest = hash('sha256', `${k8s?.cluster}\0${event.id}`, 'buffer').subarray(0, 16);
-  return `ingested:${event.source}:${digest.toString('base64url')}`;
+  return `${CLAIM_PREFIX}${event.source}:${digest.toString('base64url')}`;
 }
+
+export const CLAIM_PREFIX = 'ingested:';
 
 /** The value of `seenKey` once the pipeline has processed (or parked) the event. */
 export const PROCESSED = 's';

@@ -5,6 +5,9 @@ import { VirtualClock } from '../../src/core/clock';
 import { StorageError } from '../../src/core/errors';
 import { DataDir } from '../../src/store/data-dir';
 import { DurableStateStore } from '../../src/store/durable';
+import type { SecurityEvent } from '../../src/core/event';
+import { isUnprocessedClaim } from '../../src/ingest/claims';
+import { PROCESSED, seenKey } from '../../src/pipeline/seen';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
 import { stateStoreContract } from './contract';
 
@@ -44,6 +47,35 @@ function rows(dir: string, table: string): number {
 }
 
 describe('DurableStateStore across restarts', () => {
+  it('keeps volatile values (retry claims not processed yet) in memory only; a processed mark survives', async () => {
+    const clock = new VirtualClock(1_000_000);
+    const dir = tempDir();
+    const dataDir = await openDataDir(dir, clock.now());
+    const store = new DurableStateStore(clock, dataDir, { volatile: isUnprocessedClaim });
+    const [pending, published, processed] = ['a', 'b', 'c'].map((id) =>
+      seenKey({ source: 'falco', id, k8s: { cluster: 'c' } } as SecurityEvent),
+    ) as [string, string, string];
+    await store.setIfAbsentMany(
+      [
+        [pending, 'p:1'],
+        [published, 'p:2'],
+        [processed, 'p:3'],
+      ],
+      60_000,
+    );
+    await store.replace(published, 'p:2', 'd', 60_000);
+    await store.set(processed, PROCESSED, 60_000);
+    expect(await store.get(published)).toBe('d'); // in memory all along
+    await store.set('other', 'kept', 60_000);
+    await dataDir.close();
+    expect(rows(dir, 'kv')).toBe(2); // the processed mark and the other key: nothing else was written
+    const second = await reopen(dir, clock);
+    expect([await second.store.get(pending), await second.store.get(published)]).toEqual([undefined, undefined]);
+    expect(await second.store.get(processed)).toBe(PROCESSED);
+    expect(await second.store.get('other')).toBe('kept');
+    await second.dataDir.close();
+  });
+
   it('keeps values, counters, claims and the outbox, and honours TTLs on the clock', async () => {
     const clock = new VirtualClock(1_000_000);
     const dir = tempDir();
