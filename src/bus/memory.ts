@@ -45,10 +45,7 @@ export interface BusJournal {
   handled(count: number): void;
 }
 
-/**
- * The embedded bus: a bounded in-process queue with one consumer, so publish order is delivery order
- * (which keeps per-key order). At-least-once: a batch whose handler rejects is delivered again.
- */
+/** A batch handed to the handler and not acknowledged yet. */
 interface Flight {
   /** Queue position just past the batch. */
   end: number;
@@ -57,6 +54,10 @@ interface Flight {
   settled?: Promise<void>;
 }
 
+/**
+ * The embedded bus: a bounded in-process queue with one consumer, so publish order is delivery order
+ * (which keeps per-key order). At-least-once: a batch whose handler rejects is delivered again.
+ */
 export class MemoryBus implements EventBus {
   /** Handled events' slots are cleared at once (so they can be collected); the array is compacted lazily. */
   private queue: (SecurityEvent | undefined)[] = [];
