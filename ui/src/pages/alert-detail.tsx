@@ -1,0 +1,3 @@
+export function AlertDetailPage(_props: Record<string, unknown>) {
+  return <h1>Coming soon</h1>;
+}

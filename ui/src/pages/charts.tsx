@@ -1,0 +1,3 @@
+export function ChartsPage(_props: Record<string, unknown>) {
+  return <h1>Coming soon</h1>;
+}
