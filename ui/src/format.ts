@@ -90,3 +90,30 @@ export function matchersFromLabels(
     isEqual: true,
   }));
 }
+
+/**
+ * A URL fit for an `href`: http(s), or a path on this server. Anything else (`javascript:`, `data:`,
+ * `//host`) is shown as text instead of linked.
+ */
+export function safeHref(url: string | undefined | null): string | undefined {
+  if (!url) return undefined;
+  const u = url.trim();
+  if (/^https?:\/\/[^\s]+$/i.test(u)) return u;
+  if (u.startsWith('/') && !u.startsWith('//') && !u.startsWith('/\\')) return u;
+  return undefined;
+}
+
+/** An edge's ports as the graph endpoint gives them (`["TCP 80"]`, `"all"`, `{TCP: ["80"]}`), as one line. */
+export function portsText(ports: unknown): string {
+  if (ports === 'all') return 'all ports';
+  if (typeof ports === 'string' || typeof ports === 'number') return String(ports);
+  if (Array.isArray(ports)) return ports.map(portsText).filter(Boolean).join(', ');
+  if (ports && typeof ports === 'object') {
+    const o = ports as Record<string, unknown>;
+    if ('port' in o || 'protocol' in o) return [o.protocol, o.port].filter((v) => v !== undefined && v !== null).join(' ');
+    return Object.entries(o)
+      .map(([k, v]) => `${k} ${portsText(v)}`)
+      .join(', ');
+  }
+  return '';
+}
