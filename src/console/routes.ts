@@ -43,6 +43,11 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
   const router = Router();
   const { history, sessions, hub } = deps.console;
 
+  router.use(['/v1/console', '/ui/session'], (_req, res, next) => {
+    res.setHeader('x-content-type-options', 'nosniff');
+    next();
+  });
+
   const sessionBody = (s: Session) => ({ name: s.name, scopes: s.scopes, csrf: s.csrf });
   const cookie = (id: string, maxAgeMs?: number) =>
     [
