@@ -3,8 +3,10 @@ import type { Clock } from '../core/clock';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { StateStore } from '../store/port';
+import { RedisStateStore } from '../store/redis';
 import { MemoryConsoleHistory } from './history/memory';
-import type { HistoryBounds } from './history/port';
+import type { ConsoleHistory, HistoryBounds } from './history/port';
+import { RedisConsoleHistory } from './history/redis';
 import { ConsoleService } from './service';
 import { DEFAULT_UI_DIR } from './static';
 
@@ -18,17 +20,24 @@ export function historyBounds(config: Config): HistoryBounds {
   };
 }
 
-/** The console from config: undefined when `console.enabled` is false. */
+/**
+ * The console from config: undefined when `console.enabled` is false. Its history is in Redis when
+ * the state store is (the replicas share it), else in process memory.
+ */
 export function consoleFromConfig(
   config: Config,
   clock: Clock,
-  _store: StateStore,
+  store: StateStore,
   metrics: Metrics,
   log: Pick<Logger, 'warn'>,
 ): ConsoleService | undefined {
   const c = config.console;
   if (!c.enabled) return undefined;
-  const history = new MemoryConsoleHistory(historyBounds(config), () => clock.now());
+  const now = () => clock.now();
+  const history: ConsoleHistory =
+    store instanceof RedisStateStore
+      ? new RedisConsoleHistory(store, historyBounds(config), now)
+      : new MemoryConsoleHistory(historyBounds(config), now);
   return new ConsoleService(
     history,
     clock,

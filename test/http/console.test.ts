@@ -113,7 +113,8 @@ describe('console API over HTTP', () => {
     const stats = await get(`${f.url}/v1/console/stats?since=${since}&until=${until}&buckets=10`);
     expect(stats.status).toBe(200);
     expect(stats.json.series).toHaveLength(10);
-    const sum = (p: string) => stats.json.series.reduce((n: number, b: { counts: Record<string, number> }) => n + b.counts[p], 0);
+    const sum = (p: string) =>
+      stats.json.series.reduce((n: number, b: { counts: Record<string, number> }) => n + (b.counts[p] ?? 0), 0);
     expect(sum('notice')).toBe(5);
     expect(sum('critical')).toBe(1);
     expect(stats.json.topNamespaces).toEqual([
