@@ -153,5 +153,6 @@ SERVICES_DIR="$services" bash "$repo/scripts/provision-helm.sh"
 SERVICES_DIR="$services" bash "$repo/scripts/provision-kube-apiserver.sh"
 
 # --- Chromium (for the console's browser tests, test/console/) --------------------------------------
-# The package went into apt_packages above; here it only says which one the tests will drive.
-log "chromium: $("$chromium_bin" --version 2>/dev/null | head -n1 || echo "$chromium_bin (no --version)")"
+# The package went into apt_packages above; here it checks it landed and says which one the tests drive.
+[ -x "$chromium_bin" ] || fail "chromium is not at $chromium_bin after installing it; the console's browser tests need it"
+log "chromium: $("$chromium_bin" --version 2>/dev/null | head -n1) ($chromium_bin)"
