@@ -1,0 +1,41 @@
+import type { RunningFalconer } from '../../src/app';
+import { falcoEvent } from '../support/events';
+import { eventually, post, startTestFalconer, TEST_TOKEN } from '../support/falconer';
+import { testRedisUrl, uniqueName } from '../support/services';
+
+const auth = { authorization: `Bearer ${TEST_TOKEN}` };
+
+describe('console history shared in Redis (scale-out mode)', () => {
+  const replicas: RunningFalconer[] = [];
+  beforeAll(async () => {
+    const redis = { url: testRedisUrl(), keyPrefix: `${uniqueName('console-itest')}:` };
+    for (let i = 0; i < 2; i++) replicas.push(await startTestFalconer({ redis, console: { history: { maxAlerts: 3 } } }));
+  });
+  afterAll(() => Promise.all(replicas.map((f) => f.stop())));
+
+  it('lists on one replica what another recorded, within the shared bounds', async () => {
+    const [a, b] = replicas as [RunningFalconer, RunningFalconer];
+    for (let i = 0; i < 5; i++) {
+      const target = i % 2 === 0 ? a : b;
+      const event = falcoEvent({
+        uuid: `c0a5a1e0-0000-4000-8000-0000000000${10 + i}`,
+        output_fields: { ...(falcoEvent().output_fields as object), 'k8s.pod.name': `shared-${i}` },
+      });
+      expect((await post(`${target.url}/v1/events/falco`, JSON.stringify(event))).status).toBe(202);
+      await eventually(async () => {
+        const res = await fetch(`${a.url}/v1/console/alerts?pod=shared-${i}`, { headers: auth });
+        expect(((await res.json()) as { total: number }).total).toBe(1);
+      });
+    }
+    for (const f of replicas) {
+      const res = await fetch(`${f.url}/v1/console/alerts`, { headers: auth });
+      const body = (await res.json()) as { items: { pod: string }[]; total: number };
+      expect(body.items.map((r) => r.pod)).toEqual(['shared-4', 'shared-3', 'shared-2']);
+      expect(body.total).toBe(3);
+    }
+    const [row] = ((await (await fetch(`${b.url}/v1/console/alerts?pod=shared-4`, { headers: auth })).json()) as any).items;
+    const detail = (await (await fetch(`${b.url}/v1/console/alerts/${row.fingerprint}`, { headers: auth })).json()) as any;
+    expect(detail.alert.labels.pod).toBe('shared-4');
+    expect(detail.evidence).toEqual([expect.objectContaining({ uuid: 'c0a5a1e0-0000-4000-8000-000000000014' })]);
+  });
+});
