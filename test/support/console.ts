@@ -71,7 +71,7 @@ export interface BrowserSession {
   page: Page;
   /** alert() / confirm() dialogs the page opened: an injected script would show up here. */
   dialogs: string[];
-  /** Uncaught page errors and console errors (a CSP violation is one). */
+  /** Uncaught page errors and console errors (a CSP violation is one), failed requests with their URL. */
   errors: string[];
 }
 
@@ -90,7 +90,14 @@ export async function newSession(browser: Browser, baseURL: string): Promise<Bro
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    // Failed requests are reported below with their URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    const url = new URL(r.url());
+    // The SPA asks whether it has a session at load; before sign-in the answer is 401.
+    if (r.status() === 401 && url.pathname === '/ui/session' && r.request().method() === 'GET') return;
+    if (r.status() >= 400) errors.push(`${r.status()} ${r.request().method()} ${url.pathname}${url.search}`);
   });
   return { browser, context, page, dialogs, errors };
 }
