@@ -40,6 +40,7 @@ describe('console: the alert list', () => {
     await signIn(s.page, VIEWER_TOKEN, 'viewer');
     await s.page.getByTestId('alert-list').waitFor();
     await eventually(async () => expect(await listedPods(s.page)).toEqual(['cart-1']), 10_000);
+    await s.page.locator('[data-testid="live-status"][data-status="live"]').waitFor();
     // A reload would lose this marker: the rows below must arrive over the live stream.
     await s.page.evaluate(() => ((globalThis as unknown as { __sameDocument: number }).__sameDocument = 42));
 
@@ -93,6 +94,27 @@ describe('console: the alert list', () => {
     await eventually(async () => expect(await listedPods(s.page)).toEqual(['db']), 10_000);
     await s.page.goto('/ui/alerts?priority=critical,error&namespace=store');
     await eventually(async () => expect((await listedPods(s.page)).sort()).toEqual(['api', 'db']), 10_000);
+  });
+
+  it('pages through a few hundred alerts with Load more, each once', async () => {
+    for (let i = 0; i < 230; i++) {
+      await rig.ingest(
+        '/v1/events/falco',
+        falcoNow(`page-${i}`, { namespace: 'bulk', pod: `worker-${String(i).padStart(3, '0')}` }),
+      );
+    }
+    await signIn(s.page, VIEWER_TOKEN, 'viewer');
+    const rows = s.page.getByTestId('alert-row');
+    await eventually(async () => expect(await rows.count()).toBe(100), 10_000);
+    for (const shown of [200, 230]) {
+      await s.page.getByTestId('load-more').click();
+      await eventually(async () => expect(await rows.count()).toBe(shown), 10_000);
+    }
+    expect(await s.page.getByTestId('load-more').count()).toBe(0);
+    const fingerprints = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-fingerprint')));
+    expect(new Set(fingerprints).size).toBe(230);
+    const pods = await listedPods(s.page);
+    expect([...pods].sort()).toEqual(Array.from({ length: 230 }, (_, i) => `worker-${String(i).padStart(3, '0')}`));
   });
 
   it('renders a hostile pod name as text: no img element, no script run', async () => {

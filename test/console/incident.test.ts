@@ -1,6 +1,7 @@
 import type { Browser } from 'playwright-core';
 import {
   execStoryNow,
+  falcoNow,
   newSession,
   openBrowser,
   screenshot,
@@ -80,5 +81,27 @@ describe('console: an incident', () => {
     await s.page.getByTestId('incident-link').click();
     await s.page.waitForURL(new RegExp(`/ui/incidents/${encodeURIComponent(id)}$`));
     await s.page.getByTestId('incident-detail').waitFor();
+
+    // The list as a person sees it afterwards: the shell attributed to alice, and what else happened.
+    await rig.ingest('/v1/events/audit', story.rest);
+    await rig.ingest(
+      '/v1/events/falco',
+      falcoNow('overview', {
+        namespace: 'store',
+        pod: 'db',
+        priority: 'Warning',
+        rule: 'Read sensitive file untrusted',
+        command: 'cat /etc/shadow',
+      }),
+    );
+    await s.page.getByTestId('nav-alerts').click();
+    const rows = s.page.getByTestId('alert-row');
+    for (const rule of ['Create Privileged Pod', 'Read sensitive file untrusted', 'Attach/Exec Pod']) {
+      await rows.filter({ hasText: rule }).first().waitFor({ timeout: 10_000 });
+    }
+    const shell = rows.filter({ hasText: 'Terminal shell in container' });
+    expect(await shell.getByTestId('alert-user').textContent()).toContain('alice@example.com');
+    await screenshot(s.page, 'alerts-overview');
+    expect(s.errors).toEqual([]);
   });
 });

@@ -143,7 +143,12 @@ export function falcoNow(
  * The two halves of the samples' story, moved to just now: alice's `kubectl exec` into
  * shop/web-7c9f8d-abcde (the audit EventList's first item) and the Falco shell it opened a second later.
  */
-export function execStoryNow(): { audit: Record<string, unknown>; falco: Record<string, unknown> } {
+export function execStoryNow(): {
+  audit: Record<string, unknown>;
+  falco: Record<string, unknown>;
+  /** The EventList's other two items (a ClusterRoleBinding to cluster-admin, a privileged pod), a few seconds later. */
+  rest: Record<string, unknown>;
+} {
   const list = sample<{ items: Record<string, unknown>[] }>('audit-eventlist.json');
   const execAt = Date.now() - 1500;
   const exec = {
@@ -154,7 +159,17 @@ export function execStoryNow(): { audit: Record<string, unknown>; falco: Record<
   };
   const falco = sample<Record<string, unknown>>('falco-terminal-shell.json');
   const shellAt = execAt + 1000;
+  const rest = list.items.slice(1).map((item, i) => {
+    const at = execAt + 3000 + i * 1000;
+    return {
+      ...item,
+      auditID: `console-rest-${i}-${at}`,
+      requestReceivedTimestamp: new Date(at).toISOString(),
+      stageTimestamp: new Date(at + 20).toISOString(),
+    };
+  });
   return {
+    rest: { ...list, items: rest },
     audit: { ...list, items: [exec] },
     falco: {
       ...falco,
