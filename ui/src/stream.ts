@@ -104,10 +104,3 @@ export function useStream<T>(type: string, fn: (data: T) => void): StreamStatus 
   }, [type]);
   return s;
 }
-
-/** Closes the stream (on logout). */
-export function closeStream(): void {
-  source?.close();
-  source = undefined;
-  status = 'connecting';
-}
