@@ -48,7 +48,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
     next();
   });
 
-  const sessionBody = (s: Session) => ({ name: s.name, scopes: s.scopes, csrf: s.csrf });
+  const sessionBody = (s: Pick<Session, 'name' | 'scopes' | 'csrf'>) => ({ name: s.name, scopes: s.scopes, csrf: s.csrf });
   const cookie = (id: string, maxAgeMs?: number) =>
     [
       `${SESSION_COOKIE}=${id}`,
@@ -68,7 +68,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
       if (typeof token !== 'string' || token.trim() === '' || token.length > 4096)
         throw new UnauthorizedError('sign in with a token: {"token": "..."}');
       const principal = authenticateToken(deps.authenticate, req, token.trim(), 'read');
-      const { id, session } = sessions.create(principal, token.trim());
+      const { id, session } = await sessions.create(principal, token.trim());
       deps.console.sessionsChanged();
       res.setHeader('set-cookie', cookie(id));
       res.setHeader('cache-control', 'no-store');
@@ -77,9 +77,9 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
   );
   router.get(
     '/ui/session',
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const id = sessionCookie(req);
-      const session = id === undefined ? undefined : sessions.lookup(id);
+      const session = id === undefined ? undefined : await sessions.lookup(id);
       if (!session) throw new UnauthorizedError('no console session: sign in');
       res.setHeader('cache-control', 'no-store');
       res.json(sessionBody(session));
@@ -87,12 +87,12 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
   );
   router.delete(
     '/ui/session',
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const id = sessionCookie(req);
-      const session = id === undefined ? undefined : sessions.lookup(id);
+      const session = id === undefined ? undefined : await sessions.lookup(id);
       if (!session) throw new UnauthorizedError('no console session: sign in');
       if (!csrfMatches(req, session)) throw new CsrfError();
-      sessions.delete(id!);
+      await sessions.delete(id!);
       deps.console.sessionsChanged();
       res.setHeader('set-cookie', cookie('', 0));
       res.status(204).end();

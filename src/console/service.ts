@@ -6,7 +6,7 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ConsoleHistory, HistoryRecord, RecordResult } from './history/port';
 import { storedRowOf, type StoredRow } from './row';
-import { SessionStore, type SessionOptions } from './session';
+import { SessionStore } from './session';
 import { StreamHub, type StreamOptions } from './stream';
 
 export interface ConsoleOptions {
@@ -14,7 +14,6 @@ export interface ConsoleOptions {
   evidenceMaxBytes: number;
   /** Raw events kept per alert (the history keeps at most as many). */
   evidencePerAlert: number;
-  sessions: SessionOptions;
   stream: Omit<StreamOptions, 'pingMs'> & { pingMs?: number };
   /** Set `Secure` on the session cookie (the server speaks TLS). */
   secureCookies: boolean;
@@ -49,12 +48,13 @@ export class ConsoleService {
 
   constructor(
     readonly history: ConsoleHistory,
+    sessions: SessionStore,
     clock: Clock,
     readonly options: ConsoleOptions,
     private readonly metrics: Metrics,
     private readonly log: Pick<Logger, 'warn'>,
   ) {
-    this.sessions = new SessionStore(clock, options.sessions);
+    this.sessions = sessions;
     this.hub = new StreamHub(
       clock,
       { pingMs: 15_000, ...options.stream },
@@ -104,7 +104,10 @@ export class ConsoleService {
 
   /** Sessions were created or ended (the gauge). */
   sessionsChanged(): void {
-    this.metrics.consoleSessions.set(this.sessions.size);
+    this.sessions.size().then(
+      (n) => this.metrics.consoleSessions.set(n),
+      () => undefined,
+    );
   }
 
   incidentChanged(incident: AlertIncident): void {

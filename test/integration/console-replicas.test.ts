@@ -38,4 +38,21 @@ describe('console history shared in Redis (scale-out mode)', () => {
     expect(detail.alert.labels.pod).toBe('shared-4');
     expect(detail.evidence).toEqual([expect.objectContaining({ uuid: 'c0a5a1e0-0000-4000-8000-000000000014' })]);
   });
+
+  it('knows a session signed in on one replica on every replica, and signs it out everywhere', async () => {
+    const [a, b] = replicas as [RunningFalconer, RunningFalconer];
+    const signIn = await fetch(`${a.url}/ui/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: TEST_TOKEN }),
+    });
+    expect(signIn.status).toBe(200);
+    const { csrf } = (await signIn.json()) as { csrf: string };
+    const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await fetch(`${b.url}/v1/console/alerts`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${b.url}/ui/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrf } })).status).toBe(
+      204,
+    );
+    expect((await fetch(`${a.url}/v1/console/alerts`, { headers: { cookie } })).status).toBe(401);
+  });
 });
