@@ -47,7 +47,7 @@ export function consoleFromConfig(
     absoluteMs: c.sessions.absoluteHours * 3_600_000,
   };
   const backend = store instanceof RedisStateStore ? new RedisSessions(store, bounds) : new MemorySessions(bounds);
-  return new ConsoleService(
+  const service = new ConsoleService(
     history,
     new SessionStore(backend, clock, bounds, check),
     clock,
@@ -61,4 +61,9 @@ export function consoleFromConfig(
     metrics,
     log,
   );
+  // Other replicas' alerts reach this replica's open pages through the shared history.
+  if (history instanceof RedisConsoleHistory) service.follow(FOLLOW_MS);
+  return service;
 }
+
+const FOLLOW_MS = 2000;

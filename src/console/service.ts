@@ -1,5 +1,5 @@
 import type { Alert, AlertIncident } from '../core/alert';
-import type { Clock } from '../core/clock';
+import type { Clock, TimerHandle } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { alertView } from '../alert/view';
 import type { Logger } from '../observability/logger';
@@ -25,6 +25,10 @@ const MAX_QUEUED = 10_000;
 /** Writes to a remote history in flight at once; the queue waits for them. */
 const MAX_IN_FLIGHT = 256;
 
+/** Rows read per round of following the shared history, and alerts remembered as streamed. */
+const FOLLOW_BATCH = 200;
+const MAX_STREAMED = 10_000;
+
 interface Queued {
   alert: Alert;
   /** Occurrences since the last write, newest last (bounded by evidencePerAlert). */
@@ -45,11 +49,15 @@ export class ConsoleService {
   private scheduled = false;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  /** What this replica last streamed per alert (lastSeen/count/status), so following the shared history repeats nothing. */
+  private readonly streamed = new Map<string, string>();
+  private followTimer: TimerHandle | undefined;
+  private watermark = 0;
 
   constructor(
     readonly history: ConsoleHistory,
     sessions: SessionStore,
-    clock: Clock,
+    private readonly clock: Clock,
     readonly options: ConsoleOptions,
     private readonly metrics: Metrics,
     private readonly log: Pick<Logger, 'warn'>,
@@ -114,8 +122,50 @@ export class ConsoleService {
     this.hub.publishIncident({ id: incident.id, severity: incident.severity, chain: incident.chain, alerts: incident.alerts });
   }
 
+  /**
+   * With a history the replicas share: every `intervalMs`, while a page is connected, streams the
+   * alerts other replicas recorded since (the newest rows past the last one seen). A change that does
+   * not move an alert (a resolve elsewhere) shows on the page's next load.
+   */
+  follow(intervalMs: number): void {
+    const tick = () => {
+      this.followTimer = this.clock.setTimeout(() => {
+        if (!this.hub.size) this.watermark = 0; // no page to tell: start afresh when one connects
+        const round = this.hub.size ? this.catchUp() : Promise.resolve();
+        void round.finally(tick);
+      }, intervalMs);
+    };
+    if (!this.followTimer) tick();
+  }
+
   close(): void {
+    if (this.followTimer) this.clock.clearTimeout(this.followTimer);
+    this.followTimer = undefined;
     this.hub.close();
+  }
+
+  /** One round of `follow`. */
+  async catchUp(): Promise<void> {
+    try {
+      const page = await this.history.scan(undefined, FOLLOW_BATCH);
+      const top = page.items[0]?.stored.lastSeenMs;
+      // The first round only marks where the pages' own first load left off.
+      const fresh = this.watermark ? page.items.filter((x) => x.stored.lastSeenMs > this.watermark).reverse() : [];
+      for (const { stored } of fresh) this.publish(stored);
+      if (top !== undefined && top > this.watermark) this.watermark = top;
+    } catch (err) {
+      this.log.warn({ err: (err as Error)?.message ?? String(err) }, 'console history follow failed');
+    }
+  }
+
+  private publish(stored: StoredRow): void {
+    const r = stored.row;
+    const signature = `${stored.lastSeenMs}/${r.count}/${r.status}`;
+    if (this.streamed.get(r.fingerprint) === signature) return;
+    this.streamed.delete(r.fingerprint);
+    this.streamed.set(r.fingerprint, signature);
+    if (this.streamed.size > MAX_STREAMED) this.streamed.delete(this.streamed.keys().next().value as string);
+    this.hub.publishAlert(stored);
   }
 
   private schedule(): void {
@@ -137,7 +187,7 @@ export class ConsoleService {
       this.history.record(prepared.record).then(
         (result) => {
           this.observe(result);
-          this.hub.publishAlert(prepared.stored);
+          this.publish(prepared.stored);
           this.settled();
         },
         (err: unknown) => {

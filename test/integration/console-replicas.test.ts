@@ -55,4 +55,26 @@ describe('console history shared in Redis (scale-out mode)', () => {
     );
     expect((await fetch(`${a.url}/v1/console/alerts`, { headers: { cookie } })).status).toBe(401);
   });
+
+  it('streams to a page on one replica the alerts another replica recorded', async () => {
+    const [a, b] = replicas as [RunningFalconer, RunningFalconer];
+    const controller = new AbortController();
+    const res = await fetch(`${b.url}/v1/console/stream`, { headers: auth, signal: controller.signal });
+    const reader = res.body!.getReader();
+    await new Promise((r) => setTimeout(r, 2500)); // b's first follow round marks where the page starts
+    const event = falcoEvent({
+      uuid: 'c0a5a1e0-0000-4000-8000-000000000099',
+      output_fields: { ...(falcoEvent().output_fields as object), 'k8s.pod.name': 'from-a' },
+    });
+    expect((await post(`${a.url}/v1/events/falco`, JSON.stringify(event))).status).toBe(202);
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    while (!text.includes('"from-a"') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    controller.abort();
+    expect(text).toMatch(/event: alert\ndata: \{[^\n]*"pod":"from-a"/);
+  });
 });
