@@ -161,6 +161,7 @@ async function main() {
       evidenceMaxBytes: 8192,
       evidencePerAlert: 5,
       stream: { maxSubscribers: 10, maxBufferedBytes: 1 << 20 },
+      resolveAfterMs: 300_000,
       secureCookies: false,
       uiDir: '',
     },

@@ -55,6 +55,7 @@ export function consoleFromConfig(
       evidenceMaxBytes: c.history.evidenceMaxBytes,
       evidencePerAlert: c.history.evidencePerAlert,
       stream: { maxSubscribers: c.stream.maxSubscribers, maxBufferedBytes: c.stream.maxBufferedBytes },
+      resolveAfterMs: config.alerting.resolveAfterSeconds * 1000,
       secureCookies: Boolean(config.server.tls),
       uiDir: c.uiDir || DEFAULT_UI_DIR,
     },

@@ -11,6 +11,7 @@ import type { PostureApi } from '../posture/api';
 import { networkGraph } from './graph';
 import { alertStats, listAlerts, parseFilter, parseLimit, parseTime, previewSilence } from './query';
 import type { ConsoleService } from './service';
+import type { AlertRow } from './row';
 import { authenticateToken, csrfMatches, sessionCookie, SESSION_COOKIE, type Session } from './session';
 
 const BODY_LIMIT = 16 * 1024;
@@ -47,6 +48,18 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
     res.setHeader('x-content-type-options', 'nosniff');
     next();
   });
+
+  // The reconciler resolves only the alerts the recent alerts still hold; one the history outlived
+  // them with is resolved by the same rule here, when its quiet period is over.
+  const present = <T extends { items: AlertRow[] }>(page: T): T => {
+    const now = deps.now();
+    const resolveAfter = deps.console.options.resolveAfterMs;
+    for (const [i, row] of page.items.entries()) {
+      if (row.status !== 'firing' || now - Date.parse(row.lastSeen) < resolveAfter || deps.recent.get(row.fingerprint)) continue;
+      page.items[i] = { ...row, status: 'resolved' };
+    }
+    return page;
+  };
 
   const sessionBody = (s: Pick<Session, 'name' | 'scopes' | 'csrf'>) => ({ name: s.name, scopes: s.scopes, csrf: s.csrf });
   const cookie = (id: string, maxAgeMs?: number) =>
@@ -107,7 +120,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
       const cursor = typeof req.query.cursor === 'string' && req.query.cursor !== '' ? req.query.cursor : undefined;
       if (req.query.cursor !== undefined && typeof req.query.cursor !== 'string')
         throw new BadRequestError('cursor must be given once');
-      res.json(await listAlerts(history, filter, limit, cursor));
+      res.json(present(await listAlerts(history, filter, limit, cursor)));
     }),
   );
   router.get(
@@ -166,7 +179,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
           throw err;
         }
       });
-      res.json(await previewSilence(history, matchers));
+      res.json(present(await previewSilence(history, matchers)));
     }),
   );
   router.get(

@@ -15,6 +15,8 @@ export interface ConsoleOptions {
   /** Raw events kept per alert (the history keeps at most as many). */
   evidencePerAlert: number;
   stream: Omit<StreamOptions, 'pingMs'> & { pingMs?: number };
+  /** An alert resolves after this long without an occurrence (`alerting.resolveAfterSeconds`). */
+  resolveAfterMs: number;
   /** Set `Secure` on the session cookie (the server speaks TLS). */
   secureCookies: boolean;
   uiDir: string;
