@@ -135,7 +135,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const consoleService = consoleFromConfig(config, clock, store, metrics, log);
   if (consoleService) {
     await consoleService.seed(recent.list().reverse());
-    recent.observe((alert) => void consoleService.record(alert));
+    recent.observe((alert) => consoleService.record(alert));
   }
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const tree = config.route ? buildRoute(config.route) : undefined;

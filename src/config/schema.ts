@@ -570,7 +570,7 @@ const configShape = z.strictObject({
             .number()
             .int()
             .positive()
-            .default(64 * 1024 * 1024),
+            .default(128 * 1024 * 1024),
           /** An alert with no occurrence for this long leaves the history. */
           maxAgeHours: z
             .number()

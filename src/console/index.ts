@@ -43,6 +43,7 @@ export function consoleFromConfig(
     clock,
     {
       evidenceMaxBytes: c.history.evidenceMaxBytes,
+      evidencePerAlert: c.history.evidencePerAlert,
       sessions: {
         max: c.sessions.max,
         idleMs: c.sessions.idleMinutes * 60_000,

@@ -39,7 +39,7 @@ function rec(fp: string, lastSeenMs: number, eventId?: string, status: AlertStat
   return {
     stored: stored(fp, lastSeenMs, { status }),
     detail: JSON.stringify({ fingerprint: fp, lastSeen: lastSeenMs }),
-    ...(eventId ? { evidence: { id: eventId, json: JSON.stringify({ uuid: eventId }) } } : {}),
+    ...(eventId ? { evidence: [{ id: eventId, json: JSON.stringify({ uuid: eventId }) }] } : {}),
   };
 }
 
@@ -115,6 +115,10 @@ export function historyContract(name: string, make: MakeHistory): void {
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e1']);
       for (let i = 2; i <= 5; i++) await h.record(rec('a', T0 + i, `e${i}`));
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e3', 'e4', 'e5']);
+      // Several occurrences in one write (the console batches them), the first already kept.
+      const batch = ['e5', 'e6', 'e7'].map((id) => ({ id, json: JSON.stringify({ uuid: id }) }));
+      await h.record({ ...rec('a', T0 + 7), evidence: batch });
+      expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e5', 'e6', 'e7']);
       const none = make({ ...BOUNDS, evidencePerAlert: 0 }, clock);
       await none.record(rec('x', T0, 'e1'));
       expect((await none.get('x'))?.evidence).toEqual([]);

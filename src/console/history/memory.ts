@@ -51,11 +51,13 @@ export class MemoryConsoleHistory implements ConsoleHistory {
     const fp = stored.row.fingerprint;
     const existing = this.byFingerprint.get(fp);
     const kept = existing ? existing.evidence : [];
-    const fresh = evidence !== undefined && evidence.id !== existing?.lastEvidenceId;
-    if (fresh && this.bounds.evidencePerAlert > 0) {
-      kept.push(evidence.json);
-      if (kept.length > this.bounds.evidencePerAlert) kept.splice(0, kept.length - this.bounds.evidencePerAlert);
+    let lastId = existing?.lastEvidenceId;
+    for (const e of evidence ?? []) {
+      if (e.id === lastId || this.bounds.evidencePerAlert === 0) continue;
+      kept.push(e.json);
+      lastId = e.id;
     }
+    if (kept.length > this.bounds.evidencePerAlert) kept.splice(0, kept.length - this.bounds.evidencePerAlert);
     const bytes = entryBytes(rowLength(stored), detail, kept);
     if (existing) {
       this.bytes += bytes - existing.bytes;
@@ -63,13 +65,13 @@ export class MemoryConsoleHistory implements ConsoleHistory {
       existing.stored = stored;
       existing.detail = detail;
       existing.bytes = bytes;
-      if (fresh) existing.lastEvidenceId = evidence.id;
+      existing.lastEvidenceId = lastId;
       if (moved) {
         this.log[existing.pos] = undefined;
         this.append(existing);
       }
     } else {
-      const entry: Entry = { stored, detail, evidence: kept, lastEvidenceId: evidence?.id, bytes, pos: 0, seq: 0 };
+      const entry: Entry = { stored, detail, evidence: kept, lastEvidenceId: lastId, bytes, pos: 0, seq: 0 };
       this.byFingerprint.set(fp, entry);
       this.bytes += bytes;
       this.append(entry);

@@ -13,8 +13,8 @@ export interface HistoryRecord {
   stored: StoredRow;
   /** The alert as `GET /v1/alerts/:fingerprint` shows it, as JSON. */
   detail: string;
-  /** The latest raw event as JSON (already cut to size), kept unless the last one kept has the same id. */
-  evidence?: { id: string; json: string };
+  /** The occurrences' raw events as JSON (already cut to size), oldest first; one with the id of the last one kept is not kept again. */
+  evidence?: readonly { id: string; json: string }[];
 }
 
 export interface HistoryEntry {

@@ -28,10 +28,16 @@ local list = {}
 local kept = redis.call('HGET', KEYS[4], fp)
 if kept then list = cjson.decode(kept) end
 local evMax = tonumber(ARGV[7])
-if ARGV[5] ~= '' and evMax > 0 and redis.call('HGET', KEYS[5], fp) ~= ARGV[5] then
-  list[#list + 1] = ARGV[6]
+local lastId = redis.call('HGET', KEYS[5], fp)
+if evMax > 0 then
+  for _, e in ipairs(cjson.decode(ARGV[5])) do
+    if e[1] ~= lastId then
+      list[#list + 1] = e[2]
+      lastId = e[1]
+    end
+  end
   while #list > evMax do table.remove(list, 1) end
-  redis.call('HSET', KEYS[5], fp, ARGV[5])
+  if lastId then redis.call('HSET', KEYS[5], fp, lastId) end
 end
 local encoded = '[]'
 if #list > 0 then encoded = cjson.encode(list) end
@@ -123,8 +129,8 @@ export class RedisConsoleHistory implements ConsoleHistory {
       Math.trunc(stored.lastSeenMs),
       JSON.stringify(stored),
       detail,
-      evidence?.id ?? '',
-      evidence?.json ?? '',
+      JSON.stringify((evidence ?? []).map((e) => [e.id, e.json])),
+      '',
       b.evidencePerAlert,
       b.maxAlerts,
       b.maxBytes,
