@@ -104,11 +104,14 @@ describe('streamed rows against the filter', () => {
     expect(rowMatches(row(), { priority: [], q: 'nginx' })).toBe(false);
   });
 
-  it('keeps last-seen within since and until (ms or ISO)', () => {
+  it('keeps a row whose first-to-last-seen span touches since..until (ms or ISO)', () => {
+    // row(): first seen 10:00, last seen 10:05
     expect(rowMatches(row(), { priority: [], since: '2026-12-01T10:05:00Z' })).toBe(true);
     expect(rowMatches(row(), { priority: [], since: '2026-12-01T10:05:01Z' })).toBe(false);
-    expect(rowMatches(row({ lastSeen: '2026-12-01T10:05:00Z' }), { priority: [], until: '2026-12-01T10:04:59Z' })).toBe(false);
-    expect(rowMatches(row(), { priority: [], since: '2026-12-01T00:00:00Z', until: '2026-12-02T00:00:00Z' })).toBe(true);
+    expect(rowMatches(row(), { priority: [], until: '2026-12-01T10:00:00Z' })).toBe(true);
+    expect(rowMatches(row({ firstSeen: '2026-12-01T10:00:00Z' }), { priority: [], until: '2026-12-01T09:59:59Z' })).toBe(false);
+    expect(rowMatches(row(), { priority: [], since: '2026-12-01T10:01:00Z', until: '2026-12-01T10:02:00Z' })).toBe(true);
+    expect(rowMatches(row(), { priority: [], since: '2026-12-01T11:00:00Z', until: '2026-12-02T00:00:00Z' })).toBe(false);
   });
 
   it('puts a new row by last-seen, newest first, and replaces an updated one in place', () => {

@@ -23,6 +23,9 @@ describe('console formatting', () => {
     expect(formatAgo(now - 2 * 3_600_000, now)).toBe('2 h ago');
     expect(formatAgo(now - 4 * 86_400_000, now)).toBe('4 d ago');
     expect(formatAgo(now + 2 * 3_600_000, now)).toBe('in 2 h');
+    expect(formatAgo(now + 20_000, now)).toBe('just now');
+    expect(formatAgo(now - 500, now)).toBe('just now');
+    expect(formatAgo(now + 61_000, now)).toBe('in 1 min');
     expect(formatAgo(null, now)).toBe('—');
   });
 

@@ -84,8 +84,9 @@ function same(a: string | null | undefined, b: string): boolean {
 
 /**
  * Whether a row (new or updated, from the stream) matches the filter, as the API filters: exact values
- * for the label fields, any listed priority, `lastSeen` within since/until, and `q` a case-insensitive
- * substring of rule, summary, pod, namespace or user.
+ * for the label fields, any listed priority, seen within since/until, and `q` a case-insensitive
+ * substring of rule, summary, pod, namespace or user (the API also searches the command, which rows do
+ * not carry: a streamed row found only by its command waits for the next reload).
  */
 export function rowMatches(row: AlertRow, filter: AlertFilter): boolean {
   if (filter.priority.length && !filter.priority.includes(row.priority)) return false;
@@ -96,9 +97,9 @@ export function rowMatches(row: AlertRow, filter: AlertFilter): boolean {
   if (filter.pod !== undefined && !same(row.pod, filter.pod)) return false;
   if (filter.user !== undefined && !same(row.user, filter.user)) return false;
   if (filter.tag !== undefined && !row.tags.includes(filter.tag)) return false;
-  const last = toMs(row.lastSeen);
-  if (filter.since !== undefined && !(last >= Date.parse(filter.since))) return false;
-  if (filter.until !== undefined && !(last <= Date.parse(filter.until))) return false;
+  // The API keeps alerts whose [firstSeen, lastSeen] touches [since, until].
+  if (filter.since !== undefined && !(toMs(row.lastSeen) >= Date.parse(filter.since))) return false;
+  if (filter.until !== undefined && !(toMs(row.firstSeen) <= Date.parse(filter.until))) return false;
   if (filter.q !== undefined) {
     const q = filter.q.toLowerCase();
     const fields = [row.rule, row.summary, row.pod, row.namespace, row.user];

@@ -16,6 +16,8 @@ export function formatAgo(value: number | string | null | undefined, now: number
   const ms = toMs(value);
   if (Number.isNaN(ms)) return '—';
   const delta = now - ms;
+  // Clocks a little apart (the server's and this browser's) should not say "in 1 s".
+  if (delta > -60_000 && delta < 1000) return 'just now';
   const ahead = delta < 0;
   const s = Math.round(Math.abs(delta) / 1000);
   let text: string;

@@ -169,6 +169,7 @@ export interface Alert {
     time?: string;
     k8s?: { cluster?: string; namespace?: string; pod?: string; container?: string };
     actor?: { user?: string; groups?: string[]; sourceIp?: string; impersonatedUser?: string };
+    process?: { name?: string; cmdline?: string; user?: string };
     [key: string]: unknown;
   };
   enrichment?: Enrichment;
@@ -322,5 +323,7 @@ export interface NetworkGraph {
     isolatedIngress: boolean;
     isolatedEgress: boolean;
   }[];
-  edges: { from: string; to: string; ports: unknown[] }[];
+  edges: { from: string; to: string; ports: unknown }[];
+  /** More pods or edges than the graph draws. */
+  truncated?: boolean;
 }

@@ -104,9 +104,7 @@ export function AlertDetailPage({ fingerprint }: { fingerprint: string }) {
       <h2 class="section-title">Enrichment</h2>
       <EnrichmentSections enrichment={alert.enrichment ?? {}} />
       <Section title="Evidence" testid="evidence">
-        <p class="muted small">
-          The raw events behind this alert (the first and the latest ones; {alert.evidence.length} event ids kept).
-        </p>
+        <p class="muted small">The latest raw events behind this alert, as received ({data.evidence.length} kept).</p>
         {data.evidence.length === 0 && <p class="muted">No raw events are kept for this alert.</p>}
         {data.evidence.map((e, i) => (
           <pre class="json" key={i} tabIndex={0} aria-label={`Raw event ${i + 1}`}>
@@ -125,7 +123,7 @@ export function AlertDetailPage({ fingerprint }: { fingerprint: string }) {
 
 function AttributionSection({ alert }: { alert: Alert }) {
   const a = alert.attribution;
-  const actor = alert.event.actor;
+  const actor = { ...alert.event.actor, processUser: alert.event.process?.user };
   return (
     <Section title="Who" testid="attribution">
       {a ? (
@@ -139,6 +137,10 @@ function AttributionSection({ alert }: { alert: Alert }) {
             ['Source IP', actor.sourceIp],
           ]}
         />
+      ) : actor?.processUser ? (
+        <p>
+          Process user <strong>{actor.processUser}</strong>; no exec or attach session attributes it to a Kubernetes user.
+        </p>
       ) : (
         <p class="muted">Nothing attributes this alert to a user.</p>
       )}

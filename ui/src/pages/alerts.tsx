@@ -156,6 +156,7 @@ function FilterForm({ filter }: { filter: AlertFilter }) {
           data-testid="filter-priority"
           multiple
           size={PRIORITIES.length}
+          aria-describedby="filter-priority-hint"
           onChange={(e) => {
             const chosen = [...e.currentTarget.selectedOptions].map((o) => o.value).filter(isPriority);
             setDraft((d) => ({ ...d, priority: chosen }));
@@ -167,6 +168,9 @@ function FilterForm({ filter }: { filter: AlertFilter }) {
             </option>
           ))}
         </select>
+        <span class="hint" id="filter-priority-hint">
+          Ctrl or Shift to choose several; none: all
+        </span>
       </div>
       <div class="filter-grid">
         {TEXT_FILTERS.map((k) => (

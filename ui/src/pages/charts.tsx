@@ -149,8 +149,8 @@ export function ChartsPage({ search }: { search: string }) {
               ])}
             />
           </Section>
+          <TopChart charts={charts} testid="chart-top-rules" title="Top rules" items={data.topRules} />
           <div class="grid-2">
-            <TopChart charts={charts} testid="chart-top-rules" title="Top rules" items={data.topRules} />
             <TopChart charts={charts} testid="chart-top-namespaces" title="Top namespaces" items={data.topNamespaces} />
             <TopChart charts={charts} testid="chart-top-users" title="Top users" items={data.topUsers} />
           </div>
@@ -201,7 +201,7 @@ function TopChart({
   const config = {
     type: 'bar' as const,
     data: {
-      labels: items.map((i) => (i.key.length > 48 ? `${i.key.slice(0, 47)}…` : i.key)),
+      labels: items.map((i) => (i.key.length > 60 ? `${i.key.slice(0, 59)}…` : i.key)),
       datasets: [{ label: 'alerts', data: items.map((i) => i.count), backgroundColor: '#4b83d6' }],
     },
     options: {

@@ -7,6 +7,8 @@ import type { NetworkGraph, PostureReport } from '../types';
 
 type Cytoscape = typeof import('cytoscape');
 
+const CYTOSCAPE_STYLE_ID = '__________cytoscape_stylesheet';
+
 export function NetworkPage({ search }: { search: string }) {
   const params = useMemo(() => new URLSearchParams(search), [search]);
   const namespace = params.get('namespace') ?? '';
@@ -97,6 +99,9 @@ function GraphView({ graph }: { graph: NetworkGraph }) {
           <span class="l-namespace">namespace</span>
           <span class="l-external">outside the cluster</span>
         </div>
+        {graph.truncated && (
+          <p class="notice">The namespace is larger than the graph draws: some pods or connections are left out.</p>
+        )}
         <Graph graph={graph} />
       </Section>
       <div class="grid-2">
@@ -112,7 +117,7 @@ function GraphView({ graph }: { graph: NetworkGraph }) {
           {exposed.length === 0 && <p>None.</p>}
         </Section>
         <Section title={`Allowed connections (${graph.edges.length})`}>
-          <div class="table-wrap">
+          <div class="table-wrap scroll">
             <table data-testid="network-edges">
               <thead>
                 <tr>
@@ -143,6 +148,13 @@ function Graph({ graph }: { graph: NetworkGraph }) {
   const [lib, setLib] = useState<Cytoscape | undefined>();
   const [error, setError] = useState<unknown>();
   useEffect(() => {
+    // Cytoscape adds a one-rule <style> element unless an element with this id exists; the console's
+    // CSP forbids inline styles, and style.css has the rule (.graph is position: relative).
+    if (!document.getElementById(CYTOSCAPE_STYLE_ID)) {
+      const marker = document.createElement('meta');
+      marker.id = CYTOSCAPE_STYLE_ID;
+      document.head.append(marker);
+    }
     import('cytoscape').then((m) => setLib(() => m.default), setError);
   }, []);
 
@@ -165,7 +177,13 @@ function Graph({ graph }: { graph: NetworkGraph }) {
           selector: 'node',
           style: {
             label: 'data(label)',
-            'font-size': 11,
+            'font-size': 10,
+            'min-zoomed-font-size': 7,
+            'text-wrap': 'ellipsis',
+            'text-max-width': '140px',
+            'text-background-color': '#ffffff',
+            'text-background-opacity': 0.85,
+            'text-background-padding': '2px',
             'text-valign': 'bottom',
             'text-margin-y': 4,
             color: '#1c2430',
@@ -185,16 +203,29 @@ function Graph({ graph }: { graph: NetworkGraph }) {
             'target-arrow-color': '#9aa3ae',
             'target-arrow-shape': 'triangle',
             'curve-style': 'bezier',
-            label: 'data(ports)',
-            'font-size': 9,
-            color: '#55606e',
-            'text-rotation': 'autorotate',
+            'arrow-scale': 0.8,
           },
         },
+        // The ports of a connection show when it or one of its ends is selected (the table lists them all).
+        {
+          selector: 'edge:selected',
+          style: { label: 'data(ports)', 'font-size': 10, color: '#1c2430', 'line-color': '#1f5fbf', width: 2.5 },
+        },
+        { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#1f5fbf' } },
       ],
-      layout: { name: graph.nodes.length > 40 ? 'grid' : 'cose', animate: false, padding: 30 },
-      wheelSensitivity: 0.3,
+      // The namespace's pods in the middle, what they talk to (other namespaces, addresses) around them.
+      layout: {
+        name: 'concentric',
+        concentric: (n: { hasClass: (c: string) => boolean }) => (n.hasClass('pod') ? 2 : 1),
+        levelWidth: () => 1,
+        minNodeSpacing: 60,
+        animate: false,
+        padding: 30,
+      },
     });
+    // Selecting a node highlights its connections.
+    cy.on('select', 'node', (e) => e.target.connectedEdges().select());
+    cy.on('unselect', 'node', (e) => e.target.connectedEdges().unselect());
     return () => cy.destroy();
   }, [lib, graph]);
 

@@ -98,14 +98,19 @@ function Report({ report }: { report: PostureReport }) {
             </ul>
             <h3>Subjects with risky permissions ({report.rbac.subjects.length})</h3>
             <ul class="plain">
-              {report.rbac.subjects.slice(0, SHOWN).map((s, i) => (
+              {report.rbac.subjects.slice(0, 10).map((s, i) => (
                 <li key={i}>
                   <SeverityBadge severity={s.worst} /> {subjectText(s.subject)}: {s.findings.map((f) => f.id).join(', ')}
                 </li>
               ))}
             </ul>
-            <h3>Findings ({report.rbac.findings.length})</h3>
-            <FindingsTable findings={report.rbac.findings} />
+            {report.rbac.subjects.length > 10 && (
+              <p class="muted small">…and {report.rbac.subjects.length - 10} more: see all findings.</p>
+            )}
+            <details class="findings">
+              <summary>All findings ({report.rbac.findings.length})</summary>
+              <FindingsTable findings={report.rbac.findings} />
+            </details>
           </>
         )}
       </Section>
@@ -147,8 +152,10 @@ function Report({ report }: { report: PostureReport }) {
                 </tbody>
               </table>
             </div>
-            <h3>Findings ({report.pss.findings.length})</h3>
-            <FindingsTable findings={report.pss.findings} />
+            <details class="findings">
+              <summary>All findings ({report.pss.findings.length})</summary>
+              <FindingsTable findings={report.pss.findings} />
+            </details>
           </>
         )}
       </Section>
@@ -196,8 +203,10 @@ function Report({ report }: { report: PostureReport }) {
                 </tbody>
               </table>
             </div>
-            <h3>Findings ({report.network.findings.length})</h3>
-            <FindingsTable findings={report.network.findings} />
+            <details class="findings">
+              <summary>All findings ({report.network.findings.length})</summary>
+              <FindingsTable findings={report.network.findings} />
+            </details>
           </>
         )}
       </Section>

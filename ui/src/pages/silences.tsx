@@ -293,7 +293,7 @@ export function NewSilencePage({ search, session }: { search: string; session: S
               ? 'Checking…'
               : preview.total === undefined
                 ? 'Add a matcher to see which stored alerts it matches.'
-                : `${preview.total} stored alert${preview.total === 1 ? '' : 's'} match.`}
+                : `${preview.total} stored alert${preview.total === 1 ? ' matches' : 's match'}.`}
         </p>
         <ul class="plain preview" data-testid="silence-preview">
           {preview.items.map((r) => (
