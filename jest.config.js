@@ -16,6 +16,7 @@ const SERVICE_SUITES = [
   '<rootDir>/test/alert/mute-resolve.test.ts',
   '<rootDir>/test/notify/kafka-receiver.test.ts',
   '<rootDir>/test/console-api/redis-history.test.ts',
+  '<rootDir>/test/console-api/redis-sessions.test.ts',
 ];
 
 /**

@@ -18,6 +18,9 @@ const { createMetrics } = require(join(dist, 'observability/metrics'));
 const { systemClock } = require(join(dist, 'core/clock'));
 const { listAlerts, alertStats, previewSilence, parseFilter } = require(join(dist, 'console/query'));
 const { fromApiMatcher } = require(join(dist, 'alert/matcher'));
+const { SessionStore } = require(join(dist, 'console/session'));
+const { MemorySessions } = require(join(dist, 'console/session-backends'));
+const BOUNDS = { max: 10, idleMs: 60_000, absoluteMs: 3_600_000 };
 
 const N = Number(process.argv[2] || 100_000);
 const T0 = Date.now() - 3_600_000;
@@ -147,14 +150,18 @@ async function main() {
     { maxAlerts: N, maxBytes: 4 * 1024 ** 3, maxAgeMs: 72 * 3_600_000, evidencePerAlert: 5 },
     () => T0 + N * 30,
   );
+  const sessions = new SessionStore(new MemorySessions(BOUNDS), systemClock, BOUNDS, () => {
+    throw new Error('no sign-in in the bench');
+  });
   const service = new ConsoleService(
     history,
+    sessions,
     systemClock,
     {
       evidenceMaxBytes: 8192,
       evidencePerAlert: 5,
-      sessions: { max: 10, idleMs: 60_000, absoluteMs: 3_600_000 },
       stream: { maxSubscribers: 10, maxBufferedBytes: 1 << 20 },
+      resolveAfterMs: 300_000,
       secureCookies: false,
       uiDir: '',
     },

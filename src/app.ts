@@ -56,6 +56,7 @@ import type { DataDir } from './store/data-dir';
 import { PostureService } from './posture/service';
 import { parseSchedule, type Schedule } from './posture/schedule';
 import { consoleFromConfig } from './console';
+import { tokenCheck } from './console/session';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -109,10 +110,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   }
   const tokens = new TokenRing(config.auth.tokens, token ? [{ name: 'ingest-token', token, scopes: SCOPES }] : []);
   const stopWatchingTokens = watchTokenFiles(tokens, clock, config.auth.tokenFileCheckSeconds * 1000, log);
+  const open = !config.ingest.requireToken && tokens.tokens().length === 0 && !config.server.tls?.clientCaFile;
   const authenticate = authenticator({
     tokens: tokens.tokens,
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
-    open: !config.ingest.requireToken && tokens.tokens().length === 0 && !config.server.tls?.clientCaFile,
+    open,
   });
 
   // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
@@ -132,7 +134,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
     : new RecentAlerts(config.alerting.recentAlerts);
   // The console's history hears every alert the recent alerts store or change (src/console).
-  const consoleService = consoleFromConfig(config, clock, store, metrics, log);
+  const consoleService = consoleFromConfig(config, clock, store, metrics, log, tokenCheck(tokens.tokens, open));
   if (consoleService) {
     await consoleService.seed(recent.list().reverse());
     recent.observe((alert) => consoleService.record(alert));

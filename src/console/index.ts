@@ -8,6 +8,8 @@ import { MemoryConsoleHistory } from './history/memory';
 import type { ConsoleHistory, HistoryBounds } from './history/port';
 import { RedisConsoleHistory } from './history/redis';
 import { ConsoleService } from './service';
+import { SessionStore, type TokenCheck } from './session';
+import { MemorySessions, RedisSessions } from './session-backends';
 import { DEFAULT_UI_DIR } from './static';
 
 export function historyBounds(config: Config): HistoryBounds {
@@ -22,7 +24,7 @@ export function historyBounds(config: Config): HistoryBounds {
 
 /**
  * The console from config: undefined when `console.enabled` is false. Its history is in Redis when
- * the state store is (the replicas share it), else in process memory.
+ * the state store is (the replicas share it), else in process memory; so are its sessions.
  */
 export function consoleFromConfig(
   config: Config,
@@ -30,6 +32,7 @@ export function consoleFromConfig(
   store: StateStore,
   metrics: Metrics,
   log: Pick<Logger, 'warn'>,
+  check: TokenCheck,
 ): ConsoleService | undefined {
   const c = config.console;
   if (!c.enabled) return undefined;
@@ -38,22 +41,30 @@ export function consoleFromConfig(
     store instanceof RedisStateStore
       ? new RedisConsoleHistory(store, historyBounds(config), now)
       : new MemoryConsoleHistory(historyBounds(config), now);
-  return new ConsoleService(
+  const bounds = {
+    max: c.sessions.max,
+    idleMs: c.sessions.idleMinutes * 60_000,
+    absoluteMs: c.sessions.absoluteHours * 3_600_000,
+  };
+  const backend = store instanceof RedisStateStore ? new RedisSessions(store, bounds) : new MemorySessions(bounds);
+  const service = new ConsoleService(
     history,
+    new SessionStore(backend, clock, bounds, check),
     clock,
     {
       evidenceMaxBytes: c.history.evidenceMaxBytes,
       evidencePerAlert: c.history.evidencePerAlert,
-      sessions: {
-        max: c.sessions.max,
-        idleMs: c.sessions.idleMinutes * 60_000,
-        absoluteMs: c.sessions.absoluteHours * 3_600_000,
-      },
       stream: { maxSubscribers: c.stream.maxSubscribers, maxBufferedBytes: c.stream.maxBufferedBytes },
+      resolveAfterMs: config.alerting.resolveAfterSeconds * 1000,
       secureCookies: Boolean(config.server.tls),
       uiDir: c.uiDir || DEFAULT_UI_DIR,
     },
     metrics,
     log,
   );
+  // Other replicas' alerts reach this replica's open pages through the shared history.
+  if (history instanceof RedisConsoleHistory) service.follow(FOLLOW_MS);
+  return service;
 }
+
+const FOLLOW_MS = 2000;

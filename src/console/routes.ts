@@ -11,6 +11,7 @@ import type { PostureApi } from '../posture/api';
 import { networkGraph } from './graph';
 import { alertStats, listAlerts, parseFilter, parseLimit, parseTime, previewSilence } from './query';
 import type { ConsoleService } from './service';
+import type { AlertRow } from './row';
 import { authenticateToken, csrfMatches, sessionCookie, SESSION_COOKIE, type Session } from './session';
 
 const BODY_LIMIT = 16 * 1024;
@@ -48,7 +49,19 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
     next();
   });
 
-  const sessionBody = (s: Session) => ({ name: s.name, scopes: s.scopes, csrf: s.csrf });
+  // The reconciler resolves only the alerts the recent alerts still hold; one the history outlived
+  // them with is resolved by the same rule here, when its quiet period is over.
+  const present = <T extends { items: AlertRow[] }>(page: T): T => {
+    const now = deps.now();
+    const resolveAfter = deps.console.options.resolveAfterMs;
+    for (const [i, row] of page.items.entries()) {
+      if (row.status !== 'firing' || now - Date.parse(row.lastSeen) < resolveAfter || deps.recent.get(row.fingerprint)) continue;
+      page.items[i] = { ...row, status: 'resolved' };
+    }
+    return page;
+  };
+
+  const sessionBody = (s: Pick<Session, 'name' | 'scopes' | 'csrf'>) => ({ name: s.name, scopes: s.scopes, csrf: s.csrf });
   const cookie = (id: string, maxAgeMs?: number) =>
     [
       `${SESSION_COOKIE}=${id}`,
@@ -68,7 +81,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
       if (typeof token !== 'string' || token.trim() === '' || token.length > 4096)
         throw new UnauthorizedError('sign in with a token: {"token": "..."}');
       const principal = authenticateToken(deps.authenticate, req, token.trim(), 'read');
-      const { id, session } = sessions.create(principal, token.trim());
+      const { id, session } = await sessions.create(principal, token.trim());
       deps.console.sessionsChanged();
       res.setHeader('set-cookie', cookie(id));
       res.setHeader('cache-control', 'no-store');
@@ -77,9 +90,9 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
   );
   router.get(
     '/ui/session',
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const id = sessionCookie(req);
-      const session = id === undefined ? undefined : sessions.lookup(id);
+      const session = id === undefined ? undefined : await sessions.lookup(id);
       if (!session) throw new UnauthorizedError('no console session: sign in');
       res.setHeader('cache-control', 'no-store');
       res.json(sessionBody(session));
@@ -87,12 +100,12 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
   );
   router.delete(
     '/ui/session',
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const id = sessionCookie(req);
-      const session = id === undefined ? undefined : sessions.lookup(id);
+      const session = id === undefined ? undefined : await sessions.lookup(id);
       if (!session) throw new UnauthorizedError('no console session: sign in');
       if (!csrfMatches(req, session)) throw new CsrfError();
-      sessions.delete(id!);
+      await sessions.delete(id!);
       deps.console.sessionsChanged();
       res.setHeader('set-cookie', cookie('', 0));
       res.status(204).end();
@@ -107,7 +120,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
       const cursor = typeof req.query.cursor === 'string' && req.query.cursor !== '' ? req.query.cursor : undefined;
       if (req.query.cursor !== undefined && typeof req.query.cursor !== 'string')
         throw new BadRequestError('cursor must be given once');
-      res.json(await listAlerts(history, filter, limit, cursor));
+      res.json(present(await listAlerts(history, filter, limit, cursor)));
     }),
   );
   router.get(
@@ -166,7 +179,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
           throw err;
         }
       });
-      res.json(await previewSilence(history, matchers));
+      res.json(present(await previewSilence(history, matchers)));
     }),
   );
   router.get(

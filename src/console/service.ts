@@ -1,12 +1,12 @@
 import type { Alert, AlertIncident } from '../core/alert';
-import type { Clock } from '../core/clock';
+import type { Clock, TimerHandle } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { alertView } from '../alert/view';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ConsoleHistory, HistoryRecord, RecordResult } from './history/port';
 import { storedRowOf, type StoredRow } from './row';
-import { SessionStore, type SessionOptions } from './session';
+import { SessionStore } from './session';
 import { StreamHub, type StreamOptions } from './stream';
 
 export interface ConsoleOptions {
@@ -14,8 +14,9 @@ export interface ConsoleOptions {
   evidenceMaxBytes: number;
   /** Raw events kept per alert (the history keeps at most as many). */
   evidencePerAlert: number;
-  sessions: SessionOptions;
   stream: Omit<StreamOptions, 'pingMs'> & { pingMs?: number };
+  /** An alert resolves after this long without an occurrence (`alerting.resolveAfterSeconds`). */
+  resolveAfterMs: number;
   /** Set `Secure` on the session cookie (the server speaks TLS). */
   secureCookies: boolean;
   uiDir: string;
@@ -25,6 +26,10 @@ export interface ConsoleOptions {
 const MAX_QUEUED = 10_000;
 /** Writes to a remote history in flight at once; the queue waits for them. */
 const MAX_IN_FLIGHT = 256;
+
+/** Rows read per round of following the shared history, and alerts remembered as streamed. */
+const FOLLOW_BATCH = 200;
+const MAX_STREAMED = 10_000;
 
 interface Queued {
   alert: Alert;
@@ -46,15 +51,20 @@ export class ConsoleService {
   private scheduled = false;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  /** What this replica last streamed per alert (lastSeen/count/status), so following the shared history repeats nothing. */
+  private readonly streamed = new Map<string, string>();
+  private followTimer: TimerHandle | undefined;
+  private watermark = 0;
 
   constructor(
     readonly history: ConsoleHistory,
-    clock: Clock,
+    sessions: SessionStore,
+    private readonly clock: Clock,
     readonly options: ConsoleOptions,
     private readonly metrics: Metrics,
     private readonly log: Pick<Logger, 'warn'>,
   ) {
-    this.sessions = new SessionStore(clock, options.sessions);
+    this.sessions = sessions;
     this.hub = new StreamHub(
       clock,
       { pingMs: 15_000, ...options.stream },
@@ -104,15 +114,60 @@ export class ConsoleService {
 
   /** Sessions were created or ended (the gauge). */
   sessionsChanged(): void {
-    this.metrics.consoleSessions.set(this.sessions.size);
+    this.sessions.size().then(
+      (n) => this.metrics.consoleSessions.set(n),
+      () => undefined,
+    );
   }
 
   incidentChanged(incident: AlertIncident): void {
     this.hub.publishIncident({ id: incident.id, severity: incident.severity, chain: incident.chain, alerts: incident.alerts });
   }
 
+  /**
+   * With a history the replicas share: every `intervalMs`, while a page is connected, streams the
+   * alerts other replicas recorded since (the newest rows past the last one seen). A change that does
+   * not move an alert (a resolve elsewhere) shows on the page's next load.
+   */
+  follow(intervalMs: number): void {
+    const tick = () => {
+      this.followTimer = this.clock.setTimeout(() => {
+        if (!this.hub.size) this.watermark = 0; // no page to tell: start afresh when one connects
+        const round = this.hub.size ? this.catchUp() : Promise.resolve();
+        void round.finally(tick);
+      }, intervalMs);
+    };
+    if (!this.followTimer) tick();
+  }
+
   close(): void {
+    if (this.followTimer) this.clock.clearTimeout(this.followTimer);
+    this.followTimer = undefined;
     this.hub.close();
+  }
+
+  /** One round of `follow`. */
+  async catchUp(): Promise<void> {
+    try {
+      const page = await this.history.scan(undefined, FOLLOW_BATCH);
+      const top = page.items[0]?.stored.lastSeenMs;
+      // The first round only marks where the pages' own first load left off.
+      const fresh = this.watermark ? page.items.filter((x) => x.stored.lastSeenMs > this.watermark).reverse() : [];
+      for (const { stored } of fresh) this.publish(stored);
+      if (top !== undefined && top > this.watermark) this.watermark = top;
+    } catch (err) {
+      this.log.warn({ err: (err as Error)?.message ?? String(err) }, 'console history follow failed');
+    }
+  }
+
+  private publish(stored: StoredRow): void {
+    const r = stored.row;
+    const signature = `${stored.lastSeenMs}/${r.count}/${r.status}`;
+    if (this.streamed.get(r.fingerprint) === signature) return;
+    this.streamed.delete(r.fingerprint);
+    this.streamed.set(r.fingerprint, signature);
+    if (this.streamed.size > MAX_STREAMED) this.streamed.delete(this.streamed.keys().next().value as string);
+    this.hub.publishAlert(stored);
   }
 
   private schedule(): void {
@@ -134,7 +189,7 @@ export class ConsoleService {
       this.history.record(prepared.record).then(
         (result) => {
           this.observe(result);
-          this.hub.publishAlert(prepared.stored);
+          this.publish(prepared.stored);
           this.settled();
         },
         (err: unknown) => {

@@ -20,7 +20,6 @@ import { parkedEventHandlers } from './parked-events';
 import type { ConsoleService } from '../console/service';
 import { consoleRoutes } from '../console/routes';
 import { uiRoutes } from '../console/static';
-import { withSessions } from '../console/session';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
@@ -56,11 +55,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // Authentication and scope first, from the raw request line: before routing, which decodes
   // parameters and can fail on a malformed URL, and before anything reads the body. With the
   // console, a session cookie stands for its token (never for ingest; writes need the CSRF header).
-  const authenticate = deps.console ? withSessions(deps.authenticate, deps.console.sessions) : deps.authenticate;
   app.use((req, _res, next) => {
     try {
       const scope = requiredScope(req.method, req.url);
-      if (scope) authenticate(req, scope);
+      const bySession = scope ? deps.console?.sessions.authenticate(req, scope) : undefined;
+      if (bySession) return void bySession.then(() => next(), next);
+      if (scope) deps.authenticate(req, scope);
       next();
     } catch (err) {
       next(err);
