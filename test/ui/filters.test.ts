@@ -1,5 +1,6 @@
 import {
   alertsApiQuery,
+  applyStreamed,
   filterFromQuery,
   filterToQuery,
   isEmptyFilter,
@@ -127,5 +128,68 @@ describe('streamed rows against the filter', () => {
       ['a', 1],
       ['b', 1],
     ]);
+  });
+});
+
+describe('applying a batch of streamed rows', () => {
+  const shop = { priority: [], namespace: 'shop' } as AlertFilter;
+
+  it('adds matching rows newest first, counts them, and ignores rows outside the filter', () => {
+    const listed = row({ fingerprint: 'old', lastSeen: 1000 });
+    const out = applyStreamed(
+      { rows: [listed], total: 1, trimmed: false },
+      [row({ fingerprint: 'new', lastSeen: 2000 }), row({ fingerprint: 'elsewhere', namespace: 'dev', lastSeen: 3000 })],
+      shop,
+    );
+    expect(out.rows.map((r) => r.fingerprint)).toEqual(['new', 'old']);
+    expect(out.total).toBe(2);
+    expect(out.trimmed).toBe(false);
+  });
+
+  it('updates a listed row in place of the old one, without counting it twice', () => {
+    const out = applyStreamed(
+      { rows: [row({ fingerprint: 'a', lastSeen: 2000 }), row({ fingerprint: 'b', lastSeen: 1000 })], total: 2, trimmed: false },
+      [row({ fingerprint: 'b', lastSeen: 3000, count: 5 })],
+      shop,
+    );
+    expect(out.rows.map((r) => [r.fingerprint, r.count])).toEqual([
+      ['b', 5],
+      ['a', 1],
+    ]);
+    expect(out.total).toBe(2);
+  });
+
+  it('keeps the listed row when the streamed one is older (an update the list read had already seen)', () => {
+    const listed = row({ fingerprint: 'a', lastSeen: 5000, count: 3 });
+    const out = applyStreamed(
+      { rows: [listed], total: 1, trimmed: false },
+      [row({ fingerprint: 'a', lastSeen: 4000, count: 2 })],
+      shop,
+    );
+    expect(out.rows).toEqual([listed]);
+    const sameTime = applyStreamed(
+      { rows: [listed], total: 1, trimmed: false },
+      [row({ fingerprint: 'a', lastSeen: 5000, count: 2 })],
+      shop,
+    );
+    expect(sameTime.rows[0]!.count).toBe(3);
+  });
+
+  it('drops a listed row that no longer matches (silenced while the list shows firing ones)', () => {
+    const out = applyStreamed(
+      { rows: [row({ fingerprint: 'a', lastSeen: 1000 })], total: 1, trimmed: false },
+      [row({ fingerprint: 'a', namespace: 'moved', lastSeen: 2000 })],
+      shop,
+    );
+    expect(out.rows).toEqual([]);
+    expect(out.total).toBe(0);
+  });
+
+  it('stays within the row bound, pushing the oldest out and saying so', () => {
+    const batch = Array.from({ length: 7 }, (_, i) => row({ fingerprint: `f${i}`, lastSeen: 1000 + i }));
+    const out = applyStreamed({ rows: [], total: 0, trimmed: false }, batch, shop, 5);
+    expect(out.rows.map((r) => r.fingerprint)).toEqual(['f6', 'f5', 'f4', 'f3', 'f2']);
+    expect(out.total).toBe(7);
+    expect(out.trimmed).toBe(true);
   });
 });

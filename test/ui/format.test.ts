@@ -5,7 +5,9 @@ import {
   formatWhere,
   matchersFromLabels,
   parseDuration,
+  portsText,
   prettyJson,
+  safeHref,
 } from '../../ui/src/format';
 
 describe('console formatting', () => {
@@ -74,5 +76,34 @@ describe('console formatting', () => {
     cyclic.self = cyclic;
     expect(prettyJson(cyclic)).toBe('[object Object]');
     expect(prettyJson(undefined)).toBe('undefined');
+  });
+});
+
+describe('links and ports', () => {
+  it('links only http(s) URLs and paths on this server', () => {
+    expect(safeHref('https://runbooks.example.com/terminal-shell')).toBe('https://runbooks.example.com/terminal-shell');
+    expect(safeHref('/docs/runbooks/x.md')).toBe('/docs/runbooks/x.md');
+    for (const bad of [
+      'javascript:alert(1)',
+      ' JavaScript:alert(1)',
+      'data:text/html,<script>',
+      '//evil.example',
+      '/\\evil',
+      'docs/x.md',
+      'https://a b',
+      '',
+      null,
+      undefined,
+    ])
+      expect(safeHref(bad)).toBeUndefined();
+  });
+
+  it('writes the graph endpoint ports as one line', () => {
+    expect(portsText(['TCP 80', 'UDP 53'])).toBe('TCP 80, UDP 53');
+    expect(portsText('all')).toBe('all ports');
+    expect(portsText([{ protocol: 'TCP', port: 8080 }])).toBe('TCP 8080');
+    expect(portsText({ TCP: ['80', '443'] })).toBe('TCP 80, 443');
+    expect(portsText([])).toBe('');
+    expect(portsText(null)).toBe('');
   });
 });

@@ -26,6 +26,11 @@ export function setOnUnauthorized(fn: () => void): void {
   onUnauthorized = fn;
 }
 
+/** Says the session has ended (e.g. the live stream was refused and /ui/session answers 401). */
+export function sessionEnded(): void {
+  onUnauthorized?.();
+}
+
 export async function api<T>(path: string, options: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
   const method = options.method ?? 'GET';
   const headers: Record<string, string> = { Accept: 'application/json' };

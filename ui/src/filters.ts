@@ -116,3 +116,46 @@ export function upsertRow(rows: readonly AlertRow[], row: AlertRow): AlertRow[] 
   if (at === -1) return [...rest, row];
   return [...rest.slice(0, at), row, ...rest.slice(at)];
 }
+
+/** Rows the list keeps in the page at most: live updates beyond it push the oldest out. */
+export const MAX_ROWS = 2000;
+
+export interface RowList {
+  rows: AlertRow[];
+  /** The API's count of matching alerts. */
+  total: number;
+  /** Rows were pushed out by live updates: paging on from the old cursor would skip some. */
+  trimmed: boolean;
+}
+
+function isOlder(a: AlertRow, b: AlertRow): boolean {
+  const la = toMs(a.lastSeen);
+  const lb = toMs(b.lastSeen);
+  return la < lb || (la === lb && a.count < b.count);
+}
+
+/**
+ * A batch of streamed rows applied to the list: a matching row is added or replaced (newest first), a
+ * listed row that no longer matches leaves; the list stays within `max` rows.
+ */
+export function applyStreamed(list: RowList, batch: readonly AlertRow[], filter: AlertFilter, max = MAX_ROWS): RowList {
+  let { rows, total, trimmed } = list;
+  for (const row of batch) {
+    const listed = rows.find((r) => r.fingerprint === row.fingerprint);
+    const had = listed !== undefined;
+    // A row older than the listed one (an update that overtook the list's own read) changes nothing.
+    if (listed && isOlder(row, listed)) continue;
+    if (rowMatches(row, filter)) {
+      rows = upsertRow(rows, row);
+      if (!had) total++;
+    } else if (had) {
+      rows = rows.filter((r) => r.fingerprint !== row.fingerprint);
+      total = Math.max(0, total - 1);
+    }
+  }
+  if (rows.length > max) {
+    rows = rows.slice(0, max);
+    trimmed = true;
+  }
+  return { rows, total, trimmed };
+}

@@ -4,6 +4,7 @@
  * error status closes it for good) this reopens it with a growing delay.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, session, sessionEnded } from './api';
 
 export type StreamStatus = 'connecting' | 'live' | 'reconnecting';
 
@@ -57,6 +58,10 @@ function open() {
     if (source.readyState === EventSource.CLOSED) {
       source = undefined;
       setStatus('reconnecting');
+      // Refused (an error status): when it is because the session ended, the page should say so.
+      session.get().catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 401) sessionEnded();
+      });
       retryTimer = setTimeout(() => {
         retryTimer = undefined;
         if (listening()) open();

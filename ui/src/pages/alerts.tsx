@@ -1,16 +1,16 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBox, PriorityBadge, Time } from '../components';
 import {
   alertsApiQuery,
+  applyStreamed,
   filterFromQuery,
   filterToQuery,
   isPriority,
+  MAX_ROWS,
   PRIORITIES,
-  rowMatches,
   TEXT_FILTERS,
   timeFilterError,
-  upsertRow,
   type AlertFilter,
   type TextFilter,
 } from '../filters';
@@ -45,42 +45,87 @@ interface ListState {
   rows: AlertRow[];
   next: string | null;
   total: number;
+  /** Live updates pushed rows out: "load more" starts again from the top. */
+  trimmed: boolean;
   loading: boolean;
   error?: unknown;
+}
+
+/** Streamed rows are applied at most this often, so a burst of alerts re-renders the table once. */
+const FLUSH_MS = 250;
+
+/** Adds a streamed row to a buffer that holds at most MAX_ROWS (the oldest go: the list keeps no more). */
+function keepBounded(buffer: AlertRow[], row: AlertRow): void {
+  buffer.push(row);
+  if (buffer.length > MAX_ROWS) buffer.splice(0, buffer.length - MAX_ROWS);
 }
 
 export function AlertsPage({ search }: { search: string }) {
   const filter = useMemo(() => filterFromQuery(search), [search]);
   const key = filterToQuery(filter);
-  const [list, setList] = useState<ListState>({ rows: [], next: null, total: 0, loading: true });
+  const [list, setList] = useState<ListState>({ rows: [], next: null, total: 0, trimmed: false, loading: true });
+  const [generation, setGeneration] = useState(0);
   const now = useNow();
 
+  // Rows streamed while the first page is being read: applied on top of it, so none is lost between the
+  // server's read and the answer arriving.
+  const duringRead = useRef<AlertRow[] | undefined>(undefined);
   useEffect(() => {
     const ctl = new AbortController();
+    duringRead.current = [];
     setList((l) => ({ ...l, loading: true, error: undefined }));
     api<AlertPage>(`/v1/console/alerts?${alertsApiQuery(filter, { limit: PAGE })}`, { signal: ctl.signal }).then(
-      (page) => setList({ rows: page.items, next: page.nextCursor, total: page.total, loading: false }),
+      (page) => {
+        const streamed = duringRead.current ?? [];
+        duringRead.current = undefined;
+        const base = { rows: page.items, total: page.total, trimmed: false };
+        setList({ ...applyStreamed(base, streamed, filter), next: page.nextCursor, loading: false });
+      },
       (error: unknown) => {
-        if ((error as Error).name !== 'AbortError') setList({ rows: [], next: null, total: 0, loading: false, error });
+        if ((error as Error).name === 'AbortError') return;
+        duringRead.current = undefined;
+        setList({ rows: [], next: null, total: 0, trimmed: false, loading: false, error });
       },
     );
     return () => ctl.abort();
     // `key` stands for the filter: equal filters, equal keys.
-  }, [key]);
+  }, [key, generation]);
 
+  const pending = useRef<AlertRow[]>([]);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(
+    () => () => {
+      clearTimeout(timer.current);
+      timer.current = undefined;
+      pending.current = [];
+    },
+    [key],
+  );
   const live = useStream<AlertRow>('alert', (row) => {
     if (!row || typeof row.fingerprint !== 'string') return;
-    setList((l) => {
-      const had = l.rows.some((r) => r.fingerprint === row.fingerprint);
-      if (!rowMatches(row, filter)) {
-        // An updated alert that no longer matches (e.g. now silenced, filtered on status) leaves the list.
-        return had ? { ...l, rows: l.rows.filter((r) => r.fingerprint !== row.fingerprint), total: l.total - 1 } : l;
-      }
-      return { ...l, rows: upsertRow(l.rows, row), total: l.total + (had ? 0 : 1) };
-    });
+    keepBounded(pending.current, row);
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      const batch = pending.current;
+      pending.current = [];
+      if (duringRead.current) for (const r of batch) keepBounded(duringRead.current, r);
+      setList((l) => ({ ...l, ...applyStreamed(l, batch, filter) }));
+    }, FLUSH_MS);
   });
 
+  // Back after a dropped stream: what happened meanwhile came in no event, so read the list again.
+  const lastStatus = useRef(live);
+  useEffect(() => {
+    if (live === 'live' && lastStatus.current === 'reconnecting') setGeneration((g) => g + 1);
+    lastStatus.current = live;
+  }, [live]);
+
   const loadMore = async () => {
+    if (list.trimmed) {
+      setGeneration((g) => g + 1);
+      return;
+    }
     if (!list.next) return;
     setList((l) => ({ ...l, loading: true }));
     try {
@@ -91,6 +136,7 @@ export function AlertsPage({ search }: { search: string }) {
           rows: [...l.rows, ...page.items.filter((r) => !seen.has(r.fingerprint))],
           next: page.nextCursor,
           total: page.total,
+          trimmed: false,
           loading: false,
         };
       });
@@ -111,9 +157,9 @@ export function AlertsPage({ search }: { search: string }) {
         {list.loading && !list.rows.length ? 'Loading alerts…' : `${list.rows.length} shown of ${list.total}`}
       </p>
       <AlertTable rows={list.rows} now={now} />
-      {list.next && (
+      {(list.next || list.trimmed) && (
         <button type="button" class="secondary" data-testid="load-more" onClick={loadMore} disabled={list.loading}>
-          {list.loading ? 'Loading…' : 'Load more'}
+          {list.loading ? 'Loading…' : list.trimmed ? 'Reload from the newest' : 'Load more'}
         </button>
       )}
     </>
