@@ -58,6 +58,7 @@ module.exports = {
       displayName: 'browser',
       testMatch: BROWSER_SUITES.map(match),
       globalSetup: '<rootDir>/test/browser-global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/browser-setup.ts'],
     },
   ],
   // A global option: jest ignores it inside a project.

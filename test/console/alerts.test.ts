@@ -1,5 +1,6 @@
 import type { Browser } from 'playwright-core';
 import {
+  execStoryNow,
   falcoNow,
   listedPods,
   newSession,
@@ -9,11 +10,12 @@ import {
   setPriorities,
   signIn,
   startConsoleRig,
+  unlabelledControls,
   VIEWER_TOKEN,
   type BrowserSession,
   type ConsoleRig,
 } from '../support/console';
-import { eventually } from '../support/falconer';
+import { eventually, TEST_TOKEN } from '../support/falconer';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
@@ -88,6 +90,8 @@ describe('console: the alert list', () => {
     await s.page.reload();
     await eventually(async () => expect(await listedPods(s.page)).toEqual(['cart-1']), 10_000);
     expect(await s.page.getByTestId('filter-namespace').inputValue()).toBe('shop');
+    // Every filter has a label a screen reader can read out.
+    expect(await unlabelledControls(s.page)).toEqual([]);
 
     // The URL is a link someone else can open: free text over the command, two priorities.
     await s.page.goto('/ui/alerts?q=DUMP-everything');
@@ -140,6 +144,39 @@ describe('console: the alert list', () => {
     expect(await s.page.locator('img[src="x"]').count()).toBe(0);
     expect(await detail.locator('script').count()).toBe(0);
     await screenshot(s.page, 'alert-detail-hostile');
+
+    // The same user name in an incident (the exec's audit subject, attributed to the shell), and in a silence.
+    const story = execStoryNow();
+    const exec = (story.audit.items as { user: Record<string, unknown> }[])[0]!;
+    exec.user = { ...exec.user, username: HOSTILE };
+    await rig.ingest('/v1/events/audit', story.audit);
+    await rig.ingest('/v1/events/falco', story.falco);
+    await rig.falconer.silences.create({
+      matchers: [{ name: 'pod', value: HOSTILE, isRegex: false, isEqual: true }],
+      endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+      createdBy: HOSTILE,
+      comment: `<script>alert(3)</script> ${HOSTILE}`,
+    });
+    let incident = '';
+    await eventually(async () => {
+      const res = await fetch(`${rig.url}/v1/incidents`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+      const { incidents } = (await res.json()) as { incidents: { id: string; alerts: unknown[] }[] };
+      const joined = incidents.filter((i) => i.alerts.length === 2); // the exec and its shell
+      expect(joined).toHaveLength(1);
+      incident = joined[0]!.id;
+    }, 10_000);
+    await s.page.goto('/ui/incidents');
+    await s.page.locator(`a[href="/ui/incidents/${incident}"]`).first().click();
+    await s.page.getByTestId('incident-detail').waitFor();
+    await eventually(async () => expect(await s.page.getByTestId('incident-attribution').textContent()).toContain(HOSTILE));
+    expect(await s.page.getByTestId('incident-timeline').textContent()).toContain(HOSTILE);
+    expect(await s.page.locator('img[src="x"]').count()).toBe(0);
+    await screenshot(s.page, 'incident-hostile');
+    await s.page.goto('/ui/silences');
+    await s.page.getByTestId('silence-row').first().waitFor();
+    expect(await s.page.getByTestId('silence-list').textContent()).toContain('<script>alert(3)</script>');
+    expect(await s.page.locator('img[src="x"]').count()).toBe(0);
+    expect(await s.page.getByTestId('silence-list').locator('script, img').count()).toBe(0);
     await s.page.waitForTimeout(200); // an onerror handler would have fired by now
     expect(s.dialogs).toEqual([]);
   });

@@ -33,11 +33,27 @@ describe('console: signing in and out', () => {
 
   const sessionCookie = async () => (await s.context.cookies()).find((c) => c.name === 'falconer_session');
 
-  it('signs in with a read token: an HttpOnly, SameSite=Strict session cookie, the name in the header', async () => {
-    await s.page.goto('/ui/');
+  it('signs in (by keyboard) with a read token under the strict CSP: an HttpOnly, SameSite=Strict session cookie, the name in the header', async () => {
+    const page = await s.page.goto('/ui/');
+    // The page runs under the strict policy (and a CSP violation would show up in s.errors below).
+    const headers = page!.headers();
+    expect(headers['content-security-policy']).toContain("script-src 'self'");
+    expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(headers['x-content-type-options']).toBe('nosniff');
     await s.page.getByTestId('signin-token').waitFor();
     await screenshot(s.page, 'signin');
-    await signIn(s.page, VIEWER_TOKEN, 'viewer');
+    // By keyboard alone: the token field has the focus or is one Tab away, Enter submits.
+    const focused = () =>
+      s.page.evaluate(() =>
+        (
+          globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }
+        ).document.activeElement?.getAttribute('data-testid'),
+      );
+    for (let i = 0; i < 5 && (await focused()) !== 'signin-token'; i++) await s.page.keyboard.press('Tab');
+    expect(await focused()).toBe('signin-token');
+    await s.page.keyboard.type(VIEWER_TOKEN);
+    await s.page.keyboard.press('Enter');
+    await s.page.getByTestId('whoami').filter({ hasText: 'viewer' }).waitFor();
     await s.page.waitForURL(/\/ui\/alerts/);
     const cookie = await sessionCookie();
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/', secure: false });

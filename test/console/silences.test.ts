@@ -8,6 +8,7 @@ import {
   setField,
   signIn,
   startConsoleRig,
+  unlabelledControls,
   type BrowserSession,
   type ConsoleRig,
 } from '../support/console';
@@ -70,6 +71,7 @@ describe('console: silences', () => {
       expect(await preview.count()).toBe(1);
       expect(await preview.first().textContent()).toContain('checkout-before-silence');
     }, 10_000);
+    expect(await unlabelledControls(s.page)).toEqual([]);
     await screenshot(s.page, 'silence-new');
     await s.page.getByTestId('silence-submit').click();
 

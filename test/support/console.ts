@@ -205,3 +205,15 @@ export async function setPriorities(page: Page, priorities: string[]): Promise<v
 export async function listedPods(page: Page): Promise<string[]> {
   return page.getByTestId('alert-row').getByTestId('alert-pod').allTextContents();
 }
+
+/** Form controls on the page without an accessible name (a <label>, aria-label or aria-labelledby). */
+export async function unlabelledControls(page: Page): Promise<string[]> {
+  return page.locator('input:not([type=hidden]), select, textarea').evaluateAll((els) =>
+    els
+      .filter((e) => {
+        const c = e as unknown as { labels?: { length: number } | null; getAttribute(n: string): string | null };
+        return !(c.labels && c.labels.length > 0) && !c.getAttribute('aria-label') && !c.getAttribute('aria-labelledby');
+      })
+      .map((e) => (e as unknown as { outerHTML: string }).outerHTML.slice(0, 120)),
+  );
+}
