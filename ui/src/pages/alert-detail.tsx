@@ -3,9 +3,9 @@ import { formatTime, formatWhere, prettyJson, safeHref } from '../format';
 import { useApi, useNow } from '../hooks';
 import { href, Link } from '../router';
 import { useStream } from '../stream';
-import type { Alert, AlertDetail, AlertRow, Attribution, Enrichment, SubjectEnrichment } from '../types';
+import type { Alert, AlertDetail, AlertRow, Attribution, Enrichment, Session, SubjectEnrichment } from '../types';
 
-export function AlertDetailPage({ fingerprint }: { fingerprint: string }) {
+export function AlertDetailPage({ fingerprint, session }: { fingerprint: string; session: Session }) {
   const { data, error, loading, reload } = useApi<AlertDetail>(`/v1/console/alerts/${encodeURIComponent(fingerprint)}`);
   const now = useNow();
   // A new occurrence (count, last seen, evidence) or a change of status shows without a reload.
@@ -33,13 +33,15 @@ export function AlertDetailPage({ fingerprint }: { fingerprint: string }) {
         <h1>
           <PriorityBadge priority={alert.priority} /> {alert.rule}
         </h1>
-        <Link
-          href={href('/silences/new', new URLSearchParams({ fromAlert: alert.fingerprint }))}
-          class="button-link"
-          data-testid="silence-from-alert"
-        >
-          Silence from this alert
-        </Link>
+        {session.scopes.includes('admin') && (
+          <Link
+            href={href('/silences/new', new URLSearchParams({ fromAlert: alert.fingerprint }))}
+            class="button-link"
+            data-testid="silence-from-alert"
+          >
+            Silence from this alert
+          </Link>
+        )}
       </div>
       <p class="summary">{alert.summary}</p>
       <div class="grid-2">
