@@ -63,6 +63,7 @@ function keepBounded(buffer: AlertRow[], row: AlertRow): void {
 export function AlertsPage({ search }: { search: string }) {
   const filter = useMemo(() => filterFromQuery(search), [search]);
   const key = filterToQuery(filter);
+  const rowFilter = useMemo(() => ({ ...filter, q: undefined }), [key]);
   const [list, setList] = useState<ListState>({ rows: [], next: null, total: 0, trimmed: false, loading: true });
   const [generation, setGeneration] = useState(0);
   const now = useNow();
@@ -79,7 +80,7 @@ export function AlertsPage({ search }: { search: string }) {
         const streamed = duringRead.current ?? [];
         duringRead.current = undefined;
         const base = { rows: page.items, total: page.total, trimmed: false };
-        setList({ ...applyStreamed(base, streamed, filter), next: page.nextCursor, loading: false });
+        setList({ ...applyStreamed(base, streamed, rowFilter), next: page.nextCursor, loading: false });
       },
       (error: unknown) => {
         if ((error as Error).name === 'AbortError') return;
@@ -101,18 +102,24 @@ export function AlertsPage({ search }: { search: string }) {
     },
     [key],
   );
-  const live = useStream<AlertRow>('alert', (row) => {
-    if (!row || typeof row.fingerprint !== 'string') return;
-    keepBounded(pending.current, row);
-    if (timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      const batch = pending.current;
-      pending.current = [];
-      if (duringRead.current) for (const r of batch) keepBounded(duringRead.current, r);
-      setList((l) => ({ ...l, ...applyStreamed(l, batch, filter) }));
-    }, FLUSH_MS);
-  });
+  // Falconer filters the stream by the same query (free text over the command included, which rows do
+  // not carry); the rows are checked again here for the fields they do carry.
+  const live = useStream<AlertRow>(
+    'alert',
+    (row) => {
+      if (!row || typeof row.fingerprint !== 'string') return;
+      keepBounded(pending.current, row);
+      if (timer.current) return;
+      timer.current = setTimeout(() => {
+        timer.current = undefined;
+        const batch = pending.current;
+        pending.current = [];
+        if (duringRead.current) for (const r of batch) keepBounded(duringRead.current, r);
+        setList((l) => ({ ...l, ...applyStreamed(l, batch, rowFilter) }));
+      }, FLUSH_MS);
+    },
+    key,
+  );
 
   // Back after a dropped stream: what happened meanwhile came in no event, so read the list again.
   const lastStatus = useRef(live);
