@@ -118,7 +118,7 @@ export function upsertRow(rows: readonly AlertRow[], row: AlertRow): AlertRow[] 
 }
 
 /** Rows the list keeps in the page at most: live updates beyond it push the oldest out. */
-export const MAX_ROWS = 2000;
+export const MAX_ROWS = 1000;
 
 export interface RowList {
   rows: AlertRow[];

@@ -1,3 +1,4 @@
+import { Component } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBox, PriorityBadge, Time } from '../components';
@@ -313,48 +314,65 @@ export function AlertTable({ rows, now }: { rows: AlertRow[]; now: number }) {
             </tr>
           )}
           {rows.map((r) => (
-            <tr key={r.fingerprint} data-testid="alert-row" data-fingerprint={r.fingerprint} class={`row-${r.priority}`}>
-              <td>
-                <PriorityBadge priority={r.priority} testid="alert-priority" />
-              </td>
-              <td>
-                <Link href={href(`/alerts/${encodeURIComponent(r.fingerprint)}`)} data-testid="alert-rule" title={r.summary}>
-                  {r.rule}
-                </Link>
-              </td>
-              <td class="where">
-                {[r.cluster, r.namespace].filter(Boolean).join('/')}
-                {r.pod ? '/' : ''}
-                <span data-testid="alert-pod">{r.pod ?? ''}</span>
-                {r.container ? `/${r.container}` : ''}
-              </td>
-              <td>
-                <span data-testid="alert-user">{r.user ?? ''}</span>
-              </td>
-              <td class="num" data-testid="alert-count">
-                {r.count}
-              </td>
-              <td>
-                <Time value={r.firstSeen} now={now} />
-              </td>
-              <td>
-                <Time value={r.lastSeen} now={now} />
-              </td>
-              <td>
-                <span class={`status status-${r.status}`}>{r.status}</span>
-                {r.incidentId && (
-                  <>
-                    {' '}
-                    <Link href={href(`/incidents/${encodeURIComponent(r.incidentId)}`)} class="small">
-                      incident
-                    </Link>
-                  </>
-                )}
-              </td>
-            </tr>
+            <RowView key={r.fingerprint} r={r} now={now} />
           ))}
         </tbody>
       </table>
     </div>
   );
+}
+
+/**
+ * One row, re-rendered only when its alert changed (or the clock moved on): a burst of live updates
+ * then redraws the rows it touched, not the whole list.
+ */
+class RowView extends Component<{ r: AlertRow; now: number }> {
+  override shouldComponentUpdate(next: { r: AlertRow; now: number }): boolean {
+    return next.r !== this.props.r || next.now !== this.props.now;
+  }
+
+  override render() {
+    const { r, now } = this.props;
+    return (
+      <tr data-testid="alert-row" data-fingerprint={r.fingerprint} class={`row-${r.priority}`}>
+        <td>
+          <PriorityBadge priority={r.priority} testid="alert-priority" />
+        </td>
+        <td>
+          <Link href={href(`/alerts/${encodeURIComponent(r.fingerprint)}`)} data-testid="alert-rule" title={r.summary}>
+            {r.rule}
+          </Link>
+        </td>
+        <td class="where">
+          {[r.cluster, r.namespace].filter(Boolean).join('/')}
+          {r.pod ? '/' : ''}
+          <span data-testid="alert-pod">{r.pod ?? ''}</span>
+          {r.container ? `/${r.container}` : ''}
+        </td>
+        <td>
+          <span data-testid="alert-user">{r.user ?? ''}</span>
+        </td>
+        <td class="num" data-testid="alert-count">
+          {r.count}
+        </td>
+        <td>
+          <Time value={r.firstSeen} now={now} />
+        </td>
+        <td>
+          <Time value={r.lastSeen} now={now} />
+        </td>
+        <td>
+          <span class={`status status-${r.status}`}>{r.status}</span>
+          {r.incidentId && (
+            <>
+              {' '}
+              <Link href={href(`/incidents/${encodeURIComponent(r.incidentId)}`)} class="small">
+                incident
+              </Link>
+            </>
+          )}
+        </td>
+      </tr>
+    );
+  }
 }
