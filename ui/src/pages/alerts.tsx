@@ -161,7 +161,7 @@ export function AlertsPage({ search }: { search: string }) {
       </div>
       <FilterForm filter={filter} />
       <ErrorBox error={list.error} />
-      <p class="muted" aria-live="polite">
+      <p class="muted" id="alert-summary">
         {list.loading && !list.rows.length ? 'Loading alerts…' : `${list.rows.length} shown of ${list.total}`}
       </p>
       <AlertTable rows={list.rows} now={now} />
