@@ -82,6 +82,9 @@ describe('console API over HTTP', () => {
       cursor = page.json.nextCursor;
     } while (cursor);
     expect(seen).toEqual(['web-4', 'web-3', 'web-2', 'web-1', 'web-0']);
+    const metrics = await (await fetch(`${f.url}/metrics`)).text();
+    expect(metrics).toMatch(/^falconer_console_history_alerts 6$/m);
+    expect(metrics).toMatch(/^falconer_console_history_bytes \d{4,}$/m);
   });
 
   it('answers bad filters with a 400 that says which', async () => {
