@@ -179,7 +179,12 @@ describe('HTTP edge: one store key per event for retry dedup and processing', ()
     await eventually(async () => expect(await f.store.get(key)).toBe(PROCESSED));
     expect((await post(url, body)).json).toEqual({ accepted: 0, duplicate: true, id: 'one-key-1' });
     await (f.bus as MemoryBus).drain();
-    expect(f.recent.list().filter((a) => a.event.id === 'one-key-1').map((a) => a.count)).toEqual([1]);
+    expect(
+      f.recent
+        .list()
+        .filter((a) => a.event.id === 'one-key-1')
+        .map((a) => a.count),
+    ).toEqual([1]);
   });
 });
 
