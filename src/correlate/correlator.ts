@@ -125,9 +125,11 @@ export class Correlator {
     changedMember = false,
   ): Promise<AlertIncident | undefined> {
     if (!this.deps.incidents) return undefined;
-    const { incident, created, changed } = await this.deps.incidents.add(alert, changedMember);
+    const { incident, created, changed, absorbed } = await this.deps.incidents.add(alert, changedMember);
     const ref = incidentRef(incident);
     if (changed && !created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
+    // An absorbed incident's parent message is updated once more, to say which incident it went into.
+    for (const gone of absorbed) this.deps.incidentGrew?.({ ...incidentRef(gone), mergedInto: incident.id });
     return ref;
   }
 

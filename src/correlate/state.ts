@@ -83,6 +83,12 @@ export class ParsedCache<T> {
     return value;
   }
 
+  /** The value parsed from exactly `raw` under `key`, if cached. */
+  peek(key: string, raw: string): T | undefined {
+    const hit = this.entries.get(key);
+    return hit && hit.raw === raw ? hit.value : undefined;
+  }
+
   /** What this process just wrote: the text and the value it came from. */
   put(key: string, raw: string, value: T): void {
     this.entries.delete(key);
