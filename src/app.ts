@@ -216,6 +216,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
     amend: (alert) => alerts.amend(alert),
     incidentGrew: (incident) => dispatcher.incidentChanged(incident),
+    ...(bus.generation ? { generation: () => bus.generation!() } : {}),
     log,
   });
   const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);

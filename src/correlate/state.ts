@@ -15,10 +15,12 @@ export async function updateList<T>(
   key: string,
   ttlMs: number,
   change: (current: T[]) => T[] | undefined,
+  /** Parsed records by store key: reading back what this process wrote costs no parse. `change` must not mutate. */
+  cache?: ParsedCache<T[]>,
 ): Promise<T[]> {
   for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
     const raw = await store.get(key);
-    const current = raw === undefined ? [] : (JSON.parse(raw) as T[]);
+    const current = raw === undefined ? [] : cache ? cache.parse(key, raw) : (JSON.parse(raw) as T[]);
     const next = change(current);
     if (next === undefined) return current;
     let text = JSON.stringify(next);
@@ -27,7 +29,10 @@ export async function updateList<T>(
       text = JSON.stringify(next);
     }
     const written = raw === undefined ? await store.setIfAbsent(key, text, ttlMs) : await store.replace(key, raw, text, ttlMs);
-    if (written) return next;
+    if (written) {
+      cache?.put(key, text, next);
+      return next;
+    }
   }
   throw new Error(`correlation record ${key} kept changing under us`);
 }
