@@ -166,7 +166,9 @@ export function matchChain(
   // With `member` (a late member, not the newest), only matches that include it count: any other
   // was looked for when its own last member arrived. A partial match without it cannot pass it by.
   const memberIndex = member ? timeline.indexOf(member) : -1;
-  if (member && (memberIndex === -1 || !chain.steps.some((s) => stepAdmits(s, member)))) return undefined;
+  // The last step `member` can take: a partial match without it past that step cannot include it any more.
+  const memberLastStep = member ? chain.steps.findLastIndex((s) => stepAdmits(s, member)) : -1;
+  if (member && (memberIndex === -1 || memberLastStep === -1)) return undefined;
   // Once per call, not per alert tried: the search runs for every chain on every new member.
   const equal = chain.steps.map((s) => Object.entries(s.equal));
   const differ = chain.steps.map((s) => Object.entries(s.differ));
@@ -190,6 +192,7 @@ export function matchChain(
       if (stepIndex > 0 && a.timeMs - startMs > chain.maxSpanMs) break;
       if (member && !hasMember && i > memberIndex) break;
       if (last && (isLast ? a !== last : a === last)) continue;
+      if (member && !hasMember && a !== member && stepIndex >= memberLastStep) continue;
       if (!stepAdmits(s, a)) continue;
       if (!equal[stepIndex]!.every(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
       if (differ[stepIndex]!.some(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;

@@ -4,7 +4,7 @@ import { priorityRank, type Priority } from '../core/priority';
 import type { StateStore } from '../store/port';
 import { chainSeverity, matchChain, type ChainDef } from './chains';
 import { factsOf, type AlertFacts, type FactSource } from './facts';
-import { ParsedCache, updateList } from './state';
+import { GenerationalCache, ParsedCache, updateList } from './state';
 
 /**
  * Alerts that share a pod or a subject within the window, as one story. `timeline` is oldest first
@@ -89,9 +89,14 @@ function incidentId(f: AlertFacts): string {
   return 'inc-' + createHash('sha256').update(`${f.fingerprint}\0${f.timeMs}`).digest('hex').slice(0, 16);
 }
 
+/** The list with the new values; the very same array when none is new (its stored text is reused). */
 function addUnique(list: string[], values: string[]): string[] {
-  const out = [...list];
-  for (const v of values) if (!out.includes(v) && out.length < LIST_MAX) out.push(v);
+  let out = list;
+  for (const v of values) {
+    if (out.includes(v) || out.length >= LIST_MAX) continue;
+    if (out === list) out = [...list];
+    out.push(v);
+  }
   return out;
 }
 
@@ -228,7 +233,19 @@ export function mergeIncidents(survivor: Incident, absorbed: Incident, options: 
   return next;
 }
 
+/** By incident object (never mutated once made): every occurrence of a member carries the same reference. */
+const refs = new WeakMap<Incident, AlertIncident>();
+
 export function incidentRef(incident: Incident): AlertIncident {
+  let ref = refs.get(incident);
+  if (!ref) {
+    ref = makeRef(incident);
+    refs.set(incident, ref);
+  }
+  return ref;
+}
+
+function makeRef(incident: Incident): AlertIncident {
   return {
     id: incident.id,
     parent: incident.parent,
@@ -269,11 +286,29 @@ function entryOf(t: AlertFacts): { text: string; key: string } {
   return e;
 }
 
-/** The incident's head as stored: the incident but for its timeline, which it names by entry keys. */
+/** The JSON of a list the head holds, by array (never mutated once in an incident): unchanged lists are not serialised again. */
+const listText = new WeakMap<string[], string>();
+
+function listJson(list: string[]): string {
+  let text = listText.get(list);
+  if (text === undefined) {
+    text = JSON.stringify(list);
+    listText.set(list, text);
+  }
+  return text;
+}
+
+/**
+ * The incident's head as stored: the incident but for its timeline, which it names by entry keys
+ * (`IncidentHead`). Written on every new member, so the long lists are assembled from cached texts:
+ * entry keys are base64url (nothing to escape), member lists keep their text while unchanged.
+ */
 export function serialiseHead(incident: Incident, mergedInto?: string): string {
-  const { timeline, ...head } = incident;
-  const stored: IncidentHead = { ...head, entries: timeline.map((t) => entryOf(t).key), ...(mergedInto ? { mergedInto } : {}) };
-  return JSON.stringify(stored);
+  const { timeline, alerts, pods, subjects, ...rest } = incident;
+  const head = JSON.stringify(mergedInto ? { ...rest, mergedInto } : rest);
+  const entries = timeline.length ? `["${timeline.map((t) => entryOf(t).key).join('","')}"]` : '[]';
+  // `rest` always has fields (`id` first), so its text ends in `}` after at least one of them.
+  return `${head.slice(0, -1)},"alerts":${listJson(alerts)},"pods":${listJson(pods)},"subjects":${listJson(subjects)},"entries":${entries}}`;
 }
 
 interface Loaded {
@@ -293,7 +328,9 @@ interface Loaded {
 export class IncidentTracker {
   /** Heads as read, with the incident assembled from them (reading an unchanged head again is a string comparison). */
   private readonly parsed: ParsedCache<Loaded>;
-  private readonly entries = new Map<string, AlertFacts>();
+  private readonly entries = new GenerationalCache<AlertFacts>(ENTRY_CACHE);
+  /** Facts objects whose entry is in the store (written or read here): not written again. */
+  private readonly stored = new WeakSet<AlertFacts>();
   /** The incident each recently seen fingerprint joined: a repeat occurrence goes straight to it. */
   private readonly memberOf = new Map<string, string>();
   private readonly entryTtlMs: number;
@@ -335,8 +372,11 @@ export class IncidentTracker {
       if (id) ids.add(id);
     }
     const candidates: Incident[] = [];
+    const loaded = new Map<string, Loaded>();
     for (const id of ids) {
-      const found = (await this.load(id))?.incident;
+      const head = await this.load(id);
+      if (head) loaded.set(head.incident.id, head);
+      const found = head?.incident;
       if (
         found &&
         !candidates.some((c) => c.id === found.id) &&
@@ -358,8 +398,10 @@ export class IncidentTracker {
       for (const k of keys.join) await this.store.set(BY_KEY + k, chosen.id, this.ttlMs);
       return { incident: chosen, created: false, changed: absorbed.length > 0, absorbed };
     }
-    const { incident, created } = await this.update(chosen?.id ?? incidentId(facts), (before) =>
-      withMember(before, facts, this.options),
+    const { incident, created } = await this.update(
+      chosen?.id ?? incidentId(facts),
+      (before) => withMember(before, facts, this.options),
+      absorbed.length ? undefined : chosen && loaded.get(chosen.id),
     );
     for (const k of keys.join) await this.store.set(BY_KEY + k, incident.id, this.ttlMs);
     if (created) await this.list_(incident);
@@ -447,17 +489,20 @@ export class IncidentTracker {
   private async update(
     id: string,
     change: (before: Incident | undefined) => Incident,
+    /** The head as just read, for the first attempt (saves reading it again). */
+    current?: Loaded,
   ): Promise<{ incident: Incident; created: boolean }> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const before = await this.load(id);
+      const before = attempt === 0 && current ? current : await this.load(id);
       const key = INCIDENT + (before?.incident.id ?? id);
       const next = change(before?.incident);
-      const old = new Set(before?.incident.timeline);
+      let added = 0;
       for (const t of next.timeline) {
-        if (old.has(t)) continue;
+        if (this.stored.has(t)) continue;
         const entry = entryOf(t);
         await this.store.set(ENTRY + entry.key, entry.text, this.entryTtlMs);
         this.cacheEntry(entry.key, t);
+        added++;
       }
       const text = serialiseHead(next);
       const ok =
@@ -467,12 +512,15 @@ export class IncidentTracker {
       if (ok) {
         this.parsed.put(next.id, text, { raw: text, incident: next });
         // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once.
-        const kept = new Set(next.timeline);
-        for (const t of before?.incident.timeline ?? []) {
-          if (kept.has(t)) continue;
-          const entry = entryOf(t).key;
-          this.entries.delete(entry);
-          await this.store.delete(ENTRY + entry);
+        const previous = before?.incident.timeline ?? [];
+        if (previous.length + added > next.timeline.length) {
+          const kept = new Set(next.timeline);
+          for (const t of previous) {
+            if (kept.has(t)) continue;
+            const entry = entryOf(t).key;
+            this.entries.delete(entry);
+            await this.store.delete(ENTRY + entry);
+          }
         }
         return { incident: next, created: before === undefined };
       }
@@ -520,9 +568,8 @@ export class IncidentTracker {
   }
 
   private cacheEntry(key: string, t: AlertFacts): void {
-    this.entries.delete(key);
     this.entries.set(key, t);
-    if (this.entries.size > ENTRY_CACHE) this.entries.delete(this.entries.keys().next().value as string);
+    this.stored.add(t);
   }
 
   private rememberMember(fingerprint: string, id: string): void {

@@ -101,3 +101,40 @@ export class ParsedCache<T> {
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
   }
 }
+
+/**
+ * A bounded cache with no per-entry bookkeeping: entries go into the young map; when it is full it
+ * becomes the old one and the old is dropped whole. (A Map used as an LRU, deleting its first key on
+ * every insert, makes V8 walk the deleted slots at the front again and again.) At most `max` entries.
+ */
+export class GenerationalCache<V> {
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+
+  constructor(private readonly max: number) {}
+
+  get(key: string): V | undefined {
+    const hit = this.young.get(key);
+    if (hit !== undefined) return hit;
+    const old = this.old.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, value: V): void {
+    this.young.set(key, value);
+    if (this.young.size >= this.max / 2) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+  }
+
+  delete(key: string): void {
+    this.young.delete(key);
+    this.old.delete(key);
+  }
+
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+}
