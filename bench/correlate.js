@@ -166,7 +166,7 @@ async function cpuPerEvent(correlate, events) {
 async function memory() {
   const gc = global.gc || (() => undefined);
   const store = new MemoryStateStore(systemClock);
-  const correlation = correlationFromConfig(validateConfig({ cluster: 'bench' }), { store, amend: async () => undefined });
+  let correlation = correlationFromConfig(validateConfig({ cluster: 'bench' }), { store, amend: async () => undefined });
   gc();
   const before = process.memoryUsage().heapUsed;
   // 1k open sessions (no end seen), one per pod, then a runtime alert on each of 50k pods.
@@ -197,7 +197,26 @@ async function memory() {
   }
   gc();
   const after = process.memoryUsage().heapUsed;
-  return { mb: (after - before) / 1048576, pods: correlation.correlator.stats().pods };
+  // What the store holds, by record kind (key prefix): characters of key and value (ASCII JSON: V8 keeps it a byte each).
+  const kinds = new Map();
+  for (const [key, entry] of store.entries) {
+    const kind = key.startsWith('corr:') ? key.slice(0, key.indexOf(':', 5) + 1) : key.slice(0, key.indexOf(':') + 1);
+    const k = kinds.get(kind) || { n: 0, chars: 0 };
+    k.n++;
+    k.chars += key.length + entry.value.length;
+    kinds.set(kind, k);
+  }
+  // What goes with the correlator (the store stays): this replica's own bounded caches and indexes.
+  const pods = correlation.correlator.stats().pods;
+  correlation = undefined;
+  gc();
+  const storeOnly = process.memoryUsage().heapUsed;
+  return {
+    mb: (after - before) / 1048576,
+    localMb: (after - storeOnly) / 1048576,
+    pods,
+    store: [...kinds].sort((a, b) => b[1].chars - a[1].chars),
+  };
 }
 
 (async () => {
@@ -227,5 +246,17 @@ async function memory() {
   const m = await memory();
   console.log(
     `  state at 50k pods with a runtime alert each and 1k open sessions: ${m.mb.toFixed(0)} MB heap (memory store; ${m.pods} pods tracked, bounded by correlation.maxPods)`,
+  );
+  const names = {
+    'corr:ra:': 'alerts a late audit event may still update',
+    'corr:r:': 'their per-pod lists',
+    'corr:s:': 'sessions',
+    'corr:i:': 'incident heads',
+    'corr:ie:': 'incident timeline entries',
+    'corr:ik:': 'pod/subject → incident',
+    'corr:il:': 'incident listing',
+  };
+  console.log(
+    `    of which ${(m.mb - m.localMb).toFixed(0)} MB the store (Redis in scale-out mode) and ${m.localMb.toFixed(0)} MB this replica's own caches and indexes; in the store: ${m.store.map(([k, v]) => `${names[k] || k} ${v.n} (${(v.chars / 1048576).toFixed(1)} MB)`).join(', ')}`,
   );
 })();

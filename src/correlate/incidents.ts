@@ -58,7 +58,7 @@ const CAS_ATTEMPTS = 8;
 /** Redirects followed from an absorbed incident to its survivor (merges chain: each survivor is older). */
 const MAX_REDIRECTS = 8;
 /** Timeline entries cached parsed (they never change: an entry's key is its text's hash). */
-const ENTRY_CACHE = 20_000;
+const ENTRY_CACHE = 8192;
 
 /** Users whose activity is the cluster running itself: they do not tie alerts together. */
 function joinsBySubject(user: string): boolean {
