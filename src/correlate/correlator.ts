@@ -6,7 +6,7 @@ import type { StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
 import { incidentRef, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
-import { ParsedCache, PodIndex, updateList } from './state';
+import { GenerationalCache, ParsedCache, PodIndex, updateList } from './state';
 
 export interface CorrelatorOptions extends AttributionOptions {
   waitForAuditMs: number;
@@ -87,15 +87,16 @@ export class Correlator {
    * and observing one drops the pod from this map. After a rebalance (or a restart: the map is
    * empty) the store is read again. Bounded like the pods this replica tracks.
    */
-  private readonly noSessions = new Map<string, number>();
+  private readonly noSessions: GenerationalCache<number>;
   /** The runtime side of the join, computed once per event for `correlate` and `track`. */
-  private readonly targets = new Map<string, RuntimeTarget | undefined>();
+  private readonly targets = new GenerationalCache<RuntimeTarget | null>(512);
 
   constructor(
     private readonly deps: CorrelatorDeps,
     private readonly options: CorrelatorOptions,
   ) {
     // Evicting a pod forgets its sessions and its list of pending alerts (their own keys expire by TTL).
+    this.noSessions = new GenerationalCache(options.maxPods);
     this.pods = new PodIndex(options.maxPods, (pod) => {
       void Promise.all([deps.store.delete(SESSIONS + pod), deps.store.delete(PENDING + pod)]).catch(() => undefined);
     });
@@ -146,19 +147,16 @@ export class Correlator {
     if (this.noSessions.get(key) === generation) return [];
     const raw = await this.deps.store.get(SESSIONS + key);
     if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
-    this.noSessions.delete(key);
     this.noSessions.set(key, generation);
-    if (this.noSessions.size > this.options.maxPods) this.noSessions.delete(this.noSessions.keys().next().value as string);
     return [];
   }
 
   /** `runtimeTarget`, once per event: `track` sees the alert's copy of the event `correlate` saw. */
   private targetOf(event: SecurityEvent): RuntimeTarget | undefined {
-    const id = event.id;
-    if (this.targets.has(id)) return this.targets.get(id);
+    const cached = this.targets.get(event.id);
+    if (cached !== undefined) return cached ?? undefined;
     const target = runtimeTarget(event);
-    this.targets.set(id, target);
-    if (this.targets.size > 256) this.targets.delete(this.targets.keys().next().value as string);
+    this.targets.set(event.id, target ?? null);
     return target;
   }
 

@@ -332,7 +332,7 @@ export class IncidentTracker {
   /** Facts objects whose entry is in the store (written or read here): not written again. */
   private readonly stored = new WeakSet<AlertFacts>();
   /** The incident each recently seen fingerprint joined: a repeat occurrence goes straight to it. */
-  private readonly memberOf = new Map<string, string>();
+  private readonly memberOf: GenerationalCache<string>;
   private readonly entryTtlMs: number;
 
   constructor(
@@ -340,6 +340,7 @@ export class IncidentTracker {
     private readonly options: IncidentOptions,
   ) {
     this.parsed = new ParsedCache<Loaded>(options.recent);
+    this.memberOf = new GenerationalCache(options.recent * 10);
     // An entry must outlive the chains that may start at it, as well as its incident's window.
     this.entryTtlMs = options.windowMs * 2 + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
   }
@@ -573,9 +574,7 @@ export class IncidentTracker {
   }
 
   private rememberMember(fingerprint: string, id: string): void {
-    this.memberOf.delete(fingerprint);
     this.memberOf.set(fingerprint, id);
-    if (this.memberOf.size > this.options.recent * 10) this.memberOf.delete(this.memberOf.keys().next().value as string);
   }
 }
 

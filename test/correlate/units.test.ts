@@ -8,7 +8,7 @@ import type { AlertFacts } from '../../src/correlate/facts';
 import { serialiseHead, withMember, type Incident } from '../../src/correlate/incidents';
 import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } from '../../src/correlate/chains';
 import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
-import { MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
+import { GenerationalCache, MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
 import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
 import { partitionKey } from '../../src/core/event';
@@ -121,14 +121,31 @@ describe('bounded correlation state', () => {
     expect(kept[0]!.i).toBeGreaterThan(0);
   });
 
-  it('forgets the least recently used pod beyond the maximum', () => {
+  it('keeps at most the maximum of pods, forgetting those untouched longest and keeping those in use', () => {
     const forgotten: string[] = [];
-    const index = new PodIndex(2, (p) => forgotten.push(p));
+    const index = new PodIndex(4, (p) => forgotten.push(p));
     index.touch('a');
     index.touch('b');
-    index.touch('a');
+    index.touch('a'); // still in use: it stays
     index.touch('c');
-    expect([index.size, forgotten]).toEqual([2, ['b']]);
+    expect([forgotten, index.size]).toEqual([['b'], 2]);
+    for (let i = 0; i < 1000; i++) {
+      index.touch(`pod-${i}`);
+      expect(index.size).toBeLessThanOrEqual(4);
+    }
+    expect(forgotten).toContain('a');
+  });
+
+  it('bounds a generational cache, moving what is read to the young generation', () => {
+    const cache = new GenerationalCache<number>(4);
+    cache.set('a', 1);
+    cache.set('b', 2); // young full: a and b are now the old generation
+    cache.set('c', 3);
+    expect(cache.get('a')).toBe(1); // moved back to the young one, which is full again: c and a are the old ones
+    cache.set('d', 4);
+    expect([cache.get('b'), cache.get('a')]).toEqual([undefined, 1]);
+    for (let i = 0; i < 100; i++) cache.set(`k${i}`, i);
+    expect(cache.size).toBeLessThanOrEqual(4);
   });
 });
 
