@@ -43,15 +43,16 @@ export async function readList<T>(store: StateStore, key: string): Promise<T[]> 
 }
 
 /**
- * The pods this replica keeps correlation records for: at most `max`; the ones not touched for
- * longest have their records deleted, so the state stays bounded however many pods the cluster
- * has. (Records also expire by TTL; with several replicas each bounds what it writes.) Two
- * generations rather than a strict LRU (see `GenerationalCache`): a pod untouched for `max / 2`
- * touches of others is forgotten when its generation goes, one still in use moves to the young one.
+ * The pods this replica keeps correlation records for, least recently used first: beyond `max` the
+ * oldest pod's records are deleted, so the state stays bounded however many pods the cluster has.
+ * (Records also expire by TTL; with several replicas each bounds what it writes.) A linked list
+ * through a Map's values, so neither a touch nor an eviction iterates the Map (see `GenerationalCache`).
  */
 export class PodIndex {
-  private young = new Set<string>();
-  private old = new Set<string>();
+  private readonly nodes = new Map<string, PodNode>();
+  /** Least recently used end. */
+  private head?: PodNode;
+  private tail?: PodNode;
 
   constructor(
     private readonly max: number,
@@ -59,19 +60,44 @@ export class PodIndex {
   ) {}
 
   touch(pod: string): void {
-    if (this.young.has(pod)) return;
-    this.young.add(pod);
-    this.old.delete(pod);
-    if (this.young.size >= Math.max(1, this.max / 2)) {
-      for (const gone of this.old) this.forget(gone);
-      this.old = this.young;
-      this.young = new Set();
+    let node = this.nodes.get(pod);
+    if (node) {
+      if (node === this.tail) return;
+      this.unlink(node);
+    } else {
+      node = { pod };
+      this.nodes.set(pod, node);
+    }
+    node.prev = this.tail;
+    node.next = undefined;
+    if (this.tail) this.tail.next = node;
+    this.tail = node;
+    this.head ??= node;
+    while (this.nodes.size > this.max && this.head) {
+      const oldest = this.head;
+      this.unlink(oldest);
+      this.nodes.delete(oldest.pod);
+      this.forget(oldest.pod);
     }
   }
 
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.nodes.size;
   }
+
+  private unlink(node: PodNode): void {
+    if (node.prev) node.prev.next = node.next;
+    else this.head = node.next;
+    if (node.next) node.next.prev = node.prev;
+    else this.tail = node.prev;
+    node.prev = node.next = undefined;
+  }
+}
+
+interface PodNode {
+  pod: string;
+  prev?: PodNode;
+  next?: PodNode;
 }
 
 /**
