@@ -345,6 +345,7 @@ export class IncidentTracker {
   /** The incident each recently seen fingerprint joined: a repeat occurrence goes straight to it. */
   private readonly memberOf: GenerationalCache<string>;
   private readonly entryTtlMs: number;
+  private readonly listing = new ParsedCache<[string, number][]>(LISTING_SHARDS);
 
   constructor(
     private readonly store: StateStore,
@@ -416,7 +417,7 @@ export class IncidentTracker {
       absorbed.length ? undefined : chosen && loaded.get(chosen.id),
     );
     for (const k of keys.join) await this.store.set(BY_KEY + k, incident.id, this.ttlMs);
-    if (created) await this.list_(incident);
+    if (created) await this.listNew(incident);
     this.rememberMember(facts.fingerprint, incident.id);
     return { incident, created, changed: true, absorbed };
   }
@@ -440,24 +441,32 @@ export class IncidentTracker {
     const listed = shards.flat().sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1));
     const out: Incident[] = [];
     const seen = new Set<string>();
-    for (const [id] of listed) {
-      if (out.length >= limit) break;
-      const incident = await this.get(id);
-      if (!incident || seen.has(incident.id)) continue;
-      seen.add(incident.id);
-      out.push(incident);
+    // Read side by side, as many as are still missing at a time (expired and absorbed ones are skipped).
+    for (let at = 0; at < listed.length && out.length < limit;) {
+      const batch = listed.slice(at, at + limit - out.length);
+      at += batch.length;
+      for (const incident of await Promise.all(batch.map(([id]) => this.get(id)))) {
+        if (!incident || seen.has(incident.id) || out.length >= limit) continue;
+        seen.add(incident.id);
+        out.push(incident);
+      }
     }
     return out;
   }
 
   /** Lists a new incident in its shard (newest kept); listing is best effort, the incident stands either way. */
-  private async list_(incident: Incident): Promise<void> {
+  private async listNew(incident: Incident): Promise<void> {
     const shard = LISTING + (parseInt(incident.id.slice(-4), 16) % LISTING_SHARDS);
     const perShard = Math.ceil(this.options.recent / LISTING_SHARDS);
-    await updateList<[string, number]>(this.store, shard, LISTING_TTL_MS, (current) =>
-      [...current.filter((e) => e[0] !== incident.id), [incident.id, incident.firstMs] as [string, number]]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, perShard),
+    await updateList<[string, number]>(
+      this.store,
+      shard,
+      LISTING_TTL_MS,
+      (current) =>
+        [...current.filter((e) => e[0] !== incident.id), [incident.id, incident.firstMs] as [string, number]]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, perShard),
+      this.listing,
     ).catch(() => undefined);
   }
 
