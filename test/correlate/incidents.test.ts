@@ -53,6 +53,38 @@ describe('incidents merge when an alert links two of them', () => {
     expect((await one.incidents.get(b.id))?.id).toBe(a.id);
   });
 
+  it('merges what another replica added to the absorbed incident while the merge was under way', async () => {
+    const one = harness();
+    const two = harness([], {}, undefined, { store: one.store, clock: one.clock });
+    await one.feed(exec('e1', 'alice@example.com', 'web-1', 0));
+    await two.feed(exec('e2', 'bob@example.com', 'web-2', 10_000));
+    const [b, a] = await one.incidents.list(10);
+    // Right after the survivor took B's members, replica two adds a shell in bob's session to B (not marked yet).
+    const replace = one.store.replace.bind(one.store);
+    let raced = false;
+    jest.spyOn(one.store, 'replace').mockImplementation(async (key, expected, value, ttl) => {
+      const ok = await replace(key, expected, value, ttl);
+      if (ok && key === `corr:i:${a!.id}` && !raced) {
+        raced = true;
+        await two.feed([{ falco: runtime({ id: 'r9', pod: 'web-2', at: 12_000 }) }]);
+      }
+      return ok;
+    });
+    await one.feed(exec('e3', 'alice@example.com', 'web-2', 20_000));
+    expect(raced).toBe(true);
+    const merged = (await two.incidents.list(10))[0]!;
+    expect(merged.id).toBe(a!.id);
+    expect(merged.alertCount).toBe(4);
+    expect(merged.mergedFrom).toEqual({ [b!.id]: 2 });
+    expect(merged.timeline.map((t) => [t.source, t.auditID])).toEqual([
+      ['k8s_audit', 'e1'],
+      ['k8s_audit', 'e2'],
+      ['falco', 'e2'],
+      ['k8s_audit', 'e3'],
+    ]);
+    expect((await two.incidents.get(b!.id))?.id).toBe(a!.id);
+  });
+
   it('lists the recent incidents newest first from the store, bounded', async () => {
     const one = harness([], { correlation: { incidents: { recent: 16 } } });
     const two = harness([], { correlation: { incidents: { recent: 16 } } }, undefined, { store: one.store, clock: one.clock });
