@@ -15,6 +15,8 @@ const SERVICE_SUITES = [
   '<rootDir>/test/alert/group.test.ts',
   '<rootDir>/test/alert/mute-resolve.test.ts',
   '<rootDir>/test/notify/kafka-receiver.test.ts',
+  '<rootDir>/test/console-api/redis-history.test.ts',
+  '<rootDir>/test/console-api/redis-sessions.test.ts',
 ];
 
 const common = {

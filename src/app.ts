@@ -55,6 +55,8 @@ import { correlationFromConfig } from './correlate';
 import type { DataDir } from './store/data-dir';
 import { PostureService } from './posture/service';
 import { parseSchedule, type Schedule } from './posture/schedule';
+import { consoleFromConfig } from './console';
+import { tokenCheck } from './console/session';
 
 export interface FalconerOptions {
   clock?: Clock;
@@ -108,10 +110,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   }
   const tokens = new TokenRing(config.auth.tokens, token ? [{ name: 'ingest-token', token, scopes: SCOPES }] : []);
   const stopWatchingTokens = watchTokenFiles(tokens, clock, config.auth.tokenFileCheckSeconds * 1000, log);
+  const open = !config.ingest.requireToken && tokens.tokens().length === 0 && !config.server.tls?.clientCaFile;
   const authenticate = authenticator({
     tokens: tokens.tokens,
     trustClientCertificates: Boolean(config.server.tls?.clientCaFile),
-    open: !config.ingest.requireToken && tokens.tokens().length === 0 && !config.server.tls?.clientCaFile,
+    open,
   });
 
   // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
@@ -130,6 +133,12 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const recent = dataDir
     ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
     : new RecentAlerts(config.alerting.recentAlerts);
+  // The console's history hears every alert the recent alerts store or change (src/console).
+  const consoleService = consoleFromConfig(config, clock, store, metrics, log, tokenCheck(tokens.tokens, open));
+  if (consoleService) {
+    await consoleService.seed(recent.list().reverse());
+    recent.observe((alert) => consoleService.record(alert));
+  }
   const windowMs = config.alerting.dedupWindowSeconds * 1000;
   const tree = config.route ? buildRoute(config.route) : undefined;
   const notifiers = createNotifiers(config, log, logFormat);
@@ -215,7 +224,10 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     store,
     ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
     amend: (alert) => alerts.amend(alert),
-    incidentGrew: (incident) => dispatcher.incidentChanged(incident),
+    incidentGrew: (incident) => {
+      consoleService?.incidentChanged(incident);
+      return dispatcher.incidentChanged(incident);
+    },
     ...(bus.generation ? { generation: () => bus.generation!() } : {}),
     log,
   });
@@ -286,6 +298,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       ...(live.health ? [live.health] : []),
     ],
     log,
+    ...(consoleService ? { console: consoleService } : {}),
+    now: () => clock.now(),
     ...(posture
       ? {
           posture: {
@@ -323,6 +337,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down: no new requests, finishing in-flight work');
+      consoleService?.close(); // live streams end, or the server would wait for them
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

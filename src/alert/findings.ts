@@ -11,7 +11,7 @@ import type { AlertStage } from './stage';
 
 /** How a finding that went away resolves its alert: marked in the recent alerts, and receivers told. */
 export interface FindingResolution {
-  recent: Pick<RecentAlerts, 'get'>;
+  recent: Pick<RecentAlerts, 'get' | 'changed'>;
   /** Absent with a routing tree: the groups' flushes tell receivers about resolved alerts. */
   announcer?: Pick<Announcer, 'resolve'>;
   onResolved?: () => void;
@@ -103,6 +103,7 @@ export class FindingAlerts {
     if (!alert || alert.resolvedAt !== undefined) return;
     const at = this.clock.now();
     alert.resolvedAt = at;
+    this.resolution.recent.changed(alert);
     this.resolution.onResolved?.();
     this.resolution.announcer?.resolve(alert, at).catch((err: unknown) => {
       this.log.warn({ err: (err as Error)?.message ?? String(err) }, 'finding resolution not handed off');

@@ -10,6 +10,7 @@ export interface RecentAlertsSink {
 /** The most recent alerts by fingerprint, bounded; what `GET /v1/alerts` lists. */
 export class RecentAlerts {
   private readonly byFingerprint = new Map<string, Alert>();
+  private readonly observers: ((alert: Alert) => void)[] = [];
 
   constructor(
     private readonly capacity: number,
@@ -25,6 +26,21 @@ export class RecentAlerts {
     this.sink?.put(alert);
     const dropped = this.insert(alert);
     if (dropped !== undefined) this.sink?.dropped(dropped);
+    this.tell(alert);
+  }
+
+  /** Called with every alert stored, and every one changed in place (`changed`): the console's history. */
+  observe(observer: (alert: Alert) => void): void {
+    this.observers.push(observer);
+  }
+
+  /** A stored alert was changed in place (resolved, its mute lifted): observers hear it again. */
+  changed(alert: Alert): void {
+    if (this.byFingerprint.get(alert.fingerprint) === alert) this.tell(alert);
+  }
+
+  private tell(alert: Alert): void {
+    for (const observer of this.observers) observer(alert);
   }
 
   get(fingerprint: string): Alert | undefined {

@@ -64,6 +64,7 @@ export class Reconciler {
       const quietUntil = alert.lastSeen + this.options.resolveAfterMs;
       if (now >= quietUntil && !this.options.held?.(alert)) {
         alert.resolvedAt = quietUntil;
+        this.recent.changed(alert);
         this.metrics.resolved.inc();
         if (this.options.notify !== false) await this.announcer.resolve(alert, quietUntil);
         continue;
@@ -77,6 +78,7 @@ export class Reconciler {
       }
       delete alert.silencedBy;
       delete alert.inhibitedBy;
+      this.recent.changed(alert);
       if (this.options.notify !== false) await this.announcer.announce(alert, { refreshExisting: false });
     }
   }

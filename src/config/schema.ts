@@ -554,6 +554,68 @@ const configShape = z.strictObject({
   inhibit_rules: z.array(inhibitRuleSchema).default([]),
   /** Named time intervals that routes use as mute_time_intervals / active_time_intervals. */
   time_intervals: z.array(timeIntervalSchema).default([]),
+  /** The web console at `/ui` and the API behind it (docs/console.md). */
+  console: z
+    .strictObject({
+      /** Serve `/ui`, `/ui/session` and `/v1/console/*`. */
+      enabled: z.boolean().default(true),
+      /** Where the built UI is (`npm run build` writes `dist/ui`); empty: the package's own `dist/ui`. */
+      uiDir: z.string().default(''),
+      history: z
+        .strictObject({
+          /** Most alerts the console's history keeps (the oldest by last occurrence go first). */
+          maxAlerts: z.number().int().positive().max(1_000_000).default(20_000),
+          /** Most bytes (estimated: rows, alert JSON, evidence) the history keeps. */
+          maxBytes: z
+            .number()
+            .int()
+            .positive()
+            .default(128 * 1024 * 1024),
+          /** An alert with no occurrence for this long leaves the history. */
+          maxAgeHours: z
+            .number()
+            .positive()
+            .max(24 * 365)
+            .default(72),
+          /** Raw events kept per alert as evidence, newest last. */
+          evidencePerAlert: z.number().int().nonnegative().max(100).default(5),
+          /** A raw event larger than this (as JSON) is kept cut to it, marked as truncated. */
+          evidenceMaxBytes: z
+            .number()
+            .int()
+            .positive()
+            .max(1024 * 1024)
+            .default(8 * 1024),
+        })
+        .prefault({}),
+      sessions: z
+        .strictObject({
+          /** Most console sessions at once; signing in beyond it ends the least recently used one. */
+          max: z.number().int().positive().max(100_000).default(1000),
+          /** A session unused this long ends. */
+          idleMinutes: z.number().positive().default(30),
+          /** A session ends this long after sign-in however much it is used. */
+          absoluteHours: z
+            .number()
+            .positive()
+            .max(24 * 30)
+            .default(12),
+        })
+        .prefault({}),
+      stream: z
+        .strictObject({
+          /** Most live-update (server-sent events) connections at once; more get `503`. */
+          maxSubscribers: z.number().int().positive().max(10_000).default(100),
+          /** A subscriber with more than this many bytes not yet sent is too slow and is disconnected. */
+          maxBufferedBytes: z
+            .number()
+            .int()
+            .positive()
+            .default(1024 * 1024),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -27,6 +27,13 @@ export class ForbiddenError extends FalconerError {
   }
 }
 
+/** A console write authenticated by its session cookie without the session's `X-CSRF-Token` header. */
+export class CsrfError extends FalconerError {
+  constructor() {
+    super('csrf', 'missing or wrong X-CSRF-Token header for this console session', 403);
+  }
+}
+
 /** Malformed request line or URL (a percent-escape that does not decode, say). */
 export class BadRequestError extends FalconerError {
   constructor(message: string) {

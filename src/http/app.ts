@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import type { Alert } from '../core/alert';
+import { alertView } from '../alert/view';
 import { FalconerError, NotFoundError, toHttpError } from '../core/errors';
 import type { RecentAlerts } from '../alert/recent';
 import type { IncidentTracker } from '../correlate/incidents';
@@ -17,6 +17,9 @@ import { closeIfUnread } from '../ingest/body';
 import { requiredScope } from './scopes';
 import type { EventDeadLetters } from '../pipeline/dead-letters';
 import { parkedEventHandlers } from './parked-events';
+import type { ConsoleService } from '../console/service';
+import { consoleRoutes } from '../console/routes';
+import { uiRoutes } from '../console/static';
 
 export interface HttpDeps {
   ingest: { falco: IngestHandler; audit: IngestHandler };
@@ -36,6 +39,10 @@ export interface HttpDeps {
   extraRoutes?: express.Router[];
   /** Absent when posture (or enrichment) is off: then /v1/posture answers 404. */
   posture?: PostureApi;
+  /** The web console (`/ui`, `/ui/session`, `/v1/console/*`); absent when `console.enabled` is false. */
+  console?: ConsoleService;
+  /** Now, for defaults such as the stats range (the virtual clock in tests). */
+  now?: () => number;
 }
 
 /** Falconer's HTTP surface: ingest, the query API, metrics and health. */
@@ -46,10 +53,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.set('query parser', 'simple');
 
   // Authentication and scope first, from the raw request line: before routing, which decodes
-  // parameters and can fail on a malformed URL, and before anything reads the body.
+  // parameters and can fail on a malformed URL, and before anything reads the body. With the
+  // console, a session cookie stands for its token (never for ingest; writes need the CSRF header).
   app.use((req, _res, next) => {
     try {
       const scope = requiredScope(req.method, req.url);
+      const bySession = scope ? deps.console?.sessions.authenticate(req, scope) : undefined;
+      if (bySession) return void bySession.then(() => next(), next);
       if (scope) deps.authenticate(req, scope);
       next();
     } catch (err) {
@@ -65,12 +75,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.get('/v1/alerts', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 100));
-    res.json({ alerts: deps.recent.list(limit).map(toApi) });
+    res.json({ alerts: deps.recent.list(limit).map(alertView) });
   });
   app.get('/v1/alerts/:fingerprint', (req, res, next) => {
     const alert = deps.recent.get(String(req.params.fingerprint));
     if (!alert) return next(new NotFoundError('alert'));
-    res.json(toApi(alert));
+    res.json(alertView(alert));
   });
   app.get('/v1/incidents', async (req, res, next) => {
     try {
@@ -92,7 +102,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
   app.get('/v1/dead-letters', (_req, res) => {
     res.json({
-      deadLetters: deps.dispatcher.deadLetters().map(({ alert, ...letter }) => ({ ...letter, alert: toApi(alert) })),
+      deadLetters: deps.dispatcher.deadLetters().map(({ alert, ...letter }) => ({ ...letter, alert: alertView(alert) })),
     });
   });
   app.post('/v1/dead-letters/replay', (_req, res) => {
@@ -107,6 +117,18 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.get('/v1/events/dead-letters', parked.list);
   app.post('/v1/events/dead-letters/replay', parked.replay);
 
+  if (deps.console) {
+    app.use(
+      consoleRoutes({
+        console: deps.console,
+        authenticate: deps.authenticate,
+        recent: deps.recent,
+        ...(deps.posture ? { posture: deps.posture } : {}),
+        now: deps.now ?? Date.now,
+      }),
+    );
+    app.use(uiRoutes(deps.console.options.uiDir));
+  }
   if (deps.silences) app.use(silenceRoutes(deps.silences));
   for (const router of deps.extraRoutes ?? []) app.use(router);
   postureRoutes(app, deps.posture);
@@ -136,13 +158,4 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   };
   app.use(onError);
   return app;
-}
-
-/** The API view of an alert: everything but the event's raw payload (its id is in `evidence`). */
-function toApi(alert: Alert) {
-  const { event, ...rest } = alert;
-  const { raw: _raw, ...eventWithoutRaw } = event;
-  const state =
-    alert.resolvedAt !== undefined ? 'resolved' : alert.silencedBy?.length || alert.inhibitedBy?.length ? 'suppressed' : 'active';
-  return { ...rest, state, silencedBy: alert.silencedBy ?? [], inhibitedBy: alert.inhibitedBy ?? [], event: eventWithoutRaw };
 }

@@ -12,13 +12,17 @@ const PUBLIC = new Set(['/metrics', '/healthz', '/readyz', '/v1/slack/interactiv
  * a malformed URL is judged only after the caller is known). Deny by default: every path but the
  * public ones needs a token. Ingest needs `ingest`; reading (GET, HEAD) needs `read`; anything that
  * changes state (replaying dead letters, and later silences and the console's writes) needs `admin`.
- * Express routes match case-insensitively, so the path is compared lowercased.
+ * Express routes match case-insensitively, so the path is compared lowercased. `/ui` and below are
+ * the console: public static files, and `/ui/session`, which authenticates the token it is given
+ * and its own cookie.
  */
 export function requiredScope(method: string | undefined, rawUrl: string | undefined): Scope | undefined {
   const url = rawUrl ?? '';
   const q = url.indexOf('?');
   const path = (q === -1 ? url : url.slice(0, q)).toLowerCase();
   if (PUBLIC.has(path)) return undefined;
+  // The console's static files, and its sign-in (which checks the token in the body itself).
+  if ((path === '/ui' || path.startsWith('/ui/')) && !path.includes('..') && !path.includes('%')) return undefined;
   if (method === 'POST' && parseIngestPath(path)) return 'ingest'; // with or without a cluster segment
   if (method === 'GET' || method === 'HEAD') return 'read';
   return 'admin';

@@ -100,6 +100,44 @@ export function createMetrics() {
       help: 'Notifications waiting for delivery',
       registers: [registry],
     }),
+    consoleHistoryAlerts: new Gauge({
+      name: 'falconer_console_history_alerts',
+      help: "Alerts in the console's history",
+      registers: [registry],
+    }),
+    consoleHistoryBytes: new Gauge({
+      name: 'falconer_console_history_bytes',
+      help: "Estimated bytes of the console's history (rows, alert JSON, evidence)",
+      registers: [registry],
+    }),
+    consoleHistoryEvicted: new Counter({
+      name: 'falconer_console_history_evicted_total',
+      help: "Alerts dropped from the console's history by its bounds, by reason (count, bytes, age)",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    consoleHistoryDropped: new Counter({
+      name: 'falconer_console_history_dropped_total',
+      help: "Alert changes not written to the console's history, by reason (backlog: too many writes waiting, error: the write failed)",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    consoleSessions: new Gauge({
+      name: 'falconer_console_sessions',
+      help: 'Console sign-in sessions held by this replica',
+      registers: [registry],
+    }),
+    consoleStreamSubscribers: new Gauge({
+      name: 'falconer_console_stream_subscribers',
+      help: "Console pages connected to this replica's live stream",
+      registers: [registry],
+    }),
+    consoleStreamDropped: new Counter({
+      name: 'falconer_console_stream_dropped_total',
+      help: 'Live-stream connections refused or closed, by reason (full: at the subscriber bound, slow: not reading)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     deadLetters: new Gauge({
       name: 'falconer_dead_letters',
       help: 'Notifications that could not be delivered and wait in the dead-letter store',

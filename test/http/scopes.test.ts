@@ -58,6 +58,18 @@ const ROUTES: Record<string, { method: string; path: string; body?: () => string
   'DELETE /v1/silences/{id}': { method: 'DELETE', path: '/v1/silences/nope', ok: 404 },
   // Public (Slack signs it instead of a token); not configured here, so no such endpoint.
   'POST /v1/slack/interactivity': { method: 'POST', path: '/v1/slack/interactivity', body: () => 'payload=%7B%7D', ok: 404 },
+  'GET /v1/console/alerts': { method: 'GET', path: '/v1/console/alerts', ok: 200 },
+  'GET /v1/console/alerts/{fingerprint}': { method: 'GET', path: '/v1/console/alerts/nope', ok: 404 },
+  'GET /v1/console/stats': { method: 'GET', path: '/v1/console/stats', ok: 200 },
+  'POST /v1/console/silences/preview': {
+    method: 'POST',
+    path: '/v1/console/silences/preview',
+    body: () => JSON.stringify({ matchers: [{ name: 'pod', value: 'p', isRegex: false, isEqual: true }] }),
+    ok: 200,
+  },
+  'GET /v1/posture/network/graph': { method: 'GET', path: '/v1/posture/network/graph?namespace=shop&cluster=nowhere', ok: 404 },
+  // The console's sign-in checks the token in its body; without a cookie GET answers 401 to anyone.
+  'GET /ui/session': { method: 'GET', path: '/ui/session', ok: 401 },
   'GET /metrics': { method: 'GET', path: '/metrics', ok: 200 },
   'GET /healthz': { method: 'GET', path: '/healthz', ok: 200 },
 };
@@ -79,6 +91,12 @@ const TABLE: [string, number, number, number, number, number, number][] = [
   ['POST /v1/silences', 401, 401, 403, 403, 200, 200],
   ['DELETE /v1/silences/{id}', 401, 401, 403, 403, 404, 404],
   ['POST /v1/slack/interactivity', 404, 404, 404, 404, 404, 404],
+  ['GET /v1/console/alerts', 401, 401, 403, 200, 403, 200],
+  ['GET /v1/console/alerts/{fingerprint}', 401, 401, 403, 404, 403, 404],
+  ['GET /v1/console/stats', 401, 401, 403, 200, 403, 200],
+  ['POST /v1/console/silences/preview', 401, 401, 403, 403, 200, 200],
+  ['GET /v1/posture/network/graph', 401, 401, 403, 404, 403, 404],
+  ['GET /ui/session', 401, 401, 401, 401, 401, 401],
   ['GET /metrics', 200, 200, 200, 200, 200, 200],
   ['GET /healthz', 200, 200, 200, 200, 200, 200],
 ];

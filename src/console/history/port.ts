@@ -1,0 +1,71 @@
+import type { StoredRow } from '../row';
+
+/** The bounds every history adapter keeps (config `console.history.*`). */
+export interface HistoryBounds {
+  maxAlerts: number;
+  maxBytes: number;
+  maxAgeMs: number;
+  evidencePerAlert: number;
+}
+
+/** One occurrence or change of an alert, as the console records it. */
+export interface HistoryRecord {
+  stored: StoredRow;
+  /** The alert as `GET /v1/alerts/:fingerprint` shows it, as JSON. */
+  detail: string;
+  /** The occurrences' raw events as JSON (already cut to size), oldest first; one with the id of the last one kept is not kept again. */
+  evidence?: readonly { id: string; json: string }[];
+}
+
+export interface HistoryEntry {
+  stored: StoredRow;
+  detail: string;
+  /** Raw events as JSON, oldest first. */
+  evidence: string[];
+}
+
+/** Why entries left the history. */
+export interface Evictions {
+  count: number;
+  bytes: number;
+  age: number;
+}
+
+export interface RecordResult {
+  created: boolean;
+  evicted: Evictions;
+  /** The history's size after the record. */
+  count: number;
+  bytes: number;
+}
+
+export interface ScanPage {
+  /** Newest first by last occurrence; `cursor` is where a later scan picks up after that row. */
+  items: { stored: StoredRow; cursor: string }[];
+  /** No rows past the last one. */
+  done: boolean;
+}
+
+/**
+ * The console's bounded alert history: kept by count, bytes and age, newest (by last occurrence)
+ * first. In process memory in embedded mode, in Redis when replicas share it.
+ */
+export interface ConsoleHistory {
+  /** Stores or replaces the alert's row; says whether it was new and what was evicted to make room. */
+  record(record: HistoryRecord): Promise<RecordResult>;
+  get(fingerprint: string): Promise<HistoryEntry | undefined>;
+  /** Up to `limit` rows after `cursor` (from the newest without one). Rows past the age bound are not listed. */
+  scan(cursor: string | undefined, limit: number): Promise<ScanPage>;
+  size(): Promise<{ count: number; bytes: number }>;
+}
+
+/** Estimated bytes of a record as the history holds it: its strings plus a fixed overhead per row. */
+export function entryBytes(rowJsonLength: number, detail: string, evidence: readonly string[]): number {
+  let n = ROW_OVERHEAD + rowJsonLength + detail.length;
+  for (const e of evidence) n += e.length;
+  return n;
+}
+
+const ROW_OVERHEAD = 256;
+
+export const NO_EVICTIONS: Evictions = Object.freeze({ count: 0, bytes: 0, age: 0 });
