@@ -2,7 +2,7 @@
 # Falconer: build on Node 24 LTS, run a small non-root image that needs no writable root filesystem.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# --- build: compile TypeScript to dist/ -------------------------------------------------------------
+# --- build: compile TypeScript to dist/, the console to dist/ui/ -----------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -11,9 +11,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY ui ./ui
 # `npm run build` would put node_modules/.bin first on PATH, where the `node` dev dependency's launcher
 # (left without its binary by --ignore-scripts) shadows the image's node; call the compiler directly.
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json \
+ && node node_modules/vite/bin/vite.js build --config ui/vite.config.mts --logLevel warn \
  && rm -f dist/.tsbuildinfo
 
 # --- deps: production dependencies only -------------------------------------------------------------

@@ -15,6 +15,12 @@ module.exports = tseslint.config(
     },
   },
   {
+    // The console's front end runs in the browser (built by Vite into dist/ui).
+    files: ['ui/**/*.{ts,tsx}'],
+    ignores: ['ui/vite.config.mts'],
+    languageOptions: { globals: require('globals').browser },
+  },
+  {
     files: ['**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

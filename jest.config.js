@@ -19,6 +19,15 @@ const SERVICE_SUITES = [
   '<rootDir>/test/console-api/redis-sessions.test.ts',
 ];
 
+/**
+ * Suites that drive the console in headless Chromium (test/support/browser.ts). They need the built UI
+ * (their global setup builds it when stale) and Chromium (scripts/provision.sh); `test:unit` runs none.
+ * test/config/jest-projects.test.ts fails when a suite that launches a browser is outside this list.
+ */
+const BROWSER_SUITES = ['<rootDir>/test/console/'];
+
+const match = (p) => (p.endsWith('/') ? `${p}**/*.test.ts` : p);
+
 const common = {
   testEnvironment: 'node',
   transform,
@@ -28,21 +37,28 @@ const common = {
 };
 
 module.exports = {
-  // `npm test` runs both projects; `npm run test:unit` (`--selectProjects unit`) starts no services.
+  // `npm test` runs every project; `npm run test:unit` (`--selectProjects unit`) starts no services.
   projects: [
     {
       ...common,
       displayName: 'unit',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', ...SERVICE_SUITES],
+      testPathIgnorePatterns: ['/node_modules/', ...SERVICE_SUITES, ...BROWSER_SUITES],
     },
     {
       ...common,
       displayName: 'services',
-      testMatch: SERVICE_SUITES.map((p) => (p.endsWith('/') ? `${p}**/*.test.ts` : p)),
+      testMatch: SERVICE_SUITES.map(match),
       // Starts (or finds) Redis and Kafka once, only when a suite of this project runs (test/global-setup.ts).
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'browser',
+      testMatch: BROWSER_SUITES.map(match),
+      globalSetup: '<rootDir>/test/browser-global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/browser-setup.ts'],
     },
   ],
   // A global option: jest ignores it inside a project.

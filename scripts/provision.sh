@@ -13,6 +13,7 @@
 #   SERVICES_DIR    where the jars go (default: <repo>/.services, gitignored).
 #   FALCONER_TEST_KAFKA_BROKERS / FALCONER_TEST_REDIS_URL   services you run yourself: nothing to provision.
 #   FALCONER_TEST_SERVICES=off   the tests start no services: nothing to provision for them.
+#   FALCONER_TEST_CHROMIUM   a Chromium binary of your own for the browser tests (default /usr/bin/chromium).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -61,7 +62,13 @@ if native FALCONER_TEST_KAFKA_BROKERS; then
   if ! have java || [ "$(java_major)" -lt 17 ]; then apt_packages+=(openjdk-17-jre-headless); fi
   if ! have mvn; then apt_packages+=(maven); fi
 fi
-# Chromium (the console's browser tests) adds its package here when the console exists.
+# Chromium for the console's browser tests (test/console/): Debian's package, never a browser download.
+# DejaVu, so screenshots have glyphs (chromium only recommends fonts, and apt installs no recommends here).
+chromium_bin="${FALCONER_TEST_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium_bin" ]; then
+  if [ -n "${FALCONER_TEST_CHROMIUM:-}" ]; then fail "FALCONER_TEST_CHROMIUM=$chromium_bin is not an executable"; fi
+  apt_packages+=(chromium fonts-dejavu-core)
+fi
 
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
@@ -145,6 +152,7 @@ SERVICES_DIR="$services" bash "$repo/scripts/provision-helm.sh"
 # Owned by the real-apiserver tests (issue 16); builds kube-apiserver with Go into $services/kube/bin. Idempotent.
 SERVICES_DIR="$services" bash "$repo/scripts/provision-kube-apiserver.sh"
 
-# --- Chromium ----------------------------------------------------------------------------------
-# Not needed yet. When the console and its browser tests land, this section checks for Chromium
-# (the Debian package goes into apt_packages above) and says where it is.
+# --- Chromium (for the console's browser tests, test/console/) --------------------------------------
+# The package went into apt_packages above; here it checks it landed and says which one the tests drive.
+[ -x "$chromium_bin" ] || fail "chromium is not at $chromium_bin after installing it; the console's browser tests need it"
+log "chromium: $("$chromium_bin" --version 2>/dev/null | head -n1) ($chromium_bin)"
