@@ -118,6 +118,21 @@ const PLAN = {
   audit100: ['ingest', 'full', 'full-dd'],
   audit400: ['full', 'full-dd'],
 };
+// BENCH_ABLATE=1: the Falco full path also with the console history off, with correlation off, and with
+// both off, in the same rounds: what each stage costs per event.
+if (process.env.BENCH_ABLATE) {
+  const off = { enabled: false };
+  SUBJECTS.push(
+    { key: 'full-noconsole', label: 'full, console off', opts: { path: 'full', config: { console: off } } },
+    { key: 'full-nocorr', label: 'full, correlation off', opts: { path: 'full', config: { correlation: off } } },
+    {
+      key: 'full-neither',
+      label: 'full, both off',
+      opts: { path: 'full', config: { console: off, correlation: off } },
+    },
+  );
+  PLAN.falco.push('full-noconsole', 'full-nocorr', 'full-neither');
+}
 // BENCH_COMPARE_DIST=<a build before a change>: its full path (memory-only and data dir) runs in the
 // same rounds, so a change's before/after ratio is measured under the same machine load.
 const COMPARE = process.env.BENCH_COMPARE_DIST;
