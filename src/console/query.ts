@@ -110,6 +110,14 @@ export function matchesFilter(f: AlertFilter, s: StoredRow): boolean {
 }
 
 const SCAN_BATCH = 1000;
+/** A long pass gives the event loop a turn this often (batches), so ingest is not held up by a query. */
+const YIELD_EVERY = 8;
+
+/** One batch of a pass over the history; every YIELD_EVERY batches it first lets I/O run (the memory history answers without ever yielding). */
+async function scanYielding(history: ConsoleHistory, position: string | undefined, batch: number) {
+  if (batch % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  return history.scan(position, SCAN_BATCH);
+}
 
 interface ListCursor {
   /** The adapter's position. */
@@ -155,9 +163,10 @@ export async function listAlerts(
   let more = false;
   let total = 0;
   let position = from?.p;
+  let batches = 0;
   const countAll = from === undefined;
   for (;;) {
-    const page = await history.scan(position, SCAN_BATCH);
+    const page = await scanYielding(history, position, ++batches);
     let stop = false;
     for (const { stored, cursor: at } of page.items) {
       if (filter.sinceMs !== undefined && stored.lastSeenMs < filter.sinceMs) {
@@ -215,8 +224,9 @@ export async function alertStats(history: ConsoleHistory, sinceMs: number, until
   const users = new Map<string, number>();
   const add = (m: Map<string, number>, key: string, count: number) => key && m.set(key, (m.get(key) ?? 0) + count);
   let position: string | undefined;
+  let batches = 0;
   scan: for (;;) {
-    const page = await history.scan(position, SCAN_BATCH);
+    const page = await scanYielding(history, position, ++batches);
     for (const { stored } of page.items) {
       if (stored.lastSeenMs < sinceMs) break scan;
       if (stored.firstSeenMs > untilMs) continue;
@@ -261,8 +271,9 @@ export async function previewSilence(
   const items: AlertRow[] = [];
   let total = 0;
   let position: string | undefined;
+  let batches = 0;
   for (;;) {
-    const page = await history.scan(position, SCAN_BATCH);
+    const page = await scanYielding(history, position, ++batches);
     for (const { stored } of page.items) {
       if (!matchesAll(matchers, stored.labels)) continue;
       total++;

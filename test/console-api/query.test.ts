@@ -83,6 +83,25 @@ describe('listAlerts and alertStats over a history', () => {
   });
 });
 
+describe('a long pass over the history', () => {
+  it('lets the event loop run (ingest is not held up by a query)', async () => {
+    const big = new MemoryConsoleHistory({ maxAlerts: 50_000, maxBytes: 1e9, maxAgeMs: 1e12, evidencePerAlert: 0 }, () => 0);
+    for (let i = 0; i < 20_000; i++) big.recordSync({ stored: stored(`b${i}`, i), detail: '{}' });
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const page = await listAlerts(big, { q: 'no such text' }, 10, undefined);
+    done = true;
+    expect(page.total).toBe(0);
+    expect(turns).toBeGreaterThan(0);
+  });
+});
+
 describe('graph ports', () => {
   it("splits Connectivity's connection string per protocol", () => {
     expect(portsOf('All Connections')).toEqual(['all']);

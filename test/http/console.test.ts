@@ -82,6 +82,9 @@ describe('console API over HTTP', () => {
       cursor = page.json.nextCursor;
     } while (cursor);
     expect(seen).toEqual(['web-4', 'web-3', 'web-2', 'web-1', 'web-0']);
+    const metrics = await (await fetch(`${f.url}/metrics`)).text();
+    expect(metrics).toMatch(/^falconer_console_history_alerts 6$/m);
+    expect(metrics).toMatch(/^falconer_console_history_bytes \d{4,}$/m);
   });
 
   it('answers bad filters with a 400 that says which', async () => {
@@ -154,17 +157,25 @@ describe('console API over HTTP', () => {
     await post(`${f.url}/v1/events/falco`, JSON.stringify(shellEvent(20, 'live-0', 'stream')));
     await post(`${f.url}/v1/events/falco`, JSON.stringify(shellEvent(21, 'other', 'elsewhere')));
     await post(`${f.url}/v1/events/falco`, JSON.stringify(shellEvent(22, 'live-0', 'stream')));
-    while ((text.match(/event: alert/g) ?? []).length < 2) {
+    // Another rule on the same pod joins the pod's incident: the incident grew.
+    await post(
+      `${f.url}/v1/events/falco`,
+      JSON.stringify(shellEvent(23, 'live-0', 'stream', 'Warning', 'Read sensitive file untrusted')),
+    );
+    while ((text.match(/event: alert/g) ?? []).length < 3 || !text.includes('event: incident')) {
       const { value, done } = await reader.read();
       if (done) break;
       text += Buffer.from(value).toString('utf8');
     }
     controller.abort();
     const rows = [...text.matchAll(/event: alert\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]!));
-    expect(rows.map((r) => [r.pod, r.count])).toEqual([
-      ['live-0', 1],
-      ['live-0', 2],
+    expect(rows.map((r) => [r.pod, r.rule, r.count])).toEqual([
+      ['live-0', 'Terminal shell in container', 1],
+      ['live-0', 'Terminal shell in container', 2],
+      ['live-0', 'Read sensitive file untrusted', 1],
     ]);
+    const incident = JSON.parse(/event: incident\ndata: (.*)\n\n/.exec(text)![1]!);
+    expect(incident).toEqual({ id: rows[0].incidentId, severity: expect.any(String), chain: null, alerts: 2 });
   });
 
   it('serves the built UI with its security and cache headers, and the SPA fallback', async () => {
@@ -195,6 +206,32 @@ describe('console without a build', () => {
       expect(res.status).toBe(503);
       expect(await res.text()).toContain('npm run build');
       expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    } finally {
+      await f.stop();
+    }
+  });
+});
+
+describe('console stream bound', () => {
+  it('answers 503 past console.stream.maxSubscribers, and has room again once a page leaves', async () => {
+    const f = await startTestFalconer({ console: { stream: { maxSubscribers: 1 } } });
+    try {
+      const first = new AbortController();
+      const open = await fetch(`${f.url}/v1/console/stream`, { headers: auth, signal: first.signal });
+      expect(open.status).toBe(200);
+      const refused = await get(`${f.url}/v1/console/stream`);
+      expect(refused.status).toBe(503);
+      expect(refused.json.error).toBe('unavailable');
+      first.abort();
+      await eventually(async () => {
+        const again = new AbortController();
+        const res = await fetch(`${f.url}/v1/console/stream`, { headers: auth, signal: again.signal });
+        again.abort();
+        expect(res.status).toBe(200);
+      });
+      expect(await (await fetch(`${f.url}/metrics`)).text()).toMatch(
+        /^falconer_console_stream_dropped_total\{reason="full"\} [1-9]/m,
+      );
     } finally {
       await f.stop();
     }
