@@ -3,6 +3,7 @@ import {
   formatDuration,
   formatTime,
   formatWhere,
+  incidentTitle,
   matchersFromLabels,
   parseDuration,
   portsText,
@@ -105,5 +106,21 @@ describe('links and ports', () => {
     expect(portsText({ TCP: ['80', '443'] })).toBe('TCP 80, 443');
     expect(portsText([])).toBe('');
     expect(portsText(null)).toBe('');
+  });
+});
+
+describe('incident titles', () => {
+  it('name the chain and the first alert, and count the rest', () => {
+    expect(incidentTitle({ chain: null, alertCount: 1, timeline: [{ rule: 'Terminal shell in container' }] })).toBe(
+      'Terminal shell in container',
+    );
+    expect(
+      incidentTitle({
+        chain: 'exec-then-shell',
+        alertCount: 3,
+        timeline: [{ rule: 'Attach/Exec Pod' }, { rule: 'Terminal shell' }],
+      }),
+    ).toBe('exec-then-shell: Attach/Exec Pod + 2 more');
+    expect(incidentTitle({ chain: null, alertCount: 0, timeline: [] })).toBe('Incident');
   });
 });

@@ -125,7 +125,7 @@ function Page({ path, search, session }: { path: string; search: string; session
     switch (head) {
       case undefined:
       case 'alerts':
-        return id === undefined ? <AlertsPage search={search} /> : <AlertDetailPage fingerprint={id} />;
+        return id === undefined ? <AlertsPage search={search} /> : <AlertDetailPage fingerprint={id} session={session} />;
       case 'incidents':
         return id === undefined ? <IncidentsPage /> : <IncidentDetailPage id={id} />;
       case 'charts':

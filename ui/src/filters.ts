@@ -86,7 +86,7 @@ function same(a: string | null | undefined, b: string): boolean {
  * Whether a row (new or updated, from the stream) matches the filter, as the API filters: exact values
  * for the label fields, any listed priority, seen within since/until, and `q` a case-insensitive
  * substring of rule, summary, pod, namespace or user (the API also searches the command, which rows do
- * not carry: a streamed row found only by its command waits for the next reload).
+ * not carry: the alert list leaves free text to the stream's own filter).
  */
 export function rowMatches(row: AlertRow, filter: AlertFilter): boolean {
   if (filter.priority.length && !filter.priority.includes(row.priority)) return false;
@@ -118,7 +118,7 @@ export function upsertRow(rows: readonly AlertRow[], row: AlertRow): AlertRow[] 
 }
 
 /** Rows the list keeps in the page at most: live updates beyond it push the oldest out. */
-export const MAX_ROWS = 2000;
+export const MAX_ROWS = 1000;
 
 export interface RowList {
   rows: AlertRow[];

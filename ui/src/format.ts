@@ -119,3 +119,10 @@ export function portsText(ports: unknown): string {
   }
   return '';
 }
+
+/** What a person reads an incident as: its chain and first alert's rule, and how many more alerts. */
+export function incidentTitle(i: { chain: string | null; alertCount: number; timeline: { rule: string }[] }): string {
+  const first = i.timeline[0]?.rule ?? 'Incident';
+  const more = i.alertCount > 1 ? ` + ${i.alertCount - 1} more` : '';
+  return i.chain ? `${i.chain}: ${first}${more}` : `${first}${more}`;
+}

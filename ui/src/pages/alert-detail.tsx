@@ -2,11 +2,16 @@ import { ErrorBox, Facts, Loading, PriorityBadge, Section, SeverityBadge, Time, 
 import { formatTime, formatWhere, prettyJson, safeHref } from '../format';
 import { useApi, useNow } from '../hooks';
 import { href, Link } from '../router';
-import type { Alert, AlertDetail, Attribution, Enrichment, SubjectEnrichment } from '../types';
+import { useStream } from '../stream';
+import type { Alert, AlertDetail, AlertRow, Attribution, Enrichment, Session, SubjectEnrichment } from '../types';
 
-export function AlertDetailPage({ fingerprint }: { fingerprint: string }) {
-  const { data, error, loading } = useApi<AlertDetail>(`/v1/console/alerts/${encodeURIComponent(fingerprint)}`);
+export function AlertDetailPage({ fingerprint, session }: { fingerprint: string; session: Session }) {
+  const { data, error, loading, reload } = useApi<AlertDetail>(`/v1/console/alerts/${encodeURIComponent(fingerprint)}`);
   const now = useNow();
+  // A new occurrence (count, last seen, evidence) or a change of status shows without a reload.
+  useStream<AlertRow>('alert', (row) => {
+    if (row?.fingerprint === fingerprint) reload();
+  });
   if (error) {
     return (
       <>
@@ -16,7 +21,7 @@ export function AlertDetailPage({ fingerprint }: { fingerprint: string }) {
       </>
     );
   }
-  if (loading || !data) return <Loading what="the alert" />;
+  if (!data) return loading ? <Loading what="the alert" /> : null;
   const { alert } = data;
   const incidentId = data.incidentId ?? alert.incident?.id ?? null;
   const k8s = alert.event.k8s ?? {};
@@ -28,13 +33,15 @@ export function AlertDetailPage({ fingerprint }: { fingerprint: string }) {
         <h1>
           <PriorityBadge priority={alert.priority} /> {alert.rule}
         </h1>
-        <Link
-          href={href('/silences/new', new URLSearchParams({ fromAlert: alert.fingerprint }))}
-          class="button-link"
-          data-testid="silence-from-alert"
-        >
-          Silence from this alert
-        </Link>
+        {session.scopes.includes('admin') && (
+          <Link
+            href={href('/silences/new', new URLSearchParams({ fromAlert: alert.fingerprint }))}
+            class="button-link"
+            data-testid="silence-from-alert"
+          >
+            Silence from this alert
+          </Link>
+        )}
       </div>
       <p class="summary">{alert.summary}</p>
       <div class="grid-2">

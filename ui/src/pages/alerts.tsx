@@ -1,3 +1,4 @@
+import { Component } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBox, PriorityBadge, Time } from '../components';
@@ -63,6 +64,7 @@ function keepBounded(buffer: AlertRow[], row: AlertRow): void {
 export function AlertsPage({ search }: { search: string }) {
   const filter = useMemo(() => filterFromQuery(search), [search]);
   const key = filterToQuery(filter);
+  const rowFilter = useMemo(() => ({ ...filter, q: undefined }), [key]);
   const [list, setList] = useState<ListState>({ rows: [], next: null, total: 0, trimmed: false, loading: true });
   const [generation, setGeneration] = useState(0);
   const now = useNow();
@@ -79,7 +81,7 @@ export function AlertsPage({ search }: { search: string }) {
         const streamed = duringRead.current ?? [];
         duringRead.current = undefined;
         const base = { rows: page.items, total: page.total, trimmed: false };
-        setList({ ...applyStreamed(base, streamed, filter), next: page.nextCursor, loading: false });
+        setList({ ...applyStreamed(base, streamed, rowFilter), next: page.nextCursor, loading: false });
       },
       (error: unknown) => {
         if ((error as Error).name === 'AbortError') return;
@@ -101,18 +103,24 @@ export function AlertsPage({ search }: { search: string }) {
     },
     [key],
   );
-  const live = useStream<AlertRow>('alert', (row) => {
-    if (!row || typeof row.fingerprint !== 'string') return;
-    keepBounded(pending.current, row);
-    if (timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      const batch = pending.current;
-      pending.current = [];
-      if (duringRead.current) for (const r of batch) keepBounded(duringRead.current, r);
-      setList((l) => ({ ...l, ...applyStreamed(l, batch, filter) }));
-    }, FLUSH_MS);
-  });
+  // Falconer filters the stream by the same query (free text over the command included, which rows do
+  // not carry); the rows are checked again here for the fields they do carry.
+  const live = useStream<AlertRow>(
+    'alert',
+    (row) => {
+      if (!row || typeof row.fingerprint !== 'string') return;
+      keepBounded(pending.current, row);
+      if (timer.current) return;
+      timer.current = setTimeout(() => {
+        timer.current = undefined;
+        const batch = pending.current;
+        pending.current = [];
+        if (duringRead.current) for (const r of batch) keepBounded(duringRead.current, r);
+        setList((l) => ({ ...l, ...applyStreamed(l, batch, rowFilter) }));
+      }, FLUSH_MS);
+    },
+    key,
+  );
 
   // Back after a dropped stream: what happened meanwhile came in no event, so read the list again.
   const lastStatus = useRef(live);
@@ -153,7 +161,7 @@ export function AlertsPage({ search }: { search: string }) {
       </div>
       <FilterForm filter={filter} />
       <ErrorBox error={list.error} />
-      <p class="muted" aria-live="polite">
+      <p class="muted" id="alert-summary">
         {list.loading && !list.rows.length ? 'Loading alerts…' : `${list.rows.length} shown of ${list.total}`}
       </p>
       <AlertTable rows={list.rows} now={now} />
@@ -306,48 +314,65 @@ export function AlertTable({ rows, now }: { rows: AlertRow[]; now: number }) {
             </tr>
           )}
           {rows.map((r) => (
-            <tr key={r.fingerprint} data-testid="alert-row" data-fingerprint={r.fingerprint} class={`row-${r.priority}`}>
-              <td>
-                <PriorityBadge priority={r.priority} testid="alert-priority" />
-              </td>
-              <td>
-                <Link href={href(`/alerts/${encodeURIComponent(r.fingerprint)}`)} data-testid="alert-rule" title={r.summary}>
-                  {r.rule}
-                </Link>
-              </td>
-              <td class="where">
-                {[r.cluster, r.namespace].filter(Boolean).join('/')}
-                {r.pod ? '/' : ''}
-                <span data-testid="alert-pod">{r.pod ?? ''}</span>
-                {r.container ? `/${r.container}` : ''}
-              </td>
-              <td>
-                <span data-testid="alert-user">{r.user ?? ''}</span>
-              </td>
-              <td class="num" data-testid="alert-count">
-                {r.count}
-              </td>
-              <td>
-                <Time value={r.firstSeen} now={now} />
-              </td>
-              <td>
-                <Time value={r.lastSeen} now={now} />
-              </td>
-              <td>
-                <span class={`status status-${r.status}`}>{r.status}</span>
-                {r.incidentId && (
-                  <>
-                    {' '}
-                    <Link href={href(`/incidents/${encodeURIComponent(r.incidentId)}`)} class="small">
-                      incident
-                    </Link>
-                  </>
-                )}
-              </td>
-            </tr>
+            <RowView key={r.fingerprint} r={r} now={now} />
           ))}
         </tbody>
       </table>
     </div>
   );
+}
+
+/**
+ * One row, re-rendered only when its alert changed (or the clock moved on): a burst of live updates
+ * then redraws the rows it touched, not the whole list.
+ */
+class RowView extends Component<{ r: AlertRow; now: number }> {
+  override shouldComponentUpdate(next: { r: AlertRow; now: number }): boolean {
+    return next.r !== this.props.r || next.now !== this.props.now;
+  }
+
+  override render() {
+    const { r, now } = this.props;
+    return (
+      <tr data-testid="alert-row" data-fingerprint={r.fingerprint} class={`row-${r.priority}`}>
+        <td>
+          <PriorityBadge priority={r.priority} testid="alert-priority" />
+        </td>
+        <td>
+          <Link href={href(`/alerts/${encodeURIComponent(r.fingerprint)}`)} data-testid="alert-rule" title={r.summary}>
+            {r.rule}
+          </Link>
+        </td>
+        <td class="where">
+          {[r.cluster, r.namespace].filter(Boolean).join('/')}
+          {r.pod ? '/' : ''}
+          <span data-testid="alert-pod">{r.pod ?? ''}</span>
+          {r.container ? `/${r.container}` : ''}
+        </td>
+        <td>
+          <span data-testid="alert-user">{r.user ?? ''}</span>
+        </td>
+        <td class="num" data-testid="alert-count">
+          {r.count}
+        </td>
+        <td>
+          <Time value={r.firstSeen} now={now} />
+        </td>
+        <td>
+          <Time value={r.lastSeen} now={now} />
+        </td>
+        <td>
+          <span class={`status status-${r.status}`}>{r.status}</span>
+          {r.incidentId && (
+            <>
+              {' '}
+              <Link href={href(`/incidents/${encodeURIComponent(r.incidentId)}`)} class="small">
+                incident
+              </Link>
+            </>
+          )}
+        </td>
+      </tr>
+    );
+  }
 }

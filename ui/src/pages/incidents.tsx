@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBox, Facts, Loading, PriorityBadge, Section, Time } from '../components';
-import { formatTime, safeHref } from '../format';
+import { formatTime, incidentTitle, safeHref } from '../format';
 import { useApi, useNow } from '../hooks';
 import { href, Link } from '../router';
 import { useStream } from '../stream';
@@ -22,7 +22,8 @@ export function IncidentsPage() {
     }, 1000);
   });
   useEffect(() => () => clearTimeout(pending.current), []);
-  const incidents = data?.incidents ?? [];
+  // Newest activity first.
+  const incidents = [...(data?.incidents ?? [])].sort((a, b) => Date.parse(b.lastTime) - Date.parse(a.lastTime));
   return (
     <>
       <div class="page-head">
@@ -64,7 +65,8 @@ export function IncidentsPage() {
                     <PriorityBadge priority={i.severity} />
                   </td>
                   <td>
-                    <Link href={href(`/incidents/${encodeURIComponent(i.id)}`)}>{i.id}</Link>
+                    <Link href={href(`/incidents/${encodeURIComponent(i.id)}`)}>{incidentTitle(i)}</Link>
+                    <div class="muted small mono">{i.id}</div>
                   </td>
                   <td>{i.chain ?? <span class="muted">—</span>}</td>
                   <td class="num">{i.alertCount}</td>

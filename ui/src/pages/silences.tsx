@@ -31,9 +31,11 @@ export function SilencesPage({ session }: { session: Session }) {
     <>
       <div class="page-head">
         <h1>Silences</h1>
-        <Link href={href('/silences/new')} class="button-link" data-testid="silence-new">
-          New silence
-        </Link>
+        {admin && (
+          <Link href={href('/silences/new')} class="button-link" data-testid="silence-new">
+            New silence
+          </Link>
+        )}
       </div>
       {!admin && <p class="notice">Your token has no admin scope: you can list silences, not create or expire them.</p>}
       <ErrorBox error={error ?? actionError} />
@@ -88,7 +90,7 @@ export function SilencesPage({ session }: { session: Session }) {
                     <td>{s.createdBy}</td>
                     <td>{s.comment}</td>
                     <td>
-                      {state !== 'expired' && (
+                      {admin && state !== 'expired' && (
                         <button
                           type="button"
                           class="danger"
@@ -139,7 +141,9 @@ export function NewSilencePage({ search, session }: { search: string; session: S
     setComment((c) => c || `Silenced from alert "${alert.rule}"`);
   }, [source.data]);
 
-  const preview = usePreview(matchers);
+  const admin = session.scopes.includes('admin');
+  // The preview is a POST too: Falconer asks for the admin scope.
+  const preview = usePreview(admin ? matchers : []);
 
   const update = (i: number, change: Partial<Matcher>) =>
     setMatchers((ms) => ms.map((m, j) => (j === i ? { ...m, ...change } : m)));
@@ -168,6 +172,9 @@ export function NewSilencePage({ search, session }: { search: string; session: S
       <div class="page-head">
         <h1>New silence</h1>
       </div>
+      {!admin && (
+        <p class="notice">Your token has no admin scope: Falconer will refuse to create this silence (and to preview it).</p>
+      )}
       {fromAlert && source.error ? <ErrorBox error={source.error} /> : null}
       {fromAlert && source.data && (
         <p class="muted">
