@@ -45,6 +45,11 @@ export function App() {
     if (state.status === 'signed-in' && loc.path === '/') navigate(href('/alerts'), { replace: true });
   }, [state.status, loc.path]);
 
+  // Each page its own title (browser tabs, history, screen readers).
+  useEffect(() => {
+    document.title = `${state.status === 'signed-out' ? 'Sign in' : pageTitle(loc.path)} · Falconer`;
+  }, [state.status, loc.path]);
+
   if (state.status === 'checking') {
     return (
       <main id="main" class="page">
@@ -116,6 +121,14 @@ export function App() {
       </main>
     </>
   );
+}
+
+function pageTitle(path: string): string {
+  const [head, id] = path.split('/').filter(Boolean);
+  if (head === 'alerts' && id) return 'Alert';
+  if (head === 'incidents' && id) return 'Incident';
+  if (head === 'silences' && id === 'new') return 'New silence';
+  return NAV.find((n) => n.path === `/${head ?? 'alerts'}`)?.label ?? 'Console';
 }
 
 function Page({ path, search, session }: { path: string; search: string; session: Session }) {

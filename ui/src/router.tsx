@@ -26,10 +26,16 @@ window.addEventListener('popstate', () => listeners.forEach((l) => l()));
 
 /** Goes to a console URL (`/ui/alerts?...`) without reloading. */
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
+  const before = window.location.pathname;
   if (options.replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
-  window.scrollTo(0, 0);
   listeners.forEach((l) => l());
+  if (window.location.pathname !== before) {
+    // Another page: start at its top, with focus there (a screen reader reads the new page). A new
+    // query on the same page (filters applied) leaves focus where it was.
+    window.scrollTo(0, 0);
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }
 }
 
 export function useLocation(): Location {
