@@ -228,6 +228,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       consoleService?.incidentChanged(incident);
       return dispatcher.incidentChanged(incident);
     },
+    ...(bus.generation ? { generation: () => bus.generation!() } : {}),
     log,
   });
   const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);

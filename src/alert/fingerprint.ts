@@ -35,6 +35,14 @@ export function fingerprintParts(d: Detection): string[] {
   return [d.ruleId, k.cluster, k.namespace ?? '', k.pod ?? '', k.container ?? '', e.process?.cmdline ?? '', host];
 }
 
+/** By detection object (never changed once made): the correlate and alert stages both ask for it. */
+const computed = new WeakMap<Detection, string>();
+
 export function fingerprint(d: Detection): string {
-  return hash('sha256', fingerprintParts(d).join('\u0000'), 'hex').slice(0, 24);
+  let fp = computed.get(d);
+  if (fp === undefined) {
+    fp = hash('sha256', fingerprintParts(d).join('\u0000'), 'hex').slice(0, 24);
+    computed.set(d, fp);
+  }
+  return fp;
 }

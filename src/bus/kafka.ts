@@ -189,6 +189,10 @@ export class KafkaBus implements EventBus {
     return this.consumer.progress.state();
   }
 
+  generation(): number {
+    return this.consumer.rebalances;
+  }
+
   stats(): KafkaBusStats {
     return {
       published: this.published,
@@ -387,6 +391,11 @@ class GroupConsumer<T> {
 
   private heartbeatIntervalMs(): number {
     return this.options.heartbeatIntervalMs ?? Math.min(3_000, Math.max(500, (this.options.sessionTimeoutMs ?? 10_000) / 10));
+  }
+
+  /** Group joins so far: each may have moved partitions. */
+  get rebalances(): number {
+    return this.counts.rebalances;
   }
 
   stats(): Omit<KafkaBusStats, 'published' | 'publishErrors'> {

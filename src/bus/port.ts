@@ -22,6 +22,12 @@ export interface EventBus {
   capacity?(): number;
   /** Whether publish can currently succeed; used by /readyz. */
   health(): BusHealth;
+  /**
+   * A number that changes whenever the partitions this consumer holds may have changed (Kafka: each
+   * rebalance). Absent: they never change (one consumer takes every event). What a replica knows
+   * about the keys it was handed (the correlator's pods without sessions) holds only while it is unchanged.
+   */
+  generation?(): number;
   /** Whether the consumer has started and moves; /readyz reports one that is stuck. */
   progress(): ConsumerProgress;
   /** Stops consuming after in-flight handlers finish, commits, disconnects. */

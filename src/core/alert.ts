@@ -236,6 +236,8 @@ export interface AlertIncident {
   chainCompletedBy?: string;
   /** The incident's latest timeline entries, oldest first (for the parent message). */
   timeline?: { time: string; source: EventSource; rule: string; user?: string }[];
+  /** Set when this incident was merged into another (an alert linked them): the one it goes on as. */
+  mergedInto?: string;
 }
 
 export interface Alert {

@@ -30,22 +30,29 @@ export function runtimeTarget(event: SecurityEvent): RuntimeTarget | undefined {
   const { cluster, namespace, pod } = event.k8s;
   if (!f || f.source === 'k8s_audit' || !namespace || !pod || event.k8s.containerId === 'host') return undefined;
   const fields = f.fields;
-  const names = [fields['proc.name'], fields['proc.pname'], event.process?.cmdline?.split(' ')[0]]
-    .concat(
-      Object.keys(fields)
-        .filter((k) => k.startsWith('proc.aname['))
-        .map((k) => fields[k]),
-    )
-    .filter((n): n is string => typeof n === 'string' && n !== '' && n !== '<NA>');
+  const names: string[] = [];
+  const add = (n: unknown) => {
+    if (typeof n === 'string' && n !== '' && n !== '<NA>') names.push(n);
+  };
+  add(fields['proc.name']);
+  add(fields['proc.pname']);
+  const cmdline = event.process?.cmdline;
+  if (cmdline) add(cmdline.slice(0, cmdline.indexOf(' ') >>> 0));
+  for (const k in fields) if (k.startsWith('proc.aname[')) add(fields[k]);
   const auditID = execAuditID(fields);
   return {
     key: podKey(cluster, namespace, pod),
     ...(event.k8s.container ? { container: event.k8s.container } : {}),
-    timeMs: Number(BigInt(event.timeNs) / 1_000_000n),
+    timeMs: nsToMs(event.timeNs),
     ...(auditID ? { execAuditID: auditID } : {}),
     names,
     ...(typeof event.process?.tty === 'number' ? { tty: event.process.tty !== 0 } : {}),
   };
+}
+
+/** Whole milliseconds of a nanosecond count written in decimal (BigInt-free: this runs for every runtime event). */
+function nsToMs(ns: string): number {
+  return ns.length > 6 ? Number(ns.slice(0, -6)) : 0;
 }
 
 function execAuditID(fields: Record<string, string | number | boolean | null>): string | undefined {

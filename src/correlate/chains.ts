@@ -149,7 +149,12 @@ function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
  * ones for later steps (ties in time keep timeline order), variables agreeing, within the span.
  * A depth-first search; the timeline is bounded, so is the search.
  */
-export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[], last?: AlertFacts): ChainMatch | undefined {
+export function matchChain(
+  chain: ChainDef,
+  timeline: readonly AlertFacts[],
+  last?: AlertFacts,
+  member?: AlertFacts,
+): ChainMatch | undefined {
   // With `last`, only matches that end at that alert count (an incident's newest member: any match
   // without it was looked for when the earlier members arrived).
   if (last && !stepAdmits(chain.steps.at(-1)!, last)) return undefined;
@@ -158,6 +163,12 @@ export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[], las
   // per chain for a new member of a 50-member incident; bench/correlate.js).
   const lastIndex = last ? timeline.indexOf(last) : -1;
   if (last && lastIndex === -1) return undefined;
+  // With `member` (a late member, not the newest), only matches that include it count: any other
+  // was looked for when its own last member arrived. A partial match without it cannot pass it by.
+  const memberIndex = member ? timeline.indexOf(member) : -1;
+  // The last step `member` can take: a partial match without it past that step cannot include it any more.
+  const memberLastStep = member ? chain.steps.findLastIndex((s) => stepAdmits(s, member)) : -1;
+  if (member && (memberIndex === -1 || memberLastStep === -1)) return undefined;
   // Once per call, not per alert tried: the search runs for every chain on every new member.
   const equal = chain.steps.map((s) => Object.entries(s.equal));
   const differ = chain.steps.map((s) => Object.entries(s.differ));
@@ -167,30 +178,35 @@ export function matchChain(chain: ChainDef, timeline: readonly AlertFacts[], las
     from: number,
     vars: Record<string, string>,
     startMs: number,
+    hasMember: boolean,
   ): Record<string, string> | undefined => {
-    if (stepIndex === chain.steps.length) return vars;
+    if (stepIndex === chain.steps.length) return member && !hasMember ? undefined : vars;
     const s = chain.steps[stepIndex]!;
     const isLast = stepIndex === chain.steps.length - 1;
-    const begin = last && isLast ? Math.max(from, lastIndex) : from;
-    const end = !last ? timeline.length : isLast ? lastIndex + 1 : lastIndex;
+    // The last step of a match still without `member` can only be `member` itself.
+    const only = last && isLast ? lastIndex : member && isLast && !hasMember ? memberIndex : -1;
+    const begin = only !== -1 ? Math.max(from, only) : from;
+    const end = only !== -1 ? only + 1 : last ? lastIndex : timeline.length;
     for (let i = begin; i < end; i++) {
       const a = timeline[i]!;
       if (stepIndex > 0 && a.timeMs - startMs > chain.maxSpanMs) break;
+      if (member && !hasMember && i > memberIndex) break;
       if (last && (isLast ? a !== last : a === last)) continue;
+      if (member && !hasMember && a !== member && stepIndex >= memberLastStep) continue;
       if (!stepAdmits(s, a)) continue;
       if (!equal[stepIndex]!.every(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
       if (differ[stepIndex]!.some(([v, fact]) => factValues(a, fact).includes(vars[v]!))) continue;
       if (differ[stepIndex]!.some(([, fact]) => factValues(a, fact).length === 0)) continue;
       for (const next of bindings(s, a, vars)) {
         picked.push(a.fingerprint);
-        const found = search(stepIndex + 1, i + 1, next, stepIndex === 0 ? a.timeMs : startMs);
+        const found = search(stepIndex + 1, i + 1, next, stepIndex === 0 ? a.timeMs : startMs, hasMember || a === member);
         if (found) return found;
         picked.pop();
       }
     }
     return undefined;
   };
-  const variables = search(0, 0, {}, 0);
+  const variables = search(0, 0, {}, 0, false);
   return variables ? { chain, fingerprints: [...picked], variables } : undefined;
 }
 

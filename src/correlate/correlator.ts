@@ -6,7 +6,7 @@ import type { StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
 import { incidentRef, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
-import { ParsedCache, PodIndex, readList, updateList } from './state';
+import { GenerationalCache, ParsedCache, PodIndex, updateList } from './state';
 
 export interface CorrelatorOptions extends AttributionOptions {
   waitForAuditMs: number;
@@ -24,6 +24,8 @@ export interface CorrelatorDeps {
   incidents?: IncidentTracker;
   /** An incident gained a member other than its first: its parent message is updated in place. */
   incidentGrew?: (incident: AlertIncident) => void;
+  /** The bus's partition generation (`EventBus.generation`); absent: this replica sees every pod. */
+  generation?: () => number;
   log?: Pick<Logger, 'warn'>;
 }
 
@@ -76,12 +78,25 @@ const PENDING_ALERT = 'corr:ra:';
 export class Correlator {
   private readonly pods: PodIndex;
   private readonly sessions = new ParsedCache<Session[]>(4096);
+  private readonly pending = new ParsedCache<PendingAlert[]>(4096);
+  /**
+   * Pods the store had no sessions for when this replica last looked, with the bus generation then:
+   * a runtime alert there skips the store read (the fast negative path). Sound because an exec's
+   * audit event and the Falco events of its pod share a partition key: while this replica holds the
+   * pod's partition (the generation is unchanged) every session of the pod is observed here first,
+   * and observing one drops the pod from this map. After a rebalance (or a restart: the map is
+   * empty) the store is read again. Bounded like the pods this replica tracks.
+   */
+  private readonly noSessions: GenerationalCache<number>;
+  /** The runtime side of the join, computed once per event for `correlate` and `track`. */
+  private readonly targets = new GenerationalCache<RuntimeTarget | null>(512);
 
   constructor(
     private readonly deps: CorrelatorDeps,
     private readonly options: CorrelatorOptions,
   ) {
     // Evicting a pod forgets its sessions and its list of pending alerts (their own keys expire by TTL).
+    this.noSessions = new GenerationalCache(options.maxPods);
     this.pods = new PodIndex(options.maxPods, (pod) => {
       void Promise.all([deps.store.delete(SESSIONS + pod), deps.store.delete(PENDING + pod)]).catch(() => undefined);
     });
@@ -96,21 +111,28 @@ export class Correlator {
     if (!found) return;
     const { key, session } = found;
     this.pods.touch(key);
-    const sessions = await updateList<Session>(this.deps.store, SESSIONS + key, this.sessionTtlMs, (current) => {
-      const latest = Math.max(session.start, ...current.map((s) => s.start));
-      const kept = expireSessions(current, latest, this.options.maxSessionMs, this.options.lateAuditMs + this.options.skewMs);
-      return addSession(kept, session, this.options.maxSessionsPerPod);
-    });
+    this.noSessions.delete(key);
+    const sessions = await updateList<Session>(
+      this.deps.store,
+      SESSIONS + key,
+      this.sessionTtlMs,
+      (current) => {
+        const latest = Math.max(session.start, ...current.map((s) => s.start));
+        const kept = expireSessions(current, latest, this.options.maxSessionMs, this.options.lateAuditMs + this.options.skewMs);
+        return addSession(kept, session, this.options.maxSessionsPerPod);
+      },
+      this.sessions,
+    );
     await this.reattribute(key, sessions);
   }
 
   async correlate(detection: Detection, enrichment: Enrichment): Promise<Correlation> {
-    const target = runtimeTarget(detection.event);
+    const target = this.targetOf(detection.event);
     let attribution: Attribution | undefined;
     if (target) {
-      const raw = await this.deps.store.get(SESSIONS + target.key);
-      const sessions = raw === undefined ? [] : this.sessions.parse(target.key, raw);
-      attribution = await this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options));
+      const sessions = await this.sessionsOf(target.key);
+      if (sessions.length)
+        attribution = await this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options));
     }
     const incident = await this.joinIncident({ ...detection, fingerprint: fingerprint(detection), enrichment, attribution });
     return {
@@ -120,19 +142,39 @@ export class Correlator {
     };
   }
 
+  private async sessionsOf(key: string): Promise<Session[]> {
+    const generation = this.deps.generation?.() ?? 0;
+    if (this.noSessions.get(key) === generation) return [];
+    const raw = await this.deps.store.get(SESSIONS + key);
+    if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
+    this.noSessions.set(key, generation);
+    return [];
+  }
+
+  /** `runtimeTarget`, once per event: `track` sees the alert's copy of the event `correlate` saw. */
+  private targetOf(event: SecurityEvent): RuntimeTarget | undefined {
+    const cached = this.targets.get(event.id);
+    if (cached !== undefined) return cached ?? undefined;
+    const target = runtimeTarget(event);
+    this.targets.set(event.id, target ?? null);
+    return target;
+  }
+
   private async joinIncident(
     alert: Parameters<IncidentTracker['add']>[0],
     changedMember = false,
   ): Promise<AlertIncident | undefined> {
     if (!this.deps.incidents) return undefined;
-    const { incident, created, changed } = await this.deps.incidents.add(alert, changedMember);
+    const { incident, created, changed, absorbed } = await this.deps.incidents.add(alert, changedMember);
     const ref = incidentRef(incident);
     if (changed && !created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
+    // An absorbed incident's parent message is updated once more, to say which incident it went into.
+    for (const gone of absorbed) this.deps.incidentGrew?.({ ...incidentRef(gone), mergedInto: incident.id });
     return ref;
   }
 
   async track(alert: Alert): Promise<void> {
-    const target = runtimeTarget(alert.event);
+    const target = this.targetOf(alert.event);
     // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
     if (target && alert.count === 1 && alert.attribution?.confidence !== 'exact') {
       this.pods.touch(target.key);
@@ -147,16 +189,20 @@ export class Correlator {
         JSON.stringify(slim(alert)),
         this.options.lateAuditMs,
       );
-      await updateList<PendingAlert>(this.deps.store, PENDING + target.key, this.options.lateAuditMs, (current) => [
-        ...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)),
-        entry,
-      ]);
+      await updateList<PendingAlert>(
+        this.deps.store,
+        PENDING + target.key,
+        this.options.lateAuditMs,
+        (current) => [...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)), entry],
+        this.pending,
+      );
     }
   }
 
   /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
   private async reattribute(key: string, sessions: Session[]): Promise<void> {
-    const pending = await readList<PendingAlert>(this.deps.store, PENDING + key);
+    const raw = await this.deps.store.get(PENDING + key);
+    const pending = raw === undefined ? [] : this.pending.parse(PENDING + key, raw);
     const changed: { entry: PendingAlert; alert: Alert }[] = [];
     for (const entry of pending) {
       const next = attribute(entry.target, sessions, this.options);
@@ -170,10 +216,15 @@ export class Correlator {
       changed.push({ entry: { ...entry, ...(attribution ? { attribution: summary(attribution)! } : {}) }, alert });
     }
     if (changed.length === 0) return;
-    await updateList<PendingAlert>(this.deps.store, PENDING + key, this.options.lateAuditMs, (current) =>
-      current.map(
-        (p) => changed.find((c) => c.entry.fingerprint === p.fingerprint && c.entry.firstSeen === p.firstSeen)?.entry ?? p,
-      ),
+    await updateList<PendingAlert>(
+      this.deps.store,
+      PENDING + key,
+      this.options.lateAuditMs,
+      (current) =>
+        current.map(
+          (p) => changed.find((c) => c.entry.fingerprint === p.fingerprint && c.entry.firstSeen === p.firstSeen)?.entry ?? p,
+        ),
+      this.pending,
     );
     for (const { alert } of changed) {
       await this.deps.store.set(

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { AlertIncident } from '../core/alert';
 import { priorityRank, type Priority } from '../core/priority';
 import type { StateStore } from '../store/port';
 import { chainSeverity, matchChain, type ChainDef } from './chains';
 import { factsOf, type AlertFacts, type FactSource } from './facts';
-import { ParsedCache } from './state';
+import { GenerationalCache, ParsedCache, updateList } from './state';
 
 /**
  * Alerts that share a pod or a subject within the window, as one story. `timeline` is oldest first
@@ -32,13 +32,15 @@ export interface Incident {
   parent: string;
   /** The member whose arrival completed the chain. */
   chainCompletedBy?: string;
+  /** Incidents merged into this one (an alert linked them), with the alerts each brought. */
+  mergedFrom?: Record<string, number>;
 }
 
 export interface IncidentOptions {
   windowMs: number;
   maxAlerts: number;
   chains: readonly ChainDef[];
-  /** Incidents kept for listing (this replica's recent ones). */
+  /** Incidents kept for listing (`GET /v1/incidents`, from the state store) and cached parsed. */
   recent: number;
 }
 
@@ -46,8 +48,17 @@ const LIST_MAX = 32;
 /** Timeline entries an alert carries of its incident (the parent message shows them). */
 const TIMELINE_SHOWN = 5;
 const INCIDENT = 'corr:i:';
+const ENTRY = 'corr:ie:';
 const BY_KEY = 'corr:ik:';
+const LISTING = 'corr:il:';
+/** Listing shards: creating incidents on several replicas at once contends for one record less. */
+const LISTING_SHARDS = 8;
+const LISTING_TTL_MS = 24 * 3_600_000;
 const CAS_ATTEMPTS = 8;
+/** Redirects followed from an absorbed incident to its survivor (merges chain: each survivor is older). */
+const MAX_REDIRECTS = 8;
+/** Timeline entries cached parsed (they never change: an entry's key is its text's hash). */
+const ENTRY_CACHE = 8192;
 
 /** Users whose activity is the cluster running itself: they do not tie alerts together. */
 function joinsBySubject(user: string): boolean {
@@ -78,9 +89,14 @@ function incidentId(f: AlertFacts): string {
   return 'inc-' + createHash('sha256').update(`${f.fingerprint}\0${f.timeMs}`).digest('hex').slice(0, 16);
 }
 
+/** The list with the new values; the very same array when none is new (its stored text is reused). */
 function addUnique(list: string[], values: string[]): string[] {
-  const out = [...list];
-  for (const v of values) if (!out.includes(v) && out.length < LIST_MAX) out.push(v);
+  let out = list;
+  for (const v of values) {
+    if (out.includes(v) || out.length >= LIST_MAX) continue;
+    if (out === list) out = [...list];
+    out.push(v);
+  }
   return out;
 }
 
@@ -132,11 +148,12 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   next.chain = null;
   delete next.chainMatch;
   delete next.chainCompletedBy;
-  // The newest member can only complete a chain as its last step; a late one (not newest) may fit anywhere.
+  // The newest member can only complete a chain as its last step; a late one (not newest) may fit
+  // anywhere, but a match has to include it (any other was looked for before).
   const newest = timeline.at(-1) === f ? f : undefined;
   for (const chain of options.chains) {
     if (!chain.enabled) continue;
-    const match = matchChain(chain, timeline, newest);
+    const match = matchChain(chain, timeline, newest, newest ? undefined : f);
     if (!match) continue;
     next.chain = chain.chain;
     next.severity = chainSeverity(chain, memberSeverity);
@@ -152,30 +169,83 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   return next;
 }
 
-/**
- * Each timeline entry's JSON, by the (never mutated) facts object: a new member re-serialises only
- * itself and the small head, not the up to `maxAlerts` entries before it. The record is ~12 KB at
- * 50 members; stringifying it whole on every new member was most of the incident cost (bench/correlate.js).
- * Weak, so entries dropped from every cached incident go with them.
- */
-const entryText = new WeakMap<AlertFacts, string>();
-
-/** The incident as stored: `JSON.stringify(incident)` but for key order, from cached entry texts. */
-export function serialiseIncident(incident: Incident): string {
-  const { timeline, ...head } = incident;
-  const entries = timeline.map((t) => {
-    let text = entryText.get(t);
-    if (text === undefined) {
-      text = JSON.stringify(t);
-      entryText.set(t, text);
-    }
-    return text;
-  });
-  // The head always has fields (`id` first), so it ends in `}` after at least one of them.
-  return `${JSON.stringify(head).slice(0, -1)},"timeline":[${entries.join(',')}]}`;
+function sameEntry(a: AlertFacts, b: AlertFacts): boolean {
+  return a.fingerprint === b.fingerprint && a.timeMs === b.timeMs;
 }
 
+/**
+ * Pure: the survivor with an absorbed incident's members (an alert linked the two). Merging the
+ * same absorbed incident again (it grew meanwhile, on another replica) adds only what it gained:
+ * `mergedFrom` remembers what each brought. A chain either had stays; otherwise the merged timeline
+ * is searched whole, since the two halves of a chain may have been apart until now.
+ */
+export function mergeIncidents(survivor: Incident, absorbed: Incident, options: IncidentOptions): Incident {
+  const counted = survivor.mergedFrom?.[absorbed.id] ?? 0;
+  const timeline = [...survivor.timeline];
+  for (const t of absorbed.timeline) if (!timeline.some((s) => sameEntry(s, t))) timeline.push(t);
+  timeline.sort((a, b) => a.timeMs - b.timeMs);
+  while (timeline.length > options.maxAlerts) timeline.shift();
+  const memberSeverity =
+    priorityRank(absorbed.memberSeverity) > priorityRank(survivor.memberSeverity)
+      ? absorbed.memberSeverity
+      : survivor.memberSeverity;
+  const alerts = [...survivor.alerts];
+  for (const a of absorbed.alerts) if (!alerts.includes(a) && alerts.length < options.maxAlerts) alerts.push(a);
+  const next: Incident = {
+    ...survivor,
+    memberSeverity,
+    severity: memberSeverity,
+    alerts,
+    alertCount: survivor.alertCount - counted + absorbed.alertCount,
+    pods: addUnique(survivor.pods, absorbed.pods),
+    subjects: addUnique(survivor.subjects, absorbed.subjects),
+    timeline,
+    firstTime: absorbed.firstMs < survivor.firstMs ? absorbed.firstTime : survivor.firstTime,
+    firstMs: Math.min(survivor.firstMs, absorbed.firstMs),
+    lastTime: absorbed.lastMs > survivor.lastMs ? absorbed.lastTime : survivor.lastTime,
+    lastMs: Math.max(survivor.lastMs, absorbed.lastMs),
+    mergedFrom: { ...survivor.mergedFrom, [absorbed.id]: absorbed.alertCount },
+  };
+  const kept = survivor.chain && survivor.chainMatch ? survivor : absorbed.chain && absorbed.chainMatch ? absorbed : undefined;
+  if (kept) {
+    next.chain = kept.chain;
+    next.chainMatch = kept.chainMatch!;
+    if (kept.chainCompletedBy) next.chainCompletedBy = kept.chainCompletedBy;
+    else delete next.chainCompletedBy;
+  } else {
+    for (const chain of options.chains) {
+      if (!chain.enabled) continue;
+      const match = matchChain(chain, timeline);
+      if (!match) continue;
+      next.chain = chain.chain;
+      next.chainMatch = {
+        name: chain.name,
+        alerts: match.fingerprints,
+        variables: match.variables,
+        ...(chain.runbook ? { runbook: chain.runbook } : {}),
+      };
+      next.chainCompletedBy = match.fingerprints.at(-1)!;
+      break;
+    }
+  }
+  const chain = next.chain ? options.chains.find((c) => c.chain === next.chain) : undefined;
+  if (chain) next.severity = chainSeverity(chain, memberSeverity);
+  return next;
+}
+
+/** By incident object (never mutated once made): every occurrence of a member carries the same reference. */
+const refs = new WeakMap<Incident, AlertIncident>();
+
 export function incidentRef(incident: Incident): AlertIncident {
+  let ref = refs.get(incident);
+  if (!ref) {
+    ref = makeRef(incident);
+    refs.set(incident, ref);
+  }
+  return ref;
+}
+
+function makeRef(incident: Incident): AlertIncident {
   return {
     id: incident.id,
     parent: incident.parent,
@@ -193,96 +263,341 @@ export function incidentRef(incident: Incident): AlertIncident {
 }
 
 /**
- * Incidents in the state store: `corr:i:<id>` holds the incident, `corr:ik:<key>` the incident a pod
- * or subject key currently belongs to. Both expire a window after the last member. Updated by
- * compare-and-set, so replicas agree; event time decides membership.
+ * What `corr:i:<id>` holds: the incident without its timeline, which is kept entry by entry under
+ * `corr:ie:<hash of the entry's text>` (written once, never changed, shared by a merged incident),
+ * so a new member writes its own entry and a small head instead of the whole incident. An absorbed
+ * incident's head says where it went.
+ */
+interface IncidentHead extends Omit<Incident, 'timeline'> {
+  entries: string[];
+  mergedInto?: string;
+}
+
+interface EntryMeta {
+  text: string;
+  key: string;
+  /** The store the entry is known to be in (written or read there): not written again. */
+  storedIn?: StateStore;
+}
+
+/**
+ * An entry's text and key, on the (never mutated) facts object itself under a non-enumerable symbol
+ * (JSON and test equality do not see it): each is serialised and hashed once, and the head's entry
+ * list is read off its members without a WeakMap lookup each (those were a tenth of a new member's cost).
+ */
+const META = Symbol('incident entry');
+
+function entryOf(t: AlertFacts): EntryMeta {
+  const known = (t as AlertFacts & { [META]?: EntryMeta })[META];
+  if (known) return known;
+  const text = JSON.stringify(t);
+  return withMeta(t, { text, key: hash('sha256', text, 'base64url').slice(0, 22) });
+}
+
+function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
+  Object.defineProperty(t, META, { value: meta, enumerable: false });
+  return meta;
+}
+
+/** The JSON of a list the head holds, by array (never mutated once in an incident): unchanged lists are not serialised again. */
+const listText = new WeakMap<string[], string>();
+
+function listJson(list: string[]): string {
+  let text = listText.get(list);
+  if (text === undefined) {
+    text = JSON.stringify(list);
+    listText.set(list, text);
+  }
+  return text;
+}
+
+/**
+ * The incident's head as stored: the incident but for its timeline, which it names by entry keys
+ * (`IncidentHead`). Written on every new member, so the long lists are assembled from cached texts:
+ * entry keys are base64url (nothing to escape), member lists keep their text while unchanged.
+ */
+export function serialiseHead(incident: Incident, mergedInto?: string): string {
+  const { timeline, alerts, pods, subjects, ...rest } = incident;
+  const head = JSON.stringify(mergedInto ? { ...rest, mergedInto } : rest);
+  const entries = timeline.length ? `["${timeline.map((t) => entryOf(t).key).join('","')}"]` : '[]';
+  // `rest` always has fields (`id` first), so its text ends in `}` after at least one of them.
+  return `${head.slice(0, -1)},"alerts":${listJson(alerts)},"pods":${listJson(pods)},"subjects":${listJson(subjects)},"entries":${entries}}`;
+}
+
+interface Loaded {
+  /** The head's text as read (what a compare-and-set expects). */
+  raw: string;
+  incident: Incident;
+  mergedInto?: string;
+}
+
+/**
+ * Incidents in the state store: `corr:i:<id>` holds the incident's head, `corr:ie:<key>` its timeline
+ * entries, `corr:ik:<key>` the incident a pod or subject key currently belongs to, and `corr:il:<n>`
+ * the recent incidents for listing. Heads and keys expire a window after the last member. Heads are
+ * updated by compare-and-set, so replicas agree; event time decides membership. An alert that links
+ * two incidents merges them: the older one (first event time, then id) survives, the other redirects.
  */
 export class IncidentTracker {
-  private readonly recentIds = new Map<string, true>();
-  private readonly parsed: ParsedCache<Incident>;
+  /** Heads as read, with the incident assembled from them (reading an unchanged head again is a string comparison). */
+  private readonly parsed: ParsedCache<Loaded>;
+  private readonly entries = new GenerationalCache<AlertFacts>(ENTRY_CACHE);
   /** The incident each recently seen fingerprint joined: a repeat occurrence goes straight to it. */
-  private readonly memberOf = new Map<string, string>();
+  private readonly memberOf: GenerationalCache<string>;
+  private readonly entryTtlMs: number;
+  private readonly listing = new ParsedCache<[string, number][]>(LISTING_SHARDS);
 
   constructor(
     private readonly store: StateStore,
     private readonly options: IncidentOptions,
   ) {
-    this.parsed = new ParsedCache<Incident>(options.recent);
+    this.parsed = new ParsedCache<Loaded>(options.recent);
+    this.memberOf = new GenerationalCache(options.recent * 10);
+    // An entry must outlive the chains that may start at it, as well as its incident's window.
+    this.entryTtlMs = options.windowMs * 2 + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
   }
 
-  /** Puts the alert (or detection about to become one) into its incident; the incident as it now stands. */
-  async add(alert: FactSource, changedMember = false): Promise<{ incident: Incident; created: boolean; changed: boolean }> {
+  private get ttlMs(): number {
+    return this.options.windowMs * 2;
+  }
+
+  /**
+   * Puts the alert (or detection about to become one) into its incident; the incident as it now
+   * stands, and the incidents this alert merged into it (each as it stands, redirecting).
+   */
+  async add(
+    alert: FactSource,
+    changedMember = false,
+  ): Promise<{ incident: Incident; created: boolean; changed: boolean; absorbed: Incident[] }> {
     // A repeat of a member (a deduplicated occurrence) changes nothing: no write, no update. Past
     // `maxAlerts` members only this replica's memory tells a repeat from a new member. A member whose
     // facts changed (a late attribution) is written again, its timeline entry replaced.
     const known = changedMember ? undefined : this.memberOf.get(alert.fingerprint);
     if (known) {
       const incident = await this.get(known);
-      if (incident) return { incident, created: false, changed: false };
+      if (incident) return { incident, created: false, changed: false, absorbed: [] };
     }
     const facts = factsOf(alert);
     const keys = incidentKeys(facts);
-    const ttl = this.options.windowMs * 2;
     const ids = new Set<string>();
     for (const key of keys.lookup) {
       const id = await this.store.get(BY_KEY + key);
       if (id) ids.add(id);
     }
     const candidates: Incident[] = [];
+    const loaded = new Map<string, Loaded>();
     for (const id of ids) {
-      const found = await this.get(id);
-      if (found && facts.timeMs <= found.lastMs + this.options.windowMs && facts.timeMs >= found.firstMs - this.options.windowMs)
+      const head = await this.load(id);
+      if (head) loaded.set(head.incident.id, head);
+      const found = head?.incident;
+      if (
+        found &&
+        !candidates.some((c) => c.id === found.id) &&
+        facts.timeMs <= found.lastMs + this.options.windowMs &&
+        facts.timeMs >= found.firstMs - this.options.windowMs
+      )
         candidates.push(found);
     }
-    candidates.sort((a, b) => a.firstMs - b.firstMs || (a.id < b.id ? -1 : 1));
-    const chosen = candidates[0];
+    candidates.sort(olderFirst);
+    let chosen = candidates[0];
+    const absorbed: Incident[] = [];
+    if (chosen && candidates.length > 1) {
+      const merged = await this.merge(chosen, candidates.slice(1));
+      chosen = merged.survivor;
+      absorbed.push(...merged.absorbed);
+    }
     if (!changedMember && chosen && chosen.alerts.includes(facts.fingerprint)) {
       this.rememberMember(facts.fingerprint, chosen.id);
-      return { incident: chosen, created: false, changed: false };
+      for (const k of keys.join) await this.store.set(BY_KEY + k, chosen.id, this.ttlMs);
+      return { incident: chosen, created: false, changed: absorbed.length > 0, absorbed };
     }
-    let created = false;
-    let incident: Incident | undefined;
-    const key = chosen ? INCIDENT + chosen.id : INCIDENT + incidentId(facts);
-    for (let attempt = 0; attempt < CAS_ATTEMPTS && !incident; attempt++) {
-      const raw = await this.store.get(key);
-      const before = raw === undefined ? undefined : this.parsed.parse(key.slice(INCIDENT.length), raw);
-      const next = withMember(before, facts, this.options);
-      const text = serialiseIncident(next);
-      const ok = raw === undefined ? await this.store.setIfAbsent(key, text, ttl) : await this.store.replace(key, raw, text, ttl);
-      if (ok) {
-        incident = next;
-        created = raw === undefined;
-        this.parsed.put(next.id, text, next);
+    const { incident, created } = await this.update(
+      chosen?.id ?? incidentId(facts),
+      (before) => withMember(before, facts, this.options),
+      absorbed.length ? undefined : chosen && loaded.get(chosen.id),
+    );
+    for (const k of keys.join) await this.store.set(BY_KEY + k, incident.id, this.ttlMs);
+    if (created) await this.listNew(incident);
+    this.rememberMember(facts.fingerprint, incident.id);
+    return { incident, created, changed: true, absorbed };
+  }
+
+  /** The incident, following an absorbed one to the incident it was merged into. */
+  async get(id: string): Promise<Incident | undefined> {
+    return (await this.load(id))?.incident;
+  }
+
+  /**
+   * Recent incidents from the state store (every replica lists the same), newest first by first
+   * event time, each once (an absorbed incident is listed as its survivor), at most `limit`.
+   */
+  async list(limit: number): Promise<Incident[]> {
+    const shards = await Promise.all(
+      Array.from({ length: LISTING_SHARDS }, async (_, n) => {
+        const raw = await this.store.get(LISTING + n);
+        return raw === undefined ? [] : (JSON.parse(raw) as [string, number][]);
+      }),
+    );
+    const listed = shards.flat().sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1));
+    const out: Incident[] = [];
+    const seen = new Set<string>();
+    // Read side by side, as many as are still missing at a time (expired and absorbed ones are skipped).
+    for (let at = 0; at < listed.length && out.length < limit;) {
+      const batch = listed.slice(at, at + limit - out.length);
+      at += batch.length;
+      for (const incident of await Promise.all(batch.map(([id]) => this.get(id)))) {
+        if (!incident || seen.has(incident.id) || out.length >= limit) continue;
+        seen.add(incident.id);
+        out.push(incident);
       }
     }
-    if (!incident) throw new Error(`incident ${key} kept changing under us`);
-    for (const k of keys.join) await this.store.set(BY_KEY + k, incident.id, ttl);
-    this.remember(incident.id);
-    this.rememberMember(facts.fingerprint, incident.id);
-    return { incident, created, changed: true };
+    return out;
   }
 
-  async get(id: string): Promise<Incident | undefined> {
-    const raw = await this.store.get(INCIDENT + id);
-    return raw === undefined ? undefined : this.parsed.parse(id, raw);
+  /** Lists a new incident in its shard (newest kept); listing is best effort, the incident stands either way. */
+  private async listNew(incident: Incident): Promise<void> {
+    const shard = LISTING + (parseInt(incident.id.slice(-4), 16) % LISTING_SHARDS);
+    const perShard = Math.ceil(this.options.recent / LISTING_SHARDS);
+    await updateList<[string, number]>(
+      this.store,
+      shard,
+      LISTING_TTL_MS,
+      (current) =>
+        [...current.filter((e) => e[0] !== incident.id), [incident.id, incident.firstMs] as [string, number]]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, perShard),
+      this.listing,
+    ).catch(() => undefined);
   }
 
-  /** This replica's recent incidents, newest change first. */
-  async list(limit: number): Promise<Incident[]> {
-    const ids = [...this.recentIds.keys()].reverse().slice(0, limit);
-    const found = await Promise.all(ids.map((id) => this.get(id)));
-    return found.filter((i): i is Incident => i !== undefined);
+  /**
+   * Merges the absorbed incidents into the survivor: first the survivor takes their members, then
+   * each absorbed head is marked with where it went (compare-and-set, so a member another replica
+   * added meanwhile is merged again rather than lost). A crash in between leaves both incidents
+   * standing, the survivor already holding the members: the next alert that links them finishes it.
+   */
+  private async merge(survivorFallback: Incident, absorbed: Incident[]): Promise<{ survivor: Incident; absorbed: Incident[] }> {
+    let survivorId = survivorFallback.id;
+    let survivor: Incident | undefined;
+    const gone: Incident[] = [];
+    for (const first of absorbed) {
+      let current: Incident = first;
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        const fallback = survivor ?? survivorFallback;
+        const into = await this.update(survivorId, (s) => mergeIncidents(s ?? fallback, current, this.options));
+        survivor = into.incident;
+        survivorId = survivor.id;
+        const loaded = await this.store.get(INCIDENT + current.id);
+        if (loaded === undefined) break;
+        const head = await this.parse(current.id, loaded);
+        if (head.mergedInto) break;
+        if (head.incident.alertCount !== current.alertCount || head.incident.lastMs !== current.lastMs) {
+          current = head.incident; // it grew since: merge what it gained, then mark it
+          continue;
+        }
+        const text = serialiseHead(head.incident, survivorId);
+        if (await this.store.replace(INCIDENT + current.id, loaded, text, this.ttlMs)) {
+          this.parsed.put(current.id, text, { raw: text, incident: head.incident, mergedInto: survivorId });
+          gone.push(head.incident);
+          break;
+        }
+      }
+    }
+    return { survivor: survivor ?? survivorFallback, absorbed: gone };
+  }
+
+  /** Read-modify-write of one incident's head by compare-and-set (following redirects), entries written first. */
+  private async update(
+    id: string,
+    change: (before: Incident | undefined) => Incident,
+    /** The head as just read, for the first attempt (saves reading it again). */
+    current?: Loaded,
+  ): Promise<{ incident: Incident; created: boolean }> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const before = attempt === 0 && current ? current : await this.load(id);
+      const key = INCIDENT + (before?.incident.id ?? id);
+      const next = change(before?.incident);
+      let added = 0;
+      for (const t of next.timeline) {
+        const entry = entryOf(t);
+        if (entry.storedIn === this.store) continue;
+        await this.store.set(ENTRY + entry.key, entry.text, this.entryTtlMs);
+        this.cacheEntry(entry.key, t);
+        added++;
+      }
+      const text = serialiseHead(next);
+      const ok =
+        before === undefined
+          ? await this.store.setIfAbsent(key, text, this.ttlMs)
+          : await this.store.replace(key, before.raw, text, this.ttlMs);
+      if (ok) {
+        this.parsed.put(next.id, text, { raw: text, incident: next });
+        // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once.
+        const previous = before?.incident.timeline ?? [];
+        if (previous.length + added > next.timeline.length) {
+          const kept = new Set(next.timeline);
+          for (const t of previous) {
+            if (kept.has(t)) continue;
+            const entry = entryOf(t).key;
+            this.entries.delete(entry);
+            await this.store.delete(ENTRY + entry);
+          }
+        }
+        return { incident: next, created: before === undefined };
+      }
+    }
+    throw new Error(`incident ${id} kept changing under us`);
+  }
+
+  /** The head under `id` and its incident, following redirects; undefined when it expired. */
+  private async load(id: string): Promise<Loaded | undefined> {
+    for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
+      const raw = await this.store.get(INCIDENT + id);
+      if (raw === undefined) return undefined;
+      const loaded = await this.parse(id, raw);
+      if (loaded.mergedInto === undefined) return loaded;
+      id = loaded.mergedInto;
+    }
+    return undefined;
+  }
+
+  private async parse(id: string, raw: string): Promise<Loaded> {
+    const hit = this.parsed.peek(id, raw);
+    if (hit) return hit;
+    const { entries, mergedInto, ...head } = JSON.parse(raw) as IncidentHead;
+    // Entries are immutable: only those this replica has not seen (another replica wrote them) are
+    // read. A redirect's timeline is not needed (its survivor holds it).
+    const timeline = await Promise.all(
+      (mergedInto ? [] : entries).map(async (key) => {
+        const cached = this.entries.get(key);
+        if (cached) return cached;
+        const text = await this.store.get(ENTRY + key);
+        if (text === undefined) return undefined; // expired: the timeline goes on without it
+        const t = JSON.parse(text) as AlertFacts;
+        withMeta(t, { text, key, storedIn: this.store });
+        this.cacheEntry(key, t);
+        return t;
+      }),
+    );
+    const loaded: Loaded = {
+      raw,
+      incident: { ...head, timeline: timeline.filter((t): t is AlertFacts => t !== undefined) },
+      ...(mergedInto ? { mergedInto } : {}),
+    };
+    this.parsed.put(id, raw, loaded);
+    return loaded;
+  }
+
+  private cacheEntry(key: string, t: AlertFacts): void {
+    this.entries.set(key, t);
+    entryOf(t).storedIn = this.store;
   }
 
   private rememberMember(fingerprint: string, id: string): void {
-    this.memberOf.delete(fingerprint);
     this.memberOf.set(fingerprint, id);
-    if (this.memberOf.size > this.options.recent * 10) this.memberOf.delete(this.memberOf.keys().next().value as string);
   }
+}
 
-  private remember(id: string): void {
-    this.recentIds.delete(id);
-    this.recentIds.set(id, true);
-    if (this.recentIds.size > this.options.recent) this.recentIds.delete(this.recentIds.keys().next().value as string);
-  }
+function olderFirst(a: Incident, b: Incident): number {
+  return a.firstMs - b.firstMs || (a.id < b.id ? -1 : 1);
 }

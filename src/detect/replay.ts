@@ -222,11 +222,14 @@ export class Replay {
         ids.add(correlation.incident.id);
       }
     }
-    const found: Incident[] = [];
+    // An incident a later alert merged into an older one is printed as that one (its survivor).
+    const byId = new Map<string, Incident>();
     for (const id of ids) {
       const incident = await incidents?.get(id);
-      if (incident) found.push(incident);
+      if (incident) byId.set(id, incident);
     }
+    for (const a of alerts) if (a.incident) a.incident = byId.get(a.incident)?.id ?? a.incident;
+    const found = [...new Map([...byId.values()].map((i) => [i.id, i])).values()];
     found.sort((x, y) => x.firstMs - y.firstMs || (x.id < y.id ? -1 : 1));
     return {
       alerts,

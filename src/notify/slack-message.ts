@@ -76,7 +76,7 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
     },
     { type: 'section', fields },
   ];
-  if (alert.incident && alert.incident.alerts > 1) blocks.push(incidentContext(alert.incident));
+  if (alert.incident && (alert.incident.alerts > 1 || alert.incident.mergedInto)) blocks.push(incidentContext(alert.incident));
   const command = e.process?.cmdline ?? (e.audit?.exec?.command.length ? e.audit.exec.command.join(' ') : undefined);
   if (command) {
     const label = '*Command*\n';
@@ -141,6 +141,11 @@ function incidentContext(i: NonNullable<Alert['incident']>): unknown {
       `${mrkdwnValue(t.time)} · ${t.source === 'falco' ? 'runtime' : 'audit'} · ${mrkdwnValue(t.rule)}${t.user ? ` · ${mrkdwnValue(t.user)}` : ''}`,
   );
   const head = `Incident ${mrkdwnValue(i.id)} · ${priorityTitle(i.severity)} · ${i.alerts} alerts${chain}`;
+  // An absorbed incident's parent says where its story goes on; its members stay in its thread.
+  if (i.mergedInto) {
+    const text = `${head}\nMerged into incident ${mrkdwnValue(i.mergedInto)}: later alerts are in its thread`;
+    return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, SECTION_MAX) }] };
+  }
   return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate([head, ...timeline].join('\n'), SECTION_MAX) }] };
 }
 

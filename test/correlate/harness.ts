@@ -27,6 +27,7 @@ const engine = new RuleEngine(loadRuleSet({ builtin: true, dirs: [QUIET_RULES] }
 
 export interface Harness {
   clock: VirtualClock;
+  store: MemoryStateStore;
   recent: RecentAlerts;
   incidents: IncidentTracker;
   dispatcher: Dispatcher;
@@ -41,9 +42,11 @@ export function harness(
   notifiers: Notifier[] = [],
   config: Record<string, unknown> = {},
   enricher: Enricher = noEnrichment,
+  /** Another harness's store and clock: two replicas sharing one state store. */
+  shared?: { store: MemoryStateStore; clock: VirtualClock },
 ): Harness {
-  const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
-  const store = new MemoryStateStore(clock);
+  const clock = shared?.clock ?? new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
+  const store = shared?.store ?? new MemoryStateStore(clock);
   const metrics = createMetrics();
   const log = pino({ level: 'silent' });
   const recent = new RecentAlerts(1000);
@@ -95,6 +98,7 @@ export function harness(
   const byUuid = new Map<string, string>();
   return {
     clock,
+    store,
     recent,
     incidents: correlation.incidents!,
     dispatcher,

@@ -5,10 +5,10 @@ import { VirtualClock } from '../../src/core/clock';
 import { RuleError } from '../../src/core/errors';
 import { attribute } from '../../src/correlate/attribution';
 import type { AlertFacts } from '../../src/correlate/facts';
-import { serialiseIncident, withMember, type Incident } from '../../src/correlate/incidents';
+import { serialiseHead, withMember, type Incident } from '../../src/correlate/incidents';
 import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } from '../../src/correlate/chains';
 import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
-import { MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
+import { GenerationalCache, MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
 import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
 import { partitionKey } from '../../src/core/event';
@@ -123,12 +123,23 @@ describe('bounded correlation state', () => {
 
   it('forgets the least recently used pod beyond the maximum', () => {
     const forgotten: string[] = [];
-    const index = new PodIndex(2, (p) => forgotten.push(p));
-    index.touch('a');
-    index.touch('b');
-    index.touch('a');
-    index.touch('c');
-    expect([index.size, forgotten]).toEqual([2, ['b']]);
+    const index = new PodIndex(3, (p) => forgotten.push(p));
+    for (const pod of ['a', 'b', 'c', 'a', 'd', 'c', 'e']) index.touch(pod);
+    expect([index.size, forgotten]).toEqual([3, ['b', 'a']]);
+    for (let i = 0; i < 100; i++) index.touch(`pod-${i}`);
+    expect([index.size, forgotten.slice(2, 5)]).toEqual([3, ['d', 'c', 'e']]);
+  });
+
+  it('bounds a generational cache, moving what is read to the young generation', () => {
+    const cache = new GenerationalCache<number>(4);
+    cache.set('a', 1);
+    cache.set('b', 2); // young full: a and b are now the old generation
+    cache.set('c', 3);
+    expect(cache.get('a')).toBe(1); // moved back to the young one, which is full again: c and a are the old ones
+    cache.set('d', 4);
+    expect([cache.get('b'), cache.get('a')]).toEqual([undefined, 1]);
+    for (let i = 0; i < 100; i++) cache.set(`k${i}`, i);
+    expect(cache.size).toBeLessThanOrEqual(4);
   });
 });
 
@@ -164,17 +175,29 @@ describe('incident records', () => {
     user: 'alice@example.com',
   });
 
-  it('stores exactly the incident, entry texts reused or not, as members join and change', () => {
+  it('stores the head without the timeline, naming each entry by its text, as members join and change', () => {
     const options = { windowMs: 600_000, maxAlerts: 3, chains: [], recent: 10 };
     let incident: Incident | undefined;
+    const keys = new Map<string, string>();
     for (let i = 0; i < 6; i++) {
       incident = withMember(incident, facts(i), options);
-      expect(JSON.parse(serialiseIncident(incident))).toEqual(JSON.parse(JSON.stringify(incident)));
+      const { entries, ...head } = JSON.parse(serialiseHead(incident)) as { entries: string[] } & Record<string, unknown>;
+      const { timeline, ...expected } = JSON.parse(JSON.stringify(incident)) as Incident;
+      expect(head).toEqual(expected);
+      expect(entries).toHaveLength(timeline.length);
+      expect(new Set(entries).size).toBe(entries.length);
+      timeline.forEach((t, n) => {
+        const seen = keys.get(JSON.stringify(t));
+        if (seen) expect(entries[n]).toBe(seen); // the same entry keeps its key
+        keys.set(JSON.stringify(t), entries[n]!);
+      });
     }
-    // A member whose facts changed (a late attribution) is a new facts object: its new text is stored.
+    // A member whose facts changed (a late attribution) is a new entry under a new key.
+    const before = (JSON.parse(serialiseHead(incident!)) as { entries: string[] }).entries;
     incident = withMember(incident, { ...facts(5), summary: 'now attributed' }, options);
-    const stored = JSON.parse(serialiseIncident(incident)) as Incident;
-    expect(stored).toEqual(JSON.parse(JSON.stringify(incident)));
-    expect(stored.timeline.map((t) => t.summary)).toEqual(['shell 3', 'shell 4', 'now attributed']);
+    const after = (JSON.parse(serialiseHead(incident)) as { entries: string[] }).entries;
+    expect(incident.timeline.map((t) => t.summary)).toEqual(['shell 3', 'shell 4', 'now attributed']);
+    expect(after.slice(0, 2)).toEqual(before.slice(0, 2));
+    expect(after[2]).not.toBe(before[2]);
   });
 });

@@ -56,6 +56,12 @@ async function send(replica: Replica, path: string, body: unknown): Promise<numb
   return res.status;
 }
 
+async function listed(replica: Replica): Promise<{ id: string; pods: string[]; alertCount: number }[]> {
+  const res = await fetch(`${replica.url}/v1/incidents`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { incidents: { id: string; pods: string[]; alertCount: number }[] }).incidents;
+}
+
 async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -112,6 +118,10 @@ describe('correlation across replicas on real Kafka and Redis', () => {
       execTs.set(pod, `1700000000.${String(k + 1).padStart(6, '0')}`);
     });
     expect(execTs.size).toBe(pods.length);
+    // Both replicas list the same incidents, from Redis: each one's own and the other's.
+    const before = await Promise.all([listed(a!), listed(b!)]);
+    expect(before[0].map((i) => i.id)).toEqual(before[1].map((i) => i.id));
+    expect(before[0].flatMap((i) => i.pods).sort()).toEqual(pods.map((p) => `itest/shop/${p}`).sort());
 
     a!.child.kill('SIGKILL');
     expect(await a!.exited).toBeNull();
@@ -131,5 +141,9 @@ describe('correlation across replicas on real Kafka and Redis', () => {
       // Attributed from the session the other (dead) replica may have recorded, and threaded under its exec alert.
       expect([pod, text.includes(`opened by user-${i}@example.com`), shell.args.thread_ts]).toEqual([pod, true, execTs.get(pod)]);
     }
+    // The survivor lists the same incidents as before, each now with its shell.
+    const after = await listed(b!);
+    expect(after.map((i) => i.id)).toEqual(before[1].map((i) => i.id));
+    expect(after.map((i) => i.alertCount)).toEqual(pods.map(() => 2));
   });
 });
