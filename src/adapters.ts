@@ -10,6 +10,7 @@ import type { StateStore } from './store/port';
 import { MemoryStateStore } from './store/memory';
 import { RedisStateStore } from './store/redis';
 import { DurableStateStore } from './store/durable';
+import { isUnprocessedClaim } from './ingest/claims';
 import { DataDir } from './store/data-dir';
 import type { Logger } from './observability/logger';
 import type { EventDeadLetterStore } from './store/event-dead-letters/port';
@@ -45,12 +46,16 @@ export async function openDataDir(
  * Picks the bus from config: Kafka when brokers are configured, else the in-process queue, with its
  * journal in the data dir when there is one.
  */
+const MAX_BATCHES_IN_FLIGHT = 8;
+
 export function createBus(
   config: Config,
   clock: Clock,
   onHandlerError: (err: unknown) => void,
   logger?: BusLogger,
   dataDir?: DataDir,
+  /** Whether the pipeline is held up by a wait (the embedded bus then lets the next batch go). */
+  parked?: () => boolean,
 ): EventBus {
   if (config.kafka) {
     return new KafkaBus({
@@ -70,6 +75,10 @@ export function createBus(
     capacity: config.pipeline.queueCapacity,
     capacityBytes: config.pipeline.queueBytes,
     batchSize: config.pipeline.batchSize,
+    // A batch whose event waits for its pod's state (enrichment.waitForStateMs) lets later ones by;
+    // the pipeline keeps each pod's order. At most this many batches' events are held up by waits.
+    maxBatchesInFlight: MAX_BATCHES_IN_FLIGHT,
+    ...(parked ? { parked } : {}),
     retryDelayMs: 1000,
     onHandlerError,
   };
@@ -160,7 +169,8 @@ export function createStore(config: Config, clock: Clock, hooks: StoreHooks = {}
       ...hooks,
     });
   }
-  return dataDir ? new DurableStateStore(clock, dataDir) : new MemoryStateStore(clock);
+  // Retry claims need not survive a restart (the journal and the processed marks decide what is redone).
+  return dataDir ? new DurableStateStore(clock, dataDir, { volatile: isUnprocessedClaim }) : new MemoryStateStore(clock);
 }
 
 /** The event dead-letter store beside the state store: in Redis (shared by the replicas) or in memory. */

@@ -120,6 +120,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   // Embedded mode's queue and state survive a restart in the data dir (docs/reliability.md).
   const dataDir = await openDataDir(config, clock, log);
   const store = createStore(config, clock, {}, dataDir);
+  // The embedded bus lets the next batch by while enrichments wait for state (bound below, once the enricher exists).
+  let enrichmentsWaiting = () => 0;
   const bus = createBus(
     config,
     clock,
@@ -129,6 +131,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     },
     log,
     dataDir,
+    () => enrichmentsWaiting() > 0,
   );
   const recent = dataDir
     ? durableRecentAlerts(config.alerting.recentAlerts, dataDir)
@@ -156,6 +159,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     // The data dir's outbox outlives the process: a restart sends what the last run handed off or
     // claimed and did not finish, at once (its claims carry this installation's owner).
     ...(!config.redis && dataDir ? { owner: dataDir.owner, recoverIntervalMs: 1_000, claimGraceMs: 1_000 } : {}),
+    // Without Redis the store is this process's alone: sends take no in-flight claim.
+    exclusiveStore: !config.redis,
     ...(tree ? { route: (alert) => routeReceivers(tree, alert.labels) } : {}),
   });
   const silenceFile = config.redis ? undefined : config.alerting.silences.file;
@@ -220,6 +225,7 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
   dataDir?.release(); // every adapter has taken what the last run left
   metrics.watchParkedEvents(() => parked.count());
   const enricher = options.enricher ?? enrichment.enricher;
+  enrichmentsWaiting = () => enricher.waiting?.() ?? 0;
   const correlation = correlationFromConfig(config, {
     store,
     ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),

@@ -10,7 +10,7 @@ import type { Correlator } from './correlate/correlator';
 import { UnavailableError } from './core/errors';
 import { attempt, type EventFailure, type Stage } from './pipeline/attempts';
 import type { EventDeadLetters } from './pipeline/dead-letters';
-import { seenKey } from './pipeline/seen';
+import { PROCESSED, seenKey } from './pipeline/seen';
 
 export interface PipelineOptions {
   /** How long an event id is remembered, so a retried or redelivered event is processed once. */
@@ -26,6 +26,13 @@ export interface PipelineOptions {
  * batch goes on; only an unavailable dependency (state store) fails the batch, to be delivered again.
  */
 export class Pipeline {
+  /**
+   * Each partition key's latest events in processing, across batches: the bus hands over the next
+   * batch while one waits (an enrichment waiting for its pod, `MemoryBusOptions.maxBatchesInFlight`),
+   * and a key's events still run in publish order. Bounded by the events in flight.
+   */
+  private readonly tails = new Map<string, Promise<void>>();
+
   constructor(
     private readonly detector: Detector,
     private readonly enricher: Enricher,
@@ -39,8 +46,9 @@ export class Pipeline {
   ) {}
 
   /**
-   * Events of one partition key (one pod) are processed in order; different keys run side by side, so
-   * the state store's round trips (Redis in scale-out mode) overlap instead of adding up.
+   * Events of one partition key (one pod) are processed in order, within a batch and across batches
+   * in flight at once; different keys run side by side, so the state store's round trips (Redis in
+   * scale-out mode) and an event waiting for its pod's state overlap instead of adding up.
    */
   readonly handle = async (events: SecurityEvent[]): Promise<void> => {
     const byKey = new Map<string, SecurityEvent[]>();
@@ -52,7 +60,7 @@ export class Pipeline {
     }
     // Sessions first: an exec's audit event later in the batch still attributes a shell earlier in it.
     if (this.correlator) await this.observeSessions(events);
-    const failures = (await Promise.allSettled([...byKey.values()].map((list) => this.processInOrder(list)))).filter(
+    const failures = (await Promise.allSettled([...byKey].map(([key, list]) => this.afterEarlier(key, list)))).filter(
       (r): r is PromiseRejectedResult => r.status === 'rejected',
     );
     if (failures.length) throw failures[0]!.reason; // a dependency is down: the bus delivers the batch again
@@ -70,13 +78,25 @@ export class Pipeline {
     }
   }
 
+  /** Processes `events` once the key's events of earlier batches are done; fails when they failed (both are delivered again). */
+  private afterEarlier(key: string, events: SecurityEvent[]): Promise<void> {
+    const earlier = this.tails.get(key);
+    const run = earlier ? earlier.then(() => this.processInOrder(events)) : this.processInOrder(events);
+    this.tails.set(key, run);
+    const forget = () => {
+      if (this.tails.get(key) === run) this.tails.delete(key);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
   private async processInOrder(events: SecurityEvent[]): Promise<void> {
     for (const event of events) await this.processOne(event);
   }
 
   private async processOne(event: SecurityEvent): Promise<void> {
     const seen = seenKey(event);
-    if (await this.store.get(seen)) {
+    if ((await this.store.get(seen)) === PROCESSED) {
       this.metrics.eventsDuplicate.inc({ source: this.metrics.duplicateSourceLabel.value(String(event.source)) });
       return;
     }
@@ -85,7 +105,7 @@ export class Pipeline {
       this.metrics.pipelineErrors.inc({ stage: failure.stage });
       await this.park(event, failure);
     }
-    await this.store.set(seen, '1', this.options.seenTtlMs);
+    await this.store.set(seen, PROCESSED, this.options.seenTtlMs);
   }
 
   private async park(event: SecurityEvent, failure: EventFailure): Promise<void> {

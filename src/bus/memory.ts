@@ -16,6 +16,21 @@ export interface MemoryBusOptions {
   capacityBytes?: number;
   /** Most events handed to the handler in one call. */
   batchSize: number;
+  /**
+   * How many batches the handler may be working on at once (default 1: each waits for the last).
+   * Above 1, a batch still running once its synchronous work is done (it waits on a timer or I/O:
+   * an enrichment waiting for its pod) no longer holds up the queue: the next batch is handed over,
+   * and batches are acknowledged in publish order all the same. The handler then has to keep each
+   * partition key's order across calls itself (the pipeline does).
+   */
+  maxBatchesInFlight?: number;
+  /**
+   * Whether what is in flight is held up by a wait (an enrichment waiting for its pod) rather than
+   * busy: only then does the next batch go while others run. A batch that is busy but yields (the
+   * enricher lets I/O in every few ms) must not have company: each batch in flight would take its
+   * slice in every turn of the event loop. Unset: any batch still running is taken as waiting.
+   */
+  parked?: () => boolean;
   /** Wait before redelivering a batch whose handler rejected. */
   retryDelayMs: number;
   onHandlerError?: (err: unknown) => void;
@@ -30,6 +45,15 @@ export interface BusJournal {
   handled(count: number): void;
 }
 
+/** A batch handed to the handler and not acknowledged yet. */
+interface Flight {
+  /** Queue position just past the batch. */
+  end: number;
+  state: 'running' | 'done' | 'failed';
+  error?: unknown;
+  settled?: Promise<void>;
+}
+
 /**
  * The embedded bus: a bounded in-process queue with one consumer, so publish order is delivery order
  * (which keeps per-key order). At-least-once: a batch whose handler rejects is delivered again.
@@ -37,7 +61,16 @@ export interface BusJournal {
 export class MemoryBus implements EventBus {
   /** Handled events' slots are cleared at once (so they can be collected); the array is compacted lazily. */
   private queue: (SecurityEvent | undefined)[] = [];
+  /** The oldest event not acknowledged yet. */
   private head = 0;
+  /** The oldest event not handed to the handler yet (`head` ≤ `next`). */
+  private next = 0;
+  /** Batches handed over and not acknowledged, oldest first. */
+  private inFlight: Flight[] = [];
+  /** A batch in flight failed: nothing more is handed over until the rest settle and delivery starts again at `head`. */
+  private failed = false;
+  /** Set while the loop waits on batches in flight with room for more: a publish wakes it. */
+  private wake?: () => void;
   private bytes = 0;
   /** The batch handed over next: shrinks while one batch takes longer than a time slice, so I/O gets in. */
   private batchLimit: number;
@@ -72,6 +105,7 @@ export class MemoryBus implements EventBus {
     for (const e of events) this.queue.push(e);
     if (events.length) this.progress_.waiting();
     this.kick();
+    this.wake?.();
     await durable;
   }
 
@@ -137,38 +171,87 @@ export class MemoryBus implements EventBus {
 
   private async loop(): Promise<void> {
     const handler = this.handler!;
+    const maxInFlight = this.options.maxBatchesInFlight ?? 1;
     let sliceStart = performance.now();
     while (this.depth() > 0) {
-      const end = Math.min(this.queue.length, this.head + this.batchLimit);
-      const batch = this.queue.slice(this.head, end) as SecurityEvent[];
-      const started = performance.now();
-      try {
-        await handler(batch);
-      } catch (err) {
-        this.options.onHandlerError?.(err);
+      const running = this.inFlight.find((f) => f.state === 'running');
+      const room = !this.failed && this.inFlight.length < maxInFlight && (!running || (this.options.parked?.() ?? true));
+      if (room && this.next < this.queue.length) {
+        const end = Math.min(this.queue.length, this.next + this.batchLimit);
+        const batch = this.queue.slice(this.next, end) as SecurityEvent[];
+        this.next = end;
+        const flight: Flight = { end, state: 'running' };
+        const started = performance.now();
+        flight.settled = handler(batch).then(
+          () => void (flight.state = 'done'),
+          (err: unknown) => {
+            flight.state = 'failed';
+            flight.error = err;
+          },
+        );
+        this.inFlight.push(flight);
+        // Microtasks run before the next macrotask: a batch on in-memory state is done by then, as
+        // with one batch at a time. One still running waits on a timer or I/O; the next may go.
+        await (maxInFlight === 1 ? flight.settled : Promise.race([flight.settled, nextMacrotask()]));
+        this.adaptBatch(batch.length, performance.now() - started);
+      } else {
+        // Until the oldest running batch settles, or events arrive, or (events waiting, a batch in
+        // flight busy) a time slice passed: it may be waiting by then. None running: they all settled
+        // since the last look, and are acknowledged (or delivered again) now.
+        let recheck: NodeJS.Timeout | undefined;
+        const mayAdd = !this.failed && this.inFlight.length < maxInFlight;
+        if (running)
+          await new Promise<void>((resolve) => {
+            if (mayAdd) this.wake = resolve;
+            void running.settled!.then(resolve);
+            if (mayAdd && this.next < this.queue.length) recheck = setTimeout(resolve, SLICE_MS);
+          });
+        clearTimeout(recheck);
+        this.wake = undefined;
+      }
+      this.acknowledge();
+      if (this.failed && this.inFlight.every((f) => f.state !== 'running')) {
+        const error = this.inFlight.find((f) => f.state === 'failed')?.error;
+        // Delivered again from the oldest batch not acknowledged: what later batches handled meanwhile
+        // comes again too (at-least-once; the pipeline skips what it processed).
+        this.inFlight = [];
+        this.next = this.head;
+        this.failed = false;
+        this.options.onHandlerError?.(error);
         if (this.closed) return;
         await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.options.retryDelayMs));
         continue;
       }
-      this.adaptBatch(batch.length, performance.now() - started);
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        const shift = this.head;
+        this.queue = this.queue.slice(shift);
+        this.head = 0;
+        this.next -= shift;
+        for (const f of this.inFlight) f.end -= shift;
+      }
+      // A handler on in-memory state resolves in microtasks only: after each time slice, yield to I/O
+      // so a long queue cannot starve ingest (and a slice long enough that ingest cannot starve us).
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await nextMacrotask();
+        sliceStart = performance.now();
+      }
+    }
+  }
+
+  /** Acknowledges the batches at the head that are done, in order; notes a failure anywhere in flight. */
+  private acknowledge(): void {
+    while (this.inFlight[0]?.state === 'done') {
+      const { end } = this.inFlight.shift()!;
+      const count = end - this.head;
       for (let i = this.head; i < end; i++) {
         this.bytes -= sizeOf(this.queue[i]!);
         this.queue[i] = undefined;
       }
       this.head = end;
-      this.options.journal?.handled(batch.length);
+      this.options.journal?.handled(count);
       this.progress_.progressed(this.depth() > 0);
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      // A handler on in-memory state resolves in microtasks only: after each time slice, yield to I/O
-      // so a long queue cannot starve ingest (and a slice long enough that ingest cannot starve us).
-      if (performance.now() - sliceStart >= SLICE_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceStart = performance.now();
-      }
     }
+    if (this.inFlight.some((f) => f.state === 'failed')) this.failed = true;
   }
 
   /**
@@ -180,6 +263,10 @@ export class MemoryBus implements EventBus {
     if (ms > SLICE_MS && size > 1) this.batchLimit = Math.max(1, Math.floor(size / 2));
     else if (ms < SLICE_MS / 2) this.batchLimit = Math.min(this.options.batchSize, this.batchLimit * 2);
   }
+}
+
+function nextMacrotask(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 function sizeOf(event: SecurityEvent): number {

@@ -105,6 +105,8 @@ export function createEnricher(options: EnricherOptions): Enricher {
       }
     },
 
+    waiting: () => waits.waiting,
+
     async subject(cluster, user, groups) {
       const state = states.peek(cluster);
       if (!state || state.isEmpty()) {
@@ -467,6 +469,8 @@ function podKey(cluster: string, namespace: string, name: string): string {
 class PodWaits {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly missed = new Map<string, number>();
+  /** Calls of `waitFor` waiting now. */
+  waiting = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -477,6 +481,7 @@ class PodWaits {
     if (this.maxWaitMs <= 0) return;
     const missedUntil = this.missed.get(key);
     if (missedUntil !== undefined && missedUntil > this.clock.now()) return;
+    this.waiting++;
     await new Promise<void>((resolve) => {
       let waiters = this.waiters.get(key);
       if (!waiters) this.waiters.set(key, (waiters = new Set()));
@@ -490,6 +495,7 @@ class PodWaits {
       set.add(done);
       const timer = this.clock.setTimeout(done, this.maxWaitMs);
     });
+    this.waiting--;
     if (present()) {
       this.missed.delete(key);
       return;

@@ -11,6 +11,8 @@ export interface Enricher {
   enrich(detection: Detection): Promise<Enrichment>;
   /** The RBAC facts of a user the correlate stage attributed a runtime alert to. */
   subject?(cluster: string, user: string, groups: string[]): Promise<SubjectEnrichment>;
+  /** How many `enrich` calls are waiting for state right now (a pod about to arrive). */
+  waiting?(): number;
 }
 
 /** Enrichment switched off: every alert goes out with an empty enrichment. */

@@ -1,12 +1,13 @@
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { SecurityEvent } from '../core/event';
+import { CLAIM_PREFIX, PROCESSED, seenKey } from '../pipeline/seen';
 import type { StateStore } from '../store/port';
 
 /**
  * - `claimed`: the id is new (or another request holds it but has not published it yet: that
  *   request may fail or have died with its replica, so this one publishes too; the pipeline's
  *   seen-check drops the second copy if both get through). Publish it, then confirm or release.
- * - `duplicate`: it was received and published before: a sender's retry.
+ * - `duplicate`: it was received and published (or processed) before: a sender's retry.
  */
 export type ClaimOutcome = 'claimed' | 'duplicate';
 
@@ -26,6 +27,18 @@ export interface Claim {
  */
 export interface RetryClaims {
   claim(event: SecurityEvent): Promise<Claim>;
+  /**
+   * Claims the events of one request at once: one store operation for the batch (one round trip to
+   * Redis instead of one or two per event), and one to confirm or release what it claimed.
+   */
+  claimAll(events: readonly SecurityEvent[]): Promise<BatchClaim>;
+}
+
+/** The claims of one request's events: an outcome per event, in order; confirm and release cover the claimed ones. */
+export interface BatchClaim {
+  readonly outcomes: readonly ClaimOutcome[];
+  confirm(): Promise<void>;
+  release(): Promise<void>;
 }
 
 export interface ClaimOptions {
@@ -47,15 +60,50 @@ let claimsMade = 0;
 /**
  * Claims in the state store, shared by replicas in scale-out mode. A claim is written as pending (a
  * value of its own) by an atomic `setIfAbsent`, and confirmed or released by compare-and-set, so a
- * request only ever changes its own claim, or a pending one it published itself. Ids are hashed into
- * the key, so a hostile id costs a fixed-size key. A store that fails is not a reason to refuse
+ * request only ever changes its own claim, or a pending one it published itself. The key is the
+ * event's `seenKey`, which the pipeline marks `PROCESSED` once it is done with the event (a confirm
+ * that comes later finds the mark and leaves it). A store that fails is not a reason to refuse
  * events: the claim is skipped (the pipeline's seen-check still drops a redelivered id) and
  * `onError` counts it.
  */
 export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions): RetryClaims {
   const noop = async () => undefined;
   const cas = (key: string, from: string, to: string) => () => store.replace(key, from, to, ttlMs).then(() => undefined, onError);
+  const casAll = (changes: [string, string, string][]) => async () => {
+    if (changes.length) await store.replaceMany(changes, ttlMs).then(() => undefined, onError);
+  };
   return {
+    async claimAll(events) {
+      const keys = events.map(claimKey);
+      const mine = keys.map(() => `p:${PROCESS_NONCE}${(claimsMade++).toString(36)}`);
+      let held: (string | undefined)[];
+      try {
+        held = await store.setIfAbsentMany(
+          keys.map((key, i) => [key, mine[i]!] as const),
+          ttlMs,
+        );
+      } catch (err) {
+        onError(err);
+        return { outcomes: events.map(() => 'claimed' as const), confirm: noop, release: noop };
+      }
+      const outcomes: ClaimOutcome[] = [];
+      const confirms: [string, string, string][] = [];
+      const releases: [string, string, string][] = [];
+      held.forEach((current, i) => {
+        const key = keys[i]!;
+        if (current === undefined) {
+          outcomes.push('claimed');
+          confirms.push([key, mine[i]!, DONE]);
+          releases.push([key, mine[i]!, 'free']);
+        } else if (current === DONE || current === PROCESSED) outcomes.push('duplicate');
+        else {
+          // Pending elsewhere (or released): publish too, as `claim` does; only our success marks it done.
+          outcomes.push('claimed');
+          confirms.push([key, current, DONE]);
+        }
+      });
+      return { outcomes, confirm: casAll(confirms), release: casAll(releases) };
+    },
     async claim(event) {
       const key = claimKey(event);
       const mine = `p:${PROCESS_NONCE}${(claimsMade++).toString(36)}`;
@@ -63,7 +111,7 @@ export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions)
         if (await store.setIfAbsent(key, mine, ttlMs))
           return { outcome: 'claimed', confirm: cas(key, mine, DONE), release: cas(key, mine, 'free') };
         const current = await store.get(key);
-        if (current === DONE) return { outcome: 'duplicate', confirm: noop, release: noop };
+        if (current === DONE || current === PROCESSED) return { outcome: 'duplicate', confirm: noop, release: noop };
         // Pending elsewhere (or released, or just expired): publish too; only our own success marks it done.
         return { outcome: 'claimed', confirm: current === undefined ? noop : cas(key, current, DONE), release: noop };
       } catch (err) {
@@ -74,12 +122,18 @@ export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions)
   };
 }
 
-export function claimKey(event: SecurityEvent): string {
-  // 128 bits of SHA-256: no collision in any retry window, and a short key (one per event received).
-  // The one-shot `hash` skips the Hash object createHash builds per call.
-  const digest = hash('sha256', `${event.k8s.cluster}\0${event.id}`, 'buffer').subarray(0, 16);
-  return `ingested:${event.source}:${digest.toString('base64url')}`;
+/**
+ * Whether a store entry is a retry claim not yet marked processed (pending, published or released):
+ * state a restart may forget. The journal and the processed marks decide what is redone; a retry
+ * that comes after a restart is published again and skipped as processed. A data dir keeps these in
+ * memory only: two of the three writes per event an audit batch made.
+ */
+export function isUnprocessedClaim(key: string, value: () => string): boolean {
+  return key.startsWith(CLAIM_PREFIX) && value() !== PROCESSED;
 }
+
+/** The store key of an event's claim: the key the pipeline marks it processed under (`seenKey`). */
+export const claimKey = (event: SecurityEvent): string => seenKey(event);
 
 /** Identity of an event within one request: the same id twice in one batch is one event. */
 export function batchKey(event: SecurityEvent): string {

@@ -10,7 +10,7 @@ import { normaliseAudit, splitAuditPayload } from './audit';
 import type { NormaliseContext } from './normalise';
 import { parseIngestPath } from './path';
 import type { Authenticate } from './auth';
-import { batchKey, type Claim, type RetryClaims } from './claims';
+import { batchKey, type RetryClaims } from './claims';
 
 export interface IngestOptions {
   cluster: string;
@@ -54,14 +54,17 @@ export function ingestHandlers(
    * retry is accepted rather than called a duplicate; on success they are confirmed once the answer
    * is on its way (a claim left unconfirmed only means a retry is published again, see claims.ts).
    */
-  const publish = async (events: SecurityEvent[], held: Claim[]): Promise<() => void> => {
+  const publish = async (
+    events: SecurityEvent[],
+    held: { confirm(): Promise<void>; release(): Promise<void> },
+  ): Promise<() => void> => {
     try {
       await bus.publish(events);
     } catch (err) {
-      await Promise.all(held.map((c) => c.release()));
+      await held.release();
       throw err;
     }
-    return () => void Promise.all(held.map((c) => c.confirm()));
+    return () => void held.confirm();
   };
 
   const falco: IngestHandler = async (req, res) => {
@@ -82,7 +85,7 @@ export function ingestHandlers(
         metrics.eventsDuplicate.inc({ source: event.source });
         answer(res, 202, `{"accepted":0,"duplicate":true,"id":${id}}`);
       } else {
-        const confirm = await publish([event], [claim]);
+        const confirm = await publish([event], claim);
         metrics.eventsReceived.inc({ source: 'falco', outcome: 'accepted' });
         answer(res, 202, `{"accepted":1,"id":${id}}`);
         confirm();
@@ -130,17 +133,13 @@ export function ingestHandlers(
       }
       const capacity = bus.capacity?.();
       if (capacity !== undefined && fresh.length > capacity) throw new BatchTooLargeError(fresh.length, capacity);
-      const claimed = await Promise.all(fresh.map(({ event }) => claims.claim(event)));
+      const claim = await claims.claimAll(fresh.map(({ event }) => event));
       const events: SecurityEvent[] = [];
-      const held: Claim[] = [];
       fresh.forEach(({ index, event }, i) => {
-        const claim = claimed[i]!;
-        if (claim.outcome === 'claimed') {
-          events.push(event);
-          held.push(claim);
-        } else duplicates.push({ index, id: event.id });
+        if (claim.outcomes[i] === 'claimed') events.push(event);
+        else duplicates.push({ index, id: event.id });
       });
-      const confirm = events.length ? await publish(events, held) : () => undefined;
+      const confirm = events.length ? await publish(events, claim) : () => undefined;
       duplicates.sort((a, b) => a.index - b.index);
       metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'accepted' }, events.length);
       if (duplicates.length) {

@@ -30,6 +30,13 @@ export interface DispatcherOptions {
    * replica could hold them) instead of after their lease.
    */
   owner?: string;
+  /**
+   * No other process uses the store (embedded mode, memory-only or with a data dir): no replica can
+   * take a send over, so a send takes no in-flight claim (two round trips of the whole alert through
+   * the store) and the alert to send is kept here until it is sent. The store's record and outbox
+   * entry still say `pending` until then, so a restart sends what this run did not.
+   */
+  exclusiveStore?: boolean;
   /** How long a send claim holds without renewal; a dead replica's claim is taken over after it. Default 30 s. */
   leaseMs?: number;
   /** How long a handed-off notification waits for the replica that took it before others may. Default lease / 3. */
@@ -59,9 +66,11 @@ type NotifyRecord =
 /**
  * The incident's parent message for one receiver, under `thread:<receiver>:<incident>`: while the
  * parent's send is held, when it will go (members wait as long, so they land in its thread); then
- * where it landed.
+ * where it landed. Every member's hand-off and send reads it, so it stays small: the parent alert an
+ * incident update re-renders is kept beside it, under `thread-alert:` (records written before that
+ * carry it inline as `alert`).
  */
-type ThreadRecord = { pendingUntil: number; ref?: undefined } | { ref: DeliveryRef; alert: Alert };
+type ThreadRecord = { pendingUntil: number; ref?: undefined } | { ref: DeliveryRef; alert?: Alert };
 
 /** How an occurrence is handed off: held a while first (correlation), or without refreshing an existing announcement. */
 export interface AnnounceOptions {
@@ -114,6 +123,12 @@ export class Dispatcher {
   private active = new Set<Promise<void>>();
   /** Record keys of the sends queued in this process, so recovery does not queue them twice. */
   private readonly queued = new Set<string>();
+  /**
+   * With an exclusive store: the alert each handed-off notification will send, by record key, until
+   * it is sent or given up (what its `pending` record holds). Bounded by the outbox.
+   */
+  private readonly unsent = new Map<string, Alert>();
+  private readonly exclusive: boolean;
   private readonly owner: string;
   private readonly leaseMs: number;
   private readonly claimGraceMs: number;
@@ -134,6 +149,7 @@ export class Dispatcher {
     this.dead = options.deadLetters ?? new DeadLetters(options.deadLetterCapacity);
     this.owner = options.owner ?? randomUUID();
     this.resumed = options.owner === undefined;
+    this.exclusive = options.exclusiveStore === true;
     this.metrics.deadLetters.set(this.dead.size);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.claimGraceMs = options.claimGraceMs ?? Math.ceil(this.leaseMs / 3);
@@ -302,13 +318,16 @@ export class Dispatcher {
         holdMs = Math.max(holdMs, thread.pendingUntil - this.clock.now() + 1);
       }
     }
-    const record: NotifyRecord = { state: 'pending', receiver: lane.notifier.name, alert };
+    // A copy: what the reconciler later marks on the recent alert (resolvedAt, mutes) is not what was handed off.
+    const record: NotifyRecord = { state: 'pending', receiver: lane.notifier.name, alert: { ...alert } };
+    const key = recordKey(lane, alert);
     const created = await this.store.handOff(
-      recordKey(lane, alert),
-      JSON.stringify(record),
+      key,
+      () => JSON.stringify(record),
       this.options.windowMs,
       this.clock.now() + this.claimGraceMs + holdMs,
     );
+    if (created && this.exclusive) this.unsent.set(key, record.alert);
     if (created && incident?.parent === alert.fingerprint) {
       const marker: ThreadRecord = { pendingUntil: this.clock.now() + holdMs };
       await this.store.setIfAbsent(threadKey(lane, incident.id), JSON.stringify(marker), this.options.windowMs);
@@ -318,7 +337,6 @@ export class Dispatcher {
     } else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
     else {
       // Held: what is sent is the record's alert at send time, so an amend in between is sent with it.
-      const key = recordKey(lane, alert);
       this.queued.add(key);
       this.clock.setTimeout(() => {
         this.queued.delete(key);
@@ -350,6 +368,8 @@ export class Dispatcher {
         : undefined;
     if (refusal) {
       // With a shared store the record stays in the outbox for a replica (or a later pass) to send.
+      // Given up here (recovery reads the record again): the memory of what to send is bounded by the queue.
+      if (job.kind === 'send') this.unsent.delete(recordKey(lane, job.alert));
       if (job.kind === 'send' && this.options.recoverIntervalMs !== undefined) {
         this.log.warn(
           { receiver: lane.notifier.name, fingerprint: job.alert.fingerprint, reason: refusal },
@@ -405,10 +425,12 @@ export class Dispatcher {
     try {
       if (job.kind === 'send') {
         if (job.ref === undefined) {
-          const claim = await this.claim(lane, key, job);
-          if (!claim) return 'done'; // sent, being sent by a live replica, or gone
+          // The claim is the in-flight record text; an exclusive store's send needs none.
+          const claim = this.exclusive ? this.takeUnsent(key, job) : await this.claim(lane, key, job);
+          if (claim === undefined) return 'done'; // sent, being sent by a live replica, or gone
           const context = await this.sendContext(lane, job.alert);
-          job.ref = (await this.whileHolding(key, claim, () => notifier.send(job.alert, context))) ?? {};
+          const send = () => notifier.send(job.alert, context);
+          job.ref = (claim === '' ? await send() : await this.whileHolding(key, claim, send)) ?? {};
           await this.rememberThread(lane, job.alert, job.ref);
           this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'sent' });
           this.metrics.ingestToNotify.observe(
@@ -418,15 +440,20 @@ export class Dispatcher {
         }
         const sent: NotifyRecord = { state: 'sent', ref: job.ref };
         await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
+        this.unsent.delete(key);
         await this.store.unschedule(key);
       } else if (job.kind === 'thread') {
         const incident = job.alert.incident!;
         const raw = await this.store.get(threadKey(lane, incident.id));
         const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
         if (!thread?.ref) return 'done'; // the parent is not posted (yet): it will go out with the incident as it stands
-        await notifier.update!({ ...thread.alert, incident }, thread.ref);
+        const stored = thread.alert ? undefined : await this.store.get(threadAlertKey(lane, incident.id));
+        const parent = thread.alert ?? (stored === undefined ? undefined : (JSON.parse(stored) as Alert));
+        if (!parent) return 'done'; // expired with its window
+        await notifier.update!({ ...parent, incident }, thread.ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
       } else if (job.kind === 'resolve') {
+        if (this.unsent.has(key)) throw new DeliveryError('announcement not delivered yet', true);
         const raw = await this.store.get(key);
         if (raw === undefined) return 'done';
         const record = JSON.parse(raw) as NotifyRecord;
@@ -434,6 +461,13 @@ export class Dispatcher {
         if (record.state !== 'sent') throw new DeliveryError('announcement not delivered yet', true);
         await notifier.resolve!(job.alert, record.ref ?? {}, job.resolvedAt ?? this.clock.now());
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'resolved' });
+      } else if (this.unsent.has(key)) {
+        // Not sent yet (this process is the only sender): an amend changes what the send will carry;
+        // an update has nothing to update. The lane is serial, so that send is not running now.
+        if (job.kind !== 'amend') return 'done';
+        const pending: NotifyRecord = { state: 'pending', receiver: notifier.name, alert: job.alert };
+        await this.store.set(key, JSON.stringify(pending), this.options.windowMs);
+        this.unsent.set(key, job.alert);
       } else {
         const record = await this.store.get(key);
         if (job.kind === 'amend' && record) {
@@ -461,11 +495,14 @@ export class Dispatcher {
           'delivery failed, will retry',
         );
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'retried' });
-        if (job.kind === 'send') await this.holdThroughBackoff(key, job).catch(() => undefined);
+        if (job.kind === 'send' && !this.exclusive) await this.holdThroughBackoff(key, job).catch(() => undefined);
         return 'retry';
       }
       // Release the claim so a replay of the dead letter (or a redelivery) can send it.
-      if (job.kind === 'send') await Promise.all([this.store.delete(key), this.store.unschedule(key)]).catch(() => undefined);
+      if (job.kind === 'send') {
+        this.unsent.delete(key);
+        await Promise.all([this.store.delete(key), this.store.unschedule(key)]).catch(() => undefined);
+      }
       this.deadLetter(lane, job, error.message);
       return 'done';
     }
@@ -485,8 +522,22 @@ export class Dispatcher {
     const incident = alert.incident;
     if (!incident || incident.parent !== alert.fingerprint || Object.keys(ref).length === 0) return;
     const { raw: _raw, ...event } = alert.event;
-    const record: ThreadRecord = { ref, alert: { ...alert, event: { ...event, raw: {} } } };
+    const parent: Alert = { ...alert, event: { ...event, raw: {} } };
+    // The alert first: whoever reads the ref finds it.
+    await this.store.set(threadAlertKey(lane, incident.id), JSON.stringify(parent), this.options.windowMs);
+    const record: ThreadRecord = { ref };
     await this.store.set(threadKey(lane, incident.id), JSON.stringify(record), this.options.windowMs);
+  }
+
+  /**
+   * With an exclusive store, the send is this process's to make while its alert is remembered as
+   * unsent: an empty claim (nothing to hold), or undefined.
+   */
+  private takeUnsent(key: string, job: Job): '' | undefined {
+    const alert = this.unsent.get(key);
+    if (!alert) return undefined; // sent, given up, or never handed off here
+    job.alert = alert;
+    return '';
   }
 
   /**
@@ -595,6 +646,7 @@ export class Dispatcher {
       const raw = await this.store.get(key);
       const record = raw === undefined ? undefined : (JSON.parse(raw) as NotifyRecord);
       if (!record || record.state === 'sent') {
+        this.unsent.delete(key);
         await this.store.unschedule(key);
         continue;
       }
@@ -608,6 +660,7 @@ export class Dispatcher {
         await this.store.schedule(key, now + this.leaseMs); // a receiver this replica does not have
         continue;
       }
+      if (this.exclusive) this.unsent.set(key, record.alert);
       this.enqueue(lane, { kind: 'send', alert: record.alert, attempts: 0 });
     }
   }
@@ -649,6 +702,10 @@ export class Dispatcher {
       'notification dead-lettered',
     );
   }
+}
+
+function threadAlertKey(lane: Lane, incidentId: string): string {
+  return `thread-alert:${lane.notifier.name}:${incidentId}`;
 }
 
 function threadKey(lane: Lane, incidentId: string): string {

@@ -125,5 +125,7 @@ export class EventDeadLetters {
 
 /** A short id for the URL and the store: the event's identity hashed (ids themselves may be long). */
 export function letterId(event: Pick<SecurityEvent, 'source' | 'id' | 'k8s'>): string {
-  return createHash('sha256').update(seenKey(event)).digest('hex').slice(0, 32);
+  // The identity as the `seen:` key once spelled it, so letter ids stay what earlier versions gave.
+  const k8s = event.k8s as SecurityEvent['k8s'] | undefined;
+  return createHash('sha256').update(`seen:${event.source}:${k8s?.cluster}:${event.id}`).digest('hex').slice(0, 32);
 }

@@ -20,13 +20,22 @@ const SWEEP_MIN = 256;
  * every commit also deletes a bounded batch of expired rows, so the file does not keep what memory
  * dropped.
  */
+export interface DurableStoreOptions {
+  /**
+   * Values kept in memory only, never written to the data dir (`value()` gives the text). For state
+   * a restart may forget without harm, and whose values never replace one that was written out (the
+   * row would keep the older value): ingest's retry claims (src/ingest/claims.ts).
+   */
+  volatile?: (key: string, value: () => string) => boolean;
+}
+
 export class DurableStateStore extends MemoryStateStore {
   private readonly db: EmbeddedDatabase;
 
   /** The store of `dataDir`, holding what it held when the last run stopped (less what expired since). */
-  constructor(clock: Clock, dataDir: DataDir) {
+  constructor(clock: Clock, dataDir: DataDir, options: DurableStoreOptions = {}) {
     const db = dataDir.db;
-    super(clock, changesTo(db));
+    super(clock, changesTo(db, options.volatile));
     this.db = db;
     this.load({ entries: dataDir.take('entries'), counters: dataDir.take('counters'), outbox: dataDir.take('outbox') });
     db.onCommit((writes) => {
@@ -48,9 +57,12 @@ export class DurableStateStore extends MemoryStateStore {
   }
 }
 
-function changesTo(db: EmbeddedDatabase): StoreChanges {
+function changesTo(db: EmbeddedDatabase, volatile?: DurableStoreOptions['volatile']): StoreChanges {
   return {
-    entry: (key, value, expiresAt) => db.put(`kv:${key}`, 'kvPut', key, value, expiresAt),
+    // Lazily: a value replaced before the commit is sent (a hand-off record once sent) is never made.
+    entry: (key, value, expiresAt) => {
+      if (!volatile?.(key, value)) db.putLazily(`kv:${key}`, () => ['kvPut', key, value(), expiresAt]);
+    },
     counter: (key, c, expiresAt) => db.put(`c:${key}`, 'counterPut', key, c.count, c.firstSeen, c.lastSeen, expiresAt),
     deleted: (key) => {
       db.put(`kv:${key}`, 'kvDelete', key);

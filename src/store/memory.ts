@@ -1,8 +1,9 @@
 import type { Clock } from '../core/clock';
-import type { Counter, StateStore } from './port';
+import type { Counter, LazyValue, StateStore } from './port';
 
 interface Entry {
-  value: string;
+  /** Made on first read (or when the durable store writes it out), then kept as text. */
+  value: LazyValue;
   expiresAt: number;
 }
 
@@ -11,7 +12,8 @@ interface Entry {
  * Expiry is not a change: whoever keeps a copy expires it by `expiresAt` on its own.
  */
 export interface StoreChanges {
-  entry(key: string, value: string, expiresAt: number): void;
+  /** `value()` gives the entry's text; call it only when writing it out (it may not be made yet). */
+  entry(key: string, value: () => string, expiresAt: number): void;
   counter(key: string, counter: Counter, expiresAt: number): void;
   deleted(key: string): void;
   outbox(key: string, dueAt: number | undefined): void;
@@ -46,32 +48,51 @@ export class MemoryStateStore implements StateStore {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.live(this.entries, key)?.value;
+    const entry = this.live(this.entries, key);
+    return entry && textOf(entry);
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    const expiresAt = this.clock.now() + ttlMs;
-    this.entries.set(key, { value, expiresAt });
-    this.changes?.entry(key, value, expiresAt);
-    this.maybeSweep();
+    this.put(key, value, ttlMs);
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     if (this.live(this.entries, key)) return false;
-    await this.set(key, value, ttlMs);
+    this.put(key, value, ttlMs);
     return true;
   }
 
   async replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
-    if (this.live(this.entries, key)?.value !== expected) return false;
-    await this.set(key, value, ttlMs);
+    const entry = this.live(this.entries, key);
+    if (!entry || textOf(entry) !== expected) return false;
+    this.put(key, value, ttlMs);
     return true;
   }
 
-  async handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean> {
+  async setIfAbsentMany(entries: readonly (readonly [string, string])[], ttlMs: number): Promise<(string | undefined)[]> {
+    return entries.map(([key, value]) => {
+      const entry = this.live(this.entries, key);
+      if (entry) return textOf(entry);
+      this.put(key, value, ttlMs);
+      return undefined;
+    });
+  }
+
+  async replaceMany(entries: readonly (readonly [string, string, string])[], ttlMs: number): Promise<boolean[]> {
+    return entries.map(([key, expected, value]) => {
+      const entry = this.live(this.entries, key);
+      if (!entry || textOf(entry) !== expected) return false;
+      this.put(key, value, ttlMs);
+      return true;
+    });
+  }
+
+  async handOff(key: string, value: LazyValue, ttlMs: number, dueAt: number): Promise<boolean> {
     this.outbox.set(key, dueAt);
     this.changes?.outbox(key, dueAt);
-    return this.setIfAbsent(key, value, ttlMs);
+    if (this.live(this.entries, key)) return false;
+    this.put(key, value, ttlMs);
+    return true;
   }
 
   async schedule(key: string, dueAt: number): Promise<void> {
@@ -124,6 +145,14 @@ export class MemoryStateStore implements StateStore {
     return this.entries.size + this.counters.size;
   }
 
+  private put(key: string, value: LazyValue, ttlMs: number): void {
+    const expiresAt = this.clock.now() + ttlMs;
+    const entry: Entry = { value, expiresAt };
+    this.entries.set(key, entry);
+    this.changes?.entry(key, () => textOf(entry), expiresAt);
+    this.maybeSweep();
+  }
+
   private live<T extends { expiresAt: number }>(map: Map<string, T>, key: string): T | undefined {
     const e = map.get(key);
     if (e && e.expiresAt <= this.clock.now()) {
@@ -146,6 +175,12 @@ export class MemoryStateStore implements StateStore {
 
   private entriesCursor?: Iterator<[string, Entry]>;
   private countersCursor?: Iterator<[string, Counter & { expiresAt: number }]>;
+}
+
+/** An entry's text, made (once) if it is still lazy. */
+function textOf(entry: Entry): string {
+  if (typeof entry.value === 'function') entry.value = entry.value();
+  return entry.value;
 }
 
 /** Keys examined per write: above 1, so sweeping outpaces the writes that add keys. */

@@ -3,6 +3,13 @@
  * notification outbox. Memory by default; Redis so replicas agree. Every operation is atomic in every
  * adapter; the contract suite in test/store pins TTLs, atomic claims, counters and the outbox.
  */
+/**
+ * A value, or how to make it: a store that keeps values in this process makes it only when it is
+ * read or written out, so a big record replaced soon after (a notification's hand-off record, once
+ * sent) is never serialised. Stores that send values elsewhere (Redis) make it at once.
+ */
+export type LazyValue = string | (() => string);
+
 export interface StateStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
@@ -10,6 +17,14 @@ export interface StateStore {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Sets only if the key holds exactly `expected` (compare-and-set); true when this call set it. */
   replace(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * `setIfAbsent` for many keys in one operation (one round trip to Redis; an audit batch claims its
+   * events so). For each entry: undefined when this call set the key, else the value it holds. Each
+   * key is its own atomic claim.
+   */
+  setIfAbsentMany(entries: readonly (readonly [key: string, value: string])[], ttlMs: number): Promise<(string | undefined)[]>;
+  /** `replace` for many keys in one operation; true for each key this call changed. */
+  replaceMany(entries: readonly (readonly [key: string, expected: string, value: string])[], ttlMs: number): Promise<boolean[]>;
   delete(key: string): Promise<void>;
   /**
    * Counts one occurrence at `nowMs` and returns the counter; creates it (count 1, firstSeen = now)
@@ -19,9 +34,10 @@ export interface StateStore {
   /**
    * The durable hand-off of a notification, in one atomic step: sets `key` if it does not exist and
    * lists it in the outbox, due at `dueAt`. True when this call created the record. The outbox entry
-   * is added either way, so a record is never left where no replica would look for it.
+   * is added either way, so a record is never left where no replica would look for it. An in-process
+   * store makes a lazy `value` only if the record is created (a duplicate's hand-off serialises nothing).
    */
-  handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean>;
+  handOff(key: string, value: LazyValue, ttlMs: number, dueAt: number): Promise<boolean>;
   /** Lists `key` in the outbox due at `dueAt` (moves it when already listed). */
   schedule(key: string, dueAt: number): Promise<void>;
   /** Outbox keys due at or before `nowMs`, earliest first, at most `limit`. */

@@ -1,6 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { UnavailableError } from '../core/errors';
-import type { Counter, StateStore } from './port';
+import type { Counter, LazyValue, StateStore } from './port';
 
 export interface RedisStateStoreOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -55,6 +55,33 @@ if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
 return 0
 `;
 
+/** setIfAbsent per key (KEYS[i] takes ARGV[i + 1]); for each, false when set, else the value held. */
+const SET_IF_ABSENT_MANY_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1], 'NX') then out[i] = false else out[i] = redis.call('GET', key) end
+end
+return out
+`;
+
+/** Compare-and-set per key: KEYS[i] takes ARGV[n + i + 1] only while it holds ARGV[i + 1]. */
+const REPLACE_MANY_SCRIPT = `
+local n = #KEYS
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('SET', key, ARGV[n + i + 1], 'PX', ARGV[1])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`;
+
+/** The first argument is the number of keys; then the keys, then the script's ARGV. */
+type ManyCommand<T> = (keys: number, ...args: string[]) => Promise<T[]>;
+
 type HitCommand = (key: string, nowMs: string, ttlMs: string) => Promise<[string, string, string]>;
 type ReplaceCommand = (key: string, expected: string, value: string, ttlMs: string) => Promise<number>;
 type HandOffCommand = (
@@ -65,7 +92,13 @@ type HandOffCommand = (
   dueAt: string,
   member: string,
 ) => Promise<number>;
-type Commands = { falconerHit: HitCommand; falconerReplace: ReplaceCommand; falconerHandOff: HandOffCommand };
+type Commands = {
+  falconerHit: HitCommand;
+  falconerReplace: ReplaceCommand;
+  falconerHandOff: HandOffCommand;
+  falconerSetIfAbsentMany: ManyCommand<string | null>;
+  falconerReplaceMany: ManyCommand<number>;
+};
 
 /**
  * Shared state in Redis so replicas agree on dedup counters and "already notified" claims.
@@ -93,6 +126,8 @@ export class RedisStateStore implements StateStore {
     client.defineCommand('falconerHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
     client.defineCommand('falconerReplace', { numberOfKeys: 1, lua: REPLACE_SCRIPT });
     client.defineCommand('falconerHandOff', { numberOfKeys: 2, lua: HAND_OFF_SCRIPT });
+    client.defineCommand('falconerSetIfAbsentMany', { lua: SET_IF_ABSENT_MANY_SCRIPT });
+    client.defineCommand('falconerReplaceMany', { lua: REPLACE_MANY_SCRIPT });
     client.on('error', (err: Error) => {
       // Connection errors arrive here once per attempt; command errors are counted where they happen.
       this.lastError = err.message;
@@ -126,12 +161,37 @@ export class RedisStateStore implements StateStore {
     return reply === 1;
   }
 
-  async handOff(key: string, value: string, ttlMs: number, dueAt: number): Promise<boolean> {
+  async setIfAbsentMany(entries: readonly (readonly [string, string])[], ttlMs: number): Promise<(string | undefined)[]> {
+    if (entries.length === 0) return [];
+    const keys = entries.map(([key]) => this.valueKey(key));
+    const reply = await this.run(() =>
+      this.client.falconerSetIfAbsentMany(keys.length, ...keys, String(pexpire(ttlMs)), ...entries.map(([, value]) => value)),
+    );
+    return reply.map((held) => held ?? undefined);
+  }
+
+  async replaceMany(entries: readonly (readonly [string, string, string])[], ttlMs: number): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const keys = entries.map(([key]) => this.valueKey(key));
+    const reply = await this.run(() =>
+      this.client.falconerReplaceMany(
+        keys.length,
+        ...keys,
+        String(pexpire(ttlMs)),
+        ...entries.map(([, expected]) => expected),
+        ...entries.map(([, , value]) => value),
+      ),
+    );
+    return reply.map((changed) => changed === 1);
+  }
+
+  async handOff(key: string, value: LazyValue, ttlMs: number, dueAt: number): Promise<boolean> {
+    const text = typeof value === 'function' ? value() : value;
     const reply = await this.run(() =>
       this.client.falconerHandOff(
         this.valueKey(key),
         this.outboxKey(),
-        value,
+        text,
         String(pexpire(ttlMs)),
         String(Math.trunc(dueAt)),
         key,

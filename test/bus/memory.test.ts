@@ -29,6 +29,111 @@ eventBusContract(
   { groups: false },
 );
 
+eventBusContract(
+  'memory, 4 batches in flight',
+  () => {
+    const buses: MemoryBus[] = [];
+    return {
+      bus: () => {
+        const bus = new MemoryBus(systemClock, { capacity: 10_000, batchSize: 5, retryDelayMs: 10, maxBatchesInFlight: 4 });
+        buses.push(bus);
+        return bus;
+      },
+      cleanup: async () => {
+        await Promise.all(buses.map((b) => b.close()));
+      },
+    };
+  },
+  { groups: false },
+);
+
+describe('MemoryBus with batches in flight', () => {
+  const turns = async (n = 5) => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it('hands later batches past one that waits, acknowledges in order, and holds at most maxBatchesInFlight', async () => {
+    const handled: number[] = [];
+    const bus = new MemoryBus(systemClock, {
+      capacity: 100,
+      batchSize: 1,
+      retryDelayMs: 10,
+      maxBatchesInFlight: 3,
+      journal: { append: async () => undefined, handled: (n) => handled.push(n) },
+    });
+    const handed: string[] = [];
+    const release = new Map<string, () => void>();
+    await bus.consume((events) => {
+      handed.push(events[0]!.id);
+      return new Promise<void>((done) => release.set(events[0]!.id, done));
+    });
+    await bus.publish(Array.from({ length: 5 }, (_, i) => falcoSecurityEvent({ uuid: `e${i}` })));
+    await turns();
+    expect(handed).toEqual(['e0', 'e1', 'e2']); // three wait; the other two wait for room
+    release.get('e1')!();
+    await turns();
+    expect(handed).toEqual(['e0', 'e1', 'e2']); // e1 is done but not acknowledged before e0: no room yet
+    expect(handled).toEqual([]);
+    expect(bus.depth()).toBe(5);
+    release.get('e0')!();
+    await turns();
+    expect(handled).toEqual([1, 1]); // e0, then e1
+    expect(handed).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+    for (const id of ['e2', 'e3', 'e4']) release.get(id)!();
+    await bus.drain();
+    expect(bus.depth()).toBe(0);
+    expect(handled.reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
+  it('gives a running batch company only while what is in flight is parked on a wait', async () => {
+    let parked = false;
+    const bus = new MemoryBus(systemClock, {
+      capacity: 100,
+      batchSize: 1,
+      retryDelayMs: 10,
+      maxBatchesInFlight: 3,
+      parked: () => parked,
+    });
+    const handed: string[] = [];
+    const release = new Map<string, () => void>();
+    await bus.consume((events) => {
+      handed.push(events[0]!.id);
+      return new Promise<void>((done) => release.set(events[0]!.id, done));
+    });
+    await bus.publish(Array.from({ length: 3 }, (_, i) => falcoSecurityEvent({ uuid: `p${i}` })));
+    await new Promise((r) => setTimeout(r, 50)); // several time slices: still busy, so still alone
+    expect(handed).toEqual(['p0']);
+    parked = true; // it waits now: the bus notices within a time slice
+    await new Promise((r) => setTimeout(r, 50));
+    expect(handed).toEqual(['p0', 'p1', 'p2']);
+    for (const id of ['p0', 'p1', 'p2']) release.get(id)!();
+    await bus.drain();
+    expect(bus.depth()).toBe(0);
+  });
+
+  it('after a failure in flight, delivers again from the oldest batch not acknowledged', async () => {
+    const bus = new MemoryBus(systemClock, { capacity: 100, batchSize: 1, retryDelayMs: 10, maxBatchesInFlight: 3 });
+    const handed: string[] = [];
+    let failOnce = true;
+    let releaseFirst!: () => void;
+    await bus.consume(async (events) => {
+      const id = events[0]!.id;
+      handed.push(id);
+      if (id === 'e0' && !releaseFirst) await new Promise<void>((done) => (releaseFirst = done));
+      if (id === 'e1' && failOnce) {
+        failOnce = false;
+        throw new Error('store down');
+      }
+    });
+    await bus.publish(Array.from({ length: 3 }, (_, i) => falcoSecurityEvent({ uuid: `e${i}` })));
+    await turns();
+    expect(handed).toEqual(['e0', 'e1']); // e1 failed: nothing more is handed over while e0 runs
+    releaseFirst();
+    await bus.drain();
+    expect(handed).toEqual(['e0', 'e1', 'e1', 'e2']); // e0 was acknowledged; delivery starts again at e1
+  });
+});
+
 describe('MemoryBus bounds', () => {
   const event = (id: string, sizeBytes?: number): SecurityEvent => ({
     ...falcoSecurityEvent({ uuid: id }),

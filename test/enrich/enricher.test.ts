@@ -286,9 +286,11 @@ describe('createEnricher: bounded wait for a pod about to arrive', () => {
     const pending = enricher.enrich(detection(shell));
     clock.advance(1999);
     expect((await settled(pending)).done).toBe(false);
+    expect(enricher.waiting?.()).toBe(1); // what the embedded bus asks before letting the next batch by
     clock.advance(1);
     const result = await settled(pending);
     expect(result.done).toBe(true);
+    expect(enricher.waiting?.()).toBe(0);
     expect(result.value?.pod).toMatchObject({ known: false, reason: 'pod shop/late not in cluster state' });
     const again = await settled(enricher.enrich(detection(shell)));
     expect(again.done).toBe(true);

@@ -6,6 +6,9 @@ import { gzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { RunningFalconer } from '../../src/app';
+import type { MemoryBus } from '../../src/bus/memory';
+import type { SecurityEvent } from '../../src/core/event';
+import { PROCESSED, seenKey } from '../../src/pipeline/seen';
 import { falcoEvent, sample, sampleText } from '../support/events';
 import { eventually, post, startTestFalconer, TEST_TOKEN } from '../support/falconer';
 
@@ -158,6 +161,30 @@ describe('HTTP edge: errors, slow senders, connection cap', () => {
     expect(r.json).toEqual({ accepted: 1, duplicates: [{ index: 1, id: 'twin-1/ResponseStarted' }], skipped: [] });
     await eventually(() => expect(f.recent.list().some((a) => a.event.id === 'twin-1/ResponseStarted')).toBe(true));
     expect(f.recent.list().filter((a) => a.event.audit?.objectRef?.name === 'other-pod')).toHaveLength(0);
+  });
+});
+
+describe('HTTP edge: one store key per event for retry dedup and processing', () => {
+  let f: RunningFalconer;
+  beforeAll(async () => {
+    f = await startTestFalconer();
+  });
+  afterAll(() => f.stop());
+
+  it('marks the claimed key processed; a retry after that is a duplicate and is not processed again', async () => {
+    const body = JSON.stringify(falcoEvent({ uuid: 'one-key-1' }));
+    const url = `${f.url}/v1/events/falco?cluster=one`;
+    expect((await post(url, body)).json).toEqual({ accepted: 1, id: 'one-key-1' });
+    const key = seenKey({ source: 'falco', id: 'one-key-1', k8s: { cluster: 'one' } } as SecurityEvent);
+    await eventually(async () => expect(await f.store.get(key)).toBe(PROCESSED));
+    expect((await post(url, body)).json).toEqual({ accepted: 0, duplicate: true, id: 'one-key-1' });
+    await (f.bus as MemoryBus).drain();
+    expect(
+      f.recent
+        .list()
+        .filter((a) => a.event.id === 'one-key-1')
+        .map((a) => a.count),
+    ).toEqual([1]);
   });
 });
 

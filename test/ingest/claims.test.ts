@@ -1,6 +1,7 @@
 import { VirtualClock } from '../../src/core/clock';
 import type { SecurityEvent } from '../../src/core/event';
 import { storeClaims, type RetryClaims } from '../../src/ingest/claims';
+import { PROCESSED, seenKey } from '../../src/pipeline/seen';
 import { DurableStateStore } from '../../src/store/durable';
 import { MemoryStateStore } from '../../src/store/memory';
 import { RedisStateStore } from '../../src/store/redis';
@@ -39,6 +40,41 @@ describe.each<[string, (clock: VirtualClock) => Promise<{ store: StateStore; clo
   afterAll(async () => {
     await store.close();
     await close();
+  });
+
+  it("shares the pipeline's processed mark: processed before the confirm, a retry is a duplicate and the confirm leaves the mark", async () => {
+    const claim = await claims.claim(event('processed-first'));
+    expect(claim.outcome).toBe('claimed');
+    await store.set(seenKey(event('processed-first')), PROCESSED, 60_000); // what the pipeline writes when done
+    await claim.confirm();
+    expect(await store.get(seenKey(event('processed-first')))).toBe(PROCESSED);
+    expect((await claims.claim(event('processed-first'))).outcome).toBe('duplicate');
+  });
+
+  it('claims a batch in one store operation: new, pending elsewhere and published ids each get their outcome', async () => {
+    const published = await claims.claim(event('b-published'));
+    await published.confirm();
+    await claims.claim(event('b-pending')); // another request's claim, not published yet
+    const setIfAbsentMany = jest.spyOn(store, 'setIfAbsentMany');
+    const setIfAbsent = jest.spyOn(store, 'setIfAbsent');
+    const batch = await claims.claimAll([event('b-new'), event('b-pending'), event('b-published')]);
+    expect(batch.outcomes).toEqual(['claimed', 'claimed', 'duplicate']);
+    expect(setIfAbsentMany).toHaveBeenCalledTimes(1);
+    expect(setIfAbsent).not.toHaveBeenCalled();
+    const replaceMany = jest.spyOn(store, 'replaceMany');
+    await batch.confirm();
+    expect(replaceMany).toHaveBeenCalledTimes(1);
+    expect((await claims.claimAll([event('b-new'), event('b-pending')])).outcomes).toEqual(['duplicate', 'duplicate']);
+    jest.restoreAllMocks();
+  });
+
+  it('releases a batch whose publish failed: its new ids are accepted again, not called duplicates', async () => {
+    const batch = await claims.claimAll([event('r-1'), event('r-2')]);
+    await batch.release();
+    const again = await claims.claimAll([event('r-1'), event('r-2')]);
+    expect(again.outcomes).toEqual(['claimed', 'claimed']);
+    await again.confirm();
+    expect((await claims.claim(event('r-2'))).outcome).toBe('duplicate');
   });
 
   it('is new until some request has published it; a duplicate once confirmed', async () => {

@@ -30,7 +30,7 @@ class ScriptedNotifier implements Notifier {
   }
 }
 
-function setup(notifiers: Notifier[], overrides: Partial<ConstructorParameters<typeof Dispatcher>[5]> = {}) {
+function setupShared(notifiers: Notifier[], overrides: Partial<ConstructorParameters<typeof Dispatcher>[5]> = {}) {
   const clock = new VirtualClock(1_000_000);
   const store = new MemoryStateStore(clock);
   const metrics = createMetrics();
@@ -60,7 +60,12 @@ function setup(notifiers: Notifier[], overrides: Partial<ConstructorParameters<t
 
 const alert = (overrides: Partial<Alert> = {}) => alertOf(falcoSecurityEvent(), overrides);
 
-describe('Dispatcher', () => {
+// Every behaviour holds whether the store is shared with other replicas or this process's alone
+// (exclusiveStore: sends take no in-flight claim).
+describe.each([false, true])('Dispatcher (exclusiveStore: %s)', (exclusiveStore) => {
+  const setup = (notifiers: Notifier[], overrides: Parameters<typeof setupShared>[1] = {}) =>
+    setupShared(notifiers, { exclusiveStore, ...overrides });
+
   it('announces once per fingerprint and window, even when asked twice (a redelivered event)', async () => {
     const n = new ScriptedNotifier();
     const { dispatcher } = setup([n]);
@@ -203,6 +208,10 @@ describe('Dispatcher', () => {
 
   it('resolves announce only once the notification is handed off in the store', async () => {
     const n = new ScriptedNotifier();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const send = n.send.bind(n);
+    n.send = async (sent: Alert) => gate.then(() => send(sent)); // the record is read while the send waits
     const { dispatcher, store } = setup([n]);
     const a = alert();
     await dispatcher.announce(a);
@@ -210,6 +219,7 @@ describe('Dispatcher', () => {
     // Handed off: pending, or already claimed by this replica's lane.
     expect(['pending', 'inflight']).toContain(record.state);
     expect(record).toMatchObject({ receiver: 'r', alert: { fingerprint: a.fingerprint } });
+    release();
     await dispatcher.settled();
     expect(JSON.parse((await store.get(`notify:r:${a.fingerprint}:${a.firstSeen}`))!)).toEqual({
       state: 'sent',
@@ -225,6 +235,46 @@ describe('Dispatcher', () => {
     await expect(dispatcher.announce(alert())).rejects.toThrow('redis down');
     await dispatcher.settled();
     expect(n.sends).toHaveLength(0);
+  });
+
+  it("updates an incident's parent message from the parent alert kept beside its thread record, or inline in an older record", async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, store, advance } = setup([n]);
+    const incident = { id: 'inc-1', parent: 'fp-parent', severity: 'critical', alerts: 2, chain: null } as const;
+    const parent = alert({ fingerprint: 'fp-parent', incident: { ...incident, alerts: 1 } });
+    await dispatcher.announce(parent);
+    await dispatcher.settled();
+    expect(JSON.parse((await store.get('thread:r:inc-1'))!)).toEqual({ ref: { ts: 'ts-1' } }); // small: every member reads it
+    dispatcher.incidentChanged(incident);
+    await advance(5000);
+    expect(n.updates.map((u) => [u.alert.fingerprint, u.alert.incident?.alerts, u.ref])).toEqual([
+      ['fp-parent', 2, { ts: 'ts-1' }],
+    ]);
+    // A record an earlier version wrote, the alert inline:
+    const older = alert({ fingerprint: 'fp-older' });
+    await store.set('thread:r:inc-2', JSON.stringify({ ref: { ts: 'old' }, alert: older }), 60_000);
+    dispatcher.incidentChanged({ ...incident, id: 'inc-2', parent: 'fp-older' });
+    await advance(5000);
+    expect(n.updates.map((u) => [u.alert.fingerprint, u.ref])).toEqual([
+      ['fp-parent', { ts: 'ts-1' }],
+      ['fp-older', { ts: 'old' }],
+    ]);
+  });
+
+  it('carries an amend made while a held send waits into that send, and into its record', async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, store, advance } = setup([n]);
+    const a = alert();
+    await dispatcher.announce(a, { holdMs: 5000 });
+    const attributed = { ...a, attribution: { user: 'alice', confidence: 'exact' } } as Alert;
+    await dispatcher.amend(attributed);
+    await dispatcher.settled();
+    const record = JSON.parse((await store.get(`notify:r:${a.fingerprint}:${a.firstSeen}`))!);
+    expect(record).toMatchObject({ state: 'pending', alert: { attribution: { user: 'alice' } } });
+    expect(n.sends).toHaveLength(0);
+    await advance(5000);
+    expect(n.sends.map((s) => s.attribution?.user)).toEqual(['alice']);
+    expect(n.updates).toHaveLength(0);
   });
 });
 
@@ -244,7 +294,7 @@ describe('Dispatcher across replicas sharing a store', () => {
 
   /** Two replicas, one store. The dead one's clock never moves again: no renewals, no retries. */
   function replicas(deadNotifier: Notifier, liveNotifier: Notifier) {
-    const live = setup([liveNotifier], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
+    const live = setupShared([liveNotifier], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
     const deadClock = new VirtualClock(live.clock.now());
     const dead = new Dispatcher([deadNotifier], live.store, deadClock, createMetrics(), pino({ level: 'silent' }), {
       maxAttempts: 4,
@@ -294,7 +344,7 @@ describe('Dispatcher across replicas sharing a store', () => {
     let finish!: (ref: DeliveryRef) => void;
     const slow: Notifier = { name: 'sec', minPriority: 'debug', send: () => new Promise((done) => (finish = done)) };
     const other = new ScriptedNotifier('sec');
-    const a = setup([slow], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
+    const a = setupShared([slow], { leaseMs: LEASE, claimGraceMs: GRACE, recoverIntervalMs: POLL });
     const b = new Dispatcher([other], a.store, a.clock, createMetrics(), pino({ level: 'silent' }), {
       maxAttempts: 4,
       baseDelayMs: 1000,

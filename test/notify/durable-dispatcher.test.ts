@@ -28,7 +28,7 @@ class Receiver implements Notifier {
 }
 
 /** One run of an embedded Falconer's delivery side on `dir`: its store, dead letters and dispatcher. */
-async function run(dir: string, clock: VirtualClock, receiver: Notifier, owner?: string) {
+async function run(dir: string, clock: VirtualClock, receiver: Notifier, owner?: string, exclusiveStore = false) {
   const dataDir = await openDataDir(dir, clock.now());
   const store = new DurableStateStore(clock, dataDir);
   const dispatcher = new Dispatcher([receiver], store, clock, createMetrics(), pino({ level: 'silent' }), {
@@ -43,6 +43,7 @@ async function run(dir: string, clock: VirtualClock, receiver: Notifier, owner?:
     owner: owner ?? dataDir.owner,
     recoverIntervalMs: 1_000,
     claimGraceMs: 1_000,
+    exclusiveStore,
   });
   const advance = async (ms: number) => {
     const target = clock.now() + ms;
@@ -109,6 +110,31 @@ describe('Dispatcher on a data dir, across a restart', () => {
     await stranger.advance(90_000); // past the 60 s backoff plus the 30 s lease
     expect(receiver.sends).toEqual(['fp-1']);
     await stranger.dataDir.close();
+  });
+});
+
+describe('Dispatcher on a data dir of its own (exclusiveStore), across a restart', () => {
+  it('takes no send claim; what the last run handed off and did not send goes once, at once', async () => {
+    const dir = tempDir();
+    const clock = new VirtualClock(1_000_000);
+    const limited = new Receiver(() => new DeliveryError('ratelimited', true, 60_000));
+    const first = await run(dir, clock, limited, undefined, true);
+    const replace = jest.spyOn(first.store, 'replace');
+    await first.dispatcher.announce(alert('fp-1'));
+    await first.advance(10); // tried once, waiting out a 60 s Retry-After
+    expect(replace).not.toHaveBeenCalled();
+    expect(JSON.parse((await first.store.get(`notify:sec:fp-1:${alert('fp-1').firstSeen}`))!)).toMatchObject({
+      state: 'pending',
+      alert: { fingerprint: 'fp-1' },
+    });
+    await crash(first.dataDir);
+    const receiver = new Receiver();
+    const second = await run(dir, new VirtualClock(clock.now() + 100), receiver, undefined, true);
+    await second.advance(1_000); // the first recovery pass
+    expect(receiver.sends).toEqual(['fp-1']);
+    await second.advance(120_000);
+    expect(receiver.sends).toEqual(['fp-1']);
+    await second.dataDir.close();
   });
 });
 

@@ -140,6 +140,45 @@ export function stateStoreContract(name: string, makeHarness: () => StoreHarness
       expect(await store.get(k)).toBe(`v-${results.indexOf(true)}`);
     });
 
+    it('setIfAbsentMany claims each free key, says what each taken one holds, and sets the TTL', async () => {
+      const [a, b, c] = [h.key('many-a'), h.key('many-b'), h.key('many-c')];
+      await store.set(b, 'held', 60_000);
+      expect(await store.setIfAbsentMany([], 60_000)).toEqual([]);
+      expect(
+        await store.setIfAbsentMany(
+          [
+            [a, 'mine-a'],
+            [b, 'mine-b'],
+            [c, 'mine-c'],
+          ],
+          ttlMs,
+        ),
+      ).toEqual([undefined, 'held', undefined]);
+      expect([await store.get(a), await store.get(b), await store.get(c)]).toEqual(['mine-a', 'held', 'mine-c']);
+      expect(await store.setIfAbsentMany([[a, 'again']], 60_000)).toEqual(['mine-a']);
+      await h.elapse(ttlMs + 1);
+      expect(await store.get(a)).toBeUndefined();
+      expect(await store.get(b)).toBe('held');
+    });
+
+    it('replaceMany changes each key only while it holds the expected value', async () => {
+      const [a, b, missing] = [h.key('rm-a'), h.key('rm-b'), h.key('rm-missing')];
+      await store.set(a, 'p:1', 60_000);
+      await store.set(b, 'p:2', 60_000);
+      expect(await store.replaceMany([], 60_000)).toEqual([]);
+      expect(
+        await store.replaceMany(
+          [
+            [a, 'p:1', 'd'],
+            [b, 'p:other', 'd'],
+            [missing, 'p:3', 'd'],
+          ],
+          60_000,
+        ),
+      ).toEqual([true, false, false]);
+      expect([await store.get(a), await store.get(b), await store.get(missing)]).toEqual(['d', 'p:2', undefined]);
+    });
+
     it('replace sets the TTL it is given', async () => {
       const k = h.key('cas-ttl');
       await store.set(k, 'a', 60 * ttlMs);

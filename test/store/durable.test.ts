@@ -5,6 +5,9 @@ import { VirtualClock } from '../../src/core/clock';
 import { StorageError } from '../../src/core/errors';
 import { DataDir } from '../../src/store/data-dir';
 import { DurableStateStore } from '../../src/store/durable';
+import type { SecurityEvent } from '../../src/core/event';
+import { isUnprocessedClaim } from '../../src/ingest/claims';
+import { PROCESSED, seenKey } from '../../src/pipeline/seen';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
 import { stateStoreContract } from './contract';
 
@@ -44,6 +47,35 @@ function rows(dir: string, table: string): number {
 }
 
 describe('DurableStateStore across restarts', () => {
+  it('keeps volatile values (retry claims not processed yet) in memory only; a processed mark survives', async () => {
+    const clock = new VirtualClock(1_000_000);
+    const dir = tempDir();
+    const dataDir = await openDataDir(dir, clock.now());
+    const store = new DurableStateStore(clock, dataDir, { volatile: isUnprocessedClaim });
+    const [pending, published, processed] = ['a', 'b', 'c'].map((id) =>
+      seenKey({ source: 'falco', id, k8s: { cluster: 'c' } } as SecurityEvent),
+    ) as [string, string, string];
+    await store.setIfAbsentMany(
+      [
+        [pending, 'p:1'],
+        [published, 'p:2'],
+        [processed, 'p:3'],
+      ],
+      60_000,
+    );
+    await store.replace(published, 'p:2', 'd', 60_000);
+    await store.set(processed, PROCESSED, 60_000);
+    expect(await store.get(published)).toBe('d'); // in memory all along
+    await store.set('other', 'kept', 60_000);
+    await dataDir.close();
+    expect(rows(dir, 'kv')).toBe(2); // the processed mark and the other key: nothing else was written
+    const second = await reopen(dir, clock);
+    expect([await second.store.get(pending), await second.store.get(published)]).toEqual([undefined, undefined]);
+    expect(await second.store.get(processed)).toBe(PROCESSED);
+    expect(await second.store.get('other')).toBe('kept');
+    await second.dataDir.close();
+  });
+
   it('keeps values, counters, claims and the outbox, and honours TTLs on the clock', async () => {
     const clock = new VirtualClock(1_000_000);
     const dir = tempDir();
@@ -52,7 +84,8 @@ describe('DurableStateStore across restarts', () => {
     await first.store.set('short', 'x', 1_000);
     await first.store.hit('dedup:fp', 1_000_000, 60_000);
     await first.store.hit('dedup:fp', 1_000_500, 60_000);
-    expect(await first.store.handOff('notify:slack:fp:1', '{"state":"pending"}', 60_000, 1_002_000)).toBe(true);
+    // Lazy, as the dispatcher hands off: made when its commit is written.
+    expect(await first.store.handOff('notify:slack:fp:1', () => '{"state":"pending"}', 60_000, 1_002_000)).toBe(true);
     await first.store.set('gone', 'y', 60_000);
     await first.store.delete('gone');
     await first.store.close();
@@ -69,6 +102,7 @@ describe('DurableStateStore across restarts', () => {
       lastSeen: 1_002_000,
     });
     expect(await second.store.setIfAbsent('notify:slack:fp:1', 'other', 60_000)).toBe(false);
+    expect(await second.store.get('notify:slack:fp:1')).toBe('{"state":"pending"}');
     expect(await second.store.due(clock.now(), 10)).toEqual(['notify:slack:fp:1']);
     clock.advance(8_000);
     expect(await second.store.get('seen:falco:c:e1')).toBeUndefined();

@@ -35,3 +35,27 @@ describe('MemoryStateStore memory bound', () => {
     expect(store.size()).toBeLessThan(10_000); // a second cycle sweeps the expired generation too
   });
 });
+
+describe('MemoryStateStore lazy hand-off values', () => {
+  it('makes a hand-off value only when the record is created and read, and once', async () => {
+    const store = new MemoryStateStore(new VirtualClock(1_000_000));
+    const make = jest.fn(() => '{"state":"pending"}');
+    expect(await store.handOff('notify:r:fp:1', make, 60_000, 1_001_000)).toBe(true);
+    expect(make).not.toHaveBeenCalled();
+    const duplicate = jest.fn(() => 'other');
+    expect(await store.handOff('notify:r:fp:1', duplicate, 60_000, 1_001_000)).toBe(false);
+    expect(duplicate).not.toHaveBeenCalled();
+    expect(await store.get('notify:r:fp:1')).toBe('{"state":"pending"}');
+    expect(await store.replace('notify:r:fp:1', '{"state":"pending"}', 'sent', 60_000)).toBe(true);
+    expect(make).toHaveBeenCalledTimes(1);
+  });
+
+  it('never makes a value replaced before anyone read it', async () => {
+    const store = new MemoryStateStore(new VirtualClock(1_000_000));
+    const make = jest.fn(() => 'big record');
+    await store.handOff('notify:r:fp:1', make, 60_000, 1_001_000);
+    await store.set('notify:r:fp:1', 'sent', 60_000);
+    expect(await store.get('notify:r:fp:1')).toBe('sent');
+    expect(make).not.toHaveBeenCalled();
+  });
+});
