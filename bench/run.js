@@ -24,6 +24,7 @@ function startServer(mode, opts = {}) {
       execArgv: [
         '--expose-gc',
         '--max-old-space-size=2048',
+        ...(opts.nodeFlags ?? []),
         ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
       ],
     });
@@ -117,18 +118,46 @@ const PLAN = {
   audit100: ['ingest', 'full', 'full-dd'],
   audit400: ['full', 'full-dd'],
 };
+// BENCH_ABLATE=1: the Falco full path also with the console history off, with correlation off, and with
+// both off, in the same rounds: what each stage costs per event.
+if (process.env.BENCH_ABLATE) {
+  const off = { enabled: false };
+  SUBJECTS.push(
+    { key: 'full-noconsole', label: 'full, console off', opts: { path: 'full', config: { console: off } } },
+    { key: 'full-nocorr', label: 'full, correlation off', opts: { path: 'full', config: { correlation: off } } },
+    {
+      key: 'full-neither',
+      label: 'full, both off',
+      opts: { path: 'full', config: { console: off, correlation: off } },
+    },
+  );
+  PLAN.falco.push('full-noconsole', 'full-nocorr', 'full-neither');
+}
 // BENCH_COMPARE_DIST=<a build before a change>: its full path (memory-only and data dir) runs in the
 // same rounds, so a change's before/after ratio is measured under the same machine load.
 const COMPARE = process.env.BENCH_COMPARE_DIST;
 // BENCH_WORKLOADS=falco,audit100 runs only those.
 for (const wk of Object.keys(PLAN))
   if (process.env.BENCH_WORKLOADS && !process.env.BENCH_WORKLOADS.split(',').includes(wk)) delete PLAN[wk];
+// BENCH_COMPARE_FLAGS="--flag ..." runs the compared build's servers with those node flags (with
+// BENCH_COMPARE_DIST=dist: the same build, with and without them).
+const COMPARE_FLAGS = (process.env.BENCH_COMPARE_FLAGS || '').split(' ').filter(Boolean);
 if (COMPARE) {
+  const dist = resolve(COMPARE);
   SUBJECTS.push(
-    { key: 'full-before', label: 'full, before', opts: { path: 'full', dist: resolve(COMPARE) } },
-    { key: 'full-dd-before', label: 'full, data dir, before', opts: { path: 'full', durable: true, dist: resolve(COMPARE) } },
+    { key: 'full-before', label: 'full, before', opts: { path: 'full', dist, nodeFlags: COMPARE_FLAGS } },
+    {
+      key: 'full-dd-before',
+      label: 'full, data dir, before',
+      opts: { path: 'full', durable: true, dist, nodeFlags: COMPARE_FLAGS },
+    },
   );
   for (const subjects of Object.values(PLAN)) subjects.push('full-before', 'full-dd-before');
+}
+// BENCH_SUBJECTS=full,full-before runs only those subjects (beside bare), to keep a comparison short.
+if (process.env.BENCH_SUBJECTS) {
+  const only = process.env.BENCH_SUBJECTS.split(',');
+  for (const wk of Object.keys(PLAN)) PLAN[wk] = PLAN[wk].filter((s) => only.includes(s));
 }
 
 const rows = [];

@@ -57,6 +57,8 @@ async function main() {
       receivers: [{ type: 'console', name: 'null', minPriority: 'debug' }],
       log: { level: 'silent' },
       dataDir: opts.durable ? mkdtempSync(join(tmpdir(), 'falconer-bench-')) : '',
+      // Ablations (BENCH_ABLATE in run.js): whole sections switched off, e.g. { console: { enabled: false } }.
+      ...opts.config,
     });
     // The full path enriches against a cluster state holding the pods the events name (500 unless
     // the scale series says otherwise): with none, each pod's first alert would wait

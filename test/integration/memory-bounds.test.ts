@@ -73,9 +73,10 @@ describe('memory bounded by configuration', () => {
     }
     expect(accepted.filter((p) => !alerted.has(p))).toEqual([]);
     expect(alerted.size).toBe(accepted.length);
-    // The console receiver logged each of them too.
-    const logged = f.output().match(/"pod":"mem-pod-\d+"/g) ?? [];
-    expect(new Set(logged).size).toBe(accepted.length);
+    // The console receiver logged each of them too (dispatch follows the alert's recording, so wait for it).
+    const loggedPods = () => new Set(f.output().match(/"pod":"mem-pod-\d+"/g) ?? []);
+    while (Date.now() < deadline && loggedPods().size < accepted.length) await new Promise((r) => setTimeout(r, 250));
+    expect(loggedPods().size).toBe(accepted.length);
 
     // Alive and answering, with its heap well under the cap.
     expect((await fetch(`${f.url}/healthz`)).status).toBe(200);
