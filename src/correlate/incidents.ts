@@ -119,9 +119,16 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
     parent: f.fingerprint,
   };
   const known = base.alerts.includes(f.fingerprint);
-  const timeline = base.timeline.filter((t) => t.fingerprint !== f.fingerprint || t.timeMs !== f.timeMs);
-  timeline.push(f);
-  timeline.sort((a, b) => a.timeMs - b.timeMs);
+  const last = base.timeline.at(-1);
+  let timeline: AlertFacts[];
+  if (!last || last.timeMs < f.timeMs) {
+    // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
+    timeline = [...base.timeline, f];
+  } else {
+    timeline = base.timeline.filter((t) => t.fingerprint !== f.fingerprint || t.timeMs !== f.timeMs);
+    timeline.push(f);
+    timeline.sort((a, b) => a.timeMs - b.timeMs);
+  }
   while (timeline.length > options.maxAlerts) timeline.shift();
   const memberSeverity = priorityRank(f.priority) > priorityRank(base.memberSeverity) ? f.priority : base.memberSeverity;
   const next: Incident = {

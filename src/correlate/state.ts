@@ -23,11 +23,15 @@ export async function updateList<T>(
     const current = raw === undefined ? [] : cache ? cache.parse(key, raw) : (JSON.parse(raw) as T[]);
     const next = change(current);
     if (next === undefined) return current;
-    let text = JSON.stringify(next);
-    while (text.length > MAX_RECORD_BYTES && next.length > 1) {
+    // Assembled from each entry's cached text: most of a list is the same entries as last time.
+    const texts = next.map(itemJson);
+    let length = texts.length + 1;
+    for (const t of texts) length += t.length;
+    while (length > MAX_RECORD_BYTES && next.length > 1) {
       next.shift();
-      text = JSON.stringify(next);
+      length -= texts.shift()!.length + 1;
     }
+    const text = `[${texts.join(',')}]`;
     const written = raw === undefined ? await store.setIfAbsent(key, text, ttlMs) : await store.replace(key, raw, text, ttlMs);
     if (written) {
       cache?.put(key, text, next);
@@ -35,6 +39,22 @@ export async function updateList<T>(
     }
   }
   throw new Error(`correlation record ${key} kept changing under us`);
+}
+
+/**
+ * The JSON of a list entry, by object: entries are never mutated once in a list (`change` must not
+ * mutate), and those parsed from the store are the same objects while their record is cached.
+ */
+const itemText = new WeakMap<object, string>();
+
+function itemJson(item: unknown): string {
+  if (typeof item !== 'object' || item === null) return JSON.stringify(item) ?? 'null';
+  let text = itemText.get(item);
+  if (text === undefined) {
+    text = JSON.stringify(item);
+    itemText.set(item, text);
+  }
+  return text;
 }
 
 export async function readList<T>(store: StateStore, key: string): Promise<T[]> {
