@@ -184,9 +184,12 @@ export class Correlator {
         target,
         ...(alert.attribution ? { attribution: summary(alert.attribution)! } : {}),
       };
+      // Most pending alerts expire unread: an in-process store serialises one only if a late audit
+      // event reads it (or the data dir writes it out); Redis gets it at once, for the other replicas.
+      const kept = slim(alert);
       await this.deps.store.set(
         pendingAlertKey(alert.fingerprint, alert.firstSeen),
-        JSON.stringify(slim(alert)),
+        () => JSON.stringify(kept),
         this.options.lateAuditMs,
       );
       await updateList<PendingAlert>(

@@ -52,7 +52,7 @@ export class MemoryStateStore implements StateStore {
     return entry && textOf(entry);
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
+  async set(key: string, value: LazyValue, ttlMs: number): Promise<void> {
     this.put(key, value, ttlMs);
   }
 

@@ -12,7 +12,8 @@ export type LazyValue = string | (() => string);
 
 export interface StateStore {
   get(key: string): Promise<string | undefined>;
-  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** A lazy `value` is made at once by stores that send it elsewhere, else only when read or written out. */
+  set(key: string, value: LazyValue, ttlMs: number): Promise<void>;
   /** Sets only if the key does not exist; true when this call set it (an atomic claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Sets only if the key holds exactly `expected` (compare-and-set); true when this call set it. */

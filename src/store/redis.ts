@@ -147,8 +147,9 @@ export class RedisStateStore implements StateStore {
     return value ?? undefined;
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.run(() => this.client.set(this.valueKey(key), value, 'PX', pexpire(ttlMs)));
+  async set(key: string, value: LazyValue, ttlMs: number): Promise<void> {
+    const text = typeof value === 'function' ? value() : value;
+    await this.run(() => this.client.set(this.valueKey(key), text, 'PX', pexpire(ttlMs)));
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {

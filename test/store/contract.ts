@@ -38,6 +38,15 @@ export function stateStoreContract(name: string, makeHarness: () => StoreHarness
       expect(await store.get(k)).toBe('second');
     });
 
+    it('a lazy set value is read back as its text, from every handle (another replica amends from it)', async () => {
+      const k = h.key('lazy');
+      const [a, b] = h.stores(2) as [StateStore, StateStore];
+      await a.set(k, () => '{"alert":"pending"}', 60_000);
+      expect(await b.get(k)).toBe('{"alert":"pending"}');
+      expect(await a.replace(k, '{"alert":"pending"}', 'amended', 60_000)).toBe(true);
+      expect(await b.get(k)).toBe('amended');
+    });
+
     it('forgets a value once its TTL has passed, not before', async () => {
       const k = h.key('ttl');
       await store.set(k, 'v', ttlMs);

@@ -59,3 +59,21 @@ describe('MemoryStateStore lazy hand-off values', () => {
     expect(make).not.toHaveBeenCalled();
   });
 });
+
+describe('MemoryStateStore lazy set values', () => {
+  it('makes a set value only when it is read, once, and never when it expires unread', async () => {
+    const clock = new VirtualClock(1_000_000);
+    const store = new MemoryStateStore(clock);
+    const read = jest.fn(() => 'pending alert');
+    const unread = jest.fn(() => 'never made');
+    await store.set('corr:ra:read', read, 60_000);
+    await store.set('corr:ra:unread', unread, 60_000);
+    expect(read).not.toHaveBeenCalled();
+    expect(await store.get('corr:ra:read')).toBe('pending alert');
+    expect(await store.get('corr:ra:read')).toBe('pending alert');
+    expect(read).toHaveBeenCalledTimes(1);
+    clock.advance(60_000);
+    expect(await store.get('corr:ra:unread')).toBeUndefined();
+    expect(unread).not.toHaveBeenCalled();
+  });
+});
