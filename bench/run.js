@@ -153,6 +153,15 @@ if (COMPARE) {
     },
   );
   for (const subjects of Object.values(PLAN)) subjects.push('full-before', 'full-dd-before');
+  if (process.env.BENCH_ABLATE) {
+    const off = { enabled: false };
+    SUBJECTS.push({
+      key: 'full-neither-before',
+      label: 'full, both off, before',
+      opts: { path: 'full', config: { console: off, correlation: off }, dist, nodeFlags: COMPARE_FLAGS },
+    });
+    PLAN.falco?.push('full-neither-before');
+  }
 }
 // BENCH_SUBJECTS=full,full-before runs only those subjects (beside bare), to keep a comparison short.
 if (process.env.BENCH_SUBJECTS) {
