@@ -128,6 +128,11 @@ export class Pipeline {
       const enrichment = await this.enricher.enrich(detected);
       // Only detections a rule waits on (`enrichment:` conditions) pay for a second look.
       const detection = detected.pending ? (this.detector.escalate?.(detected, enrichment) ?? detected) : detected;
+      if (!this.correlator) {
+        enter('alert');
+        await this.alerts.process(detection, enrichment);
+        continue;
+      }
       enter('correlate');
       const correlation = await this.correlate(detection, enrichment);
       enter('alert');

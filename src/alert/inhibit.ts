@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Alert } from '../core/alert';
 import type { StateStore } from '../store/port';
 import { matchesAll, newMatcher, parseMatchers, type Labels, type Matcher } from './matcher';
@@ -87,6 +87,6 @@ export class Inhibitor {
 
   private key(r: Rule, labels: Labels): string {
     const values = r.equal.map((n) => labels[n] ?? '').join('\u0000');
-    return `inhibit:${r.id}:${createHash('sha256').update(values).digest('hex').slice(0, 32)}`;
+    return `inhibit:${r.id}:${hash('sha256', values, 'hex').slice(0, 32)}`;
   }
 }
