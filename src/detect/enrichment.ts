@@ -18,34 +18,58 @@ const NO_POLICY = { failing: 0n, results: [] };
  * simply false for a pod nothing is known about, as with the event fields.
  *
  * Each part is converted when a condition first reads it: rules look at one or two parts, and copying
- * the subject's RBAC facts with every number made a BigInt was most of what a pending rule cost.
+ * the whole enrichment (the pod's facts and the subject's RBAC, every number made a BigInt) was most
+ * of what a pending rule cost. A proxy, because CEL reads a map's fields with `Object.hasOwn` (lazy
+ * own accessors put the object in dictionary mode and cost more than the copy).
  */
 export function enrichmentActivation(enrichment: Enrichment): { enrichment: Record<string, unknown> } {
-  const view: Record<string, unknown> = {};
-  for (const key of Object.keys(enrichment) as (keyof Enrichment)[]) {
-    const part = enrichment[key];
-    if (part !== undefined) lazily(view, key, () => celValue(part));
-  }
-  lazily(view, 'vulnerabilities', () => ({
-    ...NO_VULNERABILITIES,
-    ...(celValue(enrichment.vulnerabilities) as object | undefined),
-  }));
-  lazily(view, 'policy', () => ({ ...NO_POLICY, ...(celValue(enrichment.policy) as object | undefined) }));
-  return { enrichment: view };
+  return { enrichment: new Proxy(new Parts(enrichment), PARTS) as unknown as Record<string, unknown> };
 }
 
-/** An own, enumerable property (CEL reads a map's fields only if `Object.hasOwn`), made on first read, then kept. */
-function lazily(target: Record<string, unknown>, key: string, make: () => unknown): void {
-  Object.defineProperty(target, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      const value = make();
-      Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true });
-      return value;
-    },
-  });
+type PartName = keyof Enrichment;
+
+/** The proxy's target: the enrichment and the parts converted so far. It has no own properties. */
+class Parts {
+  private converted?: Map<PartName, unknown>;
+  readonly keys: PartName[];
+
+  constructor(private readonly enrichment: Enrichment) {
+    const keys = (Object.keys(enrichment) as PartName[]).filter((k) => enrichment[k] !== undefined);
+    for (const always of ['vulnerabilities', 'policy'] as const) if (!keys.includes(always)) keys.push(always);
+    this.keys = keys;
+  }
+
+  has(key: string | symbol): key is PartName {
+    return typeof key === 'string' && this.keys.includes(key as PartName);
+  }
+
+  part(key: PartName): unknown {
+    this.converted ??= new Map();
+    if (this.converted.has(key)) return this.converted.get(key);
+    const value = celValue(this.enrichment[key]);
+    const part =
+      key === 'vulnerabilities'
+        ? { ...NO_VULNERABILITIES, ...(value as object | undefined) }
+        : key === 'policy'
+          ? { ...NO_POLICY, ...(value as object | undefined) }
+          : value;
+    this.converted.set(key, part);
+    return part;
+  }
 }
+
+/** Reads as a plain object with exactly the parts present (and the two always there); `constructor` is Object's. */
+const PARTS: ProxyHandler<Parts> = {
+  get: (t, key) => (t.has(key) ? t.part(key) : Reflect.get(Object.prototype, key)),
+  has: (t, key) => t.has(key),
+  ownKeys: (t) => t.keys,
+  getOwnPropertyDescriptor: (t, key) =>
+    t.has(key) ? { value: t.part(key), enumerable: true, configurable: true, writable: false } : undefined,
+  getPrototypeOf: () => Object.prototype,
+  set: () => false,
+  defineProperty: () => false,
+  deleteProperty: () => false,
+};
 
 function celValue(v: unknown): unknown {
   if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;

@@ -58,7 +58,8 @@ describe('rules with an enrichment: condition', () => {
   test('see every part of the enrichment, with whole numbers as ints, and absent parts as absent', () => {
     const condition =
       'has(enrichment.pod) && enrichment.pod.namespace == "shop" && enrichment.subject.findingCount > 1 && !has(enrichment.network)' +
-      ' && enrichment.subject.findings.exists(f, f.rule == "secrets") && enrichment.policy.failing == 0';
+      ' && enrichment.subject.findings.exists(f, f.rule == "secrets") && enrichment.policy.failing == 0' +
+      ' && enrichment.exists(k, k == "subject") && !enrichment.exists(k, k == "network") && "vulnerabilities" in enrichment';
     const e = new RuleEngine(rules(['r.yaml', onEnrichment('all', condition)]));
     const [d] = e.detect(shop());
     const enrichment = (findingCount: number) =>
