@@ -60,6 +60,11 @@ export class Pipeline {
     }
     // Sessions first: an exec's audit event later in the batch still attributes a shell earlier in it.
     if (this.correlator) await this.observeSessions(events);
+    if (byKey.size === 1) {
+      // One key (a single event's batch): nothing to run beside it.
+      const [key, list] = byKey.entries().next().value!;
+      return this.afterEarlier(key, list);
+    }
     const failures = (await Promise.allSettled([...byKey].map(([key, list]) => this.afterEarlier(key, list)))).filter(
       (r): r is PromiseRejectedResult => r.status === 'rejected',
     );

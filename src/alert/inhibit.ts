@@ -67,11 +67,12 @@ export class Inhibitor {
 
   /** Records a source occurrence for every rule whose source matchers it matches. */
   async observe(alert: Alert): Promise<void> {
-    await Promise.all(
-      this.rules
-        .filter((r) => matchesAll(r.source, alert.labels))
-        .map((r) => this.store.set(this.key(r, alert.labels), alert.fingerprint, this.firingMs)),
-    );
+    const marks: Promise<void>[] = [];
+    for (const r of this.rules)
+      if (matchesAll(r.source, alert.labels))
+        marks.push(this.store.set(this.key(r, alert.labels), alert.fingerprint, this.firingMs));
+    if (marks.length === 1) await marks[0];
+    else if (marks.length) await Promise.all(marks);
   }
 
   /** The fingerprints of the firing sources that mute this alert. */
