@@ -28,19 +28,25 @@ export function enrichmentActivation(enrichment: Enrichment): { enrichment: Reco
 
 type PartName = keyof Enrichment;
 
-/** The proxy's target: the enrichment and the parts converted so far. It has no own properties. */
+/** The proxy's target: the enrichment and the parts converted so far (what CEL reads goes through `PARTS`). */
 class Parts {
   private converted?: Map<PartName, unknown>;
-  readonly keys: PartName[];
+  private listed?: PartName[];
 
-  constructor(private readonly enrichment: Enrichment) {
-    const keys = (Object.keys(enrichment) as PartName[]).filter((k) => enrichment[k] !== undefined);
-    for (const always of ['vulnerabilities', 'policy'] as const) if (!keys.includes(always)) keys.push(always);
-    this.keys = keys;
-  }
+  constructor(private readonly enrichment: Enrichment) {}
 
   has(key: string | symbol): key is PartName {
-    return typeof key === 'string' && this.keys.includes(key as PartName);
+    if (key === 'vulnerabilities' || key === 'policy') return true;
+    return typeof key === 'string' && Object.hasOwn(this.enrichment, key) && this.enrichment[key as PartName] !== undefined;
+  }
+
+  keys(): PartName[] {
+    if (!this.listed) {
+      const keys = (Object.keys(this.enrichment) as PartName[]).filter((k) => this.enrichment[k] !== undefined);
+      for (const always of ['vulnerabilities', 'policy'] as const) if (!keys.includes(always)) keys.push(always);
+      this.listed = keys;
+    }
+    return this.listed;
   }
 
   part(key: PartName): unknown {
@@ -62,7 +68,7 @@ class Parts {
 const PARTS: ProxyHandler<Parts> = {
   get: (t, key) => (t.has(key) ? t.part(key) : Reflect.get(Object.prototype, key)),
   has: (t, key) => t.has(key),
-  ownKeys: (t) => t.keys,
+  ownKeys: (t) => t.keys(),
   getOwnPropertyDescriptor: (t, key) =>
     t.has(key) ? { value: t.part(key), enumerable: true, configurable: true, writable: false } : undefined,
   getPrototypeOf: () => Object.prototype,
