@@ -96,6 +96,7 @@ export class Pipeline {
   }
 
   private async processInOrder(events: SecurityEvent[]): Promise<void> {
+    if (events.length === 1) return this.processOne(events[0]!);
     for (const event of events) await this.processOne(event);
   }
 

@@ -185,6 +185,15 @@ export class ConsoleService {
       this.queued.delete(fp);
       const prepared = this.prepare(q);
       if (!prepared) continue;
+      if (this.history.recordSync) {
+        try {
+          this.observe(this.history.recordSync(prepared.record));
+          this.publish(prepared.stored);
+        } catch (err) {
+          this.failed(err);
+        }
+        continue;
+      }
       this.inFlight++;
       this.history.record(prepared.record).then(
         (result) => {
