@@ -77,7 +77,12 @@ export function sessionContract(name: string, make: (bounds: SessionBounds) => S
 
     it("keeps at most maxPerToken sessions of one token: that token's least recently used ends, no one else's", async () => {
       const tight = { max: 4, maxPerToken: 2, idleMs: 60_000, absoluteMs: 300_000 };
-      const own = new SessionStore(make(tight), clock, tight, tokenCheck(() => live, false));
+      const own = new SessionStore(
+        make(tight),
+        clock,
+        tight,
+        tokenCheck(() => live, false),
+      );
       const signIn = () => own.create({ name: 'reader', scopes: ['read'] }, TOKEN);
       const other = await own.create({ name: 'other', scopes: ['read'] }, OTHER);
       clock.advance(1000);
