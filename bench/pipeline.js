@@ -101,9 +101,11 @@ async function main() {
     const s = [...xs].sort((a, b) => a - b);
     const median = s[Math.floor(s.length / 2)];
     const [mode, name] = key.split('\t');
-    const ratio = name === 'this build' && builds.length > 1 ? results.get(`${mode}\tbefore`) : undefined;
-    const vs = ratio
-      ? `  ×${(median / [...ratio].sort((a, b) => a - b)[Math.floor(ratio.length / 2)]).toFixed(2)} of before`
+    // As bench/run.js: the ratio per round (the two builds ran next to each other), then its median.
+    const before = name === 'this build' && builds.length > 1 ? results.get(`${mode}\tbefore`) : undefined;
+    const ratios = before?.map((b, i) => xs[i] / b).sort((a, b) => a - b);
+    const vs = ratios
+      ? `  ×${ratios[Math.floor(ratios.length / 2)].toFixed(2)} of before (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`
       : '';
     console.log(
       `${mode.padEnd(8)} ${name.padEnd(10)} ${median.toFixed(1).padStart(6)} ±${(((s.at(-1) - s[0]) / 2 / median) * 100).toFixed(0)}%${vs}`,
