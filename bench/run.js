@@ -75,6 +75,7 @@ async function load(server, path, workload, seconds, rate) {
     reqPerSec: ok / wallSeconds,
     eventsPerSec: events / wallSeconds,
     cpuPerEvent: s.cpuMicros / Math.max(1, events),
+    userPerEvent: s.userMicros / Math.max(1, events),
     p50: result.latency.p50,
     p99: result.latency.p99,
     loopP99: s.loopDelayP99Ms,
@@ -152,7 +153,19 @@ if (COMPARE) {
       opts: { path: 'full', durable: true, dist, nodeFlags: COMPARE_FLAGS },
     },
   );
-  for (const subjects of Object.values(PLAN)) subjects.push('full-before', 'full-dd-before');
+  SUBJECTS.push(
+    { key: 'ingest-before', label: 'ingest, before', opts: { path: 'ingest', dist, nodeFlags: COMPARE_FLAGS } },
+    {
+      key: 'ingest-dd-before',
+      label: 'ingest, data dir, before',
+      opts: { path: 'ingest', durable: true, dist, nodeFlags: COMPARE_FLAGS },
+    },
+  );
+  for (const subjects of Object.values(PLAN)) {
+    if (subjects.includes('ingest')) subjects.push('ingest-before');
+    if (subjects.includes('ingest-dd')) subjects.push('ingest-dd-before');
+    subjects.push('full-before', 'full-dd-before');
+  }
 }
 // BENCH_SUBJECTS=full,full-before runs only those subjects (beside bare), to keep a comparison short.
 if (process.env.BENCH_SUBJECTS) {

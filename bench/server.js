@@ -104,6 +104,7 @@ async function main() {
     const mem = process.memoryUsage();
     process.send({
       cpuMicros: u.user + u.system,
+      userMicros: u.user,
       heapMB: mem.heapUsed / 2 ** 20,
       rssMB: mem.rss / 2 ** 20,
       loopDelayP99Ms: delay.percentile(99) / 1e6,
