@@ -74,10 +74,10 @@ export function authenticator({ tokens, trustClientCertificates, open }: AuthOpt
 }
 
 /**
- * SHA-256 of a token, as a Buffer for `timingSafeEqual`. Taken as a latin1 string and copied into a
+ * SHA-256 of a token, as a Buffer for `timingSafeEqual`. Taken as a binary (latin1) string and copied into a
  * Buffer: the one-shot `hash` with `'buffer'` output allocates its result in C++ and costs about
  * 1.1 µs per request against 0.45 µs this way (the same 32 bytes).
  */
 function digest(s: string): Buffer {
-  return Buffer.from(hash('sha256', s, 'latin1'), 'latin1');
+  return Buffer.from(hash('sha256', s, 'binary'), 'binary');
 }
