@@ -28,9 +28,10 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
   const fields: Record<string, FieldValue> = {};
   for (const key in rawFields) fields[limitName(key)] = scalar(rawFields[key]!, ctx.maxFieldLength);
 
-  const timeNs = eventTimeNs(body.time, fields['evt.time']);
+  const stated = typeof body.time === 'string' ? rfc3339ToNs(body.time) : undefined;
+  const timeNs = eventTimeNs(stated, fields['evt.time']);
   if (!timeNs) throw new InvalidEventError('"time" must be an RFC 3339 timestamp (or output_fields["evt.time"] in ns)');
-  const time = typeof body.time === 'string' && rfc3339ToNs(body.time) ? body.time : nsToRfc3339(timeNs);
+  const time = stated ? (body.time as string) : nsToRfc3339(timeNs);
 
   const output = typeof body.output === 'string' ? limitString(body.output, ctx.maxFieldLength) : rule;
   const tags = Array.isArray(body.tags)
@@ -105,12 +106,9 @@ function scalar(v: JsonObject[string], maxLength: number): FieldValue {
   return limitString(JSON.stringify(v), maxLength);
 }
 
-/** `time` wins; `evt.time` (exact ns, kept as a string by the parser when beyond 2^53) is the fallback. */
-function eventTimeNs(time: unknown, evtTime: FieldValue | undefined): string | undefined {
-  if (typeof time === 'string') {
-    const ns = rfc3339ToNs(time);
-    if (ns && ns !== '0') return ns;
-  }
+/** `time` (`stated`: in ns) wins; `evt.time` (exact ns, kept as a string by the parser when beyond 2^53) is the fallback. */
+function eventTimeNs(stated: string | undefined, evtTime: FieldValue | undefined): string | undefined {
+  if (stated && stated !== '0') return stated;
   if (typeof evtTime === 'string' && /^\d{1,20}$/.test(evtTime) && evtTime !== '0') return evtTime;
   if (typeof evtTime === 'number' && Number.isSafeInteger(evtTime) && evtTime > 0) return String(evtTime);
   return undefined;

@@ -8,10 +8,13 @@ export function rfc3339ToNs(value: string): string | undefined {
   const m = RFC3339.exec(value);
   if (!m) return undefined;
   const zone = m[4]!.toUpperCase();
-  const seconds = Date.parse(`${m[1]}T${m[2]}${zone}`);
-  if (Number.isNaN(seconds)) return undefined;
+  const ms = Date.parse(`${m[1]}T${m[2]}${zone}`); // whole seconds: the fraction is not in the string
+  if (Number.isNaN(ms)) return undefined;
   const fraction = (m[3] ?? '').padEnd(9, '0');
-  return (BigInt(seconds) * 1_000_000n + BigInt(fraction)).toString();
+  // After the epoch the digits are the seconds' then the nine of the fraction: no BigInt (which was
+  // a third of this function's time, bench/profile.js).
+  if (ms >= 1000) return `${ms / 1000}${fraction}`;
+  return (BigInt(ms) * 1_000_000n + BigInt(fraction)).toString();
 }
 
 /** RFC 3339 in UTC with nanoseconds, from ns since the epoch. */
