@@ -76,6 +76,7 @@ async function load(server, path, workload, seconds, rate) {
     eventsPerSec: events / wallSeconds,
     cpuPerEvent: s.cpuMicros / Math.max(1, events),
     userPerEvent: s.userMicros / Math.max(1, events),
+    mainThreadPerEvent: s.mainThreadMicros / Math.max(1, events),
     p50: result.latency.p50,
     p99: result.latency.p99,
     loopP99: s.loopDelayP99Ms,
