@@ -29,6 +29,24 @@ describe('rfc3339ToNs', () => {
     expect(rfc3339ToNs('1969-12-31T23:59:59Z')).toBe('-1000000000');
   });
 
+  it('gives the same answer whatever came before (it remembers the last second it parsed)', () => {
+    const parts: [string, string, string, string][] = [
+      ['2025-11-10', '13:07:40', '1', 'Z'],
+      ['2025-11-10', '13:07:40', '999999999', 'Z'],
+      ['2025-11-10', '13:07:40', '5', '+01:00'],
+      ['2025-11-11', '13:07:40', '5', '+01:00'],
+      ['2025-11-10', '13:07:41', '5', 'Z'],
+      ['2025-11-11', '13:07:40', '5', 'Z'],
+      ['1969-12-31', '23:59:59', '5', 'Z'],
+    ];
+    for (let i = 0; i < 60; i++) {
+      const [date, time, fraction, zone] = parts[(i * 7) % parts.length]!;
+      const text = `${date}T${time}.${fraction}${zone}`;
+      expect([text, rfc3339ToNs(text)]).toEqual([text, reference(date, time, fraction, zone)]);
+      expect(rfc3339ToNs(`${date}T${time}.${fraction}X`)).toBeUndefined();
+    }
+  });
+
   it.each([
     '',
     '2025-11-10',
