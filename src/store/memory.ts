@@ -1,9 +1,21 @@
 import type { Clock } from '../core/clock';
 import type { Counter, LazyValue, StateStore } from './port';
 
+/**
+ * Times kept per key are milliseconds since the store's epoch (see `MemoryStateStore.epoch`), not
+ * since 1970: a small integer is stored in the object itself, where an absolute time is a number
+ * object of its own for every key, one more object per event for each young-generation GC to copy.
+ */
 interface Entry {
   /** Made on first read (or when the durable store writes it out), then kept as text. */
   value: LazyValue;
+  expiresAt: number;
+}
+
+interface StoredCounter {
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
   expiresAt: number;
 }
 
@@ -30,21 +42,27 @@ export interface StoreSnapshot {
 /** In-process state for the embedded mode. Expired keys are dropped lazily and by a bounded sweep. */
 export class MemoryStateStore implements StateStore {
   private readonly entries = new Map<string, Entry>();
-  private readonly counters = new Map<string, Counter & { expiresAt: number }>();
+  private readonly counters = new Map<string, StoredCounter>();
   /** The outbox: record key → when it is due. */
   private readonly outbox = new Map<string, number>();
+
+  /** Kept times are relative to this (about now): within ±12 days they are small integers. */
+  private readonly epoch: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly changes?: StoreChanges,
-  ) {}
+  ) {
+    this.epoch = Math.floor(clock.now());
+  }
 
   /** Restores state kept elsewhere (the data dir), skipping what has expired since. */
   load(snapshot: StoreSnapshot): void {
     const now = this.clock.now();
-    for (const [key, value, expiresAt] of snapshot.entries) if (expiresAt > now) this.entries.set(key, { value, expiresAt });
+    for (const [key, value, expiresAt] of snapshot.entries)
+      if (expiresAt > now) this.entries.set(key, { value, expiresAt: expiresAt - this.epoch });
     for (const [key, counter, expiresAt] of snapshot.counters)
-      if (expiresAt > now) this.counters.set(key, { ...counter, expiresAt });
+      if (expiresAt > now) this.counters.set(key, this.stored(counter, expiresAt));
     for (const [key, dueAt] of snapshot.outbox) this.outbox.set(key, dueAt);
   }
 
@@ -121,10 +139,14 @@ export class MemoryStateStore implements StateStore {
   async hit(key: string, nowMs: number, ttlMs: number): Promise<Counter> {
     const existing = this.live(this.counters, key);
     const next = existing
-      ? { count: existing.count + 1, firstSeen: existing.firstSeen, lastSeen: Math.max(existing.lastSeen, nowMs) }
+      ? {
+          count: existing.count + 1,
+          firstSeen: existing.firstSeen + this.epoch,
+          lastSeen: Math.max(existing.lastSeen + this.epoch, nowMs),
+        }
       : { count: 1, firstSeen: nowMs, lastSeen: nowMs };
     const expiresAt = this.clock.now() + ttlMs;
-    this.counters.set(key, { ...next, expiresAt });
+    this.counters.set(key, this.stored(next, expiresAt));
     this.changes?.counter(key, next, expiresAt);
     this.maybeSweep();
     return next;
@@ -150,9 +172,19 @@ export class MemoryStateStore implements StateStore {
     this.changes?.outbox(key, dueAt, listed);
   }
 
+  private stored(counter: Counter, expiresAt: number): StoredCounter {
+    const { epoch } = this;
+    return {
+      count: counter.count,
+      firstSeen: counter.firstSeen - epoch,
+      lastSeen: counter.lastSeen - epoch,
+      expiresAt: expiresAt - epoch,
+    };
+  }
+
   private put(key: string, value: LazyValue, ttlMs: number): void {
     const expiresAt = this.clock.now() + ttlMs;
-    const entry: Entry = { value, expiresAt };
+    const entry: Entry = { value, expiresAt: expiresAt - this.epoch };
     this.entries.set(key, entry);
     this.changes?.entry(key, () => textOf(entry), expiresAt);
     this.maybeSweep();
@@ -160,7 +192,7 @@ export class MemoryStateStore implements StateStore {
 
   private live<T extends { expiresAt: number }>(map: Map<string, T>, key: string): T | undefined {
     const e = map.get(key);
-    if (e && e.expiresAt <= this.clock.now()) {
+    if (e && e.expiresAt <= this.clock.now() - this.epoch) {
       map.delete(key);
       return undefined;
     }
@@ -173,13 +205,13 @@ export class MemoryStateStore implements StateStore {
    * every N writes is quadratic at millions of `seen` keys), and an expired key lives at most one cycle.
    */
   private maybeSweep(): void {
-    const now = this.clock.now();
+    const now = this.clock.now() - this.epoch;
     this.entriesCursor = sweep(this.entries, this.entriesCursor, now);
     this.countersCursor = sweep(this.counters, this.countersCursor, now);
   }
 
   private entriesCursor?: Iterator<[string, Entry]>;
-  private countersCursor?: Iterator<[string, Counter & { expiresAt: number }]>;
+  private countersCursor?: Iterator<[string, StoredCounter]>;
 }
 
 /** An entry's text, made (once) if it is still lazy. */
