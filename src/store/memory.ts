@@ -2,14 +2,24 @@ import type { Clock } from '../core/clock';
 import type { Counter, LazyValue, StateStore } from './port';
 
 /**
- * Times kept per key are milliseconds since the store's epoch (see `MemoryStateStore.epoch`), not
- * since 1970: a small integer is stored in the object itself, where an absolute time is a number
- * object of its own for every key, one more object per event for each young-generation GC to copy.
+ * Times kept per key are milliseconds since the store's epoch (`MemoryStateStore.epoch`), not since
+ * 1970. A time since 1970 is a number object of its own in every entry (V8 keeps a field that has
+ * held one such number boxed in all objects of that shape): one more object per key, 16 bytes, for
+ * each young-generation GC to copy while the retry window holds a key per event. A time that fits
+ * 32 bits is kept in the entry itself, in a `Kept`; one that does not (a TTL of weeks) goes into a
+ * plain object, so its box stays in that other shape.
  */
 interface Entry {
   /** Made on first read (or when the durable store writes it out), then kept as text. */
   value: LazyValue;
   expiresAt: number;
+}
+
+class Kept implements Entry {
+  constructor(
+    public value: LazyValue,
+    public expiresAt: number,
+  ) {}
 }
 
 interface StoredCounter {
@@ -18,6 +28,25 @@ interface StoredCounter {
   lastSeen: number;
   expiresAt: number;
 }
+
+class KeptCounter implements StoredCounter {
+  constructor(
+    public count: number,
+    public firstSeen: number,
+    public lastSeen: number,
+    public expiresAt: number,
+  ) {}
+}
+
+/** The time as kept: a 32-bit integer (`| 0` makes it one V8 stores unboxed) when it is one. */
+function small(ms: number): number {
+  return (ms | 0) === ms ? ms | 0 : ms;
+}
+
+const fits = (ms: number) => (ms | 0) === ms;
+
+/** Past this (≈12 days after the epoch) the epoch moves to now, so new times keep fitting 32 bits. */
+const REBASE_AFTER_MS = 2 ** 30;
 
 /**
  * Told of every change as it is made, in order (the durable store writes them to the data dir).
@@ -46,8 +75,8 @@ export class MemoryStateStore implements StateStore {
   /** The outbox: record key → when it is due. */
   private readonly outbox = new Map<string, number>();
 
-  /** Kept times are relative to this (about now): within ±12 days they are small integers. */
-  private readonly epoch: number;
+  /** Kept times are relative to this: see `Entry`. */
+  private epoch: number;
 
   constructor(
     private readonly clock: Clock,
@@ -60,7 +89,7 @@ export class MemoryStateStore implements StateStore {
   load(snapshot: StoreSnapshot): void {
     const now = this.clock.now();
     for (const [key, value, expiresAt] of snapshot.entries)
-      if (expiresAt > now) this.entries.set(key, { value, expiresAt: expiresAt - this.epoch });
+      if (expiresAt > now) this.entries.set(key, this.entry(value, expiresAt));
     for (const [key, counter, expiresAt] of snapshot.counters)
       if (expiresAt > now) this.counters.set(key, this.stored(counter, expiresAt));
     for (const [key, dueAt] of snapshot.outbox) this.outbox.set(key, dueAt);
@@ -145,7 +174,9 @@ export class MemoryStateStore implements StateStore {
           lastSeen: Math.max(existing.lastSeen + this.epoch, nowMs),
         }
       : { count: 1, firstSeen: nowMs, lastSeen: nowMs };
-    const expiresAt = this.clock.now() + ttlMs;
+    const now = this.clock.now();
+    this.rebaseIfDue(now);
+    const expiresAt = now + ttlMs;
     this.counters.set(key, this.stored(next, expiresAt));
     this.changes?.counter(key, next, expiresAt);
     this.maybeSweep();
@@ -172,19 +203,43 @@ export class MemoryStateStore implements StateStore {
     this.changes?.outbox(key, dueAt, listed);
   }
 
-  private stored(counter: Counter, expiresAt: number): StoredCounter {
+  /** An entry as kept, from `expiresAt` since 1970. */
+  private entry(value: LazyValue, expiresAt: number): Entry {
+    const at = expiresAt - this.epoch;
+    return fits(at) ? new Kept(value, small(at)) : { value, expiresAt: at };
+  }
+
+  private stored({ count, firstSeen, lastSeen }: Counter, expiresAt: number): StoredCounter {
     const { epoch } = this;
-    return {
-      count: counter.count,
-      firstSeen: counter.firstSeen - epoch,
-      lastSeen: counter.lastSeen - epoch,
-      expiresAt: expiresAt - epoch,
-    };
+    const [first, last, at] = [firstSeen - epoch, lastSeen - epoch, expiresAt - epoch];
+    return fits(first) && fits(last) && fits(at) && fits(count)
+      ? new KeptCounter(small(count), small(first), small(last), small(at))
+      : { count, firstSeen: first, lastSeen: last, expiresAt: at };
+  }
+
+  /** Moves the epoch to now once times since it stop fitting 32 bits: a pass over every key, every ≈12 days. */
+  private rebaseIfDue(now: number): void {
+    if (now - this.epoch < REBASE_AFTER_MS) return;
+    const old = this.epoch;
+    this.epoch = Math.floor(now);
+    for (const [key, e] of this.entries) {
+      const rebased = this.entry(e.value, e.expiresAt + old);
+      // In place where it can: a durable store's pending write holds the entry, and keeps the text it makes there.
+      if (e instanceof Kept && rebased instanceof Kept) e.expiresAt = rebased.expiresAt;
+      else this.entries.set(key, rebased);
+    }
+    for (const [key, c] of this.counters) {
+      const counter = { count: c.count, firstSeen: c.firstSeen + old, lastSeen: c.lastSeen + old };
+      this.counters.set(key, this.stored(counter, c.expiresAt + old));
+    }
+    this.entriesCursor = this.countersCursor = undefined;
   }
 
   private put(key: string, value: LazyValue, ttlMs: number): void {
-    const expiresAt = this.clock.now() + ttlMs;
-    const entry: Entry = { value, expiresAt: expiresAt - this.epoch };
+    const now = this.clock.now();
+    this.rebaseIfDue(now);
+    const expiresAt = now + ttlMs;
+    const entry = this.entry(value, expiresAt);
     this.entries.set(key, entry);
     this.changes?.entry(key, () => textOf(entry), expiresAt);
     this.maybeSweep();

@@ -77,3 +77,49 @@ describe('MemoryStateStore lazy set values', () => {
     expect(unread).not.toHaveBeenCalled();
   });
 });
+
+describe('MemoryStateStore times kept relative to its epoch', () => {
+  const DAY = 86_400_000;
+
+  it('keeps expiries exact across a move of the epoch, and with TTLs of weeks', async () => {
+    const clock = new VirtualClock(1_700_000_000_123);
+    const store = new MemoryStateStore(clock);
+    await store.set('near', 'a', 20 * DAY);
+    await store.set('far', 'b', 60 * DAY); // past 32 bits of milliseconds from the epoch
+    clock.advance(13 * DAY); // past the point where the epoch moves: the next write moves it
+    await store.set('later', 'c', 10 * DAY);
+    clock.advance(7 * DAY - 1);
+    expect([await store.get('near'), await store.get('far'), await store.get('later')]).toEqual(['a', 'b', 'c']);
+    clock.advance(1); // 20 days after 'near' was set
+    expect(await store.get('near')).toBeUndefined();
+    expect(await store.get('later')).toBe('c');
+    clock.advance(3 * DAY);
+    expect(await store.get('later')).toBeUndefined();
+    clock.advance(37 * DAY - 1); // 60 days after 'far' was set, but 1 ms
+    expect(await store.get('far')).toBe('b');
+    clock.advance(1);
+    expect(await store.get('far')).toBeUndefined();
+  });
+
+  it('keeps counter times exact across a move of the epoch', async () => {
+    const clock = new VirtualClock(1_700_000_000_123);
+    const store = new MemoryStateStore(clock);
+    const first = await store.hit('dedup:x', clock.now(), 40 * DAY);
+    const other = await store.hit('dedup:y', clock.now(), 40 * DAY);
+    clock.advance(13 * DAY); // the next hit moves the epoch: 'dedup:y' is moved with it
+    expect(await store.hit('dedup:x', clock.now(), 40 * DAY)).toEqual({
+      count: 2,
+      firstSeen: first.firstSeen,
+      lastSeen: clock.now(),
+    });
+    expect(await store.hit('dedup:y', clock.now(), 40 * DAY)).toEqual({ ...other, count: 2, lastSeen: clock.now() });
+    clock.advance(40 * DAY - 1);
+    expect(await store.hit('dedup:x', clock.now(), 40 * DAY)).toEqual({
+      count: 3,
+      firstSeen: first.firstSeen,
+      lastSeen: clock.now(),
+    });
+    clock.advance(40 * DAY);
+    expect((await store.hit('dedup:x', clock.now(), DAY)).count).toBe(1);
+  });
+});
