@@ -11,10 +11,22 @@ import type { SecurityEvent } from '../core/event';
  * malformed event off the bus (no `k8s`): such an event must still be parkable.
  */
 export function seenKey(event: Pick<SecurityEvent, 'source' | 'id' | 'k8s'>): string {
+  const made = keys.get(event);
+  if (made !== undefined) return made;
   const k8s = event.k8s as SecurityEvent['k8s'] | undefined;
   const digest = hash('sha256', `${k8s?.cluster}\0${event.id}`, 'buffer').subarray(0, 16);
-  return `${CLAIM_PREFIX}${event.source}:${digest.toString('base64url')}`;
+  const key = `${CLAIM_PREFIX}${event.source}:${digest.toString('base64url')}`;
+  keys.set(event, key);
+  return key;
 }
+
+/**
+ * Keys made, by event object: ingest's claim makes an event's key and the embedded bus hands the
+ * pipeline the same object, which would hash it again (a fifth of a non-alerting audit event's cost
+ * after the bus, bench/profile.js). An event off Kafka or the journal is a new object: hashed anew.
+ * Events are not changed once normalised, so the key cannot go stale.
+ */
+const keys = new WeakMap<object, string>();
 
 export const CLAIM_PREFIX = 'ingested:';
 
