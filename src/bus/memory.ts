@@ -18,8 +18,9 @@ export interface MemoryBusOptions {
   batchSize: number;
   /**
    * How long a publish that does not fit waits for room before it is refused (default 0: refused at
-   * once). Waiting publishes are bounded too, to a quarter of `capacity` and of `capacityBytes`;
-   * beyond that a publish is refused at once. They are let in in the order they came.
+   * once). Waiting publishes are bounded too, by `capacity` and `capacityBytes` again (a request
+   * refused has been read and parsed all the same, and comes back at once: the memory is taken either
+   * way); beyond that a publish is refused at once. They are let in in the order they came.
    */
   waitForRoomMs?: number;
   /**
@@ -118,8 +119,8 @@ export class MemoryBus implements EventBus {
     if (
       waitMs <= 0 ||
       events.length > capacity ||
-      this.waitingEvents + events.length > capacity / 4 ||
-      (this.waitingEvents > 0 && this.waitingBytes + size > capacityBytes / 4)
+      this.waitingEvents + events.length > capacity ||
+      (this.waitingEvents > 0 && this.waitingBytes + size > capacityBytes)
     ) {
       throw this.full(events.length);
     }

@@ -311,7 +311,7 @@ const configShape = z.strictObject({
       batchSize: z.number().int().positive().default(256),
       /**
        * How long an ingest request whose events do not fit in the embedded queue waits for room before
-       * it is answered 503 (0: at once). At most a quarter of queueCapacity and queueBytes waits.
+       * it is answered 503 (0: at once). At most queueCapacity events and queueBytes wait.
        */
       queueWaitSeconds: z.number().min(0).max(30).default(1),
       /** Attempts an event gets (retried at once) before it is parked in the event dead-letter store. */

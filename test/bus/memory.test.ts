@@ -166,8 +166,8 @@ describe('MemoryBus bounds', () => {
 
   it('holds a publish that does not fit until there is room, in arrival order, and refuses it once the wait is over', async () => {
     const clock = new VirtualClock(0);
-    const bus = new MemoryBus(clock, { capacity: 16, batchSize: 2, retryDelayMs: 10, waitForRoomMs: 1000 });
-    const queued = Array.from({ length: 14 }, (_, i) => `q${i}`);
+    const bus = new MemoryBus(clock, { capacity: 4, batchSize: 2, retryDelayMs: 10, waitForRoomMs: 1000 });
+    const queued = Array.from({ length: 2 }, (_, i) => `q${i}`);
     await bus.publish(queued.map((id) => event(id)));
     const outcomes: string[] = [];
     const note = (name: string, p: Promise<void>) =>
@@ -177,10 +177,10 @@ describe('MemoryBus bounds', () => {
       );
     const g = note('g', bus.publish([event('g'), event('h'), event('i')])); // does not fit: waits
     const j = note('j', bus.publish([event('j')])); // would fit, but g came first: waits behind it
-    const k = note('k', bus.publish([event('k'), event('l')])); // the waiting room (16 / 4 = 4 events) is full
+    const k = note('k', bus.publish([event('k'), event('l')])); // the waiting room (as much as the queue: 4 events) is full
     await k;
     expect(outcomes).toEqual(['k 503']);
-    expect(bus.depth()).toBe(14);
+    expect(bus.depth()).toBe(2);
     const seen: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -191,7 +191,7 @@ describe('MemoryBus bounds', () => {
     await g;
     await j;
     expect(outcomes).toEqual(['k 503', 'g in', 'j in']);
-    expect(bus.depth()).toBe(16);
+    expect(bus.depth()).toBe(4);
     const m = note('m', bus.publish([event('m')]));
     clock.advance(999);
     await Promise.resolve();
