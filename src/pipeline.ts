@@ -128,9 +128,12 @@ export class Pipeline {
   }
 
   private async alertOn(detections: Detection[], enter: (stage: Stage) => void): Promise<void> {
+    // What the enricher says depends on the event only (src/enrich/port.ts): an event's detections
+    // share one answer (an exec by a person makes two or three) rather than each paying for it.
+    let enrichment: Enrichment | undefined;
     for (const detected of detections) {
       enter('enrich');
-      const enrichment = await this.enricher.enrich(detected);
+      enrichment ??= await this.enricher.enrich(detected);
       // Only detections a rule waits on (`enrichment:` conditions) pay for a second look.
       const detection = detected.pending ? (this.detector.escalate?.(detected, enrichment) ?? detected) : detected;
       enter('correlate');
