@@ -133,7 +133,7 @@ export function readChainFixtures(dirs: readonly string[]): ChainFixture[] {
   return out;
 }
 
-function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
+export function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
   if (s.source && a.source !== s.source) return false;
   if (s.rules.length && !s.rules.includes(a.ruleId) && !s.rules.includes(a.rule)) return false;
   if (s.tags.length && !a.tags.some((t) => s.tags.includes(t))) return false;

@@ -1,10 +1,23 @@
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AlertIncident } from '../core/alert';
 import { priorityRank, type Priority } from '../core/priority';
 import type { StateStore } from '../store/port';
 import { chainSeverity, matchChain, type ChainDef } from './chains';
 import { factsOf, type AlertFacts, type FactSource } from './facts';
 import { GenerationalCache, ParsedCache, updateList } from './state';
+import {
+  admitsOf,
+  deriveTimeline,
+  entriesJson,
+  entryOf,
+  hasMember,
+  listJson,
+  mayMatch,
+  stepCounts,
+  stepSlots,
+  withAlert,
+  withMeta,
+} from './timeline';
 
 /**
  * Alerts that share a pod or a subject within the window, as one story. `timeline` is oldest first
@@ -118,7 +131,7 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
     lastMs: f.timeMs,
     parent: f.fingerprint,
   };
-  const known = base.alerts.includes(f.fingerprint);
+  const known = hasMember(base.alerts, f.fingerprint);
   const last = base.timeline.at(-1);
   let timeline: AlertFacts[];
   if (!last || last.timeMs < f.timeMs) {
@@ -134,7 +147,7 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   const next: Incident = {
     ...base,
     memberSeverity,
-    alerts: known || base.alerts.length >= options.maxAlerts ? base.alerts : [...base.alerts, f.fingerprint],
+    alerts: known || base.alerts.length >= options.maxAlerts ? base.alerts : withAlert(base.alerts, f.fingerprint),
     alertCount: base.alertCount + (known ? 0 : 1),
     pods: addUnique(base.pods, f.pod ? [`${f.cluster}/${f.pod}`] : []),
     subjects: addUnique(base.subjects, subjectsOf(f)),
@@ -158,8 +171,14 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   // The newest member can only complete a chain as its last step; a late one (not newest) may fit
   // anywhere, but a match has to include it (any other was looked for before).
   const newest = timeline.at(-1) === f ? f : undefined;
-  for (const chain of options.chains) {
-    if (!chain.enabled) continue;
+  // Chains whose steps the timeline cannot fill (counted per step, kept up as members come and go)
+  // are not searched: a new member of a full incident costs the same however long its timeline is.
+  deriveTimeline(base.timeline, timeline);
+  const counts = stepCounts(timeline, options.chains);
+  const admits = admitsOf(f, options.chains);
+  const { offsets } = stepSlots(options.chains);
+  for (const [c, chain] of options.chains.entries()) {
+    if (!chain.enabled || !mayMatch(chain, offsets[c]!, counts, admits, newest !== undefined)) continue;
     const match = matchChain(chain, timeline, newest, newest ? undefined : f);
     if (!match) continue;
     next.chain = chain.chain;
@@ -280,44 +299,6 @@ interface IncidentHead extends Omit<Incident, 'timeline'> {
   mergedInto?: string;
 }
 
-interface EntryMeta {
-  text: string;
-  key: string;
-  /** The store the entry is known to be in (written or read there): not written again. */
-  storedIn?: StateStore;
-}
-
-/**
- * An entry's text and key, on the (never mutated) facts object itself under a non-enumerable symbol
- * (JSON and test equality do not see it): each is serialised and hashed once, and the head's entry
- * list is read off its members without a WeakMap lookup each (those were a tenth of a new member's cost).
- */
-const META = Symbol('incident entry');
-
-function entryOf(t: AlertFacts): EntryMeta {
-  const known = (t as AlertFacts & { [META]?: EntryMeta })[META];
-  if (known) return known;
-  const text = JSON.stringify(t);
-  return withMeta(t, { text, key: hash('sha256', text, 'base64url').slice(0, 22) });
-}
-
-function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
-  Object.defineProperty(t, META, { value: meta, enumerable: false });
-  return meta;
-}
-
-/** The JSON of a list the head holds, by array (never mutated once in an incident): unchanged lists are not serialised again. */
-const listText = new WeakMap<string[], string>();
-
-function listJson(list: string[]): string {
-  let text = listText.get(list);
-  if (text === undefined) {
-    text = JSON.stringify(list);
-    listText.set(list, text);
-  }
-  return text;
-}
-
 /**
  * The incident's head as stored: the incident but for its timeline, which it names by entry keys
  * (`IncidentHead`). Written on every new member, so the long lists are assembled from cached texts:
@@ -326,7 +307,7 @@ function listJson(list: string[]): string {
 export function serialiseHead(incident: Incident, mergedInto?: string): string {
   const { timeline, alerts, pods, subjects, ...rest } = incident;
   const head = JSON.stringify(mergedInto ? { ...rest, mergedInto } : rest);
-  const entries = timeline.length ? `["${timeline.map((t) => entryOf(t).key).join('","')}"]` : '[]';
+  const entries = entriesJson(timeline);
   // `rest` always has fields (`id` first), so its text ends in `}` after at least one of them.
   return `${head.slice(0, -1)},"alerts":${listJson(alerts)},"pods":${listJson(pods)},"subjects":${listJson(subjects)},"entries":${entries}}`;
 }
@@ -413,7 +394,7 @@ export class IncidentTracker {
       chosen = merged.survivor;
       absorbed.push(...merged.absorbed);
     }
-    if (!changedMember && chosen && chosen.alerts.includes(facts.fingerprint)) {
+    if (!changedMember && chosen && hasMember(chosen.alerts, facts.fingerprint)) {
       this.rememberMember(facts.fingerprint, chosen.id);
       for (const k of keys.join) await this.store.set(BY_KEY + k, chosen.id, this.ttlMs);
       return { incident: chosen, created: false, changed: absorbed.length > 0, absorbed };
@@ -524,13 +505,12 @@ export class IncidentTracker {
       const before = attempt === 0 && current ? current : await this.load(id);
       const key = INCIDENT + (before?.incident.id ?? id);
       const next = change(before?.incident);
-      let added = 0;
-      for (const t of next.timeline) {
-        const entry = entryOf(t);
-        if (entry.storedIn === this.store) continue;
-        await this.store.set(ENTRY + entry.key, entry.text, this.entryTtlMs);
-        this.cacheEntry(entry.key, t);
-        added++;
+      // Only what the timeline gained or lost since the head read is looked at (not every entry).
+      const { added, removed } = deriveTimeline(before?.incident.timeline, next.timeline);
+      for (const { t, meta } of added) {
+        if (meta.storedIn === this.store) continue;
+        await this.store.set(ENTRY + meta.key, meta.text, this.entryTtlMs);
+        this.cacheEntry(meta.key, t);
       }
       const text = serialiseHead(next);
       const ok =
@@ -539,16 +519,12 @@ export class IncidentTracker {
           : await this.store.replace(key, before.raw, text, this.ttlMs);
       if (ok) {
         this.parsed.put(next.id, text, { raw: text, incident: next });
-        // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once.
-        const previous = before?.incident.timeline ?? [];
-        if (previous.length + added > next.timeline.length) {
-          const kept = new Set(next.timeline);
-          for (const t of previous) {
-            if (kept.has(t)) continue;
-            const entry = entryOf(t).key;
-            this.entries.delete(entry);
-            await this.store.delete(ENTRY + entry);
-          }
+        // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once;
+        // not one replaced by facts of the same text (the same key, just written).
+        for (const { meta } of removed) {
+          if (added.some((a) => a.meta.key === meta.key)) continue;
+          this.entries.delete(meta.key);
+          await this.store.delete(ENTRY + meta.key);
         }
         return { incident: next, created: before === undefined };
       }
