@@ -195,6 +195,8 @@ function pipeline(correlate) {
           subject: enricher.subject.bind(enricher),
           amend: (a) => alerts.amend(a),
           incidentGrew: (i) => dispatcher.incidentChanged(i),
+          // Embedded mode, as the app runs it without Redis.
+          exclusiveStore: true,
         },
       )
     : undefined;
@@ -232,7 +234,11 @@ async function memory() {
   const store = new MemoryStateStore(systemClock);
   // Held in an object so it can be let go of below (to tell this replica's own memory from the store's).
   const held = {
-    correlation: correlationFromConfig(validateConfig({ cluster: 'bench' }), { store, amend: async () => undefined }),
+    correlation: correlationFromConfig(validateConfig({ cluster: 'bench' }), {
+      store,
+      amend: async () => undefined,
+      exclusiveStore: true,
+    }),
   };
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -264,20 +270,22 @@ async function memory() {
   }
   gc();
   const after = process.memoryUsage().heapUsed;
-  // What the store holds, by record kind (key prefix): characters of key and value (ASCII JSON: V8 keeps it a byte each).
-  const kinds = new Map();
-  for (const [key, entry] of store.entries) {
-    const kind = key.startsWith('corr:') ? key.slice(0, key.indexOf(':', 5) + 1) : key.slice(0, key.indexOf(':') + 1);
-    const k = kinds.get(kind) || { n: 0, chars: 0 };
-    k.n++;
-    k.chars += key.length + entry.value.length;
-    kinds.set(kind, k);
-  }
   // What goes with the correlator (the store stays): this replica's own bounded caches and indexes.
   const pods = held.correlation.correlator.stats().pods;
   held.correlation = undefined;
   gc();
   const storeOnly = process.memoryUsage().heapUsed;
+  // What the store holds, by record kind (key prefix): characters of key and value (ASCII JSON: V8
+  // keeps it a byte each), lazy values counted as the text they would make (Redis holds that text).
+  const kinds = new Map();
+  for (const [key, entry] of store.entries) {
+    const kind = key.startsWith('corr:') ? key.slice(0, key.indexOf(':', 5) + 1) : key.slice(0, key.indexOf(':') + 1);
+    const k = kinds.get(kind) || { n: 0, chars: 0, lazy: 0 };
+    k.n++;
+    if (typeof entry.value === 'function') k.lazy++;
+    k.chars += key.length + (typeof entry.value === 'function' ? entry.value() : entry.value).length;
+    kinds.set(kind, k);
+  }
   return {
     mb: (after - before) / 1048576,
     localMb: (after - storeOnly) / 1048576,
@@ -369,7 +377,7 @@ async function edgeCpuPerEvent(edge, raw) {
     ],
     [
       'http-shaped (bench/run.js Falco full path: 500 pods, ~80% new alerts, no sessions, every incident at its 50-member cap)',
-      httpShaped(N, 32_000),
+      httpShaped(N, Number(process.env.BENCH_PREFILL ?? 32_000)),
     ],
   ];
   await cpuPerEvent(true, scenarios[0][1].events.slice(0, 2000)); // warm-up
@@ -420,6 +428,6 @@ async function edgeCpuPerEvent(edge, raw) {
     'corr:il:': 'incident listing',
   };
   console.log(
-    `    of which ${(m.mb - m.localMb).toFixed(0)} MB the store (Redis in scale-out mode) and ${m.localMb.toFixed(0)} MB this replica's own caches and indexes; in the store: ${m.store.map(([k, v]) => `${names[k] || k} ${v.n} (${(v.chars / 1048576).toFixed(1)} MB)`).join(', ')}`,
+    `    of which ${(m.mb - m.localMb).toFixed(0)} MB the store (Redis in scale-out mode) and ${m.localMb.toFixed(0)} MB this replica's own caches and indexes; in the store: ${m.store.map(([k, v]) => `${names[k] || k} ${v.n}${v.lazy ? `, ${v.lazy} of them lazy` : ''} (${(v.chars / 1048576).toFixed(1)} MB as text)`).join(', ')}`,
   );
 })();

@@ -6,7 +6,7 @@ import type { StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
 import { incidentRef, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
-import { GenerationalCache, ParsedCache, PodIndex, updateList } from './state';
+import { GenerationalCache, ParsedCache, PodIndex, readValue, updateList } from './state';
 
 export interface CorrelatorOptions extends AttributionOptions {
   waitForAuditMs: number;
@@ -26,6 +26,11 @@ export interface CorrelatorDeps {
   incidentGrew?: (incident: AlertIncident) => void;
   /** The bus's partition generation (`EventBus.generation`); absent: this replica sees every pod. */
   generation?: () => number;
+  /**
+   * The state store is this process's alone (embedded mode, no Redis): records are kept as lazy
+   * values where the store allows (made only if read or written out), read back without being made.
+   */
+  exclusiveStore?: boolean;
   log?: Pick<Logger, 'warn'>;
 }
 
@@ -122,6 +127,7 @@ export class Correlator {
         return addSession(kept, session, this.options.maxSessionsPerPod);
       },
       this.sessions,
+      this.deps.exclusiveStore,
     );
     await this.reattribute(key, sessions);
   }
@@ -145,7 +151,7 @@ export class Correlator {
   private async sessionsOf(key: string): Promise<Session[]> {
     const generation = this.deps.generation?.() ?? 0;
     if (this.noSessions.get(key) === generation) return [];
-    const raw = await this.deps.store.get(SESSIONS + key);
+    const raw = await readValue(this.deps.store, SESSIONS + key, this.deps.exclusiveStore === true);
     if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
     this.noSessions.set(key, generation);
     return [];
@@ -198,13 +204,14 @@ export class Correlator {
         this.options.lateAuditMs,
         (current) => [...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)), entry],
         this.pending,
+        this.deps.exclusiveStore,
       );
     }
   }
 
   /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
   private async reattribute(key: string, sessions: Session[]): Promise<void> {
-    const raw = await this.deps.store.get(PENDING + key);
+    const raw = await readValue(this.deps.store, PENDING + key, this.deps.exclusiveStore === true);
     const pending = raw === undefined ? [] : this.pending.parse(PENDING + key, raw);
     const changed: { entry: PendingAlert; alert: Alert }[] = [];
     for (const entry of pending) {
@@ -228,6 +235,7 @@ export class Correlator {
           (p) => changed.find((c) => c.entry.fingerprint === p.fingerprint && c.entry.firstSeen === p.firstSeen)?.entry ?? p,
         ),
       this.pending,
+      this.deps.exclusiveStore,
     );
     for (const { alert } of changed) {
       await this.deps.store.set(

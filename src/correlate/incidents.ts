@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { AlertIncident } from '../core/alert';
 import { priorityRank, type Priority } from '../core/priority';
-import type { StateStore } from '../store/port';
+import type { LazyValue, StateStore } from '../store/port';
 import { chainSeverity, matchChain, type ChainDef } from './chains';
 import { factsOf, type AlertFacts, type FactSource } from './facts';
-import { GenerationalCache, ParsedCache, updateList } from './state';
+import { GenerationalCache, ParsedCache, lazyText, readValue, sameValue, textOf, updateList } from './state';
 import {
   admitsOf,
   deriveTimeline,
@@ -55,6 +55,11 @@ export interface IncidentOptions {
   chains: readonly ChainDef[];
   /** Incidents kept for listing (`GET /v1/incidents`, from the state store) and cached parsed. */
   recent: number;
+  /**
+   * The store is this process's alone (embedded mode): heads and the listing are kept as lazy values
+   * where the store allows (`StateStore.peek`), their text made only if read or written out.
+   */
+  exclusiveStore?: boolean;
 }
 
 const LIST_MAX = 32;
@@ -313,8 +318,8 @@ export function serialiseHead(incident: Incident, mergedInto?: string): string {
 }
 
 interface Loaded {
-  /** The head's text as read (what a compare-and-set expects). */
-  raw: string;
+  /** The head as read (what a compare-and-set expects): its text, or the lazy value this process wrote. */
+  raw: LazyValue;
   incident: Incident;
   mergedInto?: string;
 }
@@ -369,8 +374,8 @@ export class IncidentTracker {
     const keys = incidentKeys(facts);
     const ids = new Set<string>();
     for (const key of keys.lookup) {
-      const id = await this.store.get(BY_KEY + key);
-      if (id) ids.add(id);
+      const id = await this.read(BY_KEY + key);
+      if (id) ids.add(textOf(id));
     }
     const candidates: Incident[] = [];
     const loaded = new Map<string, Loaded>();
@@ -422,8 +427,8 @@ export class IncidentTracker {
   async list(limit: number): Promise<Incident[]> {
     const shards = await Promise.all(
       Array.from({ length: LISTING_SHARDS }, async (_, n) => {
-        const raw = await this.store.get(LISTING + n);
-        return raw === undefined ? [] : (JSON.parse(raw) as [string, number][]);
+        const raw = await this.read(LISTING + n);
+        return raw === undefined ? [] : this.listing.parse(LISTING + n, raw);
       }),
     );
     const listed = shards.flat().sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1));
@@ -455,6 +460,7 @@ export class IncidentTracker {
           .sort((a, b) => b[1] - a[1])
           .slice(0, perShard),
       this.listing,
+      this.options.exclusiveStore,
     ).catch(() => undefined);
   }
 
@@ -475,7 +481,7 @@ export class IncidentTracker {
         const into = await this.update(survivorId, (s) => mergeIncidents(s ?? fallback, current, this.options));
         survivor = into.incident;
         survivorId = survivor.id;
-        const loaded = await this.store.get(INCIDENT + current.id);
+        const loaded = await this.read(INCIDENT + current.id);
         if (loaded === undefined) break;
         const head = await this.parse(current.id, loaded);
         if (head.mergedInto) break;
@@ -483,8 +489,8 @@ export class IncidentTracker {
           current = head.incident; // it grew since: merge what it gained, then mark it
           continue;
         }
-        const text = serialiseHead(head.incident, survivorId);
-        if (await this.store.replace(INCIDENT + current.id, loaded, text, this.ttlMs)) {
+        const text = this.head(head.incident, survivorId);
+        if (await this.swap(INCIDENT + current.id, loaded, text)) {
           this.parsed.put(current.id, text, { raw: text, incident: head.incident, mergedInto: survivorId });
           gone.push(head.incident);
           break;
@@ -512,12 +518,8 @@ export class IncidentTracker {
         await this.store.set(ENTRY + meta.key, meta.text, this.entryTtlMs);
         this.cacheEntry(meta.key, t);
       }
-      const text = serialiseHead(next);
-      const ok =
-        before === undefined
-          ? await this.store.setIfAbsent(key, text, this.ttlMs)
-          : await this.store.replace(key, before.raw, text, this.ttlMs);
-      if (ok) {
+      const text = this.head(next);
+      if (await this.swap(key, before?.raw, text)) {
         this.parsed.put(next.id, text, { raw: text, incident: next });
         // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once;
         // not one replaced by facts of the same text (the same key, just written).
@@ -535,7 +537,7 @@ export class IncidentTracker {
   /** The head under `id` and its incident, following redirects; undefined when it expired. */
   private async load(id: string): Promise<Loaded | undefined> {
     for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
-      const raw = await this.store.get(INCIDENT + id);
+      const raw = await this.read(INCIDENT + id);
       if (raw === undefined) return undefined;
       const loaded = await this.parse(id, raw);
       if (loaded.mergedInto === undefined) return loaded;
@@ -544,18 +546,19 @@ export class IncidentTracker {
     return undefined;
   }
 
-  private async parse(id: string, raw: string): Promise<Loaded> {
+  private async parse(id: string, raw: LazyValue): Promise<Loaded> {
     const hit = this.parsed.peek(id, raw);
     if (hit) return hit;
-    const { entries, mergedInto, ...head } = JSON.parse(raw) as IncidentHead;
+    const { entries, mergedInto, ...head } = JSON.parse(textOf(raw)) as IncidentHead;
     // Entries are immutable: only those this replica has not seen (another replica wrote them) are
     // read. A redirect's timeline is not needed (its survivor holds it).
     const timeline = await Promise.all(
       (mergedInto ? [] : entries).map(async (key) => {
         const cached = this.entries.get(key);
         if (cached) return cached;
-        const text = await this.store.get(ENTRY + key);
-        if (text === undefined) return undefined; // expired: the timeline goes on without it
+        const stored = await this.read(ENTRY + key);
+        if (stored === undefined) return undefined; // expired: the timeline goes on without it
+        const text = textOf(stored);
         const t = JSON.parse(text) as AlertFacts;
         withMeta(t, { text, key, storedIn: this.store });
         this.cacheEntry(key, t);
@@ -569,6 +572,33 @@ export class IncidentTracker {
     };
     this.parsed.put(id, raw, loaded);
     return loaded;
+  }
+
+  /** A record as stored: with an exclusive in-process store as set (a lazy one not made), else its text. */
+  private read(key: string): LazyValue | undefined | Promise<string | undefined> {
+    return readValue(this.store, key, this.options.exclusiveStore === true);
+  }
+
+  /** The head to write: lazily with an exclusive in-process store (made only if read or written out). */
+  private head(incident: Incident, mergedInto?: string): LazyValue {
+    return this.options.exclusiveStore && this.store.peek
+      ? lazyText(() => serialiseHead(incident, mergedInto))
+      : serialiseHead(incident, mergedInto);
+  }
+
+  /**
+   * Compare-and-set of a head: `expected` as read (undefined: the key must be absent). With an
+   * exclusive in-process store, its `peek` and `set` in one synchronous turn; else `setIfAbsent` or `replace`.
+   */
+  private async swap(key: string, expected: LazyValue | undefined, value: LazyValue): Promise<boolean> {
+    if (this.options.exclusiveStore && this.store.peek) {
+      if (!sameValue(this.store.peek(key), expected)) return false;
+      await this.store.set(key, value, this.ttlMs);
+      return true;
+    }
+    return expected === undefined
+      ? this.store.setIfAbsent(key, textOf(value), this.ttlMs)
+      : this.store.replace(key, textOf(expected), textOf(value), this.ttlMs);
   }
 
   private cacheEntry(key: string, t: AlertFacts): void {
