@@ -8,8 +8,9 @@ import type { AlertFacts } from './facts';
  * an incident at its `maxAlerts` cap takes a new member in a constant number of steps instead of
  * touching all 50 entries (each a separate heap object: reading their fields was most of the cost,
  * in cache misses). Everything here is derived from arrays and facts that are never mutated once in
- * an incident, and kept beside them (WeakMaps, a non-enumerable symbol) so the incident itself, its
- * JSON and test equality stay as they are.
+ * an incident, and kept on them under non-enumerable symbols (not in WeakMaps: an entry per incident
+ * version made the garbage collector's ephemeron work grow), so the incident itself, its JSON and
+ * test equality stay as they are.
  */
 
 export interface EntryMeta {
@@ -18,8 +19,8 @@ export interface EntryMeta {
   key: string;
   /** The store the entry is known to be in (written or read there): not written again. */
   storedIn?: StateStore;
-  /** Which chain steps admit the entry (one byte per step of `admitsFor`, see `stepSlots`). */
-  admits?: Uint8Array;
+  /** Which chain steps admit the entry (1 or 0 per step of `admitsFor`, see `stepSlots`). */
+  admits?: number[];
   admitsFor?: readonly ChainDef[];
 }
 
@@ -60,21 +61,23 @@ interface TimelineIndex {
   /** The entry keys joined by `","` (the head's `entries` without its outer `["` and `"]`). */
   body?: string;
   /** Per chain step (`stepSlots` of `countsFor`): how many entries admit it. */
-  counts?: Int32Array;
+  counts?: number[];
   countsFor?: readonly ChainDef[];
 }
 
-const timelines = new WeakMap<readonly AlertFacts[], TimelineIndex>();
+const INDEX = Symbol('timeline index');
+type Indexed = readonly AlertFacts[] & { [INDEX]?: TimelineIndex };
 const NONE: readonly AlertFacts[] = [];
 
+function cachedIndex(timeline: readonly AlertFacts[]): TimelineIndex | undefined {
+  return (timeline as Indexed)[INDEX];
+}
+
 function indexOf(timeline: readonly AlertFacts[]): TimelineIndex {
-  let index = timelines.get(timeline);
-  if (!index) {
-    const metas = timeline.map(entryOf);
-    index = { metas, added: timeline.map((t, i) => ({ t, meta: metas[i]! })), removed: [] };
-    timelines.set(timeline, index);
-  }
-  return index;
+  const index = cachedIndex(timeline);
+  if (index) return index;
+  const metas = timeline.map(entryOf);
+  return remember(timeline, { metas, added: timeline.map((t, i) => ({ t, meta: metas[i]! })), removed: [] });
 }
 
 /**
@@ -84,7 +87,7 @@ function indexOf(timeline: readonly AlertFacts[]): TimelineIndex {
  */
 export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: readonly AlertFacts[]): TimelineIndex {
   const from = prev ?? NONE;
-  const cached = timelines.get(next);
+  const cached = cachedIndex(next);
   if (cached && cached.from === from) return cached;
   const before = indexOf(from);
   const metas: EntryMeta[] = [];
@@ -135,8 +138,9 @@ export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: re
   return remember(next, index);
 }
 
+/** Kept on the array the first time only (a timeline derived again from another one keeps its first index). */
 function remember(next: readonly AlertFacts[], index: TimelineIndex): TimelineIndex {
-  if (!timelines.has(next)) timelines.set(next, index);
+  if (!cachedIndex(next)) Object.defineProperty(next, INDEX, { value: index, enumerable: false });
   return index;
 }
 
@@ -167,11 +171,11 @@ export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; tot
 }
 
 /** Which steps of the chains admit the entry (computed once per entry and chain set). */
-export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): Uint8Array {
+export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
   const meta = entryOf(t);
   if (meta.admitsFor === chains) return meta.admits!;
   const { offsets, total } = stepSlots(chains);
-  const admits = new Uint8Array(total);
+  const admits = new Array<number>(total).fill(0);
   chains.forEach((c, i) =>
     c.steps.forEach((s, j) => {
       if (stepAdmits(s, t)) admits[offsets[i]! + j] = 1;
@@ -183,17 +187,17 @@ export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): Uint8Array
 }
 
 /** Per chain step, how many of the timeline's entries admit it: from the earlier timeline's counts and what changed. */
-export function stepCounts(timeline: readonly AlertFacts[], chains: readonly ChainDef[]): Int32Array {
+export function stepCounts(timeline: readonly AlertFacts[], chains: readonly ChainDef[]): number[] {
   const index = indexOf(timeline);
   if (index.countsFor === chains) return index.counts!;
-  const earlier = index.from && timelines.get(index.from);
-  let counts: Int32Array;
+  const earlier = index.from && cachedIndex(index.from);
+  let counts: number[];
   if (earlier?.countsFor === chains) {
-    counts = Int32Array.from(earlier.counts!);
+    counts = earlier.counts!.slice();
     for (const a of index.added) add(counts, admitsOf(a.t, chains), 1);
     for (const r of index.removed) add(counts, admitsOf(r.t, chains), -1);
   } else {
-    counts = new Int32Array(stepSlots(chains).total);
+    counts = new Array<number>(stepSlots(chains).total).fill(0);
     for (const t of timeline) add(counts, admitsOf(t, chains), 1);
   }
   index.counts = counts;
@@ -201,7 +205,7 @@ export function stepCounts(timeline: readonly AlertFacts[], chains: readonly Cha
   return counts;
 }
 
-function add(counts: Int32Array, admits: Uint8Array, sign: number): void {
+function add(counts: number[], admits: number[], sign: number): void {
   for (let i = 0; i < admits.length; i++) if (admits[i]) counts[i]! += sign;
 }
 
@@ -210,7 +214,7 @@ function add(counts: Int32Array, admits: Uint8Array, sign: number): void {
  * the step counts alone): as the newest member it must take the last step and every earlier step
  * needs another entry; a late member must take some step and every step needs an entry.
  */
-export function mayMatch(chain: ChainDef, offset: number, counts: Int32Array, member: Uint8Array, newest: boolean): boolean {
+export function mayMatch(chain: ChainDef, offset: number, counts: number[], member: number[], newest: boolean): boolean {
   const last = chain.steps.length - 1;
   if (newest) {
     if (!member[offset + last]) return false;
@@ -235,33 +239,32 @@ interface MemberIndex {
   length: number;
 }
 
-const members = new WeakMap<readonly string[], MemberIndex>();
+const MEMBERS = Symbol('member index');
+type WithMembers = readonly string[] & { [MEMBERS]?: MemberIndex };
+
+function setMembers(alerts: readonly string[], index: MemberIndex): void {
+  Object.defineProperty(alerts, MEMBERS, { value: index, enumerable: false });
+}
 
 export function hasMember(alerts: readonly string[], fingerprint: string): boolean {
-  let index = members.get(alerts);
+  let index = (alerts as WithMembers)[MEMBERS];
   if (!index) {
     index = { at: new Map(alerts.map((a, i) => [a, i])), length: alerts.length };
-    members.set(alerts, index);
+    setMembers(alerts, index);
   }
   const at = index.at.get(fingerprint);
   return at !== undefined && at < alerts.length;
 }
 
-/** The list with one more member (not in it yet), its index and JSON carried over when it can be. */
+/** The list with one more member (not in it yet), its index carried over when it can be. */
 export function withAlert(alerts: readonly string[], fingerprint: string): string[] {
   const next = [...alerts, fingerprint];
-  const index = members.get(alerts);
+  const index = (alerts as WithMembers)[MEMBERS];
   if (index && index.length === alerts.length) {
     index.at.set(fingerprint, alerts.length);
     index.length++;
-    members.set(next, index);
+    setMembers(next, index);
   }
-  const text = listText.get(alerts);
-  if (text !== undefined)
-    listText.set(
-      next,
-      alerts.length ? `${text.slice(0, -1)},${JSON.stringify(fingerprint)}]` : `[${JSON.stringify(fingerprint)}]`,
-    );
   return next;
 }
 

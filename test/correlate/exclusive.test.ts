@@ -155,7 +155,7 @@ describe('the timeline index', () => {
       expect(index.added.map((a) => a.t)).toEqual(timeline.filter((t) => !previous.includes(t)));
       expect(index.removed.map((r) => r.t)).toEqual(previous.filter((t) => !timeline.includes(t)));
       const counts = stepCounts(timeline, chains);
-      const recount = new Int32Array(stepSlots(chains).total);
+      const recount = new Array<number>(stepSlots(chains).total).fill(0);
       for (const t of timeline) admitsOf(t, chains).forEach((a, i) => (recount[i]! += a));
       expect([...counts]).toEqual([...recount]);
       // Soundness of the shortcut: a chain it rules out has no match the member makes.
