@@ -133,12 +133,17 @@ export function readChainFixtures(dirs: readonly string[]): ChainFixture[] {
   return out;
 }
 
+/** A step's `facts` as entries, once per step (a step is matched against every new member). */
+const stepFacts = new WeakMap<ChainStep, [string, string[]][]>();
+
 export function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
   if (s.source && a.source !== s.source) return false;
   if (s.rules.length && !s.rules.includes(a.ruleId) && !s.rules.includes(a.rule)) return false;
   if (s.tags.length && !a.tags.some((t) => s.tags.includes(t))) return false;
   if (s.minPriority && priorityRank(a.priority) < priorityRank(s.minPriority)) return false;
-  for (const [fact, values] of Object.entries(s.facts)) {
+  let facts = stepFacts.get(s);
+  if (!facts) stepFacts.set(s, (facts = Object.entries(s.facts) as [string, string[]][]));
+  for (const [fact, values] of facts) {
     if (!factValues(a, fact).some((v) => values.includes(v))) return false;
   }
   return true;

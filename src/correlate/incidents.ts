@@ -15,6 +15,7 @@ import {
   mayMatch,
   stepCounts,
   stepSlots,
+  timelineView,
   withAlert,
   withMeta,
 } from './timeline';
@@ -89,14 +90,23 @@ function joinsBySubject(user: string): boolean {
 export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] } {
   const join: string[] = [];
   if (f.pod) join.push(`p:${f.cluster}/${f.pod}`);
-  const subjects = [f.user, f.tokenSubject, ...(f.bindingSubjects ?? [])].filter((u): u is string => !!u && joinsBySubject(u));
-  for (const u of new Set(subjects)) join.push(`u:${f.cluster}/${u}`);
+  const subject = (u: string | undefined) => {
+    if (!u || !joinsBySubject(u)) return;
+    const key = `u:${f.cluster}/${u}`;
+    if (!join.includes(key)) join.push(key);
+  };
+  subject(f.user);
+  subject(f.tokenSubject);
+  for (const u of f.bindingSubjects ?? []) subject(u);
+  // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
   const lookup = [...join];
-  // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
-  if (f.namespace && !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-'))
-    join.push(`n:${f.cluster}/${f.namespace}`);
-  if (f.namespace) lookup.push(`n:${f.cluster}/${f.namespace}`);
-  return { join, lookup: [...new Set([...lookup, ...join])] };
+  if (f.namespace) {
+    const key = `n:${f.cluster}/${f.namespace}`;
+    lookup.push(key);
+    // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
+    if (!f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-')) join.push(key);
+  }
+  return { join, lookup };
 }
 
 function subjectsOf(f: AlertFacts): string[] {
@@ -264,15 +274,17 @@ export function mergeIncidents(survivor: Incident, absorbed: Incident, options: 
   return next;
 }
 
-/** By incident object (never mutated once made): every occurrence of a member carries the same reference. */
-const refs = new WeakMap<Incident, AlertIncident>();
+/**
+ * On the incident object (never mutated once made; a non-enumerable symbol, not a WeakMap entry per
+ * incident version): every occurrence of a member carries the same reference.
+ */
+const REF = Symbol('incident ref');
 
 export function incidentRef(incident: Incident): AlertIncident {
-  let ref = refs.get(incident);
-  if (!ref) {
-    ref = makeRef(incident);
-    refs.set(incident, ref);
-  }
+  const known = (incident as Incident & { [REF]?: AlertIncident })[REF];
+  if (known) return known;
+  const ref = makeRef(incident);
+  Object.defineProperty(incident, REF, { value: ref, enumerable: false });
   return ref;
 }
 
@@ -284,12 +296,7 @@ function makeRef(incident: Incident): AlertIncident {
     alerts: incident.alertCount,
     chain: incident.chain,
     ...(incident.chainCompletedBy ? { chainCompletedBy: incident.chainCompletedBy } : {}),
-    timeline: incident.timeline.slice(-TIMELINE_SHOWN).map((t) => ({
-      time: t.time,
-      source: t.source,
-      rule: t.rule,
-      ...(t.user ? { user: t.user } : {}),
-    })),
+    timeline: incident.timeline.slice(-TIMELINE_SHOWN).map(timelineView),
   };
 }
 
@@ -339,6 +346,8 @@ export class IncidentTracker {
   private readonly memberOf: GenerationalCache<string>;
   private readonly entryTtlMs: number;
   private readonly listing = new ParsedCache<[string, number][]>(LISTING_SHARDS);
+  /** The store when it is this process's alone and in process: read synchronously, no promise per read. */
+  private readonly local?: { peek(key: string): LazyValue | undefined };
 
   constructor(
     private readonly store: StateStore,
@@ -348,6 +357,7 @@ export class IncidentTracker {
     this.memberOf = new GenerationalCache(options.recent * 10);
     // An entry must outlive the chains that may start at it, as well as its incident's window.
     this.entryTtlMs = options.windowMs * 2 + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
+    if (options.exclusiveStore && store.peek) this.local = { peek: (key) => store.peek!(key) };
   }
 
   private get ttlMs(): number {
@@ -374,7 +384,7 @@ export class IncidentTracker {
     const keys = incidentKeys(facts);
     const ids = new Set<string>();
     for (const key of keys.lookup) {
-      const id = await this.read(BY_KEY + key);
+      const id = this.local ? this.local.peek(BY_KEY + key) : await this.store.get(BY_KEY + key);
       if (id) ids.add(textOf(id));
     }
     const candidates: Incident[] = [];
@@ -513,7 +523,8 @@ export class IncidentTracker {
       const next = change(before?.incident);
       // Only what the timeline gained or lost since the head read is looked at (not every entry).
       const { added, removed } = deriveTimeline(before?.incident.timeline, next.timeline);
-      for (const { t, meta } of added) {
+      for (const t of added) {
+        const meta = entryOf(t);
         if (meta.storedIn === this.store) continue;
         await this.store.set(ENTRY + meta.key, meta.text, this.entryTtlMs);
         this.cacheEntry(meta.key, t);
@@ -523,10 +534,11 @@ export class IncidentTracker {
         this.parsed.put(next.id, text, { raw: text, incident: next });
         // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once;
         // not one replaced by facts of the same text (the same key, just written).
-        for (const { meta } of removed) {
-          if (added.some((a) => a.meta.key === meta.key)) continue;
-          this.entries.delete(meta.key);
-          await this.store.delete(ENTRY + meta.key);
+        for (const t of removed) {
+          const { key } = entryOf(t);
+          if (added.some((a) => entryOf(a).key === key)) continue;
+          this.entries.delete(key);
+          await this.store.delete(ENTRY + key);
         }
         return { incident: next, created: before === undefined };
       }
@@ -537,9 +549,9 @@ export class IncidentTracker {
   /** The head under `id` and its incident, following redirects; undefined when it expired. */
   private async load(id: string): Promise<Loaded | undefined> {
     for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
-      const raw = await this.read(INCIDENT + id);
+      const raw = this.local ? this.local.peek(INCIDENT + id) : await this.store.get(INCIDENT + id);
       if (raw === undefined) return undefined;
-      const loaded = await this.parse(id, raw);
+      const loaded = this.parsed.peek(id, raw) ?? (await this.parse(id, raw));
       if (loaded.mergedInto === undefined) return loaded;
       id = loaded.mergedInto;
     }

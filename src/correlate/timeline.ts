@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import type { AlertIncident } from '../core/alert';
 import type { StateStore } from '../store/port';
 import { stepAdmits, type ChainDef } from './chains';
 import type { AlertFacts } from './facts';
@@ -22,6 +23,8 @@ export interface EntryMeta {
   /** Which chain steps admit the entry (1 or 0 per step of `admitsFor`, see `stepSlots`). */
   admits?: number[];
   admitsFor?: readonly ChainDef[];
+  /** The entry as an alert's incident reference shows it (shared by every reference that shows it). */
+  view?: NonNullable<AlertIncident['timeline']>[number];
 }
 
 /**
@@ -42,22 +45,28 @@ export function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
   return meta;
 }
 
+/** The entry as an alert's incident reference shows it: made once per entry, not once per reference. */
+export function timelineView(t: AlertFacts): NonNullable<AlertIncident['timeline']>[number] {
+  const meta = entryOf(t);
+  meta.view ??= { time: t.time, source: t.source, rule: t.rule, ...(t.user ? { user: t.user } : {}) };
+  return meta.view;
+}
+
 const KEY_LENGTH = 22;
 /** One key's share of the entry list's JSON body: the key and the `","` after it. */
 const KEY_STRIDE = KEY_LENGTH + 3;
 
-interface Change {
-  t: AlertFacts;
-  meta: EntryMeta;
-}
-
-/** A timeline's entries (metas in timeline order) and, when derived from an earlier timeline, what changed. */
+/**
+ * A timeline's changes since the one it was derived from (`from`: only the last step is kept, so a
+ * long-lived incident does not hold every version of its timeline): entries it gained, in timeline
+ * order, and entries it lost, in `from`'s order.
+ */
 interface TimelineIndex {
-  metas: EntryMeta[];
   from?: readonly AlertFacts[];
-  /** Entries of this timeline that `from` did not hold, and entries of `from` this one does not hold. */
-  added: Change[];
-  removed: Change[];
+  added: AlertFacts[];
+  removed: AlertFacts[];
+  /** The usual change: `from`'s oldest `shifted` entries gone and at most one newer appended. */
+  simple?: { shifted: number; appended?: string };
   /** The entry keys joined by `","` (the head's `entries` without its outer `["` and `"]`). */
   body?: string;
   /** Per chain step (`stepSlots` of `countsFor`): how many entries admit it. */
@@ -74,10 +83,7 @@ function cachedIndex(timeline: readonly AlertFacts[]): TimelineIndex | undefined
 }
 
 function indexOf(timeline: readonly AlertFacts[]): TimelineIndex {
-  const index = cachedIndex(timeline);
-  if (index) return index;
-  const metas = timeline.map(entryOf);
-  return remember(timeline, { metas, added: timeline.map((t, i) => ({ t, meta: metas[i]! })), removed: [] });
+  return cachedIndex(timeline) ?? remember(timeline, { added: [...timeline], removed: [] });
 }
 
 /**
@@ -90,51 +96,41 @@ export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: re
   const cached = cachedIndex(next);
   if (cached && cached.from === from) return cached;
   const before = indexOf(from);
-  const metas: EntryMeta[] = [];
-  const added: Change[] = [];
-  const removed: Change[] = [];
+  let added: AlertFacts[] = [];
+  let removed: AlertFacts[] = [];
   let j = 0;
   for (const t of next) {
     let k = j;
     while (k < from.length && from[k] !== t) k++;
     if (k === from.length) {
-      const meta = entryOf(t);
-      metas.push(meta);
-      added.push({ t, meta });
+      added.push(t);
       continue;
     }
-    for (; j < k; j++) removed.push({ t: from[j]!, meta: before.metas[j]! });
-    metas.push(before.metas[k]!);
+    for (; j < k; j++) removed.push(from[j]!);
     j = k + 1;
   }
-  for (; j < from.length; j++) removed.push({ t: from[j]!, meta: before.metas[j]! });
+  for (; j < from.length; j++) removed.push(from[j]!);
   // Entries in a new order would show as both removed and added: they were neither.
   if (added.length && removed.length) {
-    const back = new Set(added.map((a) => a.t));
-    const moved = removed.filter((r) => back.has(r.t));
-    if (moved.length) {
-      const gone = new Set(moved.map((m) => m.t));
-      return remember(next, {
-        metas,
-        from,
-        added: added.filter((a) => !gone.has(a.t)),
-        removed: removed.filter((r) => !gone.has(r.t)),
-      });
+    const back = new Set(added);
+    const moved = new Set(removed.filter((r) => back.has(r)));
+    if (moved.size) {
+      added = added.filter((a) => !moved.has(a));
+      removed = removed.filter((r) => !moved.has(r));
     }
   }
-  const index: TimelineIndex = { metas, from, added, removed };
-  // The usual change (the oldest entries shifted out, one newer appended): the key list is the old one, cut and extended.
-  const shifted = removed.length && removed.every((r, i) => r.t === from[i]) ? removed.length : 0;
-  if (
-    before.body !== undefined &&
-    removed.length === shifted &&
-    added.length <= 1 &&
-    (!added.length || next.at(-1) === added[0]!.t)
-  ) {
-    let body = before.body.slice(Math.min(before.body.length, shifted * KEY_STRIDE));
-    if (added.length) body = body ? `${body}","${added[0]!.meta.key}` : added[0]!.meta.key;
-    index.body = body;
+  const index: TimelineIndex = { from, added, removed };
+  const shifted = removed.every((r, i) => r === from[i]) ? removed.length : -1;
+  if (shifted !== -1 && added.length <= 1 && (!added.length || next.at(-1) === added[0]))
+    index.simple = { shifted, ...(added.length ? { appended: entryOf(added[0]!).key } : {}) };
+  // What is derived from `from` is taken now (counts) or needs only its body: its own link goes.
+  if (before.countsFor) {
+    index.counts = before.counts!.slice();
+    index.countsFor = before.countsFor;
+    for (const a of added) add(index.counts, admitsOf(a, before.countsFor), 1);
+    for (const r of removed) add(index.counts, admitsOf(r, before.countsFor), -1);
   }
+  before.from = undefined;
   return remember(next, index);
 }
 
@@ -144,11 +140,18 @@ function remember(next: readonly AlertFacts[], index: TimelineIndex): TimelineIn
   return index;
 }
 
-/** The timeline's entry keys as the head's JSON list. */
+/** The timeline's entry keys as the head's JSON list (for the usual change, the last list cut and extended). */
 export function entriesJson(timeline: readonly AlertFacts[]): string {
   if (!timeline.length) return '[]';
   const index = indexOf(timeline);
-  index.body ??= index.metas.map((m) => m.key).join('","');
+  if (index.body === undefined) {
+    const earlier = index.from && cachedIndex(index.from)?.body;
+    if (index.simple && earlier !== undefined) {
+      const body = earlier.slice(Math.min(earlier.length, index.simple.shifted * KEY_STRIDE));
+      const key = index.simple.appended;
+      index.body = key === undefined ? body : body ? `${body}","${key}` : key;
+    } else index.body = timeline.map((t) => entryOf(t).key).join('","');
+  }
   return `["${index.body}"]`;
 }
 
@@ -176,30 +179,21 @@ export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
   if (meta.admitsFor === chains) return meta.admits!;
   const { offsets, total } = stepSlots(chains);
   const admits = new Array<number>(total).fill(0);
-  chains.forEach((c, i) =>
-    c.steps.forEach((s, j) => {
-      if (stepAdmits(s, t)) admits[offsets[i]! + j] = 1;
-    }),
-  );
+  for (let i = 0; i < chains.length; i++) {
+    const steps = chains[i]!.steps;
+    for (let j = 0; j < steps.length; j++) if (stepAdmits(steps[j]!, t)) admits[offsets[i]! + j] = 1;
+  }
   meta.admits = admits;
   meta.admitsFor = chains;
   return admits;
 }
 
-/** Per chain step, how many of the timeline's entries admit it: from the earlier timeline's counts and what changed. */
+/** Per chain step, how many of the timeline's entries admit it (kept up by `deriveTimeline` once counted). */
 export function stepCounts(timeline: readonly AlertFacts[], chains: readonly ChainDef[]): number[] {
   const index = indexOf(timeline);
   if (index.countsFor === chains) return index.counts!;
-  const earlier = index.from && cachedIndex(index.from);
-  let counts: number[];
-  if (earlier?.countsFor === chains) {
-    counts = earlier.counts!.slice();
-    for (const a of index.added) add(counts, admitsOf(a.t, chains), 1);
-    for (const r of index.removed) add(counts, admitsOf(r.t, chains), -1);
-  } else {
-    counts = new Array<number>(stepSlots(chains).total).fill(0);
-    for (const t of timeline) add(counts, admitsOf(t, chains), 1);
-  }
+  const counts = new Array<number>(stepSlots(chains).total).fill(0);
+  for (const t of timeline) add(counts, admitsOf(t, chains), 1);
   index.counts = counts;
   index.countsFor = chains;
   return counts;

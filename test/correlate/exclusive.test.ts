@@ -149,11 +149,22 @@ describe('the timeline index', () => {
       incident = withMember(before, f, options);
       const timeline = incident.timeline;
       const index = deriveTimeline(before?.timeline, timeline);
-      expect(index.metas.map((m) => m.key)).toEqual(timeline.map((t) => entryOf(t).key));
       expect(entriesJson(timeline)).toBe(JSON.stringify(timeline.map((t) => entryOf(t).key)));
       const previous = before?.timeline ?? [];
-      expect(index.added.map((a) => a.t)).toEqual(timeline.filter((t) => !previous.includes(t)));
-      expect(index.removed.map((r) => r.t)).toEqual(previous.filter((t) => !timeline.includes(t)));
+      // The very entries (by identity), in order.
+      const same = (got: AlertFacts[], want: AlertFacts[]) => got.length === want.length && got.every((t, i) => t === want[i]);
+      expect(
+        same(
+          index.added,
+          timeline.filter((t) => !previous.includes(t)),
+        ),
+      ).toBe(true);
+      expect(
+        same(
+          index.removed,
+          previous.filter((t) => !timeline.includes(t)),
+        ),
+      ).toBe(true);
       const counts = stepCounts(timeline, chains);
       const recount = new Array<number>(stepSlots(chains).total).fill(0);
       for (const t of timeline) admitsOf(t, chains).forEach((a, i) => (recount[i]! += a));
