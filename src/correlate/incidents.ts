@@ -4,7 +4,7 @@ import { priorityRank, type Priority } from '../core/priority';
 import type { LazyValue, StateStore } from '../store/port';
 import { chainSeverity, matchChain, type ChainDef } from './chains';
 import { factsOf, type AlertFacts, type FactSource } from './facts';
-import { GenerationalCache, ParsedCache, lazyText, readValue, sameValue, textOf, updateList } from './state';
+import { GenerationalCache, ParsedCache, lazyText, readValue, sameValue, textOf, updateList, type LazyText } from './state';
 import {
   admitsOf,
   deriveTimeline,
@@ -14,6 +14,7 @@ import {
   listJson,
   mayMatch,
   stepCounts,
+  settleTimeline,
   stepSlots,
   timelineView,
   withAlert,
@@ -78,6 +79,8 @@ const CAS_ATTEMPTS = 8;
 const MAX_REDIRECTS = 8;
 /** Timeline entries cached parsed (they never change: an entry's key is its text's hash). */
 const ENTRY_CACHE = 8192;
+/** Heads kept lazy (unmade) at most: the incidents still growing; the others are made and let go of. */
+const LAZY_HEADS = 4096;
 
 /** Users whose activity is the cluster running itself: they do not tie alerts together. */
 function joinsBySubject(user: string): boolean {
@@ -348,6 +351,13 @@ export class IncidentTracker {
   private readonly listing = new ParsedCache<[string, number][]>(LISTING_SHARDS);
   /** The store when it is this process's alone and in process: read synchronously, no promise per read. */
   private readonly local?: { peek(key: string): LazyValue | undefined };
+  /**
+   * The heads written lazily, by store key, in two generations: a head not written again for a whole
+   * generation is made then (its text replaces the incident it held), so unmade heads hold at most
+   * `LAZY_HEADS` incidents' objects however many incidents the store keeps.
+   */
+  private lazyHeads = new Map<string, LazyText>();
+  private olderLazyHeads = new Map<string, LazyText>();
 
   constructor(
     private readonly store: StateStore,
@@ -540,6 +550,7 @@ export class IncidentTracker {
           this.entries.delete(key);
           await this.store.delete(ENTRY + key);
         }
+        settleTimeline(next.timeline);
         return { incident: next, created: before === undefined };
       }
     }
@@ -593,9 +604,16 @@ export class IncidentTracker {
 
   /** The head to write: lazily with an exclusive in-process store (made only if read or written out). */
   private head(incident: Incident, mergedInto?: string): LazyValue {
-    return this.options.exclusiveStore && this.store.peek
-      ? lazyText(() => serialiseHead(incident, mergedInto))
-      : serialiseHead(incident, mergedInto);
+    return this.local ? lazyText(() => serialiseHead(incident, mergedInto)) : serialiseHead(incident, mergedInto);
+  }
+
+  /** A lazy head was written under `key` (see `lazyHeads`). */
+  private wroteLazily(key: string, head: LazyText): void {
+    this.lazyHeads.set(key, head);
+    if (this.lazyHeads.size < LAZY_HEADS / 2) return;
+    for (const [k, older] of this.olderLazyHeads) if (!this.lazyHeads.has(k) && this.local!.peek(k) === older) older();
+    this.olderLazyHeads = this.lazyHeads;
+    this.lazyHeads = new Map();
   }
 
   /**
@@ -603,9 +621,11 @@ export class IncidentTracker {
    * exclusive in-process store, its `peek` and `set` in one synchronous turn; else `setIfAbsent` or `replace`.
    */
   private async swap(key: string, expected: LazyValue | undefined, value: LazyValue): Promise<boolean> {
-    if (this.options.exclusiveStore && this.store.peek) {
-      if (!sameValue(this.store.peek(key), expected)) return false;
-      await this.store.set(key, value, this.ttlMs);
+    if (this.local) {
+      if (!sameValue(this.local.peek(key), expected)) return false;
+      const written = this.store.set(key, value, this.ttlMs);
+      if (typeof value === 'function') this.wroteLazily(key, value);
+      await written;
       return true;
     }
     return expected === undefined

@@ -10,8 +10,16 @@ export interface LazyText {
   made?: string;
 }
 
+/** Once made, it lets go of what it was made from (a lazy record should not hold its objects for its whole TTL). */
 export function lazyText(make: () => string): LazyText {
-  const lazy: LazyText = () => (lazy.made ??= make());
+  let maker: (() => string) | undefined = make;
+  const lazy: LazyText = () => {
+    if (lazy.made === undefined) {
+      lazy.made = maker!();
+      maker = undefined;
+    }
+    return lazy.made;
+  };
   return lazy;
 }
 

@@ -134,6 +134,18 @@ export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: re
   return remember(next, index);
 }
 
+/**
+ * What a timeline's change was is needed until its head is written: then the index keeps only its
+ * counts and key list (an incident that stops growing keeps no earlier timeline or removed entries).
+ */
+export function settleTimeline(timeline: readonly AlertFacts[]): void {
+  const index = cachedIndex(timeline);
+  if (!index) return;
+  index.from = undefined;
+  index.added = index.removed = [];
+  index.simple = undefined;
+}
+
 /** Kept on the array the first time only (a timeline derived again from another one keeps its first index). */
 function remember(next: readonly AlertFacts[], index: TimelineIndex): TimelineIndex {
   if (!cachedIndex(next)) Object.defineProperty(next, INDEX, { value: index, enumerable: false });
@@ -240,9 +252,13 @@ function setMembers(alerts: readonly string[], index: MemberIndex): void {
   Object.defineProperty(alerts, MEMBERS, { value: index, enumerable: false });
 }
 
+/** Lists shorter than this are searched (most incidents have a few members: no index kept for them). */
+const INDEXED_FROM = 16;
+
 export function hasMember(alerts: readonly string[], fingerprint: string): boolean {
   let index = (alerts as WithMembers)[MEMBERS];
   if (!index) {
+    if (alerts.length < INDEXED_FROM) return alerts.includes(fingerprint);
     index = { at: new Map(alerts.map((a, i) => [a, i])), length: alerts.length };
     setMembers(alerts, index);
   }
