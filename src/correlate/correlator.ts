@@ -202,7 +202,7 @@ export class Correlator {
         this.deps.store,
         PENDING + target.key,
         this.options.lateAuditMs,
-        (current) => [...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)), entry],
+        (current) => withPending(current, entry),
         this.pending,
         this.deps.exclusiveStore,
       );
@@ -261,6 +261,16 @@ export class Correlator {
   stats(): { pods: number } {
     return { pods: this.pods.size };
   }
+}
+
+/** The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most `MAX_PENDING_PER_POD`. */
+function withPending(current: PendingAlert[], entry: PendingAlert): PendingAlert[] {
+  const next: PendingAlert[] = [];
+  for (let i = current.length - 1; i >= 0 && next.length < MAX_PENDING_PER_POD - 1; i--)
+    if (current[i]!.fingerprint !== entry.fingerprint) next.push(current[i]!);
+  next.reverse();
+  next.push(entry);
+  return next;
 }
 
 function pendingAlertKey(fingerprint: string, firstSeen: number): string {

@@ -195,7 +195,8 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   const counts = stepCounts(timeline, options.chains);
   const admits = admitsOf(f, options.chains);
   const { offsets } = stepSlots(options.chains);
-  for (const [c, chain] of options.chains.entries()) {
+  for (let c = 0; c < options.chains.length; c++) {
+    const chain = options.chains[c]!;
     if (!chain.enabled || !mayMatch(chain, offsets[c]!, counts, admits, newest !== undefined)) continue;
     const match = matchChain(chain, timeline, newest, newest ? undefined : f);
     if (!match) continue;
