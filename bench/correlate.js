@@ -7,7 +7,8 @@
  * process running bench/server.js's `ingest` subject, fed the same events as Falco POSTs and audit
  * EventLists) plus the in-process pipeline without correlation.
  * Run after `npm run build`: node --expose-gc bench/correlate.js [events=20000]
- * BENCH_ONLY=<scenario index>, BENCH_SKIP_MEMORY=1, BENCH_SKIP_HTTP=1 (then only the constant below).
+ * BENCH_ONLY=<scenario index>, BENCH_SKIP_MEMORY=1, BENCH_SKIP_HTTP=1 (then only the constant below),
+ * BENCH_PREFILL=<events> before the http-shaped scenario's measured ones (default 32000: incidents at their cap).
  */
 const http = require('node:http');
 const { fork } = require('node:child_process');
