@@ -153,6 +153,23 @@ if (COMPARE) {
     },
   );
   for (const subjects of Object.values(PLAN)) subjects.push('full-before', 'full-dd-before');
+  // With BENCH_ABLATE, the compared build's ablations too (pick them with BENCH_SUBJECTS).
+  if (process.env.BENCH_ABLATE) {
+    const off = { enabled: false };
+    SUBJECTS.push(
+      {
+        key: 'full-nocorr-before',
+        label: 'full, correlation off, before',
+        opts: { path: 'full', config: { correlation: off }, dist, nodeFlags: COMPARE_FLAGS },
+      },
+      {
+        key: 'full-neither-before',
+        label: 'full, both off, before',
+        opts: { path: 'full', config: { console: off, correlation: off }, dist, nodeFlags: COMPARE_FLAGS },
+      },
+    );
+    PLAN.falco?.push('full-nocorr-before', 'full-neither-before');
+  }
 }
 // BENCH_SUBJECTS=full,full-before runs only those subjects (beside bare), to keep a comparison short.
 if (process.env.BENCH_SUBJECTS) {

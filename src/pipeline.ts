@@ -60,6 +60,11 @@ export class Pipeline {
     }
     // Sessions first: an exec's audit event later in the batch still attributes a shell earlier in it.
     if (this.correlator) await this.observeSessions(events);
+    if (byKey.size === 1) {
+      // One key (a single event's batch): nothing to run beside it.
+      const [key, list] = byKey.entries().next().value!;
+      return this.afterEarlier(key, list);
+    }
     const failures = (await Promise.allSettled([...byKey].map(([key, list]) => this.afterEarlier(key, list)))).filter(
       (r): r is PromiseRejectedResult => r.status === 'rejected',
     );
@@ -91,6 +96,7 @@ export class Pipeline {
   }
 
   private async processInOrder(events: SecurityEvent[]): Promise<void> {
+    if (events.length === 1) return this.processOne(events[0]!);
     for (const event of events) await this.processOne(event);
   }
 
@@ -128,6 +134,11 @@ export class Pipeline {
       const enrichment = await this.enricher.enrich(detected);
       // Only detections a rule waits on (`enrichment:` conditions) pay for a second look.
       const detection = detected.pending ? (this.detector.escalate?.(detected, enrichment) ?? detected) : detected;
+      if (!this.correlator) {
+        enter('alert');
+        await this.alerts.process(detection, enrichment);
+        continue;
+      }
       enter('correlate');
       const correlation = await this.correlate(detection, enrichment);
       enter('alert');

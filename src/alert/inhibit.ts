@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Alert } from '../core/alert';
 import type { StateStore } from '../store/port';
 import { matchesAll, newMatcher, parseMatchers, type Labels, type Matcher } from './matcher';
@@ -67,11 +67,12 @@ export class Inhibitor {
 
   /** Records a source occurrence for every rule whose source matchers it matches. */
   async observe(alert: Alert): Promise<void> {
-    await Promise.all(
-      this.rules
-        .filter((r) => matchesAll(r.source, alert.labels))
-        .map((r) => this.store.set(this.key(r, alert.labels), alert.fingerprint, this.firingMs)),
-    );
+    const marks: Promise<void>[] = [];
+    for (const r of this.rules)
+      if (matchesAll(r.source, alert.labels))
+        marks.push(this.store.set(this.key(r, alert.labels), alert.fingerprint, this.firingMs));
+    if (marks.length === 1) await marks[0];
+    else if (marks.length) await Promise.all(marks);
   }
 
   /** The fingerprints of the firing sources that mute this alert. */
@@ -87,6 +88,6 @@ export class Inhibitor {
 
   private key(r: Rule, labels: Labels): string {
     const values = r.equal.map((n) => labels[n] ?? '').join('\u0000');
-    return `inhibit:${r.id}:${createHash('sha256').update(values).digest('hex').slice(0, 32)}`;
+    return `inhibit:${r.id}:${hash('sha256', values, 'hex').slice(0, 32)}`;
   }
 }

@@ -44,10 +44,34 @@ export function tagLabel(tag: string): string {
 export function tacticsOf(tags: readonly string[]): string[] {
   const out: string[] = [];
   for (const tag of tags) {
-    const name = TACTICS[tag.toUpperCase()] ?? (tag.startsWith('mitre_') ? tag.slice(6) : undefined);
-    if (name && TACTIC_NAMES.has(name) && !out.includes(name)) out.push(name);
+    const name = tagFacts(tag).tactic;
+    if (name && !out.includes(name)) out.push(name);
   }
   return out;
+}
+
+interface TagFacts {
+  label: string;
+  tactic: string | undefined;
+}
+
+/**
+ * A tag's label name and tactic, remembered: every alert of a rule carries the same few tags, and the
+ * regular expression and case folding cost more than the lookup. Falco sends its own tags, so the
+ * memo is bounded: it starts over when full.
+ */
+const tagMemo = new Map<string, TagFacts>();
+const TAGS_KEPT = 1_000;
+
+function tagFacts(tag: string): TagFacts {
+  let facts = tagMemo.get(tag);
+  if (facts === undefined) {
+    const name = TACTICS[tag.toUpperCase()] ?? (tag.startsWith('mitre_') ? tag.slice(6) : undefined);
+    facts = { label: tagLabel(tag), tactic: name && TACTIC_NAMES.has(name) ? name : undefined };
+    if (tagMemo.size >= TAGS_KEPT) tagMemo.clear();
+    tagMemo.set(tag, facts);
+  }
+  return facts;
 }
 
 /**
@@ -68,7 +92,7 @@ export function alertLabels(d: Detection, enrichment: Enrichment = {}): Record<s
   if (k.pod) labels.pod = k.pod;
   if (k.container) labels.container = k.container;
   if (d.event.actor?.user) labels.user = d.event.actor.user;
-  for (const tag of d.tags) labels[tagLabel(tag)] = 'true';
+  for (const tag of d.tags) labels[tagFacts(tag).label] = 'true';
   const tactics = tacticsOf(d.tags);
   if (tactics.length) labels.mitre_tactic = tactics.join(',');
   const { pod, subject, network } = enrichment;

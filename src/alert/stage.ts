@@ -21,6 +21,8 @@ export interface AlertStageOptions {
 }
 
 const EVIDENCE_KEPT = 20;
+/** Runbook links remembered (by rule); far more than a rule pack and the rules Falco sends. */
+const RUNBOOKS_KEPT = 1_000;
 
 /** What the correlate stage adds: who opened the session, and how long the first announcement may wait for it. */
 export interface AlertCorrelation {
@@ -35,6 +37,8 @@ export interface AlertCorrelation {
  * the alert is durably handed to the dispatcher, so the event may then be committed.
  */
 export class AlertStage {
+  private readonly runbooks = new Map<string, string>();
+
   constructor(
     private readonly store: StateStore,
     private readonly recent: RecentAlerts,
@@ -46,6 +50,8 @@ export class AlertStage {
 
   async process(detection: Detection, enrichment: Enrichment = {}, correlation: AlertCorrelation = {}): Promise<Alert> {
     const fp = fingerprint(detection);
+    const labels = alertLabels(detection, enrichment);
+    if (correlation.attribution || correlation.incident) Object.assign(labels, correlationLabels(correlation));
     const counter = await this.store.hit(`dedup:${fp}`, this.clock.now(), this.options.dedupWindowMs);
     const previous = this.recent.get(fp);
     const evidence =
@@ -60,14 +66,8 @@ export class AlertStage {
       source: detection.source,
       tags: detection.tags,
       summary: detection.summary,
-      runbookUrl: runbookUrl(
-        detection.rule,
-        detection.ruleId,
-        detection.runbook,
-        this.options.runbookUrlTemplate,
-        this.options.runbooks,
-      ),
-      labels: { ...alertLabels(detection, enrichment), ...correlationLabels(correlation) },
+      runbookUrl: this.runbookOf(detection),
+      labels,
       evidence,
       event: evidenceOf(detection.event),
       enrichment,
@@ -111,6 +111,21 @@ export class AlertStage {
       await this.dispatcher.announce(alert, { holdMs: counter.count === 1 ? (correlation.holdMs ?? 0) : 0 });
     else this.dispatcher.refresh(alert);
     return alert;
+  }
+
+  /**
+   * The runbook link, made once per rule (slugging and percent-encoding cost more than the lookup).
+   * Falco names its own rules, so the memo is bounded: it starts over when full.
+   */
+  private runbookOf(d: Detection): string {
+    const key = `${d.rule}\0${d.ruleId}\0${d.runbook ?? ''}`;
+    let url = this.runbooks.get(key);
+    if (url === undefined) {
+      url = runbookUrl(d.rule, d.ruleId, d.runbook, this.options.runbookUrlTemplate, this.options.runbooks);
+      if (this.runbooks.size >= RUNBOOKS_KEPT) this.runbooks.clear();
+      this.runbooks.set(key, url);
+    }
+    return url;
   }
 
   /**

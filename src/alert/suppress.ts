@@ -25,9 +25,7 @@ export function suppressor(parts: {
   inhibitor?: { inhibitedBy(alert: Alert): Promise<string[]>; observe(alert: Alert): Promise<void> };
 }): Suppressor {
   return {
-    async observe(alert) {
-      await parts.inhibitor?.observe(alert);
-    },
+    observe: (alert) => parts.inhibitor?.observe(alert) ?? Promise.resolve(),
     async check(alert) {
       const [silencedBy, inhibitedBy] = await Promise.all([
         parts.silences ? parts.silences.mutes(alert.labels) : [],

@@ -592,6 +592,8 @@ const configShape = z.strictObject({
         .strictObject({
           /** Most console sessions at once; signing in beyond it ends the least recently used one. */
           max: z.number().int().positive().max(100_000).default(1000),
+          /** Most console sessions of one token; signing in beyond it ends that token's least recently used one. */
+          maxPerToken: z.number().int().positive().max(100_000).default(20),
           /** A session unused this long ends. */
           idleMinutes: z.number().positive().default(30),
           /** A session ends this long after sign-in however much it is used. */

@@ -43,6 +43,7 @@ export function consoleFromConfig(
       : new MemoryConsoleHistory(historyBounds(config), now);
   const bounds = {
     max: c.sessions.max,
+    maxPerToken: c.sessions.maxPerToken,
     idleMs: c.sessions.idleMinutes * 60_000,
     absoluteMs: c.sessions.absoluteHours * 3_600_000,
   };

@@ -4,7 +4,7 @@ import type { SecurityEvent } from '../core/event';
 import { alertView } from '../alert/view';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import type { ConsoleHistory, HistoryRecord, RecordResult } from './history/port';
+import type { ConsoleHistory, Evictions, HistoryRecord, RecordResult } from './history/port';
 import { storedRowOf, type StoredRow } from './row';
 import { SessionStore } from './session';
 import { StreamHub, type StreamOptions } from './stream';
@@ -30,6 +30,8 @@ const MAX_IN_FLIGHT = 256;
 /** Rows read per round of following the shared history, and alerts remembered as streamed. */
 const FOLLOW_BATCH = 200;
 const MAX_STREAMED = 10_000;
+
+const EVICTION_REASONS = ['count', 'bytes', 'age'] as const;
 
 interface Queued {
   alert: Alert;
@@ -180,11 +182,24 @@ export class ConsoleService {
   }
 
   private flush(): void {
+    // An in-process history's results, told to the metrics once per flush (gauges: the last size).
+    let last: RecordResult | undefined;
+    const evicted: Evictions = { count: 0, bytes: 0, age: 0 };
     for (const [fp, q] of this.queued) {
       if (this.inFlight >= MAX_IN_FLIGHT) break; // the rest waits for a write to finish
       this.queued.delete(fp);
       const prepared = this.prepare(q);
       if (!prepared) continue;
+      if (this.history.recordSync) {
+        try {
+          last = this.history.recordSync(prepared.record);
+          for (const reason of EVICTION_REASONS) evicted[reason] += last.evicted[reason];
+          this.publish(prepared.stored);
+        } catch (err) {
+          this.failed(err);
+        }
+        continue;
+      }
       this.inFlight++;
       this.history.record(prepared.record).then(
         (result) => {
@@ -198,6 +213,7 @@ export class ConsoleService {
         },
       );
     }
+    if (last) this.observe({ ...last, evicted });
     this.wakeIfIdle();
   }
 
@@ -238,7 +254,7 @@ export class ConsoleService {
     const m = this.metrics;
     m.consoleHistoryAlerts.set(result.count);
     m.consoleHistoryBytes.set(result.bytes);
-    for (const reason of ['count', 'bytes', 'age'] as const)
+    for (const reason of EVICTION_REASONS)
       if (result.evicted[reason]) m.consoleHistoryEvicted.inc({ reason }, result.evicted[reason]);
   }
 

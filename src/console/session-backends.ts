@@ -12,13 +12,18 @@ export interface StoredSession {
 
 export interface SessionBounds {
   max: number;
+  /**
+   * Most sessions of one token: signing in beyond it ends that token's least recently used session,
+   * so one token signing in again and again cannot push everyone else's sessions out of `max`.
+   */
+  maxPerToken: number;
   idleMs: number;
   absoluteMs: number;
 }
 
 /** Where sessions live: this process (embedded mode), or Redis, so every replica knows every session. */
 export interface SessionBackend {
-  /** Stores a session; beyond `max` the least recently used ones end. */
+  /** Stores a session; beyond `maxPerToken` its token's least recently used ones end, beyond `max` anyone's. */
   create(key: string, session: StoredSession, now: number): Promise<void>;
   /** The session if it was used within the idle time, marked as used now; an expired one is removed. */
   use(key: string, now: number): Promise<StoredSession | undefined>;
@@ -35,6 +40,9 @@ export class MemorySessions implements SessionBackend {
 
   create(key: string, session: StoredSession, now: number): Promise<void> {
     this.sweep(now);
+    const sameToken: string[] = [];
+    for (const [k, e] of this.byKey) if (e.session.tokenDigest === session.tokenDigest) sameToken.push(k);
+    for (let i = 0; i <= sameToken.length - this.bounds.maxPerToken; i++) this.byKey.delete(sameToken[i]!);
     this.byKey.set(key, { session, usedAt: now });
     while (this.byKey.size > this.bounds.max) this.byKey.delete(this.byKey.keys().next().value as string);
     return Promise.resolve();
@@ -69,12 +77,30 @@ export class MemorySessions implements SessionBackend {
 }
 
 const KEYS = ['console:sessions', 'console:session'] as const;
+/** The sessions of one token (by its digest); a member may outlive its session until the token's next sign-in. */
+const tokenKey = (digest: string) => `console:sessions:token:${digest}`;
 
+// KEYS[3] is the set of one token's sessions. Those that ended elsewhere (no longer in KEYS[1]) are
+// dropped from it; of the live ones, the least recently used (lowest idle deadline) beyond
+// ARGV[7] - 1 end before the new one is added.
 const CREATE = `
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])) do redis.call('HDEL', KEYS[2], k) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+local live = {}
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local deadline = redis.call('ZSCORE', KEYS[1], k)
+  if deadline then table.insert(live, {k, tonumber(deadline)}) else redis.call('SREM', KEYS[3], k) end
+end
+table.sort(live, function(a, b) return a[2] < b[2] end)
+for i = 1, #live - tonumber(ARGV[7]) + 1 do
+  redis.call('ZREM', KEYS[1], live[i][1])
+  redis.call('HDEL', KEYS[2], live[i][1])
+  redis.call('SREM', KEYS[3], live[i][1])
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])
 if over > 0 then
   for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do redis.call('HDEL', KEYS[2], k) end
@@ -118,14 +144,11 @@ export class RedisSessions implements SessionBackend {
 
   async create(key: string, session: StoredSession, now: number): Promise<void> {
     const b = this.bounds;
-    await this.redis.script<number>(CREATE, KEYS, [
-      key,
-      JSON.stringify(session),
-      now + b.idleMs,
-      now,
-      b.max,
-      Math.ceil(Math.max(b.idleMs, b.absoluteMs)),
-    ]);
+    await this.redis.script<number>(
+      CREATE,
+      [...KEYS, tokenKey(session.tokenDigest)],
+      [key, JSON.stringify(session), now + b.idleMs, now, b.max, Math.ceil(Math.max(b.idleMs, b.absoluteMs)), b.maxPerToken],
+    );
   }
 
   async use(key: string, now: number): Promise<StoredSession | undefined> {

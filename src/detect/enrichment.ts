@@ -16,25 +16,75 @@ const NO_POLICY = { failing: 0n, results: [] };
  * The enrichment as CEL sees it: whole numbers become CEL ints, and `vulnerabilities` and `policy` are
  * always present (zero counts, empty lists), so `enrichment.vulnerabilities.criticalFixable > 0` is
  * simply false for a pod nothing is known about, as with the event fields.
+ *
+ * Each part is converted when a condition first reads it: rules look at one or two parts, and copying
+ * the whole enrichment (the pod's facts and the subject's RBAC, every number made a BigInt) was most
+ * of what a pending rule cost. A proxy, because CEL reads a map's fields with `Object.hasOwn` (lazy
+ * own accessors put the object in dictionary mode and cost more than the copy).
  */
 export function enrichmentActivation(enrichment: Enrichment): { enrichment: Record<string, unknown> } {
-  const value = celValue(enrichment) as Record<string, unknown>;
-  return {
-    enrichment: {
-      ...value,
-      vulnerabilities: { ...NO_VULNERABILITIES, ...(value.vulnerabilities as object | undefined) },
-      policy: { ...NO_POLICY, ...(value.policy as object | undefined) },
-    },
-  };
+  return { enrichment: new Proxy(new Parts(enrichment), PARTS) as unknown as Record<string, unknown> };
 }
+
+type PartName = keyof Enrichment;
+
+/** The proxy's target: the enrichment and the parts converted so far (what CEL reads goes through `PARTS`). */
+class Parts {
+  private converted?: Map<PartName, unknown>;
+  private listed?: PartName[];
+
+  constructor(private readonly enrichment: Enrichment) {}
+
+  has(key: string | symbol): key is PartName {
+    if (key === 'vulnerabilities' || key === 'policy') return true;
+    return typeof key === 'string' && Object.hasOwn(this.enrichment, key) && this.enrichment[key as PartName] !== undefined;
+  }
+
+  keys(): PartName[] {
+    if (!this.listed) {
+      const keys = (Object.keys(this.enrichment) as PartName[]).filter((k) => this.enrichment[k] !== undefined);
+      for (const always of ['vulnerabilities', 'policy'] as const) if (!keys.includes(always)) keys.push(always);
+      this.listed = keys;
+    }
+    return this.listed;
+  }
+
+  part(key: PartName): unknown {
+    this.converted ??= new Map();
+    if (this.converted.has(key)) return this.converted.get(key);
+    const value = celValue(this.enrichment[key]);
+    const part =
+      key === 'vulnerabilities'
+        ? { ...NO_VULNERABILITIES, ...(value as object | undefined) }
+        : key === 'policy'
+          ? { ...NO_POLICY, ...(value as object | undefined) }
+          : value;
+    this.converted.set(key, part);
+    return part;
+  }
+}
+
+/** Reads as a plain object with exactly the parts present (and the two always there); `constructor` is Object's. */
+const PARTS: ProxyHandler<Parts> = {
+  get: (t, key) => (t.has(key) ? t.part(key) : Reflect.get(Object.prototype, key)),
+  has: (t, key) => t.has(key),
+  ownKeys: (t) => t.keys(),
+  getOwnPropertyDescriptor: (t, key) =>
+    t.has(key) ? { value: t.part(key), enumerable: true, configurable: true, writable: false } : undefined,
+  getPrototypeOf: () => Object.prototype,
+  set: () => false,
+  defineProperty: () => false,
+  deleteProperty: () => false,
+};
 
 function celValue(v: unknown): unknown {
   if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
+  if (typeof v !== 'object' || v === null) return v;
   if (Array.isArray(v)) return v.map(celValue);
-  if (typeof v === 'object' && v !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = celValue(x);
-    return out;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== undefined) out[k] = celValue(x);
   }
-  return v;
+  return out;
 }

@@ -164,7 +164,11 @@ export class Dispatcher {
    * Rejects when the store cannot take it.
    */
   announce(alert: Alert, options: AnnounceOptions = {}): Promise<void> {
-    const handedOff = Promise.all(this.eligible(alert).map((lane) => this.handOff(lane, alert, options))).then(() => undefined);
+    const lanes = this.eligible(alert);
+    const handedOff =
+      lanes.length === 1
+        ? this.handOff(lanes[0]!, alert, options)
+        : Promise.all(lanes.map((lane) => this.handOff(lane, alert, options))).then(() => undefined);
     this.track(handedOff.catch(() => undefined));
     return handedOff;
   }

@@ -11,10 +11,21 @@ import type { SecurityEvent } from '../core/event';
  * malformed event off the bus (no `k8s`): such an event must still be parkable.
  */
 export function seenKey(event: Pick<SecurityEvent, 'source' | 'id' | 'k8s'>): string {
-  const k8s = event.k8s as SecurityEvent['k8s'] | undefined;
-  const digest = hash('sha256', `${k8s?.cluster}\0${event.id}`, 'buffer').subarray(0, 16);
-  return `${CLAIM_PREFIX}${event.source}:${digest.toString('base64url')}`;
+  let key = keys.get(event);
+  if (key === undefined) {
+    const k8s = event.k8s as SecurityEvent['k8s'] | undefined;
+    const digest = hash('sha256', `${k8s?.cluster}\0${event.id}`, 'buffer').subarray(0, 16);
+    key = `${CLAIM_PREFIX}${event.source}:${digest.toString('base64url')}`;
+    keys.set(event, key);
+  }
+  return key;
 }
+
+/**
+ * By event object (never changed once normalised): ingest claims the key and the pipeline marks it,
+ * and the memory bus hands the pipeline the very object ingest published, so it is hashed once.
+ */
+const keys = new WeakMap<object, string>();
 
 export const CLAIM_PREFIX = 'ingested:';
 

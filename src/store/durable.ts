@@ -68,7 +68,12 @@ function changesTo(db: EmbeddedDatabase, volatile?: DurableStoreOptions['volatil
       db.put(`kv:${key}`, 'kvDelete', key);
       db.put(`c:${key}`, 'counterDelete', key);
     },
-    outbox: (key, dueAt) =>
-      dueAt === undefined ? db.put(`o:${key}`, 'outboxDelete', key) : db.put(`o:${key}`, 'outboxPut', key, dueAt),
+    // The outbox is all in memory, so a key it did not list has no row either (once queued writes land).
+    outbox: (key, dueAt, listed) =>
+      dueAt === undefined
+        ? db.remove(`o:${key}`, 'outboxDelete', key)
+        : listed
+          ? db.put(`o:${key}`, 'outboxPut', key, dueAt)
+          : db.insert(`o:${key}`, 'outboxPut', key, dueAt),
   };
 }

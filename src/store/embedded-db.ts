@@ -137,6 +137,8 @@ export class EmbeddedDatabase {
   /** Writes in queue order, and keyed writes of which only the last per slot counts. */
   private ordered: Write[] = [];
   private keyed = new Map<string, Write | (() => Write)>();
+  /** Slots of `keyed` whose row this commit creates (it exists neither in the file nor in an earlier commit). */
+  private created = new Set<string>();
   private pendingDone?: Deferred;
   private inFlight?: Batch;
   private scheduled = false;
@@ -211,6 +213,26 @@ export class EmbeddedDatabase {
     this.schedule();
   }
 
+  /**
+   * `put` of a row the caller knows is absent once every write queued so far is applied (an outbox
+   * entry its store did not list). When `remove` of the same slot follows within this commit, neither
+   * is written: a notification handed off and sent between two syncs costs the outbox nothing.
+   */
+  insert(slot: string, ...write: Write): void {
+    // A write already queued for the slot (a delete) must still reach the file unless this one does.
+    if (!this.keyed.has(slot)) this.created.add(slot);
+    this.putLazily(slot, write);
+  }
+
+  /** A delete of the slot's row, or, when this commit `insert`ed it, no write at all. */
+  remove(slot: string, ...write: Write): void {
+    if (this.created.delete(slot)) {
+      this.keyed.delete(slot);
+      return;
+    }
+    this.putLazily(slot, write);
+  }
+
   /** Resolves once every write queued so far is committed and synced; rejects if that commit fails. */
   durable(): Promise<void> {
     if (this.ordered.length || this.keyed.size) return (this.pendingDone ??= deferred()).promise;
@@ -261,6 +283,7 @@ export class EmbeddedDatabase {
     const batch: Batch = { writes, done: this.pendingDone ?? deferred() };
     this.ordered = [];
     this.keyed = new Map();
+    this.created = new Set();
     this.pendingDone = undefined;
     this.inFlight = batch;
     void this.request({ writes }).then(

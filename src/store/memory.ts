@@ -16,7 +16,8 @@ export interface StoreChanges {
   entry(key: string, value: () => string, expiresAt: number): void;
   counter(key: string, counter: Counter, expiresAt: number): void;
   deleted(key: string): void;
-  outbox(key: string, dueAt: number | undefined): void;
+  /** `dueAt` undefined: taken off. `listed`: the key was in the outbox before this change. */
+  outbox(key: string, dueAt: number | undefined, listed: boolean): void;
 }
 
 /** What `load` restores: absolute expiry times, as `StoreChanges` reported them. */
@@ -92,16 +93,14 @@ export class MemoryStateStore implements StateStore {
   }
 
   async handOff(key: string, value: LazyValue, ttlMs: number, dueAt: number): Promise<boolean> {
-    this.outbox.set(key, dueAt);
-    this.changes?.outbox(key, dueAt);
+    this.list(key, dueAt);
     if (this.live(this.entries, key)) return false;
     this.put(key, value, ttlMs);
     return true;
   }
 
   async schedule(key: string, dueAt: number): Promise<void> {
-    this.outbox.set(key, dueAt);
-    this.changes?.outbox(key, dueAt);
+    this.list(key, dueAt);
   }
 
   async due(nowMs: number, limit: number): Promise<string[]> {
@@ -114,7 +113,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async unschedule(key: string): Promise<void> {
-    if (this.outbox.delete(key)) this.changes?.outbox(key, undefined);
+    if (this.outbox.delete(key)) this.changes?.outbox(key, undefined, true);
   }
 
   async delete(key: string): Promise<void> {
@@ -147,6 +146,12 @@ export class MemoryStateStore implements StateStore {
 
   size(): number {
     return this.entries.size + this.counters.size;
+  }
+
+  private list(key: string, dueAt: number): void {
+    const listed = this.changes !== undefined && this.outbox.has(key);
+    this.outbox.set(key, dueAt);
+    this.changes?.outbox(key, dueAt, listed);
   }
 
   private put(key: string, value: LazyValue, ttlMs: number): void {

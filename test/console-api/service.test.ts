@@ -6,7 +6,7 @@ import { MemorySessions } from '../../src/console/session-backends';
 import { createMetrics } from '../../src/observability/metrics';
 import { alertOf, falcoSecurityEvent } from '../support/alerts';
 
-const BOUNDS = { max: 10, idleMs: 60_000, absoluteMs: 600_000 };
+const BOUNDS = { max: 10, maxPerToken: 10, idleMs: 60_000, absoluteMs: 600_000 };
 
 /** A history that records what it is given and answers when told (a unit-test double of the port). */
 class HeldHistory implements ConsoleHistory {

@@ -6,7 +6,11 @@ import type { SessionBackend, SessionBounds } from '../../src/console/session-ba
 import { SessionStore, tokenCheck } from '../../src/console/session';
 
 export const TOKEN = 'reader-token-0123456789abcdef';
-const TOKENS = digestTokens([{ name: 'reader', token: TOKEN, scopes: ['read', 'ingest'] }]);
+const OTHER = 'other-reader-token-0123456789';
+const TOKENS = digestTokens([
+  { name: 'reader', token: TOKEN, scopes: ['read', 'ingest'] },
+  { name: 'other', token: OTHER, scopes: ['read'] },
+]);
 
 export function req(method: string, headers: Record<string, string>): IncomingMessage {
   return { method, headers, socket: {} } as unknown as IncomingMessage;
@@ -15,7 +19,7 @@ export function req(method: string, headers: Record<string, string>): IncomingMe
 /** What every session backend must do, through the session store; `make` gives a fresh, empty backend. */
 export function sessionContract(name: string, make: (bounds: SessionBounds) => SessionBackend): void {
   describe(`console sessions: ${name}`, () => {
-    const bounds = { max: 3, idleMs: 60_000, absoluteMs: 300_000 };
+    const bounds = { max: 3, maxPerToken: 3, idleMs: 60_000, absoluteMs: 300_000 };
     let clock: VirtualClock;
     let live: readonly DigestedToken[];
     let store: SessionStore;
@@ -69,6 +73,39 @@ export function sessionContract(name: string, make: (bounds: SessionBounds) => S
       expect(await store.lookup(s[0]!.id)).toBeDefined();
       expect(await store.lookup(s[2]!.id)).toBeDefined();
       expect(await store.size()).toBe(3);
+    });
+
+    it("keeps at most maxPerToken sessions of one token: that token's least recently used ends, no one else's", async () => {
+      const tight = { max: 4, maxPerToken: 2, idleMs: 60_000, absoluteMs: 300_000 };
+      const own = new SessionStore(
+        make(tight),
+        clock,
+        tight,
+        tokenCheck(() => live, false),
+      );
+      const signIn = () => own.create({ name: 'reader', scopes: ['read'] }, TOKEN);
+      const other = await own.create({ name: 'other', scopes: ['read'] }, OTHER);
+      clock.advance(1000);
+      const a = await signIn();
+      clock.advance(1000);
+      const b = await signIn();
+      clock.advance(1000);
+      expect(await own.lookup(a.id)).toBeDefined(); // a is now used more recently than b
+      clock.advance(1000);
+      const c = await signIn();
+      expect(await own.lookup(b.id)).toBeUndefined();
+      expect(await own.lookup(a.id)).toBeDefined();
+      expect(await own.lookup(c.id)).toBeDefined();
+      for (let i = 0; i < 6; i++) {
+        clock.advance(1000);
+        await signIn();
+      }
+      expect(await own.lookup(other.id)).toBeDefined(); // never pushed out by the other token's sign-ins
+      expect(await own.size()).toBe(3);
+      await own.delete(other.id);
+      const again = await own.create({ name: 'other', scopes: ['read'] }, OTHER); // a sign-out is not counted
+      expect(await own.lookup(again.id)).toBeDefined();
+      expect(await own.size()).toBe(3);
     });
 
     it('authenticates a cookie: reads, needs the CSRF header to write, never ingests, follows its token', async () => {

@@ -55,6 +55,23 @@ describe('rules with an enrichment: condition', () => {
     expect(e.ruleSet.byId('bad')!.stats.errors).toBe(1);
   });
 
+  test('see every part of the enrichment, with whole numbers as ints, and absent parts as absent', () => {
+    const condition =
+      'has(enrichment.pod) && enrichment.pod.namespace == "shop" && enrichment.subject.findingCount > 1 && !has(enrichment.network)' +
+      ' && enrichment.subject.findings.exists(f, f.rule == "secrets") && enrichment.policy.failing == 0' +
+      ' && enrichment.exists(k, k == "subject") && !enrichment.exists(k, k == "network") && "vulnerabilities" in enrichment';
+    const e = new RuleEngine(rules(['r.yaml', onEnrichment('all', condition)]));
+    const [d] = e.detect(shop());
+    const enrichment = (findingCount: number) =>
+      ({
+        pod: { known: true, namespace: 'shop', name: 'web' },
+        subject: { known: true, findingCount, findings: [{ rule: 'secrets', count: 3 }] },
+      }) as unknown as Parameters<typeof e.escalate>[1];
+    expect(e.escalate(d!, enrichment(2)).priority).toBe('critical');
+    expect(e.escalate(d!, enrichment(1)).priority).toBe('notice');
+    expect(e.ruleSet.byId('all')!.stats.errors).toBe(0);
+  });
+
   test('a rule gone since detection (reload) is skipped', () => {
     const e = new RuleEngine(rules(['r.yaml', onEnrichment('cve', 'enrichment.vulnerabilities.criticalFixable > 0')]));
     const [d] = e.detect(shop());

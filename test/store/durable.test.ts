@@ -109,6 +109,32 @@ describe('DurableStateStore across restarts', () => {
     await second.dataDir.close();
   });
 
+  it('writes nothing for an outbox entry listed and taken off within one commit, and still deletes a committed one', async () => {
+    const clock = new VirtualClock(1_000_000);
+    const dir = tempDir();
+    const { store, dataDir } = await reopen(dir, clock);
+    await store.schedule('notify:slack:committed', 1_001_000);
+    await dataDir.db.durable();
+    const before = dataDir.db.stats().writes;
+    // Between two syncs: a hand-off sent at once, a committed entry sent, one moved, one relisted after it went.
+    await store.handOff('notify:slack:sent', '{"state":"pending"}', 60_000, 1_001_000);
+    await store.schedule('notify:slack:sent', 1_002_000);
+    await store.unschedule('notify:slack:sent');
+    await store.unschedule('notify:slack:committed');
+    await store.schedule('notify:slack:committed', 1_003_000);
+    await store.schedule('notify:slack:kept', 1_004_000);
+    await dataDir.db.durable();
+    // The record, the relisted entry and the new one; no sweep has anything to say (two statements each commit).
+    expect(dataDir.db.stats().writes - before).toBe(3 + 2);
+    await store.unschedule('notify:slack:committed');
+    await dataDir.close();
+
+    const second = await reopen(dir, clock);
+    expect(await second.store.due(Number.MAX_SAFE_INTEGER, 10)).toEqual(['notify:slack:kept']);
+    expect(await second.store.get('notify:slack:sent')).toBe('{"state":"pending"}');
+    await second.dataDir.close();
+  });
+
   it('sweeps expired rows out of the file a bounded batch per commit', async () => {
     const clock = new VirtualClock(0);
     const dir = tempDir();

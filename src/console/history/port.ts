@@ -53,6 +53,8 @@ export interface ScanPage {
 export interface ConsoleHistory {
   /** Stores or replaces the alert's row; says whether it was new and what was evicted to make room. */
   record(record: HistoryRecord): Promise<RecordResult>;
+  /** `record` at once, for a history in this process (no promise and no turn per alert). */
+  recordSync?(record: HistoryRecord): RecordResult;
   get(fingerprint: string): Promise<HistoryEntry | undefined>;
   /** Up to `limit` rows after `cursor` (from the newest without one). Rows past the age bound are not listed. */
   scan(cursor: string | undefined, limit: number): Promise<ScanPage>;

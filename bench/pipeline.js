@@ -1,0 +1,130 @@
+'use strict';
+/**
+ * The full path after the HTTP edge, in process: embedded Falconer (memory-only) with the bench's
+ * cluster state, Falco events normalised up front (bench/events.js) and published to the bus one per
+ * turn of the event loop, as requests arrive. Server CPU µs per event, with no HTTP and no load
+ * generator on the same cores: differences of a few per cent show, where bench/run.js needs ~10%.
+ * Each round runs each build (and `BENCH_PIPELINE_MODES`: full, nocorr, neither = correlation and the
+ * console history off; full-dd = full with a data dir, the database worker's CPU included) in a
+ * fresh child process, interleaved.
+ * node bench/pipeline.js [events=10000] [rounds=3]   (BENCH_COMPARE_DIST=<build before>: also that one)
+ */
+const { fork } = require('node:child_process');
+const { mkdtempSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join, resolve } = require('node:path');
+
+const OFF = { enabled: false };
+const MODES = {
+  full: {},
+  'full-dd': { dataDir: true },
+  nocorr: { correlation: OFF },
+  neither: { correlation: OFF, console: OFF },
+};
+
+async function child(dist, mode, events) {
+  const pino = require('pino');
+  const { fillPods } = require('./state');
+  const { falcoEvents } = require('./events');
+  const { startFalconer } = require(join(dist, 'app'));
+  const { validateConfig } = require(join(dist, 'config/load'));
+  const { ClusterStates } = require(join(dist, 'enrich/cluster-state'));
+  const { createEnricher } = require(join(dist, 'enrich/enricher'));
+  const { systemClock } = require(join(dist, 'core/clock'));
+  const { normaliseFalco } = require(join(dist, 'ingest/falco'));
+  const config = validateConfig({
+    cluster: 'bench',
+    server: { host: '127.0.0.1', port: 0 },
+    ingest: { token: 'bench-token-0123456789' },
+    receivers: [{ type: 'console', name: 'null', minPriority: 'debug' }],
+    log: { level: 'silent' },
+    ...MODES[mode],
+    // With a data dir the bus is the journal bus: each publish waits for its group commit, as a 202 does.
+    dataDir: MODES[mode].dataDir ? mkdtempSync(join(tmpdir(), 'falconer-pipeline-')) : '',
+  });
+  const states = new ClusterStates();
+  fillPods(states, 'bench', 500);
+  const enricher = createEnricher({ states, clock: systemClock, waitForStateMs: config.enrichment.waitForStateMs });
+  const f = await startFalconer(config, { logger: pino({ level: 'silent' }), enricher });
+  const next = falcoEvents({ pods: 500 });
+  const ctx = () => ({ cluster: 'bench', receivedAt: Date.now(), maxFieldLength: 4096 });
+  const turn = () => new Promise((r) => setImmediate(r));
+  const run = async (n) => {
+    const batch = Array.from({ length: n }, () => normaliseFalco(JSON.parse(next().toString()), ctx()));
+    global.gc?.();
+    const start = process.cpuUsage();
+    // Up to 50 publishes waiting at once, as 50 connections would (a data dir's commit takes a while).
+    const waiting = new Set();
+    for (const event of batch) {
+      const published = f.bus.publish([event]).finally(() => waiting.delete(published));
+      waiting.add(published);
+      if (waiting.size >= 50) await Promise.race(waiting);
+      await turn();
+    }
+    await Promise.all(waiting);
+    while (f.bus.depth() > 0 || f.bus.progress().waitingSince !== undefined) await new Promise((r) => setTimeout(r, 2));
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / n;
+  };
+  await run(Math.min(3000, events)); // warm-up
+  return run(events);
+}
+
+function inChild(dist, mode, events) {
+  return new Promise((res, rej) => {
+    const p = fork(__filename, [], {
+      env: { ...process.env, BENCH_PIPELINE_CHILD: JSON.stringify({ dist, mode, events }) },
+      execArgv: ['--expose-gc'],
+    });
+    p.once('message', (m) => res(m));
+    p.once('exit', (code) => code && rej(new Error(`child exited with ${code}`)));
+  });
+}
+
+async function main() {
+  const events = Number(process.argv[2] || 10000);
+  const rounds = Number(process.argv[3] || 3);
+  const modes = (process.env.BENCH_PIPELINE_MODES || 'full,full-dd,nocorr,neither').split(',');
+  const builds = [['this build', resolve(process.env.FALCONER_DIST || join(__dirname, '..', 'dist'))]];
+  if (process.env.BENCH_COMPARE_DIST) builds.push(['before', resolve(process.env.BENCH_COMPARE_DIST)]);
+  const results = new Map();
+  for (let r = 0; r < rounds; r++)
+    for (const mode of modes)
+      for (const [name, dist] of builds) {
+        const cpu = await inChild(dist, mode, events);
+        console.log(`  round ${r + 1} ${mode.padEnd(8)} ${name.padEnd(10)} ${cpu.toFixed(1)} µs CPU/ev`);
+        const key = `${mode}\t${name}`;
+        results.set(key, [...(results.get(key) ?? []), cpu]);
+      }
+  console.log(`\nmedian of ${rounds} rounds, ${events} Falco events each (µs CPU per event; ± half the spread)`);
+  for (const [key, xs] of results) {
+    const s = [...xs].sort((a, b) => a - b);
+    const median = s[Math.floor(s.length / 2)];
+    const [mode, name] = key.split('\t');
+    // As bench/run.js: the ratio per round (the two builds ran next to each other), then its median.
+    const before = name === 'this build' && builds.length > 1 ? results.get(`${mode}\tbefore`) : undefined;
+    const ratios = before?.map((b, i) => xs[i] / b).sort((a, b) => a - b);
+    const vs = ratios
+      ? `  ×${ratios[Math.floor(ratios.length / 2)].toFixed(2)} of before (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`
+      : '';
+    console.log(
+      `${mode.padEnd(8)} ${name.padEnd(10)} ${median.toFixed(1).padStart(6)} ±${(((s.at(-1) - s[0]) / 2 / median) * 100).toFixed(0)}%${vs}`,
+    );
+  }
+}
+
+if (process.env.BENCH_PIPELINE_CHILD) {
+  const { dist, mode, events } = JSON.parse(process.env.BENCH_PIPELINE_CHILD);
+  child(dist, mode, events).then(
+    (cpu) => process.send(cpu, () => process.exit(0)),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
