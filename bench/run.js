@@ -75,6 +75,8 @@ async function load(server, path, workload, seconds, rate) {
     reqPerSec: ok / wallSeconds,
     eventsPerSec: events / wallSeconds,
     cpuPerEvent: s.cpuMicros / Math.max(1, events),
+    userPerEvent: s.userMicros / Math.max(1, events),
+    mainThreadPerEvent: s.mainThreadMicros / Math.max(1, events),
     p50: result.latency.p50,
     p99: result.latency.p99,
     loopP99: s.loopDelayP99Ms,
@@ -151,8 +153,18 @@ if (COMPARE) {
       label: 'full, data dir, before',
       opts: { path: 'full', durable: true, dist, nodeFlags: COMPARE_FLAGS },
     },
+    { key: 'ingest-before', label: 'ingest, before', opts: { path: 'ingest', dist, nodeFlags: COMPARE_FLAGS } },
+    {
+      key: 'ingest-dd-before',
+      label: 'ingest, data dir, before',
+      opts: { path: 'ingest', durable: true, dist, nodeFlags: COMPARE_FLAGS },
+    },
   );
-  for (const subjects of Object.values(PLAN)) subjects.push('full-before', 'full-dd-before');
+  for (const subjects of Object.values(PLAN)) {
+    if (subjects.includes('ingest')) subjects.push('ingest-before');
+    if (subjects.includes('ingest-dd')) subjects.push('ingest-dd-before');
+    subjects.push('full-before', 'full-dd-before');
+  }
   // With BENCH_ABLATE, the compared build's ablations too (pick them with BENCH_SUBJECTS).
   if (process.env.BENCH_ABLATE) {
     const off = { enabled: false };

@@ -83,10 +83,12 @@ async function main() {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   let cpuStart = process.cpuUsage();
+  let threadStart = process.threadCpuUsage?.();
   let commitsStart;
   process.on('message', (msg) => {
     if (msg === 'reset') {
       cpuStart = process.cpuUsage();
+      threadStart = process.threadCpuUsage?.();
       delay.reset();
       commitsStart = falconer?.dataDir?.db.stats();
       process.send({ reset: true });
@@ -100,10 +102,13 @@ async function main() {
       await new Promise((r) => setTimeout(r, 5));
     const drainMs = Date.now() - started;
     const u = process.cpuUsage(cpuStart);
+    const main = threadStart && process.threadCpuUsage(threadStart);
     if (global.gc) global.gc(); // the heap that stays: live state, not garbage awaiting collection
     const mem = process.memoryUsage();
     process.send({
       cpuMicros: u.user + u.system,
+      userMicros: u.user,
+      mainThreadMicros: main ? main.user + main.system : undefined,
       heapMB: mem.heapUsed / 2 ** 20,
       rssMB: mem.rss / 2 ** 20,
       loopDelayP99Ms: delay.percentile(99) / 1e6,

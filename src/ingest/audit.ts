@@ -74,7 +74,6 @@ export function normaliseAudit(value: Json, ctx: NormaliseContext): SecurityEven
 
 function toActor(user: JsonObject, e: JsonObject): Actor {
   const impersonated = object(e.impersonatedUser);
-  const sourceIPs = Array.isArray(e.sourceIPs) ? e.sourceIPs.filter((s): s is string => typeof s === 'string') : [];
   const extra = object(user.extra);
   const name = (v: string | undefined) => (v === undefined ? undefined : limitName(v));
   return {
@@ -83,7 +82,7 @@ function toActor(user: JsonObject, e: JsonObject): Actor {
     groups: strings(user.groups),
     impersonatedUser: name(typeof impersonated?.username === 'string' ? impersonated.username : undefined),
     impersonatedGroups: impersonated ? strings(impersonated.groups) : undefined,
-    sourceIp: name(sourceIPs.at(-1)),
+    sourceIp: name(lastString(e.sourceIPs)),
     userAgent: name(typeof e.userAgent === 'string' ? e.userAgent : undefined),
     tokenPod: name(firstString(extra?.['authentication.kubernetes.io/pod-name'])),
     tokenPodNamespace: name(serviceAccountNamespace(user.username as string)),
@@ -119,8 +118,13 @@ function toObjectRef(o: JsonObject | undefined): ObjectRef | undefined {
   };
 }
 
+const SERVICE_ACCOUNT = 'system:serviceaccount:';
+
+/** `system:serviceaccount:NAMESPACE:NAME` → NAMESPACE (what comes after the prefix up to the next colon). */
 function serviceAccountNamespace(username: string): string | undefined {
-  return username.startsWith('system:serviceaccount:') ? username.split(':')[2] : undefined;
+  if (!username.startsWith(SERVICE_ACCOUNT)) return undefined;
+  const end = username.indexOf(':', SERVICE_ACCOUNT.length);
+  return username.slice(SERVICE_ACCOUNT.length, end === -1 ? undefined : end);
 }
 
 function requireString(o: JsonObject, key: string): string {
@@ -140,6 +144,11 @@ function strings(v: Json | undefined): string[] {
     .filter((s): s is string => typeof s === 'string')
     .slice(0, MAX_LIST_ENTRIES)
     .map(limitName);
+}
+
+function lastString(v: Json | undefined): string | undefined {
+  if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) if (typeof v[i] === 'string') return v[i] as string;
+  return undefined;
 }
 
 function firstString(v: Json | undefined): string | undefined {

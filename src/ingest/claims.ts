@@ -75,11 +75,13 @@ export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions)
   return {
     async claimAll(events) {
       const keys = events.map(claimKey);
-      const mine = keys.map(() => `p:${PROCESS_NONCE}${(claimsMade++).toString(36)}`);
+      // One pending value for the whole request: it still differs from every other request's, which
+      // is all compare-and-set needs (a value per event was a string per event for nothing).
+      const mine = `p:${PROCESS_NONCE}${(claimsMade++).toString(36)}`;
       let held: (string | undefined)[];
       try {
         held = await store.setIfAbsentMany(
-          keys.map((key, i) => [key, mine[i]!] as const),
+          keys.map((key) => [key, mine] as const),
           ttlMs,
         );
       } catch (err) {
@@ -88,13 +90,13 @@ export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions)
       }
       const outcomes: ClaimOutcome[] = [];
       const confirms: [string, string, string][] = [];
-      const releases: [string, string, string][] = [];
+      const ours: string[] = [];
       held.forEach((current, i) => {
         const key = keys[i]!;
         if (current === undefined) {
           outcomes.push('claimed');
-          confirms.push([key, mine[i]!, DONE]);
-          releases.push([key, mine[i]!, 'free']);
+          confirms.push([key, mine, DONE]);
+          ours.push(key);
         } else if (current === DONE || current === PROCESSED) outcomes.push('duplicate');
         else {
           // Pending elsewhere (or released): publish too, as `claim` does; only our success marks it done.
@@ -102,7 +104,8 @@ export function storeClaims(store: StateStore, { ttlMs, onError }: ClaimOptions)
           confirms.push([key, current, DONE]);
         }
       });
-      return { outcomes, confirm: casAll(confirms), release: casAll(releases) };
+      const release = () => casAll(ours.map((key) => [key, mine, 'free']))();
+      return { outcomes, confirm: casAll(confirms), release };
     },
     async claim(event) {
       const key = claimKey(event);

@@ -11,19 +11,20 @@ export interface ParseOptions {
  * - nesting deeper than `maxDepth` is refused before parsing (no recursion blow-ups later);
  * - integers beyond 2^53 (Falco's `evt.time` in ns) are kept exactly, as decimal strings, instead of
  *   being silently rounded;
- * - `__proto__` keys are dropped, so nothing merged from the payload can change a prototype.
- * One linear scan outside string literals finds both depth and unsafe integers; a JSON.parse reviver
- * would do the same but costs 3-8× the parse.
+ * - `__proto__` keys are dropped, so nothing merged from the payload can change a prototype, however
+ *   the key is spelt (`"\u005f_proto__"` is the same key to JSON.parse).
+ * One linear scan outside string literals finds depth, unsafe integers and any string that may be
+ * `__proto__`; a JSON.parse reviver would do the same but costs 3-8× the parse.
  */
 export function parseJson(text: string, { maxDepth }: ParseOptions): Json {
-  const bigInts = scan(text, maxDepth);
+  const found = scan(text, maxDepth);
   let value: Json;
   try {
-    value = JSON.parse(bigInts.length ? quoteRanges(text, bigInts) : text) as Json;
+    value = JSON.parse(found.bigInts.length ? quoteRanges(text, found.bigInts) : text) as Json;
   } catch (err) {
     throw new InvalidJsonError(`body is not valid JSON: ${(err as Error).message}`);
   }
-  if (text.includes('"__proto__"')) dropProtoKeys(value);
+  if (found.proto) dropProtoKeys(value);
   return value;
 }
 
@@ -31,15 +32,24 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MINUS = 0x2d;
 
-/** Returns [start, end) ranges of integer literals that a double cannot hold exactly. */
-function scan(text: string, maxDepth: number): number[] {
+interface Scanned {
+  /** [start, end) ranges of integer literals that a double cannot hold exactly. */
+  bigInts: number[];
+  /** Some string literal may decode to `__proto__`. */
+  proto: boolean;
+}
+
+function scan(text: string, maxDepth: number): Scanned {
   const ranges: number[] = [];
+  let proto = false;
   let depth = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      i = endOfString(text, i);
+      const end = endOfString(text, i);
+      if (!proto && mayBeProto(text, i, end)) proto = true;
+      i = end;
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > maxDepth) throw new InvalidJsonError(`JSON nesting exceeds the limit of ${maxDepth}`);
     } else if (c === 0x7d || c === 0x5d) {
@@ -53,7 +63,28 @@ function scan(text: string, maxDepth: number): number[] {
       i = end - 1;
     }
   }
-  return ranges;
+  return { bigInts: ranges, proto };
+}
+
+const PROTO = '__proto__';
+
+/**
+ * Whether the string literal between the quotes at `open` and `close` may decode to `__proto__`: its
+ * nine characters can only be written as themselves or as `\uXXXX` escapes (six characters each),
+ * so only a literal of 9, 14, ... 54 characters that starts with `_` or a backslash can; those few
+ * are decoded to be sure. Every other string costs a length check.
+ */
+function mayBeProto(text: string, open: number, close: number): boolean {
+  const length = close - open - 1;
+  if (length === PROTO.length) return text.startsWith(PROTO, open + 1);
+  if (length < PROTO.length || length > PROTO.length * 6 || (length - PROTO.length) % 5 !== 0) return false;
+  const first = text.charCodeAt(open + 1);
+  if (first !== 0x5f && first !== BACKSLASH) return false;
+  try {
+    return JSON.parse(text.slice(open, close + 1)) === PROTO;
+  } catch {
+    return false; // not a valid string literal: JSON.parse refuses the whole text anyway
+  }
 }
 
 /** Index of the quote that closes the string opened at `start` (or the end of text). */

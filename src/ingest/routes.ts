@@ -164,6 +164,7 @@ export function ingestHandlers(
  */
 function clusterOf(req: IncomingMessage, fallback: string): string {
   const url = req.url ?? '';
+  if (url === '/v1/events/falco' || url === '/v1/events/audit') return fallback; // the common case, without the regex
   const q = url.indexOf('?');
   const name = parseIngestPath(url)?.cluster ?? (q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get('cluster'));
   if (name === null || name === undefined) return fallback;

@@ -7,11 +7,28 @@ const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|
 export function rfc3339ToNs(value: string): string | undefined {
   const m = RFC3339.exec(value);
   if (!m) return undefined;
-  const zone = m[4]!.toUpperCase();
-  const seconds = Date.parse(`${m[1]}T${m[2]}${zone}`);
-  if (Number.isNaN(seconds)) return undefined;
+  const ms = wholeSecondsMs(m[1]!, m[2]!, m[4]!.toUpperCase());
+  if (Number.isNaN(ms)) return undefined;
   const fraction = (m[3] ?? '').padEnd(9, '0');
-  return (BigInt(seconds) * 1_000_000n + BigInt(fraction)).toString();
+  // After the epoch the digits are the seconds' then the nine of the fraction: no BigInt (which was
+  // a third of this function's time, bench/profile.js).
+  if (ms >= 1000) return `${ms / 1000}${fraction}`;
+  return (BigInt(ms) * 1_000_000n + BigInt(fraction)).toString();
+}
+
+/**
+ * The last second parsed, remembered: events come roughly in time order, so consecutive ones (a
+ * Falco burst, the items of an EventList) mostly share their second, and `Date.parse` with the
+ * string it needs was two thirds of this function (355 → 130 ns per call on the bench's events).
+ */
+let last = { date: '', time: '', zone: '', ms: NaN };
+
+/** Milliseconds since the epoch of a date, a time of day without fraction and a zone (NaN if invalid). */
+function wholeSecondsMs(date: string, time: string, zone: string): number {
+  if (time === last.time && date === last.date && zone === last.zone) return last.ms;
+  const ms = Date.parse(`${date}T${time}${zone}`);
+  last = { date, time, zone, ms };
+  return ms;
 }
 
 /** RFC 3339 in UTC with nanoseconds, from ns since the epoch. */

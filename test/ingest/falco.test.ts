@@ -29,6 +29,25 @@ describe('normaliseFalco', () => {
     expect(e.process).toEqual({ name: 'bash', cmdline: 'bash', tty: 34816, user: 'root' });
   });
 
+  it('holds the same fields whether the payload needed nothing cut (its object is used) or something (a copy)', () => {
+    const clean = { 'proc.name': 'bash', 'proc.tty': 34816, 'k8s.pod.name': null, ok: true };
+    const a = fromObject(falcoEvent({ output_fields: clean }));
+    expect(a.falco?.fields).toEqual(clean);
+    expect(a.raw.output_fields).toEqual(clean);
+
+    // A nested value is a JSON string in fields, still an object in raw; an over-long one is cut in both.
+    const b = fromObject(falcoEvent({ output_fields: { 'proc.name': 'bash', nested: { a: [1] }, long: 'x'.repeat(100) } }));
+    expect(b.falco?.fields).toEqual({ 'proc.name': 'bash', nested: '{"a":[1]}', long: `${'x'.repeat(64)}…[truncated]` });
+    expect(b.raw.output_fields).toEqual({ 'proc.name': 'bash', nested: { a: [1] }, long: `${'x'.repeat(64)}…[truncated]` });
+
+    // A lone surrogate anywhere in the payload: fields are bounded and well-formed all the same.
+    const c = fromText(
+      `{"rule":"r","priority":"Notice","time":"2025-11-10T12:51:00Z","output":"\\ud800","output_fields":{"k":"\\udc00v"}}`,
+    );
+    expect(c.falco?.fields).toEqual({ k: '\ufffdv' });
+    expect(c.falco?.output).toBe('\ufffd');
+  });
+
   it("normalises Falco's own http_output (no uuid, null values, bracketed fields) with a stable id", () => {
     const text = sampleText('falco-raw-http-output.json');
     const a = fromText(text);

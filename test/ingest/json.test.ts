@@ -32,6 +32,22 @@ describe('parseJson', () => {
     expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
   });
 
+  it('drops __proto__ keys spelt with \\u escapes, which JSON.parse decodes to the same key', () => {
+    const all = [...'__proto__'].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+    for (const key of ['\\u005f_proto__', '__pr\\u006fto__', '\\u005F\\u005Fproto\\u005F\\u005F', all]) {
+      const v = parse(`{"a":1,"${key}":{"polluted":true},"b":[{"${key}":{"polluted":true}}]}`) as Record<string, any>;
+      expect(Object.keys(v)).toEqual(['a', 'b']);
+      expect(Object.hasOwn(v.b[0], '__proto__')).toBe(false);
+      expect(Object.assign({}, v, v.b[0]).polluted).toBeUndefined(); // what a kept key would do to a merge
+    }
+    // Strings that only look alike stay as they are.
+    expect(parse('{"\\u005f_proto_":1,"_\\u005fproto__x":2,"proto":"__proto__"}')).toEqual({
+      __proto_: 1,
+      __proto__x: 2,
+      proto: '__proto__',
+    });
+  });
+
   it('refuses nesting deeper than the limit before parsing', () => {
     expect(() => parse('['.repeat(65) + ']'.repeat(65))).toThrow(InvalidJsonError);
     expect(() => parse('['.repeat(64) + ']'.repeat(64))).not.toThrow();
