@@ -215,7 +215,9 @@ export class MemoryStateStore implements StateStore {
 
   private stored({ count, firstSeen, lastSeen }: Counter, expiresAt: number): StoredCounter {
     const { epoch } = this;
-    const [first, last, at] = [firstSeen - epoch, lastSeen - epoch, expiresAt - epoch];
+    const first = firstSeen - epoch;
+    const last = lastSeen - epoch;
+    const at = expiresAt - epoch;
     return fits(first) && fits(last) && fits(at) && fits(count)
       ? new KeptCounter(small(count), small(first), small(last), small(at))
       : { count, firstSeen: first, lastSeen: last, expiresAt: at };
