@@ -7,6 +7,7 @@
  * Each round runs each build (and `BENCH_PIPELINE_MODES`: full, nocorr, neither = correlation and the
  * console history off; full-dd = full with a data dir, the database worker's CPU included) in a
  * fresh child process, interleaved.
+ * Also reports the GC while the events ran (scavenge count and time) and the heap they left alive.
  * node bench/pipeline.js [events=10000] [rounds=3]   (BENCH_COMPARE_DIST=<build before>: also that one)
  */
 const { fork } = require('node:child_process');
@@ -52,6 +53,7 @@ async function child(dist, mode, events) {
   const run = async (n) => {
     const batch = Array.from({ length: n }, () => normaliseFalco(JSON.parse(next().toString()), ctx()));
     global.gc?.();
+    gcs.length = 0;
     const start = process.cpuUsage();
     // Up to 50 publishes waiting at once, as 50 connections would (a data dir's commit takes a while).
     const waiting = new Set();
@@ -64,10 +66,31 @@ async function child(dist, mode, events) {
     await Promise.all(waiting);
     while (f.bus.depth() > 0 || f.bus.progress().waitingSince !== undefined) await new Promise((r) => setTimeout(r, 2));
     const used = process.cpuUsage(start);
-    return (used.user + used.system) / n;
+    const scavenges = gcs.filter((g) => g.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR);
+    return {
+      cpu: (used.user + used.system) / n,
+      scavenges: scavenges.length,
+      scavengeMs: scavenges.reduce((t, g) => t + g.duration, 0),
+      gcMs: gcs.reduce((t, g) => t + g.duration, 0),
+    };
   };
-  await run(Math.min(3000, events)); // warm-up
-  return run(events);
+  const heap = () => {
+    global.gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  // GC while the events ran: young-generation scavenges copy what survives them, so their time
+  // grows with what each event leaves alive.
+  const gcs = [];
+  const { PerformanceObserver, constants } = require('node:perf_hooks');
+  new PerformanceObserver((list) => gcs.push(...list.getEntries())).observe({ entryTypes: ['gc'] });
+  const warmUp = Math.min(3000, events);
+  const started = heap();
+  await run(warmUp);
+  const result = await run(events);
+  // What the runs left alive, after a full GC (the events themselves are garbage by now): the
+  // store's per-event marks, dedup counters, recent alerts, console history.
+  const left = heap();
+  return { ...result, heapMB: left / 2 ** 20, heapPerEvent: (left - started) / (warmUp + events) };
 }
 
 function inChild(dist, mode, events) {
@@ -88,13 +111,18 @@ async function main() {
   const builds = [['this build', resolve(process.env.FALCONER_DIST || join(__dirname, '..', 'dist'))]];
   if (process.env.BENCH_COMPARE_DIST) builds.push(['before', resolve(process.env.BENCH_COMPARE_DIST)]);
   const results = new Map();
+  const gcResults = new Map();
   for (let r = 0; r < rounds; r++)
     for (const mode of modes)
       for (const [name, dist] of builds) {
-        const cpu = await inChild(dist, mode, events);
-        console.log(`  round ${r + 1} ${mode.padEnd(8)} ${name.padEnd(10)} ${cpu.toFixed(1)} µs CPU/ev`);
+        const m = await inChild(dist, mode, events);
+        console.log(
+          `  round ${r + 1} ${mode.padEnd(8)} ${name.padEnd(10)} ${m.cpu.toFixed(1)} µs CPU/ev, ` +
+            `${m.scavenges} scavenges ${m.scavengeMs.toFixed(0)} ms, all GC ${m.gcMs.toFixed(0)} ms, heap after GC ${m.heapMB.toFixed(1)} MB, ${m.heapPerEvent.toFixed(0)} B/ev`,
+        );
         const key = `${mode}\t${name}`;
-        results.set(key, [...(results.get(key) ?? []), cpu]);
+        results.set(key, [...(results.get(key) ?? []), m.cpu]);
+        gcResults.set(key, [...(gcResults.get(key) ?? []), m]);
       }
   console.log(`\nmedian of ${rounds} rounds, ${events} Falco events each (µs CPU per event; ± half the spread)`);
   for (const [key, xs] of results) {
@@ -109,6 +137,20 @@ async function main() {
       : '';
     console.log(
       `${mode.padEnd(8)} ${name.padEnd(10)} ${median.toFixed(1).padStart(6)} ±${(((s.at(-1) - s[0]) / 2 / median) * 100).toFixed(0)}%${vs}`,
+    );
+  }
+  console.log('\nmedian GC while the events ran, and the heap they left alive (after a full GC)');
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const [key, ms] of gcResults) {
+    const [mode, name] = key.split('\t');
+    const scav = med(ms.map((m) => m.scavenges));
+    const scavMs = med(ms.map((m) => m.scavengeMs));
+    console.log(
+      `${mode.padEnd(8)} ${name.padEnd(10)} ${String(scav).padStart(4)} scavenges ${scavMs.toFixed(0).padStart(5)} ms ` +
+        `(${(scavMs / Math.max(scav, 1)).toFixed(1)} ms each), all GC ${med(ms.map((m) => m.gcMs))
+          .toFixed(0)
+          .padStart(5)} ms, ` +
+        `heap ${med(ms.map((m) => m.heapMB)).toFixed(1)} MB (${med(ms.map((m) => m.heapPerEvent)).toFixed(0)} B per event)`,
     );
   }
 }
