@@ -2,6 +2,7 @@ import {
   noClusterState,
   type Enrichment,
   type NetworkEnrichment,
+  type PodEnrichment,
   type PodFacts,
   type RiskySummary,
   type SubjectEnrichment,
@@ -170,7 +171,7 @@ function enrichFrom(
 
   if (target) {
     if (pod) {
-      enrichment.pod = { known: true, ...podFacts(pod, target.object ? 'audit-object' : 'state', state) };
+      enrichment.pod = podFacts(pod, target.object ? 'audit-object' : 'state', state);
     } else {
       const reason = noState ? unknownState : `pod ${target.namespace}/${target.name} not in cluster state`;
       enrichment.pod = { known: false, reason, namespace: target.namespace, name: target.name };
@@ -241,8 +242,17 @@ function subjectOf(event: SecurityEvent, pod: Pod | undefined): ActorRef | 'pod-
 
 function subjectFacts(state: ClusterState, actor: ActorRef, cache: SubjectCache): SubjectEnrichment {
   const rbac = cache.get(state, actor, () => rbacFacts(state, actor));
-  return { ...rbac, origin: actor.origin, ...(actor.impersonatedBy ? { impersonatedBy: actor.impersonatedBy } : {}) };
+  if (actor.impersonatedBy) return { ...rbac, origin: actor.origin, impersonatedBy: actor.impersonatedBy };
+  let parts = subjectParts.get(rbac);
+  if (!parts) subjectParts.set(rbac, (parts = {}));
+  return (parts[actor.origin] ??= { ...rbac, origin: actor.origin });
 }
+
+/**
+ * The subject part per RBAC answer and origin: the alerts of one subject share one object (parts are
+ * never changed once made), so the console serialises it once (alertViewJson) and alerts keep less.
+ */
+const subjectParts = new WeakMap<RbacFacts, Partial<Record<SubjectOrigin, SubjectEnrichment>>>();
 
 type RbacFacts = Omit<Extract<SubjectEnrichment, { known: true }>, 'origin' | 'impersonatedBy'>;
 
@@ -348,6 +358,8 @@ interface CachedPod {
   /** The namespace object the policy verdict was computed against; a changed namespace is a new object. */
   namespace?: Namespace;
   policy?: PodFacts['namespacePolicy'];
+  /** The pod part last handed out, shared by the alerts on this pod state (parts are never changed once made). */
+  part?: Extract<PodEnrichment, { known: true }>;
 }
 
 /**
@@ -356,7 +368,11 @@ interface CachedPod {
  */
 const podCache = new WeakMap<Pod, CachedPod>();
 
-function podFacts(pod: Pod, origin: PodFacts['origin'], state: ClusterState | undefined): PodFacts {
+function podFacts(
+  pod: Pod,
+  origin: PodFacts['origin'],
+  state: ClusterState | undefined,
+): Extract<PodEnrichment, { known: true }> {
   let cached = podCache.get(pod);
   if (!cached) podCache.set(pod, (cached = { posture: podPosture(pod) }));
   const namespace = state?.namespace(pod.metadata.namespace as string);
@@ -364,7 +380,9 @@ function podFacts(pod: Pod, origin: PodFacts['origin'], state: ClusterState | un
     cached.policy = namespacePolicy(pod, namespace);
     cached.namespace = namespace;
   }
-  return { ...cached.posture, origin, namespacePolicy: cached.policy };
+  const part = cached.part;
+  if (part && part.origin === origin && part.namespacePolicy === cached.policy) return part;
+  return (cached.part = { known: true, ...cached.posture, origin, namespacePolicy: cached.policy });
 }
 
 function podPosture(pod: Pod): PodPosture {
