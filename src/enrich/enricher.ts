@@ -15,7 +15,7 @@ import { applyAuditEvent } from './cluster-state/audit';
 import type { ClusterStates } from './cluster-state/clusters';
 import { isRecord, slimObject } from './cluster-state/slim';
 import type { ClusterState, SubjectKey } from './cluster-state/state';
-import type { Binding, Namespace, Pod, PolicyRule } from './cluster-state/types';
+import type { Binding, Namespace, NetworkPolicy, Pod, PolicyRule } from './cluster-state/types';
 import { podFindingFacts } from '../findings/enrichment';
 import { networkExposure, type DirectionExposure } from './network';
 import {
@@ -360,6 +360,8 @@ interface CachedPod {
   policy?: PodFacts['namespacePolicy'];
   /** The pod part last handed out, shared by the alerts on this pod state (parts are never changed once made). */
   part?: Extract<PodEnrichment, { known: true }>;
+  /** The network part last handed out and the namespace's policies it was computed from. */
+  network?: { policies: NetworkPolicy[]; part: NetworkEnrichment };
 }
 
 /**
@@ -449,7 +451,23 @@ function podMeta(pod: Pod): ObjectMeta {
   };
 }
 
+/**
+ * The network part, shared by the alerts on one pod state while its namespace's NetworkPolicies are
+ * the same objects (ClusterState replaces a policy on every change): comparing them costs a walk of the
+ * namespace's policies, not the selector matching.
+ */
 function networkFacts(state: ClusterState, namespace: string, pod: Pod): NetworkEnrichment {
+  const cached = namespace === pod.metadata.namespace ? podCache.get(pod) : undefined;
+  if (!cached) return networkPart(state, namespace, pod);
+  const policies = [...state.networkPolicies(namespace)];
+  const last = cached.network;
+  if (last && last.policies.length === policies.length && last.policies.every((p, i) => p === policies[i])) return last.part;
+  const part = networkPart(state, namespace, pod);
+  cached.network = { policies, part };
+  return part;
+}
+
+function networkPart(state: ClusterState, namespace: string, pod: Pod): NetworkEnrichment {
   const exposure = networkExposure(state, namespace, pod.metadata.labels);
   const direction = (d: DirectionExposure) => ({
     isolated: d.isolated,
