@@ -7,7 +7,8 @@
  * process running bench/server.js's `ingest` subject, fed the same events as Falco POSTs and audit
  * EventLists) plus the in-process pipeline without correlation.
  * Run after `npm run build`: node --expose-gc bench/correlate.js [events=20000]
- * BENCH_ONLY=<scenario index>, BENCH_SKIP_MEMORY=1, BENCH_SKIP_HTTP=1 (then only the constant below).
+ * BENCH_ONLY=<scenario index>, BENCH_SKIP_MEMORY=1, BENCH_SKIP_HTTP=1 (then only the constant below),
+ * BENCH_PREFILL=<events> before the http-shaped scenario's measured ones (default 32000: incidents at their cap).
  */
 const http = require('node:http');
 const { fork } = require('node:child_process');
@@ -30,6 +31,7 @@ const { systemClock } = require(join(dist, 'core/clock'));
 const { MemoryBus } = require(join(dist, 'bus/memory'));
 const { EventDeadLetters } = require(join(dist, 'pipeline/dead-letters'));
 const { MemoryEventDeadLetterStore } = require(join(dist, 'store/event-dead-letters/memory'));
+const { falcoEvents } = require('./events');
 
 const N = Number(process.argv[2] || 20000);
 /** CPU per event of the full ingest path (HTTP in, alert out), as measured beside Falcosidekick (FACTS-2 §7). */
@@ -145,6 +147,23 @@ function workload(n, every = 10, users = 50, inOrder = true) {
   };
 }
 
+/**
+ * Shaped like bench/run.js's Falco full path: bench/events.js's Falco events over 500 pods, a fifth of
+ * them repeats of a recent activity (dedup folds them), the rest new alerts, no exec sessions. The
+ * first `prefill` events (unmeasured) bring every pod's incident to its `maxAlerts` cap, as a few
+ * seconds of HTTP load do: the measured events are new members of full incidents, or repeats.
+ */
+function httpShaped(n, prefill) {
+  const next = falcoEvents({ pods: 500, tag: 'corr' });
+  const raw = [];
+  for (let i = 0; i < prefill + n; i++) raw.push({ kind: 'falco', raw: JSON.parse(next()) });
+  return {
+    events: raw.map((e) => normaliseFalco(e.raw, ctx)),
+    raw: raw.slice(prefill),
+    prefill,
+  };
+}
+
 const engine = new RuleEngine(loadRuleSet({ builtin: true }));
 
 function pipeline(correlate) {
@@ -177,6 +196,8 @@ function pipeline(correlate) {
           subject: enricher.subject.bind(enricher),
           amend: (a) => alerts.amend(a),
           incidentGrew: (i) => dispatcher.incidentChanged(i),
+          // Embedded mode, as the app runs it without Redis.
+          exclusiveStore: true,
         },
       )
     : undefined;
@@ -199,12 +220,14 @@ function pipeline(correlate) {
   );
 }
 
-async function cpuPerEvent(correlate, events) {
+/** CPU per event of the events after the first `prefill` (handled first, unmeasured). */
+async function cpuPerEvent(correlate, events, prefill = 0) {
   const p = pipeline(correlate);
+  for (let i = 0; i < prefill; i += 100) await p.handle(events.slice(i, Math.min(i + 100, prefill)));
   const start = process.cpuUsage();
-  for (let i = 0; i < events.length; i += 100) await p.handle(events.slice(i, i + 100));
+  for (let i = prefill; i < events.length; i += 100) await p.handle(events.slice(i, i + 100));
   const used = process.cpuUsage(start);
-  return (used.user + used.system) / events.length;
+  return (used.user + used.system) / (events.length - prefill);
 }
 
 async function memory() {
@@ -212,7 +235,11 @@ async function memory() {
   const store = new MemoryStateStore(systemClock);
   // Held in an object so it can be let go of below (to tell this replica's own memory from the store's).
   const held = {
-    correlation: correlationFromConfig(validateConfig({ cluster: 'bench' }), { store, amend: async () => undefined }),
+    correlation: correlationFromConfig(validateConfig({ cluster: 'bench' }), {
+      store,
+      amend: async () => undefined,
+      exclusiveStore: true,
+    }),
   };
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -244,20 +271,22 @@ async function memory() {
   }
   gc();
   const after = process.memoryUsage().heapUsed;
-  // What the store holds, by record kind (key prefix): characters of key and value (ASCII JSON: V8 keeps it a byte each).
-  const kinds = new Map();
-  for (const [key, entry] of store.entries) {
-    const kind = key.startsWith('corr:') ? key.slice(0, key.indexOf(':', 5) + 1) : key.slice(0, key.indexOf(':') + 1);
-    const k = kinds.get(kind) || { n: 0, chars: 0 };
-    k.n++;
-    k.chars += key.length + entry.value.length;
-    kinds.set(kind, k);
-  }
   // What goes with the correlator (the store stays): this replica's own bounded caches and indexes.
   const pods = held.correlation.correlator.stats().pods;
   held.correlation = undefined;
   gc();
   const storeOnly = process.memoryUsage().heapUsed;
+  // What the store holds, by record kind (key prefix): characters of key and value (ASCII JSON: V8
+  // keeps it a byte each), lazy values counted as the text they would make (Redis holds that text).
+  const kinds = new Map();
+  for (const [key, entry] of store.entries) {
+    const kind = key.startsWith('corr:') ? key.slice(0, key.indexOf(':', 5) + 1) : key.slice(0, key.indexOf(':') + 1);
+    const k = kinds.get(kind) || { n: 0, chars: 0, lazy: 0 };
+    k.n++;
+    if (typeof entry.value === 'function') k.lazy++;
+    k.chars += key.length + (typeof entry.value === 'function' ? entry.value() : entry.value).length;
+    kinds.set(kind, k);
+  }
   return {
     mb: (after - before) / 1048576,
     localMb: (after - storeOnly) / 1048576,
@@ -347,6 +376,10 @@ async function edgeCpuPerEvent(edge, raw) {
       "adversarial (busy, each 10-minute session's ResponseComplete delivered at its start: later members all late)",
       workload(N, 10, 50, false),
     ],
+    [
+      'http-shaped (bench/run.js Falco full path: 500 pods, ~80% new alerts, no sessions, every incident at its 50-member cap)',
+      httpShaped(N, Number(process.env.BENCH_PREFILL ?? 32_000)),
+    ],
   ];
   await cpuPerEvent(true, scenarios[0][1].events.slice(0, 2000)); // warm-up
   await cpuPerEvent(false, scenarios[0][1].events.slice(0, 2000));
@@ -355,13 +388,13 @@ async function edgeCpuPerEvent(edge, raw) {
   console.log(
     `correlate: ${N} events per scenario (exec audit events and runtime alerts in their sessions, 1000 pods), best of 3`,
   );
-  for (const [name, { events, raw }] of scenarios.filter(
+  for (const [name, { events, raw, prefill = 0 }] of scenarios.filter(
     (_, i) => !process.env.BENCH_ONLY || String(i) === process.env.BENCH_ONLY,
   )) {
     const runs = { off: [], on: [], edge: [] };
     for (let r = 0; r < 3; r++) {
-      runs.off.push(await cpuPerEvent(false, events));
-      runs.on.push(await cpuPerEvent(true, events));
+      runs.off.push(await cpuPerEvent(false, events, prefill));
+      runs.on.push(await cpuPerEvent(true, events, prefill));
       if (edge) runs.edge.push(await edgeCpuPerEvent(edge, raw.slice(0, 3000)));
     }
     const off = Math.min(...runs.off);
@@ -396,6 +429,6 @@ async function edgeCpuPerEvent(edge, raw) {
     'corr:il:': 'incident listing',
   };
   console.log(
-    `    of which ${(m.mb - m.localMb).toFixed(0)} MB the store (Redis in scale-out mode) and ${m.localMb.toFixed(0)} MB this replica's own caches and indexes; in the store: ${m.store.map(([k, v]) => `${names[k] || k} ${v.n} (${(v.chars / 1048576).toFixed(1)} MB)`).join(', ')}`,
+    `    of which ${(m.mb - m.localMb).toFixed(0)} MB the store (Redis in scale-out mode) and ${m.localMb.toFixed(0)} MB this replica's own caches and indexes; in the store: ${m.store.map(([k, v]) => `${names[k] || k} ${v.n}${v.lazy ? `, ${v.lazy} of them lazy` : ''} (${(v.chars / 1048576).toFixed(1)} MB as text)`).join(', ')}`,
   );
 })();

@@ -75,6 +75,7 @@ export function createBus(
     capacity: config.pipeline.queueCapacity,
     capacityBytes: config.pipeline.queueBytes,
     batchSize: config.pipeline.batchSize,
+    waitForRoomMs: config.pipeline.queueWaitSeconds * 1000,
     // A batch whose event waits for its pod's state (enrichment.waitForStateMs) lets later ones by;
     // the pipeline keeps each pod's order. At most this many batches' events are held up by waits.
     maxBatchesInFlight: MAX_BATCHES_IN_FLIGHT,

@@ -235,6 +235,8 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
       return dispatcher.incidentChanged(incident);
     },
     ...(bus.generation ? { generation: () => bus.generation!() } : {}),
+    // Without Redis the store is this process's alone: correlation records are kept lazily.
+    exclusiveStore: !config.redis,
     log,
   });
   const posture = postureFromConfig(config, enrichment, clock, alerts, recent, dispatcher, log);

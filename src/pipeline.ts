@@ -124,14 +124,22 @@ export class Pipeline {
     }
   }
 
-  private async stages(event: SecurityEvent, enter: (stage: Stage) => void): Promise<void> {
+  /** Most events (nine in ten audit events) match no rule: they are done here, with no promise made. */
+  private stages(event: SecurityEvent, enter: (stage: Stage) => void): Promise<void> | undefined {
     enter('observe');
     this.enricher.observe(event);
     enter('detect');
     const detections = this.detector.detect(event);
+    return detections.length ? this.alertOn(detections, enter) : undefined;
+  }
+
+  private async alertOn(detections: Detection[], enter: (stage: Stage) => void): Promise<void> {
+    // What the enricher says depends on the event only (src/enrich/port.ts): an event's detections
+    // share one answer (an exec by a person makes two or three) rather than each paying for it.
+    let enrichment: Enrichment | undefined;
     for (const detected of detections) {
       enter('enrich');
-      const enrichment = await this.enricher.enrich(detected);
+      enrichment ??= await this.enricher.enrich(detected);
       // Only detections a rule waits on (`enrichment:` conditions) pay for a second look.
       const detection = detected.pending ? (this.detector.escalate?.(detected, enrichment) ?? detected) : detected;
       if (!this.correlator) {

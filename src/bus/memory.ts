@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock';
+import type { Clock, TimerHandle } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { UnavailableError } from '../core/errors';
 import { ProgressTracker } from './progress';
@@ -16,6 +16,13 @@ export interface MemoryBusOptions {
   capacityBytes?: number;
   /** Most events handed to the handler in one call. */
   batchSize: number;
+  /**
+   * How long a publish that does not fit waits for room before it is refused (default 0: refused at
+   * once). Waiting publishes are bounded too, by `capacity` and `capacityBytes` again (a request
+   * refused has been read and parsed all the same, and comes back at once: the memory is taken either
+   * way); beyond that a publish is refused at once. They are let in in the order they came.
+   */
+  waitForRoomMs?: number;
   /**
    * How many batches the handler may be working on at once (default 1: each waits for the last).
    * Above 1, a batch still running once its synchronous work is done (it waits on a timer or I/O:
@@ -45,6 +52,15 @@ export interface BusJournal {
   handled(count: number): void;
 }
 
+/** A publish waiting for room in the queue. */
+interface Waiter {
+  events: SecurityEvent[];
+  size: number;
+  timer: TimerHandle;
+  admitted(durable: Promise<void> | undefined): void;
+  refused(err: UnavailableError): void;
+}
+
 /** A batch handed to the handler and not acknowledged yet. */
 interface Flight {
   /** Queue position just past the batch. */
@@ -72,6 +88,10 @@ export class MemoryBus implements EventBus {
   /** Set while the loop waits on batches in flight with room for more: a publish wakes it. */
   private wake?: () => void;
   private bytes = 0;
+  /** Publishes waiting for room, oldest first, and the events and bytes they hold. */
+  private waiters: Waiter[] = [];
+  private waitingEvents = 0;
+  private waitingBytes = 0;
   /** The batch handed over next: shrinks while one batch takes longer than a time slice, so I/O gets in. */
   private batchLimit: number;
   private handler?: (events: SecurityEvent[]) => Promise<void>;
@@ -90,23 +110,75 @@ export class MemoryBus implements EventBus {
 
   async publish(events: SecurityEvent[]): Promise<void> {
     if (this.closed) throw new UnavailableError('bus is shutting down');
-    if (this.depth() + events.length > this.options.capacity) {
-      throw new UnavailableError(`pipeline queue is full (${this.options.capacity} events)`, 1);
-    }
     let size = 0;
     for (const e of events) size += sizeOf(e);
-    const maxBytes = this.options.capacityBytes ?? Infinity;
-    // An empty queue takes any one publish, so a batch bigger than the bound is slow, not refused for ever.
-    if (this.depth() > 0 && this.bytes + size > maxBytes) {
-      throw new UnavailableError(`pipeline queue is full (${Math.round(maxBytes / 2 ** 20)} MiB)`, 1);
+    // Those waiting go first: a publish that fits now must not overtake them.
+    if (!this.waiters.length && this.fits(events.length, size)) return this.accept(events, size);
+    const waitMs = this.options.waitForRoomMs ?? 0;
+    const { capacity, capacityBytes = Infinity } = this.options;
+    if (
+      waitMs <= 0 ||
+      events.length > capacity ||
+      this.waitingEvents + events.length > capacity ||
+      (this.waitingEvents > 0 && this.waitingBytes + size > capacityBytes)
+    ) {
+      throw this.full(events.length);
     }
+    // Under a sustained overload, a sender held for a moment costs nothing, where one refused has had
+    // its body read, parsed and claimed for nothing, and sends it again at once.
+    const durable = await new Promise<Promise<void> | undefined>((admitted, refused) => {
+      const waiter: Waiter = {
+        events,
+        size,
+        admitted,
+        refused,
+        timer: this.clock.setTimeout(() => {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          this.waitingEvents -= events.length;
+          this.waitingBytes -= size;
+          refused(this.full(events.length));
+        }, waitMs),
+      };
+      this.waiters.push(waiter);
+      this.waitingEvents += events.length;
+      this.waitingBytes += size;
+    });
+    await durable;
+  }
+
+  /** Whether a publish of `count` events and `size` bytes fits in the queue now. */
+  private fits(count: number, size: number): boolean {
+    if (this.depth() + count > this.options.capacity) return false;
+    // An empty queue takes any one publish, so a batch bigger than the bound is slow, not refused for ever.
+    return this.depth() === 0 || this.bytes + size <= (this.options.capacityBytes ?? Infinity);
+  }
+
+  private full(count: number): UnavailableError {
+    const { capacity, capacityBytes = Infinity } = this.options;
+    return this.depth() + count > capacity
+      ? new UnavailableError(`pipeline queue is full (${capacity} events)`, 1)
+      : new UnavailableError(`pipeline queue is full (${Math.round(capacityBytes / 2 ** 20)} MiB)`, 1);
+  }
+
+  private accept(events: SecurityEvent[], size: number): Promise<void> | undefined {
     this.bytes += size;
     const durable = this.options.journal?.append(events);
     for (const e of events) this.queue.push(e);
     if (events.length) this.progress_.waiting();
     this.kick();
     this.wake?.();
-    await durable;
+    return durable;
+  }
+
+  /** Lets waiting publishes in, oldest first, while they fit. */
+  private admitWaiting(): void {
+    while (this.waiters.length && this.fits(this.waiters[0]!.events.length, this.waiters[0]!.size)) {
+      const waiter = this.waiters.shift()!;
+      this.clock.clearTimeout(waiter.timer);
+      this.waitingEvents -= waiter.events.length;
+      this.waitingBytes -= waiter.size;
+      waiter.admitted(this.accept(waiter.events, waiter.size));
+    }
   }
 
   /** Queues events recovered from a journal, ahead of anything published, whatever the capacity. */
@@ -155,6 +227,12 @@ export class MemoryBus implements EventBus {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const waiter of this.waiters.splice(0)) {
+      this.clock.clearTimeout(waiter.timer);
+      waiter.refused(new UnavailableError('bus is shutting down'));
+    }
+    this.waitingEvents = 0;
+    this.waitingBytes = 0;
     await this.drain();
   }
 
@@ -251,6 +329,7 @@ export class MemoryBus implements EventBus {
       this.options.journal?.handled(count);
       this.progress_.progressed(this.depth() > 0);
     }
+    if (this.waiters.length) this.admitWaiting();
     if (this.inFlight.some((f) => f.state === 'failed')) this.failed = true;
   }
 

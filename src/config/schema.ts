@@ -309,6 +309,11 @@ const configShape = z.strictObject({
         .positive()
         .default(128 * 1024 * 1024),
       batchSize: z.number().int().positive().default(256),
+      /**
+       * How long an ingest request whose events do not fit in the embedded queue waits for room before
+       * it is answered 503 (0: at once). At most queueCapacity events and queueBytes wait.
+       */
+      queueWaitSeconds: z.number().min(0).max(30).default(1),
       /** Attempts an event gets (retried at once) before it is parked in the event dead-letter store. */
       maxEventAttempts: z.number().int().min(1).max(100).default(3),
       /** /readyz reports the consumer when events have waited this long with none handled. */

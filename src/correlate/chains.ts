@@ -133,15 +133,24 @@ export function readChainFixtures(dirs: readonly string[]): ChainFixture[] {
   return out;
 }
 
-function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
+/** A step's `facts` as entries, once per step (a step is matched against every new member). */
+const stepFacts = new WeakMap<ChainStep, [string, string[]][]>();
+
+export function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
   if (s.source && a.source !== s.source) return false;
   if (s.rules.length && !s.rules.includes(a.ruleId) && !s.rules.includes(a.rule)) return false;
-  if (s.tags.length && !a.tags.some((t) => s.tags.includes(t))) return false;
+  if (s.tags.length && !anyIn(a.tags, s.tags)) return false;
   if (s.minPriority && priorityRank(a.priority) < priorityRank(s.minPriority)) return false;
-  for (const [fact, values] of Object.entries(s.facts)) {
-    if (!factValues(a, fact).some((v) => values.includes(v))) return false;
-  }
+  let facts = stepFacts.get(s);
+  if (!facts) stepFacts.set(s, (facts = Object.entries(s.facts) as [string, string[]][]));
+  for (const [fact, values] of facts) if (!anyIn(factValues(a, fact), values)) return false;
   return true;
+}
+
+/** Whether any of `values` is in `allowed` (a loop: this runs for every step on every new member). */
+function anyIn(values: readonly string[], allowed: readonly string[]): boolean {
+  for (const v of values) if (allowed.includes(v)) return true;
+  return false;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
 import { incidentRef, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
-import { GenerationalCache, ParsedCache, PodIndex, updateList } from './state';
+import { GenerationalCache, ParsedCache, PodIndex, readValue, updateList } from './state';
 
 export interface CorrelatorOptions extends AttributionOptions {
   waitForAuditMs: number;
@@ -26,6 +26,11 @@ export interface CorrelatorDeps {
   incidentGrew?: (incident: AlertIncident) => void;
   /** The bus's partition generation (`EventBus.generation`); absent: this replica sees every pod. */
   generation?: () => number;
+  /**
+   * The state store is this process's alone (embedded mode, no Redis): records are kept as lazy
+   * values where the store allows (made only if read or written out), read back without being made.
+   */
+  exclusiveStore?: boolean;
   log?: Pick<Logger, 'warn'>;
 }
 
@@ -122,6 +127,7 @@ export class Correlator {
         return addSession(kept, session, this.options.maxSessionsPerPod);
       },
       this.sessions,
+      this.deps.exclusiveStore,
     );
     await this.reattribute(key, sessions);
   }
@@ -145,7 +151,7 @@ export class Correlator {
   private async sessionsOf(key: string): Promise<Session[]> {
     const generation = this.deps.generation?.() ?? 0;
     if (this.noSessions.get(key) === generation) return [];
-    const raw = await this.deps.store.get(SESSIONS + key);
+    const raw = await readValue(this.deps.store, SESSIONS + key, this.deps.exclusiveStore === true);
     if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
     this.noSessions.set(key, generation);
     return [];
@@ -196,15 +202,16 @@ export class Correlator {
         this.deps.store,
         PENDING + target.key,
         this.options.lateAuditMs,
-        (current) => [...current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1)), entry],
+        (current) => withPending(current, entry),
         this.pending,
+        this.deps.exclusiveStore,
       );
     }
   }
 
   /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
   private async reattribute(key: string, sessions: Session[]): Promise<void> {
-    const raw = await this.deps.store.get(PENDING + key);
+    const raw = await readValue(this.deps.store, PENDING + key, this.deps.exclusiveStore === true);
     const pending = raw === undefined ? [] : this.pending.parse(PENDING + key, raw);
     const changed: { entry: PendingAlert; alert: Alert }[] = [];
     for (const entry of pending) {
@@ -228,6 +235,7 @@ export class Correlator {
           (p) => changed.find((c) => c.entry.fingerprint === p.fingerprint && c.entry.firstSeen === p.firstSeen)?.entry ?? p,
         ),
       this.pending,
+      this.deps.exclusiveStore,
     );
     for (const { alert } of changed) {
       await this.deps.store.set(
@@ -253,6 +261,16 @@ export class Correlator {
   stats(): { pods: number } {
     return { pods: this.pods.size };
   }
+}
+
+/** The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most `MAX_PENDING_PER_POD`. */
+function withPending(current: PendingAlert[], entry: PendingAlert): PendingAlert[] {
+  const next: PendingAlert[] = [];
+  for (let i = current.length - 1; i >= 0 && next.length < MAX_PENDING_PER_POD - 1; i--)
+    if (current[i]!.fingerprint !== entry.fingerprint) next.push(current[i]!);
+  next.reverse();
+  next.push(entry);
+  return next;
 }
 
 function pendingAlertKey(fingerprint: string, firstSeen: number): string {

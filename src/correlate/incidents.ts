@@ -1,10 +1,25 @@
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AlertIncident } from '../core/alert';
 import { priorityRank, type Priority } from '../core/priority';
-import type { StateStore } from '../store/port';
+import type { LazyValue, StateStore } from '../store/port';
 import { chainSeverity, matchChain, type ChainDef } from './chains';
 import { factsOf, type AlertFacts, type FactSource } from './facts';
-import { GenerationalCache, ParsedCache, updateList } from './state';
+import { GenerationalCache, ParsedCache, lazyText, readValue, sameValue, textOf, updateList, type LazyText } from './state';
+import {
+  admitsOf,
+  deriveTimeline,
+  entriesJson,
+  entryOf,
+  hasMember,
+  listJson,
+  mayMatch,
+  stepCounts,
+  settleTimeline,
+  stepSlots,
+  timelineView,
+  withAlert,
+  withMeta,
+} from './timeline';
 
 /**
  * Alerts that share a pod or a subject within the window, as one story. `timeline` is oldest first
@@ -42,6 +57,11 @@ export interface IncidentOptions {
   chains: readonly ChainDef[];
   /** Incidents kept for listing (`GET /v1/incidents`, from the state store) and cached parsed. */
   recent: number;
+  /**
+   * The store is this process's alone (embedded mode): heads and the listing are kept as lazy values
+   * where the store allows (`StateStore.peek`), their text made only if read or written out.
+   */
+  exclusiveStore?: boolean;
 }
 
 const LIST_MAX = 32;
@@ -59,6 +79,8 @@ const CAS_ATTEMPTS = 8;
 const MAX_REDIRECTS = 8;
 /** Timeline entries cached parsed (they never change: an entry's key is its text's hash). */
 const ENTRY_CACHE = 8192;
+/** Heads kept lazy (unmade) at most: the incidents still growing; the others are made and let go of. */
+const LAZY_HEADS = 4096;
 
 /** Users whose activity is the cluster running itself: they do not tie alerts together. */
 function joinsBySubject(user: string): boolean {
@@ -71,14 +93,23 @@ function joinsBySubject(user: string): boolean {
 export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] } {
   const join: string[] = [];
   if (f.pod) join.push(`p:${f.cluster}/${f.pod}`);
-  const subjects = [f.user, f.tokenSubject, ...(f.bindingSubjects ?? [])].filter((u): u is string => !!u && joinsBySubject(u));
-  for (const u of new Set(subjects)) join.push(`u:${f.cluster}/${u}`);
+  const subject = (u: string | undefined) => {
+    if (!u || !joinsBySubject(u)) return;
+    const key = `u:${f.cluster}/${u}`;
+    if (!join.includes(key)) join.push(key);
+  };
+  subject(f.user);
+  subject(f.tokenSubject);
+  for (const u of f.bindingSubjects ?? []) subject(u);
+  // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
   const lookup = [...join];
-  // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
-  if (f.namespace && !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-'))
-    join.push(`n:${f.cluster}/${f.namespace}`);
-  if (f.namespace) lookup.push(`n:${f.cluster}/${f.namespace}`);
-  return { join, lookup: [...new Set([...lookup, ...join])] };
+  if (f.namespace) {
+    const key = `n:${f.cluster}/${f.namespace}`;
+    lookup.push(key);
+    // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
+    if (!f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-')) join.push(key);
+  }
+  return { join, lookup };
 }
 
 function subjectsOf(f: AlertFacts): string[] {
@@ -118,7 +149,7 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
     lastMs: f.timeMs,
     parent: f.fingerprint,
   };
-  const known = base.alerts.includes(f.fingerprint);
+  const known = hasMember(base.alerts, f.fingerprint);
   const last = base.timeline.at(-1);
   let timeline: AlertFacts[];
   if (!last || last.timeMs < f.timeMs) {
@@ -134,7 +165,7 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   const next: Incident = {
     ...base,
     memberSeverity,
-    alerts: known || base.alerts.length >= options.maxAlerts ? base.alerts : [...base.alerts, f.fingerprint],
+    alerts: known || base.alerts.length >= options.maxAlerts ? base.alerts : withAlert(base.alerts, f.fingerprint),
     alertCount: base.alertCount + (known ? 0 : 1),
     pods: addUnique(base.pods, f.pod ? [`${f.cluster}/${f.pod}`] : []),
     subjects: addUnique(base.subjects, subjectsOf(f)),
@@ -158,8 +189,15 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   // The newest member can only complete a chain as its last step; a late one (not newest) may fit
   // anywhere, but a match has to include it (any other was looked for before).
   const newest = timeline.at(-1) === f ? f : undefined;
-  for (const chain of options.chains) {
-    if (!chain.enabled) continue;
+  // Chains whose steps the timeline cannot fill (counted per step, kept up as members come and go)
+  // are not searched: a new member of a full incident costs the same however long its timeline is.
+  deriveTimeline(base.timeline, timeline);
+  const counts = stepCounts(timeline, options.chains);
+  const admits = admitsOf(f, options.chains);
+  const { offsets } = stepSlots(options.chains);
+  for (let c = 0; c < options.chains.length; c++) {
+    const chain = options.chains[c]!;
+    if (!chain.enabled || !mayMatch(chain, offsets[c]!, counts, admits, newest !== undefined)) continue;
     const match = matchChain(chain, timeline, newest, newest ? undefined : f);
     if (!match) continue;
     next.chain = chain.chain;
@@ -240,15 +278,17 @@ export function mergeIncidents(survivor: Incident, absorbed: Incident, options: 
   return next;
 }
 
-/** By incident object (never mutated once made): every occurrence of a member carries the same reference. */
-const refs = new WeakMap<Incident, AlertIncident>();
+/**
+ * On the incident object (never mutated once made; a non-enumerable symbol, not a WeakMap entry per
+ * incident version): every occurrence of a member carries the same reference.
+ */
+const REF = Symbol('incident ref');
 
 export function incidentRef(incident: Incident): AlertIncident {
-  let ref = refs.get(incident);
-  if (!ref) {
-    ref = makeRef(incident);
-    refs.set(incident, ref);
-  }
+  const known = (incident as Incident & { [REF]?: AlertIncident })[REF];
+  if (known) return known;
+  const ref = makeRef(incident);
+  Object.defineProperty(incident, REF, { value: ref, enumerable: false });
   return ref;
 }
 
@@ -260,12 +300,7 @@ function makeRef(incident: Incident): AlertIncident {
     alerts: incident.alertCount,
     chain: incident.chain,
     ...(incident.chainCompletedBy ? { chainCompletedBy: incident.chainCompletedBy } : {}),
-    timeline: incident.timeline.slice(-TIMELINE_SHOWN).map((t) => ({
-      time: t.time,
-      source: t.source,
-      rule: t.rule,
-      ...(t.user ? { user: t.user } : {}),
-    })),
+    timeline: incident.timeline.slice(-TIMELINE_SHOWN).map(timelineView),
   };
 }
 
@@ -280,44 +315,6 @@ interface IncidentHead extends Omit<Incident, 'timeline'> {
   mergedInto?: string;
 }
 
-interface EntryMeta {
-  text: string;
-  key: string;
-  /** The store the entry is known to be in (written or read there): not written again. */
-  storedIn?: StateStore;
-}
-
-/**
- * An entry's text and key, on the (never mutated) facts object itself under a non-enumerable symbol
- * (JSON and test equality do not see it): each is serialised and hashed once, and the head's entry
- * list is read off its members without a WeakMap lookup each (those were a tenth of a new member's cost).
- */
-const META = Symbol('incident entry');
-
-function entryOf(t: AlertFacts): EntryMeta {
-  const known = (t as AlertFacts & { [META]?: EntryMeta })[META];
-  if (known) return known;
-  const text = JSON.stringify(t);
-  return withMeta(t, { text, key: hash('sha256', text, 'base64url').slice(0, 22) });
-}
-
-function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
-  Object.defineProperty(t, META, { value: meta, enumerable: false });
-  return meta;
-}
-
-/** The JSON of a list the head holds, by array (never mutated once in an incident): unchanged lists are not serialised again. */
-const listText = new WeakMap<string[], string>();
-
-function listJson(list: string[]): string {
-  let text = listText.get(list);
-  if (text === undefined) {
-    text = JSON.stringify(list);
-    listText.set(list, text);
-  }
-  return text;
-}
-
 /**
  * The incident's head as stored: the incident but for its timeline, which it names by entry keys
  * (`IncidentHead`). Written on every new member, so the long lists are assembled from cached texts:
@@ -326,14 +323,14 @@ function listJson(list: string[]): string {
 export function serialiseHead(incident: Incident, mergedInto?: string): string {
   const { timeline, alerts, pods, subjects, ...rest } = incident;
   const head = JSON.stringify(mergedInto ? { ...rest, mergedInto } : rest);
-  const entries = timeline.length ? `["${timeline.map((t) => entryOf(t).key).join('","')}"]` : '[]';
+  const entries = entriesJson(timeline);
   // `rest` always has fields (`id` first), so its text ends in `}` after at least one of them.
   return `${head.slice(0, -1)},"alerts":${listJson(alerts)},"pods":${listJson(pods)},"subjects":${listJson(subjects)},"entries":${entries}}`;
 }
 
 interface Loaded {
-  /** The head's text as read (what a compare-and-set expects). */
-  raw: string;
+  /** The head as read (what a compare-and-set expects): its text, or the lazy value this process wrote. */
+  raw: LazyValue;
   incident: Incident;
   mergedInto?: string;
 }
@@ -353,6 +350,15 @@ export class IncidentTracker {
   private readonly memberOf: GenerationalCache<string>;
   private readonly entryTtlMs: number;
   private readonly listing = new ParsedCache<[string, number][]>(LISTING_SHARDS);
+  /** The store when it is this process's alone and in process: read synchronously, no promise per read. */
+  private readonly local?: { peek(key: string): LazyValue | undefined };
+  /**
+   * The heads written lazily, by store key, in two generations: a head not written again for a whole
+   * generation is made then (its text replaces the incident it held), so unmade heads hold at most
+   * `LAZY_HEADS` incidents' objects however many incidents the store keeps.
+   */
+  private lazyHeads = new Map<string, LazyText>();
+  private olderLazyHeads = new Map<string, LazyText>();
 
   constructor(
     private readonly store: StateStore,
@@ -362,6 +368,7 @@ export class IncidentTracker {
     this.memberOf = new GenerationalCache(options.recent * 10);
     // An entry must outlive the chains that may start at it, as well as its incident's window.
     this.entryTtlMs = options.windowMs * 2 + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
+    if (options.exclusiveStore && store.peek) this.local = { peek: (key) => store.peek!(key) };
   }
 
   private get ttlMs(): number {
@@ -388,8 +395,8 @@ export class IncidentTracker {
     const keys = incidentKeys(facts);
     const ids = new Set<string>();
     for (const key of keys.lookup) {
-      const id = await this.store.get(BY_KEY + key);
-      if (id) ids.add(id);
+      const id = this.local ? this.local.peek(BY_KEY + key) : await this.store.get(BY_KEY + key);
+      if (id) ids.add(textOf(id));
     }
     const candidates: Incident[] = [];
     const loaded = new Map<string, Loaded>();
@@ -413,7 +420,7 @@ export class IncidentTracker {
       chosen = merged.survivor;
       absorbed.push(...merged.absorbed);
     }
-    if (!changedMember && chosen && chosen.alerts.includes(facts.fingerprint)) {
+    if (!changedMember && chosen && hasMember(chosen.alerts, facts.fingerprint)) {
       this.rememberMember(facts.fingerprint, chosen.id);
       for (const k of keys.join) await this.store.set(BY_KEY + k, chosen.id, this.ttlMs);
       return { incident: chosen, created: false, changed: absorbed.length > 0, absorbed };
@@ -441,8 +448,8 @@ export class IncidentTracker {
   async list(limit: number): Promise<Incident[]> {
     const shards = await Promise.all(
       Array.from({ length: LISTING_SHARDS }, async (_, n) => {
-        const raw = await this.store.get(LISTING + n);
-        return raw === undefined ? [] : (JSON.parse(raw) as [string, number][]);
+        const raw = await this.read(LISTING + n);
+        return raw === undefined ? [] : this.listing.parse(LISTING + n, raw);
       }),
     );
     const listed = shards.flat().sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1));
@@ -474,6 +481,7 @@ export class IncidentTracker {
           .sort((a, b) => b[1] - a[1])
           .slice(0, perShard),
       this.listing,
+      this.options.exclusiveStore,
     ).catch(() => undefined);
   }
 
@@ -494,7 +502,7 @@ export class IncidentTracker {
         const into = await this.update(survivorId, (s) => mergeIncidents(s ?? fallback, current, this.options));
         survivor = into.incident;
         survivorId = survivor.id;
-        const loaded = await this.store.get(INCIDENT + current.id);
+        const loaded = await this.read(INCIDENT + current.id);
         if (loaded === undefined) break;
         const head = await this.parse(current.id, loaded);
         if (head.mergedInto) break;
@@ -502,8 +510,8 @@ export class IncidentTracker {
           current = head.incident; // it grew since: merge what it gained, then mark it
           continue;
         }
-        const text = serialiseHead(head.incident, survivorId);
-        if (await this.store.replace(INCIDENT + current.id, loaded, text, this.ttlMs)) {
+        const text = this.head(head.incident, survivorId);
+        if (await this.swap(INCIDENT + current.id, loaded, text)) {
           this.parsed.put(current.id, text, { raw: text, incident: head.incident, mergedInto: survivorId });
           gone.push(head.incident);
           break;
@@ -524,32 +532,26 @@ export class IncidentTracker {
       const before = attempt === 0 && current ? current : await this.load(id);
       const key = INCIDENT + (before?.incident.id ?? id);
       const next = change(before?.incident);
-      let added = 0;
-      for (const t of next.timeline) {
-        const entry = entryOf(t);
-        if (entry.storedIn === this.store) continue;
-        await this.store.set(ENTRY + entry.key, entry.text, this.entryTtlMs);
-        this.cacheEntry(entry.key, t);
-        added++;
+      // Only what the timeline gained or lost since the head read is looked at (not every entry).
+      const { added, removed } = deriveTimeline(before?.incident.timeline, next.timeline);
+      for (const t of added) {
+        const meta = entryOf(t);
+        if (meta.storedIn === this.store) continue;
+        await this.store.set(ENTRY + meta.key, meta.text, this.entryTtlMs);
+        this.cacheEntry(meta.key, t);
       }
-      const text = serialiseHead(next);
-      const ok =
-        before === undefined
-          ? await this.store.setIfAbsent(key, text, this.ttlMs)
-          : await this.store.replace(key, before.raw, text, this.ttlMs);
-      if (ok) {
+      const text = this.head(next);
+      if (await this.swap(key, before?.raw, text)) {
         this.parsed.put(next.id, text, { raw: text, incident: next });
-        // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once.
-        const previous = before?.incident.timeline ?? [];
-        if (previous.length + added > next.timeline.length) {
-          const kept = new Set(next.timeline);
-          for (const t of previous) {
-            if (kept.has(t)) continue;
-            const entry = entryOf(t).key;
-            this.entries.delete(entry);
-            await this.store.delete(ENTRY + entry);
-          }
+        // Entries the timeline no longer holds (pushed out past `maxAlerts`, or replaced) go at once;
+        // not one replaced by facts of the same text (the same key, just written).
+        for (const t of removed) {
+          const { key } = entryOf(t);
+          if (added.some((a) => entryOf(a).key === key)) continue;
+          this.entries.delete(key);
+          await this.store.delete(ENTRY + key);
         }
+        settleTimeline(next.timeline);
         return { incident: next, created: before === undefined };
       }
     }
@@ -559,27 +561,28 @@ export class IncidentTracker {
   /** The head under `id` and its incident, following redirects; undefined when it expired. */
   private async load(id: string): Promise<Loaded | undefined> {
     for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
-      const raw = await this.store.get(INCIDENT + id);
+      const raw = this.local ? this.local.peek(INCIDENT + id) : await this.store.get(INCIDENT + id);
       if (raw === undefined) return undefined;
-      const loaded = await this.parse(id, raw);
+      const loaded = this.parsed.peek(id, raw) ?? (await this.parse(id, raw));
       if (loaded.mergedInto === undefined) return loaded;
       id = loaded.mergedInto;
     }
     return undefined;
   }
 
-  private async parse(id: string, raw: string): Promise<Loaded> {
+  private async parse(id: string, raw: LazyValue): Promise<Loaded> {
     const hit = this.parsed.peek(id, raw);
     if (hit) return hit;
-    const { entries, mergedInto, ...head } = JSON.parse(raw) as IncidentHead;
+    const { entries, mergedInto, ...head } = JSON.parse(textOf(raw)) as IncidentHead;
     // Entries are immutable: only those this replica has not seen (another replica wrote them) are
     // read. A redirect's timeline is not needed (its survivor holds it).
     const timeline = await Promise.all(
       (mergedInto ? [] : entries).map(async (key) => {
         const cached = this.entries.get(key);
         if (cached) return cached;
-        const text = await this.store.get(ENTRY + key);
-        if (text === undefined) return undefined; // expired: the timeline goes on without it
+        const stored = await this.read(ENTRY + key);
+        if (stored === undefined) return undefined; // expired: the timeline goes on without it
+        const text = textOf(stored);
         const t = JSON.parse(text) as AlertFacts;
         withMeta(t, { text, key, storedIn: this.store });
         this.cacheEntry(key, t);
@@ -593,6 +596,42 @@ export class IncidentTracker {
     };
     this.parsed.put(id, raw, loaded);
     return loaded;
+  }
+
+  /** A record as stored: with an exclusive in-process store as set (a lazy one not made), else its text. */
+  private read(key: string): LazyValue | undefined | Promise<string | undefined> {
+    return readValue(this.store, key, this.options.exclusiveStore === true);
+  }
+
+  /** The head to write: lazily with an exclusive in-process store (made only if read or written out). */
+  private head(incident: Incident, mergedInto?: string): LazyValue {
+    return this.local ? lazyText(() => serialiseHead(incident, mergedInto)) : serialiseHead(incident, mergedInto);
+  }
+
+  /** A lazy head was written under `key` (see `lazyHeads`). */
+  private wroteLazily(key: string, head: LazyText): void {
+    this.lazyHeads.set(key, head);
+    if (this.lazyHeads.size < LAZY_HEADS / 2) return;
+    for (const [k, older] of this.olderLazyHeads) if (!this.lazyHeads.has(k) && this.local!.peek(k) === older) older();
+    this.olderLazyHeads = this.lazyHeads;
+    this.lazyHeads = new Map();
+  }
+
+  /**
+   * Compare-and-set of a head: `expected` as read (undefined: the key must be absent). With an
+   * exclusive in-process store, its `peek` and `set` in one synchronous turn; else `setIfAbsent` or `replace`.
+   */
+  private async swap(key: string, expected: LazyValue | undefined, value: LazyValue): Promise<boolean> {
+    if (this.local) {
+      if (!sameValue(this.local.peek(key), expected)) return false;
+      const written = this.store.set(key, value, this.ttlMs);
+      if (typeof value === 'function') this.wroteLazily(key, value);
+      await written;
+      return true;
+    }
+    return expected === undefined
+      ? this.store.setIfAbsent(key, textOf(value), this.ttlMs)
+      : this.store.replace(key, textOf(expected), textOf(value), this.ttlMs);
   }
 
   private cacheEntry(key: string, t: AlertFacts): void {

@@ -26,6 +26,7 @@ export function correlationFromConfig(
         maxAlerts: c.incidents.maxAlerts,
         recent: c.incidents.recent,
         chains,
+        ...(deps.exclusiveStore ? { exclusiveStore: true } : {}),
       })
     : undefined;
   const correlator = new Correlator(

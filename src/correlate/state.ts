@@ -1,14 +1,64 @@
-import type { StateStore } from '../store/port';
+import type { LazyValue, StateStore } from '../store/port';
 
 /** Most bytes one correlation record may take in the store; older entries are dropped to fit. */
 export const MAX_RECORD_BYTES = 64 * 1024;
 const CAS_ATTEMPTS = 8;
 
+/** A record's text made only when needed, remembering what it made (a store that makes it keeps that text). */
+export interface LazyText {
+  (): string;
+  made?: string;
+}
+
+/** Once made, it lets go of what it was made from (a lazy record should not hold its objects for its whole TTL). */
+export function lazyText(make: () => string): LazyText {
+  let maker: (() => string) | undefined = make;
+  const lazy: LazyText = () => {
+    if (lazy.made === undefined) {
+      lazy.made = maker!();
+      maker = undefined;
+    }
+    return lazy.made;
+  };
+  return lazy;
+}
+
+/** A stored value's text, made if it is still lazy. */
+export function textOf(value: LazyValue): string {
+  return typeof value === 'function' ? value() : value;
+}
+
+/**
+ * Whether an in-process store's value (`peek`) is what was `written`: the same lazy value, or the
+ * same text (a lazy value the store has made since is its text). Undefined matches only undefined.
+ */
+export function sameValue(stored: LazyValue | undefined, written: LazyValue | undefined): boolean {
+  if (stored === written) return true;
+  if (stored === undefined || written === undefined) return false;
+  const a = typeof stored === 'function' ? (stored as LazyText).made : stored;
+  const b = typeof written === 'function' ? (written as LazyText).made : written;
+  return a !== undefined && a === b;
+}
+
+/**
+ * The store's value under `key`: with `exclusive` (the store is this process's alone, embedded mode)
+ * and an in-process store, as set (a lazy record not made); otherwise its text.
+ */
+export function readValue(
+  store: StateStore,
+  key: string,
+  exclusive: boolean,
+): LazyValue | undefined | Promise<string | undefined> {
+  return exclusive && store.peek ? store.peek(key) : store.get(key);
+}
+
 /**
  * Read-modify-write of one JSON list in the state store, atomic by compare-and-set: two replicas
  * (or two batches during a rebalance) writing the same pod's record do not lose each other's entries.
  * `change` gets the current list and returns the next one, or undefined to leave it alone. The list
- * is cut from the front (oldest first) until it fits `MAX_RECORD_BYTES`.
+ * is cut from the front (oldest first) until it fits `MAX_RECORD_BYTES`. With `exclusive` and an
+ * in-process store, the record is read and written in one synchronous turn (`StateStore.peek`) and
+ * kept as a lazy value: its text is made only if something reads it (or the data dir writes it out).
  */
 export async function updateList<T>(
   store: StateStore,
@@ -17,21 +67,26 @@ export async function updateList<T>(
   change: (current: T[]) => T[] | undefined,
   /** Parsed records by store key: reading back what this process wrote costs no parse. `change` must not mutate. */
   cache?: ParsedCache<T[]>,
+  exclusive = false,
 ): Promise<T[]> {
+  if (exclusive && store.peek) {
+    const raw = store.peek(key);
+    const current = raw === undefined ? [] : cache ? cache.parse(key, raw) : (JSON.parse(textOf(raw)) as T[]);
+    const next = change(current);
+    if (next === undefined) return current;
+    const texts = fitted(next);
+    const value = lazyText(() => `[${texts.join(',')}]`);
+    const written = store.set(key, value, ttlMs); // applied as it is called: nothing came between the read and it
+    cache?.put(key, value, next);
+    await written;
+    return next;
+  }
   for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
     const raw = await store.get(key);
     const current = raw === undefined ? [] : cache ? cache.parse(key, raw) : (JSON.parse(raw) as T[]);
     const next = change(current);
     if (next === undefined) return current;
-    // Assembled from each entry's cached text: most of a list is the same entries as last time.
-    const texts = next.map(itemJson);
-    let length = texts.length + 1;
-    for (const t of texts) length += t.length;
-    while (length > MAX_RECORD_BYTES && next.length > 1) {
-      next.shift();
-      length -= texts.shift()!.length + 1;
-    }
-    const text = `[${texts.join(',')}]`;
+    const text = `[${fitted(next).join(',')}]`;
     const written = raw === undefined ? await store.setIfAbsent(key, text, ttlMs) : await store.replace(key, raw, text, ttlMs);
     if (written) {
       cache?.put(key, text, next);
@@ -39,6 +94,21 @@ export async function updateList<T>(
     }
   }
   throw new Error(`correlation record ${key} kept changing under us`);
+}
+
+/**
+ * The entries' texts, the list cut from the front (in place) until its record fits
+ * `MAX_RECORD_BYTES`. Assembled from each entry's cached text: most of a list is the same entries as last time.
+ */
+function fitted(next: unknown[]): string[] {
+  const texts = next.map(itemJson);
+  let length = texts.length + 1;
+  for (const t of texts) length += t.length;
+  while (length > MAX_RECORD_BYTES && next.length > 1) {
+    next.shift();
+    length -= texts.shift()!.length + 1;
+  }
+  return texts;
 }
 
 /**
@@ -126,28 +196,29 @@ interface PodNode {
  * string). Bounded, least recently used out first.
  */
 export class ParsedCache<T> {
-  private readonly entries: GenerationalCache<{ raw: string; value: T }>;
+  private readonly entries: GenerationalCache<{ raw: LazyValue; value: T }>;
 
   constructor(max: number) {
     this.entries = new GenerationalCache(max);
   }
 
-  parse(key: string, raw: string): T {
+  /** `raw` may be a lazy value this process wrote (an in-process store's `peek`): recognised without being made. */
+  parse(key: string, raw: LazyValue): T {
     const hit = this.entries.get(key);
-    if (hit && hit.raw === raw) return hit.value;
-    const value = JSON.parse(raw) as T;
+    if (hit && sameValue(raw, hit.raw)) return hit.value;
+    const value = JSON.parse(textOf(raw)) as T;
     this.put(key, raw, value);
     return value;
   }
 
   /** The value parsed from exactly `raw` under `key`, if cached. */
-  peek(key: string, raw: string): T | undefined {
+  peek(key: string, raw: LazyValue): T | undefined {
     const hit = this.entries.get(key);
-    return hit && hit.raw === raw ? hit.value : undefined;
+    return hit && sameValue(raw, hit.raw) ? hit.value : undefined;
   }
 
-  /** What this process just wrote: the text and the value it came from. */
-  put(key: string, raw: string, value: T): void {
+  /** What this process just wrote: the text (or lazy value) and the value it came from. */
+  put(key: string, raw: LazyValue, value: T): void {
     this.entries.set(key, { raw, value });
   }
 }

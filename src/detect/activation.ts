@@ -187,7 +187,8 @@ export class AuditActivation {
   readonly ns: string;
   readonly apiGroup: string;
   readonly user: string;
-  private memo = new Map<string, unknown>();
+  /** Made on the first helper that needs it: most events are done with the eager fields. */
+  private memo?: Map<string, unknown>;
 
   constructor(raw: JsonObject) {
     this.ka = raw;
@@ -203,6 +204,7 @@ export class AuditActivation {
   }
 
   private once<T>(key: string, make: () => T): T {
+    this.memo ??= new Map();
     if (this.memo.has(key)) return this.memo.get(key) as T;
     const v = make();
     this.memo.set(key, v);

@@ -5,6 +5,8 @@ import type { SecurityEvent } from '../core/event';
  * The enrich stage. `observe` sees every event first (audit events carry the objects that build
  * cluster state); `enrich` answers, for one detection, who the subject is and what it may do, how
  * the pod is configured and how exposed it is. It must never throw: unknown state is said, not guessed.
+ * The answer is about the detection's event, not its rule: the pipeline asks once per event and
+ * gives the answer to each of the event's detections (the enrichment object is not changed after).
  */
 export interface Enricher {
   observe(event: SecurityEvent): void;

@@ -20,13 +20,15 @@ export interface EventFailure {
  */
 export async function attempt(
   maxAttempts: number,
-  work: (enter: (stage: Stage) => void) => Promise<void>,
+  work: (enter: (stage: Stage) => void) => Promise<void> | undefined,
 ): Promise<EventFailure | undefined> {
   let failure: EventFailure | undefined;
   for (let attempts = 1; attempts <= maxAttempts; attempts++) {
     let stage: Stage = 'observe';
     try {
-      await work((s) => (stage = s));
+      // Work that finished synchronously is not awaited: no microtask turn per event that makes nothing.
+      const pending = work((s) => (stage = s));
+      if (pending) await pending;
       return undefined;
     } catch (error) {
       if (error instanceof UnavailableError) throw error;

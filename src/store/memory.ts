@@ -53,6 +53,10 @@ export class MemoryStateStore implements StateStore {
     return entry && textOf(entry);
   }
 
+  peek(key: string): LazyValue | undefined {
+    return this.live(this.entries, key)?.value;
+  }
+
   async set(key: string, value: LazyValue, ttlMs: number): Promise<void> {
     this.put(key, value, ttlMs);
   }

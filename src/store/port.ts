@@ -14,6 +14,13 @@ export interface StateStore {
   get(key: string): Promise<string | undefined>;
   /** A lazy `value` is made at once by stores that send it elsewhere, else only when read or written out. */
   set(key: string, value: LazyValue, ttlMs: number): Promise<void>;
+  /**
+   * Stores that keep values in this process (memory, data dir; Redis has none): the value as set, a
+   * lazy one not made, or undefined when absent or expired. Such a store applies each write when it
+   * is called, so a `peek` and a write in one synchronous turn are a compare-and-set, and a caller
+   * can tell its own lazy value again without having it made.
+   */
+  peek?(key: string): LazyValue | undefined;
   /** Sets only if the key does not exist; true when this call set it (an atomic claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Sets only if the key holds exactly `expected` (compare-and-set); true when this call set it. */

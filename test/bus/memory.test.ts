@@ -1,5 +1,5 @@
 import { MemoryBus } from '../../src/bus/memory';
-import { systemClock } from '../../src/core/clock';
+import { systemClock, VirtualClock } from '../../src/core/clock';
 import { eventBusContract } from './contract';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -162,6 +162,59 @@ describe('MemoryBus bounds', () => {
     await bus.drain();
     expect(seen).toEqual(['a', 'c', 'd']);
     await bus.close();
+  });
+
+  it('holds a publish that does not fit until there is room, in arrival order, and refuses it once the wait is over', async () => {
+    const clock = new VirtualClock(0);
+    const bus = new MemoryBus(clock, { capacity: 4, batchSize: 2, retryDelayMs: 10, waitForRoomMs: 1000 });
+    const queued = Array.from({ length: 2 }, (_, i) => `q${i}`);
+    await bus.publish(queued.map((id) => event(id)));
+    const outcomes: string[] = [];
+    const note = (name: string, p: Promise<void>) =>
+      p.then(
+        () => outcomes.push(`${name} in`),
+        (e: unknown) => outcomes.push(`${name} ${(e as UnavailableError).status}`),
+      );
+    const g = note('g', bus.publish([event('g'), event('h'), event('i')])); // does not fit: waits
+    const j = note('j', bus.publish([event('j')])); // would fit, but g came first: waits behind it
+    const k = note('k', bus.publish([event('k'), event('l')])); // the waiting room (as much as the queue: 4 events) is full
+    await k;
+    expect(outcomes).toEqual(['k 503']);
+    expect(bus.depth()).toBe(2);
+    const seen: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.consume(async (events) => {
+      seen.push(...events.map((e) => e.id));
+      if (seen.length > 2) await gate; // the consumer takes two, then stalls on the next batch
+    });
+    await g;
+    await j;
+    expect(outcomes).toEqual(['k 503', 'g in', 'j in']);
+    expect(bus.depth()).toBe(4);
+    const m = note('m', bus.publish([event('m')]));
+    clock.advance(999);
+    await Promise.resolve();
+    expect(outcomes).toHaveLength(3); // still waiting
+    clock.advance(1);
+    await m;
+    expect(outcomes).toEqual(['k 503', 'g in', 'j in', 'm 503']);
+    release();
+    await bus.drain();
+    expect(seen).toEqual([...queued, 'g', 'h', 'i', 'j']);
+    await bus.close();
+  });
+
+  it('refuses at once without a wait, and turns waiting publishes away when it closes', async () => {
+    const bus = new MemoryBus(new VirtualClock(0), { capacity: 4, batchSize: 2, retryDelayMs: 10 });
+    await bus.publish([event('a'), event('b'), event('c'), event('d')]);
+    await expect(bus.publish([event('e')])).rejects.toBeInstanceOf(UnavailableError);
+    const waiting = new MemoryBus(new VirtualClock(0), { capacity: 4, batchSize: 2, retryDelayMs: 10, waitForRoomMs: 1000 });
+    await waiting.publish([event('a'), event('b'), event('c'), event('d')]);
+    const held = waiting.publish([event('e')]).catch((e: unknown) => e);
+    await waiting.close();
+    expect(await held).toBeInstanceOf(UnavailableError);
+    expect(((await held) as Error).message).toMatch(/shutting down/);
   });
 
   it('an empty queue takes one publish larger than the bound (slow, not refused for ever)', async () => {

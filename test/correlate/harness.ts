@@ -44,6 +44,8 @@ export function harness(
   enricher: Enricher = noEnrichment,
   /** Another harness's store and clock: two replicas sharing one state store. */
   shared?: { store: MemoryStateStore; clock: VirtualClock },
+  /** Embedded mode, as the app runs without Redis: the store is this harness's alone. */
+  exclusiveStore = false,
 ): Harness {
   const clock = shared?.clock ?? new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
   const store = shared?.store ?? new MemoryStateStore(clock);
@@ -69,6 +71,7 @@ export function harness(
     ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
     amend: (alert) => alerts.amend(alert),
     incidentGrew: (incident) => dispatcher.incidentChanged(incident),
+    ...(exclusiveStore ? { exclusiveStore } : {}),
     log,
   })!;
   const bus = new MemoryBus(clock, { capacity: 100, batchSize: 10, retryDelayMs: 1000, onHandlerError: () => undefined });

@@ -198,7 +198,7 @@ describe('ingest HTTP contract', () => {
 
 describe('ingest when the bus is full', () => {
   it('answers 503 with Retry-After instead of accepting what it cannot keep', async () => {
-    const f = await startTestFalconer({ pipeline: { queueCapacity: 2, batchSize: 1 } });
+    const f = await startTestFalconer({ pipeline: { queueCapacity: 2, batchSize: 1, queueWaitSeconds: 0.1 } });
     try {
       // Hold the consumer so the queue fills: the memory bus handler is the pipeline; block it.
       const bus = f.bus as MemoryBus;

@@ -32,8 +32,10 @@ export function intersects(values: readonly unknown[], set: readonly unknown[]):
   return values.some((v) => set.includes(v));
 }
 
-function strings(list: readonly unknown[]): string[] {
-  return list.filter((x): x is string => typeof x === 'string');
+/** Whether any string item of `list` passes `test` (other items are skipped; no filtered copy is made per call). */
+function anyString(list: readonly unknown[], test: (item: string) => boolean): boolean {
+  for (const item of list) if (typeof item === 'string' && test(item)) return true;
+  return false;
 }
 
 /** Names callable in conditions besides CEL's standard library (documented in docs/rules.md). */
@@ -76,11 +78,11 @@ export function buildEnvironment(
   env
     .registerFunction('list.within(list): bool', (a: unknown[], b: unknown[]) => within(a, b))
     .registerFunction('list.intersects(list): bool', (a: unknown[], b: unknown[]) => intersects(a, b))
-    .registerFunction('string.startsWithAny(list): bool', (s: string, l: unknown[]) => strings(l).some((p) => s.startsWith(p)))
-    .registerFunction('string.endsWithAny(list): bool', (s: string, l: unknown[]) => strings(l).some((p) => s.endsWith(p)))
-    .registerFunction('string.containsAny(list): bool', (s: string, l: unknown[]) => strings(l).some((p) => s.includes(p)))
+    .registerFunction('string.startsWithAny(list): bool', (s: string, l: unknown[]) => anyString(l, (p) => s.startsWith(p)))
+    .registerFunction('string.endsWithAny(list): bool', (s: string, l: unknown[]) => anyString(l, (p) => s.endsWith(p)))
+    .registerFunction('string.containsAny(list): bool', (s: string, l: unknown[]) => anyString(l, (p) => s.includes(p)))
     .registerFunction('list.anyStartsWith(list): bool', (values: unknown[], l: unknown[]) =>
-      strings(values).some((v) => strings(l).some((p) => v.startsWith(p))),
+      anyString(values, (v) => anyString(l, (p) => v.startsWith(p))),
     )
     .registerFunction('string.safeMatches(string): bool', (s: string, p: string) => safeMatches(s, p))
     .registerFunction('safeMatches(string, string): bool', (s: string, p: string) => safeMatches(s, p));

@@ -10,9 +10,18 @@ export interface Indexable {
 
 const MEMO_LIMIT = 4096;
 
+/** stage → verb → resource → subresource → the merged candidates. */
+type Memo<R> = Map<string, Map<string, Map<string, Map<string, readonly R[]>>>>;
+
 export class AuditIndex<R extends Indexable> {
   private buckets = new Map<string, R[]>();
-  private memo = new Map<string, readonly R[]>();
+  /**
+   * Nested maps rather than one map keyed by the four joined: a joined key is a new string per event,
+   * hashed each time, which cost as much as evaluating a rule (bench/detect.js); the event's own
+   * strings are hashed once each.
+   */
+  private memo: Memo<R> = new Map();
+  private memoSize = 0;
 
   constructor(rules: readonly R[]) {
     for (const r of rules) {
@@ -30,8 +39,7 @@ export class AuditIndex<R extends Indexable> {
   }
 
   candidates(stage: string, verb: string, resource: string, subresource: string): readonly R[] {
-    const memoKey = `${stage}\u0000${verb}\u0000${resource}\u0000${subresource}`;
-    const hit = this.memo.get(memoKey);
+    const hit = this.memo.get(stage)?.get(verb)?.get(resource)?.get(subresource);
     if (hit) return hit;
     const resources = subresource ? [`${resource}/${subresource}`, `${resource}/*`, '*'] : [resource, '*'];
     const found = new Set<R>();
@@ -45,10 +53,20 @@ export class AuditIndex<R extends Indexable> {
     }
     const list = [...found].sort((a, b) => a.order - b.order);
     // Resources come from the wire (CRDs, typos, attackers): bound the memo rather than trust them.
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(memoKey, list);
+    if (this.memoSize >= MEMO_LIMIT) {
+      this.memo.clear();
+      this.memoSize = 0;
+    }
+    this.memoSize++;
+    child(child(child(this.memo, stage), verb), resource).set(subresource, list);
     return list;
   }
+}
+
+function child<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let next = map.get(key);
+  if (!next) map.set(key, (next = new Map()));
+  return next;
 }
 
 /** Whether a rule's match selector admits an event (what the index computes, for one rule). */

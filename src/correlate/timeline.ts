@@ -1,0 +1,291 @@
+import { hash } from 'node:crypto';
+import type { AlertIncident } from '../core/alert';
+import type { StateStore } from '../store/port';
+import { stepAdmits, type ChainDef } from './chains';
+import type { AlertFacts } from './facts';
+
+/**
+ * What an incident's timeline and member list cost to keep up, made independent of their length:
+ * an incident at its `maxAlerts` cap takes a new member in a constant number of steps instead of
+ * touching all 50 entries (each a separate heap object: reading their fields was most of the cost,
+ * in cache misses). Everything here is derived from arrays and facts that are never mutated once in
+ * an incident, and kept on them under non-enumerable symbols (not in WeakMaps: an entry per incident
+ * version made the garbage collector's ephemeron work grow), so the incident itself, its JSON and
+ * test equality stay as they are.
+ */
+
+export interface EntryMeta {
+  text: string;
+  /** The store key's suffix: 22 base64url characters of the text's SHA-256. */
+  key: string;
+  /** The store the entry is known to be in (written or read there): not written again. */
+  storedIn?: StateStore;
+  /** Which chain steps admit the entry (1 or 0 per step of `admitsFor`, see `stepSlots`). */
+  admits?: number[];
+  admitsFor?: readonly ChainDef[];
+  /** The entry as an alert's incident reference shows it (shared by every reference that shows it). */
+  view?: NonNullable<AlertIncident['timeline']>[number];
+}
+
+/**
+ * An entry's text and key, on the (never mutated) facts object itself under a non-enumerable symbol
+ * (JSON and test equality do not see it): each is serialised and hashed once.
+ */
+const META = Symbol('incident entry');
+
+export function entryOf(t: AlertFacts): EntryMeta {
+  const known = (t as AlertFacts & { [META]?: EntryMeta })[META];
+  if (known) return known;
+  const text = JSON.stringify(t);
+  return withMeta(t, { text, key: hash('sha256', text, 'base64url').slice(0, 22) });
+}
+
+export function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
+  Object.defineProperty(t, META, { value: meta, enumerable: false });
+  return meta;
+}
+
+/** The entry as an alert's incident reference shows it: made once per entry, not once per reference. */
+export function timelineView(t: AlertFacts): NonNullable<AlertIncident['timeline']>[number] {
+  const meta = entryOf(t);
+  meta.view ??= { time: t.time, source: t.source, rule: t.rule, ...(t.user ? { user: t.user } : {}) };
+  return meta.view;
+}
+
+const KEY_LENGTH = 22;
+/** One key's share of the entry list's JSON body: the key and the `","` after it. */
+const KEY_STRIDE = KEY_LENGTH + 3;
+
+/**
+ * A timeline's changes since the one it was derived from (`from`: only the last step is kept, so a
+ * long-lived incident does not hold every version of its timeline): entries it gained, in timeline
+ * order, and entries it lost, in `from`'s order.
+ */
+interface TimelineIndex {
+  from?: readonly AlertFacts[];
+  added: AlertFacts[];
+  removed: AlertFacts[];
+  /** The usual change: `from`'s oldest `shifted` entries gone and at most one newer appended. */
+  simple?: { shifted: number; appended?: string };
+  /** The entry keys joined by `","` (the head's `entries` without its outer `["` and `"]`). */
+  body?: string;
+  /** Per chain step (`stepSlots` of `countsFor`): how many entries admit it. */
+  counts?: number[];
+  countsFor?: readonly ChainDef[];
+}
+
+const INDEX = Symbol('timeline index');
+type Indexed = readonly AlertFacts[] & { [INDEX]?: TimelineIndex };
+const NONE: readonly AlertFacts[] = [];
+
+function cachedIndex(timeline: readonly AlertFacts[]): TimelineIndex | undefined {
+  return (timeline as Indexed)[INDEX];
+}
+
+function indexOf(timeline: readonly AlertFacts[]): TimelineIndex {
+  return cachedIndex(timeline) ?? remember(timeline, { added: [...timeline], removed: [] });
+}
+
+/**
+ * `next`'s index, derived from `prev`'s by identity alone (no entry is read): entries an incident
+ * keeps stay in the same order (members are appended or sorted in stably, the oldest shifted out,
+ * a changed member replaced, a merge's entries sorted in), so one walk pairs them.
+ */
+export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: readonly AlertFacts[]): TimelineIndex {
+  const from = prev ?? NONE;
+  const cached = cachedIndex(next);
+  if (cached && cached.from === from) return cached;
+  const before = indexOf(from);
+  let added: AlertFacts[] = [];
+  let removed: AlertFacts[] = [];
+  let j = 0;
+  for (const t of next) {
+    let k = j;
+    while (k < from.length && from[k] !== t) k++;
+    if (k === from.length) {
+      added.push(t);
+      continue;
+    }
+    for (; j < k; j++) removed.push(from[j]!);
+    j = k + 1;
+  }
+  for (; j < from.length; j++) removed.push(from[j]!);
+  // Entries in a new order would show as both removed and added: they were neither.
+  if (added.length && removed.length) {
+    const back = new Set(added);
+    const moved = new Set(removed.filter((r) => back.has(r)));
+    if (moved.size) {
+      added = added.filter((a) => !moved.has(a));
+      removed = removed.filter((r) => !moved.has(r));
+    }
+  }
+  const index: TimelineIndex = { from, added, removed };
+  const shifted = removed.every((r, i) => r === from[i]) ? removed.length : -1;
+  if (shifted !== -1 && added.length <= 1 && (!added.length || next.at(-1) === added[0]))
+    index.simple = { shifted, ...(added.length ? { appended: entryOf(added[0]!).key } : {}) };
+  // What is derived from `from` is taken now (counts) or needs only its body: its own link goes.
+  if (before.countsFor) {
+    index.counts = before.counts!.slice();
+    index.countsFor = before.countsFor;
+    for (const a of added) add(index.counts, admitsOf(a, before.countsFor), 1);
+    for (const r of removed) add(index.counts, admitsOf(r, before.countsFor), -1);
+  }
+  before.from = undefined;
+  return remember(next, index);
+}
+
+/**
+ * What a timeline's change was is needed until its head is written: then the index keeps only its
+ * counts and key list (an incident that stops growing keeps no earlier timeline or removed entries).
+ */
+export function settleTimeline(timeline: readonly AlertFacts[]): void {
+  const index = cachedIndex(timeline);
+  if (!index) return;
+  index.from = undefined;
+  index.added = index.removed = [];
+  index.simple = undefined;
+}
+
+/** Kept on the array the first time only (a timeline derived again from another one keeps its first index). */
+function remember(next: readonly AlertFacts[], index: TimelineIndex): TimelineIndex {
+  if (!cachedIndex(next)) Object.defineProperty(next, INDEX, { value: index, enumerable: false });
+  return index;
+}
+
+/** The timeline's entry keys as the head's JSON list (for the usual change, the last list cut and extended). */
+export function entriesJson(timeline: readonly AlertFacts[]): string {
+  if (!timeline.length) return '[]';
+  const index = indexOf(timeline);
+  if (index.body === undefined) {
+    const earlier = index.from && cachedIndex(index.from)?.body;
+    if (index.simple && earlier !== undefined) {
+      const body = earlier.slice(Math.min(earlier.length, index.simple.shifted * KEY_STRIDE));
+      const key = index.simple.appended;
+      index.body = key === undefined ? body : body ? `${body}","${key}` : key;
+    } else index.body = timeline.map((t) => entryOf(t).key).join('","');
+  }
+  return `["${index.body}"]`;
+}
+
+/** Each chain's first slot in one flat array of all the chains' steps. */
+const slots = new WeakMap<readonly ChainDef[], { offsets: number[]; total: number }>();
+
+export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; total: number } {
+  let s = slots.get(chains);
+  if (!s) {
+    const offsets: number[] = [];
+    let total = 0;
+    for (const c of chains) {
+      offsets.push(total);
+      total += c.steps.length;
+    }
+    s = { offsets, total };
+    slots.set(chains, s);
+  }
+  return s;
+}
+
+/** Which steps of the chains admit the entry (computed once per entry and chain set). */
+export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
+  const meta = entryOf(t);
+  if (meta.admitsFor === chains) return meta.admits!;
+  const { offsets, total } = stepSlots(chains);
+  const admits = new Array<number>(total).fill(0);
+  for (let i = 0; i < chains.length; i++) {
+    const steps = chains[i]!.steps;
+    for (let j = 0; j < steps.length; j++) if (stepAdmits(steps[j]!, t)) admits[offsets[i]! + j] = 1;
+  }
+  meta.admits = admits;
+  meta.admitsFor = chains;
+  return admits;
+}
+
+/** Per chain step, how many of the timeline's entries admit it (kept up by `deriveTimeline` once counted). */
+export function stepCounts(timeline: readonly AlertFacts[], chains: readonly ChainDef[]): number[] {
+  const index = indexOf(timeline);
+  if (index.countsFor === chains) return index.counts!;
+  const counts = new Array<number>(stepSlots(chains).total).fill(0);
+  for (const t of timeline) add(counts, admitsOf(t, chains), 1);
+  index.counts = counts;
+  index.countsFor = chains;
+  return counts;
+}
+
+function add(counts: number[], admits: number[], sign: number): void {
+  for (let i = 0; i < admits.length; i++) if (admits[i]) counts[i]! += sign;
+}
+
+/**
+ * Whether a search for the chain could find a match the member makes (a necessary condition, from
+ * the step counts alone): as the newest member it must take the last step and every earlier step
+ * needs another entry; a late member must take some step and every step needs an entry.
+ */
+export function mayMatch(chain: ChainDef, offset: number, counts: number[], member: number[], newest: boolean): boolean {
+  const last = chain.steps.length - 1;
+  if (newest) {
+    if (!member[offset + last]) return false;
+    for (let i = 0; i < last; i++) if (counts[offset + i]! - member[offset + i]! <= 0) return false;
+    return true;
+  }
+  let takesOne = false;
+  for (let i = 0; i <= last; i++) {
+    if (counts[offset + i]! <= 0) return false;
+    if (member[offset + i]) takesOne = true;
+  }
+  return takesOne;
+}
+
+/**
+ * Where each member fingerprint stands in the longest of the alert lists that share the index; each
+ * list sharing it is a prefix of that one (lists only grow by appending, and only the longest is
+ * extended in place), so a fingerprint is in a list when its position is below the list's length.
+ */
+interface MemberIndex {
+  at: Map<string, number>;
+  length: number;
+}
+
+const MEMBERS = Symbol('member index');
+type WithMembers = readonly string[] & { [MEMBERS]?: MemberIndex };
+
+function setMembers(alerts: readonly string[], index: MemberIndex): void {
+  Object.defineProperty(alerts, MEMBERS, { value: index, enumerable: false });
+}
+
+/** Lists shorter than this are searched (most incidents have a few members: no index kept for them). */
+const INDEXED_FROM = 16;
+
+export function hasMember(alerts: readonly string[], fingerprint: string): boolean {
+  let index = (alerts as WithMembers)[MEMBERS];
+  if (!index) {
+    if (alerts.length < INDEXED_FROM) return alerts.includes(fingerprint);
+    index = { at: new Map(alerts.map((a, i) => [a, i])), length: alerts.length };
+    setMembers(alerts, index);
+  }
+  const at = index.at.get(fingerprint);
+  return at !== undefined && at < alerts.length;
+}
+
+/** The list with one more member (not in it yet), its index carried over when it can be. */
+export function withAlert(alerts: readonly string[], fingerprint: string): string[] {
+  const next = [...alerts, fingerprint];
+  const index = (alerts as WithMembers)[MEMBERS];
+  if (index && index.length === alerts.length) {
+    index.at.set(fingerprint, alerts.length);
+    index.length++;
+    setMembers(next, index);
+  }
+  return next;
+}
+
+/** The JSON of a list the head holds, by array (never mutated once in an incident): unchanged lists are not serialised again. */
+const listText = new WeakMap<readonly string[], string>();
+
+export function listJson(list: readonly string[]): string {
+  let text = listText.get(list);
+  if (text === undefined) {
+    text = JSON.stringify(list);
+    listText.set(list, text);
+  }
+  return text;
+}

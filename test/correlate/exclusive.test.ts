@@ -1,0 +1,202 @@
+import type { JsonObject } from '../../src/core/event';
+import { BUILTIN_CHAINS_DIR, loadChains, matchChain } from '../../src/correlate/chains';
+import type { AlertFacts } from '../../src/correlate/facts';
+import { withMember, type Incident } from '../../src/correlate/incidents';
+import {
+  admitsOf,
+  deriveTimeline,
+  entriesJson,
+  entryOf,
+  hasMember,
+  listJson,
+  mayMatch,
+  stepCounts,
+  stepSlots,
+  withAlert,
+} from '../../src/correlate/timeline';
+import { CHAIN_SCENARIOS } from './chain-streams';
+import { harness, type Harness } from './harness';
+import { SCENARIOS } from './scenarios';
+import { runtime } from './streams';
+
+type Item = { audit: JsonObject } | { falco: JsonObject };
+
+/** What a run produced: every alert's attribution and incident, every incident as listed. */
+async function outcome(h: Harness) {
+  const alerts = h.recent
+    .list()
+    .map((a) => ({ fingerprint: a.fingerprint, attribution: a.attribution ?? null, incident: a.incident ?? null }))
+    .sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : 1));
+  const incidents = (await h.incidents.list(1000)).map((i) => ({
+    ...i,
+    timeline: i.timeline.map((t) => [t.fingerprint, t.timeMs, t.user ?? null]),
+  }));
+  return { alerts, incidents };
+}
+
+async function run(stream: Item[], exclusive: boolean, config: Record<string, unknown> = {}) {
+  const h = harness([], config, undefined, undefined, exclusive);
+  for (const item of stream) await h.feed([item]);
+  return h;
+}
+
+/** Every key the memory store holds (its map is private: read here for the test's sake only). */
+function keys(h: Harness): string[] {
+  return [...(h.store as unknown as { entries: Map<string, unknown> }).entries.keys()];
+}
+
+/** The timeline's keys, as the store holds them: every `corr:ie:` key. */
+function entryKeys(h: Harness): string[] {
+  return keys(h)
+    .filter((k) => k.startsWith('corr:ie:'))
+    .sort();
+}
+
+describe('embedded mode (an exclusive store: records kept lazily)', () => {
+  it.each([...SCENARIOS, ...CHAIN_SCENARIOS].map((s) => [s.name, s.stream] as const))(
+    'correlates %s as a shared store does',
+    async (_name, stream) => {
+      const [shared, exclusive] = [await run(stream, false), await run(stream, true)];
+      expect(await outcome(exclusive)).toEqual(await outcome(shared));
+    },
+  );
+
+  // A pod's incident filled past its cap with noise, then a privileged pod and a shell in it.
+  const noisy = (noiseAt: (i: number) => number): Item[] => {
+    const chain = CHAIN_SCENARIOS.find((s) => s.chain === 'privileged-pod-then-runtime')!.stream;
+    const noise = Array.from({ length: 8 }, (_, i) => ({
+      falco: runtime({ id: `n${i}`, at: noiseAt(i), ns: 'ops', pod: 'debug', proc: 'ls' }),
+    }));
+    return [...noise.slice(0, 4), chain[0]!, ...noise.slice(4), chain[1]!];
+  };
+  const capped = { correlation: { incidents: { maxAlerts: 5 } } };
+
+  it.each([
+    ['before the chain: the chain still matches at the cap', (i: number) => -60_000 + i * 1000, 'privileged-pod-then-runtime'],
+    // The first noise after the privileged pod completes the chain; it stays when that step is pushed out.
+    ['between its steps: the chain completes early and stays', (i: number) => 1000 + i * 1000, 'privileged-pod-then-runtime'],
+  ] as const)('takes members into a full incident with noise %s', async (_name, noiseAt, chain) => {
+    const stream = noisy(noiseAt);
+    const [shared, exclusive] = [await run(stream, false, capped), await run(stream, true, capped)];
+    const got = await outcome(exclusive);
+    expect(got).toEqual(await outcome(shared));
+    expect(got.incidents).toHaveLength(1);
+    const incident = got.incidents[0]!;
+    expect([incident.alertCount, incident.timeline.length, incident.chain]).toEqual([10, 5, chain]);
+    // Entries pushed out of the timeline are deleted; the head names the five kept.
+    expect(entryKeys(exclusive)).toEqual(entryKeys(shared));
+    expect(entryKeys(exclusive)).toHaveLength(5);
+    const head = `corr:i:${incident.id}`;
+    expect(typeof exclusive.store.peek(head)).toBe('function'); // never made so far
+    expect(await exclusive.store.get(head)).toBe(await shared.store.get(head));
+  });
+
+  it('reads its own lazy records back after something made them (the data dir writing them out)', async () => {
+    const stream = noisy((i) => -60_000 + i * 1000);
+    const h = harness([], capped, undefined, undefined, true);
+    for (const item of stream.slice(0, 6)) {
+      await h.feed([item]);
+      // Made after every event, as a commit would: the next member recognises the text as its own.
+      for (const key of keys(h)) if (key.startsWith('corr:')) await h.store.get(key);
+    }
+    for (const item of stream.slice(6)) await h.feed([item]);
+    expect(await outcome(h)).toEqual(await outcome(await run(stream, false, capped)));
+  });
+});
+
+describe('the timeline index', () => {
+  const chains = loadChains([BUILTIN_CHAINS_DIR]);
+  const options = { windowMs: 3_600_000, maxAlerts: 6, chains, recent: 100 };
+  const kinds: Partial<AlertFacts>[] = [
+    { source: 'falco', rule: 'Terminal shell in container', ruleId: 'terminal-shell-in-container', tags: ['T1059'] },
+    {
+      source: 'falco',
+      rule: 'Read sensitive file untrusted',
+      ruleId: 'read-sensitive-file-untrusted',
+      tags: ['mitre_credential_access'],
+    },
+    { source: 'falco', rule: 'Contact K8S API Server From Container', ruleId: 'contact-k8s-api-server-from-container', tags: [] },
+    { source: 'k8s_audit', rule: 'Attach/Exec Pod', ruleId: 'attach-exec-pod', tags: [], auditID: 'e1', user: 'alice' },
+    { source: 'k8s_audit', rule: 'Create Privileged Pod', ruleId: 'create-privileged-pod', tags: [] },
+  ];
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const facts = (n: number, at: number): AlertFacts =>
+    ({
+      fingerprint: `f${n}`,
+      timeMs: at,
+      time: new Date(at).toISOString(),
+      priority: 'warning',
+      summary: 's',
+      cluster: 'prod',
+      namespace: 'shop',
+      pod: 'shop/web-1',
+      ...kinds[Math.floor(random() * kinds.length)],
+      ...(random() < 0.5 ? { auditID: 'e1', user: 'alice' } : {}),
+    }) as AlertFacts;
+
+  it('keeps keys, step counts and changes equal to a full recount, and never skips a chain that would match', () => {
+    let incident: Incident | undefined;
+    let skipped = 0;
+    for (let n = 0; n < 400; n++) {
+      // Mostly newer members; some late ones, some a member's newer facts (same fingerprint and time).
+      const late = incident && random() < 0.3;
+      const again = incident && random() < 0.1 ? incident.timeline[Math.floor(random() * incident.timeline.length)] : undefined;
+      const f = again
+        ? { ...facts(n, again.timeMs), fingerprint: again.fingerprint }
+        : facts(n, late ? 1000 + n * 10 - 500 : 1000 + n * 10);
+      const before = incident;
+      incident = withMember(before, f, options);
+      const timeline = incident.timeline;
+      const index = deriveTimeline(before?.timeline, timeline);
+      expect(entriesJson(timeline)).toBe(JSON.stringify(timeline.map((t) => entryOf(t).key)));
+      const previous = before?.timeline ?? [];
+      // The very entries (by identity), in order.
+      const same = (got: AlertFacts[], want: AlertFacts[]) => got.length === want.length && got.every((t, i) => t === want[i]);
+      expect(
+        same(
+          index.added,
+          timeline.filter((t) => !previous.includes(t)),
+        ),
+      ).toBe(true);
+      expect(
+        same(
+          index.removed,
+          previous.filter((t) => !timeline.includes(t)),
+        ),
+      ).toBe(true);
+      const counts = stepCounts(timeline, chains);
+      const recount = new Array<number>(stepSlots(chains).total).fill(0);
+      for (const t of timeline) admitsOf(t, chains).forEach((a, i) => (recount[i]! += a));
+      expect([...counts]).toEqual([...recount]);
+      // Soundness of the shortcut: a chain it rules out has no match the member makes.
+      const newest = timeline.at(-1) === f;
+      const admits = admitsOf(f, chains);
+      for (const [c, chain] of chains.entries()) {
+        if (mayMatch(chain, stepSlots(chains).offsets[c]!, counts, admits, newest)) continue;
+        skipped++;
+        expect(matchChain(chain, timeline, newest ? f : undefined, newest ? undefined : f)).toBeUndefined();
+      }
+      if (incident.chain) incident = undefined; // start again: a matched chain stays and stops the search
+    }
+    expect(skipped).toBeGreaterThan(100);
+  });
+
+  it('tells members of lists that share an index apart', () => {
+    const base = ['a', 'b'];
+    expect(hasMember(base, 'a')).toBe(true);
+    const one = withAlert(base, 'x');
+    const two = withAlert(base, 'y'); // a sibling: base's index is not its to extend any more
+    expect([hasMember(one, 'x'), hasMember(one, 'y'), hasMember(two, 'y'), hasMember(two, 'x')]).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
+    expect([hasMember(base, 'x'), hasMember(base, 'y')]).toEqual([false, false]);
+    listJson(one);
+    const three = withAlert(one, 'z"q');
+    expect(listJson(three)).toBe(JSON.stringify(three));
+    expect(hasMember(three, 'z"q') && hasMember(three, 'a') && !hasMember(three, 'y')).toBe(true);
+  });
+});
