@@ -1,7 +1,7 @@
 import type { Alert, AlertIncident } from '../core/alert';
 import type { Clock, TimerHandle } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
-import { alertView } from '../alert/view';
+import { alertViewJson } from '../alert/view';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ConsoleHistory, Evictions, HistoryRecord, RecordResult } from './history/port';
@@ -30,6 +30,8 @@ const MAX_IN_FLIGHT = 256;
 /** Rows read per round of following the shared history, and alerts remembered as streamed. */
 const FOLLOW_BATCH = 200;
 const MAX_STREAMED = 10_000;
+/** How far `streamed` may pass its bound before its oldest are dropped, together. */
+const STREAMED_SLACK = 2_500;
 
 const EVICTION_REASONS = ['count', 'bytes', 'age'] as const;
 
@@ -168,7 +170,14 @@ export class ConsoleService {
     if (this.streamed.get(r.fingerprint) === signature) return;
     this.streamed.delete(r.fingerprint);
     this.streamed.set(r.fingerprint, signature);
-    if (this.streamed.size > MAX_STREAMED) this.streamed.delete(this.streamed.keys().next().value as string);
+    if (this.streamed.size > MAX_STREAMED + STREAMED_SLACK) {
+      // In one pass: a Map keeps deleted entries as holes until it rehashes, and every `keys()` walks the
+      // holes at its front again, so dropping the oldest one per write cost more than the write's JSON.
+      for (const fp of this.streamed.keys()) {
+        if (this.streamed.size <= MAX_STREAMED) break;
+        this.streamed.delete(fp);
+      }
+    }
     this.hub.publishAlert(stored);
   }
 
@@ -235,7 +244,7 @@ export class ConsoleService {
       const stored = storedRowOf(alert);
       return {
         stored,
-        record: { stored, detail: JSON.stringify(alertView(alert)), evidence: events.map((e) => this.evidence(e)) },
+        record: { stored, detail: alertViewJson(alert), evidence: events.map((e) => this.evidence(e)) },
       };
     } catch (err) {
       this.failed(err);

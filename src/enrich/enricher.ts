@@ -2,6 +2,7 @@ import {
   noClusterState,
   type Enrichment,
   type NetworkEnrichment,
+  type PodEnrichment,
   type PodFacts,
   type RiskySummary,
   type SubjectEnrichment,
@@ -14,7 +15,7 @@ import { applyAuditEvent } from './cluster-state/audit';
 import type { ClusterStates } from './cluster-state/clusters';
 import { isRecord, slimObject } from './cluster-state/slim';
 import type { ClusterState, SubjectKey } from './cluster-state/state';
-import type { Binding, Namespace, Pod, PolicyRule } from './cluster-state/types';
+import type { Binding, Namespace, NetworkPolicy, Pod, PolicyRule } from './cluster-state/types';
 import { podFindingFacts } from '../findings/enrichment';
 import { networkExposure, type DirectionExposure } from './network';
 import {
@@ -170,7 +171,7 @@ function enrichFrom(
 
   if (target) {
     if (pod) {
-      enrichment.pod = { known: true, ...podFacts(pod, target.object ? 'audit-object' : 'state', state) };
+      enrichment.pod = podFacts(pod, target.object ? 'audit-object' : 'state', state);
     } else {
       const reason = noState ? unknownState : `pod ${target.namespace}/${target.name} not in cluster state`;
       enrichment.pod = { known: false, reason, namespace: target.namespace, name: target.name };
@@ -241,8 +242,17 @@ function subjectOf(event: SecurityEvent, pod: Pod | undefined): ActorRef | 'pod-
 
 function subjectFacts(state: ClusterState, actor: ActorRef, cache: SubjectCache): SubjectEnrichment {
   const rbac = cache.get(state, actor, () => rbacFacts(state, actor));
-  return { ...rbac, origin: actor.origin, ...(actor.impersonatedBy ? { impersonatedBy: actor.impersonatedBy } : {}) };
+  if (actor.impersonatedBy) return { ...rbac, origin: actor.origin, impersonatedBy: actor.impersonatedBy };
+  let parts = subjectParts.get(rbac);
+  if (!parts) subjectParts.set(rbac, (parts = {}));
+  return (parts[actor.origin] ??= { ...rbac, origin: actor.origin });
 }
+
+/**
+ * The subject part per RBAC answer and origin: the alerts of one subject share one object (parts are
+ * never changed once made), so the console serialises it once (alertViewJson) and alerts keep less.
+ */
+const subjectParts = new WeakMap<RbacFacts, Partial<Record<SubjectOrigin, SubjectEnrichment>>>();
 
 type RbacFacts = Omit<Extract<SubjectEnrichment, { known: true }>, 'origin' | 'impersonatedBy'>;
 
@@ -348,6 +358,10 @@ interface CachedPod {
   /** The namespace object the policy verdict was computed against; a changed namespace is a new object. */
   namespace?: Namespace;
   policy?: PodFacts['namespacePolicy'];
+  /** The pod part last handed out, shared by the alerts on this pod state (parts are never changed once made). */
+  part?: Extract<PodEnrichment, { known: true }>;
+  /** The network part last handed out and the namespace's policies it was computed from. */
+  network?: { policies: NetworkPolicy[]; part: NetworkEnrichment };
 }
 
 /**
@@ -356,7 +370,11 @@ interface CachedPod {
  */
 const podCache = new WeakMap<Pod, CachedPod>();
 
-function podFacts(pod: Pod, origin: PodFacts['origin'], state: ClusterState | undefined): PodFacts {
+function podFacts(
+  pod: Pod,
+  origin: PodFacts['origin'],
+  state: ClusterState | undefined,
+): Extract<PodEnrichment, { known: true }> {
   let cached = podCache.get(pod);
   if (!cached) podCache.set(pod, (cached = { posture: podPosture(pod) }));
   const namespace = state?.namespace(pod.metadata.namespace as string);
@@ -364,7 +382,9 @@ function podFacts(pod: Pod, origin: PodFacts['origin'], state: ClusterState | un
     cached.policy = namespacePolicy(pod, namespace);
     cached.namespace = namespace;
   }
-  return { ...cached.posture, origin, namespacePolicy: cached.policy };
+  const part = cached.part;
+  if (part && part.origin === origin && part.namespacePolicy === cached.policy) return part;
+  return (cached.part = { known: true, ...cached.posture, origin, namespacePolicy: cached.policy });
 }
 
 function podPosture(pod: Pod): PodPosture {
@@ -431,7 +451,23 @@ function podMeta(pod: Pod): ObjectMeta {
   };
 }
 
+/**
+ * The network part, shared by the alerts on one pod state while its namespace's NetworkPolicies are
+ * the same objects (ClusterState replaces a policy on every change): comparing them costs a walk of the
+ * namespace's policies, not the selector matching.
+ */
 function networkFacts(state: ClusterState, namespace: string, pod: Pod): NetworkEnrichment {
+  const cached = namespace === pod.metadata.namespace ? podCache.get(pod) : undefined;
+  if (!cached) return networkPart(state, namespace, pod);
+  const policies = [...state.networkPolicies(namespace)];
+  const last = cached.network;
+  if (last && last.policies.length === policies.length && last.policies.every((p, i) => p === policies[i])) return last.part;
+  const part = networkPart(state, namespace, pod);
+  cached.network = { policies, part };
+  return part;
+}
+
+function networkPart(state: ClusterState, namespace: string, pod: Pod): NetworkEnrichment {
   const exposure = networkExposure(state, namespace, pod.metadata.labels);
   const direction = (d: DirectionExposure) => ({
     isolated: d.isolated,

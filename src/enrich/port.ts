@@ -7,6 +7,8 @@ import type { SecurityEvent } from '../core/event';
  * the pod is configured and how exposed it is. It must never throw: unknown state is said, not guessed.
  * The answer is about the detection's event, not its rule: the pipeline asks once per event and
  * gives the answer to each of the event's detections (the enrichment object is not changed after).
+ * Its parts are shared too: the alerts on one pod state get the same pod, network and subject objects
+ * (the console serialises each once), so nothing may change a part once it is made.
  */
 export interface Enricher {
   observe(event: SecurityEvent): void;

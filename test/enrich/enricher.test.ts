@@ -339,6 +339,38 @@ describe('createEnricher: per-pod results are cached until the pod or its namesp
     expect(second).toMatchObject({ level: 'privileged', violations: [expect.objectContaining({ check: 'privileged' })] });
   });
 
+  it('hands the alerts of one pod state the same pod and subject parts, and new ones after a change', async () => {
+    const states = withSnapshot();
+    const enricher = createEnricher({ states, clock: new VirtualClock() });
+    const first = await enricher.enrich(detection(shellInWeb));
+    const again = await enricher.enrich(detection(shellInWeb));
+    expect(first.pod?.known).toBe(true);
+    expect(again.pod).toBe(first.pod);
+    expect(again.subject).toBe(first.subject);
+    expect(again.network).toBe(first.network);
+    const exec = await enricher.enrich(detection(execAudit));
+    expect((await enricher.enrich(detection(execAudit))).subject).toBe(exec.subject);
+    expect(exec.subject).not.toBe(first.subject);
+    states.get(CLUSTER).upsert({
+      kind: 'Pod',
+      metadata: { name: 'web-7c9f8d-abcde', namespace: 'shop', resourceVersion: '122', labels: { app: 'web' } },
+      spec: { containers: [{ name: 'nginx' }] },
+    });
+    const changed = await enricher.enrich(detection(shellInWeb));
+    expect(changed.pod).not.toBe(first.pod);
+    expect(changed.pod).toMatchObject({ known: true, privileged: false, origin: 'state' });
+    expect((await enricher.enrich(detection(shellInWeb))).network).toBe(changed.network);
+    states.get(CLUSTER).upsert({
+      kind: 'NetworkPolicy',
+      metadata: { name: 'web-egress', namespace: 'shop', resourceVersion: '7' },
+      spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'] },
+    });
+    const isolated = await enricher.enrich(detection(shellInWeb));
+    expect(isolated.network).not.toBe(changed.network);
+    expect(isolated.network).toMatchObject({ known: true, egress: { isolated: true, policies: ['web-egress'] } });
+    expect((await enricher.enrich(detection(shellInWeb))).network).toBe(isolated.network);
+  });
+
   it('recomputes whether the pod meets enforce when the namespace labels change', async () => {
     const states = withSnapshot();
     const enricher = createEnricher({ states, clock: new VirtualClock() });
