@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger';
 import type { RecentAlerts } from './recent';
 import type { Announcer } from './resolve';
 import type { AlertStage } from './stage';
+import { OldestFirst } from '../core/oldest';
 
 /** How a finding that went away resolves its alert: marked in the recent alerts, and receivers told. */
 export interface FindingResolution {
@@ -41,6 +42,7 @@ export class FindingAlerts {
   private readonly resolvedList: ResolvedFinding[] = [];
   private running = false;
   private readonly raisedBy = new Map<string, string>();
+  private readonly oldestRaised = new OldestFirst(this.raisedBy);
   /** Fingerprints of alerts whose finding still fails in a report: they stay firing until it goes away. */
   private readonly firing = new Set<string>();
   private idleWaiters: (() => void)[] = [];
@@ -125,9 +127,8 @@ export class FindingAlerts {
           if (next.lasting) this.firing.add(alert.fingerprint);
           else this.firing.delete(alert.fingerprint);
           if (this.raisedBy.size > MAX_RAISED) {
-            const oldest = this.raisedBy.keys().next().value as string;
-            this.firing.delete(this.raisedBy.get(oldest)!);
-            this.raisedBy.delete(oldest);
+            const dropped = this.oldestRaised.evict();
+            if (dropped) this.firing.delete(dropped[1]);
           }
         } catch (err) {
           // One finding that cannot alert must not hold up the others.

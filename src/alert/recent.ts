@@ -1,4 +1,5 @@
 import type { Alert } from '../core/alert';
+import { OldestFirst } from '../core/oldest';
 import type { DataDir } from '../store/data-dir';
 
 /** Told when an alert is stored or dropped (the data dir keeps a copy in embedded mode). */
@@ -10,6 +11,7 @@ export interface RecentAlertsSink {
 /** The most recent alerts by fingerprint, bounded; what `GET /v1/alerts` lists. */
 export class RecentAlerts {
   private readonly byFingerprint = new Map<string, Alert>();
+  private readonly oldest = new OldestFirst(this.byFingerprint);
   private readonly observers: ((alert: Alert) => void)[] = [];
 
   constructor(
@@ -57,9 +59,7 @@ export class RecentAlerts {
     this.byFingerprint.delete(alert.fingerprint); // re-insert: Map order is recency order
     this.byFingerprint.set(alert.fingerprint, alert);
     if (this.byFingerprint.size <= this.capacity) return undefined;
-    const oldest = this.byFingerprint.keys().next().value as string;
-    this.byFingerprint.delete(oldest);
-    return oldest;
+    return this.oldest.evict()?.[0];
   }
 }
 

@@ -29,6 +29,7 @@ import {
 import { resolveSubject } from './rbac/resolve';
 import { subjectFor } from './rbac/subject';
 import type { Enricher } from './port';
+import { OldestFirst } from '../core/oldest';
 
 export interface EnricherOptions {
   states: ClusterStates;
@@ -300,7 +301,10 @@ interface SubjectEntry {
  * `SUBJECT_RECHECK_MS` has passed; in between, the answer is returned as is.
  */
 class SubjectCache {
-  private readonly byState = new WeakMap<ClusterState, { generation: number; entries: Map<string, SubjectEntry> }>();
+  private readonly byState = new WeakMap<
+    ClusterState,
+    { generation: number; entries: Map<string, SubjectEntry>; oldest: OldestFirst<string, SubjectEntry> }
+  >();
 
   constructor(private readonly clock: Clock) {}
 
@@ -311,7 +315,10 @@ class SubjectCache {
 
   get(state: ClusterState, actor: ActorRef, compute: () => RbacFacts): RbacFacts {
     let cache = this.byState.get(state);
-    if (!cache) this.byState.set(state, (cache = { generation: 0, entries: new Map() }));
+    if (!cache) {
+      const entries = new Map<string, SubjectEntry>();
+      this.byState.set(state, (cache = { generation: 0, entries, oldest: new OldestFirst(entries) }));
+    }
     const now = this.clock.now();
     const id = `${actor.user}\n${actor.groups.join('\n')}`;
     const cached = cache.entries.get(id);
@@ -327,7 +334,7 @@ class SubjectCache {
     const facts = compute();
     cache.entries.delete(id);
     cache.entries.set(id, { deps, facts, generation: cache.generation, checkedAt: now });
-    if (cache.entries.size > MAX_CACHED_SUBJECTS) cache.entries.delete(cache.entries.keys().next().value as string);
+    if (cache.entries.size > MAX_CACHED_SUBJECTS) cache.oldest.evict();
     return facts;
   }
 }
@@ -505,6 +512,7 @@ function podKey(cluster: string, namespace: string, name: string): string {
 class PodWaits {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly missed = new Map<string, number>();
+  private readonly oldestMissed = new OldestFirst(this.missed);
   /** Calls of `waitFor` waiting now. */
   waiting = 0;
 
@@ -538,7 +546,7 @@ class PodWaits {
     }
     this.missed.delete(key); // re-insert at the end: the map's order is its age
     this.missed.set(key, this.clock.now() + MISS_MEMORY_MS);
-    if (this.missed.size > MAX_MISSES) this.missed.delete(this.missed.keys().next().value as string);
+    if (this.missed.size > MAX_MISSES) this.oldestMissed.evict();
   }
 
   arrived(key: string): void {
