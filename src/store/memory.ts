@@ -57,6 +57,11 @@ export class MemoryStateStore implements StateStore {
     return this.live(this.entries, key)?.value;
   }
 
+  ttlLeft(key: string): number | undefined {
+    const entry = this.live(this.entries, key);
+    return entry && entry.expiresAt - this.clock.now();
+  }
+
   async set(key: string, value: LazyValue, ttlMs: number): Promise<void> {
     this.put(key, value, ttlMs);
   }
