@@ -454,7 +454,7 @@ export class IncidentTracker {
         continue;
       }
       // Read and written in one synchronous turn: nothing comes between (see `swap`).
-      if (this.local!.peek(key) === id && (ttlLeft(key) ?? 0) >= this.ttlMs) continue;
+      if ((ttlLeft(key, id) ?? 0) >= this.ttlMs) continue;
       await this.store.set(key, id, this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK));
     }
   }
