@@ -277,34 +277,45 @@ async function throughput(w) {
  */
 async function latency(w, maxRate) {
   const rate = Math.max(100, Math.round(maxRate / 2));
-  console.log(`\nlatency at half the full path's maximum: ${rate} req/s, open-loop, ${ROUNDS} rounds`);
   let keys = ['full', 'full-dd', ...(COMPARE ? ['full-before', 'full-dd-before'] : [])];
   if (process.env.BENCH_SUBJECTS) keys = keys.filter((k) => process.env.BENCH_SUBJECTS.split(',').includes(k));
   const subjects = keys.map((k) => SUBJECTS.find((s) => s.key === k));
-  // BENCH_LATENCY_GENERATOR=autocannon: autocannon's fixed-rate mode, as before (to compare the two).
-  const paced = process.env.BENCH_LATENCY_GENERATOR !== 'autocannon';
+  // BENCH_LATENCY_GENERATOR=autocannon: autocannon's fixed-rate mode, as before; `both`: each load
+  // both ways in the same rounds, to compare the two.
+  const mode = process.env.BENCH_LATENCY_GENERATOR || 'paced';
+  const generators = mode === 'both' ? [true, false] : [mode !== 'autocannon'];
+  const named = (paced) => (generators.length > 1 && !paced ? ' (autocannon)' : '');
+  console.log(
+    `\nlatency at half the full path's maximum: ${rate} req/s, ${generators.map((p) => (p ? 'open-loop, evenly paced' : "autocannon's fixed-rate mode")).join(' and ')}, ${ROUNDS} rounds`,
+  );
   const bare = await startServer('bare');
   const servers = [];
-  for (const s of subjects) servers.push({ subject: s, server: await startServer('falconer', s.opts), runs: [] });
-  const bareRuns = [];
+  for (const s of subjects) servers.push({ subject: s, server: await startServer('falconer', s.opts) });
+  const runs = {};
   try {
     // Warm-up (JIT, connections' first requests, first fingerprints), discarded.
-    await load(bare, '/', w.falco, 1, rate, paced);
-    for (const s of servers) await load(s.server, w.falco.path, w.falco, 1, rate, paced);
-    for (let round = 1; round <= ROUNDS; round++) {
-      const base = await load(bare, '/', w.falco, SECONDS, rate, paced);
-      bareRuns.push({ ...base, ratio: 1, cpuRatio: 1 });
-      line(`round ${round} ${rate} req/s bare`, base);
-      for (const s of servers) {
-        const r = await load(s.server, w.falco.path, w.falco, SECONDS, rate, paced);
-        r.ratio = r.eventsPerSec / base.eventsPerSec;
-        r.cpuRatio = r.cpuPerEvent / base.cpuPerEvent;
-        s.runs.push(r);
-        line(`round ${round} ${rate} req/s ${s.subject.key}`, r);
+    await load(bare, '/', w.falco, 1, rate, true);
+    for (const s of servers) await load(s.server, w.falco.path, w.falco, 1, rate, true);
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const paced of generators) {
+        const base = await load(bare, '/', w.falco, SECONDS, rate, paced);
+        (runs[`bare${named(paced)}`] ??= []).push({ ...base, ratio: 1, cpuRatio: 1 });
+        line(`round ${round} ${rate} req/s bare${named(paced)}`, base);
+        for (const s of servers) {
+          const r = await load(s.server, w.falco.path, w.falco, SECONDS, rate, paced);
+          r.ratio = r.eventsPerSec / base.eventsPerSec;
+          r.cpuRatio = r.cpuPerEvent / base.cpuPerEvent;
+          (runs[`${s.subject.label}${named(paced)}`] ??= []).push(r);
+          line(`round ${round} ${rate} req/s ${s.subject.key}${named(paced)}`, r);
+        }
       }
+    for (const paced of generators) {
+      rows.push(summarise(`Falco at ${rate} req/s, bare node:http${named(paced)}`, runs[`bare${named(paced)}`]));
+      for (const s of servers)
+        rows.push(
+          summarise(`Falco at ${rate} req/s, ${s.subject.label}${named(paced)}`, runs[`${s.subject.label}${named(paced)}`]),
+        );
     }
-    rows.push(summarise(`Falco at ${rate} req/s, bare node:http`, bareRuns));
-    for (const s of servers) rows.push(summarise(`Falco at ${rate} req/s, ${s.subject.label}`, s.runs));
   } finally {
     await stop(bare);
     for (const s of servers) await stop(s.server);
