@@ -50,6 +50,8 @@ function pacedLoad({ port, path, headers, next, rate, seconds, connections }) {
           });
         },
       );
+      // As autocannon's default: an answer that takes 10 s counts as an error, and the load ends.
+      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
       req.on('error', () => {
         errors++;
         done();
