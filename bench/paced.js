@@ -28,6 +28,13 @@ function pacedLoad({ port, path, headers, next, rate, seconds, connections }) {
     const start = performance.now();
     const send = (due) => {
       const body = next();
+      let counted = false;
+      const once = (count) => {
+        if (counted) return;
+        counted = true;
+        count();
+        done();
+      };
       const req = http.request(
         {
           host: '127.0.0.1',
@@ -39,23 +46,21 @@ function pacedLoad({ port, path, headers, next, rate, seconds, connections }) {
         },
         (res) => {
           res.resume();
-          res.on('end', () => {
-            if (res.statusCode >= 200 && res.statusCode < 300) {
-              ok++;
-              const ms = performance.now() - due;
-              latencies.push(ms);
-              if (ms > 30) slow.push([Math.round(due - start), Math.round(ms)]);
-            } else errors++;
-            done();
-          });
+          res.on('end', () =>
+            once(() => {
+              if (res.statusCode >= 200 && res.statusCode < 300) {
+                ok++;
+                const ms = performance.now() - due;
+                latencies.push(ms);
+                if (ms > 30) slow.push([Math.round(due - start), Math.round(ms)]);
+              } else errors++;
+            }),
+          );
         },
       );
       // As autocannon's default: an answer that takes 10 s counts as an error, and the load ends.
       req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
-        errors++;
-        done();
-      });
+      req.on('error', () => once(() => errors++));
       req.end(body);
     };
     const done = () => {
