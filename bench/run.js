@@ -9,6 +9,7 @@ const { fork } = require('node:child_process');
 const { resolve } = require('node:path');
 const autocannon = require('autocannon');
 const { falcoEvents, auditLists, REPEAT_SHARE } = require('./events');
+const { pacedLoad, percentile } = require('./paced');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const SECONDS = Number(process.env.BENCH_SECONDS || 4);
@@ -51,23 +52,54 @@ async function stop(server) {
   });
 }
 
-/** One load: `workload.next(i)` gives a distinct body per request. `rate` fixes the request rate. */
-async function load(server, path, workload, seconds, rate) {
+/**
+ * One load: `workload.next(i)` gives a distinct body per request. `rate` fixes the request rate;
+ * `paced` sends it open-loop, evenly spaced (bench/paced.js: the latency part), not autocannon's way.
+ */
+async function load(server, path, workload, seconds, rate, paced = false) {
   await server.ask('reset');
-  const started = Date.now();
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}${path}`,
-    method: 'POST',
-    connections: CONNECTIONS,
-    pipelining: 1,
-    duration: seconds,
-    ...(rate ? { overallRate: rate } : {}),
-    headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token-0123456789' },
-    requests: [{ setupRequest: (req) => ({ ...req, body: workload.next() }) }],
-  });
+  let started = Date.now();
+  const slow = [];
+  const answered = [];
+  const instance = paced
+    ? pacedLoad({ port: server.port, path, headers: HEADERS, next: workload.next, rate, seconds, connections: CONNECTIONS })
+    : autocannon({
+        url: `http://127.0.0.1:${server.port}${path}`,
+        method: 'POST',
+        connections: CONNECTIONS,
+        pipelining: 1,
+        duration: seconds,
+        ...(rate ? { overallRate: rate } : {}),
+        headers: HEADERS,
+        requests: [{ setupRequest: (req) => ({ ...req, body: workload.next() }) }],
+      });
+  if (process.env.BENCH_STALLS && !paced)
+    instance.on('response', (_client, _status, _bytes, ms) => {
+      answered.push(ms);
+      if (ms > 30) slow.push([Date.now() - started - Math.round(ms), Math.round(ms)]);
+    });
+  const result = paced ? pacedResult(await instance) : await instance;
   const loadMs = Date.now() - started;
+  if (paced) {
+    started = result.startedAt;
+    slow.push(...result.slow);
+  }
   // The full path may still be working through its queue: CPU and time count until it is done.
   const s = await server.ask('drain');
+  if (process.env.BENCH_STALLS) {
+    const rel = (xs) => xs.map(([t, ...rest]) => [t - started, ...rest]);
+    console.log(
+      `    loop max ${s.loopDelayMaxMs?.toFixed(0)} ms; stalls >15 ms [start, ms]: ${JSON.stringify(rel(s.stalls ?? []))}`,
+    );
+    console.log(`    GC >5 ms [start, ms, kind]: ${JSON.stringify(rel(s.gcs ?? []))}`);
+    if (answered.length) {
+      answered.sort((a, b) => a - b);
+      console.log(
+        `    autocannon p99 ${result.latency.p99} ms; p99 of the answers themselves ${percentile(answered, 99).toFixed(0)} ms (${answered.length} answers)`,
+      );
+    }
+    console.log(`    requests >30 ms [sent, ms] (${slow.length}): ${JSON.stringify(slow.slice(0, 60))}`);
+  }
   const ok = result['2xx'];
   const events = ok * workload.eventsPerRequest;
   const wallSeconds = (loadMs + s.drainMs) / 1000;
@@ -85,6 +117,14 @@ async function load(server, path, workload, seconds, rate) {
     errors: result.non2xx + result.errors + result.timeouts,
     commits: s.commits,
   };
+}
+
+const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer bench-token-0123456789' };
+
+/** bench/paced.js's answer in autocannon's shape (whole ms, as autocannon reports). */
+function pacedResult(r) {
+  const at = (p) => Math.round(percentile(r.latencies, p));
+  return { ...r, '2xx': r.ok, non2xx: r.errors, errors: 0, timeouts: 0, latency: { p50: at(50), p99: at(99) } };
 }
 
 const median = (xs) => {
@@ -230,35 +270,55 @@ async function throughput(w) {
   }
 }
 
-/** p99 at half the maximum rate Falconer's full path reached (single Falco events). */
+/**
+ * p99 at half the maximum rate Falconer's full path reached (single Falco events), open-loop and
+ * evenly paced (bench/paced.js), memory-only and data dir, and with BENCH_COMPARE_DIST the compared
+ * build's too (BENCH_SUBJECTS picks among full, full-dd, full-before, full-dd-before).
+ */
 async function latency(w, maxRate) {
   const rate = Math.max(100, Math.round(maxRate / 2));
-  console.log(`\nlatency at half the full path's maximum: ${rate} req/s, ${ROUNDS} rounds`);
+  let keys = ['full', 'full-dd', ...(COMPARE ? ['full-before', 'full-dd-before'] : [])];
+  if (process.env.BENCH_SUBJECTS) keys = keys.filter((k) => process.env.BENCH_SUBJECTS.split(',').includes(k));
+  const subjects = keys.map((k) => SUBJECTS.find((s) => s.key === k));
+  // BENCH_LATENCY_GENERATOR=autocannon: autocannon's fixed-rate mode, as before; `both`: each load
+  // both ways in the same rounds, to compare the two.
+  const mode = process.env.BENCH_LATENCY_GENERATOR || 'paced';
+  const generators = mode === 'both' ? [true, false] : [mode !== 'autocannon'];
+  const named = (paced) => (generators.length > 1 && !paced ? ' (autocannon)' : '');
+  console.log(
+    `\nlatency at half the full path's maximum: ${rate} req/s, ${generators.map((p) => (p ? 'open-loop, evenly paced' : "autocannon's fixed-rate mode")).join(' and ')}, ${ROUNDS} rounds`,
+  );
   const bare = await startServer('bare');
-  const full = await startServer('falconer', { path: 'full' });
-  const durable = await startServer('falconer', { path: 'full', durable: true });
-  const results = { bare: [], full: [], durable: [] };
+  const servers = [];
+  for (const s of subjects) servers.push({ subject: s, server: await startServer('falconer', s.opts) });
+  const runs = {};
   try {
-    for (const s of [bare, full, durable]) await load(s, s === bare ? '/' : w.falco.path, w.falco, 1, rate);
-    for (let round = 1; round <= ROUNDS; round++) {
-      const base = await load(bare, '/', w.falco, SECONDS, rate);
-      results.bare.push({ ...base, ratio: 1, cpuRatio: 1 });
-      for (const [k, s] of [
-        ['full', full],
-        ['durable', durable],
-      ]) {
-        const r = await load(s, w.falco.path, w.falco, SECONDS, rate);
-        r.ratio = r.eventsPerSec / base.eventsPerSec;
-        r.cpuRatio = r.cpuPerEvent / base.cpuPerEvent;
-        results[k].push(r);
-        line(`round ${round} ${rate} req/s ${k}`, r);
+    // Warm-up (JIT, connections' first requests, first fingerprints), discarded.
+    await load(bare, '/', w.falco, 1, rate, true);
+    for (const s of servers) await load(s.server, w.falco.path, w.falco, 1, rate, true);
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const paced of generators) {
+        const base = await load(bare, '/', w.falco, SECONDS, rate, paced);
+        (runs[`bare${named(paced)}`] ??= []).push({ ...base, ratio: 1, cpuRatio: 1 });
+        line(`round ${round} ${rate} req/s bare${named(paced)}`, base);
+        for (const s of servers) {
+          const r = await load(s.server, w.falco.path, w.falco, SECONDS, rate, paced);
+          r.ratio = r.eventsPerSec / base.eventsPerSec;
+          r.cpuRatio = r.cpuPerEvent / base.cpuPerEvent;
+          (runs[`${s.subject.label}${named(paced)}`] ??= []).push(r);
+          line(`round ${round} ${rate} req/s ${s.subject.key}${named(paced)}`, r);
+        }
       }
+    for (const paced of generators) {
+      rows.push(summarise(`Falco at ${rate} req/s, bare node:http${named(paced)}`, runs[`bare${named(paced)}`]));
+      for (const s of servers)
+        rows.push(
+          summarise(`Falco at ${rate} req/s, ${s.subject.label}${named(paced)}`, runs[`${s.subject.label}${named(paced)}`]),
+        );
     }
-    rows.push(summarise(`Falco at ${rate} req/s, bare node:http`, results.bare));
-    rows.push(summarise(`Falco at ${rate} req/s, full`, results.full));
-    rows.push(summarise(`Falco at ${rate} req/s, full, data dir`, results.durable));
   } finally {
-    for (const s of [bare, full, durable]) await stop(s);
+    await stop(bare);
+    for (const s of servers) await stop(s.server);
   }
 }
 

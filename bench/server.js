@@ -82,6 +82,36 @@ async function main() {
   }
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
+  // BENCH_STALLS=1: every pause of the event loop over 15 ms and every GC over 5 ms, with times
+  // relative to the load's start, so a slow request's wait can be put next to what held the loop.
+  const stalls = [];
+  const gcs = [];
+  let loadStart = performance.now();
+  let loadEpoch = Date.now();
+  if (process.env.BENCH_STALLS) {
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      if (now - last > 15) stalls.push([Math.round(last - loadStart + loadEpoch), Math.round(now - last)]);
+      last = now;
+    }, 1).unref();
+    const { PerformanceObserver, constants } = require('node:perf_hooks');
+    const kinds = {
+      [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+      [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+      [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incr',
+      [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
+    };
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries())
+        if (e.duration > 5)
+          gcs.push([
+            Math.round(e.startTime - loadStart + loadEpoch),
+            Math.round(e.duration),
+            kinds[e.detail?.kind] ?? e.detail?.kind,
+          ]);
+    }).observe({ entryTypes: ['gc'] });
+  }
   let cpuStart = process.cpuUsage();
   let threadStart = process.threadCpuUsage?.();
   let commitsStart;
@@ -90,6 +120,10 @@ async function main() {
       cpuStart = process.cpuUsage();
       threadStart = process.threadCpuUsage?.();
       delay.reset();
+      stalls.length = 0;
+      gcs.length = 0;
+      loadStart = performance.now();
+      loadEpoch = Date.now();
       commitsStart = falconer?.dataDir?.db.stats();
       process.send({ reset: true });
     }
@@ -112,6 +146,8 @@ async function main() {
       heapMB: mem.heapUsed / 2 ** 20,
       rssMB: mem.rss / 2 ** 20,
       loopDelayP99Ms: delay.percentile(99) / 1e6,
+      loopDelayMaxMs: delay.max / 1e6,
+      ...(process.env.BENCH_STALLS ? { stalls: [...stalls], gcs: [...gcs] } : {}),
       commits: commitsSince(commitsStart, falconer?.dataDir?.db.stats()),
       drainMs,
     });
