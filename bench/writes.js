@@ -1,7 +1,8 @@
 'use strict';
 // Data-dir writes per event on the full path, by statement and key prefix: what each event costs the
 // group commit. Embedded Falconer with a data dir in this process; N requests over loopback HTTP
-// (20 at a time), then the queue drained and the last commit synced.
+// (20 at a time), then the queue drained and the last commit synced; CPU per event on the main thread
+// (load generator included), the database worker (and its COMMITs) and all other threads.
 // node bench/writes.js [requests=2000] [falco|audit100]   (FALCONER_DIST: another build)
 const { mkdtempSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -49,6 +50,8 @@ async function main() {
   const url = `${f.url}/v1/events/${audit ? 'audit' : 'falco'}`;
   let sent = 0;
   let accepted = 0;
+  const cpu0 = process.cpuUsage();
+  const main0 = process.threadCpuUsage();
   await Promise.all(
     Array.from({ length: 20 }, async () => {
       while (sent < requests) {
@@ -62,8 +65,17 @@ async function main() {
   );
   while (f.bus.progress().waitingSince !== undefined) await new Promise((r) => setTimeout(r, 10));
   await f.dataDir.db.durable();
+  const cpu = process.cpuUsage(cpu0);
+  const main = process.threadCpuUsage(main0);
   const s = f.dataDir.db.stats();
   console.log(`${accepted} events, ${s.commits} commits, ${(s.writes / accepted).toFixed(2)} writes per event`);
+  // The process includes the load generator (fetch); the rest of it is the database worker's commits.
+  const us = (c) => ((c.user + c.system) / accepted).toFixed(0);
+  const worker = { user: cpu.user - main.user, system: cpu.system - main.system };
+  console.log(
+    `CPU µs per event: main thread ${us(main)} (with the load generator); database worker ${(s.workerCpuUs / accepted).toFixed(0)}, ` +
+      `of which COMMIT (WAL pages written and synced) ${(s.commitCpuUs / accepted).toFixed(0)}; all other threads ${us(worker)} (the worker, GC, I/O)`,
+  );
   for (const [k, n] of [...tally].sort((a, b) => b[1] - a[1])) console.log(`${(n / accepted).toFixed(3).padStart(8)}  ${k}`);
   process.exit(0);
 }

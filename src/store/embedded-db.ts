@@ -95,8 +95,11 @@ parentPort.on('message', (m) => {
     } else {
       db.exec('BEGIN');
       for (const w of m.writes) statements[w[0]].run(...w.slice(1));
+      const before = process.threadCpuUsage();
       db.exec('COMMIT');
-      parentPort.postMessage({ id: m.id, ok: true });
+      const after = process.threadCpuUsage();
+      const cpuUs = after.user + after.system;
+      parentPort.postMessage({ id: m.id, ok: true, cpuUs, commitCpuUs: cpuUs - before.user - before.system });
     }
   } catch (err) {
     if (db.isTransaction) db.exec('ROLLBACK');
@@ -113,6 +116,10 @@ export interface CommitStats {
   /** Writes in the largest commit so far. */
   largestCommit: number;
   failures: number;
+  /** CPU time the database worker has used so far, in µs (bench/writes.js divides it by events). */
+  workerCpuUs: number;
+  /** The part of it spent in `COMMIT`: writing the dirty pages to the WAL and syncing it. */
+  commitCpuUs: number;
 }
 
 interface Reply {
@@ -120,6 +127,8 @@ interface Reply {
   ok?: true;
   rows?: unknown[];
   error?: string;
+  cpuUs?: number;
+  commitCpuUs?: number;
 }
 
 interface Batch {
@@ -148,7 +157,15 @@ export class EmbeddedDatabase {
   /** The worker is gone: nothing can be written any more. */
   private dead = false;
   private closed = false;
-  private readonly counts: CommitStats = { commits: 0, writes: 0, appends: 0, largestCommit: 0, failures: 0 };
+  private readonly counts: CommitStats = {
+    commits: 0,
+    writes: 0,
+    appends: 0,
+    largestCommit: 0,
+    failures: 0,
+    workerCpuUs: 0,
+    commitCpuUs: 0,
+  };
 
   private constructor(
     readonly file: string,
@@ -300,6 +317,8 @@ export class EmbeddedDatabase {
       this.counts.writes += batch.writes.length;
       for (const w of batch.writes) if (w[0] === 'journalAppend') this.counts.appends++;
       this.counts.largestCommit = Math.max(this.counts.largestCommit, batch.writes.length);
+      this.counts.workerCpuUs = reply.cpuUs ?? this.counts.workerCpuUs;
+      this.counts.commitCpuUs += reply.commitCpuUs ?? 0;
       batch.done.resolve();
       this.commit(); // what was queued during this sync: the wait already happened
       return;

@@ -165,6 +165,23 @@ describe('DurableStateStore across restarts', () => {
     expect(commits).toBeLessThanOrEqual(3);
     await dataDir.close();
   });
+
+  it("reports the database worker's CPU, and the part of it its COMMITs took", async () => {
+    const clock = new VirtualClock(0);
+    const { store, dataDir } = await reopen(tempDir(), clock);
+    const first = dataDir.db.stats();
+    for (let i = 0; i < 20; i++) {
+      await store.set(`k${i}`, 'v'.repeat(10_000), 60_000);
+      await dataDir.db.durable();
+    }
+    const after = dataDir.db.stats();
+    expect(after.commits - first.commits).toBe(20);
+    expect(after.workerCpuUs).toBeGreaterThan(first.workerCpuUs);
+    expect(after.commitCpuUs).toBeGreaterThan(first.commitCpuUs);
+    // Cumulative over the worker's life (start-up included), so its COMMITs are a part of it.
+    expect(after.commitCpuUs).toBeLessThanOrEqual(after.workerCpuUs);
+    await dataDir.close();
+  });
 });
 
 describe('DataDir', () => {
