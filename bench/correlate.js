@@ -8,7 +8,8 @@
  * EventLists) plus the in-process pipeline without correlation.
  * Run after `npm run build`: node --expose-gc bench/correlate.js [events=20000]
  * BENCH_ONLY=<scenario index>, BENCH_SKIP_MEMORY=1, BENCH_SKIP_HTTP=1 (then only the constant below),
- * BENCH_PREFILL=<events> before the http-shaped scenario's measured ones (default 32000: incidents at their cap).
+ * BENCH_PREFILL=<events> before the http-shaped scenario's measured ones (default 32000: incidents at their cap),
+ * BENCH_COUNT_OPS=1 prints the store's reads and writes per measured event (counting costs CPU: separate runs).
  */
 const http = require('node:http');
 const { fork } = require('node:child_process');
@@ -167,7 +168,7 @@ function httpShaped(n, prefill) {
 const engine = new RuleEngine(loadRuleSet({ builtin: true }));
 
 function pipeline(correlate) {
-  const store = new MemoryStateStore(systemClock);
+  const store = countOps(new MemoryStateStore(systemClock));
   const metrics = createMetrics();
   const recent = new RecentAlerts(1000);
   const dispatcher = new Dispatcher([], store, systemClock, metrics, silent, {
@@ -220,14 +221,53 @@ function pipeline(correlate) {
   );
 }
 
+/** Store operations of the measured events, by kind (BENCH_COUNT_OPS=1: the counting costs CPU, so not by default). */
+const ops = { reads: 0, writes: 0 };
+const READS = ['get', 'peek', 'ttlLeft'];
+const WRITES = [
+  'set',
+  'setIfAbsent',
+  'replace',
+  'setIfAbsentMany',
+  'replaceMany',
+  'delete',
+  'hit',
+  'handOff',
+  'schedule',
+  'unschedule',
+];
+
+function countOps(store) {
+  if (!process.env.BENCH_COUNT_OPS) return store;
+  for (const [names, kind] of [
+    [READS, 'reads'],
+    [WRITES, 'writes'],
+  ])
+    for (const name of names) {
+      const f = store[name];
+      if (typeof f !== 'function') continue;
+      store[name] = function (...args) {
+        ops[kind]++;
+        return f.apply(this, args);
+      };
+    }
+  return store;
+}
+
 /** CPU per event of the events after the first `prefill` (handled first, unmeasured). */
 async function cpuPerEvent(correlate, events, prefill = 0) {
   const p = pipeline(correlate);
   for (let i = 0; i < prefill; i += 100) await p.handle(events.slice(i, Math.min(i + 100, prefill)));
+  ops.reads = ops.writes = 0;
   const start = process.cpuUsage();
   for (let i = prefill; i < events.length; i += 100) await p.handle(events.slice(i, i + 100));
   const used = process.cpuUsage(start);
-  return (used.user + used.system) / (events.length - prefill);
+  const n = events.length - prefill;
+  if (process.env.BENCH_COUNT_OPS)
+    console.log(
+      `    correlation ${correlate ? 'on' : 'off'}: ${(ops.reads / n).toFixed(2)} store reads, ${(ops.writes / n).toFixed(2)} writes per event`,
+    );
+  return (used.user + used.system) / n;
 }
 
 async function memory() {

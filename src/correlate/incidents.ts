@@ -81,6 +81,8 @@ const MAX_REDIRECTS = 8;
 const ENTRY_CACHE = 8192;
 /** Heads kept lazy (unmade) at most: the incidents still growing; the others are made and let go of. */
 const LAZY_HEADS = 4096;
+/** Of a TTL, how much longer an incident key is written for than it must live (see `joinKeys`). */
+const KEY_SLACK = 1 / 8;
 
 /** Users whose activity is the cluster running itself: they do not tie alerts together. */
 function joinsBySubject(user: string): boolean {
@@ -422,7 +424,7 @@ export class IncidentTracker {
     }
     if (!changedMember && chosen && hasMember(chosen.alerts, facts.fingerprint)) {
       this.rememberMember(facts.fingerprint, chosen.id);
-      for (const k of keys.join) await this.store.set(BY_KEY + k, chosen.id, this.ttlMs);
+      await this.joinKeys(keys.join, chosen.id);
       return { incident: chosen, created: false, changed: absorbed.length > 0, absorbed };
     }
     const { incident, created } = await this.update(
@@ -430,10 +432,31 @@ export class IncidentTracker {
       (before) => withMember(before, facts, this.options),
       absorbed.length ? undefined : chosen && loaded.get(chosen.id),
     );
-    for (const k of keys.join) await this.store.set(BY_KEY + k, incident.id, this.ttlMs);
+    await this.joinKeys(keys.join, incident.id);
     if (created) await this.listNew(incident);
     this.rememberMember(facts.fingerprint, incident.id);
     return { incident, created, changed: true, absorbed };
+  }
+
+  /**
+   * Points the alert's pod, subject and namespace keys at its incident, for at least `ttlMs` from now.
+   * With an exclusive in-process store that tells a key's TTL, a key that already names the incident
+   * and has at least that long left is not written again: keys are written with `KEY_SLACK` of a TTL
+   * more, so a busy pod's key is written once per that slack, not once per member, and still never
+   * expires sooner than it would have. (With Redis every member writes them, as before.)
+   */
+  private async joinKeys(keys: string[], id: string): Promise<void> {
+    const ttlLeft = this.local && this.store.ttlLeft?.bind(this.store);
+    for (const k of keys) {
+      const key = BY_KEY + k;
+      if (!ttlLeft) {
+        await this.store.set(key, id, this.ttlMs);
+        continue;
+      }
+      // Read and written in one synchronous turn: nothing comes between (see `swap`).
+      if ((ttlLeft(key, id) ?? 0) >= this.ttlMs) continue;
+      await this.store.set(key, id, this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK));
+    }
   }
 
   /** The incident, following an absorbed one to the incident it was merged into. */

@@ -113,17 +113,18 @@ function fitted(next: unknown[]): string[] {
 
 /**
  * The JSON of a list entry, by object: entries are never mutated once in a list (`change` must not
- * mutate), and those parsed from the store are the same objects while their record is cached.
+ * mutate), and those parsed from the store are the same objects while their record is cached. Kept
+ * on the entry itself (non-enumerable: neither JSON nor a spread copies it), not in a WeakMap: a
+ * lookup there is a miss into a big table, and the collector traces a WeakMap's entries as ephemerons.
  */
-const itemText = new WeakMap<object, string>();
+const ITEM_TEXT = Symbol('item text');
 
 function itemJson(item: unknown): string {
   if (typeof item !== 'object' || item === null) return JSON.stringify(item) ?? 'null';
-  let text = itemText.get(item);
-  if (text === undefined) {
-    text = JSON.stringify(item);
-    itemText.set(item, text);
-  }
+  const known = (item as { [ITEM_TEXT]?: string })[ITEM_TEXT];
+  if (known !== undefined) return known;
+  const text = JSON.stringify(item);
+  if (Object.isExtensible(item)) Object.defineProperty(item, ITEM_TEXT, { value: text, enumerable: false });
   return text;
 }
 

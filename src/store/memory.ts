@@ -57,6 +57,12 @@ export class MemoryStateStore implements StateStore {
     return this.live(this.entries, key)?.value;
   }
 
+  ttlLeft(key: string, value?: string): number | undefined {
+    const entry = this.live(this.entries, key);
+    if (!entry || (value !== undefined && entry.value !== value)) return undefined;
+    return entry.expiresAt - this.clock.now();
+  }
+
   async set(key: string, value: LazyValue, ttlMs: number): Promise<void> {
     this.put(key, value, ttlMs);
   }

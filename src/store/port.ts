@@ -21,6 +21,11 @@ export interface StateStore {
    * can tell its own lazy value again without having it made.
    */
   peek?(key: string): LazyValue | undefined;
+  /**
+   * Stores that keep values in this process: how long `key` has left to live (ms); undefined when
+   * absent or expired, or (given `value`) when it holds anything else.
+   */
+  ttlLeft?(key: string, value?: string): number | undefined;
   /** Sets only if the key does not exist; true when this call set it (an atomic claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Sets only if the key holds exactly `expected` (compare-and-set); true when this call set it. */

@@ -200,3 +200,38 @@ describe('the timeline index', () => {
     expect(hasMember(three, 'z"q') && hasMember(three, 'a') && !hasMember(three, 'y')).toBe(true);
   });
 });
+
+describe('incident keys', () => {
+  const ttl = 2 * 1800_000; // twice the default window
+  const key = 'corr:ik:p:prod/shop/web-1';
+
+  /** A member a minute on one pod for 12 minutes; when the pod's incident key was written. */
+  async function members(exclusive: boolean) {
+    const h = harness([], {}, undefined, undefined, exclusive);
+    const start = h.clock.now();
+    const writes: number[] = [];
+    const set = h.store.set.bind(h.store);
+    h.store.set = (k, value, ttlMs) => {
+      if (k === key) writes.push((h.clock.now() - start) / 60_000);
+      return set(k, value, ttlMs);
+    };
+    for (let i = 0; i < 12; i++) {
+      await h.feed([{ falco: runtime({ id: `member-${i}`, at: i * 60_000 }) }]);
+      // Never less than a write on every member leaves it (nor much more).
+      expect(h.store.ttlLeft(key)).toBeGreaterThanOrEqual(ttl);
+      expect(h.store.ttlLeft(key)).toBeLessThanOrEqual(ttl * (exclusive ? 9 / 8 : 1));
+      h.clock.advance(60_000);
+    }
+    expect((await h.incidents.list(10)).map((i) => i.alertCount)).toEqual([12]);
+    return writes;
+  }
+
+  it('are written again in embedded mode only once less than their TTL is left', async () => {
+    // Written with an eighth of the TTL more (7.5 minutes): again at minute 8, not on every member.
+    expect(await members(true)).toEqual([0, 8]);
+  });
+
+  it('are written on every member with a shared store', async () => {
+    expect(await members(false)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+});

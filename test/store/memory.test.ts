@@ -77,3 +77,18 @@ describe('MemoryStateStore lazy set values', () => {
     expect(unread).not.toHaveBeenCalled();
   });
 });
+
+describe('MemoryStateStore.ttlLeft', () => {
+  it('tells how long a key has left, and nothing for an absent, expired or other value', async () => {
+    const clock = new VirtualClock(0);
+    const store = new MemoryStateStore(clock);
+    await store.set('k', 'inc-1', 10_000);
+    clock.advance(4_000);
+    expect(store.ttlLeft('k')).toBe(6_000);
+    expect(store.ttlLeft('k', 'inc-1')).toBe(6_000);
+    expect(store.ttlLeft('k', 'inc-2')).toBeUndefined();
+    expect(store.ttlLeft('absent')).toBeUndefined();
+    clock.advance(6_000);
+    expect(store.ttlLeft('k', 'inc-1')).toBeUndefined();
+  });
+});
