@@ -1,6 +1,7 @@
 import type { Alert, AlertIncident } from '../core/alert';
 import type { Clock, TimerHandle } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
+import { OldestFirst } from '../core/oldest';
 import { alertViewJson } from '../alert/view';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
@@ -30,8 +31,6 @@ const MAX_IN_FLIGHT = 256;
 /** Rows read per round of following the shared history, and alerts remembered as streamed. */
 const FOLLOW_BATCH = 200;
 const MAX_STREAMED = 10_000;
-/** How far `streamed` may pass its bound before its oldest are dropped, together. */
-const STREAMED_SLACK = 2_500;
 
 const EVICTION_REASONS = ['count', 'bytes', 'age'] as const;
 
@@ -57,6 +56,7 @@ export class ConsoleService {
   private idleWaiters: (() => void)[] = [];
   /** What this replica last streamed per alert (lastSeen/count/status), so following the shared history repeats nothing. */
   private readonly streamed = new Map<string, string>();
+  private readonly oldestStreamed = new OldestFirst(this.streamed);
   private followTimer: TimerHandle | undefined;
   private watermark = 0;
 
@@ -170,14 +170,8 @@ export class ConsoleService {
     if (this.streamed.get(r.fingerprint) === signature) return;
     this.streamed.delete(r.fingerprint);
     this.streamed.set(r.fingerprint, signature);
-    if (this.streamed.size > MAX_STREAMED + STREAMED_SLACK) {
-      // In one pass: a Map keeps deleted entries as holes until it rehashes, and every `keys()` walks the
-      // holes at its front again, so dropping the oldest one per write cost more than the write's JSON.
-      for (const fp of this.streamed.keys()) {
-        if (this.streamed.size <= MAX_STREAMED) break;
-        this.streamed.delete(fp);
-      }
-    }
+    // Not `keys().next()` per write: that walks the Map's holes again each time (src/core/oldest.ts).
+    if (this.streamed.size > MAX_STREAMED) this.oldestStreamed.evict();
     this.hub.publishAlert(stored);
   }
 
