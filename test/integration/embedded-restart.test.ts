@@ -126,7 +126,11 @@ describe('embedded mode with a data dir', () => {
     const dataDir = join(dir, 'data');
     const a = await startEmbedded(dir, dataDir, apiUrl);
     running.push(a);
-    expect(a.output.join('')).toContain('embedded mode keeps its queue and state in the data dir');
+    // Logged before it listens; pino's stdout is asynchronous (see the memory-only test below).
+    await eventually(
+      () => expect(a.output.join('')).toContain('embedded mode keeps its queue and state in the data dir'),
+      10_000,
+    );
 
     // 1. Alerts that went out before the crash: their notification records must survive it.
     const early = Array.from({ length: 20 }, (_, i) => `pod-${i}`);
