@@ -169,8 +169,9 @@ describe('embedded mode with a data dir', () => {
     slack.clear();
     const b = await startEmbedded(dir, dataDir, apiUrl);
     running.push(b);
-    // The kill came between applies of the redo log (about one a second): the restart replayed the log's rest.
-    expect(b.output.join('')).toContain('data dir: applied the redo log the last run left');
+    // The kill came between applies of the redo log (about one a second): the restart replayed the log's
+    // rest (logged before it listens, and pino's stdout is asynchronous).
+    await eventually(() => expect(b.output.join('')).toContain('data dir: applied the redo log the last run left'), 10_000);
     await until(
       () => acked.every((pod) => delivered(slack).perPod.has(pod)),
       60_000,
