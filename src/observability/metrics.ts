@@ -220,6 +220,26 @@ export function createMetrics() {
         'Commits to the data dir that failed (ingest answered 503)',
         (s) => s.dataDir?.failures,
       );
+      plain('falconer_data_dir_applies_total', 'Applies of the redo log to the database file', (s) => s.dataDir?.applies);
+      plain(
+        'falconer_data_dir_applied_rows_total',
+        "Rows those applies wrote: the commits' writes less those a later write of the same row replaced",
+        (s) => s.dataDir?.appliedRows,
+      );
+      plain('falconer_data_dir_apply_failures_total', 'Applies of the redo log that failed', (s) => s.dataDir?.applyFailures);
+      plain(
+        'falconer_data_dir_log_full_total',
+        'Times commits waited for an apply because the redo log held its bound',
+        (s) => s.dataDir?.logFull,
+      );
+      new Gauge({
+        name: 'falconer_data_dir_log_bytes',
+        help: 'Bytes in the redo log not yet applied to the database file',
+        registers: [registry],
+        collect() {
+          this.set(read().dataDir?.logBytes ?? 0);
+        },
+      });
     },
     /**
      * Reports how many events wait in the event dead-letter store at scrape time (shared by the
@@ -319,5 +339,15 @@ export interface DependencyStats {
   publishErrors?: number;
   consumers?: Record<string, { lag: number; rebalances: number; crashes: number }>;
   redis?: { errors: number; reconnects: number };
-  dataDir?: { commits: number; writes: number; appends: number; failures: number };
+  dataDir?: {
+    commits: number;
+    writes: number;
+    appends: number;
+    failures: number;
+    applies: number;
+    appliedRows: number;
+    applyFailures: number;
+    logFull: number;
+    logBytes: number;
+  };
 }

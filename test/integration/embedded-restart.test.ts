@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeSlack, type SlackCall } from '../support/slack-server';
 import { falcoEvent } from '../support/events';
+import { eventually } from '../support/falconer';
 import { freePort } from '../support/services';
 
 jest.setTimeout(180_000);
@@ -125,7 +126,11 @@ describe('embedded mode with a data dir', () => {
     const dataDir = join(dir, 'data');
     const a = await startEmbedded(dir, dataDir, apiUrl);
     running.push(a);
-    expect(a.output.join('')).toContain('embedded mode keeps its queue and state in the data dir');
+    // Logged before it listens; pino's stdout is asynchronous (see the memory-only test below).
+    await eventually(
+      () => expect(a.output.join('')).toContain('embedded mode keeps its queue and state in the data dir'),
+      10_000,
+    );
 
     // 1. Alerts that went out before the crash: their notification records must survive it.
     const early = Array.from({ length: 20 }, (_, i) => `pod-${i}`);
@@ -164,6 +169,9 @@ describe('embedded mode with a data dir', () => {
     slack.clear();
     const b = await startEmbedded(dir, dataDir, apiUrl);
     running.push(b);
+    // The kill came between applies of the redo log (about one a second): the restart replayed the log's
+    // rest (logged before it listens, and pino's stdout is asynchronous).
+    await eventually(() => expect(b.output.join('')).toContain('data dir: applied the redo log the last run left'), 10_000);
     await until(
       () => acked.every((pod) => delivered(slack).perPod.has(pod)),
       60_000,
@@ -202,6 +210,7 @@ describe('embedded mode with a data dir', () => {
     const commits = Number(/^falconer_data_dir_commits_total (\d+)/m.exec(metrics)?.[1]);
     expect(appends).toBeGreaterThanOrEqual(1); // this run's events went through the journal...
     expect(commits).toBeGreaterThanOrEqual(1); // ...in group commits
+    expect(metrics).toMatch(/^falconer_data_dir_log_bytes \d+$/m);
 
     process.stdout.write(
       `embedded SIGKILL test: ${acked.length} of ${late.length} late events acknowledged before the kill; ` +
@@ -215,6 +224,11 @@ describe('embedded mode with a data dir', () => {
     writeFileSync(blocker, '');
     const c = await startEmbedded(dir, join(blocker, 'data'), apiUrl);
     running.push(c);
-    expect(c.output.join('')).toMatch(/embedded mode is memory-only: data dir .*a-file\/data is not writable/);
+    // Logged before it listens, but pino writes stdout asynchronously: on a loaded box /readyz can
+    // answer before the line reaches this process.
+    await eventually(
+      () => expect(c.output.join('')).toMatch(/embedded mode is memory-only: data dir .*a-file\/data is not writable/),
+      10_000,
+    );
   });
 });
