@@ -327,11 +327,11 @@ export class MemoryBus implements EventBus {
    */
   private async settledOrPublished(settled: Promise<void>): Promise<void> {
     await new Promise<void>((resolve) => {
+      void settled.then(resolve);
       this.wake = () => {
         this.wake = undefined;
-        resolve(Promise.race([settled, nextMacrotask()]));
+        setImmediate(resolve); // the race with the next macrotask, the settling already being waited for
       };
-      void settled.then(resolve);
     });
     this.wake = undefined;
   }
