@@ -20,6 +20,8 @@ const MODES = {
   full: {},
   'full-dd': { dataDir: true },
   nocorr: { correlation: OFF },
+  // Attribution and late updates, but no incidents: what the incident tracker costs on its own.
+  noinc: { correlation: { incidents: OFF } },
   neither: { correlation: OFF, console: OFF },
 };
 
