@@ -17,7 +17,7 @@ import {
 import { CHAIN_SCENARIOS } from './chain-streams';
 import { harness, type Harness } from './harness';
 import { SCENARIOS } from './scenarios';
-import { runtime } from './streams';
+import { runtime, session } from './streams';
 
 type Item = { audit: JsonObject } | { falco: JsonObject };
 
@@ -233,5 +233,41 @@ describe('incident keys', () => {
 
   it('are written on every member with a shared store', async () => {
     expect(await members(false)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+});
+
+describe("a pod's pending alerts (what a late audit event may still update)", () => {
+  // 20 shells on one pod, a second apart, then alice's exec covering them all arrives late.
+  const shells = Array.from({ length: 20 }, (_, i) => ({ falco: runtime({ id: `s${i}`, at: 1000 + i * 1000 }) }));
+  const late = session({ id: 'exec-1', user: 'alice@example.com', container: 'app', start: 0 }).map((audit) => ({ audit }));
+  const records = (h: Harness) => keys(h).filter((k) => k.startsWith('corr:ra:'));
+
+  it('keeps in embedded mode only the records of the alerts still in the list (16), and updates those as a shared store does', async () => {
+    const [shared, exclusive] = [await run(shells, false), await run(shells, true)];
+    expect(records(shared)).toHaveLength(20);
+    // The four oldest left the list: nothing reads their records again.
+    expect(records(exclusive).sort()).toEqual(
+      records(shared)
+        .filter((k) => !['s0', 's1', 's2', 's3'].some((id) => shared.alertOf(id)!.fingerprint === k.split(':')[2]))
+        .sort(),
+    );
+    for (const h of [shared, exclusive]) for (const item of late) await h.feed([item]);
+    const attributed = (h: Harness) => shells.map((_, i) => h.alertOf(`s${i}`)!.attribution?.user ?? null);
+    expect(attributed(exclusive)).toEqual(attributed(shared));
+    expect(attributed(exclusive)).toEqual([...Array<null>(4).fill(null), ...Array<string>(16).fill('alice@example.com')]);
+    expect(await outcome(exclusive)).toEqual(await outcome(shared));
+  });
+
+  it('keeps the record of a newer occurrence that replaces an older one of the same alert', async () => {
+    const h = harness([], {}, undefined, undefined, true);
+    await h.feed([{ falco: runtime({ id: 'again', at: 1000 }) }]);
+    const [first] = records(h);
+    // Past the dedup window the same activity opens a new alert (a new first occurrence).
+    h.clock.advance(3_600_001);
+    await h.feed([{ falco: runtime({ id: 'again', at: 3_700_000 }) }]);
+    const now = records(h);
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(first);
+    expect(now[0]).toContain(h.alertOf('again')!.fingerprint);
   });
 });
