@@ -4,6 +4,7 @@ import type { JsonObject, SecurityEvent } from '../core/event';
 import type { Logger } from '../observability/logger';
 import type { LazyValue, StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
+import type { FactSource } from './facts';
 import { incidentRef, type Added, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
 import {
@@ -166,7 +167,7 @@ export class Correlator {
       : undefined;
     return whenDone(attributed, (attribution) =>
       whenDone(
-        this.joinIncident({ ...detection, fingerprint: fingerprint(detection), enrichment, attribution }),
+        this.joinIncident(factSource(detection, enrichment, attribution)),
         (incident): Correlation => ({
           ...(attribution ? { attribution } : {}),
           ...(incident ? { incident } : {}),
@@ -330,6 +331,12 @@ export class Correlator {
   stats(): { pods: number } {
     return { pods: this.pods.size };
   }
+}
+
+/** What the detection's incident is found by, as a literal: a spread of the detection cost more (it runs for every alert). */
+function factSource(detection: Detection, enrichment: Enrichment, attribution: Attribution | undefined): FactSource {
+  const { rule, ruleId, priority, tags, summary, event } = detection;
+  return { fingerprint: fingerprint(detection), rule, ruleId, priority, tags, summary, event, enrichment, attribution };
 }
 
 /** The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most `MAX_PENDING_PER_POD`. */
