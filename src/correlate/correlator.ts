@@ -166,14 +166,11 @@ export class Correlator {
         )
       : undefined;
     return whenDone(attributed, (attribution) =>
-      whenDone(
-        this.joinIncident(factSource(detection, enrichment, attribution)),
-        (incident): Correlation => ({
-          ...(attribution ? { attribution } : {}),
-          ...(incident ? { incident } : {}),
-          holdMs: target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0,
-        }),
-      ),
+      whenDone(this.joinIncident(factSource(detection, enrichment, attribution)), (incident): Correlation => ({
+        ...(attribution ? { attribution } : {}),
+        ...(incident ? { incident } : {}),
+        holdMs: target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0,
+      })),
     );
   }
 
