@@ -105,7 +105,9 @@ export class Pipeline {
 
   private async processOne(event: SecurityEvent): Promise<void> {
     const seen = seenKey(event);
-    if ((await this.store.get(seen)) === PROCESSED) {
+    // An in-process store answers in the same turn (`peek`): no promise and no await per event.
+    const mark = this.store.peek ? this.store.peek(seen) : await this.store.get(seen);
+    if (mark === PROCESSED) {
       this.metrics.eventsDuplicate.inc({ source: this.metrics.duplicateSourceLabel.value(String(event.source)) });
       return;
     }

@@ -57,5 +57,11 @@ function render(v: unknown): string {
 }
 
 function json(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)) ?? '';
+  // A replacer takes JSON.stringify off its fast path (2.2× the time for a binding's subjects); only
+  // the activation's bigints (responseCode, a container's runAsUser) need one, and they throw without.
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)) ?? '';
+  }
 }

@@ -1,6 +1,6 @@
 import { MemoryBus } from '../../src/bus/memory';
 import { systemClock, VirtualClock } from '../../src/core/clock';
-import { eventBusContract } from './contract';
+import { eventBusContract, eventually } from './contract';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { SecurityEvent } from '../../src/core/event';
@@ -87,12 +87,17 @@ describe('MemoryBus with batches in flight', () => {
 
   it('gives a running batch company only while what is in flight is parked on a wait', async () => {
     let parked = false;
+    // Each look is a call of `parked`: the bus asks again every time slice while a batch runs busy.
+    let looks = 0;
     const bus = new MemoryBus(systemClock, {
       capacity: 100,
       batchSize: 1,
       retryDelayMs: 10,
       maxBatchesInFlight: 3,
-      parked: () => parked,
+      parked: () => {
+        looks++;
+        return parked;
+      },
     });
     const handed: string[] = [];
     const release = new Map<string, () => void>();
@@ -101,13 +106,27 @@ describe('MemoryBus with batches in flight', () => {
       return new Promise<void>((done) => release.set(events[0]!.id, done));
     });
     await bus.publish(Array.from({ length: 3 }, (_, i) => falcoSecurityEvent({ uuid: `p${i}` })));
-    await new Promise((r) => setTimeout(r, 50)); // several time slices: still busy, so still alone
-    expect(handed).toEqual(['p0']);
-    parked = true; // it waits now: the bus notices within a time slice
-    await new Promise((r) => setTimeout(r, 50));
-    expect(handed).toEqual(['p0', 'p1', 'p2']);
-    for (const id of ['p0', 'p1', 'p2']) release.get(id)!();
-    await bus.drain();
+    // Counted in looks, not in ms: a loaded box stretches a time slice, not the order of things.
+    // Five looks take five slices (50 ms); 2 s is the margin for a busy machine, and a bus that waits
+    // for the batch to end (it never does here) or looks once a second does not get there.
+    try {
+      await eventually('five looks', () => looks >= 5 || handed.length > 1, 2000);
+      expect(handed).toEqual(['p0']); // busy at every look: still alone
+      parked = true; // it waits now: the next look hands p1, the one after it p2
+      const parkedAt = looks;
+      await eventually('company', () => handed.length === 3, 2000);
+      expect(handed).toEqual(['p0', 'p1', 'p2']);
+      expect(looks - parkedAt).toBe(2);
+    } finally {
+      // Also when it failed: a bus left looking keeps jest from exiting.
+      parked = true;
+      const stop = bus.close();
+      while (bus.depth() > 0) {
+        for (const done of release.values()) done();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await stop;
+    }
     expect(bus.depth()).toBe(0);
   });
 

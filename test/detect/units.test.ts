@@ -121,6 +121,9 @@ describe('templates', () => {
     ['{missing} {empty}', { empty: '' }, '<NA> <NA>'],
     ['{list} {obj}', { list: ['a', 'b'], obj: { k: 1 } }, 'a,b {"k":1}'],
     ['{code}', { code: 201n }, '201'],
+    // Objects holding the activation's bigints (a container's runAsUser) render them as numbers.
+    ['{c}', { c: [{ name: 'a', runAsUser: 0n }, { name: 'b' }] }, '{"name":"a","runAsUser":0},{"name":"b"}'],
+    ['{o}', { o: { code: 201n, nested: { ids: [1n, 2] } } }, '{"code":201,"nested":{"ids":[1,2]}}'],
     ['{a[x.y/z]}', { a: { 'x.y/z': 'v' } }, 'v'],
     ['{a.constructor}', { a: {} }, '<NA>'],
     ['{not closed', {}, '{not closed'],

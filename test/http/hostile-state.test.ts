@@ -1,5 +1,6 @@
 import { startChildFalconer, type ChildFalconer } from '../support/child-falconer';
 import { eventually, post, TEST_TOKEN } from '../support/falconer';
+import { LOOP_TURNS_ARGS, loopTurns } from '../support/loop-turns';
 
 /**
  * Cluster state that events themselves shape must not freeze the event loop: a thousand ClusterRoles
@@ -11,13 +12,13 @@ import { eventually, post, TEST_TOKEN } from '../support/falconer';
 describe('hostile cluster state over HTTP', () => {
   let f: ChildFalconer;
   beforeAll(async () => {
-    f = await startChildFalconer({ enrichment: { waitForStateMs: 0 }, log: { level: 'error' } });
+    f = await startChildFalconer({ enrichment: { waitForStateMs: 0 }, log: { level: 'error' } }, LOOP_TURNS_ARGS);
   }, 90_000);
   afterAll(() => f.stop());
 
   const audit = (items: unknown[]) => post(`${f.url}/v1/events/audit`, JSON.stringify({ kind: 'EventList', items }));
 
-  it('a thousand mutually aggregating ClusterRoles keep /healthz answering within 100 ms (p95, over idle noise; none over 1 s more)', async () => {
+  it('a thousand mutually aggregating ClusterRoles never hold the event loop for 100 ms, and /healthz keeps answering', async () => {
     const roles = 1000;
     // Warm up: the first requests compile routes and rules.
     await fetch(`${f.url}/healthz`);
@@ -35,9 +36,9 @@ describe('hostile cluster state over HTTP', () => {
         }
         return rtts.sort((a, b) => a - b);
       })();
-    const p95 = (sorted: number[]) => sorted[Math.floor(sorted.length * 0.95)]!;
     // What this box costs a round trip with nothing to do: under a full parallel test run, being
-    // scheduled out alone can take tens of ms.
+    // scheduled out alone can take tens of ms. The loop's stretches are counted from here.
+    await loopTurns(f);
     const idleUntil = performance.now() + 1000;
     const idle = await probeFor(() => performance.now() < idleUntil);
     let probing = true;
@@ -63,17 +64,22 @@ describe('hostile cluster state over HTTP', () => {
     const alert = await newest((a) => a.rule === 'Attach/Exec Pod' && a.event.audit.auditID === 'hostile-exec');
     probing = false;
     const rtts = await probe;
+    const turns = await loopTurns(f);
 
     // The exec was enriched from the hostile state: mallory holds mesh-0, which aggregates all of them.
     expect(alert.enrichment.subject).toMatchObject({ known: true, user: 'mallory', bindingCount: 1 });
     expect(alert.enrichment.subject.bindings[0]).toContain('ClusterRole "mesh-0"');
     expect(alert.enrichment.subject.findings.map((x: { id: string }) => x.id)).toContain('secrets-read'); // from mesh-999
 
-    // The old code did not answer for minutes. The bound is on nearly every probe (over the box's own
-    // idle noise), with a ceiling for the rest.
+    // The old code did not answer for minutes. The bound is on the work itself: the longest stretch of
+    // main-thread CPU time between two turns of the child's event loop (a /healthz arriving meanwhile
+    // waits about that long). Round trips on a loaded 2-core box swing by hundreds of ms with the
+    // scheduling of both processes (p95 195 ms against 69 ms idle, with these stretches at 14 ms), so
+    // they only get a ceiling here, far under a freeze of seconds.
+    expect(turns.turns).toBeGreaterThan(10);
+    expect(turns.maxMs).toBeLessThan(100);
     expect(rtts.length).toBeGreaterThan(10);
-    expect(p95(rtts)).toBeLessThan(100 + p95(idle));
-    expect(rtts.at(-1)).toBeLessThan(1000 + idle.at(-1)!);
+    expect(rtts.at(-1)).toBeLessThan(3000 + idle.at(-1)!);
   }, 120_000);
 });
 

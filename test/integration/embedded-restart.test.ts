@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeSlack, type SlackCall } from '../support/slack-server';
 import { falcoEvent } from '../support/events';
+import { eventually } from '../support/falconer';
 import { freePort } from '../support/services';
 
 jest.setTimeout(180_000);
@@ -125,7 +126,11 @@ describe('embedded mode with a data dir', () => {
     const dataDir = join(dir, 'data');
     const a = await startEmbedded(dir, dataDir, apiUrl);
     running.push(a);
-    expect(a.output.join('')).toContain('embedded mode keeps its queue and state in the data dir');
+    // Logged before it listens; pino's stdout is asynchronous (see the memory-only test below).
+    await eventually(
+      () => expect(a.output.join('')).toContain('embedded mode keeps its queue and state in the data dir'),
+      10_000,
+    );
 
     // 1. Alerts that went out before the crash: their notification records must survive it.
     const early = Array.from({ length: 20 }, (_, i) => `pod-${i}`);
@@ -215,6 +220,11 @@ describe('embedded mode with a data dir', () => {
     writeFileSync(blocker, '');
     const c = await startEmbedded(dir, join(blocker, 'data'), apiUrl);
     running.push(c);
-    expect(c.output.join('')).toMatch(/embedded mode is memory-only: data dir .*a-file\/data is not writable/);
+    // Logged before it listens, but pino writes stdout asynchronously: on a loaded box /readyz can
+    // answer before the line reaches this process.
+    await eventually(
+      () => expect(c.output.join('')).toMatch(/embedded mode is memory-only: data dir .*a-file\/data is not writable/),
+      10_000,
+    );
   });
 });

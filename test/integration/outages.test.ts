@@ -44,6 +44,12 @@ const readiness = async (f: RunningFalconer) => {
   return { status: res.status, body: JSON.stringify(await res.json()) };
 };
 
+const consumerCrashes = async (f: RunningFalconer) => {
+  const metric = f.metrics.registry.getSingleMetric('falconer_kafka_consumer_crashes_total');
+  if (!metric) throw new Error('no falconer_kafka_consumer_crashes_total');
+  return (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
+};
+
 const postsFor = (slack: FakeSlack, pod: string) => slack.posts.filter((p) => JSON.stringify(p.args).includes(pod)).length;
 
 describe('Kafka and Redis outages', () => {
@@ -87,6 +93,8 @@ describe('Kafka and Redis outages', () => {
         topic: uniqueName('events'),
         groupId: uniqueName('pipeline'),
         partitions: 2,
+        // Three times the default: a group that waits out a session is then far from one that does not.
+        sessionTimeoutSeconds: 30,
       },
       redis: { url: testRedisUrl(), keyPrefix: `${uniqueName('outage')}:` },
       receivers: receivers(),
@@ -137,11 +145,16 @@ describe('Kafka and Redis outages', () => {
       (n) => n === 1,
       90_000,
     );
-    // With the default session timeout: processing resumed within seconds of the broker, not after
-    // a rebalance that waits out a session (30 s before issue 8).
+    // The consumer kept its group membership through the outage (issue 8): it did not crash, and
+    // processing resumed within seconds of the broker. One that crashes rejoins as a new member, and
+    // the restarted broker's group then waits out the old member's session (30 s here) before it
+    // assigns anything. Nominally under a second (0.8 s here, also with both cores busy), yet a loaded
+    // 2-core box went over the 8 s this was held to with the default 10 s session; so the session is
+    // 30 s and the bound 20 s. Keeping the crash-prone retries of before fails both (18 crashes, 30.3 s).
     const resumedMs = Date.now() - backAt;
     process.stderr.write(`Kafka outage test: alert processed ${resumedMs} ms after the broker was back\n`);
-    expect(resumedMs).toBeLessThan(8_000);
+    expect(await consumerCrashes(f)).toBe(0);
+    expect(resumedMs).toBeLessThan(20_000);
     expect(postsFor(slack, 'before-0')).toBe(1);
   });
 

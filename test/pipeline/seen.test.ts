@@ -15,6 +15,20 @@ describe('seenKey', () => {
     }
   });
 
+  it('is kept on the event once made, where neither JSON nor a spread sees it', () => {
+    const event = { source: 'k8s_audit', id: 'abc/ResponseComplete', k8s: { cluster: 'prod' } } as SecurityEvent;
+    const before = JSON.stringify(event);
+    const key = seenKey(event);
+    expect(seenKey(event)).toBe(key);
+    expect(Object.getOwnPropertySymbols(event)).toHaveLength(1);
+    expect(JSON.stringify(event)).toBe(before);
+    expect(Object.getOwnPropertySymbols({ ...event })).toHaveLength(0);
+    // A copy of the event (off the bus, the journal, a dead letter) makes the same key.
+    expect(seenKey(JSON.parse(before) as SecurityEvent)).toBe(key);
+    const frozen = Object.freeze({ ...event });
+    expect(seenKey(frozen)).toBe(key);
+  });
+
   it('still gives a key for a malformed event without k8s (it must stay parkable)', () => {
     expect(seenKey({ source: 'falco', id: 'x' } as SecurityEvent)).toMatch(/^ingested:falco:[A-Za-z0-9_-]{22}$/);
   });

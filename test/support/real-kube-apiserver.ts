@@ -208,6 +208,29 @@ export class RealKubeApiServer {
     });
   }
 
+  /**
+   * `call` for a write that PodSecurity admission judges right after the namespace's pod-security
+   * labels changed. The admission reads namespaces from the apiserver's informer cache, which can trail
+   * the PATCH: on a loaded box 2 of 10 pod creates right after a label change were judged by the old
+   * level. So a refusal by PodSecurity is tried again (every 100 ms, up to `timeoutMs`); the last answer
+   * comes back with how many refusals came first, for a test counting what the apiserver audited.
+   */
+  async callAfterRelabel(
+    method: string,
+    path: string,
+    user: UserName,
+    body: unknown,
+    timeoutMs = 10_000,
+  ): Promise<{ answer: HttpsAnswer; refusals: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (let refusals = 0; ; refusals++) {
+      const answer = await this.call(method, path, user, body);
+      const stale = answer.status === 403 && answer.text.includes('violates PodSecurity');
+      if (!stale || Date.now() > deadline) return { answer, refusals };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** The apiserver's self-signed serving certificate (names 127.0.0.1): Falconer may serve with it too. */
   get serving(): { certFile: string; keyFile: string; ca: string } {
     return { certFile: join(this.dir, 'serving.crt'), keyFile: join(this.dir, 'serving.key'), ca: this.ca };

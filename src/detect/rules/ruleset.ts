@@ -5,6 +5,7 @@ import { buildEnvironment, compile, firstLine, type Program } from '../cel/envir
 import { ExpansionError, expandCondition } from '../cel/expand';
 import { compileTemplate, templateVariables, type Template } from '../template';
 import { ENRICHMENT_VARIABLES, enrichmentActivation } from '../enrichment';
+import { leadingGuard, type Guard } from './guard';
 import { AuditIndex } from './index';
 import type { RuleDef, RuleDefinitions, RuleProblem } from './types';
 
@@ -25,6 +26,8 @@ export interface CompiledRule {
   program: Program;
   /** The rule's `enrichment:` condition, evaluated after the enrich stage. */
   onEnrichment?: Program;
+  /** An audit rule's condition read natively where it is certainly false (./guard.ts). */
+  guard?: Guard;
   exceptions: { name: string; program: Program }[];
   render: Template;
   stats: RuleStats;
@@ -120,6 +123,12 @@ export class RuleSet {
     const activation = new AuditActivation(event.raw);
     const out: Detection[] = [];
     for (const rule of this.auditCandidates(activation)) {
+      if (rule.guard && !rule.guard(activation)) {
+        // Its condition is false, as evaluating it would have said: counted as an evaluation.
+        this.evaluations++;
+        rule.stats.evaluations++;
+        continue;
+      }
       if (!this.verdict(rule, activation).matched) continue;
       out.push({
         rule: rule.def.name,
@@ -292,12 +301,14 @@ export function buildRuleSet(defs: RuleDefinitions): { ruleSet?: RuleSet; proble
       def.enrichment !== undefined ? compileCondition(def, 'enrichment', def.enrichment, 'enrichment') : undefined;
     if (!program || exceptions.some((e) => !e.program)) continue;
     if (def.enrichment !== undefined && !onEnrichment) continue;
+    const guard = def.source === 'k8s_audit' ? leadingGuard(program) : undefined;
     rules.push({
       def,
       order: order++,
       match: def.match,
       program,
       ...(onEnrichment ? { onEnrichment } : {}),
+      ...(guard ? { guard } : {}),
       exceptions: exceptions as { name: string; program: Program }[],
       render: compileTemplate(def.output),
       stats: { evaluations: 0, matches: 0, excepted: 0, errors: 0 },

@@ -3,17 +3,34 @@ import { isRecord } from './slim';
 import type { ClusterState } from './state';
 import { CLUSTER_SCOPED_KINDS, type StateKind } from './types';
 
+/**
+ * resource → apiGroup → what it maps to. Looked up with the event's own strings: a `group/resource`
+ * key would be a new string per event, flattened and hashed for each lookup, and every audit event
+ * (nine in ten of them of no kind kept here) makes two lookups.
+ */
+function byResource<T>(
+  entries: readonly (readonly [group: string, resource: string, value: T])[],
+): ReadonlyMap<string, ReadonlyMap<string, T>> {
+  const out = new Map<string, Map<string, T>>();
+  for (const [group, resource, value] of entries) {
+    const groups = out.get(resource) ?? new Map<string, T>();
+    groups.set(group, value);
+    out.set(resource, groups);
+  }
+  return out;
+}
+
 /** The (apiGroup, resource) pairs whose audit events carry objects ClusterState keeps. */
-const KIND_BY_RESOURCE: Readonly<Record<string, StateKind>> = {
-  '/pods': 'Pod',
-  '/namespaces': 'Namespace',
-  '/serviceaccounts': 'ServiceAccount',
-  'rbac.authorization.k8s.io/roles': 'Role',
-  'rbac.authorization.k8s.io/clusterroles': 'ClusterRole',
-  'rbac.authorization.k8s.io/rolebindings': 'RoleBinding',
-  'rbac.authorization.k8s.io/clusterrolebindings': 'ClusterRoleBinding',
-  'networking.k8s.io/networkpolicies': 'NetworkPolicy',
-};
+const KIND_BY_RESOURCE = byResource<StateKind>([
+  ['', 'pods', 'Pod'],
+  ['', 'namespaces', 'Namespace'],
+  ['', 'serviceaccounts', 'ServiceAccount'],
+  ['rbac.authorization.k8s.io', 'roles', 'Role'],
+  ['rbac.authorization.k8s.io', 'clusterroles', 'ClusterRole'],
+  ['rbac.authorization.k8s.io', 'rolebindings', 'RoleBinding'],
+  ['rbac.authorization.k8s.io', 'clusterrolebindings', 'ClusterRoleBinding'],
+  ['networking.k8s.io', 'networkpolicies', 'NetworkPolicy'],
+]);
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch']);
 
@@ -34,7 +51,7 @@ export function applyAuditEvent(state: ClusterState, event: unknown): AuditApply
   if (event.stage !== undefined && event.stage !== 'ResponseComplete') return skip('not ResponseComplete');
   const ref = isRecord(event.objectRef) ? event.objectRef : undefined;
   if (!ref || typeof ref.resource !== 'string') return skip('no objectRef');
-  const kind = KIND_BY_RESOURCE[`${typeof ref.apiGroup === 'string' ? ref.apiGroup : ''}/${ref.resource}`];
+  const kind = KIND_BY_RESOURCE.get(ref.resource)?.get(typeof ref.apiGroup === 'string' ? ref.apiGroup : '');
   if (!kind) return applyAuditFinding(state, event, ref);
   const code = isRecord(event.responseStatus) ? event.responseStatus.code : undefined;
   if (typeof code !== 'number' || code >= 300) return skip('not successful');
@@ -83,10 +100,8 @@ function skip(reason: string): AuditApplyResult {
   return { applied: false, reason };
 }
 
-/** `group/resource` of the report kinds read from the audit stream, with their kind. */
-const FINDING_KIND_BY_RESOURCE: ReadonlyMap<string, string> = new Map(
-  FINDING_RESOURCES.map((r) => [`${r.group}/${r.resource}`, r.kind]),
-);
+/** The report kinds read from the audit stream, by resource and group. */
+const FINDING_KIND_BY_RESOURCE = byResource(FINDING_RESOURCES.map((r) => [r.group, r.resource, r.kind] as const));
 const GATEKEEPER_CONSTRAINTS = 'constraints.gatekeeper.sh';
 
 /**
@@ -99,7 +114,7 @@ function applyAuditFinding(state: ClusterState, event: Record<string, unknown>, 
   const group = typeof ref.apiGroup === 'string' ? ref.apiGroup : '';
   const resource = ref.resource as string;
   const isEvent = resource === 'events' && (group === '' || group === 'events.k8s.io');
-  const known = FINDING_KIND_BY_RESOURCE.get(`${group}/${resource}`);
+  const known = FINDING_KIND_BY_RESOURCE.get(resource)?.get(group);
   if (!known && !isEvent && group !== GATEKEEPER_CONSTRAINTS) return skip('kind not kept');
   const code = isRecord(event.responseStatus) ? event.responseStatus.code : undefined;
   if (typeof code !== 'number' || code >= 300) return skip('not successful');
