@@ -223,11 +223,11 @@ export class Correlator {
     };
     // Most pending alerts expire unread: an in-process store serialises one only if a late audit
     // event reads it (or the data dir writes it out); Redis gets it at once, for the other replicas.
-    const kept = slim(alert);
+    const kept = keptText(alert);
     const key = pendingAlertKey(alert.fingerprint, alert.firstSeen);
     const add = (current: PendingAlert[]) => withPending(current, entry);
     if (this.local) {
-      this.local.setNow(key, () => JSON.stringify(kept), this.options.lateAuditMs);
+      this.local.setNow(key, kept, this.options.lateAuditMs);
       let before: PendingAlert[] = [];
       const after = updateLocalList(
         this.local,
@@ -249,7 +249,7 @@ export class Correlator {
       return undefined;
     }
     return this.deps.store
-      .set(key, () => JSON.stringify(kept), this.options.lateAuditMs)
+      .set(key, kept, this.options.lateAuditMs)
       .then(() => updateList(this.deps.store, PENDING + target.key, this.options.lateAuditMs, add, this.pending))
       .then(() => undefined);
   }
@@ -354,7 +354,13 @@ function pendingAlertKey(fingerprint: string, firstSeen: number): string {
 /** One empty payload shared by every kept alert (it is only ever serialised). */
 const NO_RAW: JsonObject = Object.freeze({});
 
-/** The alert as kept for a late update: without the raw payload (it is in the notify record already). */
-function slim(alert: Alert): Alert {
-  return { ...alert, event: { ...alert.event, raw: NO_RAW } };
+/**
+ * The alert as kept for a late update, made into text only when read (or written out): without the
+ * raw payload (it is in the notify record already). Made here, not in `track`: a closure there would
+ * share `track`'s context, and every record would hold what `track`'s other closures use (the pod's
+ * previous list of pending alerts) for its five minutes.
+ */
+function keptText(alert: Alert): () => string {
+  const kept: Alert = { ...alert, event: { ...alert.event, raw: NO_RAW } };
+  return () => JSON.stringify(kept);
 }
