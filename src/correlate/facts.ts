@@ -59,7 +59,9 @@ export function factsOf(alert: FactSource): AlertFacts {
     rule: alert.rule,
     ruleId: alert.ruleId,
     priority: alert.priority,
-    tags: alert.tags.slice(0, LIST_MAX),
+    // The alert's own list when it is short enough (lists are never changed once made): every
+    // member kept a copy of it for its incident's life.
+    tags: alert.tags.length > LIST_MAX ? alert.tags.slice(0, LIST_MAX) : alert.tags,
     summary: alert.summary.length > SUMMARY_MAX ? alert.summary.slice(0, SUMMARY_MAX) + '…' : alert.summary,
     cluster: e.k8s.cluster,
   };
