@@ -33,11 +33,17 @@ export async function openDataDir(
   log: Pick<Logger, 'info' | 'warn'>,
 ): Promise<DataDir | undefined> {
   if (config.kafka && config.redis) return undefined;
-  const opened = await DataDir.open(config.dataDir, clock.now());
+  const opened = await DataDir.open(config.dataDir, clock.now(), undefined, { clock });
   if (typeof opened === 'string') {
     log.warn(`embedded mode is memory-only: ${opened}; a crash or restart loses queued events and alert state`);
     return undefined;
   }
+  const { replayed } = opened.db;
+  if (replayed.records > 0 || replayed.torn > 0)
+    log.info(
+      { records: replayed.records, writes: replayed.writes, tornBytes: replayed.torn },
+      'data dir: applied the redo log the last run left',
+    );
   log.info({ dataDir: opened.path }, 'embedded mode keeps its queue and state in the data dir');
   return opened;
 }

@@ -3,17 +3,27 @@ import type { Duplex } from 'node:stream';
 import { BadRequestError, HeadersTooLargeError, RequestTimeoutError, type FalconerError } from '../core/errors';
 import { errorBody } from '../ingest/routes';
 
-/** The response in progress on each connection, so a late client error never writes into it. */
+/**
+ * The last response begun on each connection, so a late client error never writes into one still in
+ * progress. A finished one is left in place until the next request replaces it (or the connection
+ * goes): deleting it on its `close` and setting the key again with the next request cost 15–20 µs
+ * of CPU per Falco event in the server (docs/development.md § edge-again), far more than the listener
+ * itself; overwriting the value costs next to nothing.
+ */
 const responding = new WeakMap<object, ServerResponse>();
 
-/** Wraps the request listener to remember which connection is answering a request right now. */
+/** Wraps the request listener to remember which response each connection began last. */
 export function trackResponses(listener: RequestListener): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    responding.set(socket, res);
-    res.once('close', () => responding.get(socket) === res && responding.delete(socket));
+    responding.set(req.socket, res);
     listener(req, res);
   };
+}
+
+/** The response in progress on `socket`, if any: begun and neither finished nor closed. */
+function inProgress(socket: Duplex): ServerResponse | undefined {
+  const res = responding.get(socket);
+  return res && !res.writableFinished && !res.closed ? res : undefined;
 }
 
 /**
@@ -22,7 +32,7 @@ export function trackResponses(listener: RequestListener): RequestListener {
  * from the error catalogue, as JSON, like every other error, and the connection is closed.
  */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
-  const res = responding.get(socket);
+  const res = inProgress(socket);
   if (err.code === 'ECONNRESET' || !socket.writable || res?.headersSent) {
     socket.destroy();
     return;

@@ -43,6 +43,19 @@ export function ingestHandlers(
   { bus, authenticate, claims, metrics, now = Date.now }: IngestDeps,
   options: IngestOptions,
 ): { falco: IngestHandler; audit: IngestHandler } {
+  // The label sets counted on every request, bound once (metrics.ts: a labelled `inc` costs more).
+  const counted = {
+    falcoAccepted: metrics.eventsReceived.child({ source: 'falco', outcome: 'accepted' }),
+    falcoDuplicate: metrics.eventsReceived.child({ source: 'falco', outcome: 'duplicate' }),
+    falcoRetried: metrics.eventsDuplicate.child({ source: 'falco' }),
+    falcoAnswered: metrics.ingestRequests.child({ route: 'falco', status: 202 }),
+    auditAccepted: metrics.eventsReceived.child({ source: 'k8s_audit', outcome: 'accepted' }),
+    auditDuplicate: metrics.eventsReceived.child({ source: 'k8s_audit', outcome: 'duplicate' }),
+    auditRetried: metrics.eventsDuplicate.child({ source: 'k8s_audit' }),
+    auditRejected: metrics.eventsReceived.child({ source: 'k8s_audit', outcome: 'rejected' }),
+    auditAnswered: metrics.ingestRequests.child({ route: 'audit', status: 202 }),
+  };
+
   const context = (req: IncomingMessage): NormaliseContext => ({
     cluster: clusterOf(req, options.cluster),
     receivedAt: now(),
@@ -81,16 +94,16 @@ export function ingestHandlers(
       const id = JSON.stringify(event.id);
       const claim = await claims.claim(event);
       if (claim.outcome === 'duplicate') {
-        metrics.eventsReceived.inc({ source: 'falco', outcome: 'duplicate' });
-        metrics.eventsDuplicate.inc({ source: event.source });
+        counted.falcoDuplicate.inc();
+        counted.falcoRetried.inc(); // event.source is 'falco' for every normalised Falco event
         answer(res, 202, `{"accepted":0,"duplicate":true,"id":${id}}`);
       } else {
         const confirm = await publish([event], claim);
-        metrics.eventsReceived.inc({ source: 'falco', outcome: 'accepted' });
+        counted.falcoAccepted.inc();
         answer(res, 202, `{"accepted":1,"id":${id}}`);
         confirm();
       }
-      metrics.ingestRequests.inc({ route: 'falco', status: 202 });
+      counted.falcoAnswered.inc();
     } catch (err) {
       fail(req, res, err, 'falco', metrics, () => metrics.eventsReceived.inc({ source: 'falco', outcome: 'rejected' }));
     }
@@ -141,15 +154,15 @@ export function ingestHandlers(
       });
       const confirm = events.length ? await publish(events, claim) : () => undefined;
       duplicates.sort((a, b) => a.index - b.index);
-      metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'accepted' }, events.length);
+      counted.auditAccepted.inc(events.length);
       if (duplicates.length) {
-        metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'duplicate' }, duplicates.length);
-        metrics.eventsDuplicate.inc({ source: 'k8s_audit' }, duplicates.length);
+        counted.auditDuplicate.inc(duplicates.length);
+        counted.auditRetried.inc(duplicates.length);
       }
-      if (skipped.length) metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'rejected' }, skipped.length);
+      if (skipped.length) counted.auditRejected.inc(skipped.length);
       answer(res, 202, JSON.stringify({ accepted: events.length, duplicates, skipped }));
       confirm();
-      metrics.ingestRequests.inc({ route: 'audit', status: 202 });
+      counted.auditAnswered.inc();
     } catch (err) {
       fail(req, res, err, 'audit', metrics, () => metrics.eventsReceived.inc({ source: 'k8s_audit', outcome: 'rejected' }));
     }

@@ -1,4 +1,12 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type LabelValues,
+} from 'prom-client';
 import { LabelCap } from './label-cap';
 
 /**
@@ -20,19 +28,19 @@ export function createMetrics() {
   const cap = (metric: string) => new LabelCap(MAX_LABEL_VALUES, () => labelsFolded.inc({ metric }));
   const m = {
     registry,
-    eventsReceived: new Counter({
+    eventsReceived: counterWithChildren({
       name: 'falconer_events_received_total',
       help: 'Events received by ingest, by source and outcome (accepted, rejected)',
       labelNames: ['source', 'outcome'] as const,
       registers: [registry],
     }),
-    eventsDuplicate: new Counter({
+    eventsDuplicate: counterWithChildren({
       name: 'falconer_events_duplicate_total',
       help: 'Events dropped because their id was already received: at ingest (a sender retry) or in the pipeline (a redelivery)',
       labelNames: ['source'] as const,
       registers: [registry],
     }),
-    ingestRequests: new Counter({
+    ingestRequests: counterWithChildren({
       name: 'falconer_ingest_requests_total',
       help: 'Ingest HTTP requests, by route and status code',
       labelNames: ['route', 'status'] as const,
@@ -212,6 +220,26 @@ export function createMetrics() {
         'Commits to the data dir that failed (ingest answered 503)',
         (s) => s.dataDir?.failures,
       );
+      plain('falconer_data_dir_applies_total', 'Applies of the redo log to the database file', (s) => s.dataDir?.applies);
+      plain(
+        'falconer_data_dir_applied_rows_total',
+        "Rows those applies wrote: the commits' writes less those a later write of the same row replaced",
+        (s) => s.dataDir?.appliedRows,
+      );
+      plain('falconer_data_dir_apply_failures_total', 'Applies of the redo log that failed', (s) => s.dataDir?.applyFailures);
+      plain(
+        'falconer_data_dir_log_full_total',
+        'Times commits waited for an apply because the redo log held its bound',
+        (s) => s.dataDir?.logFull,
+      );
+      new Gauge({
+        name: 'falconer_data_dir_log_bytes',
+        help: 'Bytes in the redo log not yet applied to the database file',
+        registers: [registry],
+        collect() {
+          this.set(read().dataDir?.logBytes ?? 0);
+        },
+      });
     },
     /**
      * Reports how many events wait in the event dead-letter store at scrape time (shared by the
@@ -257,10 +285,69 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** One label set of a counter, bound once: see `counterWithChildren`. */
+export interface CounterChild {
+  inc(by?: number): void;
+}
+
+/**
+ * A counter whose hot label sets can be bound once (`child(labels)`): a child counts in a plain
+ * number, added to the counter when it is read (prom-client runs `collect` before every scrape and
+ * `get`), so what a scrape shows is unchanged. prom-client builds a string from the label object on
+ * every `inc` (about 170 ns each in a hot loop, bench in docs/development.md § edge-again), and its
+ * own `labels()` only binds that same `inc`; the ingest routes count two such increments per Falco
+ * event. Children must count non-negative whole numbers (counts of events and requests).
+ */
+function counterWithChildren<T extends string>(
+  config: CounterConfiguration<T>,
+): Counter<T> & {
+  child(labels: LabelValues<T>): CounterChild;
+} {
+  const children = new Map<string, { labels: LabelValues<T>; pending: number; counted: boolean }>();
+  const counter = new Counter<T>({
+    ...config,
+    collect() {
+      for (const c of children.values()) {
+        // Only what was counted since the last read: a child never counted adds no series, and one
+        // counted by 0 adds its series at 0, as `inc(labels, 0)` does.
+        if (!c.counted) continue;
+        const n = c.pending;
+        c.pending = 0;
+        c.counted = false;
+        this.inc(c.labels, n);
+      }
+    },
+  });
+  return Object.assign(counter, {
+    child(labels: LabelValues<T>): CounterChild {
+      const key = JSON.stringify(labels);
+      let c = children.get(key);
+      if (!c) children.set(key, (c = { labels, pending: 0, counted: false }));
+      const bound = c;
+      return {
+        inc(by = 1) {
+          bound.pending += by;
+          bound.counted = true;
+        },
+      };
+    },
+  });
+}
+
 /** What the Kafka and Redis adapters count, as `watchDependencies` reads it. */
 export interface DependencyStats {
   publishErrors?: number;
   consumers?: Record<string, { lag: number; rebalances: number; crashes: number }>;
   redis?: { errors: number; reconnects: number };
-  dataDir?: { commits: number; writes: number; appends: number; failures: number };
+  dataDir?: {
+    commits: number;
+    writes: number;
+    appends: number;
+    failures: number;
+    applies: number;
+    appliedRows: number;
+    applyFailures: number;
+    logFull: number;
+    logBytes: number;
+  };
 }

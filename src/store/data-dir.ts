@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StorageError } from '../core/errors';
 import type { Counter } from './port';
-import { EmbeddedDatabase } from './embedded-db';
+import { EmbeddedDatabase, type RedoLogOptions } from './embedded-db';
 
 const FILE = 'falconer.db';
 
@@ -46,7 +46,7 @@ export class DataDir {
    * one that cannot be created or written). Throws StorageError when the directory is usable but its
    * database is not: held by another Falconer past `busyTimeoutMs`, or damaged.
    */
-  static async open(dir: string, now: number, busyTimeoutMs = 5_000): Promise<DataDir | string> {
+  static async open(dir: string, now: number, busyTimeoutMs = 5_000, log: RedoLogOptions = {}): Promise<DataDir | string> {
     if (dir === '') return 'dataDir is empty';
     const path = resolve(dir);
     try {
@@ -57,7 +57,7 @@ export class DataDir {
     }
     let db: EmbeddedDatabase;
     try {
-      db = await EmbeddedDatabase.open(join(path, FILE), busyTimeoutMs);
+      db = await EmbeddedDatabase.open(join(path, FILE), busyTimeoutMs, log);
     } catch (err) {
       const message = (err as Error).message;
       throw new StorageError(

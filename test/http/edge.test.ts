@@ -126,6 +126,18 @@ describe('HTTP edge: errors, slow senders, connection cap', () => {
     expect(JSON.parse(c.received().split('\r\n\r\n')[1]!)).toMatchObject({ error: code });
   });
 
+  it('answers a malformed request that follows a finished one on the same keep-alive connection', async () => {
+    const c = await open(f.url);
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => expect(c.received()).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\n\{/));
+    await new Promise((r) => setTimeout(r, 20)); // the first response is finished and closed by now
+    c.socket.write('GARBAGE\r\n\r\n');
+    await c.closed;
+    const second = c.received().slice(c.received().lastIndexOf('HTTP/1.1 '));
+    expect(second).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(second.split('\r\n\r\n')[1]!)).toMatchObject({ error: 'bad_request' });
+  });
+
   it('caps open connections: one over maxConnections is closed on arrival, and room frees when one goes', async () => {
     const held = await Promise.all([1, 2, 3, 4].map(() => open(f.url)));
     await new Promise((r) => setTimeout(r, 50)); // let the server count them

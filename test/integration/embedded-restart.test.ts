@@ -169,6 +169,9 @@ describe('embedded mode with a data dir', () => {
     slack.clear();
     const b = await startEmbedded(dir, dataDir, apiUrl);
     running.push(b);
+    // The kill came between applies of the redo log (about one a second): the restart replayed the log's
+    // rest (logged before it listens, and pino's stdout is asynchronous).
+    await eventually(() => expect(b.output.join('')).toContain('data dir: applied the redo log the last run left'), 10_000);
     await until(
       () => acked.every((pod) => delivered(slack).perPod.has(pod)),
       60_000,
@@ -207,6 +210,7 @@ describe('embedded mode with a data dir', () => {
     const commits = Number(/^falconer_data_dir_commits_total (\d+)/m.exec(metrics)?.[1]);
     expect(appends).toBeGreaterThanOrEqual(1); // this run's events went through the journal...
     expect(commits).toBeGreaterThanOrEqual(1); // ...in group commits
+    expect(metrics).toMatch(/^falconer_data_dir_log_bytes \d+$/m);
 
     process.stdout.write(
       `embedded SIGKILL test: ${acked.length} of ${late.length} late events acknowledged before the kill; ` +

@@ -18,6 +18,32 @@ stateStoreContract(
   1_000,
 );
 
+describe('MemoryStateStore expiry times', () => {
+  it.each([
+    ['a wall-clock time in ms', 1_764_547_200_123],
+    ['a time just past a multiple of 2^24 ms', 2 ** 24 * 105_000 + 1],
+    ['a negative time', -5_000_000_000],
+    ['a fractional time', 1_764_547_200_123.25],
+  ])('keeps an entry exactly its TTL at %s', async (_name, start) => {
+    const clock = new VirtualClock(start);
+    const store = new MemoryStateStore(clock);
+    await store.set('k', 'v', 600_000);
+    expect(store.ttlLeft('k')).toBe(600_000);
+    clock.advance(599_999.5);
+    expect(await store.get('k')).toBe('v');
+    expect(store.ttlLeft('k')).toBe(0.5);
+    clock.advance(0.5);
+    expect(await store.get('k')).toBeUndefined();
+  });
+
+  it('restores entries with the absolute expiry times it reported, exactly', async () => {
+    const clock = new VirtualClock(1_764_547_200_000);
+    const store = new MemoryStateStore(clock);
+    store.load({ entries: [['k', 'v', 1_764_547_200_000 + 16_777_217]], counters: [], outbox: [] });
+    expect(store.ttlLeft('k')).toBe(16_777_217);
+  });
+});
+
 describe('MemoryStateStore memory bound', () => {
   it('drops expired keys as it goes, at a constant cost per write', async () => {
     const clock = new VirtualClock(0);
