@@ -5,7 +5,8 @@
  * turn of the event loop, as requests arrive. Server CPU µs per event, with no HTTP and no load
  * generator on the same cores: differences of a few per cent show, where bench/run.js needs ~10%.
  * Each round runs each build (and `BENCH_PIPELINE_MODES`: full, nocorr, neither = correlation and the
- * console history off; full-dd = full with a data dir, the database worker's CPU included) in a
+ * console history off; noinc = correlation without incidents; full-dd = full with a data dir, the
+ * database worker's CPU included) in a
  * fresh child process, interleaved.
  * Also reports the GC while the events ran (scavenge count and time) and the heap they left alive.
  * node bench/pipeline.js [events=10000] [rounds=3]   (BENCH_COMPARE_DIST=<build before>: also that one)
@@ -20,6 +21,8 @@ const MODES = {
   full: {},
   'full-dd': { dataDir: true },
   nocorr: { correlation: OFF },
+  // Attribution and late updates, but no incidents: what the incident tracker costs on its own.
+  noinc: { correlation: { incidents: OFF } },
   neither: { correlation: OFF, console: OFF },
 };
 

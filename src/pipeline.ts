@@ -59,7 +59,8 @@ export class Pipeline {
       else byKey.set(key, [event]);
     }
     // Sessions first: an exec's audit event later in the batch still attributes a shell earlier in it.
-    if (this.correlator) await this.observeSessions(events);
+    const observed = this.correlator && this.observeSessions(events);
+    if (observed) await observed;
     if (byKey.size === 1) {
       // One key (a single event's batch): nothing to run beside it.
       const [key, list] = byKey.entries().next().value!;
@@ -71,16 +72,18 @@ export class Pipeline {
     if (failures.length) throw failures[0]!.reason; // a dependency is down: the bus delivers the batch again
   };
 
-  private async observeSessions(events: SecurityEvent[]): Promise<void> {
-    for (const event of events) {
-      try {
-        await this.correlator!.observe(event);
-      } catch (err) {
-        if (err instanceof UnavailableError) throw err;
-        this.metrics.pipelineErrors.inc({ stage: 'correlate' });
-        this.log.error({ err: (err as Error)?.message }, 'session correlation failed');
-      }
+  /** In order; undefined (no promise) when no event of the batch opens a session, as nearly every batch. */
+  private observeSessions(events: SecurityEvent[]): Promise<void> | undefined {
+    for (let i = 0; i < events.length; i++) {
+      const observed = this.guarded('correlate', () => this.correlator!.observe(events[i]!), 'session correlation failed');
+      if (observed) return observed.then(() => this.observeSessionsFrom(events, i + 1));
     }
+    return undefined;
+  }
+
+  private async observeSessionsFrom(events: SecurityEvent[], from: number): Promise<void> {
+    for (let i = from; i < events.length; i++)
+      await this.guarded('correlate', () => this.correlator!.observe(events[i]!), 'session correlation failed');
   }
 
   /** Processes `events` once the key's events of earlier batches are done; fails when they failed (both are delivered again). */
@@ -150,28 +153,39 @@ export class Pipeline {
         continue;
       }
       enter('correlate');
-      const correlation = await this.correlate(detection, enrichment);
+      // Correlation adds to an alert; when it fails (other than a dependency being down) the alert goes out without it.
+      const enriched = enrichment;
+      const correlated = this.guarded('correlate', () => this.correlator!.correlate(detection, enriched));
+      const correlation: AlertCorrelation = (correlated instanceof Promise ? await correlated : correlated) ?? {};
       enter('alert');
       const alert = await this.alerts.process(detection, enrichment, correlation);
-      await this.guarded('correlate', () => this.correlator?.track(alert));
+      const tracked = this.guarded('correlate', () => this.correlator!.track(alert));
+      if (tracked) await tracked;
     }
   }
 
-  /** Correlation adds to an alert; when it fails (other than a dependency being down) the alert goes out without it. */
-  private async correlate(detection: Detection, enrichment: Enrichment): Promise<AlertCorrelation> {
-    if (!this.correlator) return {};
-    return (await this.guarded('correlate', () => this.correlator!.correlate(detection, enrichment))) ?? {};
-  }
-
-  private async guarded<T>(stage: string, work: () => Promise<T> | undefined): Promise<T | undefined> {
+  /**
+   * `work()`, or undefined when it failed other than by a dependency being down (that is thrown on).
+   * Synchronous when `work` is: in embedded mode correlation makes no promise (src/correlate/correlator.ts).
+   */
+  private guarded<T>(
+    stage: string,
+    work: () => T | Promise<T>,
+    message = 'correlation failed; the alert goes out without it',
+  ): T | undefined | Promise<T | undefined> {
     try {
-      return await work();
+      const result = work();
+      return result instanceof Promise ? result.catch((err: unknown) => this.failed(stage, message, err)) : result;
     } catch (err) {
-      if (err instanceof UnavailableError) throw err;
-      this.metrics.pipelineErrors.inc({ stage });
-      this.log.error({ err: (err as Error)?.message }, 'correlation failed; the alert goes out without it');
-      return undefined;
+      return this.failed(stage, message, err);
     }
+  }
+
+  private failed(stage: string, message: string, err: unknown): undefined {
+    if (err instanceof UnavailableError) throw err;
+    this.metrics.pipelineErrors.inc({ stage });
+    this.log.error({ err: (err as Error)?.message }, message);
+    return undefined;
   }
 }
 

@@ -1,12 +1,24 @@
 import type { Alert, AlertIncident, Attribution, Detection, Enrichment, SubjectEnrichment } from '../core/alert';
 import { fingerprint } from '../alert/fingerprint';
-import type { SecurityEvent } from '../core/event';
+import type { JsonObject, SecurityEvent } from '../core/event';
 import type { Logger } from '../observability/logger';
-import type { StateStore } from '../store/port';
+import type { LazyValue, StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
-import { incidentRef, type IncidentTracker } from './incidents';
+import type { FactSource } from './facts';
+import { incidentRef, type Added, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
-import { GenerationalCache, ParsedCache, PodIndex, readValue, updateList } from './state';
+import {
+  GenerationalCache,
+  ParsedCache,
+  PodIndex,
+  localStore,
+  readValue,
+  textOf,
+  updateList,
+  updateLocalList,
+  whenDone,
+  type LocalStore,
+} from './state';
 
 export interface CorrelatorOptions extends AttributionOptions {
   waitForAuditMs: number;
@@ -95,6 +107,11 @@ export class Correlator {
   private readonly noSessions: GenerationalCache<number>;
   /** The runtime side of the join, computed once per event for `correlate` and `track`. */
   private readonly targets = new GenerationalCache<RuntimeTarget | null>(512);
+  /**
+   * The store when it is this process's alone and in process (embedded mode): a runtime alert is
+   * correlated and tracked in one synchronous turn, without a promise per step (see `IncidentTracker.add`).
+   */
+  private readonly local?: LocalStore;
 
   constructor(
     private readonly deps: CorrelatorDeps,
@@ -102,6 +119,7 @@ export class Correlator {
   ) {
     // Evicting a pod forgets its sessions and its list of pending alerts (their own keys expire by TTL).
     this.noSessions = new GenerationalCache(options.maxPods);
+    this.local = localStore(deps.store, deps.exclusiveStore);
     this.pods = new PodIndex(options.maxPods, (pod) => {
       void Promise.all([deps.store.delete(SESSIONS + pod), deps.store.delete(PENDING + pod)]).catch(() => undefined);
     });
@@ -111,10 +129,13 @@ export class Correlator {
     return this.options.maxSessionMs + this.options.lateAuditMs + this.options.skewMs;
   }
 
-  async observe(event: SecurityEvent): Promise<void> {
+  /** Undefined (no promise) for the events that open no session: nearly all of them. */
+  observe(event: SecurityEvent): Promise<void> | undefined {
     const found = sessionFromAudit(event);
-    if (!found) return;
-    const { key, session } = found;
+    return found ? this.record(found.key, found.session) : undefined;
+  }
+
+  private async record(key: string, session: Session): Promise<void> {
     this.pods.touch(key);
     this.noSessions.delete(key);
     const sessions = await updateList<Session>(
@@ -132,29 +153,35 @@ export class Correlator {
     await this.reattribute(key, sessions);
   }
 
-  async correlate(detection: Detection, enrichment: Enrichment): Promise<Correlation> {
+  /**
+   * Synchronous (no promise) when nothing it reads or writes waits: in embedded mode, a runtime alert
+   * no one is attributed to (the RBAC facts of an attributed user are looked up) that joins at most
+   * one incident.
+   */
+  correlate(detection: Detection, enrichment: Enrichment): Correlation | Promise<Correlation> {
     const target = this.targetOf(detection.event);
-    let attribution: Attribution | undefined;
-    if (target) {
-      const sessions = await this.sessionsOf(target.key);
-      if (sessions.length)
-        attribution = await this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options));
-    }
-    const incident = await this.joinIncident({ ...detection, fingerprint: fingerprint(detection), enrichment, attribution });
-    return {
-      ...(attribution ? { attribution } : {}),
-      ...(incident ? { incident } : {}),
-      holdMs: target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0,
-    };
+    const attributed = target
+      ? whenDone(this.sessionsOf(target.key), (sessions) =>
+          sessions.length ? this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options)) : undefined,
+        )
+      : undefined;
+    return whenDone(attributed, (attribution) =>
+      whenDone(this.joinIncident(factSource(detection, enrichment, attribution)), (incident): Correlation => ({
+        ...(attribution ? { attribution } : {}),
+        ...(incident ? { incident } : {}),
+        holdMs: target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0,
+      })),
+    );
   }
 
-  private async sessionsOf(key: string): Promise<Session[]> {
+  private sessionsOf(key: string): Session[] | Promise<Session[]> {
     const generation = this.deps.generation?.() ?? 0;
     if (this.noSessions.get(key) === generation) return [];
-    const raw = await readValue(this.deps.store, SESSIONS + key, this.deps.exclusiveStore === true);
-    if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
-    this.noSessions.set(key, generation);
-    return [];
+    return whenDone(readValue(this.deps.store, SESSIONS + key, this.deps.exclusiveStore === true), (raw) => {
+      if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
+      this.noSessions.set(key, generation);
+      return [];
+    });
   }
 
   /** `runtimeTarget`, once per event: `track` sees the alert's copy of the event `correlate` saw. */
@@ -166,12 +193,15 @@ export class Correlator {
     return target;
   }
 
-  private async joinIncident(
+  private joinIncident(
     alert: Parameters<IncidentTracker['add']>[0],
     changedMember = false,
-  ): Promise<AlertIncident | undefined> {
+  ): AlertIncident | undefined | Promise<AlertIncident | undefined> {
     if (!this.deps.incidents) return undefined;
-    const { incident, created, changed, absorbed } = await this.deps.incidents.add(alert, changedMember);
+    return whenDone(this.deps.incidents.add(alert, changedMember), (added) => this.joined(alert, added));
+  }
+
+  private joined(alert: Parameters<IncidentTracker['add']>[0], { incident, created, changed, absorbed }: Added): AlertIncident {
     const ref = incidentRef(incident);
     if (changed && !created && incident.parent !== alert.fingerprint) this.deps.incidentGrew?.(ref);
     // An absorbed incident's parent message is updated once more, to say which incident it went into.
@@ -179,45 +209,69 @@ export class Correlator {
     return ref;
   }
 
-  async track(alert: Alert): Promise<void> {
+  /** Synchronous (no promise) in embedded mode. */
+  track(alert: Alert): Promise<void> | undefined {
     const target = this.targetOf(alert.event);
     // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
-    if (target && alert.count === 1 && alert.attribution?.confidence !== 'exact') {
-      this.pods.touch(target.key);
-      const entry: PendingAlert = {
-        fingerprint: alert.fingerprint,
-        firstSeen: alert.firstSeen,
-        target,
-        ...(alert.attribution ? { attribution: summary(alert.attribution)! } : {}),
-      };
-      // Most pending alerts expire unread: an in-process store serialises one only if a late audit
-      // event reads it (or the data dir writes it out); Redis gets it at once, for the other replicas.
-      const kept = slim(alert);
-      await this.deps.store.set(
-        pendingAlertKey(alert.fingerprint, alert.firstSeen),
-        () => JSON.stringify(kept),
-        this.options.lateAuditMs,
-      );
-      await updateList<PendingAlert>(
-        this.deps.store,
+    if (!target || alert.count !== 1 || alert.attribution?.confidence === 'exact') return undefined;
+    this.pods.touch(target.key);
+    const entry: PendingAlert = {
+      fingerprint: alert.fingerprint,
+      firstSeen: alert.firstSeen,
+      target,
+      ...(alert.attribution ? { attribution: summary(alert.attribution)! } : {}),
+    };
+    // Most pending alerts expire unread: an in-process store serialises one only if a late audit
+    // event reads it (or the data dir writes it out); Redis gets it at once, for the other replicas.
+    const kept = keptText(alert);
+    const key = pendingAlertKey(alert.fingerprint, alert.firstSeen);
+    const add = (current: PendingAlert[]) => withPending(current, entry);
+    if (this.local) {
+      this.local.setNow(key, kept, this.options.lateAuditMs);
+      let before: PendingAlert[] = [];
+      const after = updateLocalList(
+        this.local,
         PENDING + target.key,
         this.options.lateAuditMs,
-        (current) => withPending(current, entry),
+        (current) => add((before = current)),
         this.pending,
-        this.deps.exclusiveStore,
       );
+      // An alert that left its pod's list (pushed out by newer ones, or replaced by a newer
+      // occurrence) is never read again: its record goes now, not at the end of `lateAuditMs`. In
+      // bench/correlate.js's http-shaped scenario most records were such, and they kept their alert
+      // (~1.5 kB each on the heap) and a key in the store's map for five minutes. With Redis they
+      // expire by TTL, as before (a delete there is a round trip per runtime alert).
+      for (const gone of before)
+        if (!after.includes(gone)) {
+          const goneKey = pendingAlertKey(gone.fingerprint, gone.firstSeen);
+          if (goneKey !== key) this.local.deleteNow(goneKey);
+        }
+      return undefined;
     }
+    return this.deps.store
+      .set(key, kept, this.options.lateAuditMs)
+      .then(() => updateList(this.deps.store, PENDING + target.key, this.options.lateAuditMs, add, this.pending))
+      .then(() => undefined);
   }
 
   /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
   private async reattribute(key: string, sessions: Session[]): Promise<void> {
-    const raw = await readValue(this.deps.store, PENDING + key, this.deps.exclusiveStore === true);
+    const local = this.local;
+    const raw = local ? local.peek(PENDING + key) : await readValue(this.deps.store, PENDING + key, false);
     const pending = raw === undefined ? [] : this.pending.parse(PENDING + key, raw);
-    const changed: { entry: PendingAlert; alert: Alert }[] = [];
+    // Embedded, the alerts' records are read in this same turn, with the list: a runtime alert
+    // tracked later may push one out of the list and delete its record (`track`).
+    const found: { entry: PendingAlert; next: Attribution | undefined; record: LazyValue | undefined }[] = [];
     for (const entry of pending) {
       const next = attribute(entry.target, sessions, this.options);
       if (sameAttribution(next, entry.attribution)) continue;
-      const raw = await this.deps.store.get(pendingAlertKey(entry.fingerprint, entry.firstSeen));
+      found.push({ entry, next, record: local?.peek(pendingAlertKey(entry.fingerprint, entry.firstSeen)) });
+    }
+    const changed: { entry: PendingAlert; alert: Alert }[] = [];
+    for (const { entry, next, record } of found) {
+      const raw = local
+        ? record && textOf(record)
+        : await this.deps.store.get(pendingAlertKey(entry.fingerprint, entry.firstSeen));
       if (raw === undefined) continue;
       const alert = JSON.parse(raw) as Alert;
       const attribution = await this.withSubject(alert.event.k8s.cluster, next);
@@ -248,10 +302,23 @@ export class Correlator {
     }
   }
 
-  private async withSubject(cluster: string, attribution: Attribution | undefined): Promise<Attribution | undefined> {
-    if (!attribution?.user || !this.deps.subject) return attribution;
+  private withSubject(
+    cluster: string,
+    attribution: Attribution | undefined,
+  ): Attribution | undefined | Promise<Attribution | undefined> {
+    const subject = this.deps.subject;
+    if (!attribution?.user || !subject) return attribution;
+    return this.subjectOf(subject, cluster, attribution.user, attribution);
+  }
+
+  private async subjectOf(
+    subject: NonNullable<CorrelatorDeps['subject']>,
+    cluster: string,
+    user: string,
+    attribution: Attribution,
+  ): Promise<Attribution> {
     try {
-      return { ...attribution, subject: await this.deps.subject(cluster, attribution.user, attribution.groups) };
+      return { ...attribution, subject: await subject(cluster, user, attribution.groups) };
     } catch (err) {
       this.deps.log?.warn({ err: (err as Error).message }, 'RBAC facts of the attributed user failed');
       return attribution;
@@ -261,6 +328,12 @@ export class Correlator {
   stats(): { pods: number } {
     return { pods: this.pods.size };
   }
+}
+
+/** What the detection's incident is found by, as a literal: a spread of the detection cost more (it runs for every alert). */
+function factSource(detection: Detection, enrichment: Enrichment, attribution: Attribution | undefined): FactSource {
+  const { rule, ruleId, priority, tags, summary, event } = detection;
+  return { fingerprint: fingerprint(detection), rule, ruleId, priority, tags, summary, event, enrichment, attribution };
 }
 
 /** The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most `MAX_PENDING_PER_POD`. */
@@ -273,11 +346,21 @@ function withPending(current: PendingAlert[], entry: PendingAlert): PendingAlert
   return next;
 }
 
+/** Joined, not a template: the key lives as long as its record, and one flat string is half a concatenation's bytes. */
 function pendingAlertKey(fingerprint: string, firstSeen: number): string {
-  return `${PENDING_ALERT}${fingerprint}:${firstSeen}`;
+  return [PENDING_ALERT, fingerprint, ':', firstSeen].join('');
 }
 
-/** The alert as kept for a late update: without the raw payload (it is in the notify record already). */
-function slim(alert: Alert): Alert {
-  return { ...alert, event: { ...alert.event, raw: {} } };
+/** One empty payload shared by every kept alert (it is only ever serialised). */
+const NO_RAW: JsonObject = Object.freeze({});
+
+/**
+ * The alert as kept for a late update, made into text only when read (or written out): without the
+ * raw payload (it is in the notify record already). Made here, not in `track`: a closure there would
+ * share `track`'s context, and every record would hold what `track`'s other closures use (the pod's
+ * previous list of pending alerts) for its five minutes.
+ */
+function keptText(alert: Alert): () => string {
+  const kept: Alert = { ...alert, event: { ...alert.event, raw: NO_RAW } };
+  return () => JSON.stringify(kept);
 }

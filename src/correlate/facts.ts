@@ -53,13 +53,15 @@ export function factsOf(alert: FactSource): AlertFacts {
   const user = e.source === 'k8s_audit' ? (e.actor?.impersonatedUser ?? e.actor?.user) : (alert.attribution?.user ?? undefined);
   const facts: AlertFacts = {
     fingerprint: alert.fingerprint,
-    timeMs: Number(BigInt(e.timeNs) / 1_000_000n),
+    timeMs: msOf(e.timeNs),
     time: e.time,
     source: e.source,
     rule: alert.rule,
     ruleId: alert.ruleId,
     priority: alert.priority,
-    tags: alert.tags.slice(0, LIST_MAX),
+    // The alert's own list when it is short enough (lists are never changed once made): every
+    // member kept a copy of it for its incident's life.
+    tags: alert.tags.length > LIST_MAX ? alert.tags.slice(0, LIST_MAX) : alert.tags,
     summary: alert.summary.length > SUMMARY_MAX ? alert.summary.slice(0, SUMMARY_MAX) + '…' : alert.summary,
     cluster: e.k8s.cluster,
   };
@@ -86,6 +88,16 @@ export function factsOf(alert: FactSource): AlertFacts {
   const attributed = alert.attribution?.subject;
   if (attributed?.known) facts.subjectRisks = attributed.findings.map((f) => f.id).slice(0, LIST_MAX);
   return facts;
+}
+
+const DECIMAL = /^\d{7,}$/;
+
+/**
+ * `Number(BigInt(timeNs) / 1_000_000n)`: whole milliseconds of a nanosecond count. The usual count
+ * (digits only) without the two BigInts (a member's facts are taken for every alert), else by BigInt.
+ */
+export function msOf(timeNs: string): number {
+  return DECIMAL.test(timeNs) ? Number(timeNs.slice(0, -6)) : Number(BigInt(timeNs) / 1_000_000n);
 }
 
 /** A fact's values as strings (lists as they are, scalars as one), for matching and variables. */

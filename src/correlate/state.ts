@@ -41,6 +41,28 @@ export function sameValue(stored: LazyValue | undefined, written: LazyValue | un
 }
 
 /**
+ * An in-process store that is this process's alone (embedded mode), read and written synchronously:
+ * a record's read, change and write happen in one turn of the event loop, so nothing comes between
+ * them (no compare-and-set to retry) and no promise is made per store operation.
+ */
+export interface LocalStore {
+  peek(key: string): LazyValue | undefined;
+  setNow(key: string, value: LazyValue, ttlMs: number): void;
+  deleteNow(key: string): void;
+  ttlLeft?(key: string, value?: string): number | undefined;
+}
+
+/** The store as a `LocalStore`, when it is exclusive and in process; undefined otherwise (Redis, or shared). */
+export function localStore(store: StateStore, exclusive: boolean | undefined): LocalStore | undefined {
+  return exclusive && store.peek && store.setNow && store.deleteNow ? (store as StateStore & LocalStore) : undefined;
+}
+
+/** `then(value)` at once when `value` is not a promise: work that finished synchronously costs no microtask turn. */
+export function whenDone<T, U>(value: T | Promise<T>, then: (value: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(then) : then(value);
+}
+
+/**
  * The store's value under `key`: with `exclusive` (the store is this process's alone, embedded mode)
  * and an in-process store, as set (a lazy record not made); otherwise its text.
  */
@@ -69,18 +91,8 @@ export async function updateList<T>(
   cache?: ParsedCache<T[]>,
   exclusive = false,
 ): Promise<T[]> {
-  if (exclusive && store.peek) {
-    const raw = store.peek(key);
-    const current = raw === undefined ? [] : cache ? cache.parse(key, raw) : (JSON.parse(textOf(raw)) as T[]);
-    const next = change(current);
-    if (next === undefined) return current;
-    const texts = fitted(next);
-    const value = lazyText(() => `[${texts.join(',')}]`);
-    const written = store.set(key, value, ttlMs); // applied as it is called: nothing came between the read and it
-    cache?.put(key, value, next);
-    await written;
-    return next;
-  }
+  const local = localStore(store, exclusive);
+  if (local) return updateLocalList(local, key, ttlMs, change, cache);
   for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
     const raw = await store.get(key);
     const current = raw === undefined ? [] : cache ? cache.parse(key, raw) : (JSON.parse(raw) as T[]);
@@ -94,6 +106,28 @@ export async function updateList<T>(
     }
   }
   throw new Error(`correlation record ${key} kept changing under us`);
+}
+
+/**
+ * `updateList` on a `LocalStore`, in one synchronous turn: the record is kept as a lazy value, its
+ * text made only if something reads it (or the data dir writes it out).
+ */
+export function updateLocalList<T>(
+  store: LocalStore,
+  key: string,
+  ttlMs: number,
+  change: (current: T[]) => T[] | undefined,
+  cache?: ParsedCache<T[]>,
+): T[] {
+  const raw = store.peek(key);
+  const current = raw === undefined ? [] : cache ? cache.parse(key, raw) : (JSON.parse(textOf(raw)) as T[]);
+  const next = change(current);
+  if (next === undefined) return current;
+  const texts = fitted(next);
+  const value = lazyText(() => `[${texts.join(',')}]`);
+  store.setNow(key, value, ttlMs);
+  cache?.put(key, value, next);
+  return next;
 }
 
 /**

@@ -110,8 +110,11 @@ export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: re
     j = k + 1;
   }
   for (; j < from.length; j++) removed.push(from[j]!);
-  // Entries in a new order would show as both removed and added: they were neither.
-  if (added.length && removed.length) {
+  // Entries in a new order would show as both removed and added: they were neither. (A new member
+  // of a full incident is the usual one of each, told apart without a Set.)
+  if (added.length === 1 && removed.length === 1) {
+    if (added[0] === removed[0]) added = removed = [];
+  } else if (added.length && removed.length) {
     const back = new Set(added);
     const moved = new Set(removed.filter((r) => back.has(r)));
     if (moved.size) {

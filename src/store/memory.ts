@@ -89,6 +89,10 @@ export class MemoryStateStore implements StateStore {
     this.put(key, value, ttlMs);
   }
 
+  setNow(key: string, value: LazyValue, ttlMs: number): void {
+    this.put(key, value, ttlMs);
+  }
+
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     if (this.live(this.entries, key)) return false;
     this.put(key, value, ttlMs);
@@ -145,6 +149,10 @@ export class MemoryStateStore implements StateStore {
   }
 
   async delete(key: string): Promise<void> {
+    this.deleteNow(key);
+  }
+
+  deleteNow(key: string): void {
     this.entries.delete(key);
     this.counters.delete(key);
     this.changes?.deleted(key);

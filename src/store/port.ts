@@ -22,6 +22,13 @@ export interface StateStore {
    */
   peek?(key: string): LazyValue | undefined;
   /**
+   * Stores that keep values in this process: `set` and `delete` as plain calls, applied at once
+   * (throwing instead of rejecting), so a caller that reads with `peek` can update a record in one
+   * synchronous turn without a promise per operation (the correlate stage does, in embedded mode).
+   */
+  setNow?(key: string, value: LazyValue, ttlMs: number): void;
+  deleteNow?(key: string): void;
+  /**
    * Stores that keep values in this process: how long `key` has left to live (ms); undefined when
    * absent or expired, or (given `value`) when it holds anything else.
    */

@@ -1,4 +1,12 @@
+import type { Alert } from '../../src/core/alert';
+import { VirtualClock } from '../../src/core/clock';
 import type { JsonObject } from '../../src/core/event';
+import { validateConfig } from '../../src/config/load';
+import { correlationFromConfig, type Correlation } from '../../src/correlate';
+import { loadRuleSet, RuleEngine } from '../../src/detect/engine';
+import { normaliseAudit } from '../../src/ingest/audit';
+import { normaliseFalco } from '../../src/ingest/falco';
+import { MemoryStateStore } from '../../src/store/memory';
 import { BUILTIN_CHAINS_DIR, loadChains, matchChain } from '../../src/correlate/chains';
 import type { AlertFacts } from '../../src/correlate/facts';
 import { withMember, type Incident } from '../../src/correlate/incidents';
@@ -17,7 +25,7 @@ import {
 import { CHAIN_SCENARIOS } from './chain-streams';
 import { harness, type Harness } from './harness';
 import { SCENARIOS } from './scenarios';
-import { runtime } from './streams';
+import { runtime, session } from './streams';
 
 type Item = { audit: JsonObject } | { falco: JsonObject };
 
@@ -233,5 +241,98 @@ describe('incident keys', () => {
 
   it('are written on every member with a shared store', async () => {
     expect(await members(false)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+});
+
+describe("a pod's pending alerts (what a late audit event may still update)", () => {
+  // 20 shells on one pod, a second apart, then alice's exec covering them all arrives late.
+  const shells = Array.from({ length: 20 }, (_, i) => ({ falco: runtime({ id: `s${i}`, at: 1000 + i * 1000 }) }));
+  const late = session({ id: 'exec-1', user: 'alice@example.com', container: 'app', start: 0 }).map((audit) => ({ audit }));
+  const records = (h: Harness) => keys(h).filter((k) => k.startsWith('corr:ra:'));
+
+  it('keeps in embedded mode only the records of the alerts still in the list (16), and updates those as a shared store does', async () => {
+    const [shared, exclusive] = [await run(shells, false), await run(shells, true)];
+    expect(records(shared)).toHaveLength(20);
+    // The four oldest left the list: nothing reads their records again.
+    expect(records(exclusive).sort()).toEqual(
+      records(shared)
+        .filter((k) => !['s0', 's1', 's2', 's3'].some((id) => shared.alertOf(id)!.fingerprint === k.split(':')[2]))
+        .sort(),
+    );
+    for (const h of [shared, exclusive]) for (const item of late) await h.feed([item]);
+    const attributed = (h: Harness) => shells.map((_, i) => h.alertOf(`s${i}`)!.attribution?.user ?? null);
+    expect(attributed(exclusive)).toEqual(attributed(shared));
+    expect(attributed(exclusive)).toEqual([...Array<null>(4).fill(null), ...Array<string>(16).fill('alice@example.com')]);
+    expect(await outcome(exclusive)).toEqual(await outcome(shared));
+  });
+
+  it('keeps the record of a newer occurrence that replaces an older one of the same alert', async () => {
+    const h = harness([], {}, undefined, undefined, true);
+    await h.feed([{ falco: runtime({ id: 'again', at: 1000 }) }]);
+    const [first] = records(h);
+    // Past the dedup window the same activity opens a new alert (a new first occurrence).
+    h.clock.advance(3_600_001);
+    await h.feed([{ falco: runtime({ id: 'again', at: 3_700_000 }) }]);
+    const now = records(h);
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(first);
+    expect(now[0]).toContain(h.alertOf('again')!.fingerprint);
+  });
+});
+
+describe('embedded mode, one synchronous turn', () => {
+  it('merges incidents linked by an alert as a shared store does (the merge takes the shared path)', async () => {
+    const exec = (id: string, user: string, pod: string, start: number): Item[] =>
+      session({ id, user, pod, container: 'app', start, end: start + 60_000 }).map((audit) => ({ audit }));
+    const stream: Item[] = [
+      ...exec('e1', 'alice@example.com', 'web-1', 0),
+      ...exec('e2', 'bob@example.com', 'web-2', 10_000),
+      ...exec('e3', 'alice@example.com', 'web-2', 20_000),
+      { falco: runtime({ id: 'r1', pod: 'web-2', at: 15_000 }) },
+    ];
+    const [shared, exclusive] = [await run(stream, false), await run(stream, true)];
+    expect(await outcome(exclusive)).toEqual(await outcome(shared));
+    const listed = await exclusive.incidents.list(10);
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.alertCount).toBe(4);
+    expect(exclusive.alertOf('r1')?.incident?.id).toBe(listed[0]!.id);
+  });
+
+  it('correlates, tracks and observes a runtime alert without a promise; a shared store still gets one', async () => {
+    const ctx = { cluster: 'prod', receivedAt: 0, maxFieldLength: 4096 };
+    const engine = new RuleEngine(loadRuleSet({ builtin: true }));
+    const detect = (id: string, at: number) => engine.detect(normaliseFalco(runtime({ id, at }), ctx))[0]!;
+    const detection = detect('p2', 2000);
+    const correlator = (exclusiveStore: boolean) =>
+      correlationFromConfig(validateConfig({ cluster: 'prod' }), {
+        store: new MemoryStateStore(new VirtualClock(0)),
+        amend: async () => undefined,
+        exclusiveStore,
+      })!.correlator;
+    const local = correlator(true);
+    // The incident's first member writes its pod key (through `set`: a promise); a later one has nothing to wait for.
+    expect(local.correlate(detect('p1', 1000), {})).toBeInstanceOf(Promise);
+    const correlation = local.correlate(detection, {});
+    expect(correlation).not.toBeInstanceOf(Promise);
+    expect((correlation as Correlation).incident?.alerts).toBe(2);
+    const alert = {
+      ...detection,
+      fingerprint: 'fp-1',
+      enrichment: {},
+      event: detection.event,
+      count: 1,
+      firstSeen: 1,
+      lastSeen: 1,
+    } as unknown as Alert;
+    expect(local.track(alert)).toBeUndefined();
+    expect(local.observe(detection.event)).toBeUndefined();
+    const exec = normaliseAudit(session({ id: 'x1', user: 'alice@example.com', container: 'app', start: 0 })[0]!, ctx);
+    await expect(local.observe(exec)).resolves.toBeUndefined();
+
+    const remote = correlator(false);
+    const pending = remote.correlate(detection, {});
+    expect(pending).toBeInstanceOf(Promise);
+    expect((await pending).incident?.alerts).toBe(1);
+    expect(remote.track(alert)).toBeInstanceOf(Promise);
   });
 });
