@@ -165,8 +165,9 @@ export class MemoryBus implements EventBus {
     const durable = this.options.journal?.append(events);
     for (const e of events) this.queue.push(e);
     if (events.length) this.progress_.waiting();
-    this.kick();
+    // Wakes a loop already waiting first: one that kick starts is waiting for the batch it just took.
     this.wake?.();
+    this.kick();
     return durable;
   }
 
@@ -270,7 +271,9 @@ export class MemoryBus implements EventBus {
         this.inFlight.push(flight);
         // Microtasks run before the next macrotask: a batch on in-memory state is done by then, as
         // with one batch at a time. One still running waits on a timer or I/O; the next may go.
-        await (maxInFlight === 1 ? flight.settled : Promise.race([flight.settled, nextMacrotask()]));
+        if (maxInFlight === 1) await flight.settled;
+        else if (this.next < this.queue.length) await Promise.race([flight.settled, nextMacrotask()]);
+        else await this.settledOrPublished(flight.settled);
         this.adaptBatch(batch.length, performance.now() - started);
       } else {
         // Until the oldest running batch settles, or events arrive, or (events waiting, a batch in
@@ -314,6 +317,23 @@ export class MemoryBus implements EventBus {
         sliceStart = performance.now();
       }
     }
+  }
+
+  /**
+   * The race above when nothing more is queued: there is nothing to hand over after the macrotask
+   * until a publish comes, so the macrotask is only waited for from then on. Most batches are one
+   * event a request, on a handler done in microtasks: this spares each a `setImmediate` (see
+   * docs/development.md § "Measured (bus-cost branch…)").
+   */
+  private async settledOrPublished(settled: Promise<void>): Promise<void> {
+    await new Promise<void>((resolve) => {
+      void settled.then(resolve);
+      this.wake = () => {
+        this.wake = undefined;
+        setImmediate(resolve); // the race with the next macrotask, the settling already being waited for
+      };
+    });
+    this.wake = undefined;
   }
 
   /** Acknowledges the batches at the head that are done, in order; notes a failure anywhere in flight. */

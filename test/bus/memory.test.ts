@@ -130,6 +130,37 @@ describe('MemoryBus with batches in flight', () => {
     expect(bus.depth()).toBe(0);
   });
 
+  it('hands a batch published while one waits past it, and one published beside one done in microtasks after it', async () => {
+    const bus = new MemoryBus(systemClock, { capacity: 100, batchSize: 1, retryDelayMs: 10, maxBatchesInFlight: 3 });
+    const handed: string[] = [];
+    let running = 0;
+    let most = 0;
+    let release!: () => void;
+    await bus.consume(async (events) => {
+      const id = events[0]!.id;
+      handed.push(id);
+      most = Math.max(most, ++running);
+      if (id === 'wait') await new Promise<void>((done) => (release = done));
+      else for (let i = 0; i < 5; i++) await Promise.resolve();
+      running--;
+    });
+    // The queue is empty after each hand-over: the bus waits for the batch, or for a publish.
+    const quick = [bus.publish([falcoSecurityEvent({ uuid: 'q0' })]), bus.publish([falcoSecurityEvent({ uuid: 'q1' })])];
+    await Promise.all(quick);
+    await turns();
+    expect(most).toBe(1); // q1 came in the same stretch as q0, which was done in microtasks: no company
+    await bus.publish([falcoSecurityEvent({ uuid: 'wait' })]);
+    await turns();
+    await bus.publish([falcoSecurityEvent({ uuid: 'later' })]);
+    await turns();
+    expect(handed).toEqual(['q0', 'q1', 'wait', 'later']); // 'wait' waits on I/O: 'later' goes past it
+    expect(bus.depth()).toBe(2); // 'later' is done but is acknowledged only after 'wait'
+    release();
+    await bus.drain();
+    expect(bus.depth()).toBe(0);
+    await bus.close();
+  });
+
   it('after a failure in flight, delivers again from the oldest batch not acknowledged', async () => {
     const bus = new MemoryBus(systemClock, { capacity: 100, batchSize: 1, retryDelayMs: 10, maxBatchesInFlight: 3 });
     const handed: string[] = [];
