@@ -23,7 +23,7 @@ function stateOf(alert: Alert): 'resolved' | 'suppressed' | 'active' {
  * writes it for every alert change. The enrichment's parts are serialised once per part object (the
  * enricher hands the alerts of one pod state the same pod and subject parts; every part is treated
  * as immutable once made) and spliced between the alert's fields before and after it, copied in the
- * alert's key order (bench/console.js; docs/development.md).
+ * alert's key order (bench/console.js; docs/performance.md).
  */
 export function alertViewJson(alert: Alert): string {
   const head: Record<string, unknown> = {};

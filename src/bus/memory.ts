@@ -323,7 +323,7 @@ export class MemoryBus implements EventBus {
    * The race above when nothing more is queued: there is nothing to hand over after the macrotask
    * until a publish comes, so the macrotask is only waited for from then on. Most batches are one
    * event a request, on a handler done in microtasks: this spares each a `setImmediate` (see
-   * docs/development.md § "Measured (bus-cost branch…)").
+   * docs/performance.md § "Measured (bus-cost branch…)").
    */
   private async settledOrPublished(settled: Promise<void>): Promise<void> {
     await new Promise<void>((resolve) => {

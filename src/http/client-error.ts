@@ -7,7 +7,7 @@ import { errorBody } from '../ingest/routes';
  * The last response begun on each connection, so a late client error never writes into one still in
  * progress. A finished one is left in place until the next request replaces it (or the connection
  * goes): deleting it on its `close` and setting the key again with the next request cost 15–20 µs
- * of CPU per Falco event in the server (docs/development.md § edge-again), far more than the listener
+ * of CPU per Falco event in the server (docs/performance.md § edge-again), far more than the listener
  * itself; overwriting the value costs next to nothing.
  */
 const responding = new WeakMap<object, ServerResponse>();

@@ -294,7 +294,7 @@ export interface CounterChild {
  * A counter whose hot label sets can be bound once (`child(labels)`): a child counts in a plain
  * number, added to the counter when it is read (prom-client runs `collect` before every scrape and
  * `get`), so what a scrape shows is unchanged. prom-client builds a string from the label object on
- * every `inc` (about 170 ns each in a hot loop, bench in docs/development.md § edge-again), and its
+ * every `inc` (about 170 ns each in a hot loop, bench in docs/performance.md § edge-again), and its
  * own `labels()` only binds that same `inc`; the ingest routes count two such increments per Falco
  * event. Children must count non-negative whole numbers (counts of events and requests).
  */

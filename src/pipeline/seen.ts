@@ -42,7 +42,7 @@ const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
  * The base64url of a digest's first 16 bytes is the whole digest's first 21 characters and this
  * one: the key stays what it always was (keys in a data dir and in Redis keep matching), without
  * the Buffer a `'buffer'` digest allocates, which made the key cost 1.0 µs instead of 0.33 (bench in
- * docs/development.md). 16 bytes are 21 whole characters (126 bits) and the top 2 bits of the 22nd;
+ * docs/performance.md). 16 bytes are 21 whole characters (126 bits) and the top 2 bits of the 22nd;
  * the rest of that character belongs to byte 17 in the long form and is zero in the short one.
  */
 function last128BitsChar(digest: string): string {

@@ -8,7 +8,7 @@ class Entry {
   /**
    * When the entry expires (ms), as two integers: V8 keeps a small integer inside the object, where a
    * number as large as a time in ms is a heap number of its own. A live retry claim (one per event,
-   * 600 s by default) is then one object and 8 bytes smaller (docs/development.md § edge-again).
+   * 600 s by default) is then one object and 8 bytes smaller (docs/performance.md § edge-again).
    * Exact for every time below 2^53 ms, fractions included.
    */
   private readonly high: number;

@@ -9,7 +9,7 @@ import type { Program } from '../cel/environment';
  * answer is CEL's, read natively: the interpreter's evaluation of that one comparison (a context
  * object, the `&&` nodes, the call's overload lookup) cost 0.8 µs of a quiet event's 2.6 in a tight
  * loop and 1.6 of 4.5 with 1 MB of other memory touched between events, as the pipeline does
- * (docs/development.md, audit-detect).
+ * (docs/performance.md, audit-detect).
  */
 export type Guard = (activation: AuditActivation) => boolean;
 
