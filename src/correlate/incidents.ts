@@ -23,7 +23,9 @@ import {
   deriveTimeline,
   entriesJson,
   entryOf,
+  entryText,
   hasMember,
+  lazyEntry,
   listJson,
   mayMatch,
   stepCounts,
@@ -31,7 +33,9 @@ import {
   stepSlots,
   timelineView,
   withAlert,
+  withLocalKey,
   withMeta,
+  withNewest,
 } from './timeline';
 
 /**
@@ -169,13 +173,13 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
   let timeline: AlertFacts[];
   if (!last || last.timeMs < f.timeMs) {
     // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
-    timeline = [...base.timeline, f];
+    timeline = withNewest(base.timeline, f, options.maxAlerts);
   } else {
     timeline = base.timeline.filter((t) => t.fingerprint !== f.fingerprint || t.timeMs !== f.timeMs);
     timeline.push(f);
     timeline.sort((a, b) => a.timeMs - b.timeMs);
+    while (timeline.length > options.maxAlerts) timeline.shift();
   }
-  while (timeline.length > options.maxAlerts) timeline.shift();
   const memberSeverity = priorityRank(f.priority) > priorityRank(base.memberSeverity) ? f.priority : base.memberSeverity;
   const next: Incident = {
     ...base,
@@ -315,8 +319,16 @@ function makeRef(incident: Incident): AlertIncident {
     alerts: incident.alertCount,
     chain: incident.chain,
     ...(incident.chainCompletedBy ? { chainCompletedBy: incident.chainCompletedBy } : {}),
-    timeline: incident.timeline.slice(-TIMELINE_SHOWN).map(timelineView),
+    timeline: shownOf(incident.timeline),
   };
+}
+
+/** `timeline.slice(-TIMELINE_SHOWN).map(timelineView)` in one array (a reference is made per incident version). */
+function shownOf(timeline: readonly AlertFacts[]): NonNullable<AlertIncident['timeline']> {
+  const from = Math.max(0, timeline.length - TIMELINE_SHOWN);
+  const shown = new Array<ReturnType<typeof timelineView>>(timeline.length - from);
+  for (let i = from; i < timeline.length; i++) shown[i - from] = timelineView(timeline[i]!);
+  return shown;
 }
 
 /**
@@ -420,7 +432,7 @@ export class IncidentTracker {
       const incident = this.loadNow(known)?.incident;
       if (incident) return { incident, created: false, changed: false, absorbed: [] };
     }
-    const facts = factsOf(alert);
+    const facts = withLocalKey(factsOf(alert));
     const keys = incidentKeys(facts);
     let chosen: Loaded | undefined;
     for (const key of keys.lookup) {
@@ -461,7 +473,7 @@ export class IncidentTracker {
       const incident = await this.get(known);
       if (incident) return { incident, created: false, changed: false, absorbed: [] };
     }
-    const facts = factsOf(alert);
+    const facts = this.local ? withLocalKey(factsOf(alert)) : factsOf(alert);
     const keys = incidentKeys(facts);
     const ids = new Set<string>();
     for (const key of keys.lookup) {
@@ -639,8 +651,8 @@ export class IncidentTracker {
       const next = change(before?.incident);
       const { added, removed } = deriveTimeline(before?.incident.timeline, next.timeline);
       for (const t of this.unstored(added)) {
-        const { key, text } = entryOf(t);
-        await this.store.set(ENTRY + key, text, this.entryTtlMs);
+        const { key } = entryOf(t);
+        await this.store.set(ENTRY + key, this.local ? lazyEntry(t) : entryText(t), this.entryTtlMs);
         this.cacheEntry(key, t);
       }
       const text = this.head(next);
@@ -661,8 +673,8 @@ export class IncidentTracker {
   private writeNow(local: LocalStore, before: Incident | undefined, next: Incident): void {
     const { added, removed } = deriveTimeline(before?.timeline, next.timeline);
     for (const t of this.unstored(added)) {
-      const { key, text } = entryOf(t);
-      local.setNow(ENTRY + key, text, this.entryTtlMs);
+      const { key } = entryOf(t);
+      local.setNow(ENTRY + key, lazyEntry(t), this.entryTtlMs);
       this.cacheEntry(key, t);
     }
     const key = INCIDENT + next.id;
