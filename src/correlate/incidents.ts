@@ -151,7 +151,13 @@ function addUnique(list: string[], values: string[]): string[] {
 }
 
 /** Pure: the incident with one more member (or a member's newer facts), chains evaluated again. */
-export function withMember(incident: Incident | undefined, f: AlertFacts, options: IncidentOptions): Incident {
+export function withMember(
+  incident: Incident | undefined,
+  f: AlertFacts,
+  options: IncidentOptions,
+  /** Whether `f`'s fingerprint is a member already, when the caller just looked. */
+  member?: boolean,
+): Incident {
   const base: Incident = incident ?? {
     id: incidentId(f),
     severity: f.priority,
@@ -168,7 +174,7 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
     lastMs: f.timeMs,
     parent: f.fingerprint,
   };
-  const known = hasMember(base.alerts, f.fingerprint);
+  const known = member ?? hasMember(base.alerts, f.fingerprint);
   const last = base.timeline.at(-1);
   let timeline: AlertFacts[];
   if (!last || last.timeMs < f.timeMs) {
@@ -442,14 +448,15 @@ export class IncidentTracker {
       if (chosen && chosen.incident.id !== head.incident.id) return undefined;
       chosen = head;
     }
-    if (!changedMember && chosen && hasMember(chosen.incident.alerts, facts.fingerprint)) {
+    const member = chosen && hasMember(chosen.incident.alerts, facts.fingerprint);
+    if (!changedMember && chosen && member) {
       this.rememberMember(facts.fingerprint, chosen.incident.id);
       const added: Added = { incident: chosen.incident, created: false, changed: false, absorbed: [] };
       return whenDone(this.joinKeysNow(local, keys.join, chosen.incident.id), () => added);
     }
     // A new incident's id may still hold a head no key leads to (as `update` reads it too).
     const before = chosen ?? this.loadNow(incidentId(facts));
-    const incident = withMember(before?.incident, facts, this.options);
+    const incident = withMember(before?.incident, facts, this.options, chosen ? member : undefined);
     this.writeNow(local, before?.incident, incident);
     const keysWritten = this.joinKeysNow(local, keys.join, incident.id);
     const created = before === undefined;

@@ -188,10 +188,22 @@ function indexed(
   if (shifted !== -1) index.simple = { shifted, ...(added.length ? { appended: added[0]! } : {}) };
   // What is derived from `from` is taken now (counts) or needs only its body: its own link goes.
   if (before.countsFor) {
-    index.counts = before.counts!.slice();
+    // Counts are never changed once kept: most changes (entries no step admits) share the last ones.
+    const none = stepSlots(before.countsFor).none;
+    let counts = before.counts!;
+    for (const [list, sign] of [
+      [added, 1],
+      [removed, -1],
+    ] as const) {
+      for (const t of list) {
+        const admits = admitsOf(t, before.countsFor);
+        if (admits === none) continue;
+        if (counts === before.counts) counts = counts.slice();
+        add(counts, admits, sign);
+      }
+    }
+    index.counts = counts;
     index.countsFor = before.countsFor;
-    for (const a of added) add(index.counts, admitsOf(a, before.countsFor), 1);
-    for (const r of removed) add(index.counts, admitsOf(r, before.countsFor), -1);
   }
   before.from = undefined;
   return remember(next, index);
