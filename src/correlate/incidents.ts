@@ -112,14 +112,9 @@ function joinsBySubject(user: string): boolean {
 export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] } {
   const join: string[] = [];
   if (f.pod) join.push(`p:${f.cluster}/${f.pod}`);
-  const subject = (u: string | undefined) => {
-    if (!u || !joinsBySubject(u)) return;
-    const key = `u:${f.cluster}/${u}`;
-    if (!join.includes(key)) join.push(key);
-  };
-  subject(f.user);
-  subject(f.tokenSubject);
-  for (const u of f.bindingSubjects ?? []) subject(u);
+  joinSubject(join, f.cluster, f.user);
+  joinSubject(join, f.cluster, f.tokenSubject);
+  if (f.bindingSubjects) for (const u of f.bindingSubjects) joinSubject(join, f.cluster, u);
   // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
   const lookup = [...join];
   if (f.namespace) {
@@ -131,8 +126,23 @@ export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] 
   return { join, lookup };
 }
 
+/** A subject's join key, once (a function of its own: a closure per alert was made for it). */
+function joinSubject(join: string[], cluster: string, u: string | undefined): void {
+  if (!u || !joinsBySubject(u)) return;
+  const key = `u:${cluster}/${u}`;
+  if (!join.includes(key)) join.push(key);
+}
+
 function subjectsOf(f: AlertFacts): string[] {
   return [f.user, f.tokenSubject, ...(f.bindingSubjects ?? [])].filter((u): u is string => !!u && !u.startsWith('group:'));
+}
+
+/** `addUnique(pods, ["cluster/pod"])` without the string and its array when the pod is listed already (the usual member). */
+function withPod(pods: string[], f: AlertFacts): string[] {
+  if (!f.pod) return pods;
+  const length = f.cluster.length + 1 + f.pod.length;
+  for (const p of pods) if (p.length === length && p.endsWith(f.pod) && p.startsWith(f.cluster) && p[f.cluster.length] === '/') return pods;
+  return addUnique(pods, [`${f.cluster}/${f.pod}`]);
 }
 
 function incidentId(f: AlertFacts): string {
@@ -192,8 +202,8 @@ export function withMember(
     memberSeverity,
     alerts: known || base.alerts.length >= options.maxAlerts ? base.alerts : withAlert(base.alerts, f.fingerprint),
     alertCount: base.alertCount + (known ? 0 : 1),
-    pods: addUnique(base.pods, f.pod ? [`${f.cluster}/${f.pod}`] : []),
-    subjects: addUnique(base.subjects, subjectsOf(f)),
+    pods: withPod(base.pods, f),
+    subjects: f.user || f.tokenSubject || f.bindingSubjects ? addUnique(base.subjects, subjectsOf(f)) : base.subjects,
     timeline,
     firstTime: f.timeMs < base.firstMs ? f.time : base.firstTime,
     firstMs: Math.min(base.firstMs, f.timeMs),

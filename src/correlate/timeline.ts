@@ -167,11 +167,13 @@ export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: re
  * and indexed as it is made, so `deriveTimeline` need not walk it to find what changed.
  */
 export function withNewest(timeline: readonly AlertFacts[], f: AlertFacts, max: number): AlertFacts[] {
-  const shifted = Math.max(0, timeline.length + 1 - max);
-  const next = timeline.slice(shifted);
-  next.push(f);
-  while (next.length > max) next.shift(); // `max` of 0: not even the new member
-  if (next.length && next.at(-1) === f) indexed(timeline, next, [f], timeline.slice(0, shifted), shifted);
+  const length = Math.max(1, Math.min(timeline.length + 1, max));
+  const shifted = timeline.length + 1 - length;
+  // Made at its length: a slice and a push grew the copy's backing store by half again.
+  const next = new Array<AlertFacts>(length);
+  for (let i = 0; i < length - 1; i++) next[i] = timeline[shifted + i]!;
+  next[length - 1] = f;
+  indexed(timeline, next, [f], timeline.slice(0, shifted), shifted);
   return next;
 }
 
@@ -189,24 +191,28 @@ function indexed(
   // What is derived from `from` is taken now (counts) or needs only its body: its own link goes.
   if (before.countsFor) {
     // Counts are never changed once kept: most changes (entries no step admits) share the last ones.
-    const none = stepSlots(before.countsFor).none;
-    let counts = before.counts!;
-    for (const [list, sign] of [
-      [added, 1],
-      [removed, -1],
-    ] as const) {
-      for (const t of list) {
-        const admits = admitsOf(t, before.countsFor);
-        if (admits === none) continue;
-        if (counts === before.counts) counts = counts.slice();
-        add(counts, admits, sign);
-      }
-    }
-    index.counts = counts;
+    const counted = countedWith(countedWith(before.counts!, before, added, 1), before, removed, -1);
+    index.counts = counted;
     index.countsFor = before.countsFor;
   }
   before.from = undefined;
   return remember(next, index);
+}
+
+/**
+ * `kept` with the entries' admits added (`sign` 1) or taken away (-1): a copy if any admits a step,
+ * else `kept` itself (counts are never changed once kept, so most changes share the last ones).
+ */
+function countedWith(kept: number[], from: TimelineIndex, entries: readonly AlertFacts[], sign: number): number[] {
+  const none = stepSlots(from.countsFor!).none;
+  let out = kept;
+  for (const t of entries) {
+    const admits = admitsOf(t, from.countsFor!);
+    if (admits === none) continue;
+    if (out === from.counts) out = out.slice();
+    add(out, admits, sign);
+  }
+  return out;
 }
 
 /**
