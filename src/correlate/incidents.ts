@@ -141,7 +141,8 @@ function subjectsOf(f: AlertFacts): string[] {
 function withPod(pods: string[], f: AlertFacts): string[] {
   if (!f.pod) return pods;
   const length = f.cluster.length + 1 + f.pod.length;
-  for (const p of pods) if (p.length === length && p.endsWith(f.pod) && p.startsWith(f.cluster) && p[f.cluster.length] === '/') return pods;
+  for (const p of pods)
+    if (p.length === length && p.endsWith(f.pod) && p.startsWith(f.cluster) && p[f.cluster.length] === '/') return pods;
   return addUnique(pods, [`${f.cluster}/${f.pod}`]);
 }
 
