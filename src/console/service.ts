@@ -2,7 +2,6 @@ import type { Alert, AlertIncident } from '../core/alert';
 import type { Clock, TimerHandle } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { OldestFirst } from '../core/oldest';
-import { alertViewJson } from '../alert/view';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ConsoleHistory, Evictions, HistoryRecord, RecordResult } from './history/port';
@@ -238,7 +237,7 @@ export class ConsoleService {
       const stored = storedRowOf(alert);
       return {
         stored,
-        record: { stored, detail: alertViewJson(alert), evidence: events.map((e) => this.evidence(e)) },
+        record: { stored, alert, evidence: events.map((e) => this.evidence(e)) },
       };
     } catch (err) {
       this.failed(err);

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { alertViewJson } from '../../src/alert/view';
 import type { ConsoleHistory, HistoryBounds, HistoryRecord } from '../../src/console/history/port';
 import type { AlertStatus, StoredRow } from '../../src/console/row';
+import type { Alert } from '../../src/core/alert';
+import { alertOf, falcoSecurityEvent } from '../support/alerts';
 
 export type MakeHistory = (bounds: HistoryBounds, now: () => number) => ConsoleHistory;
 
@@ -36,10 +39,17 @@ export function stored(fp: string, lastSeenMs: number, over: Partial<StoredRow['
   };
 }
 
+const EVENT = falcoSecurityEvent();
+
+/** An alert to record (the same text for the same arguments). */
+export function alertFor(fp: string, lastSeenMs: number, over: Partial<Alert> = {}): Alert {
+  return alertOf(EVENT, { fingerprint: fp, firstSeen: lastSeenMs, lastSeen: lastSeenMs, ...over });
+}
+
 function rec(fp: string, lastSeenMs: number, eventId?: string, status: AlertStatus = 'firing'): HistoryRecord {
   return {
     stored: stored(fp, lastSeenMs, { status }),
-    detail: JSON.stringify({ fingerprint: fp, lastSeen: lastSeenMs }),
+    alert: alertFor(fp, lastSeenMs, status === 'resolved' ? { resolvedAt: lastSeenMs } : {}),
     ...(eventId ? { evidence: [{ id: eventId, json: JSON.stringify({ uuid: eventId }) }] } : {}),
   };
 }
@@ -78,7 +88,8 @@ export function historyContract(name: string, make: MakeHistory): void {
       expect(await all(h, 10)).toEqual(['a', 'c', 'b']);
       const entry = await h.get('a');
       expect(entry?.stored.lastSeenMs).toBe(T0 + 4);
-      expect(JSON.parse(entry!.detail)).toEqual({ fingerprint: 'a', lastSeen: T0 + 4 });
+      expect(entry!.detail).toBe(alertViewJson(alertFor('a', T0 + 4)));
+      expect(JSON.parse(entry!.detail)).toMatchObject({ fingerprint: 'a', lastSeen: T0 + 4, state: 'active' });
       expect(await h.get('nope')).toBeUndefined();
       expect((await h.size()).count).toBe(3);
     });
@@ -141,7 +152,7 @@ export function historyContract(name: string, make: MakeHistory): void {
       let evicted = 0;
       for (let i = 0; i < 10; i++) {
         const r = rec(`b${i}`, T0 + i, `e${i}`);
-        const result = await h.record({ ...r, detail: big });
+        const result = await h.record({ ...r, alert: alertFor(`b${i}`, T0 + i, { summary: big }) });
         evicted += result.evicted.bytes;
         expect(result.bytes).toBeLessThanOrEqual(35_000);
       }
@@ -150,7 +161,7 @@ export function historyContract(name: string, make: MakeHistory): void {
       const { bytes } = await h.size();
       expect(bytes).toBeGreaterThan(20_000);
       expect(bytes).toBeLessThanOrEqual(35_000);
-      expect((await h.get('b9'))?.detail).toBe(big);
+      expect((await h.get('b9'))?.detail).toBe(alertViewJson(alertFor('b9', T0 + 9, { summary: big })));
     });
 
     it('is bounded by age: old rows are not listed, and leave on the next write', async () => {

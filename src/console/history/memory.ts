@@ -1,3 +1,4 @@
+import { detailJson, lazyDetail, type LazyDetail } from '../detail';
 import type { StoredRow } from '../row';
 import {
   entryBytes,
@@ -12,7 +13,7 @@ import {
 
 interface Entry {
   stored: StoredRow;
-  detail: string;
+  detail: LazyDetail;
   evidence: string[];
   lastEvidenceId: string | undefined;
   bytes: number;
@@ -47,7 +48,8 @@ export class MemoryConsoleHistory implements ConsoleHistory {
   }
 
   /** `record`, synchronously (the bench and the app's feed use it directly). */
-  recordSync({ stored, detail, evidence }: HistoryRecord): RecordResult {
+  recordSync({ stored, alert, evidence }: HistoryRecord): RecordResult {
+    const detail = lazyDetail(alert);
     const fp = stored.row.fingerprint;
     const existing = this.byFingerprint.get(fp);
     const kept = existing ? existing.evidence : [];
@@ -58,7 +60,7 @@ export class MemoryConsoleHistory implements ConsoleHistory {
       lastId = e.id;
     }
     if (kept.length > this.bounds.evidencePerAlert) kept.splice(0, kept.length - this.bounds.evidencePerAlert);
-    const bytes = entryBytes(rowLength(stored), detail, kept);
+    const bytes = entryBytes(rowLength(stored), detail.bytes, kept);
     if (existing) {
       this.bytes += bytes - existing.bytes;
       const moved = stored.lastSeenMs !== existing.stored.lastSeenMs;
@@ -84,7 +86,7 @@ export class MemoryConsoleHistory implements ConsoleHistory {
   get(fingerprint: string): Promise<HistoryEntry | undefined> {
     const e = this.byFingerprint.get(fingerprint);
     if (!e || this.expired(e)) return Promise.resolve(undefined);
-    return Promise.resolve({ stored: e.stored, detail: e.detail, evidence: [...e.evidence] });
+    return Promise.resolve({ stored: e.stored, detail: detailJson(e.detail), evidence: [...e.evidence] });
   }
 
   scan(cursor: string | undefined, limit: number): Promise<ScanPage> {

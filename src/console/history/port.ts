@@ -1,3 +1,4 @@
+import type { Alert } from '../../core/alert';
 import type { StoredRow } from '../row';
 
 /** The bounds every history adapter keeps (config `console.history.*`). */
@@ -11,14 +12,18 @@ export interface HistoryBounds {
 /** One occurrence or change of an alert, as the console records it. */
 export interface HistoryRecord {
   stored: StoredRow;
-  /** The alert as `GET /v1/alerts/:fingerprint` shows it, as JSON. */
-  detail: string;
+  /**
+   * The alert as it stands at the call: the history keeps what `GET /v1/console/alerts/:fingerprint`
+   * shows of it (`alertView`) before the call returns, since the alert's own fields change later.
+   */
+  alert: Alert;
   /** The occurrences' raw events as JSON (already cut to size), oldest first; one with the id of the last one kept is not kept again. */
   evidence?: readonly { id: string; json: string }[];
 }
 
 export interface HistoryEntry {
   stored: StoredRow;
+  /** `alertViewJson` of the alert as last recorded. */
   detail: string;
   /** Raw events as JSON, oldest first. */
   evidence: string[];
@@ -61,9 +66,9 @@ export interface ConsoleHistory {
   size(): Promise<{ count: number; bytes: number }>;
 }
 
-/** Estimated bytes of a record as the history holds it: its strings plus a fixed overhead per row. */
-export function entryBytes(rowJsonLength: number, detail: string, evidence: readonly string[]): number {
-  let n = ROW_OVERHEAD + rowJsonLength + detail.length;
+/** Estimated bytes of a record as the memory history holds it: the row's and the detail's estimates, the evidence, a fixed overhead per row. */
+export function entryBytes(rowJsonLength: number, detailBytes: number, evidence: readonly string[]): number {
+  let n = ROW_OVERHEAD + rowJsonLength + detailBytes;
   for (const e of evidence) n += e.length;
   return n;
 }
