@@ -84,7 +84,10 @@ function alertFrom(event: SecurityEvent, over: Partial<Alert> = {}): Alert {
 
 describe('the lazy detail', () => {
   it('reads back the text alertViewJson wrote when the alert was recorded, whatever changes the alert after', async () => {
-    const h = new MemoryConsoleHistory({ maxAlerts: 100, maxBytes: 1e9, maxAgeMs: 1e12, evidencePerAlert: 1 }, () => 0);
+    const h = new MemoryConsoleHistory(
+      { maxAlerts: 100, maxBytes: 1e9, maxAgeMs: 1e12, evidencePerAlert: 1, evidenceMaxBytes: 8192 },
+      () => 0,
+    );
     const incident = { id: 'inc-1', parent: 'fp-0', severity: 'critical' as const, alerts: 2, chain: null };
     for (const [i, event] of sampleEvents().entries()) {
       const alert = alertFrom(event, { fingerprint: `fp-${i}`, incident, silencedBy: i % 2 ? ['s1'] : undefined });
@@ -129,14 +132,16 @@ describe('the memory history bounded by the estimate', () => {
 
   /** Heap the history holds, per byte of maxBytes, once `count` alerts made by `make` went through it. */
   function heldPerByte(make: (i: number) => Alert, count: number): { perByte: number; bytes: number; evicted: number } {
-    const h = new MemoryConsoleHistory({ maxAlerts: 1e6, maxBytes: MAX_BYTES, maxAgeMs: 1e15, evidencePerAlert: 5 }, () => 0);
+    const h = new MemoryConsoleHistory(
+      { maxAlerts: 1e6, maxBytes: MAX_BYTES, maxAgeMs: 1e15, evidencePerAlert: 5, evidenceMaxBytes: 8192 },
+      () => 0,
+    );
     const before = heap();
     let evicted = 0;
     let bytes = 0;
     for (let i = 0; i < count; i++) {
       const alert = make(i);
-      const json = JSON.stringify(alert.event.raw);
-      const r = h.recordSync({ stored: storedRowOf(alert), alert, evidence: [{ id: alert.event.id, json }] });
+      const r = h.recordSync({ stored: storedRowOf(alert), alert, evidence: [alert.event] });
       evicted += r.evicted.bytes;
       bytes = r.bytes;
     }

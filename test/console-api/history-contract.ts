@@ -9,7 +9,13 @@ export type MakeHistory = (bounds: HistoryBounds, now: () => number) => ConsoleH
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const HOUR = 3_600_000;
-const BOUNDS: HistoryBounds = { maxAlerts: 1000, maxBytes: 10 * 1024 * 1024, maxAgeMs: 24 * HOUR, evidencePerAlert: 3 };
+const BOUNDS: HistoryBounds = {
+  maxAlerts: 1000,
+  maxBytes: 10 * 1024 * 1024,
+  maxAgeMs: 24 * HOUR,
+  evidencePerAlert: 3,
+  evidenceMaxBytes: 1000,
+};
 
 export function stored(fp: string, lastSeenMs: number, over: Partial<StoredRow['row']> = {}): StoredRow {
   return {
@@ -50,7 +56,7 @@ function rec(fp: string, lastSeenMs: number, eventId?: string, status: AlertStat
   return {
     stored: stored(fp, lastSeenMs, { status }),
     alert: alertFor(fp, lastSeenMs, status === 'resolved' ? { resolvedAt: lastSeenMs } : {}),
-    ...(eventId ? { evidence: [{ id: eventId, json: JSON.stringify({ uuid: eventId }) }] } : {}),
+    ...(eventId ? { evidence: [{ id: eventId, raw: { uuid: eventId } }] } : {}),
   };
 }
 
@@ -128,12 +134,27 @@ export function historyContract(name: string, make: MakeHistory): void {
       for (let i = 2; i <= 5; i++) await h.record(rec('a', T0 + i, `e${i}`));
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e3', 'e4', 'e5']);
       // Several occurrences in one write (the console batches them), the first already kept.
-      const batch = ['e5', 'e6', 'e7'].map((id) => ({ id, json: JSON.stringify({ uuid: id }) }));
+      const batch = ['e5', 'e6', 'e7'].map((id) => ({ id, raw: { uuid: id } }));
       await h.record({ ...rec('a', T0 + 7), evidence: batch });
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e5', 'e6', 'e7']);
       const none = make({ ...BOUNDS, evidencePerAlert: 0 }, clock);
       await none.record(rec('x', T0, 'e1'));
       expect((await none.get('x'))?.evidence).toEqual([]);
+    });
+
+    it('shows a raw event longer than evidenceMaxBytes as JSON cut to it, marked as truncated, wherever it stands', async () => {
+      const h = make({ ...BOUNDS, evidencePerAlert: 2 }, clock);
+      const long = { id: 'long', raw: { uuid: 'long', output: '"quoted" and long '.repeat(100) } };
+      const text = JSON.stringify(long.raw);
+      const cut = { truncated: true, eventId: 'long', json: text.slice(0, BOUNDS.evidenceMaxBytes) };
+      await h.record({ ...rec('a', T0 + 1), evidence: [long] });
+      expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut]); // the newest
+      await h.record({ ...rec('a', T0 + 2), evidence: [{ id: 'short', raw: { uuid: 'short' } }] });
+      expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut, { uuid: 'short' }]); // an older one
+      const exact = { id: 'exact', raw: { o: 'x'.repeat(BOUNDS.evidenceMaxBytes - 8) } };
+      expect(JSON.stringify(exact.raw)).toHaveLength(BOUNDS.evidenceMaxBytes);
+      await h.record({ ...rec('a', T0 + 3), evidence: [exact] });
+      expect((await h.get('a'))?.evidence.at(-1)).toBe(JSON.stringify(exact.raw)); // at the bound: whole
     });
 
     it('is bounded by count: the oldest rows go first', async () => {

@@ -1,4 +1,5 @@
-import { detailJson, lazyDetail, type LazyDetail } from '../detail';
+import { detailJson, estimateJsonLength, lazyDetail, type LazyDetail } from '../detail';
+import { evidenceText, type Evidence } from '../evidence';
 import type { StoredRow } from '../row';
 import {
   entryBytes,
@@ -11,10 +12,17 @@ import {
   type ScanPage,
 } from './port';
 
+/** The newest evidence event, kept as its payload until a newer one comes. */
+interface Unwritten extends Evidence {
+  /** `estimateJsonLength(raw)`. */
+  bytes: number;
+}
+
 interface Entry {
   stored: StoredRow;
   detail: LazyDetail;
-  evidence: string[];
+  /** Oldest first; the newest may still be its event (see `recordSync`). */
+  evidence: (string | Unwritten)[];
   lastEvidenceId: string | undefined;
   bytes: number;
   /** Position in `log`. */
@@ -54,13 +62,20 @@ export class MemoryConsoleHistory implements ConsoleHistory {
     const existing = this.byFingerprint.get(fp);
     const kept = existing ? existing.evidence : [];
     let lastId = existing?.lastEvidenceId;
+    const max = this.bounds.evidenceMaxBytes;
     for (const e of evidence ?? []) {
       if (e.id === lastId || this.bounds.evidencePerAlert === 0) continue;
-      kept.push(e.json);
+      // The newest occurrence's payload is the detail's event's (its fields are the same object), so
+      // it is kept as it is and written when read or when a newer one comes; older ones are text.
+      const last = kept.at(-1);
+      if (last !== undefined && typeof last !== 'string') kept[kept.length - 1] = evidenceText(last, max);
+      kept.push({ id: e.id, raw: e.raw, bytes: estimateJsonLength(e.raw) });
       lastId = e.id;
     }
     if (kept.length > this.bounds.evidencePerAlert) kept.splice(0, kept.length - this.bounds.evidencePerAlert);
-    const bytes = entryBytes(rowLength(stored), detail.bytes, kept);
+    let evidenceBytes = 0;
+    for (const e of kept) evidenceBytes += typeof e === 'string' ? e.length : e.bytes;
+    const bytes = entryBytes(rowLength(stored), detail.bytes, evidenceBytes);
     if (existing) {
       this.bytes += bytes - existing.bytes;
       const moved = stored.lastSeenMs !== existing.stored.lastSeenMs;
@@ -86,7 +101,11 @@ export class MemoryConsoleHistory implements ConsoleHistory {
   get(fingerprint: string): Promise<HistoryEntry | undefined> {
     const e = this.byFingerprint.get(fingerprint);
     if (!e || this.expired(e)) return Promise.resolve(undefined);
-    return Promise.resolve({ stored: e.stored, detail: detailJson(e.detail), evidence: [...e.evidence] });
+    return Promise.resolve({
+      stored: e.stored,
+      detail: detailJson(e.detail),
+      evidence: e.evidence.map((x) => (typeof x === 'string' ? x : evidenceText(x, this.bounds.evidenceMaxBytes))),
+    });
   }
 
   scan(cursor: string | undefined, limit: number): Promise<ScanPage> {

@@ -1,4 +1,5 @@
 import type { Alert } from '../../core/alert';
+import type { Evidence } from '../evidence';
 import type { StoredRow } from '../row';
 
 /** The bounds every history adapter keeps (config `console.history.*`). */
@@ -7,6 +8,8 @@ export interface HistoryBounds {
   maxBytes: number;
   maxAgeMs: number;
   evidencePerAlert: number;
+  /** A raw event longer than this as JSON is shown cut (`evidenceText`). */
+  evidenceMaxBytes: number;
 }
 
 /** One occurrence or change of an alert, as the console records it. */
@@ -17,15 +20,15 @@ export interface HistoryRecord {
    * shows of it (`alertView`) before the call returns, since the alert's own fields change later.
    */
   alert: Alert;
-  /** The occurrences' raw events as JSON (already cut to size), oldest first; one with the id of the last one kept is not kept again. */
-  evidence?: readonly { id: string; json: string }[];
+  /** The occurrences since the last record, oldest first, whose raw events are the evidence; one with the id of the last one kept is not kept again. */
+  evidence?: readonly Evidence[];
 }
 
 export interface HistoryEntry {
   stored: StoredRow;
   /** `alertViewJson` of the alert as last recorded. */
   detail: string;
-  /** Raw events as JSON, oldest first. */
+  /** Raw events as JSON (`evidenceText`), oldest first. */
   evidence: string[];
 }
 
@@ -66,11 +69,9 @@ export interface ConsoleHistory {
   size(): Promise<{ count: number; bytes: number }>;
 }
 
-/** Estimated bytes of a record as the memory history holds it: the row's and the detail's estimates, the evidence, a fixed overhead per row. */
-export function entryBytes(rowJsonLength: number, detailBytes: number, evidence: readonly string[]): number {
-  let n = ROW_OVERHEAD + rowJsonLength + detailBytes;
-  for (const e of evidence) n += e.length;
-  return n;
+/** Estimated bytes of a record as the memory history holds it: the row's, the detail's and the evidence's estimates and a fixed overhead per row. */
+export function entryBytes(rowJsonLength: number, detailBytes: number, evidenceBytes: number): number {
+  return ROW_OVERHEAD + rowJsonLength + detailBytes + evidenceBytes;
 }
 
 const ROW_OVERHEAD = 256;

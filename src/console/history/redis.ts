@@ -1,5 +1,6 @@
 import { alertViewJson } from '../../alert/view';
 import type { RedisStateStore } from '../../store/redis';
+import { evidenceText } from '../evidence';
 import type { StoredRow } from '../row';
 import type { ConsoleHistory, HistoryBounds, HistoryEntry, HistoryRecord, RecordResult, ScanPage } from './port';
 
@@ -130,7 +131,7 @@ export class RedisConsoleHistory implements ConsoleHistory {
       Math.trunc(stored.lastSeenMs),
       JSON.stringify(stored),
       alertViewJson(alert),
-      JSON.stringify((evidence ?? []).map((e) => [e.id, e.json])),
+      JSON.stringify((evidence ?? []).map((e) => [e.id, evidenceText(e, b.evidenceMaxBytes)])),
       '',
       b.evidencePerAlert,
       b.maxAlerts,
