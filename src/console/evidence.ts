@@ -1,7 +1,7 @@
 import type { SecurityEvent } from '../core/event';
 
-/** An occurrence as the console keeps it for evidence: its id and raw payload. */
-export type Evidence = Pick<SecurityEvent, 'id' | 'raw'>;
+/** An occurrence as the console keeps it for evidence: its id and raw payload (and the payload's estimated size). */
+export type Evidence = Pick<SecurityEvent, 'id' | 'raw' | 'sizeBytes'>;
 
 /**
  * A raw event as the console shows it: its JSON, or, past `maxBytes` characters

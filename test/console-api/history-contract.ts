@@ -56,7 +56,7 @@ function rec(fp: string, lastSeenMs: number, eventId?: string, status: AlertStat
   return {
     stored: stored(fp, lastSeenMs, { status }),
     alert: alertFor(fp, lastSeenMs, status === 'resolved' ? { resolvedAt: lastSeenMs } : {}),
-    ...(eventId ? { evidence: [{ id: eventId, raw: { uuid: eventId } }] } : {}),
+    ...(eventId ? { evidence: [{ id: eventId, raw: { uuid: eventId }, sizeBytes: 64 }] } : {}),
   };
 }
 
@@ -134,7 +134,7 @@ export function historyContract(name: string, make: MakeHistory): void {
       for (let i = 2; i <= 5; i++) await h.record(rec('a', T0 + i, `e${i}`));
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e3', 'e4', 'e5']);
       // Several occurrences in one write (the console batches them), the first already kept.
-      const batch = ['e5', 'e6', 'e7'].map((id) => ({ id, raw: { uuid: id } }));
+      const batch = ['e5', 'e6', 'e7'].map((id) => ({ id, raw: { uuid: id }, sizeBytes: 64 }));
       await h.record({ ...rec('a', T0 + 7), evidence: batch });
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e5', 'e6', 'e7']);
       const none = make({ ...BOUNDS, evidencePerAlert: 0 }, clock);
@@ -142,20 +142,26 @@ export function historyContract(name: string, make: MakeHistory): void {
       expect((await none.get('x'))?.evidence).toEqual([]);
     });
 
-    it('shows a raw event longer than evidenceMaxBytes as JSON cut to it, marked as truncated, wherever it stands', async () => {
-      const h = make({ ...BOUNDS, evidencePerAlert: 2 }, clock);
-      const long = { id: 'long', raw: { uuid: 'long', output: '"quoted" and long '.repeat(100) } };
-      const text = JSON.stringify(long.raw);
-      const cut = { truncated: true, eventId: 'long', json: text.slice(0, BOUNDS.evidenceMaxBytes) };
-      await h.record({ ...rec('a', T0 + 1), evidence: [long] });
-      expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut]); // the newest
-      await h.record({ ...rec('a', T0 + 2), evidence: [{ id: 'short', raw: { uuid: 'short' } }] });
-      expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut, { uuid: 'short' }]); // an older one
-      const exact = { id: 'exact', raw: { o: 'x'.repeat(BOUNDS.evidenceMaxBytes - 8) } };
-      expect(JSON.stringify(exact.raw)).toHaveLength(BOUNDS.evidenceMaxBytes);
-      await h.record({ ...rec('a', T0 + 3), evidence: [exact] });
-      expect((await h.get('a'))?.evidence.at(-1)).toBe(JSON.stringify(exact.raw)); // at the bound: whole
-    });
+    it.each([
+      ['as it came', 4000],
+      ['cut by the alert stage (a copy)', 1e6],
+    ])(
+      'shows a raw event longer than evidenceMaxBytes as JSON cut to it, marked as truncated: a payload %s',
+      async (_what, sizeBytes) => {
+        const h = make({ ...BOUNDS, evidencePerAlert: 2 }, clock);
+        const long = { id: 'long', raw: { uuid: 'long', output: '"quoted" and long '.repeat(100) }, sizeBytes };
+        const text = JSON.stringify(long.raw);
+        const cut = { truncated: true, eventId: 'long', json: text.slice(0, BOUNDS.evidenceMaxBytes) };
+        await h.record({ ...rec('a', T0 + 1), evidence: [long] });
+        expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut]); // the newest
+        await h.record({ ...rec('a', T0 + 2), evidence: [{ id: 'short', raw: { uuid: 'short' }, sizeBytes }] });
+        expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut, { uuid: 'short' }]); // an older one
+        const exact = { id: 'exact', raw: { o: 'x'.repeat(BOUNDS.evidenceMaxBytes - 8) }, sizeBytes };
+        expect(JSON.stringify(exact.raw)).toHaveLength(BOUNDS.evidenceMaxBytes);
+        await h.record({ ...rec('a', T0 + 3), evidence: [exact] });
+        expect((await h.get('a'))?.evidence).toEqual(['{"uuid":"short"}', JSON.stringify(exact.raw)]); // at the bound: whole
+      },
+    );
 
     it('is bounded by count: the oldest rows go first', async () => {
       const h = make({ ...BOUNDS, maxAlerts: 3 }, clock);

@@ -1,3 +1,4 @@
+import { EVIDENCE_RAW_BYTES } from '../../alert/evidence';
 import { detailJson, estimateJsonLength, lazyDetail, type LazyDetail } from '../detail';
 import { evidenceText, type Evidence } from '../evidence';
 import type { StoredRow } from '../row';
@@ -13,7 +14,7 @@ import {
 } from './port';
 
 /** The newest evidence event, kept as its payload until a newer one comes. */
-interface Unwritten extends Evidence {
+interface Unwritten extends Pick<Evidence, 'id' | 'raw'> {
   /** `estimateJsonLength(raw)`. */
   bytes: number;
 }
@@ -65,11 +66,13 @@ export class MemoryConsoleHistory implements ConsoleHistory {
     const max = this.bounds.evidenceMaxBytes;
     for (const e of evidence ?? []) {
       if (e.id === lastId || this.bounds.evidencePerAlert === 0) continue;
-      // The newest occurrence's payload is the detail's event's (its fields are the same object), so
-      // it is kept as it is and written when read or when a newer one comes; older ones are text.
+      // The newest occurrence's payload is the detail's event's (a Falco event's fields are the same
+      // object), so it is kept as it is and written when read or when a newer one comes; older ones
+      // are text. So is a payload the alert stage cut (evidenceOf): a copy nothing else holds.
       const last = kept.at(-1);
       if (last !== undefined && typeof last !== 'string') kept[kept.length - 1] = evidenceText(last, max);
-      kept.push({ id: e.id, raw: e.raw, bytes: estimateJsonLength(e.raw) });
+      if ((e.sizeBytes ?? Infinity) <= EVIDENCE_RAW_BYTES) kept.push({ id: e.id, raw: e.raw, bytes: estimateJsonLength(e.raw) });
+      else kept.push(evidenceText(e, max));
       lastId = e.id;
     }
     if (kept.length > this.bounds.evidencePerAlert) kept.splice(0, kept.length - this.bounds.evidencePerAlert);
