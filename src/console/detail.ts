@@ -13,7 +13,7 @@ export type AlertView = ReturnType<typeof alertView>;
  */
 export interface LazyDetail {
   readonly view: AlertView;
-  /** `estimateJsonLength(view)`: what the history's bytes bound counts for it. */
+  /** `estimateViewLength(view)`: what the history's bytes bound counts for it. */
   readonly bytes: number;
 }
 
@@ -30,7 +30,8 @@ export function detailJson(detail: LazyDetail): string {
  * What each value costs beyond its characters. JSON spends 2–4 characters on a value's quotes, colon
  * and comma; the heap spends more on a value kept as an object's member (a slot, a string's header),
  * and a detail keeps objects, not text. 8 keeps the estimate near the JSON's length for real alerts
- * while an alert made of many tiny values still counts what it holds (docs/console.md#storage-bounds).
+ * (1.14–1.21×) while an alert made of many tiny values still counts part of what it holds; the heap
+ * held per byte of estimate is measured in docs/console.md#how-the-bytes-are-estimated.
  */
 const PER_VALUE = 8;
 /** A number's JSON: times in ms are 13 digits, counts and ids fewer. */
