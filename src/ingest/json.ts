@@ -16,7 +16,23 @@ export interface ParseOptions {
  * One linear scan outside string literals finds depth, unsafe integers and any string that may be
  * `__proto__`; a JSON.parse reviver would do the same but costs 3-8× the parse.
  */
-export function parseJson(text: string, { maxDepth }: ParseOptions): Json {
+export function parseJson(text: string, options: ParseOptions): Json {
+  return parseJsonWithFacts(text, options).value;
+}
+
+/**
+ * What the scan learnt of the strings on the way, so that a caller that bounds every string of the
+ * value (normalise.ts `boundJson`) can skip checking each one when none can need it.
+ */
+export interface StringFacts {
+  /** No string of the value, keys included, is longer than this (UTF-16 code units). */
+  longest: number;
+  /** Every string of the value, keys included, is well-formed UTF-16 (no lone surrogate). */
+  wellFormed: boolean;
+}
+
+/** parseJson, and what it learnt of the value's strings. */
+export function parseJsonWithFacts(text: string, { maxDepth }: ParseOptions): { value: Json; strings: StringFacts } {
   const found = scan(text, maxDepth);
   let value: Json;
   try {
@@ -25,7 +41,7 @@ export function parseJson(text: string, { maxDepth }: ParseOptions): Json {
     throw new InvalidJsonError(`body is not valid JSON: ${(err as Error).message}`);
   }
   if (found.proto) dropProtoKeys(value);
-  return value;
+  return { value, strings: { longest: found.longest, wellFormed: text.isWellFormed() && !surrogateEscape(text) } };
 }
 
 const QUOTE = 0x22;
@@ -37,17 +53,21 @@ interface Scanned {
   bigInts: number[];
   /** Some string literal may decode to `__proto__`. */
   proto: boolean;
+  /** The longest string literal's length between its quotes (a quoted big integer's included). */
+  longest: number;
 }
 
 function scan(text: string, maxDepth: number): Scanned {
   const ranges: number[] = [];
   let proto = false;
+  let longest = 0;
   let depth = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const end = endOfString(text, i);
+      if (end - i - 1 > longest) longest = end - i - 1;
       if (!proto && mayBeProto(text, i, end)) proto = true;
       i = end;
     } else if (c === 0x7b || c === 0x5b) {
@@ -59,11 +79,26 @@ function scan(text: string, maxDepth: number): Scanned {
       while (j < n && isDigit(text.charCodeAt(j))) j++;
       let end = j;
       while (end < n && isNumberChar(text.charCodeAt(end))) end++; // fraction and exponent
-      if (end === j && j - i > 15 && !Number.isSafeInteger(Number(text.slice(i, j)))) ranges.push(i, j);
+      if (end === j && j - i > 15 && !Number.isSafeInteger(Number(text.slice(i, j)))) {
+        ranges.push(i, j);
+        if (j - i > longest) longest = j - i;
+      }
       i = end - 1;
     }
   }
-  return { bigInts: ranges, proto };
+  return { bigInts: ranges, proto, longest };
+}
+
+/**
+ * Whether the text holds a `\uD800`–`\uDFFF` escape, the only way a JSON string literal in well-formed
+ * text can decode to a lone surrogate (a `\\ud…` that is not an escape only makes this say yes).
+ */
+function surrogateEscape(text: string): boolean {
+  for (let at = text.indexOf('\\u'); at !== -1; at = text.indexOf('\\u', at + 2)) {
+    const c = text.charCodeAt(at + 2);
+    if (c === 0x64 || c === 0x44) return true; // d, D
+  }
+  return false;
 }
 
 const PROTO = '__proto__';
