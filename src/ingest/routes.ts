@@ -118,7 +118,7 @@ export function ingestHandlers(
       const encoding = bodyEncoding(req);
       const ctx = context(req);
       const text = await readBody(req, options.auditBodyLimitBytes, encoding);
-      const { value: body, strings } = parseJsonWithFacts(text, { maxDepth: options.maxJsonDepth });
+      const { value: body, strings } = parseJsonWithFacts(text, { maxDepth: options.maxJsonDepth, parseFirst: true });
       ctx.strings = strings;
       const items = splitAuditPayload(body);
       const fresh: { index: number; event: SecurityEvent }[] = [];
