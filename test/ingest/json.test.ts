@@ -114,9 +114,29 @@ describe('parseJson', () => {
       expect(first.strings.longest).toBeLessThanOrEqual(scanned.strings.longest);
     });
 
-    it('refuses nesting past the limit after JSON.parse, which does not recurse, before anything walks it', () => {
-      const [first] = both('['.repeat(200_000) + ']'.repeat(200_000));
+    it.each([
+      ['arrays back to back (left to the scan)', '['.repeat(200_000) + ']'.repeat(200_000)],
+      ['spaced arrays (JSON.parse does not recurse)', '[ '.repeat(200_000) + ']'.repeat(200_000)],
+      ['objects', '{"a":'.repeat(200_000) + '1' + '}'.repeat(200_000)],
+      ['objects in arrays', '[{"a":'.repeat(100_000) + '1' + '}]'.repeat(100_000)],
+    ])('refuses nesting past the limit: %s', (_, text) => {
+      const [first, scanned] = both(text);
       expect(first).toEqual({ error: 'JSON nesting exceeds the limit of 64' });
+      expect(scanned).toEqual(first);
+    });
+
+    it('leaves arrays nested back to back past the limit to the scan, which refuses them before JSON.parse', () => {
+      const parse = jest.spyOn(JSON, 'parse');
+      try {
+        expect(() => parseJsonWithFacts('['.repeat(65) + ']'.repeat(65), { maxDepth: 64, parseFirst: true })).toThrow(
+          'JSON nesting exceeds the limit of 64',
+        );
+        expect(parse).not.toHaveBeenCalled();
+        parseJsonWithFacts('['.repeat(64) + ']'.repeat(64), { maxDepth: 64, parseFirst: true });
+        expect(parse).toHaveBeenCalledTimes(1); // at the limit: parsed first, once
+      } finally {
+        parse.mockRestore();
+      }
     });
 
     it('says the longest string exactly, keys included', () => {
