@@ -60,8 +60,9 @@ export function parseJsonWithFacts(text: string, { maxDepth, parseFirst }: Parse
  * the one the scan or the parse of the quoted text gives, as before), or some number is beyond 2^53
  * (a big integer to keep exactly, or a float the scan leaves alone: it tells them apart). On the
  * server a scan of an audit EventList cost about as much as its JSON.parse (the walk a fraction).
- * JSON.parse itself is iterative: nesting far beyond `maxDepth` cannot overflow its stack, costs it no
- * more than as many flat objects, and is refused by the walk before anything else sees the value.
+ * JSON.parse itself is iterative: nesting far beyond `maxDepth` cannot overflow its stack, costs it
+ * no more than flat input of the same size (once arrays back to back go to the scan, below), and is
+ * refused by the walk before anything else sees the value.
  */
 function parsedFirst(text: string, maxDepth: number): { value: Json; strings: StringFacts } | undefined {
   // Arrays nested past the limit back to back, the one nesting that costs JSON.parse more than flat
