@@ -169,7 +169,7 @@ export class Dispatcher {
       lanes.length === 1
         ? this.handOff(lanes[0]!, alert, options)
         : Promise.all(lanes.map((lane) => this.handOff(lane, alert, options))).then(() => undefined);
-    this.track(handedOff.catch(() => undefined));
+    this.trackSettled(handedOff);
     return handedOff;
   }
 
@@ -394,31 +394,43 @@ export class Dispatcher {
     this.active.add(tracked);
   }
 
+  /**
+   * `track` for work whose caller hears how it ended (a hand-off's promise is returned to it): one
+   * promise per hand-off instead of a `catch` and a `finally`.
+   */
+  private trackSettled(work: Promise<void>): void {
+    const done = () => {
+      this.active.delete(tracked);
+    };
+    const tracked = work.then(done, done);
+    this.active.add(tracked);
+  }
+
   private run(lane: Lane): void {
     if (lane.running || lane.waiting || lane.jobs.length === 0) return;
     lane.running = true;
-    this.track(
-      this.drain(lane).finally(() => {
-        lane.running = false;
-      }),
-    );
+    this.track(this.drain(lane));
   }
 
   private async drain(lane: Lane): Promise<void> {
-    while (lane.jobs.length) {
-      const job = lane.jobs[0]!;
-      const outcome = await this.attempt(lane, job);
-      if (outcome === 'retry') {
-        lane.waiting = true;
-        this.clock.setTimeout(() => {
-          lane.waiting = false;
-          this.run(lane);
-        }, this.backoff(job));
-        return;
+    try {
+      while (lane.jobs.length) {
+        const job = lane.jobs[0]!;
+        const outcome = await this.attempt(lane, job);
+        if (outcome === 'retry') {
+          lane.waiting = true;
+          this.clock.setTimeout(() => {
+            lane.waiting = false;
+            this.run(lane);
+          }, this.backoff(job));
+          return;
+        }
+        lane.jobs.shift();
+        if (job.kind === 'send') this.queued.delete(recordKey(lane, job.alert));
+        this.metrics.queueDepth.set(this.depth());
       }
-      lane.jobs.shift();
-      if (job.kind === 'send') this.queued.delete(recordKey(lane, job.alert));
-      this.metrics.queueDepth.set(this.depth());
+    } finally {
+      lane.running = false;
     }
   }
 
@@ -432,10 +444,13 @@ export class Dispatcher {
           // The claim is the in-flight record text; an exclusive store's send needs none.
           const claim = this.exclusive ? this.takeUnsent(key, job) : await this.claim(lane, key, job);
           if (claim === undefined) return 'done'; // sent, being sent by a live replica, or gone
-          const context = await this.sendContext(lane, job.alert);
+          // Only an incident's member reads a thread, and only its parent writes one: others make no promise for them.
+          const incident = job.alert.incident;
+          const context =
+            incident && incident.parent !== job.alert.fingerprint ? await this.sendContext(lane, job.alert) : undefined;
           const send = () => notifier.send(job.alert, context);
           job.ref = (claim === '' ? await send() : await this.whileHolding(key, claim, send)) ?? {};
-          await this.rememberThread(lane, job.alert, job.ref);
+          if (incident?.parent === job.alert.fingerprint) await this.rememberThread(lane, job.alert, job.ref);
           this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'sent' });
           this.metrics.ingestToNotify.observe(
             { receiver: notifier.name },
@@ -443,7 +458,9 @@ export class Dispatcher {
           );
         }
         const sent: NotifyRecord = { state: 'sent', ref: job.ref };
-        await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
+        // An in-process store takes it in this turn (`setNow`, the same write as `set`).
+        if (this.store.setNow) this.store.setNow(key, JSON.stringify(sent), this.options.windowMs);
+        else await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
         this.unsent.delete(key);
         await this.store.unschedule(key);
       } else if (job.kind === 'thread') {
