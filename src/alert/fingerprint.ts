@@ -35,18 +35,22 @@ export function fingerprintParts(d: Detection): string[] {
   return [d.ruleId, k.cluster, k.namespace ?? '', k.pod ?? '', k.container ?? '', e.process?.cmdline ?? '', host];
 }
 
-/** By detection object (never changed once made): the correlate and alert stages both ask for it. */
-const computed = new WeakMap<Detection, string>();
-
 export function fingerprint(d: Detection): string {
-  let fp = computed.get(d);
-  if (fp === undefined) {
-    const digest = hash('sha256', fingerprintParts(d).join('\u0000'), 'hex');
-    // Two short slices joined: a fingerprint lives as long as its alert (history, recent alerts,
-    // dedup), and `slice(0, 24)` would keep the whole 64-character digest alive behind it (77 bytes
-    // per fingerprint instead of 149).
-    fp = [digest.slice(0, 12), digest.slice(12, 24)].join('');
-    computed.set(d, fp);
-  }
+  const known = (d as { [FINGERPRINT]?: string })[FINGERPRINT];
+  if (known !== undefined) return known;
+  const digest = hash('sha256', fingerprintParts(d).join('\u0000'), 'hex');
+  // Two short slices joined: a fingerprint lives as long as its alert (history, recent alerts,
+  // dedup), and `slice(0, 24)` would keep the whole 64-character digest alive behind it (77 bytes
+  // per fingerprint instead of 149).
+  const fp = [digest.slice(0, 12), digest.slice(12, 24)].join('');
+  if (Object.isExtensible(d)) Object.defineProperty(d, FINGERPRINT, { value: fp });
   return fp;
 }
+
+/**
+ * The fingerprint, kept on its detection (never changed once made): the correlate and alert stages
+ * both ask for it. Non-enumerable, so a spread copy (a detection made from another) does not carry
+ * it. Not a WeakMap, as `seenKey` (src/pipeline/seen.ts): its entries are ephemerons each GC traces,
+ * and get-and-set there was ~4 % of the pipeline's CPU profile (docs/performance.md § base-path).
+ */
+const FINGERPRINT = Symbol('fingerprint');
