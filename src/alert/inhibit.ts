@@ -20,7 +20,17 @@ interface Rule {
   source: Matcher[];
   target: Matcher[];
   equal: string[];
+  /** Mark keys by their `equal` values (see `key`). */
+  keys: Map<string, string>;
 }
+
+/**
+ * Mark keys remembered per rule: every alert hashes its `equal` values (the built-in rule: its pod),
+ * and a lookup costs a tenth of the SHA-256. Bounded, as the other memos of this stage: it starts
+ * over when full, and long values (hostile labels) are hashed each time instead of kept.
+ */
+const KEYS_KEPT = 10_000;
+const KEPT_VALUES_LENGTH = 256;
 
 /**
  * The built-in rule: a critical alert on a pod mutes the lower alerts of the same pod, so one page
@@ -46,6 +56,7 @@ function compile(c: InhibitRuleConfig, index: number): Rule {
     source: side(c.source_matchers, c.source_match, c.source_match_re),
     target: side(c.target_matchers, c.target_match, c.target_match_re),
     equal: c.equal ?? [],
+    keys: new Map(),
   };
 }
 
@@ -110,6 +121,14 @@ export class Inhibitor {
 
   private key(r: Rule, labels: Labels): string {
     const values = r.equal.map((n) => labels[n] ?? '').join('\u0000');
-    return `inhibit:${r.id}:${hash('sha256', values, 'hex').slice(0, 32)}`;
+    let key = r.keys.get(values);
+    if (key === undefined) {
+      key = `inhibit:${r.id}:${hash('sha256', values, 'hex').slice(0, 32)}`;
+      if (values.length <= KEPT_VALUES_LENGTH) {
+        if (r.keys.size >= KEYS_KEPT) r.keys.clear();
+        r.keys.set(values, key);
+      }
+    }
+    return key;
   }
 }
