@@ -92,6 +92,8 @@ interface Job {
   ref?: DeliveryRef | undefined;
   /** For `resolve`: when the alert resolved. */
   resolvedAt?: number;
+  /** The notification's record key, made once per job (`keyOf`): a send uses it four times. */
+  key?: string;
 }
 
 interface Lane {
@@ -338,13 +340,13 @@ export class Dispatcher {
     }
     if (!created) {
       if (options.refreshExisting !== false) this.refreshIn(lane, alert);
-    } else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+    } else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0, key });
     else {
       // Held: what is sent is the record's alert at send time, so an amend in between is sent with it.
       this.queued.add(key);
       this.clock.setTimeout(() => {
         this.queued.delete(key);
-        this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+        this.enqueue(lane, { kind: 'send', alert, attempts: 0, key });
       }, holdMs);
     }
   }
@@ -373,7 +375,7 @@ export class Dispatcher {
     if (refusal) {
       // With a shared store the record stays in the outbox for a replica (or a later pass) to send.
       // Given up here (recovery reads the record again): the memory of what to send is bounded by the queue.
-      if (job.kind === 'send') this.unsent.delete(recordKey(lane, job.alert));
+      if (job.kind === 'send') this.unsent.delete(keyOf(lane, job));
       if (job.kind === 'send' && this.options.recoverIntervalMs !== undefined) {
         this.log.warn(
           { receiver: lane.notifier.name, fingerprint: job.alert.fingerprint, reason: refusal },
@@ -383,7 +385,7 @@ export class Dispatcher {
       }
       return this.deadLetter(lane, job, refusal);
     }
-    if (job.kind === 'send') this.queued.add(recordKey(lane, job.alert));
+    if (job.kind === 'send') this.queued.add(keyOf(lane, job));
     lane.jobs.push(job);
     this.metrics.queueDepth.set(this.depth());
     this.run(lane);
@@ -426,7 +428,7 @@ export class Dispatcher {
           return;
         }
         lane.jobs.shift();
-        if (job.kind === 'send') this.queued.delete(recordKey(lane, job.alert));
+        if (job.kind === 'send') this.queued.delete(keyOf(lane, job));
         this.metrics.queueDepth.set(this.depth());
       }
     } finally {
@@ -436,7 +438,7 @@ export class Dispatcher {
 
   private async attempt(lane: Lane, job: Job): Promise<'done' | 'retry'> {
     const { notifier } = lane;
-    const key = recordKey(lane, job.alert);
+    const key = keyOf(lane, job);
     job.attempts++;
     try {
       if (job.kind === 'send') {
@@ -731,6 +733,11 @@ function threadAlertKey(lane: Lane, incidentId: string): string {
 
 function threadKey(lane: Lane, incidentId: string): string {
   return `thread:${lane.notifier.name}:${incidentId}`;
+}
+
+/** A job's alert may be replaced by the record's copy (`takeUnsent`, `claim`): same fingerprint and window, same key. */
+function keyOf(lane: Lane, job: Job): string {
+  return (job.key ??= recordKey(lane, job.alert));
 }
 
 function recordKey(lane: Lane, alert: Alert): string {
