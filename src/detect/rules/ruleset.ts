@@ -77,6 +77,12 @@ export class RuleSet {
         else this.falcoByRule.set(name, [...(this.falcoByRule.get(name) ?? []), r]);
       }
     }
+    // With the rules for any Falco rule, in rule order: made once here, not per event.
+    for (const [name, named] of this.falcoByRule)
+      this.falcoByRule.set(
+        name,
+        [...named, ...this.falcoAny].sort((a, b) => a.order - b.order),
+      );
   }
 
   get size(): number {
@@ -92,9 +98,8 @@ export class RuleSet {
     return this.audit.candidates(a.stage, a.verb, a.resource, a.subresource);
   }
 
-  falcoCandidates(falcoRule: string): CompiledRule[] {
-    const named = this.falcoByRule.get(falcoRule);
-    return named ? [...named, ...this.falcoAny].sort((a, b) => a.order - b.order) : this.falcoAny;
+  falcoCandidates(falcoRule: string): readonly CompiledRule[] {
+    return this.falcoByRule.get(falcoRule) ?? this.falcoAny;
   }
 
   /** Runs a rule's condition and exceptions. Never throws. */
