@@ -26,9 +26,9 @@ const ENV_FIELDS = ['proc.env', 'proc.aenv'] as const;
 const AUDIT_ID_IN_ENV = /(?:^|[\s,;])KUBERNETES_EXEC_AUDIT_ID=([A-Za-z0-9-]{1,64})/;
 
 /**
- * The runtime side of the join, or undefined for events that are not about a process in a pod. Built
- * by assignment, not spreads of optional parts: it runs for every runtime alert, and a pending alert
- * keeps it (docs/performance.md § track-cost).
+ * The runtime side of the join, or undefined for events that are not about a process in a pod. One
+ * literal, not spreads of optional parts: it runs for every runtime alert, and a pending alert keeps
+ * it (docs/performance.md § track-cost).
  */
 export function runtimeTarget(event: SecurityEvent): RuntimeTarget | undefined {
   const f = event.falco;
@@ -42,13 +42,17 @@ export function runtimeTarget(event: SecurityEvent): RuntimeTarget | undefined {
   const cmdline = event.process?.cmdline;
   if (cmdline) addName(names, cmdline.slice(0, cmdline.indexOf(' ') >>> 0));
   for (const k in fields) if (k.startsWith('proc.aname[')) addName(names, fields[k]);
-  const target: RuntimeTarget = { key: podKey(k8s.cluster, namespace, pod), timeMs: nsToMs(event.timeNs), names };
-  if (k8s.container) target.container = k8s.container;
-  const auditID = execAuditID(fields);
-  if (auditID) target.execAuditID = auditID;
   const tty = event.process?.tty;
-  if (typeof tty === 'number') target.tty = tty !== 0;
-  return target;
+  // Every field in the literal (absent ones undefined, which JSON leaves out): one shape, its fields in the object.
+  return {
+    key: podKey(k8s.cluster, namespace, pod),
+    container: k8s.container || undefined,
+    timeMs: nsToMs(event.timeNs),
+    execAuditID: execAuditID(fields),
+    // Copied to its length: an array grown by `push` has room for 16 (a pending alert keeps it).
+    names: names.slice(),
+    tty: typeof tty === 'number' ? tty !== 0 : undefined,
+  };
 }
 
 function addName(names: string[], n: unknown): void {

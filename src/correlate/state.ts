@@ -133,6 +133,8 @@ export function updateLocalList<T>(
 /** A list's record kept in an in-process store with its entries, until its text is made. */
 export interface ListText<T> extends LazyText {
   entries?: readonly T[];
+  /** The `bound` it was written with, while it carries its entries. */
+  bound?: number;
 }
 
 /**
@@ -147,17 +149,18 @@ export function listText<T>(next: T[], bound?: number): ListText<T> {
   const lazy: ListText<T> = () => {
     if (lazy.made === undefined) {
       lazy.made = `[${(texts ?? lazy.entries!.map(itemJson)).join(',')}]`;
-      lazy.entries = texts = undefined;
+      lazy.entries = texts = lazy.bound = undefined;
     }
     return lazy.made;
   };
   lazy.entries = next;
+  if (texts === undefined) lazy.bound = bound;
   return lazy;
 }
 
-/** The entries a `listText` record still carries (undefined: made since, or another value). */
-export function listEntries<T>(value: LazyValue | undefined): readonly T[] | undefined {
-  return typeof value === 'function' ? (value as ListText<T>).entries : undefined;
+/** The entries a `listText` record still carries, and its bound (undefined: made since, or another value). */
+export function listEntries<T>(value: LazyValue | undefined): Pick<ListText<T>, 'entries' | 'bound'> | undefined {
+  return typeof value === 'function' ? (value as ListText<T>) : undefined;
 }
 
 /**
@@ -214,10 +217,11 @@ export class PodIndex {
     private readonly forget: (pod: string) => void,
   ) {}
 
-  touch(pod: string): void {
+  /** Marks `pod` used now; returns the key as first touched, so what each pod's records keep is one string. */
+  touch(pod: string): string {
     let node = this.nodes.get(pod);
     if (node) {
-      if (node === this.tail) return;
+      if (node === this.tail) return node.pod;
       this.unlink(node);
     } else {
       node = { pod };
@@ -234,6 +238,7 @@ export class PodIndex {
       this.nodes.delete(oldest.pod);
       this.forget(oldest.pod);
     }
+    return node.pod;
   }
 
   get size(): number {
