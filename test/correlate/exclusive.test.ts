@@ -283,7 +283,11 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
     const kept = (JSON.parse(text) as { fingerprint: string }[]).map((p) => p.fingerprint);
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThan(16);
-    expect(records(exclusive).map((k) => k.split(':')[2]).sort()).toEqual([...kept].sort());
+    expect(
+      records(exclusive)
+        .map((k) => k.split(':')[2])
+        .sort(),
+    ).toEqual([...kept].sort());
     for (const h of [shared, exclusive]) for (const item of late) await h.feed([item]);
     expect(await outcome(exclusive)).toEqual(await outcome(shared));
     expect(big.filter((_, i) => exclusive.alertOf(`b${i}`)!.attribution?.user === 'alice@example.com')).toHaveLength(kept.length);
