@@ -372,15 +372,19 @@ function factSource(detection: Detection, enrichment: Enrichment, attribution: A
  * `MAX_PENDING_PER_POD`, and those that left the list.
  */
 function withPending(current: readonly PendingAlert[], entry: PendingAlert): { next: PendingAlert[]; dropped: PendingAlert[] } {
-  const next: PendingAlert[] = [];
+  let kept = 0;
+  for (let i = current.length - 1; i >= 0 && kept < MAX_PENDING_PER_POD - 1; i--)
+    if (current[i]!.fingerprint !== entry.fingerprint) kept++;
+  // Made to its length: a list grown by `push` has room for 16, and every pod's list is kept.
+  const next = new Array<PendingAlert>(kept + 1);
   const dropped: PendingAlert[] = [];
+  let at = kept;
+  next[at] = entry;
   for (let i = current.length - 1; i >= 0; i--) {
     const p = current[i]!;
-    if (p.fingerprint !== entry.fingerprint && next.length < MAX_PENDING_PER_POD - 1) next.push(p);
+    if (at > 0 && p.fingerprint !== entry.fingerprint) next[--at] = p;
     else dropped.push(p);
   }
-  next.reverse();
-  next.push(entry);
   return { next, dropped };
 }
 
