@@ -251,7 +251,7 @@ export class Correlator {
       else for (const p of dropped) bound -= entryBound(p);
       const whole = bound > MAX_RECORD_BYTES ? next.slice() : undefined;
       const value = listText(next, bound);
-      if (whole) for (const p of whole) if (!next.includes(p)) dropped.push(p);
+      const gone = whole ? [...dropped, ...whole.filter((p) => !next.includes(p))] : dropped;
       local.setNow(listKey, value, this.options.lateAuditMs);
       this.pending.put(listKey, value, next);
       // An alert that left its pod's list (pushed out by newer ones, or replaced by a newer
@@ -259,8 +259,8 @@ export class Correlator {
       // bench/correlate.js's http-shaped scenario most records were such, and they kept their alert
       // (~1.5 kB each on the heap) and a key in the store's map for five minutes. With Redis they
       // expire by TTL, as before (a delete there is a round trip per runtime alert).
-      for (const gone of dropped) {
-        const goneKey = pendingAlertKey(gone.fingerprint, gone.firstSeen);
+      for (const p of gone) {
+        const goneKey = pendingAlertKey(p.fingerprint, p.firstSeen);
         if (goneKey !== key) local.deleteNow(goneKey);
       }
       return undefined;
@@ -371,19 +371,24 @@ function factSource(detection: Detection, enrichment: Enrichment, attribution: A
  * The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most
  * `MAX_PENDING_PER_POD`, and those that left the list.
  */
-function withPending(current: readonly PendingAlert[], entry: PendingAlert): { next: PendingAlert[]; dropped: PendingAlert[] } {
+const NONE_DROPPED: readonly PendingAlert[] = Object.freeze([]);
+
+function withPending(
+  current: readonly PendingAlert[],
+  entry: PendingAlert,
+): { next: PendingAlert[]; dropped: readonly PendingAlert[] } {
   let kept = 0;
   for (let i = current.length - 1; i >= 0 && kept < MAX_PENDING_PER_POD - 1; i--)
     if (current[i]!.fingerprint !== entry.fingerprint) kept++;
   // Made to its length: a list grown by `push` has room for 16, and every pod's list is kept.
   const next = new Array<PendingAlert>(kept + 1);
-  const dropped: PendingAlert[] = [];
+  let dropped = NONE_DROPPED;
   let at = kept;
   next[at] = entry;
   for (let i = current.length - 1; i >= 0; i--) {
     const p = current[i]!;
     if (at > 0 && p.fingerprint !== entry.fingerprint) next[--at] = p;
-    else dropped.push(p);
+    else dropped = dropped.length ? [...dropped, p] : [p]; // usually one: an array grown by `push` has room for 16
   }
   return { next, dropped };
 }
