@@ -170,7 +170,7 @@ async function main() {
   gc();
   const before = process.memoryUsage();
   const history = new MemoryConsoleHistory(
-    { maxAlerts: N, maxBytes: 4 * 1024 ** 3, maxAgeMs: 72 * 3_600_000, evidencePerAlert: 5 },
+    { maxAlerts: N, maxBytes: 4 * 1024 ** 3, maxAgeMs: 72 * 3_600_000, evidencePerAlert: 5, evidenceMaxBytes: 8192 },
     () => T0 + N * 30,
   );
   const sessions = new SessionStore(new MemorySessions(BOUNDS), systemClock, BOUNDS, () => {
@@ -181,7 +181,6 @@ async function main() {
     sessions,
     systemClock,
     {
-      evidenceMaxBytes: 8192,
       evidencePerAlert: 5,
       stream: { maxSubscribers: 10, maxBufferedBytes: 1 << 20 },
       resolveAfterMs: 300_000,

@@ -20,7 +20,17 @@ interface Rule {
   source: Matcher[];
   target: Matcher[];
   equal: string[];
+  /** Mark keys by their `equal` values (see `key`). */
+  keys: Map<string, string>;
 }
+
+/**
+ * Mark keys remembered per rule: every alert hashes its `equal` values (the built-in rule: its pod),
+ * and a lookup costs a tenth of the SHA-256. Bounded, as the other memos of this stage: it starts
+ * over when full, and long values (hostile labels) are hashed each time instead of kept.
+ */
+const KEYS_KEPT = 10_000;
+const KEPT_VALUES_LENGTH = 256;
 
 /**
  * The built-in rule: a critical alert on a pod mutes the lower alerts of the same pod, so one page
@@ -33,6 +43,8 @@ export const CRITICAL_POD_RULE: InhibitRuleConfig = {
   equal: ['cluster', 'namespace', 'pod'],
 };
 
+const NONE: readonly string[] = Object.freeze([]);
+
 function compile(c: InhibitRuleConfig, index: number): Rule {
   const side = (ms: string[] | undefined, eq: Record<string, string> | undefined, re: Record<string, string> | undefined) => [
     ...Object.entries(eq ?? {}).map(([n, v]) => newMatcher('=', n, v)),
@@ -44,6 +56,7 @@ function compile(c: InhibitRuleConfig, index: number): Rule {
     source: side(c.source_matchers, c.source_match, c.source_match_re),
     target: side(c.target_matchers, c.target_match, c.target_match_re),
     equal: c.equal ?? [],
+    keys: new Map(),
   };
 }
 
@@ -65,18 +78,38 @@ export class Inhibitor {
     this.rules = rules.map(compile);
   }
 
-  /** Records a source occurrence for every rule whose source matchers it matches. */
-  async observe(alert: Alert): Promise<void> {
+  /**
+   * Records a source occurrence for every rule whose source matchers it matches. A store that keeps
+   * values in this process takes the mark at once (`setNow`): no promise when nothing waits.
+   */
+  observe(alert: Alert): void | Promise<void> {
     const marks: Promise<void>[] = [];
-    for (const r of this.rules)
-      if (matchesAll(r.source, alert.labels))
-        marks.push(this.store.set(this.key(r, alert.labels), alert.fingerprint, this.firingMs));
-    if (marks.length === 1) await marks[0];
-    else if (marks.length) await Promise.all(marks);
+    for (const r of this.rules) {
+      if (!matchesAll(r.source, alert.labels)) continue;
+      if (this.store.setNow) this.store.setNow(this.key(r, alert.labels), alert.fingerprint, this.firingMs);
+      else marks.push(this.store.set(this.key(r, alert.labels), alert.fingerprint, this.firingMs));
+    }
+    if (marks.length === 1) return marks[0];
+    if (marks.length) return Promise.all(marks).then(() => undefined);
   }
 
-  /** The fingerprints of the firing sources that mute this alert. */
-  async inhibitedBy(alert: Alert): Promise<string[]> {
+  /**
+   * The fingerprints of the firing sources that mute this alert: read with `peek` (no promise) from a
+   * store that keeps values in this process.
+   */
+  inhibitedBy(alert: Alert): string[] | Promise<string[]> {
+    if (!this.store.peek) return this.inhibitedByAsync(alert);
+    let by: string[] | undefined;
+    for (const r of this.rules) {
+      if (!matchesAll(r.target, alert.labels)) continue;
+      const source = this.store.peek(this.key(r, alert.labels));
+      if (typeof source === 'function') return this.inhibitedByAsync(alert); // not a mark of ours: let `get` read it
+      if (source !== undefined && source !== alert.fingerprint && !by?.includes(source)) (by ??= []).push(source);
+    }
+    return by ?? (NONE as string[]);
+  }
+
+  private async inhibitedByAsync(alert: Alert): Promise<string[]> {
     const by: string[] = [];
     for (const r of this.rules) {
       if (!matchesAll(r.target, alert.labels)) continue;
@@ -88,6 +121,14 @@ export class Inhibitor {
 
   private key(r: Rule, labels: Labels): string {
     const values = r.equal.map((n) => labels[n] ?? '').join('\u0000');
-    return `inhibit:${r.id}:${hash('sha256', values, 'hex').slice(0, 32)}`;
+    let key = r.keys.get(values);
+    if (key === undefined) {
+      key = `inhibit:${r.id}:${hash('sha256', values, 'hex').slice(0, 32)}`;
+      if (values.length <= KEPT_VALUES_LENGTH) {
+        if (r.keys.size >= KEYS_KEPT) r.keys.clear();
+        r.keys.set(values, key);
+      }
+    }
+    return key;
   }
 }

@@ -92,9 +92,15 @@ export function alertLabels(d: Detection, enrichment: Enrichment = {}): Record<s
   if (k.pod) labels.pod = k.pod;
   if (k.container) labels.container = k.container;
   if (d.event.actor?.user) labels.user = d.event.actor.user;
-  for (const tag of d.tags) labels[tagFacts(tag).label] = 'true';
-  const tactics = tacticsOf(d.tags);
-  if (tactics.length) labels.mitre_tactic = tactics.join(',');
+  // One pass: each tag's label and tactic (what `tacticsOf` says, in tag order, deduplicated).
+  let tactics: string | undefined;
+  for (const tag of d.tags) {
+    const facts = tagFacts(tag);
+    labels[facts.label] = 'true';
+    if (facts.tactic && !tactics?.split(',').includes(facts.tactic))
+      tactics = tactics === undefined ? facts.tactic : `${tactics},${facts.tactic}`;
+  }
+  if (tactics !== undefined) labels.mitre_tactic = tactics;
   const { pod, subject, network } = enrichment;
   if (pod?.known) labels.pss_level = pod.pss.level;
   if (subject?.known) labels.risky_subject = subject.findingCount > 0 ? 'true' : 'false';

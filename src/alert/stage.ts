@@ -8,7 +8,7 @@ import { fingerprint } from './fingerprint';
 import { alertLabels } from './labels';
 import type { RecentAlerts } from './recent';
 import { runbookUrl } from './runbook';
-import { isSuppressed, NOT_SUPPRESSED, type Suppressor } from './suppress';
+import { isSuppressed, NOT_SUPPRESSED, type Suppression, type Suppressor } from './suppress';
 
 export interface AlertStageOptions {
   dedupWindowMs: number;
@@ -77,8 +77,8 @@ export class AlertStage {
       firstSeen: counter.firstSeen,
       lastSeen: counter.lastSeen,
     };
-    await this.options.suppressor?.observe?.(alert);
-    const suppression = this.options.suppressor ? await this.options.suppressor.check(alert) : NOT_SUPPRESSED;
+    const suppressed = this.suppression(alert);
+    const suppression = suppressed instanceof Promise ? await suppressed : suppressed;
     if (suppression.silencedBy.length) alert.silencedBy = suppression.silencedBy;
     if (suppression.inhibitedBy.length) alert.inhibitedBy = suppression.inhibitedBy;
     this.recent.put(alert);
@@ -111,6 +111,18 @@ export class AlertStage {
       await this.dispatcher.announce(alert, { holdMs: counter.count === 1 ? (correlation.holdMs ?? 0) : 0 });
     else this.dispatcher.refresh(alert);
     return alert;
+  }
+
+  /**
+   * What mutes the alert. In embedded mode the suppressor answers in this turn (src/alert/suppress.ts),
+   * so `process` awaits only a promise: an `await` of a plain value still costs a microtask turn.
+   */
+  private suppression(alert: Alert): Suppression | Promise<Suppression> {
+    const suppressor = this.options.suppressor;
+    if (!suppressor) return NOT_SUPPRESSED;
+    const observed = suppressor.observe?.(alert);
+    if (observed) return observed.then(() => suppressor.check(alert));
+    return suppressor.check(alert);
   }
 
   /**

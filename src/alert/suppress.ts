@@ -6,32 +6,47 @@ export interface Suppression {
   inhibitedBy: string[];
 }
 
-/** Silences and inhibition together, asked before every notification (Alertmanager's inhibit → silence stages). */
+/**
+ * Silences and inhibition together, asked before every notification (Alertmanager's inhibit → silence
+ * stages). Both answer without a promise when their store keeps values in this process (embedded
+ * mode), so an alert that nothing mutes makes none.
+ */
 export interface Suppressor {
-  check(alert: Alert): Promise<Suppression>;
+  check(alert: Alert): Suppression | Promise<Suppression>;
   /** An occurrence: inhibit rules note their firing sources (called once per occurrence, before `check`). */
-  observe?(alert: Alert): Promise<void>;
+  observe?(alert: Alert): void | Promise<void>;
 }
 
 export function isSuppressed(s: Suppression): boolean {
   return s.silencedBy.length > 0 || s.inhibitedBy.length > 0;
 }
 
-export const NOT_SUPPRESSED: Suppression = Object.freeze({ silencedBy: [], inhibitedBy: [] }) as Suppression;
+export const NOT_SUPPRESSED: Suppression = Object.freeze({
+  silencedBy: Object.freeze([]) as unknown as string[],
+  inhibitedBy: Object.freeze([]) as unknown as string[],
+});
+
+type Ids = string[] | Promise<string[]>;
 
 /** Silences (by label matchers) and inhibition (by other alerts), either optional. */
 export function suppressor(parts: {
-  silences?: { mutes(labels: Alert['labels']): Promise<string[]> };
-  inhibitor?: { inhibitedBy(alert: Alert): Promise<string[]>; observe(alert: Alert): Promise<void> };
+  silences?: { mutes(labels: Alert['labels']): Ids };
+  inhibitor?: { inhibitedBy(alert: Alert): Ids; observe(alert: Alert): void | Promise<void> };
 }): Suppressor {
+  const { silences, inhibitor } = parts;
   return {
-    observe: (alert) => parts.inhibitor?.observe(alert) ?? Promise.resolve(),
-    async check(alert) {
-      const [silencedBy, inhibitedBy] = await Promise.all([
-        parts.silences ? parts.silences.mutes(alert.labels) : [],
-        parts.inhibitor ? parts.inhibitor.inhibitedBy(alert) : [],
-      ]);
-      return { silencedBy, inhibitedBy };
+    observe: (alert) => inhibitor?.observe(alert),
+    check(alert) {
+      const silencedBy = silences ? silences.mutes(alert.labels) : NOT_SUPPRESSED.silencedBy;
+      const inhibitedBy = inhibitor ? inhibitor.inhibitedBy(alert) : NOT_SUPPRESSED.inhibitedBy;
+      if (silencedBy instanceof Promise || inhibitedBy instanceof Promise)
+        return Promise.all([silencedBy, inhibitedBy]).then(([s, i]) => suppression(s, i));
+      return suppression(silencedBy, inhibitedBy);
     },
   };
+}
+
+/** Nothing mutes it (nearly every alert): the one shared answer, no object per alert. */
+function suppression(silencedBy: string[], inhibitedBy: string[]): Suppression {
+  return silencedBy.length || inhibitedBy.length ? { silencedBy, inhibitedBy } : NOT_SUPPRESSED;
 }

@@ -20,57 +20,74 @@ function stateOf(alert: Alert): 'resolved' | 'suppressed' | 'active' {
 
 /**
  * `JSON.stringify(alertView(alert))`, the same text key for key, at less cost: the console history
- * writes it for every alert change. The enrichment's parts are serialised once per part object (the
- * enricher hands the alerts of one pod state the same pod and subject parts; every part is treated
- * as immutable once made) and spliced between the alert's fields before and after it, copied in the
- * alert's key order (bench/console.js; docs/performance.md).
+ * in Redis writes it for every alert change, and the memory history when a detail is read. The
+ * enrichment's parts and the incident reference are serialised once per object (the enricher hands
+ * the alerts of one pod state the same pod and subject parts, and the incident tracker all members
+ * of one incident state the same reference; both are treated as immutable once made) and spliced
+ * between the alert's other fields, copied in the alert's key order (bench/console.js;
+ * docs/performance.md).
  */
 export function alertViewJson(alert: Alert): string {
-  const head: Record<string, unknown> = {};
-  const tail: Record<string, unknown> = {};
-  let into = head;
-  let hasEnrichment = false;
+  let out = '';
+  let plain: Record<string, unknown> = {};
+  let members = 0;
+  const flush = () => {
+    if (members === 0) return;
+    const json = JSON.stringify(plain);
+    if (json.length > 2) out += `${out ? ',' : ''}${json.slice(1, -1)}`;
+    plain = {};
+    members = 0;
+  };
+  const splice = (key: string, json: string | undefined) => {
+    flush();
+    if (json !== undefined) out += `${out ? ',' : ''}"${key}":${json}`;
+  };
+  let stated = false;
   let silenced = false;
   let inhibited = false;
   for (const key in alert) {
     if (key === 'event') continue;
-    if (key === 'enrichment') {
-      hasEnrichment = true;
-      into = tail;
-    } else if (key === 'state') into.state = stateOf(alert);
-    else if (key === 'silencedBy') {
-      into.silencedBy = alert.silencedBy ?? [];
+    if (key === 'enrichment' || key === 'incident') {
+      splice(key, key === 'enrichment' ? enrichmentJson(alert.enrichment) : partJsonOf(alert.incident));
+      continue;
+    }
+    if (key === 'state') {
+      plain.state = stateOf(alert);
+      stated = true;
+    } else if (key === 'silencedBy') {
+      plain.silencedBy = alert.silencedBy ?? [];
       silenced = true;
     } else if (key === 'inhibitedBy') {
-      into.inhibitedBy = alert.inhibitedBy ?? [];
+      plain.inhibitedBy = alert.inhibitedBy ?? [];
       inhibited = true;
-    } else into[key] = alert[key as keyof Alert];
+    } else plain[key] = alert[key as keyof Alert];
+    members++;
   }
-  if (!('state' in head || 'state' in tail)) tail.state = stateOf(alert);
-  if (!silenced) tail.silencedBy = [];
-  if (!inhibited) tail.inhibitedBy = [];
+  if (!stated) plain.state = stateOf(alert);
+  if (!silenced) plain.silencedBy = [];
+  if (!inhibited) plain.inhibitedBy = [];
   const { raw: _raw, ...event } = alert.event;
-  tail.event = event;
-  const before = JSON.stringify(head);
-  const enrichment = hasEnrichment ? enrichmentJson(alert.enrichment) : undefined;
-  const after = JSON.stringify(tail);
-  let out = before.length > 2 ? `${before.slice(0, -1)},` : '{';
-  if (enrichment !== undefined) out += `"enrichment":${enrichment},`;
-  return out + after.slice(1);
+  plain.event = event;
+  members++;
+  flush();
+  return `{${out}}`;
 }
 
 const partJson = new WeakMap<object, string>();
+
+/** The JSON of an object shared by many alerts, made once per object; other values as they are. */
+function partJsonOf(part: unknown): string | undefined {
+  if (part === null || typeof part !== 'object') return JSON.stringify(part);
+  let json = partJson.get(part);
+  if (json === undefined) partJson.set(part, (json = JSON.stringify(part)));
+  return json;
+}
 
 function enrichmentJson(enrichment: Enrichment | undefined): string | undefined {
   if (enrichment === null || typeof enrichment !== 'object' || Array.isArray(enrichment)) return JSON.stringify(enrichment);
   let out = '';
   for (const key in enrichment) {
-    const part = enrichment[key as keyof Enrichment] as unknown;
-    let json: string | undefined;
-    if (part !== null && typeof part === 'object') {
-      json = partJson.get(part);
-      if (json === undefined) partJson.set(part, (json = JSON.stringify(part)));
-    } else json = JSON.stringify(part);
+    const json = partJsonOf(enrichment[key as keyof Enrichment]);
     if (json !== undefined) out += `${out ? ',' : ''}${JSON.stringify(key)}:${json}`;
   }
   return `{${out}}`;

@@ -19,6 +19,7 @@ export function historyBounds(config: Config): HistoryBounds {
     maxBytes: h.maxBytes,
     maxAgeMs: h.maxAgeHours * 3_600_000,
     evidencePerAlert: h.evidencePerAlert,
+    evidenceMaxBytes: h.evidenceMaxBytes,
   };
 }
 
@@ -53,7 +54,6 @@ export function consoleFromConfig(
     new SessionStore(backend, clock, bounds, check),
     clock,
     {
-      evidenceMaxBytes: c.history.evidenceMaxBytes,
       evidencePerAlert: c.history.evidencePerAlert,
       stream: { maxSubscribers: c.stream.maxSubscribers, maxBufferedBytes: c.stream.maxBufferedBytes },
       resolveAfterMs: config.alerting.resolveAfterSeconds * 1000,

@@ -2,7 +2,6 @@ import type { Alert, AlertIncident } from '../core/alert';
 import type { Clock, TimerHandle } from '../core/clock';
 import type { SecurityEvent } from '../core/event';
 import { OldestFirst } from '../core/oldest';
-import { alertViewJson } from '../alert/view';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ConsoleHistory, Evictions, HistoryRecord, RecordResult } from './history/port';
@@ -11,8 +10,6 @@ import { SessionStore } from './session';
 import { StreamHub, type StreamOptions } from './stream';
 
 export interface ConsoleOptions {
-  /** Raw events longer than this (as JSON) are kept cut, marked as truncated. */
-  evidenceMaxBytes: number;
   /** Raw events kept per alert (the history keeps at most as many). */
   evidencePerAlert: number;
   stream: Omit<StreamOptions, 'pingMs'> & { pingMs?: number };
@@ -238,19 +235,12 @@ export class ConsoleService {
       const stored = storedRowOf(alert);
       return {
         stored,
-        record: { stored, detail: alertViewJson(alert), evidence: events.map((e) => this.evidence(e)) },
+        record: { stored, alert, evidence: events },
       };
     } catch (err) {
       this.failed(err);
       return undefined;
     }
-  }
-
-  private evidence(event: SecurityEvent): { id: string; json: string } {
-    const json = JSON.stringify(event.raw);
-    const max = this.options.evidenceMaxBytes;
-    if (json.length <= max) return { id: event.id, json };
-    return { id: event.id, json: JSON.stringify({ truncated: true, eventId: event.id, json: json.slice(0, max) }) };
   }
 
   private observe(result: RecordResult): void {

@@ -21,33 +21,42 @@ export interface RuntimeTarget {
   tty?: boolean;
 }
 
-const AUDIT_ID_VAR = 'KUBERNETES_EXEC_AUDIT_ID';
+const AUDIT_ID_FIELD = 'proc.env[KUBERNETES_EXEC_AUDIT_ID]';
+const ENV_FIELDS = ['proc.env', 'proc.aenv'] as const;
 const AUDIT_ID_IN_ENV = /(?:^|[\s,;])KUBERNETES_EXEC_AUDIT_ID=([A-Za-z0-9-]{1,64})/;
 
-/** The runtime side of the join, or undefined for events that are not about a process in a pod. */
+/**
+ * The runtime side of the join, or undefined for events that are not about a process in a pod. One
+ * literal, not spreads of optional parts: it runs for every runtime alert, and a pending alert keeps
+ * it (docs/performance.md § track-cost).
+ */
 export function runtimeTarget(event: SecurityEvent): RuntimeTarget | undefined {
   const f = event.falco;
-  const { cluster, namespace, pod } = event.k8s;
-  if (!f || f.source === 'k8s_audit' || !namespace || !pod || event.k8s.containerId === 'host') return undefined;
+  const k8s = event.k8s;
+  const { namespace, pod } = k8s;
+  if (!f || f.source === 'k8s_audit' || !namespace || !pod || k8s.containerId === 'host') return undefined;
   const fields = f.fields;
   const names: string[] = [];
-  const add = (n: unknown) => {
-    if (typeof n === 'string' && n !== '' && n !== '<NA>') names.push(n);
-  };
-  add(fields['proc.name']);
-  add(fields['proc.pname']);
+  addName(names, fields['proc.name']);
+  addName(names, fields['proc.pname']);
   const cmdline = event.process?.cmdline;
-  if (cmdline) add(cmdline.slice(0, cmdline.indexOf(' ') >>> 0));
-  for (const k in fields) if (k.startsWith('proc.aname[')) add(fields[k]);
-  const auditID = execAuditID(fields);
+  if (cmdline) addName(names, cmdline.slice(0, cmdline.indexOf(' ') >>> 0));
+  for (const k in fields) if (k.startsWith('proc.aname[')) addName(names, fields[k]);
+  const tty = event.process?.tty;
+  // Every field in the literal (absent ones undefined, which JSON leaves out): one shape, its fields in the object.
   return {
-    key: podKey(cluster, namespace, pod),
-    ...(event.k8s.container ? { container: event.k8s.container } : {}),
+    key: podKey(k8s.cluster, namespace, pod),
+    container: k8s.container || undefined,
     timeMs: nsToMs(event.timeNs),
-    ...(auditID ? { execAuditID: auditID } : {}),
-    names,
-    ...(typeof event.process?.tty === 'number' ? { tty: event.process.tty !== 0 } : {}),
+    execAuditID: execAuditID(fields),
+    // Copied to its length: an array grown by `push` has room for 16 (a pending alert keeps it).
+    names: names.slice(),
+    tty: typeof tty === 'number' ? tty !== 0 : undefined,
   };
+}
+
+function addName(names: string[], n: unknown): void {
+  if (typeof n === 'string' && n !== '' && n !== '<NA>') names.push(n);
 }
 
 /** Whole milliseconds of a nanosecond count written in decimal (BigInt-free: this runs for every runtime event). */
@@ -56,9 +65,9 @@ function nsToMs(ns: string): number {
 }
 
 function execAuditID(fields: Record<string, string | number | boolean | null>): string | undefined {
-  const direct = fields[`proc.env[${AUDIT_ID_VAR}]`];
+  const direct = fields[AUDIT_ID_FIELD];
   if (typeof direct === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(direct)) return direct;
-  for (const name of ['proc.env', 'proc.aenv']) {
+  for (const name of ENV_FIELDS) {
     const env = fields[name];
     const m = typeof env === 'string' ? AUDIT_ID_IN_ENV.exec(env) : null;
     if (m) return m[1];

@@ -9,13 +9,15 @@ import { incidentRef, type Added, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
 import {
   GenerationalCache,
+  MAX_RECORD_BYTES,
   ParsedCache,
   PodIndex,
   localStore,
   readValue,
+  listEntries,
+  listText,
   textOf,
   updateList,
-  updateLocalList,
   whenDone,
   type LocalStore,
 } from './state';
@@ -165,12 +167,21 @@ export class Correlator {
           sessions.length ? this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options)) : undefined,
         )
       : undefined;
-    return whenDone(attributed, (attribution) =>
-      whenDone(this.joinIncident(factSource(detection, enrichment, attribution)), (incident): Correlation => ({
-        ...(attribution ? { attribution } : {}),
-        ...(incident ? { incident } : {}),
-        holdMs: target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0,
-      })),
+    return attributed instanceof Promise
+      ? attributed.then((attribution) => this.withIncident(detection, enrichment, target, attribution))
+      : this.withIncident(detection, enrichment, target, attributed);
+  }
+
+  private withIncident(
+    detection: Detection,
+    enrichment: Enrichment,
+    target: RuntimeTarget | undefined,
+    attribution: Attribution | undefined,
+  ): Correlation | Promise<Correlation> {
+    const holdMs = target && (!attribution || attribution.confidence === 'low') ? this.options.waitForAuditMs : 0;
+    if (!this.deps.incidents) return correlation(attribution, undefined, holdMs);
+    return whenDone(this.joinIncident(factSource(detection, enrichment, attribution)), (incident) =>
+      correlation(attribution, incident, holdMs),
     );
   }
 
@@ -214,51 +225,64 @@ export class Correlator {
     const target = this.targetOf(alert.event);
     // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
     if (!target || alert.count !== 1 || alert.attribution?.confidence === 'exact') return undefined;
-    this.pods.touch(target.key);
+    // The pod's key as its other pending alerts keep it (one string a pod, not one an alert).
+    target.key = this.pods.touch(target.key);
     const entry: PendingAlert = {
       fingerprint: alert.fingerprint,
       firstSeen: alert.firstSeen,
       target,
-      ...(alert.attribution ? { attribution: summary(alert.attribution)! } : {}),
+      attribution: summary(alert.attribution),
     };
     // Most pending alerts expire unread: an in-process store serialises one only if a late audit
     // event reads it (or the data dir writes it out); Redis gets it at once, for the other replicas.
     const kept = keptText(alert);
     const key = pendingAlertKey(alert.fingerprint, alert.firstSeen);
-    const add = (current: PendingAlert[]) => withPending(current, entry);
-    if (this.local) {
-      this.local.setNow(key, kept, this.options.lateAuditMs);
-      let before: PendingAlert[] = [];
-      const after = updateLocalList(
-        this.local,
-        PENDING + target.key,
-        this.options.lateAuditMs,
-        (current) => add((before = current)),
-        this.pending,
-      );
+    const local = this.local;
+    if (local) {
+      local.setNow(key, kept, this.options.lateAuditMs);
+      const listKey = PENDING + target.key;
+      const stored = local.peek(listKey);
+      const { next, dropped } = withPending(this.pendingIn(listKey, stored), entry);
+      // Written the way `updateLocalList` writes it, with nothing serialised when its bound shows it
+      // fits; else cut from the front to fit, and what the cut took leaves the list too.
+      const carried = listEntries<PendingAlert>(stored)?.bound;
+      let bound = carried === undefined ? LIST_FIXED : carried + entryBound(entry);
+      if (carried === undefined) for (const p of next) bound += entryBound(p);
+      else for (const p of dropped) bound -= entryBound(p);
+      const whole = bound > MAX_RECORD_BYTES ? next.slice() : undefined;
+      const value = listText(next, bound);
+      const gone = whole ? [...dropped, ...whole.filter((p) => !next.includes(p))] : dropped;
+      local.setNow(listKey, value, this.options.lateAuditMs);
+      this.pending.put(listKey, value, next);
       // An alert that left its pod's list (pushed out by newer ones, or replaced by a newer
       // occurrence) is never read again: its record goes now, not at the end of `lateAuditMs`. In
       // bench/correlate.js's http-shaped scenario most records were such, and they kept their alert
       // (~1.5 kB each on the heap) and a key in the store's map for five minutes. With Redis they
       // expire by TTL, as before (a delete there is a round trip per runtime alert).
-      for (const gone of before)
-        if (!after.includes(gone)) {
-          const goneKey = pendingAlertKey(gone.fingerprint, gone.firstSeen);
-          if (goneKey !== key) this.local.deleteNow(goneKey);
-        }
+      for (const p of gone) {
+        const goneKey = pendingAlertKey(p.fingerprint, p.firstSeen);
+        if (goneKey !== key) local.deleteNow(goneKey);
+      }
       return undefined;
     }
+    const add = (current: PendingAlert[]) => withPending(current, entry).next;
     return this.deps.store
       .set(key, kept, this.options.lateAuditMs)
       .then(() => updateList(this.deps.store, PENDING + target.key, this.options.lateAuditMs, add, this.pending))
       .then(() => undefined);
   }
 
+  /** The pod's pending alerts from the value an in-process store holds for them. */
+  private pendingIn(listKey: string, raw: LazyValue | undefined): readonly PendingAlert[] {
+    if (raw === undefined) return [];
+    return listEntries<PendingAlert>(raw)?.entries ?? this.pending.parse(listKey, raw);
+  }
+
   /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
   private async reattribute(key: string, sessions: Session[]): Promise<void> {
     const local = this.local;
     const raw = local ? local.peek(PENDING + key) : await readValue(this.deps.store, PENDING + key, false);
-    const pending = raw === undefined ? [] : this.pending.parse(PENDING + key, raw);
+    const pending = this.pendingIn(PENDING + key, raw);
     // Embedded, the alerts' records are read in this same turn, with the list: a runtime alert
     // tracked later may push one out of the list and delete its record (`track`).
     const found: { entry: PendingAlert; next: Attribution | undefined; record: LazyValue | undefined }[] = [];
@@ -330,21 +354,68 @@ export class Correlator {
   }
 }
 
+function correlation(attribution: Attribution | undefined, incident: AlertIncident | undefined, holdMs: number): Correlation {
+  const c: Correlation = { holdMs };
+  if (attribution) c.attribution = attribution;
+  if (incident) c.incident = incident;
+  return c;
+}
+
 /** What the detection's incident is found by, as a literal: a spread of the detection cost more (it runs for every alert). */
 function factSource(detection: Detection, enrichment: Enrichment, attribution: Attribution | undefined): FactSource {
   const { rule, ruleId, priority, tags, summary, event } = detection;
   return { fingerprint: fingerprint(detection), rule, ruleId, priority, tags, summary, event, enrichment, attribution };
 }
 
-/** The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most `MAX_PENDING_PER_POD`. */
-function withPending(current: PendingAlert[], entry: PendingAlert): PendingAlert[] {
-  const next: PendingAlert[] = [];
-  for (let i = current.length - 1; i >= 0 && next.length < MAX_PENDING_PER_POD - 1; i--)
-    if (current[i]!.fingerprint !== entry.fingerprint) next.push(current[i]!);
-  next.reverse();
-  next.push(entry);
-  return next;
+/**
+ * The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most
+ * `MAX_PENDING_PER_POD`, and those that left the list.
+ */
+const NONE_DROPPED: readonly PendingAlert[] = Object.freeze([]);
+
+function withPending(
+  current: readonly PendingAlert[],
+  entry: PendingAlert,
+): { next: PendingAlert[]; dropped: readonly PendingAlert[] } {
+  let kept = 0;
+  for (let i = current.length - 1; i >= 0 && kept < MAX_PENDING_PER_POD - 1; i--)
+    if (current[i]!.fingerprint !== entry.fingerprint) kept++;
+  // Made to its length: a list grown by `push` has room for 16, and every pod's list is kept.
+  const next = new Array<PendingAlert>(kept + 1);
+  let dropped = NONE_DROPPED;
+  let at = kept;
+  next[at] = entry;
+  for (let i = current.length - 1; i >= 0; i--) {
+    const p = current[i]!;
+    if (at > 0 && p.fingerprint !== entry.fingerprint) next[--at] = p;
+    else dropped = dropped.length ? [...dropped, p] : [p]; // usually one: an array grown by `push` has room for 16
+  }
+  return { next, dropped };
 }
+
+/**
+ * At least the length of the entry's JSON in a list, without making it: every character of a string
+ * at most 6 (`\u00XX`), and the fields' names, punctuation and numbers (at most 24 characters each)
+ * within the `_FIXED` allowances (165 and 84 characters at most). A list's bound is `LIST_FIXED`
+ * plus its entries'.
+ */
+function entryBound(p: PendingAlert): number {
+  const t = p.target;
+  let n = ENTRY_FIXED + 6 * (p.fingerprint.length + t.key.length + (t.container?.length ?? 0) + (t.execAuditID?.length ?? 0));
+  for (const name of t.names) n += 3 + 6 * name.length;
+  const a = p.attribution;
+  if (a) {
+    n += ATTRIBUTION_FIXED + 6 * ((a.user?.length ?? 0) + (a.auditID?.length ?? 0));
+    for (const c of a.candidates) n += 16 + 6 * c.auditID.length;
+  }
+  return n;
+}
+
+const LIST_FIXED = 2;
+/** `{"fingerprint":"","firstSeen":N,"target":{"key":"","container":"","timeMs":N,"execAuditID":"","names":[],"tty":false}},` */
+const ENTRY_FIXED = 192;
+/** `,"attribution":{"confidence":"ambiguous","user":null,"auditID":null,"candidates":[]}` */
+const ATTRIBUTION_FIXED = 112;
 
 /** Joined, not a template: the key lives as long as its record, and one flat string is half a concatenation's bytes. */
 function pendingAlertKey(fingerprint: string, firstSeen: number): string {
@@ -362,5 +433,6 @@ const NO_RAW: JsonObject = Object.freeze({});
  */
 function keptText(alert: Alert): () => string {
   const kept: Alert = { ...alert, event: { ...alert.event, raw: NO_RAW } };
-  return () => JSON.stringify(kept);
+  // Bound rather than a closure: no context object beside it (25 bytes less a record).
+  return JSON.stringify.bind(JSON, kept);
 }

@@ -130,6 +130,39 @@ export function updateLocalList<T>(
   return next;
 }
 
+/** A list's record kept in an in-process store with its entries, until its text is made. */
+export interface ListText<T> extends LazyText {
+  entries?: readonly T[];
+  /** The `bound` it was written with, while it carries its entries. */
+  bound?: number;
+}
+
+/**
+ * The lazy record of a list written to a `LocalStore`, the way `updateLocalList` writes it, and
+ * carrying its entries (`listEntries`) so the next change reads them back without a cache lookup
+ * or a parse. `bound`, when given, is at least the length of the list's JSON: within
+ * `MAX_RECORD_BYTES` nothing is serialised now (most such records expire unread), else the list is
+ * cut (in place) to fit, as `updateList` cuts it. Once made, the record lets go of its entries.
+ */
+export function listText<T>(next: T[], bound?: number): ListText<T> {
+  let texts = bound !== undefined && bound <= MAX_RECORD_BYTES ? undefined : fitted(next);
+  const lazy: ListText<T> = () => {
+    if (lazy.made === undefined) {
+      lazy.made = `[${(texts ?? lazy.entries!.map(itemJson)).join(',')}]`;
+      lazy.entries = texts = lazy.bound = undefined;
+    }
+    return lazy.made;
+  };
+  lazy.entries = next;
+  if (texts === undefined) lazy.bound = bound;
+  return lazy;
+}
+
+/** The entries a `listText` record still carries, and its bound (undefined: made since, or another value). */
+export function listEntries<T>(value: LazyValue | undefined): Pick<ListText<T>, 'entries' | 'bound'> | undefined {
+  return typeof value === 'function' ? (value as ListText<T>) : undefined;
+}
+
 /**
  * The entries' texts, the list cut from the front (in place) until its record fits
  * `MAX_RECORD_BYTES`. Assembled from each entry's cached text: most of a list is the same entries as last time.
@@ -184,10 +217,11 @@ export class PodIndex {
     private readonly forget: (pod: string) => void,
   ) {}
 
-  touch(pod: string): void {
+  /** Marks `pod` used now; returns the key as first touched, so what each pod's records keep is one string. */
+  touch(pod: string): string {
     let node = this.nodes.get(pod);
     if (node) {
-      if (node === this.tail) return;
+      if (node === this.tail) return node.pod;
       this.unlink(node);
     } else {
       node = { pod };
@@ -204,6 +238,7 @@ export class PodIndex {
       this.nodes.delete(oldest.pod);
       this.forget(oldest.pod);
     }
+    return node.pod;
   }
 
   get size(): number {

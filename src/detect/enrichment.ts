@@ -22,8 +22,38 @@ const NO_POLICY = { failing: 0n, results: [] };
  * of what a pending rule cost. A proxy, because CEL reads a map's fields with `Object.hasOwn` (lazy
  * own accessors put the object in dictionary mode and cost more than the copy).
  */
-export function enrichmentActivation(enrichment: Enrichment): { enrichment: Record<string, unknown> } {
-  return { enrichment: new Proxy(new Parts(enrichment), PARTS) as unknown as Record<string, unknown> };
+export function enrichmentActivation(enrichment: Enrichment): EnrichmentActivation {
+  const parts = new Parts(enrichment);
+  return { enrichment: new Proxy(parts, PARTS) as unknown as Record<string, unknown>, [PARTS_READ]: parts };
+}
+
+/** What a condition sees (`enrichment`), and which parts of it a condition read (`readsOf`). */
+export interface EnrichmentActivation {
+  enrichment: Record<string, unknown>;
+  [PARTS_READ]: Parts;
+}
+
+const PARTS_READ = Symbol('parts read');
+
+/** Starts noting the parts a condition reads: `readsOf` then says which, since this call. */
+export function startReads(activation: EnrichmentActivation): void {
+  activation[PARTS_READ].reads = [];
+}
+
+/**
+ * The names of the parts read since `startReads` (present or not), or undefined when the condition
+ * listed the enrichment's keys (its answer then depends on which parts there are).
+ */
+export function readsOf(activation: EnrichmentActivation): readonly string[] | undefined {
+  return activation[PARTS_READ].reads;
+}
+
+/** Whether the enrichment has none of these parts: a condition reading only those sees the same defaults. */
+export function lacksAll(activation: EnrichmentActivation, names: readonly string[]): boolean {
+  const enrichment = activation[PARTS_READ].enrichment as Record<string, unknown>;
+  // As `has` reads a part: an own key with a value (`constructor` and the like are no part).
+  for (const name of names) if (Object.hasOwn(enrichment, name) && enrichment[name] !== undefined) return false;
+  return true;
 }
 
 type PartName = keyof Enrichment;
@@ -32,15 +62,19 @@ type PartName = keyof Enrichment;
 class Parts {
   private converted?: Map<PartName, unknown>;
   private listed?: PartName[];
+  /** The part names looked up since `startReads`; undefined once the keys were listed. */
+  reads?: string[] | undefined;
 
-  constructor(private readonly enrichment: Enrichment) {}
+  constructor(readonly enrichment: Enrichment) {}
 
   has(key: string | symbol): key is PartName {
+    if (typeof key === 'string' && this.reads && !this.reads.includes(key)) this.reads.push(key);
     if (key === 'vulnerabilities' || key === 'policy') return true;
     return typeof key === 'string' && Object.hasOwn(this.enrichment, key) && this.enrichment[key as PartName] !== undefined;
   }
 
   keys(): PartName[] {
+    this.reads = undefined;
     if (!this.listed) {
       const keys = (Object.keys(this.enrichment) as PartName[]).filter((k) => this.enrichment[k] !== undefined);
       for (const always of ['vulnerabilities', 'policy'] as const) if (!keys.includes(always)) keys.push(always);

@@ -209,6 +209,8 @@ interface ActorRef {
   groups: string[];
   origin: SubjectOrigin;
   impersonatedBy?: string;
+  /** The subject cache's key (`subjectId`), when made ahead: a pod's service account keeps its own. */
+  id?: string;
 }
 
 /**
@@ -234,11 +236,21 @@ function subjectOf(event: SecurityEvent, pod: Pod | undefined): ActorRef | 'pod-
   }
   if (!event.k8s.pod) return undefined;
   if (!pod) return 'pod-unknown';
+  const cached = podCache.get(pod);
+  if (cached?.actor) return cached.actor;
   const sa =
     typeof pod.spec.serviceAccountName === 'string' && pod.spec.serviceAccountName !== ''
       ? pod.spec.serviceAccountName
       : 'default';
-  return { user: `system:serviceaccount:${pod.metadata.namespace}:${sa}`, groups: [], origin: 'pod-service-account' };
+  const user = `system:serviceaccount:${pod.metadata.namespace}:${sa}`;
+  const account: ActorRef = { user, groups: [], origin: 'pod-service-account', id: subjectId(user, []) };
+  // Kept with the pod's posture: every runtime alert in the pod asks again (the pod object is its state).
+  if (cached) cached.actor = account;
+  return account;
+}
+
+function subjectId(user: string, groups: readonly string[]): string {
+  return `${user}\n${groups.join('\n')}`;
 }
 
 function subjectFacts(state: ClusterState, actor: ActorRef, cache: SubjectCache): SubjectEnrichment {
@@ -320,7 +332,7 @@ class SubjectCache {
       this.byState.set(state, (cache = { generation: 0, entries, oldest: new OldestFirst(entries) }));
     }
     const now = this.clock.now();
-    const id = `${actor.user}\n${actor.groups.join('\n')}`;
+    const id = actor.id ?? subjectId(actor.user, actor.groups);
     const cached = cache.entries.get(id);
     if (cached && cached.generation === cache.generation && now - cached.checkedAt < SUBJECT_RECHECK_MS) return cached.facts;
 
@@ -369,6 +381,8 @@ interface CachedPod {
   part?: Extract<PodEnrichment, { known: true }>;
   /** The network part last handed out and the namespace's policies it was computed from. */
   network?: { policies: NetworkPolicy[]; part: NetworkEnrichment };
+  /** The pod's service account as the subject of its runtime alerts (`subjectOf`). */
+  actor?: ActorRef;
 }
 
 /**

@@ -51,7 +51,7 @@ export function normaliseAudit(value: Json, ctx: NormaliseContext): SecurityEven
     annotations: stringMap(e.annotations, ctx.maxFieldLength),
     exec,
   };
-  const raw = boundJson(e, ctx.maxFieldLength);
+  const raw = boundJson(e, ctx.maxFieldLength, ctx.strings);
   return {
     id: `${auditID}/${stage}`,
     source: 'k8s_audit',
@@ -106,16 +106,20 @@ function sessionParams(requestURI: string): AuditInfo['exec'] {
 
 function toObjectRef(o: JsonObject | undefined): ObjectRef | undefined {
   if (!o) return undefined;
-  const s = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? limitName(o[k] as string) : undefined);
+  // Each field named, not looked up by a variable key: fixed property reads stay inline-cached.
   return {
-    resource: s('resource'),
-    subresource: s('subresource'),
-    namespace: s('namespace'),
-    name: s('name'),
-    apiGroup: s('apiGroup'),
-    apiVersion: s('apiVersion'),
-    uid: s('uid'),
+    resource: nonEmptyName(o.resource),
+    subresource: nonEmptyName(o.subresource),
+    namespace: nonEmptyName(o.namespace),
+    name: nonEmptyName(o.name),
+    apiGroup: nonEmptyName(o.apiGroup),
+    apiVersion: nonEmptyName(o.apiVersion),
+    uid: nonEmptyName(o.uid),
   };
+}
+
+function nonEmptyName(v: Json | undefined): string | undefined {
+  return typeof v === 'string' && v !== '' ? limitName(v) : undefined;
 }
 
 const SERVICE_ACCOUNT = 'system:serviceaccount:';
@@ -139,11 +143,13 @@ function object(v: Json | undefined): JsonObject | undefined {
 
 /** An event-supplied list of names, bounded in count and length. */
 function strings(v: Json | undefined): string[] {
-  if (!Array.isArray(v)) return [];
-  return v
-    .filter((s): s is string => typeof s === 'string')
-    .slice(0, MAX_LIST_ENTRIES)
-    .map(limitName);
+  const out: string[] = [];
+  if (!Array.isArray(v)) return out;
+  for (let i = 0; i < v.length && out.length < MAX_LIST_ENTRIES; i++) {
+    const s = v[i];
+    if (typeof s === 'string') out.push(limitName(s));
+  }
+  return out;
 }
 
 function lastString(v: Json | undefined): string | undefined {

@@ -137,8 +137,3 @@ export function isUnprocessedClaim(key: string, value: () => string): boolean {
 
 /** The store key of an event's claim: the key the pipeline marks it processed under (`seenKey`). */
 export const claimKey = (event: SecurityEvent): string => seenKey(event);
-
-/** Identity of an event within one request: the same id twice in one batch is one event. */
-export function batchKey(event: SecurityEvent): string {
-  return `${event.source}\0${event.k8s.cluster}\0${event.id}`;
-}

@@ -34,7 +34,7 @@ export function normaliseFalco(body: JsonObject, ctx: NormaliseContext): Securit
   if (typeof rawFields !== 'object' || rawFields === null || Array.isArray(rawFields)) {
     throw new InvalidEventError('"output_fields" must be an object');
   }
-  const raw = boundJson(body, ctx.maxFieldLength);
+  const raw = boundJson(body, ctx.maxFieldLength, ctx.strings);
   const fields = fieldsOf(rawFields, raw.value === body, ctx.maxFieldLength);
 
   const stated = typeof body.time === 'string' ? rfc3339ToNs(body.time) : undefined;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Json, JsonObject } from '../core/event';
+import type { StringFacts } from './json';
 
 /** What every normaliser needs to know besides the payload. */
 export interface NormaliseContext {
@@ -7,6 +8,8 @@ export interface NormaliseContext {
   receivedAt: number;
   /** Longest string kept from a field; longer ones are cut and marked. */
   maxFieldLength: number;
+  /** What the parser learnt of the payload's strings (json.ts), when it came through it. */
+  strings?: StringFacts;
 }
 
 const TRUNCATED = '…[truncated]';
@@ -61,7 +64,14 @@ const VALUE_OVERHEAD = 16;
  * evidence, so it gets the same bounds as the normalised fields. Most payloads need no change: one walk
  * measures and checks, and only a payload with something to cut is copied.
  */
-export function boundJson(value: JsonObject, maxFieldLength: number): { value: JsonObject; bytes: number } {
+export function boundJson(
+  value: JsonObject,
+  maxFieldLength: number,
+  strings?: StringFacts,
+): { value: JsonObject; bytes: number } {
+  // The parser saw every string of the payload: when none is too long or ill-formed, only the bytes
+  // are left to count (the two checks per string were 40% of this walk).
+  if (strings && strings.wellFormed && strings.longest <= maxFieldLength) return { value, bytes: bytesOf(value) };
   const counter = { bytes: 0, dirty: false };
   measure(value, maxFieldLength, counter);
   if (!counter.dirty) return { value, bytes: counter.bytes };
@@ -93,6 +103,19 @@ function measure(v: Json, max: number, counter: Counter): void {
     if (key.length > max || !key.isWellFormed()) counter.dirty = true;
     measure(v[key]!, max, counter);
   }
+}
+
+/** What `measure` counts, for a value known to need no change. */
+function bytesOf(v: Json): number {
+  if (typeof v === 'string') return VALUE_OVERHEAD + v.length * 2;
+  if (v === null || typeof v !== 'object') return VALUE_OVERHEAD;
+  let bytes = VALUE_OVERHEAD;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) bytes += bytesOf(v[i]!);
+    return bytes;
+  }
+  for (const key in v) bytes += VALUE_OVERHEAD + key.length * 2 + bytesOf(v[key]!);
+  return bytes;
 }
 
 function copy(v: Json, max: number, counter: Counter): Json {

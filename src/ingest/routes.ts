@@ -3,14 +3,14 @@ import type { EventBus } from '../bus/port';
 import type { SecurityEvent } from '../core/event';
 import { BatchTooLargeError, FalconerError, InvalidEventError, UnavailableError, toHttpError } from '../core/errors';
 import type { Metrics } from '../observability/metrics';
-import { parseJson } from './json';
+import { parseJsonWithFacts } from './json';
 import { bodyEncoding, closeIfUnread, readBody, requireJson } from './body';
 import { normaliseFalco } from './falco';
 import { normaliseAudit, splitAuditPayload } from './audit';
 import type { NormaliseContext } from './normalise';
 import { parseIngestPath } from './path';
 import type { Authenticate } from './auth';
-import { batchKey, type RetryClaims } from './claims';
+import type { RetryClaims } from './claims';
 
 export interface IngestOptions {
   cluster: string;
@@ -86,7 +86,9 @@ export function ingestHandlers(
       requireJson(req);
       const encoding = bodyEncoding(req);
       const ctx = context(req);
-      const body = parseJson(await readBody(req, options.falcoBodyLimitBytes, encoding), { maxDepth: options.maxJsonDepth });
+      const text = await readBody(req, options.falcoBodyLimitBytes, encoding);
+      const { value: body, strings } = parseJsonWithFacts(text, { maxDepth: options.maxJsonDepth });
+      ctx.strings = strings;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         throw new InvalidEventError('body must be one Falco event (a JSON object)');
       }
@@ -115,13 +117,17 @@ export function ingestHandlers(
       requireJson(req);
       const encoding = bodyEncoding(req);
       const ctx = context(req);
-      const body = parseJson(await readBody(req, options.auditBodyLimitBytes, encoding), { maxDepth: options.maxJsonDepth });
+      const text = await readBody(req, options.auditBodyLimitBytes, encoding);
+      const { value: body, strings } = parseJsonWithFacts(text, { maxDepth: options.maxJsonDepth, parseFirst: true });
+      ctx.strings = strings;
       const items = splitAuditPayload(body);
       const fresh: { index: number; event: SecurityEvent }[] = [];
       const duplicates: { index: number; id: string }[] = [];
       const skipped: { index: number; auditID?: string; error: string }[] = [];
+      // The same id twice in one request is one event (one request: one source, one cluster).
       const inBatch = new Set<string>();
-      items.forEach((item, index) => {
+      for (let index = 0; index < items.length; index++) {
+        const item = items[index]!;
         let event: SecurityEvent;
         try {
           event = normaliseAudit(item, ctx);
@@ -132,15 +138,14 @@ export function ingestHandlers(
               ? item.auditID
               : undefined;
           skipped.push({ index, auditID, error: err.message });
-          return;
+          continue;
         }
-        const key = batchKey(event);
-        if (inBatch.has(key)) duplicates.push({ index, id: event.id });
+        if (inBatch.has(event.id)) duplicates.push({ index, id: event.id });
         else {
-          inBatch.add(key);
+          inBatch.add(event.id);
           fresh.push({ index, event });
         }
-      });
+      }
       if (fresh.length === 0 && skipped.length > 0) {
         throw new InvalidEventError(`no valid audit event in the batch (${skipped.length} skipped)`, { skipped });
       }

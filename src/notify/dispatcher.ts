@@ -92,6 +92,8 @@ interface Job {
   ref?: DeliveryRef | undefined;
   /** For `resolve`: when the alert resolved. */
   resolvedAt?: number;
+  /** The notification's record key, made once per job (`keyOf`): a send uses it four times. */
+  key?: string;
 }
 
 interface Lane {
@@ -169,7 +171,7 @@ export class Dispatcher {
       lanes.length === 1
         ? this.handOff(lanes[0]!, alert, options)
         : Promise.all(lanes.map((lane) => this.handOff(lane, alert, options))).then(() => undefined);
-    this.track(handedOff.catch(() => undefined));
+    this.trackSettled(handedOff);
     return handedOff;
   }
 
@@ -338,13 +340,13 @@ export class Dispatcher {
     }
     if (!created) {
       if (options.refreshExisting !== false) this.refreshIn(lane, alert);
-    } else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+    } else if (holdMs <= 0) this.enqueue(lane, { kind: 'send', alert, attempts: 0, key });
     else {
       // Held: what is sent is the record's alert at send time, so an amend in between is sent with it.
       this.queued.add(key);
       this.clock.setTimeout(() => {
         this.queued.delete(key);
-        this.enqueue(lane, { kind: 'send', alert, attempts: 0 });
+        this.enqueue(lane, { kind: 'send', alert, attempts: 0, key });
       }, holdMs);
     }
   }
@@ -373,7 +375,7 @@ export class Dispatcher {
     if (refusal) {
       // With a shared store the record stays in the outbox for a replica (or a later pass) to send.
       // Given up here (recovery reads the record again): the memory of what to send is bounded by the queue.
-      if (job.kind === 'send') this.unsent.delete(recordKey(lane, job.alert));
+      if (job.kind === 'send') this.unsent.delete(keyOf(lane, job));
       if (job.kind === 'send' && this.options.recoverIntervalMs !== undefined) {
         this.log.warn(
           { receiver: lane.notifier.name, fingerprint: job.alert.fingerprint, reason: refusal },
@@ -383,7 +385,7 @@ export class Dispatcher {
       }
       return this.deadLetter(lane, job, refusal);
     }
-    if (job.kind === 'send') this.queued.add(recordKey(lane, job.alert));
+    if (job.kind === 'send') this.queued.add(keyOf(lane, job));
     lane.jobs.push(job);
     this.metrics.queueDepth.set(this.depth());
     this.run(lane);
@@ -394,37 +396,49 @@ export class Dispatcher {
     this.active.add(tracked);
   }
 
+  /**
+   * `track` for work whose caller hears how it ended (a hand-off's promise is returned to it): one
+   * promise per hand-off instead of a `catch` and a `finally`.
+   */
+  private trackSettled(work: Promise<void>): void {
+    const done = () => {
+      this.active.delete(tracked);
+    };
+    const tracked = work.then(done, done);
+    this.active.add(tracked);
+  }
+
   private run(lane: Lane): void {
     if (lane.running || lane.waiting || lane.jobs.length === 0) return;
     lane.running = true;
-    this.track(
-      this.drain(lane).finally(() => {
-        lane.running = false;
-      }),
-    );
+    this.track(this.drain(lane));
   }
 
   private async drain(lane: Lane): Promise<void> {
-    while (lane.jobs.length) {
-      const job = lane.jobs[0]!;
-      const outcome = await this.attempt(lane, job);
-      if (outcome === 'retry') {
-        lane.waiting = true;
-        this.clock.setTimeout(() => {
-          lane.waiting = false;
-          this.run(lane);
-        }, this.backoff(job));
-        return;
+    try {
+      while (lane.jobs.length) {
+        const job = lane.jobs[0]!;
+        const outcome = await this.attempt(lane, job);
+        if (outcome === 'retry') {
+          lane.waiting = true;
+          this.clock.setTimeout(() => {
+            lane.waiting = false;
+            this.run(lane);
+          }, this.backoff(job));
+          return;
+        }
+        lane.jobs.shift();
+        if (job.kind === 'send') this.queued.delete(keyOf(lane, job));
+        this.metrics.queueDepth.set(this.depth());
       }
-      lane.jobs.shift();
-      if (job.kind === 'send') this.queued.delete(recordKey(lane, job.alert));
-      this.metrics.queueDepth.set(this.depth());
+    } finally {
+      lane.running = false;
     }
   }
 
   private async attempt(lane: Lane, job: Job): Promise<'done' | 'retry'> {
     const { notifier } = lane;
-    const key = recordKey(lane, job.alert);
+    const key = keyOf(lane, job);
     job.attempts++;
     try {
       if (job.kind === 'send') {
@@ -432,10 +446,13 @@ export class Dispatcher {
           // The claim is the in-flight record text; an exclusive store's send needs none.
           const claim = this.exclusive ? this.takeUnsent(key, job) : await this.claim(lane, key, job);
           if (claim === undefined) return 'done'; // sent, being sent by a live replica, or gone
-          const context = await this.sendContext(lane, job.alert);
+          // Only an incident's member reads a thread, and only its parent writes one: others make no promise for them.
+          const incident = job.alert.incident;
+          const context =
+            incident && incident.parent !== job.alert.fingerprint ? await this.sendContext(lane, job.alert) : undefined;
           const send = () => notifier.send(job.alert, context);
           job.ref = (claim === '' ? await send() : await this.whileHolding(key, claim, send)) ?? {};
-          await this.rememberThread(lane, job.alert, job.ref);
+          if (incident?.parent === job.alert.fingerprint) await this.rememberThread(lane, job.alert, job.ref);
           this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'sent' });
           this.metrics.ingestToNotify.observe(
             { receiver: notifier.name },
@@ -443,7 +460,9 @@ export class Dispatcher {
           );
         }
         const sent: NotifyRecord = { state: 'sent', ref: job.ref };
-        await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
+        // An in-process store takes it in this turn (`setNow`, the same write as `set`).
+        if (this.store.setNow) this.store.setNow(key, JSON.stringify(sent), this.options.windowMs);
+        else await this.store.set(key, JSON.stringify(sent), this.options.windowMs);
         this.unsent.delete(key);
         await this.store.unschedule(key);
       } else if (job.kind === 'thread') {
@@ -714,6 +733,11 @@ function threadAlertKey(lane: Lane, incidentId: string): string {
 
 function threadKey(lane: Lane, incidentId: string): string {
   return `thread:${lane.notifier.name}:${incidentId}`;
+}
+
+/** A job's alert may be replaced by the record's copy (`takeUnsent`, `claim`): same fingerprint and window, same key. */
+function keyOf(lane: Lane, job: Job): string {
+  return (job.key ??= recordKey(lane, job.alert));
 }
 
 function recordKey(lane: Lane, alert: Alert): string {

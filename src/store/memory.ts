@@ -15,6 +15,8 @@ class Entry {
   private readonly low: number;
 
   constructor(
+    /** The map's key, so the sweep walks values alone (a Map's entries iterator makes a pair per step). */
+    readonly key: string,
     /** Made on first read (or when the durable store writes it out), then kept as text. */
     public value: LazyValue,
     expiresAt: number,
@@ -51,7 +53,7 @@ export interface StoreSnapshot {
 /** In-process state for the embedded mode. Expired keys are dropped lazily and by a bounded sweep. */
 export class MemoryStateStore implements StateStore {
   private readonly entries = new Map<string, Entry>();
-  private readonly counters = new Map<string, Counter & { expiresAt: number }>();
+  private readonly counters = new Map<string, StoredCounter>();
   /** The outbox: record key → when it is due. */
   private readonly outbox = new Map<string, number>();
 
@@ -64,9 +66,9 @@ export class MemoryStateStore implements StateStore {
   load(snapshot: StoreSnapshot): void {
     const now = this.clock.now();
     for (const [key, value, expiresAt] of snapshot.entries)
-      if (expiresAt > now) this.entries.set(key, new Entry(value, expiresAt));
+      if (expiresAt > now) this.entries.set(key, new Entry(key, value, expiresAt));
     for (const [key, counter, expiresAt] of snapshot.counters)
-      if (expiresAt > now) this.counters.set(key, { ...counter, expiresAt });
+      if (expiresAt > now) this.counters.set(key, { ...counter, key, expiresAt });
     for (const [key, dueAt] of snapshot.outbox) this.outbox.set(key, dueAt);
   }
 
@@ -163,10 +165,11 @@ export class MemoryStateStore implements StateStore {
     const next = existing
       ? { count: existing.count + 1, firstSeen: existing.firstSeen, lastSeen: Math.max(existing.lastSeen, nowMs) }
       : { count: 1, firstSeen: nowMs, lastSeen: nowMs };
-    const expiresAt = this.clock.now() + ttlMs;
-    this.counters.set(key, { ...next, expiresAt });
+    const now = this.clock.now();
+    const expiresAt = now + ttlMs;
+    this.counters.set(key, { ...next, key, expiresAt });
     this.changes?.counter(key, next, expiresAt);
-    this.maybeSweep();
+    this.countersCursor = sweep(this.counters, this.countersCursor, now);
     return next;
   }
 
@@ -191,11 +194,12 @@ export class MemoryStateStore implements StateStore {
   }
 
   private put(key: string, value: LazyValue, ttlMs: number): void {
-    const expiresAt = this.clock.now() + ttlMs;
-    const entry = new Entry(value, expiresAt);
+    const now = this.clock.now();
+    const expiresAt = now + ttlMs;
+    const entry = new Entry(key, value, expiresAt);
     this.entries.set(key, entry);
     this.changes?.entry(key, () => textOf(entry), expiresAt);
-    this.maybeSweep();
+    this.entriesCursor = sweep(this.entries, this.entriesCursor, now);
   }
 
   private live<T extends { expiresAt: number }>(map: Map<string, T>, key: string): T | undefined {
@@ -208,19 +212,16 @@ export class MemoryStateStore implements StateStore {
   }
 
   /**
-   * Each write also examines the next few keys of each map, cycling through them with a cursor, and
-   * drops the expired ones: the cost per write stays constant however many keys there are (a full scan
-   * every N writes is quadratic at millions of `seen` keys), and an expired key lives at most one cycle.
+   * Each write also examines the next few keys of the map it wrote, cycling through them with a
+   * cursor, and drops the expired ones: the cost per write stays constant however many keys there are
+   * (a full scan every N writes is quadratic at millions of `seen` keys), only the map that grows pays
+   * for it, and an expired key lives at most one cycle of that map's writes.
    */
-  private maybeSweep(): void {
-    const now = this.clock.now();
-    this.entriesCursor = sweep(this.entries, this.entriesCursor, now);
-    this.countersCursor = sweep(this.counters, this.countersCursor, now);
-  }
-
-  private entriesCursor?: Iterator<[string, Entry]>;
-  private countersCursor?: Iterator<[string, Counter & { expiresAt: number }]>;
+  private entriesCursor?: Iterator<Entry>;
+  private countersCursor?: Iterator<StoredCounter>;
 }
+
+type StoredCounter = Counter & { readonly key: string; expiresAt: number };
 
 /** An entry's text, made (once) if it is still lazy. */
 function textOf(entry: Entry): string {
@@ -231,20 +232,20 @@ function textOf(entry: Entry): string {
 /** Keys examined per write: above 1, so sweeping outpaces the writes that add keys. */
 const SWEEP_STEP = 4;
 
-function sweep<T extends { expiresAt: number }>(
+function sweep<T extends { readonly key: string; expiresAt: number }>(
   map: Map<string, T>,
-  cursor: Iterator<[string, T]> | undefined,
+  cursor: Iterator<T> | undefined,
   now: number,
-): Iterator<[string, T]> | undefined {
-  let it = cursor ?? map.entries();
+): Iterator<T> {
+  let it = cursor ?? map.values();
   for (let i = 0; i < SWEEP_STEP; i++) {
     const next = it.next();
     if (next.done) {
       // Start the next cycle on the following write (a Map iterator keeps going across deletions).
-      it = map.entries();
+      it = map.values();
       break;
     }
-    if (next.value[1].expiresAt <= now) map.delete(next.value[0]);
+    if (next.value.expiresAt <= now) map.delete(next.value.key);
   }
   return it;
 }

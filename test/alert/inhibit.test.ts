@@ -43,6 +43,26 @@ describe('inhibition (Alertmanager semantics)', () => {
     expect(await inhibitor.inhibitedBy(alert('t4', { alertname: 'XPodCrash', node: 'n1' }))).toEqual([]); // anchored
   });
 
+  it('marks and reads in the same turn with an in-process store, and through set/get without peek (Redis)', async () => {
+    const { inhibitor } = setup();
+    const critical = alert('crit', { ...pod, severity: 'critical' });
+    expect(inhibitor.observe(critical)).toBeUndefined();
+    expect(inhibitor.inhibitedBy(alert('low', { ...pod, severity: 'warning' }))).toEqual(['crit']);
+
+    const clock = new VirtualClock(0);
+    const memory = new MemoryStateStore(clock);
+    const remote = Object.assign(Object.create(memory) as MemoryStateStore, { peek: undefined, setNow: undefined });
+    const viaRemote = new Inhibitor([CRITICAL_POD_RULE], remote, 5 * 60_000);
+    await viaRemote.observe(critical);
+    const answer = viaRemote.inhibitedBy(alert('low', { ...pod, severity: 'warning' }));
+    expect(answer).toBeInstanceOf(Promise);
+    expect(await answer).toEqual(['crit']);
+    // The same mark key as the in-process path wrote: replicas of either kind read each other's marks.
+    expect(
+      new Inhibitor([CRITICAL_POD_RULE], memory, 5 * 60_000).inhibitedBy(alert('low', { ...pod, severity: 'info' })),
+    ).toEqual(['crit']);
+  });
+
   it('never lets an alert inhibit itself', async () => {
     const { inhibitor } = setup([{ source_matchers: ['team="a"'], target_matchers: ['team="a"'], equal: [] }]);
     const a = alert('same', { team: 'a' });

@@ -117,6 +117,26 @@ describe('silences (Alertmanager model)', () => {
     expect(await restarted.silences.mutes({ namespace: 'shop' })).toEqual([s.id]);
   });
 
+  it('answers in the same turn from an in-process store, and sees another writer of that store at once', async () => {
+    const { clock, store, silences } = setup();
+    expect(silences.mutes({ namespace: 'shop' })).toEqual([]); // no silence at all: a plain value, no promise
+    const other = new SilenceStore(store, clock, { capacity: 3, retentionMs: 120 * H, cacheMs: 0 });
+    const s = await other.create(valid());
+    expect(silences.mutes({ namespace: 'shop' })).toEqual([s.id]);
+    expect(silences.mutes({ namespace: 'web' })).toEqual([]);
+  });
+
+  it('reads through the store when it keeps values elsewhere (no peek: Redis)', async () => {
+    const clock = new VirtualClock(T0);
+    const memory = new MemoryStateStore(clock);
+    const remote = Object.assign(Object.create(memory) as MemoryStateStore, { peek: undefined });
+    const silences = new SilenceStore(remote, clock, { capacity: 3, retentionMs: 120 * H, cacheMs: 0 });
+    const s = await silences.create(valid());
+    const answer = silences.mutes({ namespace: 'shop' });
+    expect(answer).toBeInstanceOf(Promise);
+    expect(await answer).toEqual([s.id]);
+  });
+
   it('silenceState reads the times alone', () => {
     expect(silenceState({ startsAt: iso(T0), endsAt: iso(T0 + 1) }, T0)).toBe('active');
     expect(silenceState({ startsAt: iso(T0 + 1), endsAt: iso(T0 + 2) }, T0)).toBe('pending');

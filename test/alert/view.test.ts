@@ -64,4 +64,23 @@ describe('alertViewJson', () => {
     expect(alertViewJson(b)).toBe(JSON.stringify(alertView(b)));
     expect(JSON.parse(alertViewJson(b))).toMatchObject({ fingerprint: 'b', count: 7, enrichment: { pod } });
   });
+
+  it('serialises an incident reference shared by alerts once, wherever it stands among the keys', () => {
+    const incident = { id: 'inc-2', parent: 'fp-0', severity: 'critical' as const, alerts: 3, chain: 'exec → secret read' };
+    const a = alertOf(event, { enrichment, incident, fingerprint: 'a' });
+    const { incident: _i, ...rest } = alertOf(event, { enrichment, fingerprint: 'b' });
+    const b = { incident, ...rest } as Alert; // the reference before every other key
+    const c = { ...rest, silencedBy: ['s1'], incident } as Alert; // and after the state's inputs
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      alertViewJson(a);
+      alertViewJson(b);
+      alertViewJson(c);
+      expect(stringify.mock.calls.filter(([v]) => v === incident)).toHaveLength(1);
+    } finally {
+      stringify.mockRestore();
+    }
+    for (const alert of [a, b, c]) expect(alertViewJson(alert)).toBe(JSON.stringify(alertView(alert)));
+    expect(alertViewJson({ ...a, incident: undefined })).toBe(JSON.stringify(alertView({ ...a, incident: undefined })));
+  });
 });

@@ -1,12 +1,21 @@
 import { randomBytes } from 'node:crypto';
+import { alertViewJson } from '../../src/alert/view';
 import type { ConsoleHistory, HistoryBounds, HistoryRecord } from '../../src/console/history/port';
 import type { AlertStatus, StoredRow } from '../../src/console/row';
+import type { Alert } from '../../src/core/alert';
+import { alertOf, falcoSecurityEvent } from '../support/alerts';
 
 export type MakeHistory = (bounds: HistoryBounds, now: () => number) => ConsoleHistory;
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const HOUR = 3_600_000;
-const BOUNDS: HistoryBounds = { maxAlerts: 1000, maxBytes: 10 * 1024 * 1024, maxAgeMs: 24 * HOUR, evidencePerAlert: 3 };
+const BOUNDS: HistoryBounds = {
+  maxAlerts: 1000,
+  maxBytes: 10 * 1024 * 1024,
+  maxAgeMs: 24 * HOUR,
+  evidencePerAlert: 3,
+  evidenceMaxBytes: 1000,
+};
 
 export function stored(fp: string, lastSeenMs: number, over: Partial<StoredRow['row']> = {}): StoredRow {
   return {
@@ -36,11 +45,18 @@ export function stored(fp: string, lastSeenMs: number, over: Partial<StoredRow['
   };
 }
 
+const EVENT = falcoSecurityEvent();
+
+/** An alert to record (the same text for the same arguments). */
+export function alertFor(fp: string, lastSeenMs: number, over: Partial<Alert> = {}): Alert {
+  return alertOf(EVENT, { fingerprint: fp, firstSeen: lastSeenMs, lastSeen: lastSeenMs, ...over });
+}
+
 function rec(fp: string, lastSeenMs: number, eventId?: string, status: AlertStatus = 'firing'): HistoryRecord {
   return {
     stored: stored(fp, lastSeenMs, { status }),
-    detail: JSON.stringify({ fingerprint: fp, lastSeen: lastSeenMs }),
-    ...(eventId ? { evidence: [{ id: eventId, json: JSON.stringify({ uuid: eventId }) }] } : {}),
+    alert: alertFor(fp, lastSeenMs, status === 'resolved' ? { resolvedAt: lastSeenMs } : {}),
+    ...(eventId ? { evidence: [{ id: eventId, raw: { uuid: eventId }, sizeBytes: 64 }] } : {}),
   };
 }
 
@@ -78,7 +94,8 @@ export function historyContract(name: string, make: MakeHistory): void {
       expect(await all(h, 10)).toEqual(['a', 'c', 'b']);
       const entry = await h.get('a');
       expect(entry?.stored.lastSeenMs).toBe(T0 + 4);
-      expect(JSON.parse(entry!.detail)).toEqual({ fingerprint: 'a', lastSeen: T0 + 4 });
+      expect(entry!.detail).toBe(alertViewJson(alertFor('a', T0 + 4)));
+      expect(JSON.parse(entry!.detail)).toMatchObject({ fingerprint: 'a', lastSeen: T0 + 4, state: 'active' });
       expect(await h.get('nope')).toBeUndefined();
       expect((await h.size()).count).toBe(3);
     });
@@ -117,13 +134,34 @@ export function historyContract(name: string, make: MakeHistory): void {
       for (let i = 2; i <= 5; i++) await h.record(rec('a', T0 + i, `e${i}`));
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e3', 'e4', 'e5']);
       // Several occurrences in one write (the console batches them), the first already kept.
-      const batch = ['e5', 'e6', 'e7'].map((id) => ({ id, json: JSON.stringify({ uuid: id }) }));
+      const batch = ['e5', 'e6', 'e7'].map((id) => ({ id, raw: { uuid: id }, sizeBytes: 64 }));
       await h.record({ ...rec('a', T0 + 7), evidence: batch });
       expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e).uuid)).toEqual(['e5', 'e6', 'e7']);
       const none = make({ ...BOUNDS, evidencePerAlert: 0 }, clock);
       await none.record(rec('x', T0, 'e1'));
       expect((await none.get('x'))?.evidence).toEqual([]);
     });
+
+    it.each([
+      ['as it came', 4000],
+      ['cut by the alert stage (a copy)', 1e6],
+    ])(
+      'shows a raw event longer than evidenceMaxBytes as JSON cut to it, marked as truncated: a payload %s',
+      async (_what, sizeBytes) => {
+        const h = make({ ...BOUNDS, evidencePerAlert: 2 }, clock);
+        const long = { id: 'long', raw: { uuid: 'long', output: '"quoted" and long '.repeat(100) }, sizeBytes };
+        const text = JSON.stringify(long.raw);
+        const cut = { truncated: true, eventId: 'long', json: text.slice(0, BOUNDS.evidenceMaxBytes) };
+        await h.record({ ...rec('a', T0 + 1), evidence: [long] });
+        expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut]); // the newest
+        await h.record({ ...rec('a', T0 + 2), evidence: [{ id: 'short', raw: { uuid: 'short' }, sizeBytes }] });
+        expect((await h.get('a'))?.evidence.map((e) => JSON.parse(e))).toEqual([cut, { uuid: 'short' }]); // an older one
+        const exact = { id: 'exact', raw: { o: 'x'.repeat(BOUNDS.evidenceMaxBytes - 8) }, sizeBytes };
+        expect(JSON.stringify(exact.raw)).toHaveLength(BOUNDS.evidenceMaxBytes);
+        await h.record({ ...rec('a', T0 + 3), evidence: [exact] });
+        expect((await h.get('a'))?.evidence).toEqual(['{"uuid":"short"}', JSON.stringify(exact.raw)]); // at the bound: whole
+      },
+    );
 
     it('is bounded by count: the oldest rows go first', async () => {
       const h = make({ ...BOUNDS, maxAlerts: 3 }, clock);
@@ -141,7 +179,7 @@ export function historyContract(name: string, make: MakeHistory): void {
       let evicted = 0;
       for (let i = 0; i < 10; i++) {
         const r = rec(`b${i}`, T0 + i, `e${i}`);
-        const result = await h.record({ ...r, detail: big });
+        const result = await h.record({ ...r, alert: alertFor(`b${i}`, T0 + i, { summary: big }) });
         evicted += result.evicted.bytes;
         expect(result.bytes).toBeLessThanOrEqual(35_000);
       }
@@ -150,7 +188,7 @@ export function historyContract(name: string, make: MakeHistory): void {
       const { bytes } = await h.size();
       expect(bytes).toBeGreaterThan(20_000);
       expect(bytes).toBeLessThanOrEqual(35_000);
-      expect((await h.get('b9'))?.detail).toBe(big);
+      expect((await h.get('b9'))?.detail).toBe(alertViewJson(alertFor('b9', T0 + 9, { summary: big })));
     });
 
     it('is bounded by age: old rows are not listed, and leave on the next write', async () => {

@@ -2,7 +2,9 @@ import { BadRequestError } from '../../src/core/errors';
 import { MemoryConsoleHistory } from '../../src/console/history/memory';
 import { portsOf } from '../../src/console/graph';
 import { alertStats, listAlerts, matchesFilter, parseFilter, parseLimit } from '../../src/console/query';
-import { stored } from './history-contract';
+import { alertFor, stored } from './history-contract';
+
+const ALERT = alertFor('a', 0);
 
 describe('console alert filters', () => {
   it('parses repeated and comma-separated priorities, times, and free text', () => {
@@ -40,10 +42,13 @@ describe('console alert filters', () => {
 });
 
 describe('listAlerts and alertStats over a history', () => {
-  const h = new MemoryConsoleHistory({ maxAlerts: 10_000, maxBytes: 1e9, maxAgeMs: 1e12, evidencePerAlert: 0 }, () => 5000);
+  const h = new MemoryConsoleHistory(
+    { maxAlerts: 10_000, maxBytes: 1e9, maxAgeMs: 1e12, evidencePerAlert: 0, evidenceMaxBytes: 8192 },
+    () => 5000,
+  );
   for (let i = 0; i < 2500; i++) {
     const s = stored(`a${i}`, 1000 + i, { priority: i % 10 === 0 ? 'critical' : 'notice', namespace: `ns${i % 3}`, count: 2 });
-    h.recordSync({ stored: s, detail: '{}' });
+    h.recordSync({ stored: s, alert: ALERT });
   }
 
   it('pages a filter across scan batches with the first page total carried on', async () => {
@@ -85,8 +90,11 @@ describe('listAlerts and alertStats over a history', () => {
 
 describe('a long pass over the history', () => {
   it('lets the event loop run (ingest is not held up by a query)', async () => {
-    const big = new MemoryConsoleHistory({ maxAlerts: 50_000, maxBytes: 1e9, maxAgeMs: 1e12, evidencePerAlert: 0 }, () => 0);
-    for (let i = 0; i < 20_000; i++) big.recordSync({ stored: stored(`b${i}`, i), detail: '{}' });
+    const big = new MemoryConsoleHistory(
+      { maxAlerts: 50_000, maxBytes: 1e9, maxAgeMs: 1e12, evidencePerAlert: 0, evidenceMaxBytes: 8192 },
+      () => 0,
+    );
+    for (let i = 0; i < 20_000; i++) big.recordSync({ stored: stored(`b${i}`, i), alert: ALERT });
     let turns = 0;
     let done = false;
     const tick = () => {

@@ -37,7 +37,6 @@ function service(history: ConsoleHistory, metrics = createMetrics()) {
     sessions,
     clock,
     {
-      evidenceMaxBytes: 1000,
       evidencePerAlert: 3,
       stream: { maxSubscribers: 1, maxBufferedBytes: 1000 },
       resolveAfterMs: 60_000,
@@ -50,7 +49,7 @@ function service(history: ConsoleHistory, metrics = createMetrics()) {
 }
 
 describe('console service', () => {
-  it('writes a noisy alert once per turn, with its latest events as evidence, cut to size', async () => {
+  it('writes a noisy alert once per turn, with its latest events as evidence', async () => {
     const history = new HeldHistory(false);
     const s = service(history);
     for (let i = 0; i < 100; i++) {
@@ -63,12 +62,8 @@ describe('console service', () => {
     const [r] = history.records;
     expect(r!.stored.row.count).toBe(100);
     expect(r!.evidence!.map((e) => e.id)).toEqual(['noisy-97', 'noisy-98', 'noisy-99'].map((u) => expect.stringContaining(u)));
-    expect(JSON.parse(r!.evidence![2]!.json)).toEqual({
-      truncated: true,
-      eventId: r!.evidence![2]!.id,
-      json: expect.any(String),
-    });
-    expect(JSON.parse(r!.evidence![0]!.json).uuid).toBe('noisy-97');
+    expect(r!.evidence!.map((e) => e.raw.uuid)).toEqual(['noisy-97', 'noisy-98', 'noisy-99']);
+    expect(r!.alert.event).toBe(r!.evidence![2]); // the newest occurrence is the alert's event
   });
 
   it('bounds what waits: at most 10000 alerts queued and 256 writes in flight; the rest is dropped and counted', async () => {

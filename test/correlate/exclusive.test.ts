@@ -25,6 +25,7 @@ import {
   withAlert,
 } from '../../src/correlate/timeline';
 import { CHAIN_SCENARIOS } from './chain-streams';
+import { MAX_RECORD_BYTES } from '../../src/correlate/state';
 import { harness, type Harness } from './harness';
 import { SCENARIOS } from './scenarios';
 import { runtime, session } from './streams';
@@ -304,6 +305,38 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
     expect(attributed(exclusive)).toEqual(attributed(shared));
     expect(attributed(exclusive)).toEqual([...Array<null>(4).fill(null), ...Array<string>(16).fill('alice@example.com')]);
     expect(await outcome(exclusive)).toEqual(await outcome(shared));
+  });
+
+  it('cuts a list of big entries to fit a record as a shared store does, and lets go of the records the cut took', async () => {
+    // Ancestors' names of control characters: 6 characters each in JSON, about 24 kB an entry.
+    const anames = (i: number) =>
+      Object.fromEntries([2, 3, 4, 5].map((n) => [`proc.aname[${n}]`, `${'\u0001'.repeat(999)}${i}`]));
+    const big = Array.from({ length: 16 }, (_, i) => {
+      const falco = runtime({ id: `b${i}`, at: 1000 + i * 1000 });
+      return { falco: { ...falco, output_fields: { ...(falco.output_fields as JsonObject), ...anames(i) } } };
+    });
+    const [shared, exclusive] = [await run(big, false), await run(big, true)];
+    const list = async (h: Harness) => (await h.store.get('corr:r:prod/shop/web-1'))!;
+    const text = await list(exclusive);
+    expect(text.length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+    expect(text).toBe(await list(shared));
+    const kept = (JSON.parse(text) as { fingerprint: string }[]).map((p) => p.fingerprint);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(16);
+    expect(
+      records(exclusive)
+        .map((k) => k.split(':')[2])
+        .sort(),
+    ).toEqual([...kept].sort());
+    for (const h of [shared, exclusive]) for (const item of late) await h.feed([item]);
+    expect(await outcome(exclusive)).toEqual(await outcome(shared));
+    expect(big.filter((_, i) => exclusive.alertOf(`b${i}`)!.attribution?.user === 'alice@example.com')).toHaveLength(kept.length);
+  });
+
+  it('writes the text a shared store writes when a late audit event reads the list', async () => {
+    const [shared, exclusive] = [await run(shells, false), await run(shells, true)];
+    const list = (h: Harness) => h.store.get('corr:r:prod/shop/web-1');
+    expect(await list(exclusive)).toBe(await list(shared));
   });
 
   it('keeps the record of a newer occurrence that replaces an older one of the same alert', async () => {

@@ -72,6 +72,31 @@ describe('rules with an enrichment: condition', () => {
     expect(e.ruleSet.byId('all')!.stats.errors).toBe(0);
   });
 
+  test('an answer given while every part it read was absent is given again for such enrichments only', () => {
+    const e = new RuleEngine(
+      rules([
+        'r.yaml',
+        onEnrichment('cve', 'enrichment.vulnerabilities.criticalFixable > 0 || !has(enrichment.subject)') +
+          onEnrichment('bad', 'enrichment.pod.namespace == "shop"').replace('priority: critical', 'priority: error'),
+      ]),
+    );
+    const [d] = e.detect(shop());
+    const evaluated = e.ruleSet.evaluations;
+    const run = (enrichment: Parameters<typeof e.escalate>[1]) => e.escalate(d!, enrichment).priority;
+    expect(run({ subject: { known: false, reason: 'x' } })).toBe('notice'); // read: vulnerabilities, subject (present)
+    expect(e.ruleSet.byId('cve')!.whenAbsent).toBeUndefined();
+    expect(run({})).toBe('critical'); // no subject: holds, with every part it read absent
+    expect(e.ruleSet.byId('cve')!.whenAbsent?.reads).toEqual(expect.arrayContaining(['vulnerabilities', 'subject']));
+    expect(run({})).toBe('critical');
+    // A part the condition reads is there now: evaluated, not the kept answer.
+    expect(run({ ...vulns(0), subject: { known: false, reason: 'x' } })).toBe('notice');
+    expect(run(vulns(1))).toBe('critical');
+    expect(run({ network: { known: false, reason: 'x' } })).toBe('critical'); // a part it does not read
+    // Errors: counted on every call, kept or evaluated; evaluations counted as before.
+    expect(e.ruleSet.byId('bad')!.stats.errors).toBe(6);
+    expect(e.ruleSet.evaluations - evaluated).toBe(12);
+  });
+
   test('a rule gone since detection (reload) is skipped', () => {
     const e = new RuleEngine(rules(['r.yaml', onEnrichment('cve', 'enrichment.vulnerabilities.criticalFixable > 0')]));
     const [d] = e.detect(shop());

@@ -1,6 +1,7 @@
 import type { JsonObject } from '../../src/core/event';
 import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
+import { parseJsonWithFacts } from '../../src/ingest/json';
 import { boundId, boundJson, limitString, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../../src/ingest/normalise';
 import { falcoEvent } from '../support/events';
 
@@ -61,6 +62,74 @@ describe('boundJson', () => {
     expect(bounded).not.toBe(lone);
     expect(bounded).toEqual({ a: ['x\ufffd'] });
     expect(lone.a[0]).toBe('x\udc00'); // the input is not changed
+  });
+});
+
+describe('boundJson after the parser (what it learnt of the strings)', () => {
+  const parsed = (text: string) => {
+    const { value, strings } = parseJsonWithFacts(text, { maxDepth: 64 });
+    return { value: value as JsonObject, strings };
+  };
+
+  it('skips the checks only when no string can need them, with the same bytes', () => {
+    const { value, strings } = parsed('{"a":"b","list":[1,"ü",{"deep":"😀"}],"n":12345678901234567890}');
+    expect(strings).toEqual({ longest: 20, wellFormed: true }); // the quoted big integer is the longest
+    const fast = boundJson(value, 100, strings);
+    expect(fast.value).toBe(value);
+    expect(fast.bytes).toBe(boundJson(value, 100).bytes);
+  });
+
+  it.each([
+    ['a value too long', `{"a":"${'x'.repeat(200)}"}`],
+    ['a key too long', `{"${'k'.repeat(200)}":1}`],
+    ['a big integer too long', `{"a":[${'9'.repeat(150)}]}`],
+    ['a lone surrogate escape', '{"a":["x\\ud800"]}'],
+    ['a lone low surrogate escape in a key', '{"\\uDC00":1}'],
+    ['a surrogate pair escape', '{"a":"\\ud83d\\ude00"}'],
+  ])('still bounds every string when there is %s', (_, text) => {
+    const { value, strings } = parsed(text);
+    const checked = boundJson(value, 100);
+    const after = boundJson(value, 100, strings);
+    expect(after).toEqual(checked);
+    for (const s of allStrings(after.value)) {
+      expect(s.length).toBeLessThanOrEqual(100 + '…[truncated]'.length);
+      expect(s.isWellFormed()).toBe(true);
+    }
+  });
+
+  it('says a text with a lone surrogate of its own is not well-formed', () => {
+    expect(parsed('{"a":"x\ud800"}').strings.wellFormed).toBe(false);
+    expect(parsed('{"a":"x\\\\ud800"}').strings.wellFormed).toBe(false); // an escaped backslash: a harmless yes
+    expect(parsed('{"a":"\\u0026"}').strings.wellFormed).toBe(true); // Go's escape of &
+  });
+
+  it('audit: an EventList through the parser is bounded as one checked field by field', () => {
+    const text = JSON.stringify({
+      kind: 'EventList',
+      items: [
+        { auditID: 'a', stage: 'ResponseComplete', verb: 'get', user: { username: 'u' }, stageTimestamp: '2025-11-10T12:50:59Z' },
+        {
+          auditID: 'b',
+          stage: 'ResponseComplete',
+          verb: 'update',
+          user: { username: 'u' },
+          stageTimestamp: '2025-11-10T12:50:59Z',
+          requestObject: { data: { big: 'y'.repeat(5000), [`k${'z'.repeat(2000)}`]: '\ud800' } },
+        },
+      ],
+    }); // well-formed JSON.stringify writes the lone surrogate as its escape
+    expect(text).toContain('"\\ud800"');
+    const { value, strings } = parseJsonWithFacts(text, { maxDepth: 64 });
+    expect(strings.wellFormed).toBe(false);
+    const items = (value as JsonObject).items as JsonObject[];
+    const [quiet, cut] = items.map((item) => normaliseAudit(item, { ...ctx, strings }));
+    expect(quiet!.raw).toBe(items[0]);
+    expect(quiet!.sizeBytes).toBe(normaliseAudit(items[0]!, ctx).sizeBytes);
+    for (const s of allStrings(cut!.raw)) {
+      expect(s.length).toBeLessThanOrEqual(1024 + '…[truncated]'.length);
+      expect(s.isWellFormed()).toBe(true);
+    }
+    expect(cut!.raw).toEqual(normaliseAudit(items[1]!, ctx).raw);
   });
 });
 

@@ -47,6 +47,24 @@ describe('rfc3339ToNs', () => {
     }
   });
 
+  it('reads a timestamp in the last second parsed as the regex would: fraction, zone and end checked', () => {
+    for (const [date, time, zone] of [
+      ['2025-11-10', '13:07:40', 'Z'],
+      ['2025-11-10', '13:07:40', '+01:00'],
+      ['1969-12-31', '23:59:59', 'Z'],
+    ] as const) {
+      const second = `${date}T${time}`;
+      expect(rfc3339ToNs(`${second}.5${zone}`)).toBe(reference(date, time, '5', zone));
+      expect(rfc3339ToNs(`${second}${zone}`)).toBe(reference(date, time, '', zone));
+      expect(rfc3339ToNs(`${second}.123456789${zone}`)).toBe(reference(date, time, '123456789', zone));
+      for (const bad of ['.1234567890', '.', '.12a', ',5'])
+        expect([bad, rfc3339ToNs(`${second}${bad}${zone}`)]).toEqual([bad, undefined]);
+      for (const bad of [`${zone}x`, zone.slice(0, -1), '', '-01:00x'])
+        expect([bad, rfc3339ToNs(`${second}.5${bad}`)]).toEqual([bad, undefined]);
+      expect(rfc3339ToNs(`${second}.5-01:00`)).toBe(reference(date, time, '5', '-01:00')); // another zone: read in full
+    }
+  });
+
   it.each([
     '',
     '2025-11-10',

@@ -75,6 +75,20 @@ describe.each([false, true])('Dispatcher (exclusiveStore: %s)', (exclusiveStore)
     expect(n.sends).toHaveLength(1);
   });
 
+  it('sends what is queued while a lane finishes its last job, whatever the microtask it lands in', async () => {
+    // A job queued after the lane's loop saw it empty, but before the lane counted as idle, would wait
+    // for the next one to be queued: try every turn around that moment.
+    for (let turns = 0; turns < 40; turns++) {
+      const n = new ScriptedNotifier();
+      const { dispatcher } = setup([n]);
+      void dispatcher.announce(alert({ fingerprint: 'first' }));
+      for (let i = 0; i < turns; i++) await Promise.resolve();
+      void dispatcher.announce(alert({ fingerprint: 'second' }));
+      await dispatcher.settled();
+      expect({ turns, sent: n.sends.map((a) => a.fingerprint) }).toEqual({ turns, sent: ['first', 'second'] });
+    }
+  });
+
   it('respects each receiver minimum priority', async () => {
     const low = new ScriptedNotifier('low', 'debug');
     const high = new ScriptedNotifier('high', 'critical');

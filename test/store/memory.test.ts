@@ -62,6 +62,19 @@ describe('MemoryStateStore memory bound', () => {
   });
 });
 
+describe('MemoryStateStore memory bound, counters', () => {
+  it('drops expired counters as later hits go, and keeps the live ones', async () => {
+    const clock = new VirtualClock(0);
+    const store = new MemoryStateStore(clock);
+    for (let i = 0; i < 1_000; i++) await store.hit(`dedup:old-${i}`, clock.now(), 1_000);
+    clock.advance(1_000);
+    for (let i = 0; i < 1_000; i++) await store.hit(`dedup:new-${i}`, clock.now(), 60_000);
+    expect(store.size()).toBe(1_000);
+    expect((await store.hit('dedup:new-0', clock.now(), 60_000)).count).toBe(2);
+    expect((await store.hit('dedup:old-0', clock.now(), 60_000)).count).toBe(1);
+  });
+});
+
 describe('MemoryStateStore lazy hand-off values', () => {
   it('makes a hand-off value only when the record is created and read, and once', async () => {
     const store = new MemoryStateStore(new VirtualClock(1_000_000));

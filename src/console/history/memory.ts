@@ -1,3 +1,6 @@
+import { EVIDENCE_RAW_BYTES } from '../../alert/evidence';
+import { detailJson, estimateJsonLength, lazyDetail, type LazyDetail } from '../detail';
+import { evidenceText, type Evidence } from '../evidence';
 import type { StoredRow } from '../row';
 import {
   entryBytes,
@@ -10,10 +13,17 @@ import {
   type ScanPage,
 } from './port';
 
+/** The newest evidence event, kept as its payload until a newer one comes. */
+interface Unwritten extends Pick<Evidence, 'id' | 'raw'> {
+  /** `estimateJsonLength(raw)`. */
+  bytes: number;
+}
+
 interface Entry {
   stored: StoredRow;
-  detail: string;
-  evidence: string[];
+  detail: LazyDetail;
+  /** Oldest first; the newest may still be its event (see `recordSync`). */
+  evidence: (string | Unwritten)[];
   lastEvidenceId: string | undefined;
   bytes: number;
   /** Position in `log`. */
@@ -47,18 +57,28 @@ export class MemoryConsoleHistory implements ConsoleHistory {
   }
 
   /** `record`, synchronously (the bench and the app's feed use it directly). */
-  recordSync({ stored, detail, evidence }: HistoryRecord): RecordResult {
+  recordSync({ stored, alert, evidence }: HistoryRecord): RecordResult {
+    const detail = lazyDetail(alert);
     const fp = stored.row.fingerprint;
     const existing = this.byFingerprint.get(fp);
     const kept = existing ? existing.evidence : [];
     let lastId = existing?.lastEvidenceId;
+    const max = this.bounds.evidenceMaxBytes;
     for (const e of evidence ?? []) {
       if (e.id === lastId || this.bounds.evidencePerAlert === 0) continue;
-      kept.push(e.json);
+      // The newest occurrence's payload is the detail's event's (a Falco event's fields are the same
+      // object), so it is kept as it is and written when read or when a newer one comes; older ones
+      // are text. So is a payload the alert stage cut (evidenceOf): a copy nothing else holds.
+      const last = kept.at(-1);
+      if (last !== undefined && typeof last !== 'string') kept[kept.length - 1] = evidenceText(last, max);
+      if ((e.sizeBytes ?? Infinity) <= EVIDENCE_RAW_BYTES) kept.push({ id: e.id, raw: e.raw, bytes: estimateJsonLength(e.raw) });
+      else kept.push(evidenceText(e, max));
       lastId = e.id;
     }
     if (kept.length > this.bounds.evidencePerAlert) kept.splice(0, kept.length - this.bounds.evidencePerAlert);
-    const bytes = entryBytes(rowLength(stored), detail, kept);
+    let evidenceBytes = 0;
+    for (const e of kept) evidenceBytes += typeof e === 'string' ? e.length : e.bytes;
+    const bytes = entryBytes(rowLength(stored), detail.bytes, evidenceBytes);
     if (existing) {
       this.bytes += bytes - existing.bytes;
       const moved = stored.lastSeenMs !== existing.stored.lastSeenMs;
@@ -84,7 +104,11 @@ export class MemoryConsoleHistory implements ConsoleHistory {
   get(fingerprint: string): Promise<HistoryEntry | undefined> {
     const e = this.byFingerprint.get(fingerprint);
     if (!e || this.expired(e)) return Promise.resolve(undefined);
-    return Promise.resolve({ stored: e.stored, detail: e.detail, evidence: [...e.evidence] });
+    return Promise.resolve({
+      stored: e.stored,
+      detail: detailJson(e.detail),
+      evidence: e.evidence.map((x) => (typeof x === 'string' ? x : evidenceText(x, this.bounds.evidenceMaxBytes))),
+    });
   }
 
   scan(cursor: string | undefined, limit: number): Promise<ScanPage> {

@@ -1,3 +1,5 @@
+import type { Alert } from '../../core/alert';
+import type { Evidence } from '../evidence';
 import type { StoredRow } from '../row';
 
 /** The bounds every history adapter keeps (config `console.history.*`). */
@@ -6,21 +8,27 @@ export interface HistoryBounds {
   maxBytes: number;
   maxAgeMs: number;
   evidencePerAlert: number;
+  /** A raw event longer than this as JSON is shown cut (`evidenceText`). */
+  evidenceMaxBytes: number;
 }
 
 /** One occurrence or change of an alert, as the console records it. */
 export interface HistoryRecord {
   stored: StoredRow;
-  /** The alert as `GET /v1/alerts/:fingerprint` shows it, as JSON. */
-  detail: string;
-  /** The occurrences' raw events as JSON (already cut to size), oldest first; one with the id of the last one kept is not kept again. */
-  evidence?: readonly { id: string; json: string }[];
+  /**
+   * The alert as it stands at the call: the history keeps what `GET /v1/console/alerts/:fingerprint`
+   * shows of it (`alertView`) before the call returns, since the alert's own fields change later.
+   */
+  alert: Alert;
+  /** The occurrences since the last record, oldest first, whose raw events are the evidence; one with the id of the last one kept is not kept again. */
+  evidence?: readonly Evidence[];
 }
 
 export interface HistoryEntry {
   stored: StoredRow;
+  /** `alertViewJson` of the alert as last recorded. */
   detail: string;
-  /** Raw events as JSON, oldest first. */
+  /** Raw events as JSON (`evidenceText`), oldest first. */
   evidence: string[];
 }
 
@@ -61,11 +69,9 @@ export interface ConsoleHistory {
   size(): Promise<{ count: number; bytes: number }>;
 }
 
-/** Estimated bytes of a record as the history holds it: its strings plus a fixed overhead per row. */
-export function entryBytes(rowJsonLength: number, detail: string, evidence: readonly string[]): number {
-  let n = ROW_OVERHEAD + rowJsonLength + detail.length;
-  for (const e of evidence) n += e.length;
-  return n;
+/** Estimated bytes of a record as the memory history holds it: the row's, the detail's and the evidence's estimates and a fixed overhead per row. */
+export function entryBytes(rowJsonLength: number, detailBytes: number, evidenceBytes: number): number {
+  return ROW_OVERHEAD + rowJsonLength + detailBytes + evidenceBytes;
 }
 
 const ROW_OVERHEAD = 256;

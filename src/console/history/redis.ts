@@ -1,4 +1,6 @@
+import { alertViewJson } from '../../alert/view';
 import type { RedisStateStore } from '../../store/redis';
+import { evidenceText } from '../evidence';
 import type { StoredRow } from '../row';
 import type { ConsoleHistory, HistoryBounds, HistoryEntry, HistoryRecord, RecordResult, ScanPage } from './port';
 
@@ -122,14 +124,14 @@ export class RedisConsoleHistory implements ConsoleHistory {
     private readonly now: () => number,
   ) {}
 
-  async record({ stored, detail, evidence }: HistoryRecord): Promise<RecordResult> {
+  async record({ stored, alert, evidence }: HistoryRecord): Promise<RecordResult> {
     const b = this.bounds;
     const [created, count, bytes, age, size, total] = await this.redis.script<number[]>(RECORD, KEYS, [
       stored.row.fingerprint,
       Math.trunc(stored.lastSeenMs),
       JSON.stringify(stored),
-      detail,
-      JSON.stringify((evidence ?? []).map((e) => [e.id, e.json])),
+      alertViewJson(alert),
+      JSON.stringify((evidence ?? []).map((e) => [e.id, evidenceText(e, b.evidenceMaxBytes)])),
       '',
       b.evidencePerAlert,
       b.maxAlerts,

@@ -4,7 +4,14 @@ import { AUDIT_VARIABLES, AuditActivation, FALCO_VARIABLES, FalcoActivation, typ
 import { buildEnvironment, compile, firstLine, type Program } from '../cel/environment';
 import { ExpansionError, expandCondition } from '../cel/expand';
 import { compileTemplate, templateVariables, type Template } from '../template';
-import { ENRICHMENT_VARIABLES, enrichmentActivation } from '../enrichment';
+import {
+  ENRICHMENT_VARIABLES,
+  enrichmentActivation,
+  lacksAll,
+  readsOf,
+  startReads,
+  type EnrichmentActivation,
+} from '../enrichment';
 import { leadingGuard, type Guard } from './guard';
 import { AuditIndex } from './index';
 import type { RuleDef, RuleDefinitions, RuleProblem } from './types';
@@ -31,6 +38,11 @@ export interface CompiledRule {
   exceptions: { name: string; program: Program }[];
   render: Template;
   stats: RuleStats;
+  /**
+   * The `enrichment:` condition's answer when every part it read was absent (see `enrichmentVerdict`),
+   * and the names of those parts.
+   */
+  whenAbsent?: { reads: readonly string[]; verdict: RuleVerdict };
 }
 
 /** The outcome of one rule on one event, for fixtures and tests. */
@@ -65,6 +77,12 @@ export class RuleSet {
         else this.falcoByRule.set(name, [...(this.falcoByRule.get(name) ?? []), r]);
       }
     }
+    // With the rules for any Falco rule, in rule order: made once here, not per event.
+    for (const [name, named] of this.falcoByRule)
+      this.falcoByRule.set(
+        name,
+        [...named, ...this.falcoAny].sort((a, b) => a.order - b.order),
+      );
   }
 
   get size(): number {
@@ -80,9 +98,8 @@ export class RuleSet {
     return this.audit.candidates(a.stage, a.verb, a.resource, a.subresource);
   }
 
-  falcoCandidates(falcoRule: string): CompiledRule[] {
-    const named = this.falcoByRule.get(falcoRule);
-    return named ? [...named, ...this.falcoAny].sort((a, b) => a.order - b.order) : this.falcoAny;
+  falcoCandidates(falcoRule: string): readonly CompiledRule[] {
+    return this.falcoByRule.get(falcoRule) ?? this.falcoAny;
   }
 
   /** Runs a rule's condition and exceptions. Never throws. */
@@ -194,14 +211,33 @@ export class RuleSet {
     return current;
   }
 
-  /** Runs a rule's `enrichment:` condition. Never throws. */
-  enrichmentVerdict(rule: CompiledRule, activation: object): RuleVerdict {
+  /**
+   * Runs a rule's `enrichment:` condition. Never throws. A condition reads the enrichment only (no
+   * clock, no other variable), so when every part it read was absent, its answer holds for every
+   * enrichment without those parts: a pod nothing is known about (no findings), as most are. That
+   * answer is kept and given again without running CEL (2–3 µs per pending rule; docs/performance.md
+   * § base-path); an error is counted again, as an evaluation would.
+   */
+  enrichmentVerdict(rule: CompiledRule, activation: EnrichmentActivation): RuleVerdict {
     this.evaluations++;
-    try {
-      return { matched: rule.onEnrichment!(activation) === true };
-    } catch (err) {
-      return { matched: false, error: this.countError(rule, err) };
+    const known = rule.whenAbsent;
+    if (known && lacksAll(activation, known.reads)) {
+      if (known.verdict.error !== undefined) {
+        rule.stats.errors++;
+        rule.stats.lastError = known.verdict.error;
+      }
+      return known.verdict;
     }
+    startReads(activation);
+    let verdict: RuleVerdict;
+    try {
+      verdict = { matched: rule.onEnrichment!(activation) === true };
+    } catch (err) {
+      verdict = { matched: false, error: this.countError(rule, err) };
+    }
+    const reads = readsOf(activation);
+    if (reads && lacksAll(activation, reads)) rule.whenAbsent = { reads, verdict: Object.freeze(verdict) };
+    return verdict;
   }
 
   stats(): { id: string; name: string; enabled: boolean; stats: RuleStats }[] {

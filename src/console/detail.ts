@@ -1,0 +1,84 @@
+import type { Alert } from '../core/alert';
+import { alertView } from '../alert/view';
+
+export type AlertView = ReturnType<typeof alertView>;
+
+/**
+ * An alert's detail as the memory history keeps it: the view `GET /v1/console/alerts/:fp` shows
+ * (`alertView`: the alert's own fields copied, the raw payload left out), written as JSON only when
+ * read. Nothing under an alert's fields is changed once the alert is made (a fold, an amendment, a
+ * resolve make a new alert or set a field of its own, which the copy does not see), so the text read
+ * later is the one `alertViewJson` writes at record time (tested). Writing it for every change, and
+ * collecting the strings, was most of the history's cost per alert (docs/performance.md).
+ */
+export interface LazyDetail {
+  readonly view: AlertView;
+  /** `estimateViewLength(view)`: what the history's bytes bound counts for it. */
+  readonly bytes: number;
+}
+
+export function lazyDetail(alert: Alert): LazyDetail {
+  const view = alertView(alert);
+  return { view, bytes: estimateViewLength(view) };
+}
+
+export function detailJson(detail: LazyDetail): string {
+  return JSON.stringify(detail.view);
+}
+
+/**
+ * What each value costs beyond its characters. JSON spends 2–4 characters on a value's quotes, colon
+ * and comma; the heap spends more on a value kept as an object's member (a slot, a string's header),
+ * and a detail keeps objects, not text. 8 keeps the estimate near the JSON's length for real alerts
+ * (1.14–1.21×) while an alert made of many tiny values still counts part of what it holds; the heap
+ * held per byte of estimate is measured in docs/console.md#how-the-bytes-are-estimated.
+ */
+const PER_VALUE = 8;
+/** A number's JSON: times in ms are 13 digits, counts and ids fewer. */
+const NUMBER_LENGTH = 8;
+
+/**
+ * An estimate of `JSON.stringify(view).length` that writes nothing: characters of every key and
+ * string plus PER_VALUE per value, escapes not counted. The enrichment's parts and the incident
+ * reference are shared by many alerts and never changed, so theirs is worked out once per object.
+ */
+export function estimateViewLength(view: AlertView): number {
+  let n = 2;
+  for (const key in view) {
+    const value = view[key as keyof AlertView];
+    if (value === undefined) continue;
+    n += key.length + PER_VALUE;
+    if (key === 'enrichment') {
+      n += 2;
+      for (const part in value as object) n += part.length + PER_VALUE + sharedLength((value as Record<string, unknown>)[part]);
+    } else if (key === 'incident') n += sharedLength(value);
+    else n += estimateJsonLength(value);
+  }
+  return n;
+}
+
+const lengths = new WeakMap<object, number>();
+
+function sharedLength(value: unknown): number {
+  if (value === null || typeof value !== 'object') return estimateJsonLength(value);
+  let n = lengths.get(value);
+  if (n === undefined) lengths.set(value, (n = estimateJsonLength(value)));
+  return n;
+}
+
+/** An estimate of a JSON value's length as JSON (see PER_VALUE). */
+export function estimateJsonLength(value: unknown): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (typeof value === 'number') return NUMBER_LENGTH;
+  if (value === null || typeof value !== 'object') return 5;
+  let n = 2;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) n += PER_VALUE + estimateJsonLength(value[i]);
+    return n;
+  }
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== undefined) n += key.length + PER_VALUE + estimateJsonLength(v);
+  }
+  return n;
+}
