@@ -23,7 +23,9 @@ import {
   deriveTimeline,
   entriesJson,
   entryOf,
+  entryText,
   hasMember,
+  lazyEntry,
   listJson,
   mayMatch,
   stepCounts,
@@ -31,7 +33,9 @@ import {
   stepSlots,
   timelineView,
   withAlert,
+  withLocalKey,
   withMeta,
+  withNewest,
 } from './timeline';
 
 /**
@@ -108,14 +112,9 @@ function joinsBySubject(user: string): boolean {
 export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] } {
   const join: string[] = [];
   if (f.pod) join.push(`p:${f.cluster}/${f.pod}`);
-  const subject = (u: string | undefined) => {
-    if (!u || !joinsBySubject(u)) return;
-    const key = `u:${f.cluster}/${u}`;
-    if (!join.includes(key)) join.push(key);
-  };
-  subject(f.user);
-  subject(f.tokenSubject);
-  for (const u of f.bindingSubjects ?? []) subject(u);
+  joinSubject(join, f.cluster, f.user);
+  joinSubject(join, f.cluster, f.tokenSubject);
+  if (f.bindingSubjects) for (const u of f.bindingSubjects) joinSubject(join, f.cluster, u);
   // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
   const lookup = [...join];
   if (f.namespace) {
@@ -127,8 +126,24 @@ export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] 
   return { join, lookup };
 }
 
+/** A subject's join key, once (a function of its own: a closure per alert was made for it). */
+function joinSubject(join: string[], cluster: string, u: string | undefined): void {
+  if (!u || !joinsBySubject(u)) return;
+  const key = `u:${cluster}/${u}`;
+  if (!join.includes(key)) join.push(key);
+}
+
 function subjectsOf(f: AlertFacts): string[] {
   return [f.user, f.tokenSubject, ...(f.bindingSubjects ?? [])].filter((u): u is string => !!u && !u.startsWith('group:'));
+}
+
+/** `addUnique(pods, ["cluster/pod"])` without the string and its array when the pod is listed already (the usual member). */
+function withPod(pods: string[], f: AlertFacts): string[] {
+  if (!f.pod) return pods;
+  const length = f.cluster.length + 1 + f.pod.length;
+  for (const p of pods)
+    if (p.length === length && p.endsWith(f.pod) && p.startsWith(f.cluster) && p[f.cluster.length] === '/') return pods;
+  return addUnique(pods, [`${f.cluster}/${f.pod}`]);
 }
 
 function incidentId(f: AlertFacts): string {
@@ -147,7 +162,13 @@ function addUnique(list: string[], values: string[]): string[] {
 }
 
 /** Pure: the incident with one more member (or a member's newer facts), chains evaluated again. */
-export function withMember(incident: Incident | undefined, f: AlertFacts, options: IncidentOptions): Incident {
+export function withMember(
+  incident: Incident | undefined,
+  f: AlertFacts,
+  options: IncidentOptions,
+  /** Whether `f`'s fingerprint is a member already, when the caller just looked. */
+  member?: boolean,
+): Incident {
   const base: Incident = incident ?? {
     id: incidentId(f),
     severity: f.priority,
@@ -164,26 +185,26 @@ export function withMember(incident: Incident | undefined, f: AlertFacts, option
     lastMs: f.timeMs,
     parent: f.fingerprint,
   };
-  const known = hasMember(base.alerts, f.fingerprint);
+  const known = member ?? hasMember(base.alerts, f.fingerprint);
   const last = base.timeline.at(-1);
   let timeline: AlertFacts[];
   if (!last || last.timeMs < f.timeMs) {
     // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
-    timeline = [...base.timeline, f];
+    timeline = withNewest(base.timeline, f, options.maxAlerts);
   } else {
     timeline = base.timeline.filter((t) => t.fingerprint !== f.fingerprint || t.timeMs !== f.timeMs);
     timeline.push(f);
     timeline.sort((a, b) => a.timeMs - b.timeMs);
+    while (timeline.length > options.maxAlerts) timeline.shift();
   }
-  while (timeline.length > options.maxAlerts) timeline.shift();
   const memberSeverity = priorityRank(f.priority) > priorityRank(base.memberSeverity) ? f.priority : base.memberSeverity;
   const next: Incident = {
     ...base,
     memberSeverity,
     alerts: known || base.alerts.length >= options.maxAlerts ? base.alerts : withAlert(base.alerts, f.fingerprint),
     alertCount: base.alertCount + (known ? 0 : 1),
-    pods: addUnique(base.pods, f.pod ? [`${f.cluster}/${f.pod}`] : []),
-    subjects: addUnique(base.subjects, subjectsOf(f)),
+    pods: withPod(base.pods, f),
+    subjects: f.user || f.tokenSubject || f.bindingSubjects ? addUnique(base.subjects, subjectsOf(f)) : base.subjects,
     timeline,
     firstTime: f.timeMs < base.firstMs ? f.time : base.firstTime,
     firstMs: Math.min(base.firstMs, f.timeMs),
@@ -315,8 +336,16 @@ function makeRef(incident: Incident): AlertIncident {
     alerts: incident.alertCount,
     chain: incident.chain,
     ...(incident.chainCompletedBy ? { chainCompletedBy: incident.chainCompletedBy } : {}),
-    timeline: incident.timeline.slice(-TIMELINE_SHOWN).map(timelineView),
+    timeline: shownOf(incident.timeline),
   };
+}
+
+/** `timeline.slice(-TIMELINE_SHOWN).map(timelineView)` in one array (a reference is made per incident version). */
+function shownOf(timeline: readonly AlertFacts[]): NonNullable<AlertIncident['timeline']> {
+  const from = Math.max(0, timeline.length - TIMELINE_SHOWN);
+  const shown = new Array<ReturnType<typeof timelineView>>(timeline.length - from);
+  for (let i = from; i < timeline.length; i++) shown[i - from] = timelineView(timeline[i]!);
+  return shown;
 }
 
 /**
@@ -420,7 +449,7 @@ export class IncidentTracker {
       const incident = this.loadNow(known)?.incident;
       if (incident) return { incident, created: false, changed: false, absorbed: [] };
     }
-    const facts = factsOf(alert);
+    const facts = withLocalKey(factsOf(alert));
     const keys = incidentKeys(facts);
     let chosen: Loaded | undefined;
     for (const key of keys.lookup) {
@@ -430,14 +459,15 @@ export class IncidentTracker {
       if (chosen && chosen.incident.id !== head.incident.id) return undefined;
       chosen = head;
     }
-    if (!changedMember && chosen && hasMember(chosen.incident.alerts, facts.fingerprint)) {
+    const member = chosen && hasMember(chosen.incident.alerts, facts.fingerprint);
+    if (!changedMember && chosen && member) {
       this.rememberMember(facts.fingerprint, chosen.incident.id);
       const added: Added = { incident: chosen.incident, created: false, changed: false, absorbed: [] };
       return whenDone(this.joinKeysNow(local, keys.join, chosen.incident.id), () => added);
     }
     // A new incident's id may still hold a head no key leads to (as `update` reads it too).
     const before = chosen ?? this.loadNow(incidentId(facts));
-    const incident = withMember(before?.incident, facts, this.options);
+    const incident = withMember(before?.incident, facts, this.options, chosen ? member : undefined);
     this.writeNow(local, before?.incident, incident);
     const keysWritten = this.joinKeysNow(local, keys.join, incident.id);
     const created = before === undefined;
@@ -461,7 +491,7 @@ export class IncidentTracker {
       const incident = await this.get(known);
       if (incident) return { incident, created: false, changed: false, absorbed: [] };
     }
-    const facts = factsOf(alert);
+    const facts = this.local ? withLocalKey(factsOf(alert)) : factsOf(alert);
     const keys = incidentKeys(facts);
     const ids = new Set<string>();
     for (const key of keys.lookup) {
@@ -639,8 +669,8 @@ export class IncidentTracker {
       const next = change(before?.incident);
       const { added, removed } = deriveTimeline(before?.incident.timeline, next.timeline);
       for (const t of this.unstored(added)) {
-        const { key, text } = entryOf(t);
-        await this.store.set(ENTRY + key, text, this.entryTtlMs);
+        const { key } = entryOf(t);
+        await this.store.set(ENTRY + key, this.local ? lazyEntry(t) : entryText(t), this.entryTtlMs);
         this.cacheEntry(key, t);
       }
       const text = this.head(next);
@@ -661,8 +691,8 @@ export class IncidentTracker {
   private writeNow(local: LocalStore, before: Incident | undefined, next: Incident): void {
     const { added, removed } = deriveTimeline(before?.timeline, next.timeline);
     for (const t of this.unstored(added)) {
-      const { key, text } = entryOf(t);
-      local.setNow(ENTRY + key, text, this.entryTtlMs);
+      const { key } = entryOf(t);
+      local.setNow(ENTRY + key, lazyEntry(t), this.entryTtlMs);
       this.cacheEntry(key, t);
     }
     const key = INCIDENT + next.id;

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { AlertIncident } from '../core/alert';
 import type { StateStore } from '../store/port';
 import { stepAdmits, type ChainDef } from './chains';
@@ -15,9 +15,14 @@ import type { AlertFacts } from './facts';
  */
 
 export interface EntryMeta {
-  text: string;
-  /** The store key's suffix: 22 base64url characters of the text's SHA-256. */
-  key: string;
+  /** The entry's JSON, once made: at once for a content key, else only when something writes it out or reads it. */
+  text?: string;
+  /**
+   * The store key's suffix, 22 base64url characters: of the text's SHA-256 (`entryOf`), or, in
+   * embedded mode, a key of this process's own (`withLocalKey`) so no entry is serialised and hashed
+   * unless the data dir writes it out.
+   */
+  key?: string;
   /** The store the entry is known to be in (written or read there): not written again. */
   storedIn?: StateStore;
   /** Which chain steps admit the entry (1 or 0 per step of `admitsFor`, see `stepSlots`). */
@@ -28,16 +33,48 @@ export interface EntryMeta {
 }
 
 /**
- * An entry's text and key, on the (never mutated) facts object itself under a non-enumerable symbol
- * (JSON and test equality do not see it): each is serialised and hashed once.
+ * An entry's text, key and what is derived from it, on the (never mutated) facts object itself under
+ * a non-enumerable symbol (JSON and test equality do not see it): each is made once.
  */
 const META = Symbol('incident entry');
+const KEY_LENGTH = 22;
 
-export function entryOf(t: AlertFacts): EntryMeta {
-  const known = (t as AlertFacts & { [META]?: EntryMeta })[META];
-  if (known) return known;
-  const text = JSON.stringify(t);
-  return withMeta(t, { text, key: hash('sha256', text, 'base64url').slice(0, 22) });
+function metaOf(t: AlertFacts): EntryMeta {
+  return (t as AlertFacts & { [META]?: EntryMeta })[META] ?? withMeta(t, {});
+}
+
+/** The entry's meta with its key: the hash of its text unless it was given one (`withLocalKey`). */
+export function entryOf(t: AlertFacts): EntryMeta & { key: string } {
+  const meta = metaOf(t);
+  meta.key ??= hash('sha256', entryText(t), 'base64url').slice(0, KEY_LENGTH);
+  return meta as EntryMeta & { key: string };
+}
+
+/** The entry's JSON (made once). */
+export function entryText(t: AlertFacts): string {
+  const meta = metaOf(t);
+  return (meta.text ??= JSON.stringify(t));
+}
+
+/**
+ * Keys of this process's own for entries of a store it alone writes (embedded mode): a random prefix
+ * per process (a restart from the data dir finds the earlier process's keys) and a counter. An entry
+ * keyed so is serialised only when something reads its text (the data dir writing it out), where a
+ * content key took its JSON and a SHA-256 for every new member (~3 µs, and the text kept alive).
+ */
+const LOCAL_PREFIX = randomBytes(8).toString('base64url');
+let localSeq = 0;
+
+/** Gives new facts (no key taken yet) a local key; facts already keyed keep theirs. */
+export function withLocalKey(t: AlertFacts): AlertFacts {
+  const meta = metaOf(t);
+  meta.key ??= LOCAL_PREFIX + (localSeq++).toString(36).padStart(KEY_LENGTH - LOCAL_PREFIX.length, '0');
+  return t;
+}
+
+/** The entry as a lazy store value: its text made only if read or written out (the closure holds the facts alone). */
+export function lazyEntry(t: AlertFacts): () => string {
+  return () => entryText(t);
 }
 
 export function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
@@ -47,12 +84,11 @@ export function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
 
 /** The entry as an alert's incident reference shows it: made once per entry, not once per reference. */
 export function timelineView(t: AlertFacts): NonNullable<AlertIncident['timeline']>[number] {
-  const meta = entryOf(t);
+  const meta = metaOf(t);
   meta.view ??= { time: t.time, source: t.source, rule: t.rule, ...(t.user ? { user: t.user } : {}) };
   return meta.view;
 }
 
-const KEY_LENGTH = 22;
 /** One key's share of the entry list's JSON body: the key and the `","` after it. */
 const KEY_STRIDE = KEY_LENGTH + 3;
 
@@ -66,7 +102,7 @@ interface TimelineIndex {
   added: AlertFacts[];
   removed: AlertFacts[];
   /** The usual change: `from`'s oldest `shifted` entries gone and at most one newer appended. */
-  simple?: { shifted: number; appended?: string };
+  simple?: { shifted: number; appended?: AlertFacts };
   /** The entry keys joined by `","` (the head's `entries` without its outer `["` and `"]`). */
   body?: string;
   /** Per chain step (`stepSlots` of `countsFor`): how many entries admit it. */
@@ -95,7 +131,6 @@ export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: re
   const from = prev ?? NONE;
   const cached = cachedIndex(next);
   if (cached && cached.from === from) return cached;
-  const before = indexOf(from);
   let added: AlertFacts[] = [];
   let removed: AlertFacts[] = [];
   let j = 0;
@@ -122,19 +157,62 @@ export function deriveTimeline(prev: readonly AlertFacts[] | undefined, next: re
       removed = removed.filter((r) => !moved.has(r));
     }
   }
-  const index: TimelineIndex = { from, added, removed };
   const shifted = removed.every((r, i) => r === from[i]) ? removed.length : -1;
-  if (shifted !== -1 && added.length <= 1 && (!added.length || next.at(-1) === added[0]))
-    index.simple = { shifted, ...(added.length ? { appended: entryOf(added[0]!).key } : {}) };
+  const simple = shifted !== -1 && added.length <= 1 && (!added.length || next.at(-1) === added[0]);
+  return indexed(from, next, added, removed, simple ? shifted : -1);
+}
+
+/**
+ * The timeline with a member newer than every entry, the oldest shifted out past `max`: one copy,
+ * and indexed as it is made, so `deriveTimeline` need not walk it to find what changed.
+ */
+export function withNewest(timeline: readonly AlertFacts[], f: AlertFacts, max: number): AlertFacts[] {
+  const length = Math.max(1, Math.min(timeline.length + 1, max));
+  const shifted = timeline.length + 1 - length;
+  // Made at its length: a slice and a push grew the copy's backing store by half again.
+  const next = new Array<AlertFacts>(length);
+  for (let i = 0; i < length - 1; i++) next[i] = timeline[shifted + i]!;
+  next[length - 1] = f;
+  indexed(timeline, next, [f], timeline.slice(0, shifted), shifted);
+  return next;
+}
+
+/** `next`'s index from what changed since `from` (`shifted`: the usual change's count, else -1). */
+function indexed(
+  from: readonly AlertFacts[],
+  next: readonly AlertFacts[],
+  added: AlertFacts[],
+  removed: AlertFacts[],
+  shifted: number,
+): TimelineIndex {
+  const before = indexOf(from);
+  const index: TimelineIndex = { from, added, removed };
+  if (shifted !== -1) index.simple = { shifted, ...(added.length ? { appended: added[0]! } : {}) };
   // What is derived from `from` is taken now (counts) or needs only its body: its own link goes.
   if (before.countsFor) {
-    index.counts = before.counts!.slice();
+    // Counts are never changed once kept: most changes (entries no step admits) share the last ones.
+    const counted = countedWith(countedWith(before.counts!, before, added, 1), before, removed, -1);
+    index.counts = counted;
     index.countsFor = before.countsFor;
-    for (const a of added) add(index.counts, admitsOf(a, before.countsFor), 1);
-    for (const r of removed) add(index.counts, admitsOf(r, before.countsFor), -1);
   }
   before.from = undefined;
   return remember(next, index);
+}
+
+/**
+ * `kept` with the entries' admits added (`sign` 1) or taken away (-1): a copy if any admits a step,
+ * else `kept` itself (counts are never changed once kept, so most changes share the last ones).
+ */
+function countedWith(kept: number[], from: TimelineIndex, entries: readonly AlertFacts[], sign: number): number[] {
+  const none = stepSlots(from.countsFor!).none;
+  let out = kept;
+  for (const t of entries) {
+    const admits = admitsOf(t, from.countsFor!);
+    if (admits === none) continue;
+    if (out === from.counts) out = out.slice();
+    add(out, admits, sign);
+  }
+  return out;
 }
 
 /**
@@ -163,17 +241,17 @@ export function entriesJson(timeline: readonly AlertFacts[]): string {
     const earlier = index.from && cachedIndex(index.from)?.body;
     if (index.simple && earlier !== undefined) {
       const body = earlier.slice(Math.min(earlier.length, index.simple.shifted * KEY_STRIDE));
-      const key = index.simple.appended;
+      const key = index.simple.appended && entryOf(index.simple.appended).key;
       index.body = key === undefined ? body : body ? `${body}","${key}` : key;
     } else index.body = timeline.map((t) => entryOf(t).key).join('","');
   }
   return `["${index.body}"]`;
 }
 
-/** Each chain's first slot in one flat array of all the chains' steps. */
-const slots = new WeakMap<readonly ChainDef[], { offsets: number[]; total: number }>();
+/** Each chain's first slot in one flat array of all the chains' steps; `none`: the admits of an entry no step admits. */
+const slots = new WeakMap<readonly ChainDef[], { offsets: number[]; total: number; none: number[] }>();
 
-export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; total: number } {
+export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; total: number; none: number[] } {
   let s = slots.get(chains);
   if (!s) {
     const offsets: number[] = [];
@@ -182,25 +260,29 @@ export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; tot
       offsets.push(total);
       total += c.steps.length;
     }
-    s = { offsets, total };
+    s = { offsets, total, none: Object.freeze(new Array<number>(total).fill(0)) as number[] };
     slots.set(chains, s);
   }
   return s;
 }
 
-/** Which steps of the chains admit the entry (computed once per entry and chain set). */
+/**
+ * Which steps of the chains admit the entry (computed once per entry and chain set). Most entries
+ * admit none: those share one (frozen) array instead of each keeping its own for its incident's life.
+ */
 export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
-  const meta = entryOf(t);
+  const meta = metaOf(t);
   if (meta.admitsFor === chains) return meta.admits!;
-  const { offsets, total } = stepSlots(chains);
-  const admits = new Array<number>(total).fill(0);
+  const { offsets, total, none } = stepSlots(chains);
+  let admits: number[] | undefined;
   for (let i = 0; i < chains.length; i++) {
     const steps = chains[i]!.steps;
-    for (let j = 0; j < steps.length; j++) if (stepAdmits(steps[j]!, t)) admits[offsets[i]! + j] = 1;
+    for (let j = 0; j < steps.length; j++)
+      if (stepAdmits(steps[j]!, t)) (admits ??= new Array<number>(total).fill(0))[offsets[i]! + j] = 1;
   }
-  meta.admits = admits;
+  meta.admits = admits ?? none;
   meta.admitsFor = chains;
-  return admits;
+  return meta.admits;
 }
 
 /** Per chain step, how many of the timeline's entries admit it (kept up by `deriveTimeline` once counted). */
