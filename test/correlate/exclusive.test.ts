@@ -120,24 +120,30 @@ describe('embedded mode (an exclusive store: records kept lazily)', () => {
     const stream = noisy((i) => -60_000 + i * 1000);
     const dir = tempDir();
     const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
+    // Closed even when an expectation fails: an open data dir's workers would keep jest from exiting.
+    const opened: { close(): Promise<void> }[] = [];
     const open = async () => {
       const dataDir = await openDataDir(dir, clock.now());
+      opened.push(dataDir);
       return { dataDir, h: harness([], capped, undefined, { store: new DurableStateStore(clock, dataDir), clock }, true) };
     };
-    const first = await open();
-    for (const item of stream.slice(0, -1)) await first.h.feed([item]);
-    const before = (await outcome(first.h)).incidents;
-    expect(before).toHaveLength(1);
-    await first.dataDir.close();
-    // A new process: its own keys for new entries, the earlier process's read back from the file.
-    const second = await open();
-    expect((await outcome(second.h)).incidents).toEqual(before);
-    await second.h.feed([stream.at(-1)!]);
-    const after = (await outcome(second.h)).incidents;
-    const reference = (await outcome(await run(stream, false, capped))).incidents;
-    expect(after).toEqual(reference);
-    expect(after[0]!.alertCount).toBe(before[0]!.alertCount + 1);
-    await second.dataDir.close();
+    try {
+      const first = await open();
+      for (const item of stream.slice(0, -1)) await first.h.feed([item]);
+      const before = (await outcome(first.h)).incidents;
+      expect(before).toHaveLength(1);
+      await first.dataDir.close();
+      // A new process: its own keys for new entries, the earlier process's read back from the file.
+      const second = await open();
+      expect((await outcome(second.h)).incidents).toEqual(before);
+      await second.h.feed([stream.at(-1)!]);
+      const after = (await outcome(second.h)).incidents;
+      const reference = (await outcome(await run(stream, false, capped))).incidents;
+      expect(after).toEqual(reference);
+      expect(after[0]!.alertCount).toBe(before[0]!.alertCount + 1);
+    } finally {
+      for (const d of opened) await d.close().catch(() => undefined);
+    }
   });
 
   it('reads its own lazy records back after something made them (the data dir writing them out)', async () => {
