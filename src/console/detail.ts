@@ -1,4 +1,4 @@
-import type { Alert } from '../core/alert';
+import type { Alert, AlertIncident } from '../core/alert';
 import { alertView } from '../alert/view';
 
 export type AlertView = ReturnType<typeof alertView>;
@@ -39,8 +39,10 @@ const NUMBER_LENGTH = 8;
 
 /**
  * An estimate of `JSON.stringify(view).length` that writes nothing: characters of every key and
- * string plus PER_VALUE per value, escapes not counted. The enrichment's parts and the incident
- * reference are shared by many alerts and never changed, so theirs is worked out once per object.
+ * string plus PER_VALUE per value, escapes not counted. The enrichment's parts are shared by many
+ * alerts and never changed, so theirs is worked out once per object. The incident reference is not:
+ * the tracker makes one per incident version, nearly one per alert, so a cache entry for it cost
+ * more (an entry per alert in a WeakMap) than its estimate, worked out field by field.
  */
 export function estimateViewLength(view: AlertView): number {
   let n = 2;
@@ -51,7 +53,7 @@ export function estimateViewLength(view: AlertView): number {
     if (key === 'enrichment') {
       n += 2;
       for (const part in value as object) n += part.length + PER_VALUE + sharedLength((value as Record<string, unknown>)[part]);
-    } else if (key === 'incident') n += sharedLength(value);
+    } else if (key === 'incident') n += incidentLength(value as AlertIncident);
     else n += estimateJsonLength(value);
   }
   return n;
@@ -65,6 +67,32 @@ function sharedLength(value: unknown): number {
   if (n === undefined) lengths.set(value, (n = estimateJsonLength(value)));
   return n;
 }
+
+/** `estimateJsonLength(incident)`, its timeline entries' fields read directly (they have no others). */
+export function incidentLength(incident: AlertIncident): number {
+  let n = 2;
+  for (const key in incident) {
+    const value = incident[key as keyof AlertIncident];
+    if (value === undefined) continue;
+    n += key.length + PER_VALUE;
+    if (key !== 'timeline') {
+      n += estimateJsonLength(value);
+      continue;
+    }
+    const timeline = value as NonNullable<AlertIncident['timeline']>;
+    n += 2;
+    for (let i = 0; i < timeline.length; i++) {
+      const t = timeline[i]!;
+      n += PER_VALUE + ENTRY_FIXED + t.time.length + t.source.length + t.rule.length;
+      if (t.user !== undefined) n += USER_FIXED + t.user.length;
+    }
+  }
+  return n;
+}
+
+/** What `estimateJsonLength` counts for a timeline entry's braces, keys and quotes: `time`, `source`, `rule`. */
+const ENTRY_FIXED = 2 + 3 * (PER_VALUE + 2) + 'time'.length + 'source'.length + 'rule'.length;
+const USER_FIXED = 'user'.length + PER_VALUE + 2;
 
 /** An estimate of a JSON value's length as JSON (see PER_VALUE). */
 export function estimateJsonLength(value: unknown): number {

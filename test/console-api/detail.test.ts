@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { alertViewJson } from '../../src/alert/view';
-import { detailJson, estimateViewLength, lazyDetail } from '../../src/console/detail';
+import { detailJson, estimateJsonLength, estimateViewLength, incidentLength, lazyDetail } from '../../src/console/detail';
 import { MemoryConsoleHistory } from '../../src/console/history/memory';
 import { storedRowOf } from '../../src/console/row';
-import type { Alert, Enrichment } from '../../src/core/alert';
+import type { Alert, AlertIncident, Enrichment } from '../../src/core/alert';
 import type { Json, JsonObject, SecurityEvent } from '../../src/core/event';
 import { normaliseAudit, splitAuditPayload } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
@@ -117,6 +117,35 @@ describe('the lazy detail', () => {
     const long = lazyDetail(alertFrom(event, { summary: 'x'.repeat(10_000) })).bytes;
     expect(long - small).toBeGreaterThanOrEqual(10_000 - event.falco!.output.length);
     expect(estimateViewLength(lazyDetail(alertFrom(event)).view)).toBe(small);
+  });
+
+  it("counts an alert's incident as the generic estimate does, and what it holds", () => {
+    const timeline: NonNullable<AlertIncident['timeline']> = [
+      { time: '2026-12-01T10:00:00.000Z', source: 'k8s_audit', rule: 'Attach/Exec Pod', user: 'alice@example.com' },
+      { time: '2026-12-01T10:00:01.000Z', source: 'falco', rule: 'Terminal shell in container' },
+    ];
+    const incidents: AlertIncident[] = [
+      { id: 'inc-1', parent: 'fp-0', severity: 'critical', alerts: 2, chain: null },
+      { id: 'inc-1', parent: 'fp-0', severity: 'critical', alerts: 2, chain: 'exec-then-credential-access', timeline },
+      {
+        id: 'inc-2',
+        parent: 'fp-9',
+        severity: 'warning',
+        alerts: 7,
+        chain: 'c',
+        chainCompletedBy: 'fp-3',
+        mergedInto: 'inc-1',
+        timeline: [],
+      },
+    ];
+    for (const incident of incidents) expect(incidentLength(incident)).toBe(estimateJsonLength(incident));
+    const longer = { ...incidents[1]!, timeline: [...timeline, { ...timeline[1]!, rule: 'x'.repeat(500) }] };
+    expect(incidentLength(longer) - incidentLength(incidents[1]!)).toBeGreaterThan(500);
+    const event = sampleEvents()[0]!;
+    const without = lazyDetail(alertFrom(event)).bytes;
+    expect(lazyDetail(alertFrom(event, { incident: incidents[1]! })).bytes).toBe(
+      without + 'incident'.length + 8 + estimateJsonLength(incidents[1]!),
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import type { Alert } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
 import { DeliveryError } from '../../src/core/errors';
 import { Dispatcher } from '../../src/notify/dispatcher';
-import type { DeliveryRef, Notifier } from '../../src/notify/port';
+import type { DeliveryRef, Notifier, SendContext } from '../../src/notify/port';
 import { createMetrics } from '../../src/observability/metrics';
 import { MemoryStateStore } from '../../src/store/memory';
 import { alertOf, falcoSecurityEvent } from '../support/alerts';
@@ -27,6 +27,15 @@ class ScriptedNotifier implements Notifier {
   }
   async update(alert: Alert, ref: DeliveryRef) {
     this.updates.push({ alert, ref });
+  }
+}
+
+/** A receiver that posts replies in threads: records what each send was told. */
+class ThreadingNotifier extends ScriptedNotifier {
+  readonly contexts: (SendContext | undefined)[] = [];
+  override async send(alert: Alert, context?: SendContext) {
+    this.contexts.push(context);
+    return super.send(alert);
   }
 }
 
@@ -272,6 +281,44 @@ describe.each([false, true])('Dispatcher (exclusiveStore: %s)', (exclusiveStore)
     expect(n.updates.map((u) => [u.alert.fingerprint, u.ref])).toEqual([
       ['fp-parent', { ts: 'ts-1' }],
       ['fp-older', { ts: 'old' }],
+    ]);
+  });
+
+  it("posts each member in the thread its incident's record names when it is sent, whoever wrote the record", async () => {
+    const n = new ThreadingNotifier();
+    const { dispatcher, store } = setup([n]);
+    const incident = { id: 'inc-1', parent: 'fp-parent', severity: 'critical', alerts: 1, chain: null } as const;
+    const member = (fingerprint: string) => alert({ fingerprint, incident: { ...incident, alerts: 2 } });
+    await dispatcher.announce(alert({ fingerprint: 'fp-parent', incident }));
+    await dispatcher.settled();
+    await dispatcher.announce(member('fp-1'));
+    await dispatcher.settled();
+    // Another replica posted the parent again: the record is read as it now stands, not as last parsed.
+    await store.set('thread:r:inc-1', JSON.stringify({ ref: { ts: 'ts-elsewhere' } }), 60_000);
+    await dispatcher.announce(member('fp-2'));
+    await dispatcher.settled();
+    await store.delete('thread:r:inc-1');
+    await dispatcher.announce(member('fp-3'));
+    await dispatcher.settled();
+    expect(n.contexts).toEqual([
+      undefined,
+      { thread: { ts: 'ts-1' }, broadcast: false },
+      { thread: { ts: 'ts-elsewhere' }, broadcast: false },
+      undefined,
+    ]);
+  });
+
+  it("flushes an incident's debounced parent update at shutdown", async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher } = setup([n]);
+    const incident = { id: 'inc-1', parent: 'fp-parent', severity: 'critical', alerts: 1, chain: null } as const;
+    await dispatcher.announce(alert({ fingerprint: 'fp-parent', incident }));
+    await dispatcher.settled();
+    dispatcher.incidentChanged({ ...incident, alerts: 2 });
+    dispatcher.incidentChanged({ ...incident, alerts: 3 });
+    await dispatcher.close();
+    expect(n.updates.map((u) => [u.alert.fingerprint, u.alert.incident?.alerts, u.ref])).toEqual([
+      ['fp-parent', 3, { ts: 'ts-1' }],
     ]);
   });
 
