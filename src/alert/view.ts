@@ -13,7 +13,7 @@ export function alertView(alert: Alert) {
   };
 }
 
-function stateOf(alert: Alert): 'resolved' | 'suppressed' | 'active' {
+export function stateOf(alert: Alert): 'resolved' | 'suppressed' | 'active' {
   if (alert.resolvedAt !== undefined) return 'resolved';
   return alert.silencedBy?.length || alert.inhibitedBy?.length ? 'suppressed' : 'active';
 }

@@ -1,29 +1,45 @@
 import type { Alert, AlertIncident } from '../core/alert';
-import { alertView } from '../alert/view';
+import type { JsonObject } from '../core/event';
+import { alertView, alertViewJson, stateOf } from '../alert/view';
 
 export type AlertView = ReturnType<typeof alertView>;
 
 /**
- * An alert's detail as the memory history keeps it: the view `GET /v1/console/alerts/:fp` shows
- * (`alertView`: the alert's own fields copied, the raw payload left out), written as JSON only when
- * read. Nothing under an alert's fields is changed once the alert is made (a fold, an amendment, a
- * resolve make a new alert or set a field of its own, which the copy does not see), so the text read
- * later is the one `alertViewJson` writes at record time (tested). Writing it for every change, and
- * collecting the strings, was most of the history's cost per alert (docs/performance.md).
+ * An alert's detail as the memory history keeps it: what `GET /v1/console/alerts/:fp` shows
+ * (`alertView`: the alert's own fields, the raw payload left out), made into its view and JSON only
+ * when read. It keeps a copy of the alert's own fields (and of its event's, the raw payload left
+ * out: the evidence keeps that): nothing under an alert's fields is changed once the alert is made
+ * (a fold, an amendment, a resolve make a new alert or set a field of its own, which the copy does
+ * not see), so the text read later is the one `alertViewJson` writes at record time (tested). Writing
+ * it for every change, and collecting the strings, was most of the history's cost per alert; a view
+ * made at record time (its event copied without the raw payload) cost 2 objects, each with a
+ * property array, per alert kept (docs/performance.md).
  */
-export interface LazyDetail {
-  readonly view: AlertView;
-  /** `estimateViewLength(view)`: what the history's bytes bound counts for it. */
-  readonly bytes: number;
+export class LazyDetail {
+  constructor(
+    /** The copy: what the history keeps (this object is not kept: 40 bytes an alert). */
+    readonly copy: Alert,
+    /** `estimateViewLength` of the view: what the history's bytes bound counts for it. */
+    readonly bytes: number,
+  ) {}
+
+  get view(): AlertView {
+    return alertView(this.copy);
+  }
 }
+
+/** The empty payload of the history's copies of events (only ever left out of the view). */
+const NO_RAW: JsonObject = Object.freeze({});
 
 export function lazyDetail(alert: Alert): LazyDetail {
-  const view = alertView(alert);
-  return { view, bytes: estimateViewLength(view) };
+  // Copies of one shape each (the alert's, the event's): no property is added or removed.
+  const copy: Alert = { ...alert, event: { ...alert.event, raw: NO_RAW } };
+  return new LazyDetail(copy, estimateDetailLength(copy));
 }
 
-export function detailJson(detail: LazyDetail): string {
-  return JSON.stringify(detail.view);
+/** The detail's JSON, from a `LazyDetail` or the copy it made. */
+export function detailJson(detail: LazyDetail | Alert): string {
+  return alertViewJson(detail instanceof LazyDetail ? detail.copy : detail);
 }
 
 /**
@@ -49,13 +65,43 @@ export function estimateViewLength(view: AlertView): number {
   for (const key in view) {
     const value = view[key as keyof AlertView];
     if (value === undefined) continue;
-    n += key.length + PER_VALUE;
-    if (key === 'enrichment') {
-      n += 2;
-      for (const part in value as object) n += part.length + PER_VALUE + sharedLength((value as Record<string, unknown>)[part]);
-    } else if (key === 'incident') n += incidentLength(value as AlertIncident);
-    else n += estimateJsonLength(value);
+    n += key.length + PER_VALUE + partLength(key, value);
   }
+  return n;
+}
+
+/** `estimateViewLength(alertView(alert))`, without making the view. */
+function estimateDetailLength(alert: Alert): number {
+  let n = 2;
+  for (const key in alert) {
+    if (key === 'event' || key === 'state' || key === 'silencedBy' || key === 'inhibitedBy') continue;
+    const value = alert[key as keyof Alert];
+    if (value === undefined) continue;
+    n += key.length + PER_VALUE + partLength(key, value);
+  }
+  n += STATE_KEY + stateOf(alert).length + 2;
+  n += SILENCED_KEY + estimateJsonLength(alert.silencedBy ?? []);
+  n += INHIBITED_KEY + estimateJsonLength(alert.inhibitedBy ?? []);
+  n += EVENT_KEY + 2;
+  const event = alert.event;
+  for (const key in event) {
+    if (key === 'raw') continue;
+    const value = event[key as keyof typeof event];
+    if (value !== undefined) n += key.length + PER_VALUE + estimateJsonLength(value);
+  }
+  return n;
+}
+
+const STATE_KEY = 'state'.length + PER_VALUE;
+const SILENCED_KEY = 'silencedBy'.length + PER_VALUE;
+const INHIBITED_KEY = 'inhibitedBy'.length + PER_VALUE;
+const EVENT_KEY = 'event'.length + PER_VALUE;
+
+function partLength(key: string, value: unknown): number {
+  if (key === 'incident') return incidentLength(value as AlertIncident);
+  if (key !== 'enrichment') return estimateJsonLength(value);
+  let n = 2;
+  for (const part in value as object) n += part.length + PER_VALUE + sharedLength((value as Record<string, unknown>)[part]);
   return n;
 }
 

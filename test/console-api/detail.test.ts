@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { alertViewJson } from '../../src/alert/view';
+import { alertView, alertViewJson } from '../../src/alert/view';
 import { detailJson, estimateJsonLength, estimateViewLength, incidentLength, lazyDetail } from '../../src/console/detail';
 import { MemoryConsoleHistory } from '../../src/console/history/memory';
 import { storedRowOf } from '../../src/console/row';
@@ -117,6 +117,22 @@ describe('the lazy detail', () => {
     const long = lazyDetail(alertFrom(event, { summary: 'x'.repeat(10_000) })).bytes;
     expect(long - small).toBeGreaterThanOrEqual(10_000 - event.falco!.output.length);
     expect(estimateViewLength(lazyDetail(alertFrom(event)).view)).toBe(small);
+  });
+
+  it('estimates the view it will show without making it: the same count as from the view', () => {
+    const incident = { id: 'inc-1', parent: 'fp-0', severity: 'critical' as const, alerts: 2, chain: 'c', timeline: [] };
+    const attribution = { user: 'alice', groups: [], sourceIPs: ['203.0.113.7'], userAgent: null, auditID: 'a-1' };
+    for (const event of sampleEvents())
+      for (const over of [
+        {},
+        { incident, silencedBy: ['s1'] },
+        { attribution: { ...attribution, command: null, confidence: 'high' as const, candidates: [] }, resolvedAt: 5 },
+        { inhibitedBy: ['fp-9'], silencedBy: undefined },
+      ]) {
+        const alert = alertFrom(event, over);
+        expect(lazyDetail(alert).bytes).toBe(estimateViewLength(alertView(alert)));
+        expect(lazyDetail(alert).view).toEqual(alertView(alert));
+      }
   });
 
   it("counts an alert's incident as the generic estimate does, and what it holds", () => {
