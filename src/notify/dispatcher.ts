@@ -106,6 +106,11 @@ interface Lane {
   pendingUpdates: Map<string, { timer: TimerHandle; alert: Alert }>;
   /** Incidents whose parent message is due for an update, by incident id: the latest reference each. */
   pendingIncidents: Map<string, { timer: TimerHandle; incident: AlertIncident }>;
+  /**
+   * `threadKey` by incident id (bounded: cleared when full). Every member reads its thread twice; a
+   * key made each time is a new string to hash for the store's map and the cache's.
+   */
+  threadKeys: Map<string, string>;
 }
 
 const RECOVERY_BATCH = 100;
@@ -164,6 +169,7 @@ export class Dispatcher {
       waiting: false,
       pendingUpdates: new Map(),
       pendingIncidents: new Map(),
+      threadKeys: new Map(),
     }));
     this.dead = options.deadLetters ?? new DeadLetters(options.deadLetterCapacity);
     this.owner = options.owner ?? randomUUID();
@@ -562,7 +568,12 @@ export class Dispatcher {
   }
 
   private thread(lane: Lane, incidentId: string): ThreadRecord | undefined | Promise<ThreadRecord | undefined> {
-    return this.parsed<ThreadRecord>(threadKey(lane, incidentId));
+    let key = lane.threadKeys.get(incidentId);
+    if (key === undefined) {
+      if (lane.threadKeys.size >= THREADS_KEPT) lane.threadKeys.clear();
+      lane.threadKeys.set(incidentId, (key = threadKey(lane, incidentId)));
+    }
+    return this.parsed<ThreadRecord>(key);
   }
 
   /** A thread record or parent alert: with an exclusive store as set (a lazy value recognised unmade), parsed once per value. */
