@@ -111,6 +111,12 @@ interface Lane {
    * key made each time is a new string to hash for the store's map and the cache's.
    */
   threadKeys: Map<string, string>;
+  /**
+   * With an exclusive store, the thread records this lane wrote or read, by incident id (bounded:
+   * cleared when full): this process is their only writer, so a member reads its thread here, not in
+   * the store (a lookup in its map of every record and mark was most of a member's thread cost).
+   */
+  knownThreads: Map<string, { record: ThreadRecord; expiresAt: number }>;
 }
 
 const RECOVERY_BATCH = 100;
@@ -170,6 +176,7 @@ export class Dispatcher {
       pendingUpdates: new Map(),
       pendingIncidents: new Map(),
       threadKeys: new Map(),
+      knownThreads: new Map(),
     }));
     this.dead = options.deadLetters ?? new DeadLetters(options.deadLetterCapacity);
     this.owner = options.owner ?? randomUUID();
@@ -362,7 +369,8 @@ export class Dispatcher {
     if (created && this.exclusive) this.unsent.set(key, record.alert);
     if (created && incident?.parent === alert.fingerprint) {
       const marker: ThreadRecord = { pendingUntil: this.clock.now() + holdMs };
-      await this.store.setIfAbsent(threadKey(lane, incident.id), JSON.stringify(marker), this.options.windowMs);
+      if (await this.store.setIfAbsent(this.threadKeyOf(lane, incident.id), JSON.stringify(marker), this.options.windowMs))
+        this.knowThread(lane, incident.id, marker);
     }
     if (!created) {
       if (options.refreshExisting !== false) this.refreshIn(lane, alert);
@@ -568,12 +576,31 @@ export class Dispatcher {
   }
 
   private thread(lane: Lane, incidentId: string): ThreadRecord | undefined | Promise<ThreadRecord | undefined> {
+    const known = this.exclusive ? lane.knownThreads.get(incidentId) : undefined;
+    if (known && known.expiresAt > this.clock.now()) return known.record;
+    const key = this.threadKeyOf(lane, incidentId);
+    return whenDone(this.parsed<ThreadRecord>(key), (record) => {
+      // What an earlier run left (the data dir), or the first read here: known from now on, until it expires.
+      const ttl = record && this.exclusive ? this.store.ttlLeft?.(key) : undefined;
+      if (record && ttl !== undefined) this.knowThread(lane, incidentId, record, ttl);
+      return record;
+    });
+  }
+
+  /** With an exclusive store: what this lane just wrote (or read) under the incident's thread key, for `ttlMs`. */
+  private knowThread(lane: Lane, incidentId: string, record: ThreadRecord, ttlMs = this.options.windowMs): void {
+    if (!this.exclusive) return;
+    if (lane.knownThreads.size >= THREADS_KEPT) lane.knownThreads.clear();
+    lane.knownThreads.set(incidentId, { record, expiresAt: this.clock.now() + ttlMs });
+  }
+
+  private threadKeyOf(lane: Lane, incidentId: string): string {
     let key = lane.threadKeys.get(incidentId);
     if (key === undefined) {
       if (lane.threadKeys.size >= THREADS_KEPT) lane.threadKeys.clear();
       lane.threadKeys.set(incidentId, (key = threadKey(lane, incidentId)));
     }
-    return this.parsed<ThreadRecord>(key);
+    return key;
   }
 
   /** A thread record or parent alert: with an exclusive store as set (a lazy value recognised unmade), parsed once per value. */
@@ -593,12 +620,13 @@ export class Dispatcher {
     const record: ThreadRecord = { ref };
     const recordText = JSON.stringify(record);
     const alertKey = threadAlertKey(lane, incident.id);
-    const key = threadKey(lane, incident.id);
+    const key = this.threadKeyOf(lane, incident.id);
     // The alert first: whoever reads the ref finds it.
     await this.store.set(alertKey, parentText, this.options.windowMs);
     this.threads.put(alertKey, parentText, parent);
     await this.store.set(key, recordText, this.options.windowMs);
     this.threads.put(key, recordText, record);
+    this.knowThread(lane, incident.id, record);
   }
 
   /**
