@@ -569,10 +569,8 @@ export class Dispatcher {
   private sendContext(lane: Lane, alert: Alert): SendContext | undefined | Promise<SendContext | undefined> {
     const incident = alert.incident;
     if (!incident || incident.parent === alert.fingerprint) return undefined;
-    return whenDone(this.thread(lane, incident.id), (thread) =>
-      // Without a ref the parent did not land (here): a channel message of its own.
-      thread?.ref ? { thread: thread.ref, broadcast: incident.chainCompletedBy === alert.fingerprint } : undefined,
-    );
+    const thread = this.thread(lane, incident.id);
+    return thread instanceof Promise ? thread.then((t) => contextOf(t, alert)) : contextOf(thread, alert);
   }
 
   private thread(lane: Lane, incidentId: string): ThreadRecord | undefined | Promise<ThreadRecord | undefined> {
@@ -802,6 +800,11 @@ export class Dispatcher {
       'notification dead-lettered',
     );
   }
+}
+
+/** Without a ref the parent did not land (here): the member is a channel message of its own. */
+function contextOf(thread: ThreadRecord | undefined, alert: Alert): SendContext | undefined {
+  return thread?.ref ? { thread: thread.ref, broadcast: alert.incident?.chainCompletedBy === alert.fingerprint } : undefined;
 }
 
 /** The debounced update of an incident's parent message (the job's alert stands for the incident). */
