@@ -102,6 +102,20 @@ describe('the lazy detail', () => {
     }
   });
 
+  it('leaves the raw payload out of the detail whether or not its evidence keeps the same payload', async () => {
+    const bounds = { maxAlerts: 100, maxBytes: 1e9, maxAgeMs: 1e12, evidenceMaxBytes: 8192 };
+    for (const evidencePerAlert of [0, 2])
+      for (const [i, event] of sampleEvents().entries()) {
+        const h = new MemoryConsoleHistory({ ...bounds, evidencePerAlert }, () => 0);
+        const alert = alertFrom(event, { fingerprint: `fp-${i}` });
+        h.recordSync({ stored: storedRowOf(alert), alert, evidence: [alert.event] });
+        const entry = await h.get(`fp-${i}`);
+        expect(entry?.detail).toBe(alertViewJson(alert));
+        expect(JSON.parse(entry!.detail).event).not.toHaveProperty('raw');
+        expect(entry?.evidence).toEqual(evidencePerAlert ? [JSON.stringify(event.raw)] : []);
+      }
+  });
+
   it('estimates the JSON length of real alerts within 10–25% above it', () => {
     for (const event of sampleEvents()) {
       const alert = alertFrom(event);
