@@ -326,11 +326,10 @@ export class Dispatcher {
         lane.pendingUpdates.delete(fp);
         lane.jobs.push({ kind: 'update', alert, attempts: 0 });
       }
-      for (const [id, { timer, incident }] of lane.pendingIncidents) {
-        this.clock.clearTimeout(timer);
-        lane.pendingIncidents.delete(id);
-        lane.jobs.push(threadJob(incident));
-      }
+      // Not flushed: one parent update per pending incident, under the receiver's rate limit, would
+      // hold the shutdown up; the incident's next member updates its parent again.
+      for (const { timer } of lane.pendingIncidents.values()) this.clock.clearTimeout(timer);
+      lane.pendingIncidents.clear();
       this.run(lane);
     }
     await this.settled();
