@@ -2,7 +2,7 @@ import type { Alert, AlertIncident, Attribution, Detection, Enrichment, SubjectE
 import { fingerprint } from '../alert/fingerprint';
 import type { JsonObject, SecurityEvent } from '../core/event';
 import type { Logger } from '../observability/logger';
-import type { LazyValue, StateStore } from '../store/port';
+import type { StateStore } from '../store/port';
 import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, type RuntimeTarget } from './attribution';
 import type { FactSource } from './facts';
 import { incidentRef, type Added, type IncidentTracker } from './incidents';
@@ -14,12 +14,11 @@ import {
   PodIndex,
   localStore,
   readValue,
-  listEntries,
-  listText,
   textOf,
   updateList,
   whenDone,
   type LocalStore,
+  type PodNode,
 } from './state';
 
 export interface CorrelatorOptions extends AttributionOptions {
@@ -35,6 +34,12 @@ export interface CorrelatorDeps {
   subject?: (cluster: string, user: string, groups: string[]) => Promise<SubjectEnrichment>;
   /** Updates an alert in place: announced already, or still held before its first announcement. */
   amend: (alert: Alert) => Promise<void>;
+  /**
+   * Embedded mode: the alert of `fingerprint` first seen at `firstSeen` where the pipeline keeps it
+   * (the recent alerts), for a late update of one this process no longer holds (one tracked before a
+   * restart, or pushed out of the newest tracked). Absent: only those this process holds are updated.
+   */
+  recall?: (fingerprint: string, firstSeen: number) => Alert | undefined;
   incidents?: IncidentTracker;
   /** An incident gained a member other than its first: its parent message is updated in place. */
   incidentGrew?: (incident: AlertIncident) => void;
@@ -82,6 +87,14 @@ function summary(a: Attribution | undefined): AttributionSummary | undefined {
 }
 
 const MAX_PENDING_PER_POD = 16;
+/**
+ * Embedded mode: the alerts a late update can amend are the newest tracked ones this process holds
+ * (references to the alerts the alert stage made, most of them in its recent alerts too), at least
+ * half of this many, then those `recall` finds.
+ */
+const KEPT_ALERTS = 2048;
+/** The runtime targets of the events being correlated: `track` finds its event's among them. */
+const TARGETS_KEPT = 16;
 const SESSIONS = 'corr:s:';
 const PENDING = 'corr:r:';
 const PENDING_ALERT = 'corr:ra:';
@@ -90,39 +103,40 @@ const PENDING_ALERT = 'corr:ra:';
  * The correlate stage. `observe` sees every event and records the exec/attach/debug sessions audit
  * events open; `correlate` attributes a runtime detection to the session it ran in; `track` remembers
  * runtime alerts so an audit event that arrives late (the webhook batches for up to 30 s) updates
- * them in place, and puts every alert into its incident. All state lives in the state store (Redis
- * in scale-out mode), keyed by pod — the bus partition key — so another replica carries on after a
- * crash or a rebalance. Time is event time throughout; the clock is only used for waits.
+ * them in place, and puts every alert into its incident. With a shared store (Redis, scale-out) all
+ * state lives in it, keyed by pod — the bus partition key — so another replica carries on after a
+ * crash or a rebalance. Embedded (the store is this process's alone), the pending alerts are kept in
+ * process on their pod (and in the data dir, when there is one, for a restart). Time is event time
+ * throughout; the clock is only used for waits and for how long an alert stays pending.
  */
 export class Correlator {
-  private readonly pods: PodIndex;
+  private readonly pods: PodIndex<PodState>;
   private readonly sessions = new ParsedCache<Session[]>(4096);
   private readonly pending = new ParsedCache<PendingAlert[]>(4096);
-  /**
-   * Pods the store had no sessions for when this replica last looked, with the bus generation then:
-   * a runtime alert there skips the store read (the fast negative path). Sound because an exec's
-   * audit event and the Falco events of its pod share a partition key: while this replica holds the
-   * pod's partition (the generation is unchanged) every session of the pod is observed here first,
-   * and observing one drops the pod from this map. After a rebalance (or a restart: the map is
-   * empty) the store is read again. Bounded like the pods this replica tracks.
-   */
-  private readonly noSessions: GenerationalCache<number>;
-  /** The runtime side of the join, computed once per event for `correlate` and `track`. */
-  private readonly targets = new GenerationalCache<RuntimeTarget | null>(512);
+  /** The runtime side of the join of the latest events correlated (a ring), for `correlate` and `track`. */
+  private readonly targetEvents: (SecurityEvent | undefined)[] = new Array<SecurityEvent | undefined>(TARGETS_KEPT).fill(
+    undefined,
+  );
+  private readonly targetValues: (RuntimeTarget | null)[] = new Array<RuntimeTarget | null>(TARGETS_KEPT).fill(null);
+  private targetAt = 0;
   /**
    * The store when it is this process's alone and in process (embedded mode): a runtime alert is
    * correlated and tracked in one synchronous turn, without a promise per step (see `IncidentTracker.add`).
    */
   private readonly local?: LocalStore;
+  /** `local` when it tells the time too: the pending alerts are then kept in process, not as records. */
+  private readonly inProcess?: LocalStore & { now(): number };
+  /** Embedded mode: the tracked alerts by fingerprint, as the alert stage made them (no copy). */
+  private readonly kept = new GenerationalCache<Alert>(KEPT_ALERTS);
 
   constructor(
     private readonly deps: CorrelatorDeps,
     private readonly options: CorrelatorOptions,
   ) {
-    // Evicting a pod forgets its sessions and its list of pending alerts (their own keys expire by TTL).
-    this.noSessions = new GenerationalCache(options.maxPods);
     this.local = localStore(deps.store, deps.exclusiveStore);
-    this.pods = new PodIndex(options.maxPods, (pod) => {
+    if (this.local?.now) this.inProcess = this.local as LocalStore & { now(): number };
+    // Evicting a pod forgets its sessions and its pending alerts (with Redis, their own keys expire by TTL).
+    this.pods = new PodIndex<PodState>(options.maxPods, (pod) => {
       void Promise.all([deps.store.delete(SESSIONS + pod), deps.store.delete(PENDING + pod)]).catch(() => undefined);
     });
   }
@@ -138,8 +152,8 @@ export class Correlator {
   }
 
   private async record(key: string, session: Session): Promise<void> {
-    this.pods.touch(key);
-    this.noSessions.delete(key);
+    const node = this.pods.node(key);
+    if (node.state) node.state.noSessions = undefined;
     const sessions = await updateList<Session>(
       this.deps.store,
       SESSIONS + key,
@@ -152,7 +166,8 @@ export class Correlator {
       this.sessions,
       this.deps.exclusiveStore,
     );
-    await this.reattribute(key, sessions);
+    const local = this.inProcess;
+    await (local ? this.reattributeLocally(local, node.pod, sessions) : this.reattribute(key, sessions));
   }
 
   /**
@@ -163,7 +178,7 @@ export class Correlator {
   correlate(detection: Detection, enrichment: Enrichment): Correlation | Promise<Correlation> {
     const target = this.targetOf(detection.event);
     const attributed = target
-      ? whenDone(this.sessionsOf(target.key), (sessions) =>
+      ? whenDone(this.sessionsOf(target), (sessions) =>
           sessions.length ? this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options)) : undefined,
         )
       : undefined;
@@ -185,22 +200,40 @@ export class Correlator {
     );
   }
 
-  private sessionsOf(key: string): Session[] | Promise<Session[]> {
+  /**
+   * The pod's sessions. Pods the store had no sessions for when this replica last looked, with the
+   * bus generation then, skip the store read (the fast negative path). Sound because an exec's audit
+   * event and the Falco events of its pod share a partition key: while this replica holds the pod's
+   * partition (the generation is unchanged) every session of the pod is observed here first, and
+   * observing one clears the mark. After a rebalance (or a restart, or the pod's eviction from the
+   * index) the store is read again. The target's key becomes the pod's one string (`track` keeps it).
+   */
+  private sessionsOf(target: RuntimeTarget): Session[] | Promise<Session[]> {
+    const node = this.pods.node(target.key);
+    const key = (target.key = node.pod);
+    const state = (node.state ??= new PodState());
     const generation = this.deps.generation?.() ?? 0;
-    if (this.noSessions.get(key) === generation) return [];
+    if (state.noSessions === generation) return [];
     return whenDone(readValue(this.deps.store, SESSIONS + key, this.deps.exclusiveStore === true), (raw) => {
       if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
-      this.noSessions.set(key, generation);
+      state.noSessions = generation;
       return [];
     });
   }
 
-  /** `runtimeTarget`, once per event: `track` sees the alert's copy of the event `correlate` saw. */
-  private targetOf(event: SecurityEvent): RuntimeTarget | undefined {
-    const cached = this.targets.get(event.id);
-    if (cached !== undefined) return cached ?? undefined;
+  /**
+   * `runtimeTarget`, once per event (an event's detections share it): `track` sees the alert's copy
+   * of the event `correlate` saw, the same object unless its raw payload was cut (then found by id).
+   */
+  private targetOf(event: SecurityEvent, byId = false): RuntimeTarget | undefined {
+    const events = this.targetEvents;
+    for (let i = 0; i < TARGETS_KEPT; i++) if (events[i] === event) return this.targetValues[i] ?? undefined;
+    if (byId) for (let i = 0; i < TARGETS_KEPT; i++) if (events[i]?.id === event.id) return this.targetValues[i] ?? undefined;
     const target = runtimeTarget(event);
-    this.targets.set(event.id, target ?? null);
+    const at = this.targetAt;
+    events[at] = event;
+    this.targetValues[at] = target ?? null;
+    this.targetAt = (at + 1) % TARGETS_KEPT;
     return target;
   }
 
@@ -222,9 +255,14 @@ export class Correlator {
 
   /** Synchronous (no promise) in embedded mode. */
   track(alert: Alert): Promise<void> | undefined {
-    const target = this.targetOf(alert.event);
+    const target = this.targetOf(alert.event, true);
     // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
     if (!target || alert.count !== 1 || alert.attribution?.confidence === 'exact') return undefined;
+    const local = this.inProcess;
+    if (local) {
+      this.trackLocally(local, alert, target);
+      return undefined;
+    }
     // The pod's key as its other pending alerts keep it (one string a pod, not one an alert).
     target.key = this.pods.touch(target.key);
     const entry: PendingAlert = {
@@ -233,69 +271,104 @@ export class Correlator {
       target,
       attribution: summary(alert.attribution),
     };
-    // Most pending alerts expire unread: an in-process store serialises one only if a late audit
-    // event reads it (or the data dir writes it out); Redis gets it at once, for the other replicas.
-    const kept = keptText(alert);
-    const key = pendingAlertKey(alert.fingerprint, alert.firstSeen);
-    const local = this.local;
-    if (local) {
-      local.setNow(key, kept, this.options.lateAuditMs);
-      const listKey = PENDING + target.key;
-      const stored = local.peek(listKey);
-      const { next, dropped } = withPending(this.pendingIn(listKey, stored), entry);
-      // Written the way `updateLocalList` writes it, with nothing serialised when its bound shows it
-      // fits; else cut from the front to fit, and what the cut took leaves the list too.
-      const carried = listEntries<PendingAlert>(stored)?.bound;
-      let bound = carried === undefined ? LIST_FIXED : carried + entryBound(entry);
-      if (carried === undefined) for (const p of next) bound += entryBound(p);
-      else for (const p of dropped) bound -= entryBound(p);
-      const whole = bound > MAX_RECORD_BYTES ? next.slice() : undefined;
-      const value = listText(next, bound);
-      const gone = whole ? [...dropped, ...whole.filter((p) => !next.includes(p))] : dropped;
-      local.setNow(listKey, value, this.options.lateAuditMs);
-      this.pending.put(listKey, value, next);
-      // An alert that left its pod's list (pushed out by newer ones, or replaced by a newer
-      // occurrence) is never read again: its record goes now, not at the end of `lateAuditMs`. In
-      // bench/correlate.js's http-shaped scenario most records were such, and they kept their alert
-      // (~1.5 kB each on the heap) and a key in the store's map for five minutes. With Redis they
-      // expire by TTL, as before (a delete there is a round trip per runtime alert).
-      for (const p of gone) {
-        const goneKey = pendingAlertKey(p.fingerprint, p.firstSeen);
-        if (goneKey !== key) local.deleteNow(goneKey);
-      }
-      return undefined;
-    }
-    const add = (current: PendingAlert[]) => withPending(current, entry).next;
+    const add = (current: PendingAlert[]) => withPending(current, entry);
     return this.deps.store
-      .set(key, kept, this.options.lateAuditMs)
+      .set(pendingAlertKey(alert.fingerprint, alert.firstSeen), keptText(alert), this.options.lateAuditMs)
       .then(() => updateList(this.deps.store, PENDING + target.key, this.options.lateAuditMs, add, this.pending))
       .then(() => undefined);
   }
 
-  /** The pod's pending alerts from the value an in-process store holds for them. */
-  private pendingIn(listKey: string, raw: LazyValue | undefined): readonly PendingAlert[] {
-    if (raw === undefined) return [];
-    return listEntries<PendingAlert>(raw)?.entries ?? this.pending.parse(listKey, raw);
+  /**
+   * Embedded: the alert joins its pod's pending list in process, as `withPending` and the record's
+   * cut would leave a shared store's list (newest 16, within `MAX_RECORD_BYTES` as JSON), each entry
+   * pending for `lateAuditMs` on the store's clock. The alert itself is not copied: what a late update
+   * amends is the alert as the alert stage made it (`kept`, then `recall`). Nothing is written to the
+   * store unless it is persistent (a data dir), and then only the pod's list, made when written out.
+   */
+  private trackLocally(local: LocalStore & { now(): number }, alert: Alert, target: RuntimeTarget): void {
+    const node = this.pods.node(target.key);
+    target.key = node.pod;
+    const state = this.pendingOf(local, node);
+    const now = local.now();
+    while (state.untils.length && state.untils[0]! <= now) state.drop(0);
+    const fp = alert.fingerprint;
+    const tag = tagOf(fp);
+    const tags = state.tags;
+    for (let i = 0; i < tags.length; i++)
+      if (tags[i] === tag && state.pending[i]!.fingerprint === fp) {
+        state.drop(i);
+        break;
+      }
+    state.add(new Pending(fp, alert.firstSeen, target, summary(alert.attribution)), now + this.options.lateAuditMs);
+    if (state.pending.length > MAX_PENDING_PER_POD) state.drop(0);
+    if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
+    this.kept.set(fp, alert);
+    if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
+  }
+
+  /** The pod's in-process state with its pending list; with a data dir, read back from the store once (a restart). */
+  private pendingOf(local: LocalStore & { now(): number }, node: PodNode<PodState>): PodState {
+    const state = (node.state ??= new PodState());
+    if (state.tracked) return state;
+    state.tracked = true;
+    if (!local.persistent) return state;
+    state.key = PENDING + node.pod;
+    const raw = local.peek(state.key);
+    if (raw === undefined) return state;
+    const until = local.now() + (local.ttlLeft?.(state.key) ?? this.options.lateAuditMs);
+    for (const p of JSON.parse(textOf(raw)) as PendingAlert[])
+      state.add(new Pending(p.fingerprint, p.firstSeen, { ...p.target, key: node.pod }, p.attribution), until);
+    return state;
+  }
+
+  /** The alert a pending entry stands for, as this process holds it or the pipeline keeps it (`recall`). */
+  private keptAlert(entry: Pending): Alert | undefined {
+    const held = this.kept.get(entry.fingerprint);
+    if (held?.firstSeen === entry.firstSeen) return held;
+    const recalled = this.deps.recall?.(entry.fingerprint, entry.firstSeen);
+    return recalled?.firstSeen === entry.firstSeen ? recalled : undefined;
+  }
+
+  /** `reattribute` in embedded mode: the pod's list is read and updated in this turn, the alerts amended after. */
+  private async reattributeLocally(local: LocalStore & { now(): number }, pod: string, sessions: Session[]): Promise<void> {
+    const node = this.pods.peek(pod);
+    if (!node) return;
+    const state = this.pendingOf(local, node);
+    const now = local.now();
+    const changed: { alert: Alert; next: Attribution | undefined }[] = [];
+    for (let i = 0; i < state.pending.length; i++) {
+      const entry = state.pending[i]!;
+      if (state.untils[i]! <= now) continue;
+      const next = attribute(entry.target, sessions, this.options);
+      if (sameAttribution(next, entry.attribution)) continue;
+      const alert = this.keptAlert(entry);
+      if (!alert) continue;
+      if (next) state.replace(i, new Pending(entry.fingerprint, entry.firstSeen, entry.target, summary(next)));
+      changed.push({ alert, next });
+    }
+    if (changed.length === 0) return;
+    if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
+    if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
+    for (const { alert, next } of changed) {
+      const attribution = await this.withSubject(alert.event.k8s.cluster, next);
+      const amended: Alert = { ...alert };
+      if (attribution) amended.attribution = attribution;
+      else delete amended.attribution;
+      if (this.kept.get(amended.fingerprint) === alert) this.kept.set(amended.fingerprint, amended);
+      const incident = await this.joinIncident(amended, true);
+      await this.deps.amend(incident ? { ...amended, incident } : amended);
+    }
   }
 
   /** A session was opened or ended on the pod: alerts already out may now say (or say better) who did it. */
   private async reattribute(key: string, sessions: Session[]): Promise<void> {
-    const local = this.local;
-    const raw = local ? local.peek(PENDING + key) : await readValue(this.deps.store, PENDING + key, false);
-    const pending = this.pendingIn(PENDING + key, raw);
-    // Embedded, the alerts' records are read in this same turn, with the list: a runtime alert
-    // tracked later may push one out of the list and delete its record (`track`).
-    const found: { entry: PendingAlert; next: Attribution | undefined; record: LazyValue | undefined }[] = [];
+    const raw = await readValue(this.deps.store, PENDING + key, false);
+    const pending = raw === undefined ? [] : this.pending.parse(PENDING + key, raw);
+    const changed: { entry: PendingAlert; alert: Alert }[] = [];
     for (const entry of pending) {
       const next = attribute(entry.target, sessions, this.options);
       if (sameAttribution(next, entry.attribution)) continue;
-      found.push({ entry, next, record: local?.peek(pendingAlertKey(entry.fingerprint, entry.firstSeen)) });
-    }
-    const changed: { entry: PendingAlert; alert: Alert }[] = [];
-    for (const { entry, next, record } of found) {
-      const raw = local
-        ? record && textOf(record)
-        : await this.deps.store.get(pendingAlertKey(entry.fingerprint, entry.firstSeen));
+      const raw = await this.deps.store.get(pendingAlertKey(entry.fingerprint, entry.firstSeen));
       if (raw === undefined) continue;
       const alert = JSON.parse(raw) as Alert;
       const attribution = await this.withSubject(alert.event.k8s.cluster, next);
@@ -354,6 +427,102 @@ export class Correlator {
   }
 }
 
+/**
+ * What this process keeps for a pod it tracks (on its `PodIndex` node, evicted with it). Embedded
+ * mode's pending alerts are three parallel arrays, oldest first: the entries, until when each is
+ * pending (store clock), and a small integer of each fingerprint, so that the per-alert scans (expiry
+ * at the front, the same alert again) read two flat arrays instead of an object and a string per entry.
+ */
+class PodState {
+  /** The bus generation when the store last had no sessions for the pod (the fast negative path). */
+  noSessions?: number = undefined;
+  /** Embedded mode: the pending list is set up (read back from the data dir, if any). */
+  tracked = false;
+  readonly pending: Pending[] = [];
+  readonly untils: number[] = [];
+  readonly tags: number[] = [];
+  /** At least the length of `pending`'s JSON as a record: `LIST_FIXED` plus each entry's `entryBound`. */
+  bound = LIST_FIXED;
+  /** With a data dir: the list's record key. */
+  key?: string = undefined;
+  private made?: () => string = undefined;
+
+  add(entry: Pending, until: number): void {
+    this.pending.push(entry);
+    this.untils.push(until);
+    this.tags.push(tagOf(entry.fingerprint));
+    this.bound += entryBound(entry);
+  }
+
+  drop(i: number): void {
+    this.bound -= entryBound(this.pending[i]!);
+    if (i === 0) {
+      this.pending.shift();
+      this.untils.shift();
+      this.tags.shift();
+    } else {
+      this.pending.splice(i, 1);
+      this.untils.splice(i, 1);
+      this.tags.splice(i, 1);
+    }
+  }
+
+  replace(i: number, entry: Pending): void {
+    this.bound += entryBound(entry) - entryBound(this.pending[i]!);
+    this.pending[i] = entry;
+  }
+
+  /** The list cut from the front until its JSON fits a record, as `updateList` cuts a shared store's. */
+  cutToFit(): void {
+    let length = this.pending.length + 1;
+    for (const p of this.pending) length += pendingJson(p).length;
+    while (length > MAX_RECORD_BYTES && this.pending.length > 1) {
+      length -= pendingJson(this.pending[0]!).length + 1;
+      this.drop(0);
+    }
+  }
+
+  /** The list's record as the store keeps it, made (from the list as it then stands) only if written out or read. */
+  text(): () => string {
+    return (this.made ??= () => `[${this.pending.map(pendingJson).join(',')}]`);
+  }
+}
+
+/** A small integer of a fingerprint (hex): equal fingerprints have equal tags. */
+function tagOf(fingerprint: string): number {
+  return (
+    (fingerprint.charCodeAt(0) << 24) ^
+    (fingerprint.charCodeAt(1) << 16) ^
+    (fingerprint.charCodeAt(2) << 8) ^
+    fingerprint.charCodeAt(3) ^
+    fingerprint.length
+  );
+}
+
+/**
+ * A pending alert as embedded mode keeps it in process: a `PendingAlert` (its JSON is the shared
+ * store's list entry, for the data dir). Never changed once in a list (an update replaces it), so
+ * its text is made at most once.
+ */
+class Pending {
+  text?: string = undefined;
+
+  constructor(
+    readonly fingerprint: string,
+    readonly firstSeen: number,
+    readonly target: RuntimeTarget,
+    readonly attribution: AttributionSummary | undefined,
+  ) {}
+
+  toJSON(): PendingAlert {
+    return { fingerprint: this.fingerprint, firstSeen: this.firstSeen, target: this.target, attribution: this.attribution };
+  }
+}
+
+function pendingJson(p: Pending): string {
+  return (p.text ??= JSON.stringify(p));
+}
+
 function correlation(attribution: Attribution | undefined, incident: AlertIncident | undefined, holdMs: number): Correlation {
   const c: Correlation = { holdMs };
   if (attribution) c.attribution = attribution;
@@ -367,30 +536,11 @@ function factSource(detection: Detection, enrichment: Enrichment, attribution: A
   return { fingerprint: fingerprint(detection), rule, ruleId, priority, tags, summary, event, enrichment, attribution };
 }
 
-/**
- * The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most
- * `MAX_PENDING_PER_POD`, and those that left the list.
- */
-const NONE_DROPPED: readonly PendingAlert[] = Object.freeze([]);
-
-function withPending(
-  current: readonly PendingAlert[],
-  entry: PendingAlert,
-): { next: PendingAlert[]; dropped: readonly PendingAlert[] } {
-  let kept = 0;
-  for (let i = current.length - 1; i >= 0 && kept < MAX_PENDING_PER_POD - 1; i--)
-    if (current[i]!.fingerprint !== entry.fingerprint) kept++;
-  // Made to its length: a list grown by `push` has room for 16, and every pod's list is kept.
-  const next = new Array<PendingAlert>(kept + 1);
-  let dropped = NONE_DROPPED;
-  let at = kept;
-  next[at] = entry;
-  for (let i = current.length - 1; i >= 0; i--) {
-    const p = current[i]!;
-    if (at > 0 && p.fingerprint !== entry.fingerprint) next[--at] = p;
-    else dropped = dropped.length ? [...dropped, p] : [p]; // usually one: an array grown by `push` has room for 16
-  }
-  return { next, dropped };
+/** The pod's pending alerts with `entry` last (one of the same fingerprint replaced), at most `MAX_PENDING_PER_POD`. */
+function withPending(current: readonly PendingAlert[], entry: PendingAlert): PendingAlert[] {
+  const kept = current.filter((p) => p.fingerprint !== entry.fingerprint).slice(-(MAX_PENDING_PER_POD - 1));
+  kept.push(entry);
+  return kept;
 }
 
 /**

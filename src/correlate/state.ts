@@ -50,6 +50,10 @@ export interface LocalStore {
   setNow(key: string, value: LazyValue, ttlMs: number): void;
   deleteNow(key: string): void;
   ttlLeft?(key: string, value?: string): number | undefined;
+  /** The store's clock (its TTLs run on it). */
+  now?(): number;
+  /** What is written outlives the process (a data dir). */
+  readonly persistent?: boolean;
 }
 
 /** The store as a `LocalStore`, when it is exclusive and in process; undefined otherwise (Redis, or shared). */
@@ -206,11 +210,11 @@ export async function readList<T>(store: StateStore, key: string): Promise<T[]> 
  * (Records also expire by TTL; with several replicas each bounds what it writes.) A linked list
  * through a Map's values, so neither a touch nor an eviction iterates the Map (see `GenerationalCache`).
  */
-export class PodIndex {
-  private readonly nodes = new Map<string, PodNode>();
+export class PodIndex<S = never> {
+  private readonly nodes = new Map<string, PodNode<S>>();
   /** Least recently used end. */
-  private head?: PodNode;
-  private tail?: PodNode;
+  private head?: PodNode<S>;
+  private tail?: PodNode<S>;
 
   constructor(
     private readonly max: number,
@@ -219,12 +223,17 @@ export class PodIndex {
 
   /** Marks `pod` used now; returns the key as first touched, so what each pod's records keep is one string. */
   touch(pod: string): string {
+    return this.node(pod).pod;
+  }
+
+  /** `touch`, returning the pod's node: what this process keeps for the pod lives on it, and goes with it. */
+  node(pod: string): PodNode<S> {
     let node = this.nodes.get(pod);
     if (node) {
-      if (node === this.tail) return node.pod;
+      if (node === this.tail) return node;
       this.unlink(node);
     } else {
-      node = { pod };
+      node = new PodNode<S>(pod);
       this.nodes.set(pod, node);
     }
     node.prev = this.tail;
@@ -238,14 +247,19 @@ export class PodIndex {
       this.nodes.delete(oldest.pod);
       this.forget(oldest.pod);
     }
-    return node.pod;
+    return node;
+  }
+
+  /** The pod's node if this replica tracks it, without marking it used. */
+  peek(pod: string): PodNode<S> | undefined {
+    return this.nodes.get(pod);
   }
 
   get size(): number {
     return this.nodes.size;
   }
 
-  private unlink(node: PodNode): void {
+  private unlink(node: PodNode<S>): void {
     if (node.prev) node.prev.next = node.next;
     else this.head = node.next;
     if (node.next) node.next.prev = node.prev;
@@ -254,10 +268,13 @@ export class PodIndex {
   }
 }
 
-interface PodNode {
-  pod: string;
-  prev?: PodNode;
-  next?: PodNode;
+/** One pod in a `PodIndex`; `state` is what its owner keeps for the pod in process (undefined until set). */
+export class PodNode<S> {
+  prev?: PodNode<S> = undefined;
+  next?: PodNode<S> = undefined;
+  state?: S = undefined;
+
+  constructor(readonly pod: string) {}
 }
 
 /**
