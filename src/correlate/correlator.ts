@@ -8,7 +8,6 @@ import type { FactSource } from './facts';
 import { incidentRef, type Added, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
 import {
-  GenerationalCache,
   MAX_RECORD_BYTES,
   ParsedCache,
   PodIndex,
@@ -88,11 +87,10 @@ function summary(a: Attribution | undefined): AttributionSummary | undefined {
 
 const MAX_PENDING_PER_POD = 16;
 /**
- * Embedded mode: the alerts a late update can amend are the newest tracked ones this process holds
- * (references to the alerts the alert stage made, most of them in its recent alerts too), at least
- * half of this many, then those `recall` finds.
+ * Embedded mode: the alerts a late update can amend are the newest this many tracked, as the alert
+ * stage made them (references, most of them in its recent alerts too), then those `recall` finds.
  */
-const KEPT_ALERTS = 2048;
+const KEPT_ALERTS = 1024;
 /** The runtime targets of the events being correlated: `track` finds its event's among them. */
 const TARGETS_KEPT = 16;
 const SESSIONS = 'corr:s:';
@@ -126,8 +124,12 @@ export class Correlator {
   private readonly local?: LocalStore;
   /** `local` when it tells the time too: the pending alerts are then kept in process, not as records. */
   private readonly inProcess?: LocalStore & { now(): number };
-  /** Embedded mode: the tracked alerts by fingerprint, as the alert stage made them (no copy). */
-  private readonly kept = new GenerationalCache<Alert>(KEPT_ALERTS);
+  /**
+   * Embedded mode: the newest tracked alerts as the alert stage made them (no copy), a ring; a
+   * pending entry knows its slot (`Pending.slot`), so nothing is looked up by key per alert.
+   */
+  private readonly kept = new Array<Alert | undefined>(KEPT_ALERTS).fill(undefined);
+  private keptAt = 0;
 
   constructor(
     private readonly deps: CorrelatorDeps,
@@ -209,7 +211,8 @@ export class Correlator {
    * index) the store is read again. The target's key becomes the pod's one string (`track` keeps it).
    */
   private sessionsOf(target: RuntimeTarget): Session[] | Promise<Session[]> {
-    const node = this.pods.node(target.key);
+    // Marked used by `track` (or `record`), not here: a lookup costs less than moving the pod in the index.
+    const node = this.pods.peek(target.key) ?? this.pods.node(target.key);
     const key = (target.key = node.pod);
     const state = (node.state ??= new PodState());
     const generation = this.deps.generation?.() ?? 0;
@@ -299,10 +302,12 @@ export class Correlator {
         state.drop(i);
         break;
       }
-    state.add(new Pending(fp, alert.firstSeen, target, summary(alert.attribution)), now + this.options.lateAuditMs);
+    const slot = this.keptAt;
+    this.kept[slot] = alert;
+    this.keptAt = slot + 1 === KEPT_ALERTS ? 0 : slot + 1;
+    state.add(new Pending(fp, alert.firstSeen, target, summary(alert.attribution), slot), now + this.options.lateAuditMs);
     if (state.pending.length > MAX_PENDING_PER_POD) state.drop(0);
     if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
-    this.kept.set(fp, alert);
     if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
   }
 
@@ -317,14 +322,14 @@ export class Correlator {
     if (raw === undefined) return state;
     const until = local.now() + (local.ttlLeft?.(state.key) ?? this.options.lateAuditMs);
     for (const p of JSON.parse(textOf(raw)) as PendingAlert[])
-      state.add(new Pending(p.fingerprint, p.firstSeen, { ...p.target, key: node.pod }, p.attribution), until);
+      state.add(new Pending(p.fingerprint, p.firstSeen, { ...p.target, key: node.pod }, p.attribution, -1), until);
     return state;
   }
 
   /** The alert a pending entry stands for, as this process holds it or the pipeline keeps it (`recall`). */
   private keptAlert(entry: Pending): Alert | undefined {
-    const held = this.kept.get(entry.fingerprint);
-    if (held?.firstSeen === entry.firstSeen) return held;
+    const held = this.kept[entry.slot];
+    if (held?.fingerprint === entry.fingerprint && held.firstSeen === entry.firstSeen) return held;
     const recalled = this.deps.recall?.(entry.fingerprint, entry.firstSeen);
     return recalled?.firstSeen === entry.firstSeen ? recalled : undefined;
   }
@@ -335,7 +340,7 @@ export class Correlator {
     if (!node) return;
     const state = this.pendingOf(local, node);
     const now = local.now();
-    const changed: { alert: Alert; next: Attribution | undefined }[] = [];
+    const changed: { alert: Alert; slot: number; next: Attribution | undefined }[] = [];
     for (let i = 0; i < state.pending.length; i++) {
       const entry = state.pending[i]!;
       if (state.untils[i]! <= now) continue;
@@ -343,18 +348,18 @@ export class Correlator {
       if (sameAttribution(next, entry.attribution)) continue;
       const alert = this.keptAlert(entry);
       if (!alert) continue;
-      if (next) state.replace(i, new Pending(entry.fingerprint, entry.firstSeen, entry.target, summary(next)));
-      changed.push({ alert, next });
+      if (next) state.replace(i, new Pending(entry.fingerprint, entry.firstSeen, entry.target, summary(next), entry.slot));
+      changed.push({ alert, slot: entry.slot, next });
     }
     if (changed.length === 0) return;
     if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
     if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
-    for (const { alert, next } of changed) {
+    for (const { alert, slot, next } of changed) {
       const attribution = await this.withSubject(alert.event.k8s.cluster, next);
       const amended: Alert = { ...alert };
       if (attribution) amended.attribution = attribution;
       else delete amended.attribution;
-      if (this.kept.get(amended.fingerprint) === alert) this.kept.set(amended.fingerprint, amended);
+      if (this.kept[slot] === alert) this.kept[slot] = amended;
       const incident = await this.joinIncident(amended, true);
       await this.deps.amend(incident ? { ...amended, incident } : amended);
     }
@@ -441,6 +446,7 @@ class PodState {
   readonly pending: Pending[] = [];
   readonly untils: number[] = [];
   readonly tags: number[] = [];
+  readonly bounds: number[] = [];
   /** At least the length of `pending`'s JSON as a record: `LIST_FIXED` plus each entry's `entryBound`. */
   bound = LIST_FIXED;
   /** With a data dir: the list's record key. */
@@ -448,27 +454,33 @@ class PodState {
   private made?: () => string = undefined;
 
   add(entry: Pending, until: number): void {
+    const bound = entryBound(entry);
     this.pending.push(entry);
     this.untils.push(until);
     this.tags.push(tagOf(entry.fingerprint));
-    this.bound += entryBound(entry);
+    this.bounds.push(bound);
+    this.bound += bound;
   }
 
   drop(i: number): void {
-    this.bound -= entryBound(this.pending[i]!);
+    this.bound -= this.bounds[i]!;
     if (i === 0) {
       this.pending.shift();
       this.untils.shift();
       this.tags.shift();
+      this.bounds.shift();
     } else {
       this.pending.splice(i, 1);
       this.untils.splice(i, 1);
       this.tags.splice(i, 1);
+      this.bounds.splice(i, 1);
     }
   }
 
   replace(i: number, entry: Pending): void {
-    this.bound += entryBound(entry) - entryBound(this.pending[i]!);
+    const bound = entryBound(entry);
+    this.bound += bound - this.bounds[i]!;
+    this.bounds[i] = bound;
     this.pending[i] = entry;
   }
 
@@ -512,6 +524,8 @@ class Pending {
     readonly firstSeen: number,
     readonly target: RuntimeTarget,
     readonly attribution: AttributionSummary | undefined,
+    /** Where `Correlator.kept` put the alert (-1: read back from the data dir, only `recall` may know it). */
+    readonly slot: number,
   ) {}
 
   toJSON(): PendingAlert {
