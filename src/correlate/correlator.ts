@@ -87,10 +87,11 @@ function summary(a: Attribution | undefined): AttributionSummary | undefined {
 
 const MAX_PENDING_PER_POD = 16;
 /**
- * Embedded mode: the alerts a late update can amend are the newest this many tracked, as the alert
- * stage made them (references, most of them in its recent alerts too), then those `recall` finds.
+ * Embedded mode: at most this many pending alerts in all, the newest tracked (a ring). Each holds
+ * the alert as the alert stage made it (a reference, most of them in its recent alerts too), so
+ * what a late update can amend is bounded by alerts, not by pods × 16.
  */
-const KEPT_ALERTS = 1024;
+const PENDING_KEPT = 1024;
 /** The runtime targets of the events being correlated: `track` finds its event's among them. */
 const TARGETS_KEPT = 16;
 const SESSIONS = 'corr:s:';
@@ -125,11 +126,11 @@ export class Correlator {
   /** `local` when it tells the time too: the pending alerts are then kept in process, not as records. */
   private readonly inProcess?: LocalStore & { now(): number };
   /**
-   * Embedded mode: the newest tracked alerts as the alert stage made them (no copy), a ring; a
-   * pending entry knows its slot (`Pending.slot`), so nothing is looked up by key per alert.
+   * Embedded mode: every pending alert, newest last (a ring of `PENDING_KEPT`); each is also on its
+   * pod's list. The one a new alert overwrites leaves its pod's list.
    */
-  private readonly kept = new Array<Alert | undefined>(KEPT_ALERTS).fill(undefined);
-  private keptAt = 0;
+  private readonly ring = new Array<Pending | undefined>(PENDING_KEPT).fill(undefined);
+  private ringAt = 0;
 
   constructor(
     private readonly deps: CorrelatorDeps,
@@ -284,31 +285,41 @@ export class Correlator {
   /**
    * Embedded: the alert joins its pod's pending list in process, as `withPending` and the record's
    * cut would leave a shared store's list (newest 16, within `MAX_RECORD_BYTES` as JSON), each entry
-   * pending for `lateAuditMs` on the store's clock. The alert itself is not copied: what a late update
-   * amends is the alert as the alert stage made it (`kept`, then `recall`). Nothing is written to the
-   * store unless it is persistent (a data dir), and then only the pod's list, made when written out.
+   * pending for `lateAuditMs` on the store's clock, and at most `PENDING_KEPT` in all. The alert itself
+   * is not copied: a late update amends the alert as the alert stage made it. Nothing is written to
+   * the store unless it is persistent (a data dir), and then only the pod's list, made when written out.
    */
   private trackLocally(local: LocalStore & { now(): number }, alert: Alert, target: RuntimeTarget): void {
     const node = this.pods.node(target.key);
     target.key = node.pod;
     const state = this.pendingOf(local, node);
+    const list = state.pending;
     const now = local.now();
-    while (state.untils.length && state.untils[0]! <= now) state.drop(0);
+    while (list.length && list[0]!.until <= now) state.drop(0);
     const fp = alert.fingerprint;
-    const tag = tagOf(fp);
-    const tags = state.tags;
-    for (let i = 0; i < tags.length; i++)
-      if (tags[i] === tag && state.pending[i]!.fingerprint === fp) {
+    for (let i = 0; i < list.length; i++)
+      if (list[i]!.fingerprint === fp) {
         state.drop(i);
         break;
       }
-    const slot = this.keptAt;
-    this.kept[slot] = alert;
-    this.keptAt = slot + 1 === KEPT_ALERTS ? 0 : slot + 1;
-    state.add(new Pending(fp, alert.firstSeen, target, summary(alert.attribution), slot), now + this.options.lateAuditMs);
-    if (state.pending.length > MAX_PENDING_PER_POD) state.drop(0);
+    this.enter(
+      state,
+      new Pending(state, fp, alert.firstSeen, target, summary(alert.attribution), now + this.options.lateAuditMs, alert),
+    );
+    if (list.length > MAX_PENDING_PER_POD) state.drop(0);
     if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
     if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
+  }
+
+  /** `entry` joins its pod's list and the ring; the ring's oldest, if still pending, leaves its pod's list. */
+  private enter(state: PodState, entry: Pending): void {
+    const at = this.ringAt;
+    const old = this.ring[at];
+    if (old?.alert !== undefined || old?.restored) old.pod.remove(old);
+    this.ring[at] = entry;
+    entry.slot = at;
+    this.ringAt = at + 1 === PENDING_KEPT ? 0 : at + 1;
+    state.add(entry);
   }
 
   /** The pod's in-process state with its pending list; with a data dir, read back from the store once (a restart). */
@@ -321,17 +332,20 @@ export class Correlator {
     const raw = local.peek(state.key);
     if (raw === undefined) return state;
     const until = local.now() + (local.ttlLeft?.(state.key) ?? this.options.lateAuditMs);
-    for (const p of JSON.parse(textOf(raw)) as PendingAlert[])
-      state.add(new Pending(p.fingerprint, p.firstSeen, { ...p.target, key: node.pod }, p.attribution, -1), until);
+    for (const p of JSON.parse(textOf(raw)) as PendingAlert[]) {
+      const entry = new Pending(
+        state,
+        p.fingerprint,
+        p.firstSeen,
+        { ...p.target, key: node.pod },
+        p.attribution,
+        until,
+        undefined,
+      );
+      entry.restored = true;
+      this.enter(state, entry);
+    }
     return state;
-  }
-
-  /** The alert a pending entry stands for, as this process holds it or the pipeline keeps it (`recall`). */
-  private keptAlert(entry: Pending): Alert | undefined {
-    const held = this.kept[entry.slot];
-    if (held?.fingerprint === entry.fingerprint && held.firstSeen === entry.firstSeen) return held;
-    const recalled = this.deps.recall?.(entry.fingerprint, entry.firstSeen);
-    return recalled?.firstSeen === entry.firstSeen ? recalled : undefined;
   }
 
   /** `reattribute` in embedded mode: the pod's list is read and updated in this turn, the alerts amended after. */
@@ -339,27 +353,34 @@ export class Correlator {
     const node = this.pods.peek(pod);
     if (!node) return;
     const state = this.pendingOf(local, node);
+    const list = state.pending;
     const now = local.now();
-    const changed: { alert: Alert; slot: number; next: Attribution | undefined }[] = [];
-    for (let i = 0; i < state.pending.length; i++) {
-      const entry = state.pending[i]!;
-      if (state.untils[i]! <= now) continue;
+    const changed: { alert: Alert; entry: Pending; next: Attribution | undefined }[] = [];
+    for (let i = 0; i < list.length; i++) {
+      let entry = list[i]!;
+      if (entry.until <= now) continue;
       const next = attribute(entry.target, sessions, this.options);
       if (sameAttribution(next, entry.attribution)) continue;
-      const alert = this.keptAlert(entry);
-      if (!alert) continue;
-      if (next) state.replace(i, new Pending(entry.fingerprint, entry.firstSeen, entry.target, summary(next), entry.slot));
-      changed.push({ alert, slot: entry.slot, next });
+      // Held since it was tracked; read back from the data dir, where the pipeline keeps it (if it still does).
+      const held = entry.alert ?? this.deps.recall?.(entry.fingerprint, entry.firstSeen);
+      if (held?.firstSeen !== entry.firstSeen) continue;
+      if (next) {
+        entry = new Pending(state, entry.fingerprint, entry.firstSeen, entry.target, summary(next), entry.until, held);
+        entry.slot = list[i]!.slot;
+        this.ring[entry.slot] = entry;
+        state.replace(i, entry);
+      }
+      changed.push({ alert: held, entry, next });
     }
     if (changed.length === 0) return;
     if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
     if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
-    for (const { alert, slot, next } of changed) {
+    for (const { alert, entry, next } of changed) {
       const attribution = await this.withSubject(alert.event.k8s.cluster, next);
       const amended: Alert = { ...alert };
       if (attribution) amended.attribution = attribution;
       else delete amended.attribution;
-      if (this.kept[slot] === alert) this.kept[slot] = amended;
+      if (entry.alert === alert) entry.alert = amended;
       const incident = await this.joinIncident(amended, true);
       await this.deps.amend(incident ? { ...amended, incident } : amended);
     }
@@ -432,55 +453,45 @@ export class Correlator {
   }
 }
 
-/**
- * What this process keeps for a pod it tracks (on its `PodIndex` node, evicted with it). Embedded
- * mode's pending alerts are three parallel arrays, oldest first: the entries, until when each is
- * pending (store clock), and a small integer of each fingerprint, so that the per-alert scans (expiry
- * at the front, the same alert again) read two flat arrays instead of an object and a string per entry.
- */
+/** What this process keeps for a pod it tracks (on its `PodIndex` node, evicted with it). */
 class PodState {
   /** The bus generation when the store last had no sessions for the pod (the fast negative path). */
   noSessions?: number = undefined;
   /** Embedded mode: the pending list is set up (read back from the data dir, if any). */
   tracked = false;
+  /** Embedded mode: the pod's pending alerts, oldest first. */
   readonly pending: Pending[] = [];
-  readonly untils: number[] = [];
-  readonly tags: number[] = [];
-  readonly bounds: number[] = [];
-  /** At least the length of `pending`'s JSON as a record: `LIST_FIXED` plus each entry's `entryBound`. */
+  /** At least the length of `pending`'s JSON as a record: `LIST_FIXED` plus each entry's `bound`. */
   bound = LIST_FIXED;
   /** With a data dir: the list's record key. */
   key?: string = undefined;
   private made?: () => string = undefined;
 
-  add(entry: Pending, until: number): void {
-    const bound = entryBound(entry);
+  add(entry: Pending): void {
     this.pending.push(entry);
-    this.untils.push(until);
-    this.tags.push(tagOf(entry.fingerprint));
-    this.bounds.push(bound);
-    this.bound += bound;
+    this.bound += entry.bound;
   }
 
+  /** The entry leaves the list (and lets go of its alert): pushed out, replaced, expired, cut, or out of the ring. */
   drop(i: number): void {
-    this.bound -= this.bounds[i]!;
-    if (i === 0) {
-      this.pending.shift();
-      this.untils.shift();
-      this.tags.shift();
-      this.bounds.shift();
-    } else {
-      this.pending.splice(i, 1);
-      this.untils.splice(i, 1);
-      this.tags.splice(i, 1);
-      this.bounds.splice(i, 1);
-    }
+    const entry = this.pending[i]!;
+    this.bound -= entry.bound;
+    entry.alert = undefined;
+    entry.restored = false;
+    if (i === 0) this.pending.shift();
+    else this.pending.splice(i, 1);
+  }
+
+  remove(entry: Pending): void {
+    const i = this.pending[0] === entry ? 0 : this.pending.indexOf(entry);
+    if (i !== -1) this.drop(i);
   }
 
   replace(i: number, entry: Pending): void {
-    const bound = entryBound(entry);
-    this.bound += bound - this.bounds[i]!;
-    this.bounds[i] = bound;
+    const old = this.pending[i]!;
+    this.bound += entry.bound - old.bound;
+    old.alert = undefined;
+    old.restored = false;
     this.pending[i] = entry;
   }
 
@@ -500,33 +511,33 @@ class PodState {
   }
 }
 
-/** A small integer of a fingerprint (hex): equal fingerprints have equal tags. */
-function tagOf(fingerprint: string): number {
-  return (
-    (fingerprint.charCodeAt(0) << 24) ^
-    (fingerprint.charCodeAt(1) << 16) ^
-    (fingerprint.charCodeAt(2) << 8) ^
-    fingerprint.charCodeAt(3) ^
-    fingerprint.length
-  );
-}
-
 /**
  * A pending alert as embedded mode keeps it in process: a `PendingAlert` (its JSON is the shared
- * store's list entry, for the data dir). Never changed once in a list (an update replaces it), so
- * its text is made at most once.
+ * store's list entry, for the data dir), until when (store clock) a late update may amend it, and
+ * the alert itself while it is pending. Replaced, not changed, when its attribution changes, so its
+ * text is made at most once.
  */
 class Pending {
   text?: string = undefined;
+  /** Its place in `Correlator.ring`. */
+  slot = -1;
+  /** Read back from the data dir, still pending: no alert held (`recall` may find it). */
+  restored = false;
+  /** At least the length of its JSON (`entryBound`). */
+  readonly bound: number;
 
   constructor(
+    readonly pod: PodState,
     readonly fingerprint: string,
     readonly firstSeen: number,
     readonly target: RuntimeTarget,
     readonly attribution: AttributionSummary | undefined,
-    /** Where `Correlator.kept` put the alert (-1: read back from the data dir, only `recall` may know it). */
-    readonly slot: number,
-  ) {}
+    readonly until: number,
+    /** The alert as the alert stage made it (amended since, maybe); undefined once it left its pod's list. */
+    public alert: Alert | undefined,
+  ) {
+    this.bound = entryBound(this);
+  }
 
   toJSON(): PendingAlert {
     return { fingerprint: this.fingerprint, firstSeen: this.firstSeen, target: this.target, attribution: this.attribution };

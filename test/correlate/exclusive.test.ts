@@ -8,7 +8,7 @@ import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
 import { MemoryStateStore } from '../../src/store/memory';
 import { DurableStateStore } from '../../src/store/durable';
-import { durableRecentAlerts } from '../../src/alert/recent';
+import { RecentAlerts, durableRecentAlerts } from '../../src/alert/recent';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
 import { BUILTIN_CHAINS_DIR, loadChains, matchChain } from '../../src/correlate/chains';
 import type { AlertFacts } from '../../src/correlate/facts';
@@ -354,6 +354,22 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
     } finally {
       await dataDir.close();
     }
+  });
+
+  it("keeps at most 1024 pending alerts in all in embedded mode: the oldest leave their pods' lists", async () => {
+    const pods = 1030;
+    const stream = Array.from({ length: pods }, (_, i) => ({ falco: runtime({ id: `p${i}`, pod: `web-${i}`, at: 1000 + i }) }));
+    const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
+    // Recent alerts that hold them all: the oldest are still there to look at (and `recall` could find them).
+    const recent = new RecentAlerts(2 * pods);
+    const h = harness([], {}, undefined, { store: new MemoryStateStore(clock), clock, recent }, true);
+    for (const item of stream) await h.feed([item]);
+    for (const pod of ['web-0', 'web-5', 'web-6', `web-${pods - 1}`])
+      for (const audit of session({ id: `exec-${pod}`, user: 'alice@example.com', pod, container: 'app', start: 0 }))
+        await h.feed([{ audit }]);
+    // The first six were pushed out by newer alerts of other pods; the seventh is still pending.
+    const user = (id: string) => h.alertOf(id)!.attribution?.user ?? null;
+    expect(['p0', 'p5', 'p6', `p${pods - 1}`].map(user)).toEqual([null, null, 'alice@example.com', 'alice@example.com']);
   });
 
   it('with a data dir, writes the list a shared store writes, and updates after a restart the alerts of before it', async () => {
