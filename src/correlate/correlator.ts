@@ -46,7 +46,8 @@ export interface CorrelatorDeps {
   generation?: () => number;
   /**
    * The state store is this process's alone (embedded mode, no Redis): records are kept as lazy
-   * values where the store allows (made only if read or written out), read back without being made.
+   * values where the store allows (made only if read or written out), read back without being made,
+   * and the pending alerts in process when it tells the time (`MemoryStateStore`).
    */
   exclusiveStore?: boolean;
   log?: Pick<Logger, 'warn'>;
@@ -61,8 +62,9 @@ export interface Correlation {
 }
 
 /**
- * A runtime alert that a late audit event may still attribute (or attribute better). The pod's list
- * holds only these small entries; the alert itself is kept under a key of its own, written once.
+ * A runtime alert that a late audit event may still attribute (or attribute better): an entry of
+ * the pod's list. With a shared store the alert itself is kept under a key of its own, written once;
+ * embedded, the entry (`Pending`) holds the alert in process.
  */
 interface PendingAlert {
   fingerprint: string;

@@ -134,39 +134,6 @@ export function updateLocalList<T>(
   return next;
 }
 
-/** A list's record kept in an in-process store with its entries, until its text is made. */
-export interface ListText<T> extends LazyText {
-  entries?: readonly T[];
-  /** The `bound` it was written with, while it carries its entries. */
-  bound?: number;
-}
-
-/**
- * The lazy record of a list written to a `LocalStore`, the way `updateLocalList` writes it, and
- * carrying its entries (`listEntries`) so the next change reads them back without a cache lookup
- * or a parse. `bound`, when given, is at least the length of the list's JSON: within
- * `MAX_RECORD_BYTES` nothing is serialised now (most such records expire unread), else the list is
- * cut (in place) to fit, as `updateList` cuts it. Once made, the record lets go of its entries.
- */
-export function listText<T>(next: T[], bound?: number): ListText<T> {
-  let texts = bound !== undefined && bound <= MAX_RECORD_BYTES ? undefined : fitted(next);
-  const lazy: ListText<T> = () => {
-    if (lazy.made === undefined) {
-      lazy.made = `[${(texts ?? lazy.entries!.map(itemJson)).join(',')}]`;
-      lazy.entries = texts = lazy.bound = undefined;
-    }
-    return lazy.made;
-  };
-  lazy.entries = next;
-  if (texts === undefined) lazy.bound = bound;
-  return lazy;
-}
-
-/** The entries a `listText` record still carries, and its bound (undefined: made since, or another value). */
-export function listEntries<T>(value: LazyValue | undefined): Pick<ListText<T>, 'entries' | 'bound'> | undefined {
-  return typeof value === 'function' ? (value as ListText<T>) : undefined;
-}
-
 /**
  * The entries' texts, the list cut from the front (in place) until its record fits
  * `MAX_RECORD_BYTES`. Assembled from each entry's cached text: most of a list is the same entries as last time.
