@@ -216,12 +216,14 @@ export class Correlator {
   private sessionsOf(target: RuntimeTarget): Session[] | Promise<Session[]> {
     // Marked used by `track` (or `record`), not here: a lookup costs less than moving the pod in the index.
     const node = this.pods.peek(target.key) ?? this.pods.node(target.key);
-    const key = (target.key = node.pod);
+    target.key = node.pod;
     const state = (node.state ??= new PodState());
     const generation = this.deps.generation?.() ?? 0;
     if (state.noSessions === generation) return [];
-    return whenDone(readValue(this.deps.store, SESSIONS + key, this.deps.exclusiveStore === true), (raw) => {
-      if (raw !== undefined) return this.sessions.parse(SESSIONS + key, raw);
+    // One key string a pod: its hash is computed once, not for every alert of a pod with sessions.
+    const key = (state.sessionsKey ??= SESSIONS + node.pod);
+    return whenDone(readValue(this.deps.store, key, this.deps.exclusiveStore === true), (raw) => {
+      if (raw !== undefined) return this.sessions.parse(key, raw);
       state.noSessions = generation;
       return [];
     });
@@ -233,8 +235,13 @@ export class Correlator {
    */
   private targetOf(event: SecurityEvent, byId = false): RuntimeTarget | undefined {
     const events = this.targetEvents;
-    for (let i = 0; i < TARGETS_KEPT; i++) if (events[i] === event) return this.targetValues[i] ?? undefined;
-    if (byId) for (let i = 0; i < TARGETS_KEPT; i++) if (events[i]?.id === event.id) return this.targetValues[i] ?? undefined;
+    const newest = this.targetAt + TARGETS_KEPT - 1;
+    // Newest first: `track` follows its `correlate` closely, and each miss by id reads an event.
+    for (let i = newest; i > newest - TARGETS_KEPT; i--)
+      if (events[i % TARGETS_KEPT] === event) return this.targetValues[i % TARGETS_KEPT] ?? undefined;
+    if (byId)
+      for (let i = newest; i > newest - TARGETS_KEPT; i--)
+        if (events[i % TARGETS_KEPT]?.id === event.id) return this.targetValues[i % TARGETS_KEPT] ?? undefined;
     const target = runtimeTarget(event);
     const at = this.targetAt;
     events[at] = event;
@@ -459,6 +466,8 @@ export class Correlator {
 class PodState {
   /** The bus generation when the store last had no sessions for the pod (the fast negative path). */
   noSessions?: number = undefined;
+  /** The pod's sessions' record key, once a runtime alert read it. */
+  sessionsKey?: string = undefined;
   /** Embedded mode: the pending list is set up (read back from the data dir, if any). */
   tracked = false;
   /** Embedded mode: the pod's pending alerts, oldest first. */
