@@ -370,7 +370,7 @@ export class Correlator {
       if (entry.until <= now) continue;
       const next = attribute(entry.target, sessions, this.options);
       if (sameAttribution(next, entry.attribution)) continue;
-      // Held since it was tracked; read back from the data dir, where the pipeline keeps it (if it still does).
+      // Held since it was tracked; for an entry read back from the data dir, where the pipeline keeps it (if it still does).
       const held = entry.alert ?? this.deps.recall?.(entry.fingerprint, entry.firstSeen);
       if (held?.firstSeen !== entry.firstSeen) continue;
       if (next) {
