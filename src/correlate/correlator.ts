@@ -114,11 +114,13 @@ export class Correlator {
   private readonly pods: PodIndex<PodState>;
   private readonly sessions = new ParsedCache<Session[]>(4096);
   private readonly pending = new ParsedCache<PendingAlert[]>(4096);
-  /** The runtime side of the join of the latest events correlated (a ring), for `correlate` and `track`. */
+  /** The runtime side of the join of the latest runtime events correlated (a ring), for `correlate` and `track`. */
   private readonly targetEvents: (SecurityEvent | undefined)[] = new Array<SecurityEvent | undefined>(TARGETS_KEPT).fill(
     undefined,
   );
-  private readonly targetValues: (RuntimeTarget | null)[] = new Array<RuntimeTarget | null>(TARGETS_KEPT).fill(null);
+  private readonly targetValues: (RuntimeTarget | undefined)[] = new Array<RuntimeTarget | undefined>(TARGETS_KEPT).fill(
+    undefined,
+  );
   private targetAt = 0;
   /**
    * The store when it is this process's alone and in process (embedded mode): a runtime alert is
@@ -238,14 +240,17 @@ export class Correlator {
     const newest = this.targetAt + TARGETS_KEPT - 1;
     // Newest first: `track` follows its `correlate` closely, and each miss by id reads an event.
     for (let i = newest; i > newest - TARGETS_KEPT; i--)
-      if (events[i % TARGETS_KEPT] === event) return this.targetValues[i % TARGETS_KEPT] ?? undefined;
+      if (events[i % TARGETS_KEPT] === event) return this.targetValues[i % TARGETS_KEPT];
     if (byId)
       for (let i = newest; i > newest - TARGETS_KEPT; i--)
-        if (events[i % TARGETS_KEPT]?.id === event.id) return this.targetValues[i % TARGETS_KEPT] ?? undefined;
+        if (events[i % TARGETS_KEPT]?.id === event.id) return this.targetValues[i % TARGETS_KEPT];
     const target = runtimeTarget(event);
+    // Only runtime events are kept (small ones): an audit event's target is undefined at once, and
+    // the ring should not hold a big request body.
+    if (!target) return undefined;
     const at = this.targetAt;
     events[at] = event;
-    this.targetValues[at] = target ?? null;
+    this.targetValues[at] = target;
     this.targetAt = (at + 1) % TARGETS_KEPT;
     return target;
   }
