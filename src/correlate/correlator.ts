@@ -25,6 +25,8 @@ export interface CorrelatorOptions extends AttributionOptions {
   lateAuditMs: number;
   maxSessionsPerPod: number;
   maxPods: number;
+  /** Embedded mode: runtime alerts (each held) a late audit event can still update, in all. */
+  maxPendingAlerts: number;
 }
 
 export interface CorrelatorDeps {
@@ -88,12 +90,6 @@ function summary(a: Attribution | undefined): AttributionSummary | undefined {
 }
 
 const MAX_PENDING_PER_POD = 16;
-/**
- * Embedded mode: at most this many pending alerts in all, the newest tracked (a ring). Each holds
- * the alert as the alert stage made it (a reference, most of them in its recent alerts too), so
- * what a late update can amend is bounded by alerts, not by pods × 16.
- */
-const PENDING_KEPT = 1024;
 /** The runtime targets of the events being correlated: `track` finds its event's among them. */
 const TARGETS_KEPT = 16;
 const SESSIONS = 'corr:s:';
@@ -130,11 +126,12 @@ export class Correlator {
   /** `local` when it tells the time too: the pending alerts are then kept in process, not as records. */
   private readonly inProcess?: LocalStore & { now(): number };
   /**
-   * Embedded mode: every pending alert, newest last (a ring of `PENDING_KEPT`); each is also on its
-   * pod's list. The one a new alert overwrites leaves its pod's list.
+   * Embedded mode: every pending alert still on its pod's list, oldest first; beyond
+   * `options.maxPendingAlerts` the oldest leaves its pod's list. An entry that leaves its pod's list
+   * (pushed out by the pod's newer alerts, replaced, expired) leaves this queue too, so a noisy pod
+   * holds at most 16 of its places and cannot push out the alerts of quieter pods.
    */
-  private readonly ring = new Array<Pending | undefined>(PENDING_KEPT).fill(undefined);
-  private ringAt = 0;
+  private readonly queue = new PendingQueue();
 
   constructor(
     private readonly deps: CorrelatorDeps,
@@ -219,7 +216,7 @@ export class Correlator {
     // Marked used by `track` (or `record`), not here: a lookup costs less than moving the pod in the index.
     const node = this.pods.peek(target.key) ?? this.pods.node(target.key);
     target.key = node.pod;
-    const state = (node.state ??= new PodState());
+    const state = (node.state ??= new PodState(this.queue));
     const generation = this.deps.generation?.() ?? 0;
     if (state.noSessions === generation) return [];
     // One key string a pod: its hash is computed once, not for every alert of a pod with sessions.
@@ -319,26 +316,30 @@ export class Correlator {
     this.enter(
       state,
       new Pending(state, fp, alert.firstSeen, target, summary(alert.attribution), now + this.options.lateAuditMs, alert),
+      now,
     );
     if (list.length > MAX_PENDING_PER_POD) state.drop(0);
     if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
     if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
   }
 
-  /** `entry` joins its pod's list and the ring; the ring's oldest, if still pending, leaves its pod's list. */
-  private enter(state: PodState, entry: Pending): void {
-    const at = this.ringAt;
-    const old = this.ring[at];
-    if (old?.alert !== undefined || old?.restored) old.pod.remove(old);
-    this.ring[at] = entry;
-    entry.slot = at;
-    this.ringAt = at + 1 === PENDING_KEPT ? 0 : at + 1;
+  /** `entry` joins its pod's list and the queue; beyond the bound, the oldest pending alert leaves its pod's list. */
+  private enter(state: PodState, entry: Pending, now: number): void {
     state.add(entry);
+    const queue = this.queue;
+    for (
+      let oldest = queue.oldest;
+      oldest && (queue.size > this.options.maxPendingAlerts || oldest.until <= now);
+      oldest = queue.oldest
+    ) {
+      oldest.pod.remove(oldest);
+      queue.unlink(oldest); // a no-op when its pod's list had it
+    }
   }
 
   /** The pod's in-process state with its pending list; with a data dir, read back from the store once (a restart). */
   private pendingOf(local: LocalStore & { now(): number }, node: PodNode<PodState>): PodState {
-    const state = (node.state ??= new PodState());
+    const state = (node.state ??= new PodState(this.queue));
     if (state.tracked) return state;
     state.tracked = true;
     if (!local.persistent) return state;
@@ -357,7 +358,7 @@ export class Correlator {
         undefined,
       );
       entry.restored = true;
-      this.enter(state, entry);
+      this.enter(state, entry, local.now());
     }
     return state;
   }
@@ -380,8 +381,6 @@ export class Correlator {
       if (held?.firstSeen !== entry.firstSeen) continue;
       if (next) {
         entry = new Pending(state, entry.fingerprint, entry.firstSeen, entry.target, summary(next), entry.until, held);
-        entry.slot = list[i]!.slot;
-        this.ring[entry.slot] = entry;
         state.replace(i, entry);
       }
       changed.push({ alert: held, entry, next });
@@ -483,17 +482,21 @@ class PodState {
   key?: string = undefined;
   private made?: () => string = undefined;
 
+  constructor(private readonly queue: PendingQueue) {}
+
   add(entry: Pending): void {
     this.pending.push(entry);
     this.bound += entry.bound;
+    this.queue.push(entry);
   }
 
-  /** The entry leaves the list (and lets go of its alert): pushed out, replaced, expired, cut, or out of the ring. */
+  /** The entry leaves the list (and lets go of its alert): pushed out, replaced, expired, cut, or out of the queue. */
   drop(i: number): void {
     const entry = this.pending[i]!;
     this.bound -= entry.bound;
     entry.alert = undefined;
     entry.restored = false;
+    this.queue.unlink(entry);
     if (i === 0) this.pending.shift();
     else this.pending.splice(i, 1);
   }
@@ -508,6 +511,7 @@ class PodState {
     this.bound += entry.bound - old.bound;
     old.alert = undefined;
     old.restored = false;
+    this.queue.replace(old, entry);
     this.pending[i] = entry;
   }
 
@@ -535,8 +539,10 @@ class PodState {
  */
 class Pending {
   text?: string = undefined;
-  /** Its place in `Correlator.ring`. */
-  slot = -1;
+  /** Its neighbours in the `PendingQueue` while on it (older, newer). */
+  older?: Pending = undefined;
+  newer?: Pending = undefined;
+  queued = false;
   /** Read back from the data dir, still pending: no alert held (`recall` may find it). */
   restored = false;
   /** At least the length of its JSON (`entryBound`). */
@@ -557,6 +563,51 @@ class Pending {
 
   toJSON(): PendingAlert {
     return { fingerprint: this.fingerprint, firstSeen: this.firstSeen, target: this.target, attribution: this.attribution };
+  }
+}
+
+/**
+ * Embedded mode: every pending alert still on its pod's list, oldest first, linked through the
+ * entries themselves (no Map whose iteration slows with the holes deletions leave, no array shifted).
+ */
+class PendingQueue {
+  oldest?: Pending = undefined;
+  private newest?: Pending = undefined;
+  size = 0;
+
+  push(entry: Pending): void {
+    entry.older = this.newest;
+    entry.newer = undefined;
+    if (this.newest) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
+    entry.queued = true;
+    this.size++;
+  }
+
+  unlink(entry: Pending): void {
+    if (!entry.queued) return;
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    entry.older = entry.newer = undefined;
+    entry.queued = false;
+    this.size--;
+  }
+
+  /** `next` takes `old`'s place (a late update replaced the entry): its age is the alert's. */
+  replace(old: Pending, next: Pending): void {
+    if (!old.queued) return this.push(next);
+    next.older = old.older;
+    next.newer = old.newer;
+    if (old.older) old.older.newer = next;
+    else this.oldest = next;
+    if (old.newer) old.newer.older = next;
+    else this.newest = next;
+    next.queued = true;
+    old.older = old.newer = undefined;
+    old.queued = false;
   }
 }
 

@@ -356,20 +356,40 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
     }
   });
 
-  it("keeps at most 1024 pending alerts in all in embedded mode: the oldest leave their pods' lists", async () => {
-    const pods = 1030;
-    const stream = Array.from({ length: pods }, (_, i) => ({ falco: runtime({ id: `p${i}`, pod: `web-${i}`, at: 1000 + i }) }));
+  /** Embedded harness with `lateAuditAlerts` places; the stream fed, then alice's exec into each of `execs` (late). */
+  async function bounded(lateAuditAlerts: number, stream: Item[], execs: string[]) {
     const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
-    // Recent alerts that hold them all: the oldest are still there to look at (and `recall` could find them).
-    const recent = new RecentAlerts(2 * pods);
-    const h = harness([], {}, undefined, { store: new MemoryStateStore(clock), clock, recent }, true);
+    // Recent alerts that hold them all: a pushed-out alert is still there to look at.
+    const recent = new RecentAlerts(1000);
+    const h = harness(
+      [],
+      { correlation: { lateAuditAlerts } },
+      undefined,
+      { store: new MemoryStateStore(clock), clock, recent },
+      true,
+    );
     for (const item of stream) await h.feed([item]);
-    for (const pod of ['web-0', 'web-5', 'web-6', `web-${pods - 1}`])
+    for (const pod of execs)
       for (const audit of session({ id: `exec-${pod}`, user: 'alice@example.com', pod, container: 'app', start: 0 }))
         await h.feed([{ audit }]);
-    // The first six were pushed out by newer alerts of other pods; the seventh is still pending.
-    const user = (id: string) => h.alertOf(id)!.attribution?.user ?? null;
-    expect(['p0', 'p5', 'p6', `p${pods - 1}`].map(user)).toEqual([null, null, 'alice@example.com', 'alice@example.com']);
+    return (id: string) => h.alertOf(id)!.attribution?.user ?? null;
+  }
+
+  it("keeps at most `lateAuditAlerts` pending alerts in all in embedded mode: the oldest leave their pods' lists", async () => {
+    const stream = Array.from({ length: 10 }, (_, i) => ({ falco: runtime({ id: `p${i}`, pod: `web-${i}`, at: 1000 + i }) }));
+    const user = await bounded(8, stream, ['web-0', 'web-1', 'web-2', 'web-9']);
+    // The first two were pushed out by newer alerts of other pods; the third is still pending.
+    expect(['p0', 'p1', 'p2', 'p9'].map(user)).toEqual([null, null, 'alice@example.com', 'alice@example.com']);
+  });
+
+  it("does not let a noisy pod push out a quiet pod's pending alert: a pod holds at most 16 places", async () => {
+    const quiet = { falco: runtime({ id: 'q0', pod: 'web-quiet', at: 1000 }) };
+    const noisy = Array.from({ length: 40 }, (_, i) => ({ falco: runtime({ id: `n${i}`, pod: 'web-noisy', at: 2000 + i }) }));
+    const user = await bounded(20, [quiet, ...noisy], ['web-quiet', 'web-noisy']);
+    expect(user('q0')).toBe('alice@example.com');
+    // The noisy pod's own newest 16 are attributed, its older ones were pushed out by them.
+    const attributed = noisy.map((_, i) => user(`n${i}`));
+    expect(attributed).toEqual([...Array<null>(24).fill(null), ...Array<string>(16).fill('alice@example.com')]);
   });
 
   it('with a data dir, writes the list a shared store writes, and updates after a restart the alerts of before it', async () => {
