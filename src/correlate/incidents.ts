@@ -10,7 +10,6 @@ import {
   lazyText,
   localStore,
   readValue,
-  sameValue,
   textOf,
   updateList,
   updateLocalList,
@@ -25,7 +24,6 @@ import {
   entryOf,
   entryText,
   hasMember,
-  lazyEntry,
   listJson,
   mayMatch,
   stepCounts,
@@ -33,7 +31,6 @@ import {
   stepSlots,
   timelineView,
   withAlert,
-  withLocalKey,
   withMeta,
   withNewest,
 } from './timeline';
@@ -96,8 +93,6 @@ const CAS_ATTEMPTS = 8;
 const MAX_REDIRECTS = 8;
 /** Timeline entries cached parsed (they never change: an entry's key is its text's hash). */
 const ENTRY_CACHE = 8192;
-/** Heads kept lazy (unmade) at most: the incidents still growing; the others are made and let go of. */
-const LAZY_HEADS = 4096;
 /** Of a TTL, how much longer an incident key is written for than it must live (see `joinKeys`). */
 const KEY_SLACK = 1 / 8;
 
@@ -315,17 +310,25 @@ export function mergeIncidents(survivor: Incident, absorbed: Incident, options: 
 }
 
 /**
- * On the incident object (never mutated once made; a non-enumerable symbol, not a WeakMap entry per
- * incident version): every occurrence of a member carries the same reference.
+ * On the incident object (a non-enumerable symbol, not a WeakMap entry per incident version): every
+ * occurrence of a member carries the same reference. An incident version of the shared path is never
+ * mutated; embedded mode's live incident forgets its reference when it changes (`forgetRef`).
  */
 const REF = Symbol('incident ref');
+type WithRef = Incident & { [REF]?: AlertIncident };
 
+/** The incident as an alert carries it: a snapshot (count, severity, the last timeline entries) of the incident as it now stands. */
 export function incidentRef(incident: Incident): AlertIncident {
-  const known = (incident as Incident & { [REF]?: AlertIncident })[REF];
+  const known = (incident as WithRef)[REF];
   if (known) return known;
   const ref = makeRef(incident);
-  Object.defineProperty(incident, REF, { value: ref, enumerable: false });
+  if (Object.hasOwn(incident, REF)) (incident as WithRef)[REF] = ref;
+  else Object.defineProperty(incident, REF, { value: ref, enumerable: false, writable: true });
   return ref;
+}
+
+function forgetRef(incident: Incident): void {
+  if ((incident as WithRef)[REF] !== undefined) (incident as WithRef)[REF] = undefined;
 }
 
 function makeRef(incident: Incident): AlertIncident {
@@ -393,6 +396,9 @@ interface Loaded {
  * the recent incidents for listing. Heads and keys expire a window after the last member. Heads are
  * updated by compare-and-set, so replicas agree; event time decides membership. An alert that links
  * two incidents merges them: the older one (first event time, then id) survives, the other redirects.
+ *
+ * In embedded mode (an exclusive in-process store) the incidents live in this process instead
+ * (`LiveIncidents`): the store is only where they are written out, for a restart to read back.
  */
 export class IncidentTracker {
   /** Heads as read, with the incident assembled from them (reading an unchanged head again is a string comparison). */
@@ -402,15 +408,8 @@ export class IncidentTracker {
   private readonly memberOf: GenerationalCache<string>;
   private readonly entryTtlMs: number;
   private readonly listing = new ParsedCache<[string, number][]>(LISTING_SHARDS);
-  /** The store when it is this process's alone and in process: read and written synchronously. */
-  private readonly local?: LocalStore;
-  /**
-   * The heads written lazily, by store key, in two generations: a head not written again for a whole
-   * generation is made then (its text replaces the incident it held), so unmade heads hold at most
-   * `LAZY_HEADS` incidents' objects however many incidents the store keeps.
-   */
-  private lazyHeads = new Map<string, LazyText>();
-  private olderLazyHeads = new Map<string, LazyText>();
+  /** Embedded mode: the incidents themselves, in this process (the store only writes them out). */
+  private readonly live?: LiveIncidents;
 
   constructor(
     private readonly store: StateStore,
@@ -420,7 +419,11 @@ export class IncidentTracker {
     this.memberOf = new GenerationalCache(options.recent * 10);
     // An entry must outlive the chains that may start at it, as well as its incident's window.
     this.entryTtlMs = options.windowMs * 2 + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
-    this.local = localStore(store, options.exclusiveStore);
+    const local = localStore(store, options.exclusiveStore);
+    if (local && store.now) {
+      const timed = local as TimedStore;
+      this.live = new LiveIncidents(store, timed, options, (incident) => this.listNewNow(timed, incident));
+    }
   }
 
   private get ttlMs(): number {
@@ -429,59 +432,18 @@ export class IncidentTracker {
 
   /**
    * Puts the alert (or detection about to become one) into its incident; the incident as it now
-   * stands, and the incidents this alert merged into it (each as it stands, redirecting).
+   * stands, and the incidents this alert merged into it (each as it stands, redirecting). In
+   * embedded mode the incident is the live one: read it (or take its `incidentRef`) before the next `add`.
    */
   add(alert: FactSource, changedMember = false): Added | Promise<Added> {
-    return (this.local && this.addLocally(this.local, alert, changedMember)) || this.addShared(alert, changedMember);
-  }
-
-  /**
-   * `add` in embedded mode, in one synchronous turn (no other event's work comes between its reads
-   * and its writes, so nothing is compared and set): no promise, no compare-and-set, no second read
-   * of the head per member. Undefined when the alert links two incidents: merging takes the shared path.
-   * (The correlation of a Falco event cost about 87 µs CPU, twice the rest of the pipeline after the
-   * edge, in bench/pipeline.js; a tenth of the bytes it allocated per event were the frames and
-   * promises of these async calls.)
-   */
-  private addLocally(local: LocalStore, alert: FactSource, changedMember: boolean): Added | Promise<Added> | undefined {
-    const known = changedMember ? undefined : this.memberOf.get(alert.fingerprint);
-    if (known) {
-      const incident = this.loadNow(known)?.incident;
-      if (incident) return { incident, created: false, changed: false, absorbed: [] };
-    }
-    const facts = withLocalKey(factsOf(alert));
-    const keys = incidentKeys(facts);
-    let chosen: Loaded | undefined;
-    for (const key of keys.lookup) {
-      const id = local.peek(BY_KEY + key);
-      const head = id === undefined ? undefined : this.loadNow(textOf(id));
-      if (!head || !this.inWindow(head.incident, facts)) continue;
-      if (chosen && chosen.incident.id !== head.incident.id) return undefined;
-      chosen = head;
-    }
-    const member = chosen && hasMember(chosen.incident.alerts, facts.fingerprint);
-    if (!changedMember && chosen && member) {
-      this.rememberMember(facts.fingerprint, chosen.incident.id);
-      const added: Added = { incident: chosen.incident, created: false, changed: false, absorbed: [] };
-      return whenDone(this.joinKeysNow(local, keys.join, chosen.incident.id), () => added);
-    }
-    // A new incident's id may still hold a head no key leads to (as `update` reads it too).
-    const before = chosen ?? this.loadNow(incidentId(facts));
-    const incident = withMember(before?.incident, facts, this.options, chosen ? member : undefined);
-    this.writeNow(local, before?.incident, incident);
-    const keysWritten = this.joinKeysNow(local, keys.join, incident.id);
-    const created = before === undefined;
-    if (created) this.listNewNow(local, incident);
-    this.rememberMember(facts.fingerprint, incident.id);
-    const added: Added = { incident, created, changed: true, absorbed: [] };
-    return whenDone(keysWritten, () => added);
+    return this.live ? this.live.add(alert, changedMember) : this.addShared(alert, changedMember);
   }
 
   private inWindow(incident: Incident, facts: AlertFacts): boolean {
-    return facts.timeMs <= incident.lastMs + this.options.windowMs && facts.timeMs >= incident.firstMs - this.options.windowMs;
+    return inWindow(incident, facts, this.options.windowMs);
   }
 
-  /** `add` through the store's atomic operations (Redis, or an alert that merges incidents). */
+  /** `add` through the store's atomic operations (Redis, or a store shared with other replicas). */
   private async addShared(alert: FactSource, changedMember: boolean): Promise<Added> {
     // A repeat of a member (a deduplicated occurrence) changes nothing: no write, no update. Past
     // `maxAlerts` members only this replica's memory tells a repeat from a new member. A member whose
@@ -491,12 +453,12 @@ export class IncidentTracker {
       const incident = await this.get(known);
       if (incident) return { incident, created: false, changed: false, absorbed: [] };
     }
-    const facts = this.local ? withLocalKey(factsOf(alert)) : factsOf(alert);
+    const facts = factsOf(alert);
     const keys = incidentKeys(facts);
     const ids = new Set<string>();
     for (const key of keys.lookup) {
-      const id = this.local ? this.local.peek(BY_KEY + key) : await this.store.get(BY_KEY + key);
-      if (id) ids.add(textOf(id));
+      const id = await this.store.get(BY_KEY + key);
+      if (id) ids.add(id);
     }
     const candidates: Incident[] = [];
     const loaded = new Map<string, Loaded>();
@@ -515,7 +477,7 @@ export class IncidentTracker {
       absorbed.push(...merged.absorbed);
     }
     if (!changedMember && chosen && hasMember(chosen.alerts, facts.fingerprint)) {
-      this.rememberMember(facts.fingerprint, chosen.id);
+      this.memberOf.set(facts.fingerprint, chosen.id);
       await this.joinKeys(keys.join, chosen.id);
       return { incident: chosen, created: false, changed: absorbed.length > 0, absorbed };
     }
@@ -526,41 +488,18 @@ export class IncidentTracker {
     );
     await this.joinKeys(keys.join, incident.id);
     if (created) await this.listNew(incident);
-    this.rememberMember(facts.fingerprint, incident.id);
+    this.memberOf.set(facts.fingerprint, incident.id);
     return { incident, created, changed: true, absorbed };
   }
 
-  /**
-   * Points the alert's pod, subject and namespace keys at its incident, for at least `ttlMs` from now.
-   * With an exclusive in-process store that tells a key's TTL, a key that already names the incident
-   * and has at least that long left is not written again: keys are written with `KEY_SLACK` of a TTL
-   * more, so a busy pod's key is written once per that slack, not once per member, and still never
-   * expires sooner than it would have. (With Redis every member writes them, as before.)
-   */
+  /** Points the alert's pod, subject and namespace keys at its incident, for `ttlMs` from now (every member writes them). */
   private async joinKeys(keys: string[], id: string): Promise<void> {
-    if (this.local) return this.joinKeysNow(this.local, keys, id);
     for (const k of keys) await this.store.set(BY_KEY + k, id, this.ttlMs);
-  }
-
-  /**
-   * `joinKeys` on a local store: a key that names the incident and has its TTL left is not written.
-   * One that is written goes through `set`, the store's usual write (once per slack of a TTL per key,
-   * so nearly every member writes none): the promise of that write, else undefined.
-   */
-  private joinKeysNow(local: LocalStore, keys: string[], id: string): Promise<void> | undefined {
-    let written: Promise<unknown> | undefined;
-    for (const k of keys) {
-      const key = BY_KEY + k;
-      const ttlMs = local.ttlLeft ? this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK) : this.ttlMs;
-      if (local.ttlLeft && (local.ttlLeft(key, id) ?? 0) >= this.ttlMs) continue;
-      const write = this.store.set(key, id, ttlMs);
-      written = written ? Promise.all([written, write]) : write;
-    }
-    return written?.then(() => undefined);
   }
 
   /** The incident, following an absorbed one to the incident it was merged into. */
   async get(id: string): Promise<Incident | undefined> {
+    if (this.live) return this.live.get(id);
     return (await this.load(id))?.incident;
   }
 
@@ -571,7 +510,7 @@ export class IncidentTracker {
   async list(limit: number): Promise<Incident[]> {
     const shards = await Promise.all(
       Array.from({ length: LISTING_SHARDS }, async (_, n) => {
-        const raw = await this.read(LISTING + n);
+        const raw = await readValue(this.store, LISTING + n, this.live !== undefined);
         return raw === undefined ? [] : this.listing.parse(LISTING + n, raw);
       }),
     );
@@ -593,14 +532,9 @@ export class IncidentTracker {
 
   /** Lists a new incident in its shard (newest kept); listing is best effort, the incident stands either way. */
   private async listNew(incident: Incident): Promise<void> {
-    await updateList(
-      this.store,
-      listingShard(incident),
-      LISTING_TTL_MS,
-      this.listed(incident),
-      this.listing,
-      this.options.exclusiveStore,
-    ).catch(() => undefined);
+    await updateList(this.store, listingShard(incident), LISTING_TTL_MS, this.listed(incident), this.listing).catch(
+      () => undefined,
+    );
   }
 
   private listNewNow(local: LocalStore, incident: Incident): void {
@@ -637,7 +571,7 @@ export class IncidentTracker {
         const into = await this.update(survivorId, (s) => mergeIncidents(s ?? fallback, current, this.options));
         survivor = into.incident;
         survivorId = survivor.id;
-        const loaded = await this.read(INCIDENT + current.id);
+        const loaded = await this.store.get(INCIDENT + current.id);
         if (loaded === undefined) break;
         const head = await this.parse(current.id, loaded);
         if (head.mergedInto) break;
@@ -645,8 +579,8 @@ export class IncidentTracker {
           current = head.incident; // it grew since: merge what it gained, then mark it
           continue;
         }
-        const text = this.head(head.incident, survivorId);
-        if (await this.swap(INCIDENT + current.id, loaded, text)) {
+        const text = serialiseHead(head.incident, survivorId);
+        if (await this.store.replace(INCIDENT + current.id, loaded, text, this.ttlMs)) {
           this.parsed.put(current.id, text, { raw: text, incident: head.incident, mergedInto: survivorId });
           gone.push(head.incident);
           break;
@@ -670,11 +604,15 @@ export class IncidentTracker {
       const { added, removed } = deriveTimeline(before?.incident.timeline, next.timeline);
       for (const t of this.unstored(added)) {
         const { key } = entryOf(t);
-        await this.store.set(ENTRY + key, this.local ? lazyEntry(t) : entryText(t), this.entryTtlMs);
+        await this.store.set(ENTRY + key, entryText(t), this.entryTtlMs);
         this.cacheEntry(key, t);
       }
-      const text = this.head(next);
-      if (await this.swap(key, before?.raw, text)) {
+      const text = serialiseHead(next);
+      const swapped =
+        before === undefined
+          ? await this.store.setIfAbsent(key, text, this.ttlMs)
+          : await this.store.replace(key, textOf(before.raw), text, this.ttlMs);
+      if (swapped) {
         this.parsed.put(next.id, text, { raw: text, incident: next });
         for (const key of this.dropped(added, removed)) await this.store.delete(ENTRY + key);
         settleTimeline(next.timeline);
@@ -682,26 +620,6 @@ export class IncidentTracker {
       }
     }
     throw new Error(`incident ${id} kept changing under us`);
-  }
-
-  /**
-   * The incident with a new member (or newer facts of one) written to a local store, in one turn:
-   * the entries it gained, its head, and the entries it lost. `update` without the compare-and-set.
-   */
-  private writeNow(local: LocalStore, before: Incident | undefined, next: Incident): void {
-    const { added, removed } = deriveTimeline(before?.timeline, next.timeline);
-    for (const t of this.unstored(added)) {
-      const { key } = entryOf(t);
-      local.setNow(ENTRY + key, lazyEntry(t), this.entryTtlMs);
-      this.cacheEntry(key, t);
-    }
-    const key = INCIDENT + next.id;
-    const head = lazyText(() => serialiseHead(next));
-    local.setNow(key, head, this.ttlMs);
-    this.wroteLazily(key, head);
-    this.parsed.put(next.id, head, { raw: head, incident: next });
-    for (const entry of this.dropped(added, removed)) local.deleteNow(ENTRY + entry);
-    settleTimeline(next.timeline);
   }
 
   /** Of the entries a timeline gained (only those are looked at, not every entry), the ones not in the store yet. */
@@ -727,7 +645,6 @@ export class IncidentTracker {
 
   /** The head under `id` and its incident, following redirects; undefined when it expired. */
   private async load(id: string): Promise<Loaded | undefined> {
-    if (this.local) return this.loadNow(id);
     for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
       const raw = await this.store.get(INCIDENT + id);
       if (raw === undefined) return undefined;
@@ -738,59 +655,17 @@ export class IncidentTracker {
     return undefined;
   }
 
-  /** `load` from a local store: synchronous. */
-  private loadNow(id: string): Loaded | undefined {
-    for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
-      const raw = this.local!.peek(INCIDENT + id);
-      if (raw === undefined) return undefined;
-      const loaded = this.parseNow(id, raw);
-      if (loaded.mergedInto === undefined) return loaded;
-      id = loaded.mergedInto;
-    }
-    return undefined;
-  }
-
-  private async parse(id: string, raw: LazyValue): Promise<Loaded> {
-    if (this.local) return this.parseNow(id, raw);
+  private async parse(id: string, raw: string): Promise<Loaded> {
     const hit = this.parsed.peek(id, raw);
     if (hit) return hit;
-    const { entries, mergedInto, ...head } = JSON.parse(textOf(raw)) as IncidentHead;
+    const { entries, mergedInto, ...head } = JSON.parse(raw) as IncidentHead;
     // Entries are immutable: only those this replica has not seen (another replica wrote them) are
     // read. A redirect's timeline is not needed (its survivor holds it).
     const timeline = await Promise.all(
-      (mergedInto ? [] : entries).map(async (key) => this.entries.get(key) ?? this.entryFrom(key, await this.read(ENTRY + key))),
+      (mergedInto ? [] : entries).map(
+        async (key) => this.entries.get(key) ?? this.entryFrom(key, await this.store.get(ENTRY + key)),
+      ),
     );
-    return this.assemble(id, raw, head, mergedInto, timeline);
-  }
-
-  /** `parse` from a local store: synchronous. */
-  private parseNow(id: string, raw: LazyValue): Loaded {
-    const hit = this.parsed.peek(id, raw);
-    if (hit) return hit;
-    const { entries, mergedInto, ...head } = JSON.parse(textOf(raw)) as IncidentHead;
-    const timeline = (mergedInto ? [] : entries).map(
-      (key) => this.entries.get(key) ?? this.entryFrom(key, this.local!.peek(ENTRY + key)),
-    );
-    return this.assemble(id, raw, head, mergedInto, timeline);
-  }
-
-  /** A timeline entry as stored, parsed and cached; undefined when it expired (the timeline goes on without it). */
-  private entryFrom(key: string, stored: LazyValue | undefined): AlertFacts | undefined {
-    if (stored === undefined) return undefined;
-    const text = textOf(stored);
-    const t = JSON.parse(text) as AlertFacts;
-    withMeta(t, { text, key, storedIn: this.store });
-    this.cacheEntry(key, t);
-    return t;
-  }
-
-  private assemble(
-    id: string,
-    raw: LazyValue,
-    head: Omit<IncidentHead, 'entries' | 'mergedInto'>,
-    mergedInto: string | undefined,
-    timeline: (AlertFacts | undefined)[],
-  ): Loaded {
     const loaded: Loaded = {
       raw,
       incident: { ...head, timeline: timeline.filter((t): t is AlertFacts => t !== undefined) },
@@ -800,49 +675,460 @@ export class IncidentTracker {
     return loaded;
   }
 
-  /** A record as stored: with an exclusive in-process store as set (a lazy one not made), else its text. */
-  private read(key: string): LazyValue | undefined | Promise<string | undefined> {
-    return readValue(this.store, key, this.options.exclusiveStore === true);
-  }
-
-  /** The head to write: lazily with an exclusive in-process store (made only if read or written out). */
-  private head(incident: Incident, mergedInto?: string): LazyValue {
-    return this.local ? lazyText(() => serialiseHead(incident, mergedInto)) : serialiseHead(incident, mergedInto);
-  }
-
-  /** A lazy head was written under `key` (see `lazyHeads`). */
-  private wroteLazily(key: string, head: LazyText): void {
-    this.lazyHeads.set(key, head);
-    if (this.lazyHeads.size < LAZY_HEADS / 2) return;
-    for (const [k, older] of this.olderLazyHeads) if (!this.lazyHeads.has(k) && this.local!.peek(k) === older) older();
-    this.olderLazyHeads = this.lazyHeads;
-    this.lazyHeads = new Map();
-  }
-
-  /**
-   * Compare-and-set of a head: `expected` as read (undefined: the key must be absent). With an
-   * exclusive in-process store, its `peek` and `set` in one synchronous turn; else `setIfAbsent` or `replace`.
-   */
-  private async swap(key: string, expected: LazyValue | undefined, value: LazyValue): Promise<boolean> {
-    if (this.local) {
-      if (!sameValue(this.local.peek(key), expected)) return false;
-      this.local.setNow(key, value, this.ttlMs);
-      if (typeof value === 'function') this.wroteLazily(key, value);
-      return true;
-    }
-    return expected === undefined
-      ? this.store.setIfAbsent(key, textOf(value), this.ttlMs)
-      : this.store.replace(key, textOf(expected), textOf(value), this.ttlMs);
+  /** A timeline entry as stored, parsed and cached; undefined when it expired (the timeline goes on without it). */
+  private entryFrom(key: string, text: string | undefined): AlertFacts | undefined {
+    if (text === undefined) return undefined;
+    const t = JSON.parse(text) as AlertFacts;
+    withMeta(t, { text, key, storedIn: this.store });
+    this.cacheEntry(key, t);
+    return t;
   }
 
   private cacheEntry(key: string, t: AlertFacts): void {
     this.entries.set(key, t);
     entryOf(t).storedIn = this.store;
   }
+}
 
-  private rememberMember(fingerprint: string, id: string): void {
-    this.memberOf.set(fingerprint, id);
+function inWindow(incident: Incident, facts: AlertFacts, windowMs: number): boolean {
+  return facts.timeMs <= incident.lastMs + windowMs && facts.timeMs >= incident.firstMs - windowMs;
+}
+
+/** An exclusive in-process store that tells the time its TTLs run on (the memory store, with or without a data dir). */
+type TimedStore = LocalStore & { now(): number };
+
+/**
+ * An incident of embedded mode as this process keeps it: `incident` is changed in place by each
+ * member (the very object `add` hands out, its `incidentRef` forgotten on change); what only the
+ * tracker needs (membership, chain step counts, expiry) beside it.
+ */
+interface Live {
+  incident: Incident;
+  /** `incident.alerts` as a set. */
+  members: Set<string>;
+  /** Per chain step (`stepSlots`): how many timeline entries admit it. */
+  counts: number[];
+  /** When it expires (the store's clock): `ttlMs` after its last change, as its head in the store did. */
+  expiresAt: number;
+  /** Absorbed by a merge: the survivor's id (the live incident stays as the redirect). */
+  mergedInto?: string;
+  /** `get`'s copy of the incident as it stands, made once per change when asked for. */
+  snapshot?: Incident;
+  /**
+   * The head written to the store and not made yet: a change before it is made rides along (the
+   * head is made from the incident as it then stands). Once made (the data dir's commit writes it
+   * out), the next change writes the head again.
+   */
+  written?: LazyText;
+  headKey: string;
+}
+
+/** A join key of embedded mode: the incident it names, until when, and until when the store holds it. */
+interface LiveKey {
+  /** The key itself (the sweep walks values alone: a Map's entries iterator makes a pair per step). */
+  readonly key: string;
+  id: string;
+  expiresAt: number;
+  storedUntil: number;
+}
+
+/** Live incidents and keys examined per `add` for expiry (above 1: sweeping outpaces what adds them). */
+const SWEEP_STEP = 2;
+
+/**
+ * The incident tracker of embedded mode. The state store is this process's alone, so the incidents
+ * themselves live here: a member changes its incident in place (its timeline, lists, counts and
+ * chain step counts kept up incrementally, the chains searched only when the counts allow a match),
+ * join keys are a plain map with expiry, and nothing is copied or serialised per member. The store
+ * is the durable sink: a head is written (lazily, made from the live incident when the data dir's
+ * commit writes it out) when the incident is created and again after each time it was made, join
+ * keys once per `KEY_SLACK` of their TTL, the listing when an incident is created. After a restart
+ * (the store held a listing when this started) what the last process wrote is read back on demand.
+ */
+class LiveIncidents {
+  private readonly incidents = new Map<string, Live>();
+  private readonly keys = new Map<string, LiveKey>();
+  private readonly memberOf: GenerationalCache<Live>;
+  private readonly ttlMs: number;
+  private readonly keyTtlMs: number;
+  /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
+  private readonly restoringUntil: number;
+  /** While restoring: ids of incidents this process let expire (the store's copy is not read back). */
+  private gone?: Set<string>;
+  private incidentsCursor?: Iterator<Live>;
+  private keysCursor?: Iterator<LiveKey>;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly local: TimedStore,
+    private readonly options: IncidentOptions,
+    private readonly listNew: (incident: Incident) => void,
+  ) {
+    this.ttlMs = options.windowMs * 2;
+    this.keyTtlMs = this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK);
+    this.memberOf = new GenerationalCache(options.recent * 10);
+    let restored = false;
+    for (let n = 0; n < LISTING_SHARDS && !restored; n++) restored = local.peek(LISTING + n) !== undefined;
+    this.restoringUntil = restored ? local.now() + Math.max(this.keyTtlMs, this.ttlMs) : 0;
+    if (restored) this.gone = new Set();
   }
+
+  add(alert: FactSource, changedMember: boolean): Added | Promise<Added> {
+    const now = this.local.now();
+    this.sweep(now);
+    if (!changedMember) {
+      const known = this.memberOf.get(alert.fingerprint);
+      const live = known && this.resolve(known, now);
+      if (live) return { incident: live.incident, created: false, changed: false, absorbed: [] };
+    }
+    const facts = factsOf(alert);
+    const keys = incidentKeys(facts);
+    let chosen: Live | undefined;
+    let others: Live[] | undefined;
+    for (const key of keys.lookup) {
+      const live = this.byKey(key, now);
+      if (!live || !inWindow(live.incident, facts, this.options.windowMs)) continue;
+      if (!chosen) chosen = live;
+      else if (live !== chosen && !others?.includes(live)) (others ??= []).push(live);
+    }
+    let absorbed: Incident[] = [];
+    if (chosen && others) {
+      const candidates = [chosen, ...others].sort((a, b) => olderFirst(a.incident, b.incident));
+      chosen = candidates[0]!;
+      absorbed = this.merge(chosen, candidates.slice(1), now);
+    }
+    if (!changedMember && chosen && chosen.members.has(facts.fingerprint)) {
+      this.memberOf.set(facts.fingerprint, chosen);
+      const added: Added = { incident: chosen.incident, created: false, changed: absorbed.length > 0, absorbed };
+      return whenDone(this.joinKeys(keys.join, chosen.incident.id, now), () => added);
+    }
+    let live = chosen;
+    let created = false;
+    if (!live) {
+      // A new incident's id may still name one no key leads to (its keys expired or moved on).
+      const id = incidentId(facts);
+      live = this.byId(id, now);
+      if (!live) {
+        live = this.create(id, facts);
+        created = true;
+      }
+    }
+    this.addMember(live, facts);
+    this.changed(live, now);
+    const keysWritten = this.joinKeys(keys.join, live.incident.id, now);
+    if (created) this.listNew(live.incident);
+    this.memberOf.set(facts.fingerprint, live);
+    const added: Added = { incident: live.incident, created, changed: true, absorbed };
+    return whenDone(keysWritten, () => added);
+  }
+
+  /** The incident as it stands (a copy: the live one changes), following an absorbed one to its survivor. */
+  get(id: string): Incident | undefined {
+    const live = this.byId(id, this.local.now());
+    return live && this.snapshot(live);
+  }
+
+  private create(id: string, f: AlertFacts): Live {
+    const incident: Incident = {
+      id,
+      severity: f.priority,
+      memberSeverity: f.priority,
+      chain: null,
+      alerts: [],
+      alertCount: 0,
+      pods: [],
+      subjects: [],
+      timeline: [],
+      firstTime: f.time,
+      lastTime: f.time,
+      firstMs: f.timeMs,
+      lastMs: f.timeMs,
+      parent: f.fingerprint,
+    };
+    const live: Live = {
+      incident,
+      members: new Set(),
+      counts: new Array<number>(stepSlots(this.options.chains).total).fill(0),
+      expiresAt: 0,
+      headKey: INCIDENT + id,
+    };
+    this.incidents.set(id, live);
+    return live;
+  }
+
+  /**
+   * `withMember` in place: the same incident, timeline, chain and severity (equivalence tests in
+   * test/correlate/exclusive.test.ts hold the two paths to each other), without a copy.
+   */
+  private addMember(live: Live, f: AlertFacts): void {
+    const { maxAlerts, chains } = this.options;
+    const incident = live.incident;
+    const timeline = incident.timeline;
+    const known = live.members.has(f.fingerprint);
+    const last = timeline[timeline.length - 1];
+    if (!last || last.timeMs < f.timeMs) {
+      // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
+      timeline.push(f);
+    } else {
+      for (let i = timeline.length - 1; i >= 0; i--) {
+        const t = timeline[i]!;
+        if (t.fingerprint !== f.fingerprint || t.timeMs !== f.timeMs) continue;
+        timeline.splice(i, 1);
+        this.count(live, t, -1);
+      }
+      // After every entry of its time or older (a stable sort of the timeline with it appended).
+      let at = timeline.length;
+      while (at > 0 && timeline[at - 1]!.timeMs > f.timeMs) at--;
+      timeline.splice(at, 0, f);
+    }
+    this.count(live, f, 1);
+    while (timeline.length > Math.max(1, maxAlerts)) this.count(live, timeline.shift()!, -1);
+    if (priorityRank(f.priority) > priorityRank(incident.memberSeverity)) incident.memberSeverity = f.priority;
+    if (!known) {
+      incident.alertCount++;
+      if (incident.alerts.length < maxAlerts) {
+        incident.alerts.push(f.fingerprint);
+        live.members.add(f.fingerprint);
+      }
+    }
+    if (f.pod && incident.pods.length < LIST_MAX && !hasPod(incident.pods, f)) incident.pods.push(`${f.cluster}/${f.pod}`);
+    if (f.user || f.tokenSubject || f.bindingSubjects)
+      for (const u of subjectsOf(f))
+        if (incident.subjects.length < LIST_MAX && !incident.subjects.includes(u)) incident.subjects.push(u);
+    if (f.timeMs < incident.firstMs) {
+      incident.firstTime = f.time;
+      incident.firstMs = f.timeMs;
+    }
+    if (f.timeMs > incident.lastMs) {
+      incident.lastTime = f.time;
+      incident.lastMs = f.timeMs;
+    }
+    incident.severity = incident.memberSeverity;
+    if (incident.chain && incident.chainMatch) {
+      // A matched chain stays (its members stay in the timeline's story); the severity follows the members.
+      const chain = chains.find((c) => c.chain === incident.chain);
+      if (chain) incident.severity = chainSeverity(chain, incident.memberSeverity);
+      return;
+    }
+    const previousChain = incident.chain;
+    const completedBy = incident.chainCompletedBy;
+    incident.chain = null;
+    if (incident.chainMatch !== undefined) delete incident.chainMatch;
+    if (completedBy !== undefined) delete incident.chainCompletedBy;
+    // As `withMember`: the newest member can only complete a chain as its last step; a late one may
+    // fit anywhere, but a match has to include it. Chains the step counts rule out are not searched.
+    const newest = timeline[timeline.length - 1] === f ? f : undefined;
+    const admits = admitsOf(f, chains);
+    const { offsets } = stepSlots(chains);
+    for (let c = 0; c < chains.length; c++) {
+      const chain = chains[c]!;
+      if (!chain.enabled || !mayMatch(chain, offsets[c]!, live.counts, admits, newest !== undefined)) continue;
+      const match = matchChain(chain, timeline, newest, newest ? undefined : f);
+      if (!match) continue;
+      incident.chain = chain.chain;
+      incident.severity = chainSeverity(chain, incident.memberSeverity);
+      incident.chainMatch = {
+        name: chain.name,
+        alerts: match.fingerprints,
+        variables: match.variables,
+        ...(chain.runbook ? { runbook: chain.runbook } : {}),
+      };
+      incident.chainCompletedBy = previousChain === chain.chain && completedBy ? completedBy : f.fingerprint;
+      break;
+    }
+  }
+
+  private count(live: Live, t: AlertFacts, sign: number): void {
+    const admits = admitsOf(t, this.options.chains);
+    if (admits === stepSlots(this.options.chains).none) return;
+    for (let i = 0; i < admits.length; i++) if (admits[i]) live.counts[i]! += sign;
+  }
+
+  /** The incident changed: it lives `ttlMs` from now, its reference and copy are made again, its head is written out. */
+  private changed(live: Live, now: number): void {
+    live.expiresAt = now + this.ttlMs;
+    live.snapshot = undefined;
+    forgetRef(live.incident);
+    this.writeHead(live);
+  }
+
+  /** The head in the store, unless one written since the last time it was made will still be made from the incident as it stands. */
+  private writeHead(live: Live): void {
+    if (live.written && live.written.made === undefined) return;
+    const head = lazyText(() => {
+      const text = headText(this.snapshot(live), live.mergedInto);
+      if (live.written === head) live.written = undefined;
+      return text;
+    });
+    live.written = head;
+    this.local.setNow(live.headKey, head, this.ttlMs);
+  }
+
+  /**
+   * Merges the absorbed incidents into the survivor (`mergeIncidents`, on copies: merges are rare),
+   * the survivor's live incident taking the result in place; each absorbed one stays as a redirect.
+   * The absorbed, as they stood.
+   */
+  private merge(survivor: Live, absorbed: Live[], now: number): Incident[] {
+    const gone: Incident[] = [];
+    for (const other of absorbed) {
+      const before = this.snapshot(other);
+      const merged = mergeIncidents(this.snapshot(survivor), before, this.options);
+      const incident = survivor.incident;
+      for (const k of Object.keys(incident) as (keyof Incident)[]) if (!(k in merged)) delete incident[k];
+      Object.assign(incident, merged, {
+        alerts: [...merged.alerts],
+        pods: [...merged.pods],
+        subjects: [...merged.subjects],
+        timeline: [...merged.timeline],
+      });
+      survivor.members = new Set(incident.alerts);
+      survivor.counts.fill(0);
+      for (const t of incident.timeline) this.count(survivor, t, 1);
+      this.changed(survivor, now);
+      other.mergedInto = incident.id;
+      this.changed(other, now);
+      gone.push(before);
+    }
+    return gone;
+  }
+
+  /** Points the alert's keys at its incident for `ttlMs` from now; in the store, once per `KEY_SLACK` of that (the promise of a write, else undefined). */
+  private joinKeys(keys: string[], id: string, now: number): Promise<void> | undefined {
+    let written: Promise<unknown> | undefined;
+    for (const k of keys) {
+      let key = this.keys.get(k);
+      if (!key) this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0 }));
+      else if (key.id !== id) {
+        key.id = id;
+        key.storedUntil = 0;
+      }
+      key.expiresAt = now + this.ttlMs;
+      if (key.storedUntil - now >= this.ttlMs) continue;
+      key.storedUntil = now + this.keyTtlMs;
+      // Through `set`, the store's usual write (nearly every member writes none).
+      const write = this.store.set(BY_KEY + k, id, this.keyTtlMs);
+      written = written ? Promise.all([written, write]) : write;
+    }
+    return written?.then(() => undefined);
+  }
+
+  private byKey(k: string, now: number): Live | undefined {
+    let key = this.keys.get(k);
+    if (!key && now < this.restoringUntil) key = this.restoredKey(k, now);
+    if (!key || key.expiresAt <= now) return undefined;
+    return this.byId(key.id, now);
+  }
+
+  /** The incident under `id`, following redirects; undefined when it expired. */
+  private byId(id: string, now: number): Live | undefined {
+    let live = this.incidents.get(id);
+    if (!live && now < this.restoringUntil && !this.gone?.has(id)) live = this.restored(id, now);
+    return live && this.resolve(live, now);
+  }
+
+  private resolve(live: Live | undefined, now: number): Live | undefined {
+    for (let hop = 0; live && hop < MAX_REDIRECTS; hop++) {
+      if (live.expiresAt <= now) return undefined;
+      if (live.mergedInto === undefined) return live;
+      const into: string = live.mergedInto;
+      live = this.incidents.get(into);
+      if (!live && now < this.restoringUntil && !this.gone?.has(into)) live = this.restored(into, now);
+    }
+    return undefined;
+  }
+
+  /** A join key an earlier process wrote (read back once: from then on it lives here). */
+  private restoredKey(k: string, now: number): LiveKey | undefined {
+    const stored = this.local.peek(BY_KEY + k);
+    const left = stored === undefined ? undefined : this.local.ttlLeft?.(BY_KEY + k);
+    if (stored === undefined || left === undefined) return undefined;
+    const key: LiveKey = { key: k, id: textOf(stored), expiresAt: now + Math.min(left, this.ttlMs), storedUntil: now + left };
+    this.keys.set(k, key);
+    return key;
+  }
+
+  /** An incident an earlier process wrote: its head (and, in the format before live incidents, its entries). */
+  private restored(id: string, now: number): Live | undefined {
+    const key = INCIDENT + id;
+    const stored = this.local.peek(key);
+    const left = stored === undefined ? undefined : this.local.ttlLeft?.(key);
+    if (stored === undefined || left === undefined) return undefined;
+    const { entries, mergedInto, timeline, ...head } = JSON.parse(textOf(stored)) as Partial<IncidentHead> &
+      Omit<Incident, 'timeline'> & { timeline?: AlertFacts[] };
+    const facts =
+      timeline ??
+      (entries ?? []).flatMap((entry) => {
+        const text = this.local.peek(ENTRY + entry);
+        return text === undefined ? [] : [JSON.parse(textOf(text)) as AlertFacts];
+      });
+    const incident: Incident = { ...head, timeline: facts };
+    const live: Live = {
+      incident,
+      members: new Set(incident.alerts),
+      counts: new Array<number>(stepSlots(this.options.chains).total).fill(0),
+      expiresAt: now + left,
+      headKey: key,
+      ...(mergedInto ? { mergedInto } : {}),
+    };
+    for (const t of facts) this.count(live, t, 1);
+    this.incidents.set(id, live);
+    return live;
+  }
+
+  /** A copy of the incident as it stands (what `get` and the store's head show), made once per change. */
+  private snapshot(live: Live): Incident {
+    if (live.snapshot) return live.snapshot;
+    const i = live.incident;
+    const copy: Incident = {
+      ...i,
+      alerts: [...i.alerts],
+      pods: [...i.pods],
+      subjects: [...i.subjects],
+      timeline: [...i.timeline],
+    };
+    live.snapshot = copy;
+    return copy;
+  }
+
+  /** Drops a few expired incidents and keys per `add` (a cursor through each map), so neither grows past what lives. */
+  private sweep(now: number): void {
+    const incidents = (this.incidentsCursor ??= this.incidents.values());
+    for (let i = 0; i < SWEEP_STEP; i++) {
+      const next = incidents.next();
+      if (next.done) {
+        this.incidentsCursor = undefined;
+        break;
+      }
+      const live = next.value;
+      if (live.expiresAt > now) continue;
+      this.incidents.delete(live.incident.id);
+      if (now < this.restoringUntil) this.gone?.add(live.incident.id);
+    }
+    const keys = (this.keysCursor ??= this.keys.values());
+    for (let i = 0; i < SWEEP_STEP; i++) {
+      const next = keys.next();
+      if (next.done) {
+        this.keysCursor = undefined;
+        break;
+      }
+      if (next.value.expiresAt <= now) this.keys.delete(next.value.key);
+    }
+    if (this.gone && now >= this.restoringUntil) this.gone = undefined;
+  }
+}
+
+/** Whether the incident lists the member's pod already, without making its `cluster/pod` string. */
+function hasPod(pods: readonly string[], f: AlertFacts): boolean {
+  const length = f.cluster.length + 1 + f.pod!.length;
+  for (const p of pods)
+    if (p.length === length && p.endsWith(f.pod!) && p.startsWith(f.cluster) && p[f.cluster.length] === '/') return true;
+  return false;
+}
+
+/** A live incident's head as embedded mode writes it out: the incident with its timeline in it (one record). */
+function headText(incident: Incident, mergedInto: string | undefined): string {
+  return JSON.stringify(mergedInto ? { ...incident, mergedInto } : incident);
 }
 
 function listingShard(incident: Incident): string {

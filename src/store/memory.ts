@@ -81,6 +81,10 @@ export class MemoryStateStore implements StateStore {
     return this.live(this.entries, key)?.value;
   }
 
+  now(): number {
+    return this.clock.now();
+  }
+
   ttlLeft(key: string, value?: string): number | undefined {
     const entry = this.live(this.entries, key);
     if (!entry || (value !== undefined && entry.value !== value)) return undefined;
