@@ -14,7 +14,6 @@ import {
   updateList,
   updateLocalList,
   type LazyText,
-  whenDone,
   type LocalStore,
 } from './state';
 import {
@@ -29,7 +28,9 @@ import {
   stepCounts,
   settleTimeline,
   stepSlots,
+  stepAdmitsOf,
   timelineView,
+  viewOf,
   withAlert,
   withMeta,
   withNewest,
@@ -106,7 +107,7 @@ function joinsBySubject(user: string): boolean {
 /** The keys an alert joins incidents by: its pod, its subjects, and the namespace it is in. */
 export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] } {
   const join: string[] = [];
-  if (f.pod) join.push(`p:${f.cluster}/${f.pod}`);
+  if (f.pod) join.push(podKey(f.cluster, f.pod));
   joinSubject(join, f.cluster, f.user);
   joinSubject(join, f.cluster, f.tokenSubject);
   if (f.bindingSubjects) for (const u of f.bindingSubjects) joinSubject(join, f.cluster, u);
@@ -119,6 +120,22 @@ export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] 
     if (!f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-')) join.push(key);
   }
   return { join, lookup };
+}
+
+/**
+ * A pod's join key, one string per pod (bounded): facts name a pod by one interned string
+ * (`factsOf`), so this lookup hashes nothing new, where the key made afresh was hashed by every map it keys.
+ */
+const podKeys = new Map<string, { cluster: string; key: string }>();
+const POD_KEYS = 65_536;
+
+function podKey(cluster: string, pod: string): string {
+  const known = podKeys.get(pod);
+  if (known?.cluster === cluster) return known.key;
+  if (podKeys.size >= POD_KEYS) podKeys.clear();
+  const key = `p:${cluster}/${pod}`;
+  podKeys.set(pod, { cluster, key });
+  return key;
 }
 
 /** A subject's join key, once (a function of its own: a closure per alert was made for it). */
@@ -322,13 +339,14 @@ export function incidentRef(incident: Incident): AlertIncident {
   const known = (incident as WithRef)[REF];
   if (known) return known;
   const ref = makeRef(incident);
-  if (Object.hasOwn(incident, REF)) (incident as WithRef)[REF] = ref;
-  else Object.defineProperty(incident, REF, { value: ref, enumerable: false, writable: true });
+  setRef(incident, ref);
   return ref;
 }
 
-function forgetRef(incident: Incident): void {
-  if ((incident as WithRef)[REF] !== undefined) (incident as WithRef)[REF] = undefined;
+/** Gives a live incident (embedded mode) its reference as it now stands. */
+function setRef(incident: Incident, ref: AlertIncident): void {
+  if (Object.hasOwn(incident, REF)) (incident as WithRef)[REF] = ref;
+  else Object.defineProperty(incident, REF, { value: ref, enumerable: false, writable: true });
 }
 
 function makeRef(incident: Incident): AlertIncident {
@@ -706,6 +724,9 @@ interface Live {
   incident: Incident;
   /** `incident.alerts` as a set. */
   members: Set<string>;
+  /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`), and its view once shown. */
+  admits: number[][];
+  views: (TimelineView | undefined)[];
   /** Per chain step (`stepSlots`): how many timeline entries admit it. */
   counts: number[];
   /** When it expires (the store's clock): `ttlMs` after its last change, as its head in the store did. */
@@ -722,6 +743,8 @@ interface Live {
   written?: LazyText;
   headKey: string;
 }
+
+type TimelineView = NonNullable<AlertIncident['timeline']>[number];
 
 /** A join key of embedded mode: the incident it names, until when, and until when the store holds it. */
 interface LiveKey {
@@ -751,6 +774,7 @@ class LiveIncidents {
   private readonly memberOf: GenerationalCache<Live>;
   private readonly ttlMs: number;
   private readonly keyTtlMs: number;
+  private readonly slots: ReturnType<typeof stepSlots>;
   /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
   private readonly restoringUntil: number;
   /** While restoring: ids of incidents this process let expire (the store's copy is not read back). */
@@ -765,6 +789,7 @@ class LiveIncidents {
     private readonly listNew: (incident: Incident) => void,
   ) {
     this.ttlMs = options.windowMs * 2;
+    this.slots = stepSlots(options.chains);
     this.keyTtlMs = this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK);
     this.memberOf = new GenerationalCache(options.recent * 10);
     let restored = false;
@@ -800,7 +825,8 @@ class LiveIncidents {
     if (!changedMember && chosen && chosen.members.has(facts.fingerprint)) {
       this.memberOf.set(facts.fingerprint, chosen);
       const added: Added = { incident: chosen.incident, created: false, changed: absorbed.length > 0, absorbed };
-      return whenDone(this.joinKeys(keys.join, chosen.incident.id, now), () => added);
+      const written = this.joinKeys(keys.join, chosen.incident.id, now);
+      return written ? written.then(() => added) : added;
     }
     let live = chosen;
     let created = false;
@@ -819,7 +845,7 @@ class LiveIncidents {
     if (created) this.listNew(live.incident);
     this.memberOf.set(facts.fingerprint, live);
     const added: Added = { incident: live.incident, created, changed: true, absorbed };
-    return whenDone(keysWritten, () => added);
+    return keysWritten ? keysWritten.then(() => added) : added;
   }
 
   /** The incident as it stands (a copy: the live one changes), following an absorbed one to its survivor. */
@@ -848,7 +874,9 @@ class LiveIncidents {
     const live: Live = {
       incident,
       members: new Set(),
-      counts: new Array<number>(stepSlots(this.options.chains).total).fill(0),
+      admits: [],
+      views: [],
+      counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: 0,
       headKey: INCIDENT + id,
     };
@@ -866,23 +894,34 @@ class LiveIncidents {
     const timeline = incident.timeline;
     const known = live.members.has(f.fingerprint);
     const last = timeline[timeline.length - 1];
+    const admits = stepAdmitsOf(f, chains);
     if (!last || last.timeMs < f.timeMs) {
       // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
       timeline.push(f);
+      live.admits.push(admits);
+      live.views.push(undefined);
     } else {
       for (let i = timeline.length - 1; i >= 0; i--) {
         const t = timeline[i]!;
         if (t.fingerprint !== f.fingerprint || t.timeMs !== f.timeMs) continue;
+        this.count(live, live.admits[i]!, -1);
         timeline.splice(i, 1);
-        this.count(live, t, -1);
+        live.admits.splice(i, 1);
+        live.views.splice(i, 1);
       }
       // After every entry of its time or older (a stable sort of the timeline with it appended).
       let at = timeline.length;
       while (at > 0 && timeline[at - 1]!.timeMs > f.timeMs) at--;
       timeline.splice(at, 0, f);
+      live.admits.splice(at, 0, admits);
+      live.views.splice(at, 0, undefined);
     }
-    this.count(live, f, 1);
-    while (timeline.length > Math.max(1, maxAlerts)) this.count(live, timeline.shift()!, -1);
+    this.count(live, admits, 1);
+    while (timeline.length > Math.max(1, maxAlerts)) {
+      timeline.shift();
+      live.views.shift();
+      this.count(live, live.admits.shift()!, -1);
+    }
     if (priorityRank(f.priority) > priorityRank(incident.memberSeverity)) incident.memberSeverity = f.priority;
     if (!known) {
       incident.alertCount++;
@@ -918,8 +957,7 @@ class LiveIncidents {
     // As `withMember`: the newest member can only complete a chain as its last step; a late one may
     // fit anywhere, but a match has to include it. Chains the step counts rule out are not searched.
     const newest = timeline[timeline.length - 1] === f ? f : undefined;
-    const admits = admitsOf(f, chains);
-    const { offsets } = stepSlots(chains);
+    const { offsets } = this.slots;
     for (let c = 0; c < chains.length; c++) {
       const chain = chains[c]!;
       if (!chain.enabled || !mayMatch(chain, offsets[c]!, live.counts, admits, newest !== undefined)) continue;
@@ -938,17 +976,47 @@ class LiveIncidents {
     }
   }
 
-  private count(live: Live, t: AlertFacts, sign: number): void {
-    const admits = admitsOf(t, this.options.chains);
-    if (admits === stepSlots(this.options.chains).none) return;
+  private count(live: Live, admits: number[], sign: number): void {
+    if (admits === this.slots.none) return;
     for (let i = 0; i < admits.length; i++) if (admits[i]) live.counts[i]! += sign;
   }
 
-  /** The incident changed: it lives `ttlMs` from now, its reference and copy are made again, its head is written out. */
+  /** Timeline, step admits and views of an incident made elsewhere (restored, or merged): kept in step from here on. */
+  private retimeline(live: Live, timeline: AlertFacts[]): void {
+    live.incident.timeline = timeline;
+    live.admits = timeline.map((t) => stepAdmitsOf(t, this.options.chains));
+    live.views = new Array<TimelineView | undefined>(timeline.length).fill(undefined);
+    live.counts.fill(0);
+    for (const admits of live.admits) this.count(live, admits, 1);
+  }
+
+  /**
+   * The incident changed: it lives `ttlMs` from now, its copy is made again when asked for, its
+   * head is written out, and its reference is made now (every alert that changes it carries one),
+   * from the views kept beside the timeline (each entry's made once).
+   */
   private changed(live: Live, now: number): void {
     live.expiresAt = now + this.ttlMs;
     live.snapshot = undefined;
-    forgetRef(live.incident);
+    const i = live.incident;
+    const timeline = i.timeline;
+    const from = Math.max(0, timeline.length - TIMELINE_SHOWN);
+    const shown = new Array<TimelineView>(timeline.length - from);
+    for (let n = from; n < timeline.length; n++) shown[n - from] = live.views[n] ??= viewOf(timeline[n]!);
+    setRef(
+      i,
+      i.chainCompletedBy
+        ? {
+            id: i.id,
+            parent: i.parent,
+            severity: i.severity,
+            alerts: i.alertCount,
+            chain: i.chain,
+            chainCompletedBy: i.chainCompletedBy,
+            timeline: shown,
+          }
+        : { id: i.id, parent: i.parent, severity: i.severity, alerts: i.alertCount, chain: i.chain, timeline: shown },
+    );
     this.writeHead(live);
   }
 
@@ -976,15 +1044,9 @@ class LiveIncidents {
       const merged = mergeIncidents(this.snapshot(survivor), before, this.options);
       const incident = survivor.incident;
       for (const k of Object.keys(incident) as (keyof Incident)[]) if (!(k in merged)) delete incident[k];
-      Object.assign(incident, merged, {
-        alerts: [...merged.alerts],
-        pods: [...merged.pods],
-        subjects: [...merged.subjects],
-        timeline: [...merged.timeline],
-      });
+      Object.assign(incident, merged, { alerts: [...merged.alerts], pods: [...merged.pods], subjects: [...merged.subjects] });
       survivor.members = new Set(incident.alerts);
-      survivor.counts.fill(0);
-      for (const t of incident.timeline) this.count(survivor, t, 1);
+      this.retimeline(survivor, [...merged.timeline]);
       this.changed(survivor, now);
       other.mergedInto = incident.id;
       this.changed(other, now);
@@ -1062,16 +1124,18 @@ class LiveIncidents {
         const text = this.local.peek(ENTRY + entry);
         return text === undefined ? [] : [JSON.parse(textOf(text)) as AlertFacts];
       });
-    const incident: Incident = { ...head, timeline: facts };
+    const incident: Incident = { ...head, timeline: [] };
     const live: Live = {
       incident,
       members: new Set(incident.alerts),
-      counts: new Array<number>(stepSlots(this.options.chains).total).fill(0),
+      admits: [],
+      views: [],
+      counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: now + left,
       headKey: key,
       ...(mergedInto ? { mergedInto } : {}),
     };
-    for (const t of facts) this.count(live, t, 1);
+    this.retimeline(live, facts);
     this.incidents.set(id, live);
     return live;
   }
