@@ -106,20 +106,26 @@ function joinsBySubject(user: string): boolean {
 
 /** The keys an alert joins incidents by: its pod, its subjects, and the namespace it is in. */
 export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] } {
-  const join: string[] = [];
-  if (f.pod) join.push(podKey(f.cluster, f.pod));
-  joinSubject(join, f.cluster, f.user);
-  joinSubject(join, f.cluster, f.tokenSubject);
-  if (f.bindingSubjects) for (const u of f.bindingSubjects) joinSubject(join, f.cluster, u);
+  const lookup: string[] = [];
+  const joined = lookupKeys(f, lookup);
+  return { join: lookup.slice(0, joined), lookup };
+}
+
+/**
+ * `incidentKeys` into one list, its join keys first (the namespace's key, last, is one of them only
+ * for a change to a namespace): how many of them join. Embedded mode fills one list it keeps.
+ */
+function lookupKeys(f: AlertFacts, keys: string[]): number {
+  if (f.pod) keys.push(podKey(f.cluster, f.pod));
+  joinSubject(keys, f.cluster, f.user);
+  joinSubject(keys, f.cluster, f.tokenSubject);
+  if (f.bindingSubjects) for (const u of f.bindingSubjects) joinSubject(keys, f.cluster, u);
+  const joined = keys.length;
   // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
-  const lookup = [...join];
-  if (f.namespace) {
-    const key = `n:${f.cluster}/${f.namespace}`;
-    lookup.push(key);
-    // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
-    if (!f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-')) join.push(key);
-  }
-  return { join, lookup };
+  if (!f.namespace) return joined;
+  keys.push(cachedKey(namespaceKeys, 'n:', f.cluster, f.namespace));
+  // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
+  return !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-') ? joined + 1 : joined;
 }
 
 /**
@@ -127,14 +133,20 @@ export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] 
  * (`factsOf`), so this lookup hashes nothing new, where the key made afresh was hashed by every map it keys.
  */
 const podKeys = new Map<string, { cluster: string; key: string }>();
-const POD_KEYS = 65_536;
+/** A namespace's key, likewise (looked up for every alert in a namespace, found for few). */
+const namespaceKeys = new Map<string, { cluster: string; key: string }>();
+const CACHED_KEYS = 65_536;
 
 function podKey(cluster: string, pod: string): string {
-  const known = podKeys.get(pod);
+  return cachedKey(podKeys, 'p:', cluster, pod);
+}
+
+function cachedKey(cache: Map<string, { cluster: string; key: string }>, kind: string, cluster: string, name: string): string {
+  const known = cache.get(name);
   if (known?.cluster === cluster) return known.key;
-  if (podKeys.size >= POD_KEYS) podKeys.clear();
-  const key = `p:${cluster}/${pod}`;
-  podKeys.set(pod, { cluster, key });
+  if (cache.size >= CACHED_KEYS) cache.clear();
+  const key = `${kind}${cluster}/${name}`;
+  cache.set(name, { cluster, key });
   return key;
 }
 
@@ -755,6 +767,9 @@ interface LiveKey {
   storedUntil: number;
 }
 
+/** What an `add` that merged nothing absorbed (shared: never changed). */
+const NO_INCIDENTS: Incident[] = Object.freeze([]) as unknown as Incident[];
+
 /** Live incidents and keys examined per `add` for expiry (above 1: sweeping outpaces what adds them). */
 const SWEEP_STEP = 2;
 
@@ -775,6 +790,8 @@ class LiveIncidents {
   private readonly ttlMs: number;
   private readonly keyTtlMs: number;
   private readonly slots: ReturnType<typeof stepSlots>;
+  /** The alert's keys (`lookupKeys`), one list reused by every `add`. */
+  private readonly keyList: string[] = [];
   /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
   private readonly restoringUntil: number;
   /** While restoring: ids of incidents this process let expire (the store's copy is not read back). */
@@ -804,19 +821,21 @@ class LiveIncidents {
     if (!changedMember) {
       const known = this.memberOf.get(alert.fingerprint);
       const live = known && this.resolve(known, now);
-      if (live) return { incident: live.incident, created: false, changed: false, absorbed: [] };
+      if (live) return { incident: live.incident, created: false, changed: false, absorbed: NO_INCIDENTS };
     }
     const facts = factsOf(alert);
-    const keys = incidentKeys(facts);
+    const keys = this.keyList;
+    keys.length = 0;
+    const joined = lookupKeys(facts, keys);
     let chosen: Live | undefined;
     let others: Live[] | undefined;
-    for (const key of keys.lookup) {
+    for (const key of keys) {
       const live = this.byKey(key, now);
       if (!live || !inWindow(live.incident, facts, this.options.windowMs)) continue;
       if (!chosen) chosen = live;
       else if (live !== chosen && !others?.includes(live)) (others ??= []).push(live);
     }
-    let absorbed: Incident[] = [];
+    let absorbed = NO_INCIDENTS;
     if (chosen && others) {
       const candidates = [chosen, ...others].sort((a, b) => olderFirst(a.incident, b.incident));
       chosen = candidates[0]!;
@@ -825,7 +844,7 @@ class LiveIncidents {
     if (!changedMember && chosen && chosen.members.has(facts.fingerprint)) {
       this.memberOf.set(facts.fingerprint, chosen);
       const added: Added = { incident: chosen.incident, created: false, changed: absorbed.length > 0, absorbed };
-      const written = this.joinKeys(keys.join, chosen.incident.id, now);
+      const written = this.joinKeys(keys, joined, chosen.incident.id, now);
       return written ? written.then(() => added) : added;
     }
     let live = chosen;
@@ -841,7 +860,7 @@ class LiveIncidents {
     }
     this.addMember(live, facts);
     this.changed(live, now);
-    const keysWritten = this.joinKeys(keys.join, live.incident.id, now);
+    const keysWritten = this.joinKeys(keys, joined, live.incident.id, now);
     if (created) this.listNew(live.incident);
     this.memberOf.set(facts.fingerprint, live);
     const added: Added = { incident: live.incident, created, changed: true, absorbed };
@@ -1056,9 +1075,10 @@ class LiveIncidents {
   }
 
   /** Points the alert's keys at its incident for `ttlMs` from now; in the store, once per `KEY_SLACK` of that (the promise of a write, else undefined). */
-  private joinKeys(keys: string[], id: string, now: number): Promise<void> | undefined {
+  private joinKeys(keys: string[], joined: number, id: string, now: number): Promise<void> | undefined {
     let written: Promise<unknown> | undefined;
-    for (const k of keys) {
+    for (let n = 0; n < joined; n++) {
+      const k = keys[n]!;
       let key = this.keys.get(k);
       if (!key) this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0 }));
       else if (key.id !== id) {
