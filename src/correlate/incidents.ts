@@ -739,6 +739,8 @@ interface Live {
   /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`), and its view once shown. */
   admits: number[][];
   views: (TimelineView | undefined)[];
+  /** Beside each entry, its JSON once a head was made with it (only when something writes heads out: the data dir). */
+  texts: (string | undefined)[];
   /** Per chain step (`stepSlots`): how many timeline entries admit it. */
   counts: number[];
   /** When it expires (the store's clock): `ttlMs` after its last change, as its head in the store did. */
@@ -895,6 +897,7 @@ class LiveIncidents {
       members: new Set(),
       admits: [],
       views: [],
+      texts: [],
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: 0,
       headKey: INCIDENT + id,
@@ -919,6 +922,7 @@ class LiveIncidents {
       timeline.push(f);
       live.admits.push(admits);
       live.views.push(undefined);
+      live.texts.push(undefined);
     } else {
       for (let i = timeline.length - 1; i >= 0; i--) {
         const t = timeline[i]!;
@@ -927,6 +931,7 @@ class LiveIncidents {
         timeline.splice(i, 1);
         live.admits.splice(i, 1);
         live.views.splice(i, 1);
+        live.texts.splice(i, 1);
       }
       // After every entry of its time or older (a stable sort of the timeline with it appended).
       let at = timeline.length;
@@ -934,11 +939,13 @@ class LiveIncidents {
       timeline.splice(at, 0, f);
       live.admits.splice(at, 0, admits);
       live.views.splice(at, 0, undefined);
+      live.texts.splice(at, 0, undefined);
     }
     this.count(live, admits, 1);
     while (timeline.length > Math.max(1, maxAlerts)) {
       timeline.shift();
       live.views.shift();
+      live.texts.shift();
       this.count(live, live.admits.shift()!, -1);
     }
     if (priorityRank(f.priority) > priorityRank(incident.memberSeverity)) incident.memberSeverity = f.priority;
@@ -1005,6 +1012,7 @@ class LiveIncidents {
     live.incident.timeline = timeline;
     live.admits = timeline.map((t) => stepAdmitsOf(t, this.options.chains));
     live.views = new Array<TimelineView | undefined>(timeline.length).fill(undefined);
+    live.texts = new Array<string | undefined>(timeline.length).fill(undefined);
     live.counts.fill(0);
     for (const admits of live.admits) this.count(live, admits, 1);
   }
@@ -1043,7 +1051,7 @@ class LiveIncidents {
   private writeHead(live: Live): void {
     if (live.written && live.written.made === undefined) return;
     const head = lazyText(() => {
-      const text = headText(this.snapshot(live), live.mergedInto);
+      const text = headText(live);
       if (live.written === head) live.written = undefined;
       return text;
     });
@@ -1150,6 +1158,7 @@ class LiveIncidents {
       members: new Set(incident.alerts),
       admits: [],
       views: [],
+      texts: [],
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: now + left,
       headKey: key,
@@ -1211,8 +1220,14 @@ function hasPod(pods: readonly string[], f: AlertFacts): boolean {
 }
 
 /** A live incident's head as embedded mode writes it out: the incident with its timeline in it (one record). */
-function headText(incident: Incident, mergedInto: string | undefined): string {
-  return JSON.stringify(mergedInto ? { ...incident, mergedInto } : incident);
+function headText(live: Live): string {
+  const { timeline, ...head } = live.incident;
+  const texts = live.texts;
+  // Each entry serialised once (at the first head made with it), not once per head made.
+  for (let n = 0; n < timeline.length; n++) texts[n] ??= JSON.stringify(timeline[n]);
+  const text = JSON.stringify(live.mergedInto ? { ...head, mergedInto: live.mergedInto } : head);
+  // `head` always has fields (`id` first), so its text ends in `}` after at least one of them.
+  return `${text.slice(0, -1)},"timeline":[${texts.join(',')}]}`;
 }
 
 function listingShard(incident: Incident): string {
