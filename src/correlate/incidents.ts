@@ -772,8 +772,8 @@ interface LiveKey {
 /** What an `add` that merged nothing absorbed (shared: never changed). */
 const NO_INCIDENTS: Incident[] = Object.freeze([]) as unknown as Incident[];
 
-/** Live incidents and keys examined per `add` for expiry (above 1: sweeping outpaces what adds them). */
-const SWEEP_STEP = 2;
+/** Live incidents (keys) examined for expiry per one made (above 1: sweeping outpaces making). */
+const SWEEP_STEP = 4;
 
 /**
  * The incident tracker of embedded mode. The state store is this process's alone, so the incidents
@@ -819,7 +819,6 @@ class LiveIncidents {
 
   add(alert: FactSource, changedMember: boolean): Added | Promise<Added> {
     const now = this.local.now();
-    this.sweep(now);
     if (!changedMember) {
       const known = this.memberOf.get(alert.fingerprint);
       const live = known && this.resolve(known, now);
@@ -856,7 +855,7 @@ class LiveIncidents {
       const id = incidentId(facts);
       live = this.byId(id, now);
       if (!live) {
-        live = this.create(id, facts);
+        live = this.create(id, facts, now);
         created = true;
       }
     }
@@ -875,7 +874,8 @@ class LiveIncidents {
     return live && this.snapshot(live);
   }
 
-  private create(id: string, f: AlertFacts): Live {
+  private create(id: string, f: AlertFacts, now: number): Live {
+    this.sweepIncidents(now);
     const incident: Incident = {
       id,
       severity: f.priority,
@@ -1088,8 +1088,10 @@ class LiveIncidents {
     for (let n = 0; n < joined; n++) {
       const k = keys[n]!;
       let key = this.keys.get(k);
-      if (!key) this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0 }));
-      else if (key.id !== id) {
+      if (!key) {
+        this.sweepKeys(now);
+        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0 }));
+      } else if (key.id !== id) {
         key.id = id;
         key.storedUntil = 0;
       }
@@ -1184,8 +1186,11 @@ class LiveIncidents {
     return copy;
   }
 
-  /** Drops a few expired incidents and keys per `add` (a cursor through each map), so neither grows past what lives. */
-  private sweep(now: number): void {
+  /**
+   * Drops a few expired incidents per incident made (a cursor through the map; `sweepKeys` likewise
+   * per key): neither map grows past what lives, and an `add` that makes nothing touches neither.
+   */
+  private sweepIncidents(now: number): void {
     const incidents = (this.incidentsCursor ??= this.incidents.values());
     for (let i = 0; i < SWEEP_STEP; i++) {
       const next = incidents.next();
@@ -1198,6 +1203,10 @@ class LiveIncidents {
       this.incidents.delete(live.incident.id);
       if (now < this.restoringUntil) this.gone?.add(live.incident.id);
     }
+    if (this.gone && now >= this.restoringUntil) this.gone = undefined;
+  }
+
+  private sweepKeys(now: number): void {
     const keys = (this.keysCursor ??= this.keys.values());
     for (let i = 0; i < SWEEP_STEP; i++) {
       const next = keys.next();
@@ -1207,7 +1216,6 @@ class LiveIncidents {
       }
       if (next.value.expiresAt <= now) this.keys.delete(next.value.key);
     }
-    if (this.gone && now >= this.restoringUntil) this.gone = undefined;
   }
 }
 

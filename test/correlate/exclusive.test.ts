@@ -159,6 +159,29 @@ describe('embedded mode (an exclusive store: incidents live in process, written 
   });
 });
 
+describe('embedded mode: incidents expire as their records do', () => {
+  /** Live incidents the tracker holds (private: read here for the test's sake only). */
+  const held = (h: Harness) => (h.incidents as unknown as { live: { incidents: Map<string, unknown> } }).live.incidents.size;
+
+  it('starts a new incident once the last one outlived its TTL, as a shared store does, and lets the old ones go', async () => {
+    const ttl = 2 * 1800_000; // twice the default window
+    const run = async (exclusive: boolean) => {
+      const h = harness([], {}, undefined, undefined, exclusive);
+      for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `a${i}`, pod: `web-${i}`, at: 0 }) }]);
+      h.clock.advance(ttl + 1);
+      // The same pods again, their events still in the window by event time: new incidents all the same.
+      for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `b${i}`, pod: `web-${i}`, at: 1000 }) }]);
+      return h;
+    };
+    const [shared, exclusive] = [await run(false), await run(true)];
+    expect(await outcome(exclusive)).toEqual(await outcome(shared));
+    const ids = (await exclusive.incidents.list(1000)).map((i) => i.id);
+    expect(ids).toHaveLength(50);
+    expect(exclusive.alertOf('a0')?.incident?.id).not.toBe(exclusive.alertOf('b0')?.incident?.id);
+    expect(held(exclusive)).toBe(50); // each new incident swept four expired ones: none of the first 50 is left
+  });
+});
+
 describe('the timeline index', () => {
   const chains = loadChains([BUILTIN_CHAINS_DIR]);
   const options = { windowMs: 3_600_000, maxAlerts: 6, chains, recent: 100 };
