@@ -28,6 +28,7 @@ import {
   stepCounts,
   settleTimeline,
   stepSlots,
+  localKey,
   stepAdmitsOf,
   timelineView,
   viewOf,
@@ -739,8 +740,11 @@ interface Live {
   /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`), and its view once shown. */
   admits: number[][];
   views: (TimelineView | undefined)[];
-  /** Beside each entry, its JSON once a head was made with it (only when something writes heads out: the data dir). */
-  texts: (string | undefined)[];
+  /**
+   * Beside each entry, the key of its own record (`corr:ie:`) when the store writes out (a data
+   * dir): written once (lazily), so a head made at a commit names its entries instead of holding them.
+   */
+  entryKeys: (string | undefined)[];
   /** Per chain step (`stepSlots`): how many timeline entries admit it. */
   counts: number[];
   /** When it expires (the store's clock): `ttlMs` after its last change, as its head in the store did. */
@@ -792,6 +796,9 @@ class LiveIncidents {
   private readonly ttlMs: number;
   private readonly keyTtlMs: number;
   private readonly slots: ReturnType<typeof stepSlots>;
+  /** The store writes out (a data dir): timeline entries get records of their own (`Live.entryKeys`). */
+  private readonly writesOut: boolean;
+  private readonly entryTtlMs: number;
   /** The alert's keys (`lookupKeys`), one list reused by every `add`. */
   private readonly keyList: string[] = [];
   /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
@@ -809,6 +816,9 @@ class LiveIncidents {
   ) {
     this.ttlMs = options.windowMs * 2;
     this.slots = stepSlots(options.chains);
+    this.writesOut = store.writesOut === true;
+    // As the shared path's: an entry must outlive the chains that may start at it, as well as its incident's window.
+    this.entryTtlMs = this.ttlMs + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
     this.keyTtlMs = this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK);
     this.memberOf = new GenerationalCache(options.recent * 10);
     let restored = false;
@@ -897,7 +907,7 @@ class LiveIncidents {
       members: new Set(),
       admits: [],
       views: [],
-      texts: [],
+      entryKeys: [],
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: 0,
       headKey: INCIDENT + id,
@@ -922,7 +932,7 @@ class LiveIncidents {
       timeline.push(f);
       live.admits.push(admits);
       live.views.push(undefined);
-      live.texts.push(undefined);
+      live.entryKeys.push(this.storeEntry(f));
     } else {
       for (let i = timeline.length - 1; i >= 0; i--) {
         const t = timeline[i]!;
@@ -931,7 +941,7 @@ class LiveIncidents {
         timeline.splice(i, 1);
         live.admits.splice(i, 1);
         live.views.splice(i, 1);
-        live.texts.splice(i, 1);
+        this.unstoreEntry(live.entryKeys.splice(i, 1)[0]);
       }
       // After every entry of its time or older (a stable sort of the timeline with it appended).
       let at = timeline.length;
@@ -939,13 +949,13 @@ class LiveIncidents {
       timeline.splice(at, 0, f);
       live.admits.splice(at, 0, admits);
       live.views.splice(at, 0, undefined);
-      live.texts.splice(at, 0, undefined);
+      live.entryKeys.splice(at, 0, this.storeEntry(f));
     }
     this.count(live, admits, 1);
     while (timeline.length > Math.max(1, maxAlerts)) {
       timeline.shift();
       live.views.shift();
-      live.texts.shift();
+      this.unstoreEntry(live.entryKeys.shift());
       this.count(live, live.admits.shift()!, -1);
     }
     if (priorityRank(f.priority) > priorityRank(incident.memberSeverity)) incident.memberSeverity = f.priority;
@@ -1002,17 +1012,33 @@ class LiveIncidents {
     }
   }
 
+  /** A new entry's record, when the store writes out: its text made only at the commit that writes it. */
+  private storeEntry(t: AlertFacts): string | undefined {
+    if (!this.writesOut) return undefined;
+    const key = localKey();
+    this.local.setNow(
+      ENTRY + key,
+      lazyText(() => JSON.stringify(t)),
+      this.entryTtlMs,
+    );
+    return key;
+  }
+
+  private unstoreEntry(key: string | undefined): void {
+    if (key !== undefined) this.local.deleteNow(ENTRY + key);
+  }
+
   private count(live: Live, admits: number[], sign: number): void {
     if (admits === this.slots.none) return;
     for (let i = 0; i < admits.length; i++) if (admits[i]) live.counts[i]! += sign;
   }
 
   /** Timeline, step admits and views of an incident made elsewhere (restored, or merged): kept in step from here on. */
-  private retimeline(live: Live, timeline: AlertFacts[]): void {
+  private retimeline(live: Live, timeline: AlertFacts[], entryKeys?: string[]): void {
     live.incident.timeline = timeline;
     live.admits = timeline.map((t) => stepAdmitsOf(t, this.options.chains));
     live.views = new Array<TimelineView | undefined>(timeline.length).fill(undefined);
-    live.texts = new Array<string | undefined>(timeline.length).fill(undefined);
+    live.entryKeys = entryKeys ?? timeline.map((t) => this.storeEntry(t));
     live.counts.fill(0);
     for (const admits of live.admits) this.count(live, admits, 1);
   }
@@ -1051,7 +1077,7 @@ class LiveIncidents {
   private writeHead(live: Live): void {
     if (live.written && live.written.made === undefined) return;
     const head = lazyText(() => {
-      const text = headText(live);
+      const text = this.writesOut ? entriesHeadText(live) : headText(live);
       if (live.written === head) live.written = undefined;
       return text;
     });
@@ -1073,6 +1099,9 @@ class LiveIncidents {
       for (const k of Object.keys(incident) as (keyof Incident)[]) if (!(k in merged)) delete incident[k];
       Object.assign(incident, merged, { alerts: [...merged.alerts], pods: [...merged.pods], subjects: [...merged.subjects] });
       survivor.members = new Set(incident.alerts);
+      // The merged timeline's entries are written out afresh (merges are rare), the two halves' records let go of.
+      for (const key of [...survivor.entryKeys, ...other.entryKeys]) this.unstoreEntry(key);
+      other.entryKeys = [];
       this.retimeline(survivor, [...merged.timeline]);
       this.changed(survivor, now);
       other.mergedInto = incident.id;
@@ -1148,25 +1177,29 @@ class LiveIncidents {
     if (stored === undefined || left === undefined) return undefined;
     const { entries, mergedInto, timeline, ...head } = JSON.parse(textOf(stored)) as Partial<IncidentHead> &
       Omit<Incident, 'timeline'> & { timeline?: AlertFacts[] };
-    const facts =
-      timeline ??
-      (entries ?? []).flatMap((entry) => {
+    const facts: AlertFacts[] = timeline ?? [];
+    const entryKeys: string[] = [];
+    if (!timeline)
+      for (const entry of mergedInto ? [] : (entries ?? [])) {
         const text = this.local.peek(ENTRY + entry);
-        return text === undefined ? [] : [JSON.parse(textOf(text)) as AlertFacts];
-      });
+        if (text === undefined) continue; // expired: the timeline goes on without it
+        facts.push(JSON.parse(textOf(text)) as AlertFacts);
+        entryKeys.push(entry);
+      }
     const incident: Incident = { ...head, timeline: [] };
     const live: Live = {
       incident,
       members: new Set(incident.alerts),
       admits: [],
       views: [],
-      texts: [],
+      entryKeys: [],
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: now + left,
       headKey: key,
       ...(mergedInto ? { mergedInto } : {}),
     };
-    this.retimeline(live, facts);
+    // Entries read from their records keep them; a timeline read from the head gets records now (a data dir).
+    this.retimeline(live, facts, timeline ? undefined : entryKeys);
     this.incidents.set(id, live);
     return live;
   }
@@ -1230,12 +1263,17 @@ function hasPod(pods: readonly string[], f: AlertFacts): boolean {
 /** A live incident's head as embedded mode writes it out: the incident with its timeline in it (one record). */
 function headText(live: Live): string {
   const { timeline, ...head } = live.incident;
-  const texts = live.texts;
-  // Each entry serialised once (at the first head made with it), not once per head made.
-  for (let n = 0; n < timeline.length; n++) texts[n] ??= JSON.stringify(timeline[n]);
+  return JSON.stringify({ ...head, ...(live.mergedInto ? { mergedInto: live.mergedInto } : {}), timeline });
+}
+
+/** A live incident's head as written out to a data dir: its entries by the keys of their records (`IncidentHead`). */
+function entriesHeadText(live: Live): string {
+  const { timeline: _timeline, ...head } = live.incident;
   const text = JSON.stringify(live.mergedInto ? { ...head, mergedInto: live.mergedInto } : head);
+  // Entry keys are base64url (nothing to escape); a redirect names none (its survivor holds them).
+  const entries = live.mergedInto ? '' : live.entryKeys.filter((k) => k !== undefined).join('","');
   // `head` always has fields (`id` first), so its text ends in `}` after at least one of them.
-  return `${text.slice(0, -1)},"timeline":[${texts.join(',')}]}`;
+  return `${text.slice(0, -1)},"entries":[${entries ? `"${entries}"` : ''}]}`;
 }
 
 function listingShard(incident: Incident): string {

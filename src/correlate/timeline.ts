@@ -65,10 +65,15 @@ export function entryText(t: AlertFacts): string {
 const LOCAL_PREFIX = randomBytes(8).toString('base64url');
 let localSeq = 0;
 
+/** A new key of this process's own (`withLocalKey`), for an entry embedded mode writes out. */
+export function localKey(): string {
+  return LOCAL_PREFIX + (localSeq++).toString(36).padStart(KEY_LENGTH - LOCAL_PREFIX.length, '0');
+}
+
 /** Gives new facts (no key taken yet) a local key; facts already keyed keep theirs. */
 export function withLocalKey(t: AlertFacts): AlertFacts {
   const meta = metaOf(t);
-  meta.key ??= LOCAL_PREFIX + (localSeq++).toString(36).padStart(KEY_LENGTH - LOCAL_PREFIX.length, '0');
+  meta.key ??= localKey();
   return t;
 }
 
