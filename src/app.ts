@@ -230,6 +230,11 @@ export async function startFalconer(config: Config, options: FalconerOptions = {
     store,
     ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
     amend: (alert) => alerts.amend(alert),
+    // After a restart with a data dir, a pending alert read back is found where the recent alerts keep it.
+    recall: (fingerprint, firstSeen) => {
+      const alert = recent.get(fingerprint);
+      return alert?.firstSeen === firstSeen ? alert : undefined;
+    },
     incidentGrew: (incident) => {
       consoleService?.incidentChanged(incident);
       return dispatcher.incidentChanged(incident);

@@ -513,6 +513,11 @@ const configShape = z.strictObject({
       waitForAuditMs: duration.max(30_000).default(0),
       /** How long an announced runtime alert can still be attributed by an audit event that arrives late. */
       lateAuditSeconds: z.number().int().positive().default(300),
+      /**
+       * Embedded mode (no Redis): how many runtime alerts in all a late audit event can still update,
+       * the newest kept (each holds its alert in memory); 16 a pod either way.
+       */
+      lateAuditAlerts: z.number().int().positive().max(1_000_000).default(4096),
       /** Sessions remembered per pod; ended ones are forgotten first. */
       maxSessionsPerPod: z.number().int().positive().max(1000).default(32),
       /** Pods with sessions remembered by one replica; the least recently used are forgotten beyond it. */

@@ -106,6 +106,11 @@ export function attribute(
     fits.push({ session, containerNamed: named, inside: target.timeMs >= session.start && target.timeMs <= end });
   }
   if (fits.length === 0) return undefined;
+  if (fits.length === 1) {
+    // What the narrowing below comes to for one session (the usual case), without its arrays.
+    const only = fits[0]!;
+    return attributionOf([only.session], only.containerNamed && only.inside ? 'high' : 'low');
+  }
   fits = narrow(fits, (f) => f.containerNamed);
   fits = narrow(fits, (f) => commandFits(f.session, target.names));
   if (target.tty !== undefined) fits = narrow(fits, (f) => f.session.tty === target.tty);

@@ -451,7 +451,7 @@ export class IncidentTracker {
     // An entry must outlive the chains that may start at it, as well as its incident's window.
     this.entryTtlMs = options.windowMs * 2 + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
     const local = localStore(store, options.exclusiveStore);
-    if (local && store.now) {
+    if (local?.now) {
       const timed = local as TimedStore;
       this.live = new LiveIncidents(store, timed, options, (incident) => this.listNewNow(timed, incident));
     }
@@ -816,7 +816,7 @@ class LiveIncidents {
   ) {
     this.ttlMs = options.windowMs * 2;
     this.slots = stepSlots(options.chains);
-    this.writesOut = store.writesOut === true;
+    this.writesOut = local.persistent === true;
     // As the shared path's: an entry must outlive the chains that may start at it, as well as its incident's window.
     this.entryTtlMs = this.ttlMs + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
     this.keyTtlMs = this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK);

@@ -37,6 +37,7 @@ export function correlationFromConfig(
       waitForAuditMs: c.waitForAuditMs,
       lateAuditMs: c.lateAuditSeconds * 1000,
       maxSessionsPerPod: c.maxSessionsPerPod,
+      maxPendingAlerts: c.lateAuditAlerts,
       maxPods: c.maxPods,
     },
   );

@@ -50,6 +50,10 @@ export interface LocalStore {
   setNow(key: string, value: LazyValue, ttlMs: number): void;
   deleteNow(key: string): void;
   ttlLeft?(key: string, value?: string): number | undefined;
+  /** The store's clock (its TTLs run on it). */
+  now?(): number;
+  /** What is written outlives the process (a data dir). */
+  readonly persistent?: boolean;
 }
 
 /** The store as a `LocalStore`, when it is exclusive and in process; undefined otherwise (Redis, or shared). */
@@ -130,39 +134,6 @@ export function updateLocalList<T>(
   return next;
 }
 
-/** A list's record kept in an in-process store with its entries, until its text is made. */
-export interface ListText<T> extends LazyText {
-  entries?: readonly T[];
-  /** The `bound` it was written with, while it carries its entries. */
-  bound?: number;
-}
-
-/**
- * The lazy record of a list written to a `LocalStore`, the way `updateLocalList` writes it, and
- * carrying its entries (`listEntries`) so the next change reads them back without a cache lookup
- * or a parse. `bound`, when given, is at least the length of the list's JSON: within
- * `MAX_RECORD_BYTES` nothing is serialised now (most such records expire unread), else the list is
- * cut (in place) to fit, as `updateList` cuts it. Once made, the record lets go of its entries.
- */
-export function listText<T>(next: T[], bound?: number): ListText<T> {
-  let texts = bound !== undefined && bound <= MAX_RECORD_BYTES ? undefined : fitted(next);
-  const lazy: ListText<T> = () => {
-    if (lazy.made === undefined) {
-      lazy.made = `[${(texts ?? lazy.entries!.map(itemJson)).join(',')}]`;
-      lazy.entries = texts = lazy.bound = undefined;
-    }
-    return lazy.made;
-  };
-  lazy.entries = next;
-  if (texts === undefined) lazy.bound = bound;
-  return lazy;
-}
-
-/** The entries a `listText` record still carries, and its bound (undefined: made since, or another value). */
-export function listEntries<T>(value: LazyValue | undefined): Pick<ListText<T>, 'entries' | 'bound'> | undefined {
-  return typeof value === 'function' ? (value as ListText<T>) : undefined;
-}
-
 /**
  * The entries' texts, the list cut from the front (in place) until its record fits
  * `MAX_RECORD_BYTES`. Assembled from each entry's cached text: most of a list is the same entries as last time.
@@ -206,11 +177,11 @@ export async function readList<T>(store: StateStore, key: string): Promise<T[]> 
  * (Records also expire by TTL; with several replicas each bounds what it writes.) A linked list
  * through a Map's values, so neither a touch nor an eviction iterates the Map (see `GenerationalCache`).
  */
-export class PodIndex {
-  private readonly nodes = new Map<string, PodNode>();
+export class PodIndex<S = never> {
+  private readonly nodes = new Map<string, PodNode<S>>();
   /** Least recently used end. */
-  private head?: PodNode;
-  private tail?: PodNode;
+  private head?: PodNode<S>;
+  private tail?: PodNode<S>;
 
   constructor(
     private readonly max: number,
@@ -219,12 +190,17 @@ export class PodIndex {
 
   /** Marks `pod` used now; returns the key as first touched, so what each pod's records keep is one string. */
   touch(pod: string): string {
+    return this.node(pod).pod;
+  }
+
+  /** `touch`, returning the pod's node: what this process keeps for the pod lives on it, and goes with it. */
+  node(pod: string): PodNode<S> {
     let node = this.nodes.get(pod);
     if (node) {
-      if (node === this.tail) return node.pod;
+      if (node === this.tail) return node;
       this.unlink(node);
     } else {
-      node = { pod };
+      node = new PodNode<S>(pod);
       this.nodes.set(pod, node);
     }
     node.prev = this.tail;
@@ -238,14 +214,19 @@ export class PodIndex {
       this.nodes.delete(oldest.pod);
       this.forget(oldest.pod);
     }
-    return node.pod;
+    return node;
+  }
+
+  /** The pod's node if this replica tracks it, without marking it used. */
+  peek(pod: string): PodNode<S> | undefined {
+    return this.nodes.get(pod);
   }
 
   get size(): number {
     return this.nodes.size;
   }
 
-  private unlink(node: PodNode): void {
+  private unlink(node: PodNode<S>): void {
     if (node.prev) node.prev.next = node.next;
     else this.head = node.next;
     if (node.next) node.next.prev = node.prev;
@@ -254,10 +235,13 @@ export class PodIndex {
   }
 }
 
-interface PodNode {
-  pod: string;
-  prev?: PodNode;
-  next?: PodNode;
+/** One pod in a `PodIndex`; `state` is what its owner keeps for the pod in process (undefined until set). */
+export class PodNode<S> {
+  prev?: PodNode<S> = undefined;
+  next?: PodNode<S> = undefined;
+  state?: S = undefined;
+
+  constructor(readonly pod: string) {}
 }
 
 /**

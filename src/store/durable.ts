@@ -31,7 +31,6 @@ export interface DurableStoreOptions {
 
 export class DurableStateStore extends MemoryStateStore {
   private readonly db: EmbeddedDatabase;
-  readonly writesOut = true;
 
   /** The store of `dataDir`, holding what it held when the last run stopped (less what expired since). */
   constructor(clock: Clock, dataDir: DataDir, options: DurableStoreOptions = {}) {

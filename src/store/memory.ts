@@ -72,6 +72,19 @@ export class MemoryStateStore implements StateStore {
     for (const [key, dueAt] of snapshot.outbox) this.outbox.set(key, dueAt);
   }
 
+  /** The store's clock: what its TTLs run on (a caller keeping state beside the store expires it alike). */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * Whether what is written here outlives the process (the durable store writes it to the data dir):
+   * state a caller keeps in process anyway needs a record here only then.
+   */
+  get persistent(): boolean {
+    return this.changes !== undefined;
+  }
+
   async get(key: string): Promise<string | undefined> {
     const entry = this.live(this.entries, key);
     return entry && textOf(entry);
@@ -79,10 +92,6 @@ export class MemoryStateStore implements StateStore {
 
   peek(key: string): LazyValue | undefined {
     return this.live(this.entries, key)?.value;
-  }
-
-  now(): number {
-    return this.clock.now();
   }
 
   ttlLeft(key: string, value?: string): number | undefined {

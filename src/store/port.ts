@@ -33,10 +33,6 @@ export interface StateStore {
    * absent or expired, or (given `value`) when it holds anything else.
    */
   ttlLeft?(key: string, value?: string): number | undefined;
-  /** Stores that keep values in this process: the time their TTLs run on (the clock port's `now`). */
-  now?(): number;
-  /** Stores that keep values in this process and write them out to read back after a restart (a data dir). */
-  readonly writesOut?: boolean;
   /** Sets only if the key does not exist; true when this call set it (an atomic claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Sets only if the key holds exactly `expected` (compare-and-set); true when this call set it. */

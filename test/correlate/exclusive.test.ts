@@ -8,6 +8,7 @@ import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
 import { MemoryStateStore } from '../../src/store/memory';
 import { DurableStateStore } from '../../src/store/durable';
+import { RecentAlerts, durableRecentAlerts } from '../../src/alert/recent';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
 import { BUILTIN_CHAINS_DIR, loadChains, matchChain } from '../../src/correlate/chains';
 import type { AlertFacts } from '../../src/correlate/facts';
@@ -320,15 +321,10 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
   const late = session({ id: 'exec-1', user: 'alice@example.com', container: 'app', start: 0 }).map((audit) => ({ audit }));
   const records = (h: Harness) => keys(h).filter((k) => k.startsWith('corr:ra:'));
 
-  it('keeps in embedded mode only the records of the alerts still in the list (16), and updates those as a shared store does', async () => {
+  it('keeps in embedded mode the 16 newest of a pod in process (no record in a memory-only store), and updates those as a shared store does', async () => {
     const [shared, exclusive] = [await run(shells, false), await run(shells, true)];
     expect(records(shared)).toHaveLength(20);
-    // The four oldest left the list: nothing reads their records again.
-    expect(records(exclusive).sort()).toEqual(
-      records(shared)
-        .filter((k) => !['s0', 's1', 's2', 's3'].some((id) => shared.alertOf(id)!.fingerprint === k.split(':')[2]))
-        .sort(),
-    );
+    expect(keys(exclusive).filter((k) => k.startsWith('corr:r'))).toEqual([]);
     for (const h of [shared, exclusive]) for (const item of late) await h.feed([item]);
     const attributed = (h: Harness) => shells.map((_, i) => h.alertOf(`s${i}`)!.attribution?.user ?? null);
     expect(attributed(exclusive)).toEqual(attributed(shared));
@@ -336,7 +332,7 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
     expect(await outcome(exclusive)).toEqual(await outcome(shared));
   });
 
-  it('cuts a list of big entries to fit a record as a shared store does, and lets go of the records the cut took', async () => {
+  it('cuts a list of big entries as a shared store cuts its record to fit', async () => {
     // Ancestors' names of control characters: 6 characters each in JSON, about 24 kB an entry.
     const anames = (i: number) =>
       Object.fromEntries([2, 3, 4, 5].map((n) => [`proc.aname[${n}]`, `${'\u0001'.repeat(999)}${i}`]));
@@ -345,40 +341,109 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
       return { falco: { ...falco, output_fields: { ...(falco.output_fields as JsonObject), ...anames(i) } } };
     });
     const [shared, exclusive] = [await run(big, false), await run(big, true)];
-    const list = async (h: Harness) => (await h.store.get('corr:r:prod/shop/web-1'))!;
-    const text = await list(exclusive);
+    const text = (await shared.store.get('corr:r:prod/shop/web-1'))!;
     expect(text.length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
-    expect(text).toBe(await list(shared));
     const kept = (JSON.parse(text) as { fingerprint: string }[]).map((p) => p.fingerprint);
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThan(16);
-    expect(
-      records(exclusive)
-        .map((k) => k.split(':')[2])
-        .sort(),
-    ).toEqual([...kept].sort());
     for (const h of [shared, exclusive]) for (const item of late) await h.feed([item]);
     expect(await outcome(exclusive)).toEqual(await outcome(shared));
     expect(big.filter((_, i) => exclusive.alertOf(`b${i}`)!.attribution?.user === 'alice@example.com')).toHaveLength(kept.length);
   });
 
-  it('writes the text a shared store writes when a late audit event reads the list', async () => {
-    const [shared, exclusive] = [await run(shells, false), await run(shells, true)];
-    const list = (h: Harness) => h.store.get('corr:r:prod/shop/web-1');
-    expect(await list(exclusive)).toBe(await list(shared));
+  it('replaces an older occurrence of the same alert with the newer one, as a shared store does', async () => {
+    // Pending longer than the dedup window: the same activity opens a new alert while the first is pending.
+    const long = { correlation: { lateAuditSeconds: 7200 } };
+    const feed = async (h: Harness) => {
+      await h.feed([{ falco: runtime({ id: 'again', at: 1000 }) }]);
+      for (const item of shells.slice(0, 3)) await h.feed([item]);
+      h.clock.advance(3_600_001);
+      await h.feed([{ falco: runtime({ id: 'again', at: 3_700_000 }) }]);
+    };
+    const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
+    const dataDir = await openDataDir(tempDir(), clock.now());
+    try {
+      const store = new DurableStateStore(clock, dataDir);
+      const [shared, exclusive] = [harness([], long), harness([], long, undefined, { store, clock }, true)];
+      for (const h of [shared, exclusive]) await feed(h);
+      const list = (h: Harness) => h.store.get('corr:r:prod/shop/web-1');
+      const entries = JSON.parse((await list(exclusive))!) as { fingerprint: string; firstSeen: number }[];
+      expect(entries.map((e) => e.firstSeen)).toEqual([...Array<number>(3).fill(clock.now() - 3_600_001), clock.now()]);
+      expect(entries.at(-1)!.fingerprint).toBe(exclusive.alertOf('again')!.fingerprint);
+      expect(await list(exclusive)).toBe(await list(shared));
+      for (const h of [shared, exclusive]) for (const item of late) await h.feed([item]);
+      expect(exclusive.alertOf('again')!.attribution?.user).toBe('alice@example.com');
+      expect(await outcome(exclusive)).toEqual(await outcome(shared));
+    } finally {
+      await dataDir.close();
+    }
   });
 
-  it('keeps the record of a newer occurrence that replaces an older one of the same alert', async () => {
-    const h = harness([], {}, undefined, undefined, true);
-    await h.feed([{ falco: runtime({ id: 'again', at: 1000 }) }]);
-    const [first] = records(h);
-    // Past the dedup window the same activity opens a new alert (a new first occurrence).
-    h.clock.advance(3_600_001);
-    await h.feed([{ falco: runtime({ id: 'again', at: 3_700_000 }) }]);
-    const now = records(h);
-    expect(now).toHaveLength(1);
-    expect(now[0]).not.toBe(first);
-    expect(now[0]).toContain(h.alertOf('again')!.fingerprint);
+  /** Embedded harness with `lateAuditAlerts` places; the stream fed, then alice's exec into each of `execs` (late). */
+  async function bounded(lateAuditAlerts: number, stream: Item[], execs: string[]) {
+    const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
+    // Recent alerts that hold them all: a pushed-out alert is still there to look at.
+    const recent = new RecentAlerts(1000);
+    const h = harness(
+      [],
+      { correlation: { lateAuditAlerts } },
+      undefined,
+      { store: new MemoryStateStore(clock), clock, recent },
+      true,
+    );
+    for (const item of stream) await h.feed([item]);
+    for (const pod of execs)
+      for (const audit of session({ id: `exec-${pod}`, user: 'alice@example.com', pod, container: 'app', start: 0 }))
+        await h.feed([{ audit }]);
+    return (id: string) => h.alertOf(id)!.attribution?.user ?? null;
+  }
+
+  it("keeps at most `lateAuditAlerts` pending alerts in all in embedded mode: the oldest leave their pods' lists", async () => {
+    const stream = Array.from({ length: 10 }, (_, i) => ({ falco: runtime({ id: `p${i}`, pod: `web-${i}`, at: 1000 + i }) }));
+    const user = await bounded(8, stream, ['web-0', 'web-1', 'web-2', 'web-9']);
+    // The first two were pushed out by newer alerts of other pods; the third is still pending.
+    expect(['p0', 'p1', 'p2', 'p9'].map(user)).toEqual([null, null, 'alice@example.com', 'alice@example.com']);
+  });
+
+  it("does not let a noisy pod push out a quiet pod's pending alert: a pod holds at most 16 places", async () => {
+    const quiet = { falco: runtime({ id: 'q0', pod: 'web-quiet', at: 1000 }) };
+    const noisy = Array.from({ length: 40 }, (_, i) => ({ falco: runtime({ id: `n${i}`, pod: 'web-noisy', at: 2000 + i }) }));
+    const user = await bounded(20, [quiet, ...noisy], ['web-quiet', 'web-noisy']);
+    expect(user('q0')).toBe('alice@example.com');
+    // The noisy pod's own newest 16 are attributed, its older ones were pushed out by them.
+    const attributed = noisy.map((_, i) => user(`n${i}`));
+    expect(attributed).toEqual([...Array<null>(24).fill(null), ...Array<string>(16).fill('alice@example.com')]);
+  });
+
+  it('with a data dir, writes the list a shared store writes, and updates after a restart the alerts of before it', async () => {
+    const dir = tempDir();
+    const clock = new VirtualClock(Date.parse('2026-03-01T10:00:00Z'));
+    const opened: { close(): Promise<void> }[] = [];
+    const open = async () => {
+      const dataDir = await openDataDir(dir, clock.now());
+      opened.push(dataDir);
+      const store = new DurableStateStore(clock, dataDir);
+      const recent = durableRecentAlerts(1000, dataDir);
+      return { dataDir, h: harness([], {}, undefined, { store, clock, recent }, true) };
+    };
+    try {
+      const shared = await run(shells, false);
+      const first = await open();
+      for (const item of shells) await first.h.feed([item]);
+      expect(await first.h.store.get('corr:r:prod/shop/web-1')).toBe(await shared.store.get('corr:r:prod/shop/web-1'));
+      await first.dataDir.close();
+      clock.advance(60_000);
+      const second = await open();
+      for (const item of late) await second.h.feed([item]);
+      const users = second.h.recent
+        .list()
+        .filter((a) => a.source === 'falco')
+        .map((a) => a.attribution?.user ?? null);
+      expect(users).toHaveLength(20);
+      expect(users.filter((u) => u === 'alice@example.com')).toHaveLength(16);
+    } finally {
+      for (const d of opened) await d.close().catch(() => undefined);
+    }
   });
 });
 

@@ -42,8 +42,8 @@ export function harness(
   notifiers: Notifier[] = [],
   config: Record<string, unknown> = {},
   enricher: Enricher = noEnrichment,
-  /** Another harness's store and clock: two replicas sharing one state store. */
-  shared?: { store: MemoryStateStore; clock: VirtualClock },
+  /** Another harness's store and clock: two replicas sharing one state store (or a data dir's store, and its recent alerts). */
+  shared?: { store: MemoryStateStore; clock: VirtualClock; recent?: RecentAlerts },
   /** Embedded mode, as the app runs without Redis: the store is this harness's alone. */
   exclusiveStore = false,
 ): Harness {
@@ -51,7 +51,7 @@ export function harness(
   const store = shared?.store ?? new MemoryStateStore(clock);
   const metrics = createMetrics();
   const log = pino({ level: 'silent' });
-  const recent = new RecentAlerts(1000);
+  const recent = shared?.recent ?? new RecentAlerts(1000);
   const dispatcher = new Dispatcher(notifiers, store, clock, metrics, log, {
     maxAttempts: 3,
     baseDelayMs: 1000,
@@ -70,6 +70,10 @@ export function harness(
     store,
     ...(enricher.subject ? { subject: enricher.subject.bind(enricher) } : {}),
     amend: (alert) => alerts.amend(alert),
+    recall: (fingerprint, firstSeen) => {
+      const alert = recent.get(fingerprint);
+      return alert?.firstSeen === firstSeen ? alert : undefined;
+    },
     incidentGrew: (incident) => dispatcher.incidentChanged(incident),
     ...(exclusiveStore ? { exclusiveStore } : {}),
     log,

@@ -131,3 +131,19 @@ describe('MemoryStateStore.ttlLeft', () => {
     expect(store.ttlLeft('k', 'inc-1')).toBeUndefined();
   });
 });
+
+describe('MemoryStateStore for callers keeping state beside it', () => {
+  it('tells the time its TTLs run on, and that nothing it holds outlives the process', async () => {
+    const clock = new VirtualClock(5_000);
+    const store = new MemoryStateStore(clock);
+    expect(store.now()).toBe(5_000);
+    await store.set('k', 'v', 1_000);
+    clock.advance(400);
+    expect(store.now()).toBe(5_400);
+    expect(store.ttlLeft('k')).toBe(600);
+    expect(store.persistent).toBe(false);
+    // A store told of its changes (the durable store: they go to the data dir) keeps them beyond the process.
+    const changes = { entry() {}, counter() {}, deleted() {}, outbox() {} };
+    expect(new MemoryStateStore(clock, changes).persistent).toBe(true);
+  });
+});
