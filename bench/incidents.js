@@ -7,10 +7,14 @@
  * 30k alerts first (incidents at their cap), then the measured ones. Each round runs each build in a
  * fresh child process, interleaved; µs CPU per alert and the heap left per alert (after a full GC).
  * Run after `npm run build`: node bench/incidents.js [alerts=20000] [rounds=5]
- * (BENCH_COMPARE_DIST=<build before>: also that one; its rules/ beside it.)
+ * (BENCH_COMPARE_DIST=<build before>: also that one; its rules/ beside it. BENCH_INCIDENTS_DATADIR=1:
+ * the store of a data dir instead, a turn of the event loop every 16 alerts so its group commits
+ * write out what changed, the database worker's CPU included.)
  */
 const { fork } = require('node:child_process');
 const { createHash } = require('node:crypto');
+const { mkdtempSync } = require('node:fs');
+const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
 const RULES = [
@@ -79,13 +83,21 @@ function alerts() {
   };
 }
 
-async function child(dist, n) {
+async function child(dist, n, dataDir) {
   const { IncidentTracker, loadChains } = require(join(dist, 'correlate'));
   const { incidentRef } = require(join(dist, 'correlate/incidents'));
   const { MemoryStateStore } = require(join(dist, 'store/memory'));
   const { systemClock } = require(join(dist, 'core/clock'));
   const chains = loadChains([join(dist, '..', 'rules', 'chains')]);
-  const tracker = new IncidentTracker(new MemoryStateStore(systemClock), {
+  let dir;
+  if (dataDir) {
+    const { DataDir } = require(join(dist, 'store/data-dir'));
+    dir = await DataDir.open(mkdtempSync(join(tmpdir(), 'falconer-incidents-')), Date.now());
+  }
+  const { DurableStateStore } = require(join(dist, 'store/durable'));
+  const store = dir ? new DurableStateStore(systemClock, dir) : new MemoryStateStore(systemClock);
+  const turn = () => new Promise((r) => setImmediate(r));
+  const tracker = new IncidentTracker(store, {
     windowMs: 1_800_000,
     maxAlerts: 50,
     recent: 1000,
@@ -97,7 +109,8 @@ async function child(dist, n) {
     const batch = Array.from({ length: count }, next);
     global.gc();
     const start = process.cpuUsage();
-    for (const alert of batch) {
+    for (const [i, alert] of batch.entries()) {
+      if (dir && i % 16 === 0) await turn();
       const added = tracker.add(alert);
       // A key written again goes through the store's `set` (once per slack of its TTL): awaited, as the pipeline does.
       incidentRef((added instanceof Promise ? await added : added).incident);
@@ -110,6 +123,7 @@ async function child(dist, n) {
   await run(30_000);
   const cpu = await run(n);
   global.gc();
+  if (dir) await dir.close();
   return { cpu, heapPerAlert: (process.memoryUsage().heapUsed - started) / (30_000 + n) };
 }
 
@@ -148,7 +162,7 @@ async function main() {
 
 if (process.env.BENCH_INCIDENTS_CHILD) {
   const { dist, n } = JSON.parse(process.env.BENCH_INCIDENTS_CHILD);
-  child(dist, n).then(
+  child(dist, n, process.env.BENCH_INCIDENTS_DATADIR === '1').then(
     (r) => process.send(r, () => process.exit(0)),
     (err) => {
       console.error(err);

@@ -51,6 +51,14 @@ export function factsOf(alert: FactSource): AlertFacts {
   const namespace = ref?.resource === 'namespaces' && !ref.subresource ? ref.name : e.k8s.namespace;
   const pod = e.k8s.pod ?? (audit && ref?.resource === 'pods' && !ref.subresource ? createdName(e.raw) : undefined);
   const user = e.source === 'k8s_audit' ? (e.actor?.impersonatedUser ?? e.actor?.user) : (alert.attribution?.user ?? undefined);
+  const auditID = audit ? audit.auditID : alert.attribution?.auditID;
+  const subject = alert.enrichment.subject;
+  const risks = subject?.known ? subject.findings.map((f) => f.id).slice(0, LIST_MAX) : undefined;
+  const ofPod = subject?.known === true && subject.origin === 'pod-service-account';
+  const attributed = alert.attribution?.subject;
+  // Every field in one literal, absent ones undefined (JSON leaves them out): every member's facts
+  // have one shape, so the chain matchers' reads stay monomorphic and no property array is grown
+  // for the optional ones (a timeline keeps up to `maxAlerts` of these per incident).
   const facts: AlertFacts = {
     fingerprint: alert.fingerprint,
     timeMs: msOf(e.timeNs),
@@ -64,30 +72,50 @@ export function factsOf(alert: FactSource): AlertFacts {
     tags: alert.tags.length > LIST_MAX ? alert.tags.slice(0, LIST_MAX) : alert.tags,
     summary: alert.summary.length > SUMMARY_MAX ? alert.summary.slice(0, SUMMARY_MAX) + '…' : alert.summary,
     cluster: e.k8s.cluster,
+    namespace: namespace || undefined,
+    pod: pod && namespace ? podName(namespace, pod) : undefined,
+    container: e.k8s.container || undefined,
+    user: user || undefined,
+    sourceIp: e.actor?.sourceIp || undefined,
+    auditID: auditID || undefined,
+    bindingSubjects: undefined,
+    tokenSubject:
+      audit && ref?.resource === 'serviceaccounts' && ref.subresource === 'token' && ref.namespace && ref.name
+        ? `system:serviceaccount:${ref.namespace}:${ref.name}`
+        : undefined,
+    podServiceAccountRisks: ofPod ? risks : undefined,
+    subjectRisks: attributed?.known ? attributed.findings.map((f) => f.id).slice(0, LIST_MAX) : ofPod ? undefined : risks,
   };
-  if (namespace) facts.namespace = namespace;
-  if (pod && namespace) facts.pod = `${namespace}/${pod}`;
-  if (e.k8s.container) facts.container = e.k8s.container;
-  if (user) facts.user = user;
-  if (e.actor?.sourceIp) facts.sourceIp = e.actor.sourceIp;
-  const auditID = audit ? audit.auditID : alert.attribution?.auditID;
-  if (auditID) facts.auditID = auditID;
   if (audit && (ref?.resource === 'rolebindings' || ref?.resource === 'clusterrolebindings')) {
     const subjects = bindingSubjects(e.raw, ref.namespace);
     if (subjects.length) facts.bindingSubjects = subjects;
   }
-  if (audit && ref?.resource === 'serviceaccounts' && ref.subresource === 'token' && ref.namespace && ref.name) {
-    facts.tokenSubject = `system:serviceaccount:${ref.namespace}:${ref.name}`;
-  }
-  const subject = alert.enrichment.subject;
-  if (subject?.known) {
-    const risks = subject.findings.map((f) => f.id).slice(0, LIST_MAX);
-    if (subject.origin === 'pod-service-account') facts.podServiceAccountRisks = risks;
-    else facts.subjectRisks = risks;
-  }
-  const attributed = alert.attribution?.subject;
-  if (attributed?.known) facts.subjectRisks = attributed.findings.map((f) => f.id).slice(0, LIST_MAX);
   return facts;
+}
+
+/**
+ * `namespace/pod`, one string per pod (interned, bounded): every member's facts would otherwise keep
+ * a string of their own (a concatenation, and its flat copy once compared), and the same string again
+ * hashes at no cost when it keys a map.
+ */
+const podNames = new Map<string, Map<string, string>>();
+let podNamesSize = 0;
+const POD_NAMES = 65_536;
+
+function podName(namespace: string, pod: string): string {
+  let names = podNames.get(namespace);
+  const known = names?.get(pod);
+  if (known !== undefined) return known;
+  if (podNamesSize >= POD_NAMES) {
+    podNames.clear();
+    podNamesSize = 0;
+    names = undefined;
+  }
+  if (!names) podNames.set(namespace, (names = new Map()));
+  const name = `${namespace}/${pod}`;
+  names.set(pod, name);
+  podNamesSize++;
+  return name;
 }
 
 const DECIMAL = /^\d{7,}$/;

@@ -10,12 +10,10 @@ import {
   lazyText,
   localStore,
   readValue,
-  sameValue,
   textOf,
   updateList,
   updateLocalList,
   type LazyText,
-  whenDone,
   type LocalStore,
 } from './state';
 import {
@@ -25,15 +23,16 @@ import {
   entryOf,
   entryText,
   hasMember,
-  lazyEntry,
   listJson,
   mayMatch,
   stepCounts,
   settleTimeline,
   stepSlots,
+  localKey,
+  stepAdmitsOf,
   timelineView,
+  viewOf,
   withAlert,
-  withLocalKey,
   withMeta,
   withNewest,
 } from './timeline';
@@ -96,8 +95,6 @@ const CAS_ATTEMPTS = 8;
 const MAX_REDIRECTS = 8;
 /** Timeline entries cached parsed (they never change: an entry's key is its text's hash). */
 const ENTRY_CACHE = 8192;
-/** Heads kept lazy (unmade) at most: the incidents still growing; the others are made and let go of. */
-const LAZY_HEADS = 4096;
 /** Of a TTL, how much longer an incident key is written for than it must live (see `joinKeys`). */
 const KEY_SLACK = 1 / 8;
 
@@ -110,20 +107,48 @@ function joinsBySubject(user: string): boolean {
 
 /** The keys an alert joins incidents by: its pod, its subjects, and the namespace it is in. */
 export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] } {
-  const join: string[] = [];
-  if (f.pod) join.push(`p:${f.cluster}/${f.pod}`);
-  joinSubject(join, f.cluster, f.user);
-  joinSubject(join, f.cluster, f.tokenSubject);
-  if (f.bindingSubjects) for (const u of f.bindingSubjects) joinSubject(join, f.cluster, u);
+  const lookup: string[] = [];
+  const joined = lookupKeys(f, lookup);
+  return { join: lookup.slice(0, joined), lookup };
+}
+
+/**
+ * `incidentKeys` into one list, its join keys first (the namespace's key, last, is one of them only
+ * for a change to a namespace): how many of them join. Embedded mode fills one list it keeps.
+ */
+function lookupKeys(f: AlertFacts, keys: string[]): number {
+  if (f.pod) keys.push(podKey(f.cluster, f.pod));
+  joinSubject(keys, f.cluster, f.user);
+  joinSubject(keys, f.cluster, f.tokenSubject);
+  if (f.bindingSubjects) for (const u of f.bindingSubjects) joinSubject(keys, f.cluster, u);
+  const joined = keys.length;
   // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
-  const lookup = [...join];
-  if (f.namespace) {
-    const key = `n:${f.cluster}/${f.namespace}`;
-    lookup.push(key);
-    // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
-    if (!f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-')) join.push(key);
-  }
-  return { join, lookup };
+  if (!f.namespace) return joined;
+  keys.push(cachedKey(namespaceKeys, 'n:', f.cluster, f.namespace));
+  // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
+  return !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-') ? joined + 1 : joined;
+}
+
+/**
+ * A pod's join key, one string per pod (bounded): facts name a pod by one interned string
+ * (`factsOf`), so this lookup hashes nothing new, where the key made afresh was hashed by every map it keys.
+ */
+const podKeys = new Map<string, { cluster: string; key: string }>();
+/** A namespace's key, likewise (looked up for every alert in a namespace, found for few). */
+const namespaceKeys = new Map<string, { cluster: string; key: string }>();
+const CACHED_KEYS = 65_536;
+
+function podKey(cluster: string, pod: string): string {
+  return cachedKey(podKeys, 'p:', cluster, pod);
+}
+
+function cachedKey(cache: Map<string, { cluster: string; key: string }>, kind: string, cluster: string, name: string): string {
+  const known = cache.get(name);
+  if (known?.cluster === cluster) return known.key;
+  if (cache.size >= CACHED_KEYS) cache.clear();
+  const key = `${kind}${cluster}/${name}`;
+  cache.set(name, { cluster, key });
+  return key;
 }
 
 /** A subject's join key, once (a function of its own: a closure per alert was made for it). */
@@ -315,17 +340,26 @@ export function mergeIncidents(survivor: Incident, absorbed: Incident, options: 
 }
 
 /**
- * On the incident object (never mutated once made; a non-enumerable symbol, not a WeakMap entry per
- * incident version): every occurrence of a member carries the same reference.
+ * On the incident object (a non-enumerable symbol, not a WeakMap entry per incident version): every
+ * occurrence of a member carries the same reference. An incident version of the shared path is never
+ * mutated; embedded mode's live incident forgets its reference when it changes (`forgetRef`).
  */
 const REF = Symbol('incident ref');
+type WithRef = Incident & { [REF]?: AlertIncident };
 
+/** The incident as an alert carries it: a snapshot (count, severity, the last timeline entries) of the incident as it now stands. */
 export function incidentRef(incident: Incident): AlertIncident {
-  const known = (incident as Incident & { [REF]?: AlertIncident })[REF];
+  const known = (incident as WithRef)[REF];
   if (known) return known;
   const ref = makeRef(incident);
-  Object.defineProperty(incident, REF, { value: ref, enumerable: false });
+  setRef(incident, ref);
   return ref;
+}
+
+/** Gives a live incident (embedded mode) its reference as it now stands. */
+function setRef(incident: Incident, ref: AlertIncident): void {
+  if (Object.hasOwn(incident, REF)) (incident as WithRef)[REF] = ref;
+  else Object.defineProperty(incident, REF, { value: ref, enumerable: false, writable: true });
 }
 
 function makeRef(incident: Incident): AlertIncident {
@@ -393,6 +427,9 @@ interface Loaded {
  * the recent incidents for listing. Heads and keys expire a window after the last member. Heads are
  * updated by compare-and-set, so replicas agree; event time decides membership. An alert that links
  * two incidents merges them: the older one (first event time, then id) survives, the other redirects.
+ *
+ * In embedded mode (an exclusive in-process store) the incidents live in this process instead
+ * (`LiveIncidents`): the store is only where they are written out, for a restart to read back.
  */
 export class IncidentTracker {
   /** Heads as read, with the incident assembled from them (reading an unchanged head again is a string comparison). */
@@ -402,15 +439,8 @@ export class IncidentTracker {
   private readonly memberOf: GenerationalCache<string>;
   private readonly entryTtlMs: number;
   private readonly listing = new ParsedCache<[string, number][]>(LISTING_SHARDS);
-  /** The store when it is this process's alone and in process: read and written synchronously. */
-  private readonly local?: LocalStore;
-  /**
-   * The heads written lazily, by store key, in two generations: a head not written again for a whole
-   * generation is made then (its text replaces the incident it held), so unmade heads hold at most
-   * `LAZY_HEADS` incidents' objects however many incidents the store keeps.
-   */
-  private lazyHeads = new Map<string, LazyText>();
-  private olderLazyHeads = new Map<string, LazyText>();
+  /** Embedded mode: the incidents themselves, in this process (the store only writes them out). */
+  private readonly live?: LiveIncidents;
 
   constructor(
     private readonly store: StateStore,
@@ -420,7 +450,11 @@ export class IncidentTracker {
     this.memberOf = new GenerationalCache(options.recent * 10);
     // An entry must outlive the chains that may start at it, as well as its incident's window.
     this.entryTtlMs = options.windowMs * 2 + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
-    this.local = localStore(store, options.exclusiveStore);
+    const local = localStore(store, options.exclusiveStore);
+    if (local?.now) {
+      const timed = local as TimedStore;
+      this.live = new LiveIncidents(store, timed, options, (incident) => this.listNewNow(timed, incident));
+    }
   }
 
   private get ttlMs(): number {
@@ -429,59 +463,18 @@ export class IncidentTracker {
 
   /**
    * Puts the alert (or detection about to become one) into its incident; the incident as it now
-   * stands, and the incidents this alert merged into it (each as it stands, redirecting).
+   * stands, and the incidents this alert merged into it (each as it stands, redirecting). In
+   * embedded mode the incident is the live one: read it (or take its `incidentRef`) before the next `add`.
    */
   add(alert: FactSource, changedMember = false): Added | Promise<Added> {
-    return (this.local && this.addLocally(this.local, alert, changedMember)) || this.addShared(alert, changedMember);
-  }
-
-  /**
-   * `add` in embedded mode, in one synchronous turn (no other event's work comes between its reads
-   * and its writes, so nothing is compared and set): no promise, no compare-and-set, no second read
-   * of the head per member. Undefined when the alert links two incidents: merging takes the shared path.
-   * (The correlation of a Falco event cost about 87 µs CPU, twice the rest of the pipeline after the
-   * edge, in bench/pipeline.js; a tenth of the bytes it allocated per event were the frames and
-   * promises of these async calls.)
-   */
-  private addLocally(local: LocalStore, alert: FactSource, changedMember: boolean): Added | Promise<Added> | undefined {
-    const known = changedMember ? undefined : this.memberOf.get(alert.fingerprint);
-    if (known) {
-      const incident = this.loadNow(known)?.incident;
-      if (incident) return { incident, created: false, changed: false, absorbed: [] };
-    }
-    const facts = withLocalKey(factsOf(alert));
-    const keys = incidentKeys(facts);
-    let chosen: Loaded | undefined;
-    for (const key of keys.lookup) {
-      const id = local.peek(BY_KEY + key);
-      const head = id === undefined ? undefined : this.loadNow(textOf(id));
-      if (!head || !this.inWindow(head.incident, facts)) continue;
-      if (chosen && chosen.incident.id !== head.incident.id) return undefined;
-      chosen = head;
-    }
-    const member = chosen && hasMember(chosen.incident.alerts, facts.fingerprint);
-    if (!changedMember && chosen && member) {
-      this.rememberMember(facts.fingerprint, chosen.incident.id);
-      const added: Added = { incident: chosen.incident, created: false, changed: false, absorbed: [] };
-      return whenDone(this.joinKeysNow(local, keys.join, chosen.incident.id), () => added);
-    }
-    // A new incident's id may still hold a head no key leads to (as `update` reads it too).
-    const before = chosen ?? this.loadNow(incidentId(facts));
-    const incident = withMember(before?.incident, facts, this.options, chosen ? member : undefined);
-    this.writeNow(local, before?.incident, incident);
-    const keysWritten = this.joinKeysNow(local, keys.join, incident.id);
-    const created = before === undefined;
-    if (created) this.listNewNow(local, incident);
-    this.rememberMember(facts.fingerprint, incident.id);
-    const added: Added = { incident, created, changed: true, absorbed: [] };
-    return whenDone(keysWritten, () => added);
+    return this.live ? this.live.add(alert, changedMember) : this.addShared(alert, changedMember);
   }
 
   private inWindow(incident: Incident, facts: AlertFacts): boolean {
-    return facts.timeMs <= incident.lastMs + this.options.windowMs && facts.timeMs >= incident.firstMs - this.options.windowMs;
+    return inWindow(incident, facts, this.options.windowMs);
   }
 
-  /** `add` through the store's atomic operations (Redis, or an alert that merges incidents). */
+  /** `add` through the store's atomic operations (Redis, or a store shared with other replicas). */
   private async addShared(alert: FactSource, changedMember: boolean): Promise<Added> {
     // A repeat of a member (a deduplicated occurrence) changes nothing: no write, no update. Past
     // `maxAlerts` members only this replica's memory tells a repeat from a new member. A member whose
@@ -491,12 +484,12 @@ export class IncidentTracker {
       const incident = await this.get(known);
       if (incident) return { incident, created: false, changed: false, absorbed: [] };
     }
-    const facts = this.local ? withLocalKey(factsOf(alert)) : factsOf(alert);
+    const facts = factsOf(alert);
     const keys = incidentKeys(facts);
     const ids = new Set<string>();
     for (const key of keys.lookup) {
-      const id = this.local ? this.local.peek(BY_KEY + key) : await this.store.get(BY_KEY + key);
-      if (id) ids.add(textOf(id));
+      const id = await this.store.get(BY_KEY + key);
+      if (id) ids.add(id);
     }
     const candidates: Incident[] = [];
     const loaded = new Map<string, Loaded>();
@@ -515,7 +508,7 @@ export class IncidentTracker {
       absorbed.push(...merged.absorbed);
     }
     if (!changedMember && chosen && hasMember(chosen.alerts, facts.fingerprint)) {
-      this.rememberMember(facts.fingerprint, chosen.id);
+      this.memberOf.set(facts.fingerprint, chosen.id);
       await this.joinKeys(keys.join, chosen.id);
       return { incident: chosen, created: false, changed: absorbed.length > 0, absorbed };
     }
@@ -526,41 +519,18 @@ export class IncidentTracker {
     );
     await this.joinKeys(keys.join, incident.id);
     if (created) await this.listNew(incident);
-    this.rememberMember(facts.fingerprint, incident.id);
+    this.memberOf.set(facts.fingerprint, incident.id);
     return { incident, created, changed: true, absorbed };
   }
 
-  /**
-   * Points the alert's pod, subject and namespace keys at its incident, for at least `ttlMs` from now.
-   * With an exclusive in-process store that tells a key's TTL, a key that already names the incident
-   * and has at least that long left is not written again: keys are written with `KEY_SLACK` of a TTL
-   * more, so a busy pod's key is written once per that slack, not once per member, and still never
-   * expires sooner than it would have. (With Redis every member writes them, as before.)
-   */
+  /** Points the alert's pod, subject and namespace keys at its incident, for `ttlMs` from now (every member writes them). */
   private async joinKeys(keys: string[], id: string): Promise<void> {
-    if (this.local) return this.joinKeysNow(this.local, keys, id);
     for (const k of keys) await this.store.set(BY_KEY + k, id, this.ttlMs);
-  }
-
-  /**
-   * `joinKeys` on a local store: a key that names the incident and has its TTL left is not written.
-   * One that is written goes through `set`, the store's usual write (once per slack of a TTL per key,
-   * so nearly every member writes none): the promise of that write, else undefined.
-   */
-  private joinKeysNow(local: LocalStore, keys: string[], id: string): Promise<void> | undefined {
-    let written: Promise<unknown> | undefined;
-    for (const k of keys) {
-      const key = BY_KEY + k;
-      const ttlMs = local.ttlLeft ? this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK) : this.ttlMs;
-      if (local.ttlLeft && (local.ttlLeft(key, id) ?? 0) >= this.ttlMs) continue;
-      const write = this.store.set(key, id, ttlMs);
-      written = written ? Promise.all([written, write]) : write;
-    }
-    return written?.then(() => undefined);
   }
 
   /** The incident, following an absorbed one to the incident it was merged into. */
   async get(id: string): Promise<Incident | undefined> {
+    if (this.live) return this.live.get(id);
     return (await this.load(id))?.incident;
   }
 
@@ -571,7 +541,7 @@ export class IncidentTracker {
   async list(limit: number): Promise<Incident[]> {
     const shards = await Promise.all(
       Array.from({ length: LISTING_SHARDS }, async (_, n) => {
-        const raw = await this.read(LISTING + n);
+        const raw = await readValue(this.store, LISTING + n, this.live !== undefined);
         return raw === undefined ? [] : this.listing.parse(LISTING + n, raw);
       }),
     );
@@ -593,14 +563,9 @@ export class IncidentTracker {
 
   /** Lists a new incident in its shard (newest kept); listing is best effort, the incident stands either way. */
   private async listNew(incident: Incident): Promise<void> {
-    await updateList(
-      this.store,
-      listingShard(incident),
-      LISTING_TTL_MS,
-      this.listed(incident),
-      this.listing,
-      this.options.exclusiveStore,
-    ).catch(() => undefined);
+    await updateList(this.store, listingShard(incident), LISTING_TTL_MS, this.listed(incident), this.listing).catch(
+      () => undefined,
+    );
   }
 
   private listNewNow(local: LocalStore, incident: Incident): void {
@@ -637,7 +602,7 @@ export class IncidentTracker {
         const into = await this.update(survivorId, (s) => mergeIncidents(s ?? fallback, current, this.options));
         survivor = into.incident;
         survivorId = survivor.id;
-        const loaded = await this.read(INCIDENT + current.id);
+        const loaded = await this.store.get(INCIDENT + current.id);
         if (loaded === undefined) break;
         const head = await this.parse(current.id, loaded);
         if (head.mergedInto) break;
@@ -645,8 +610,8 @@ export class IncidentTracker {
           current = head.incident; // it grew since: merge what it gained, then mark it
           continue;
         }
-        const text = this.head(head.incident, survivorId);
-        if (await this.swap(INCIDENT + current.id, loaded, text)) {
+        const text = serialiseHead(head.incident, survivorId);
+        if (await this.store.replace(INCIDENT + current.id, loaded, text, this.ttlMs)) {
           this.parsed.put(current.id, text, { raw: text, incident: head.incident, mergedInto: survivorId });
           gone.push(head.incident);
           break;
@@ -670,11 +635,15 @@ export class IncidentTracker {
       const { added, removed } = deriveTimeline(before?.incident.timeline, next.timeline);
       for (const t of this.unstored(added)) {
         const { key } = entryOf(t);
-        await this.store.set(ENTRY + key, this.local ? lazyEntry(t) : entryText(t), this.entryTtlMs);
+        await this.store.set(ENTRY + key, entryText(t), this.entryTtlMs);
         this.cacheEntry(key, t);
       }
-      const text = this.head(next);
-      if (await this.swap(key, before?.raw, text)) {
+      const text = serialiseHead(next);
+      const swapped =
+        before === undefined
+          ? await this.store.setIfAbsent(key, text, this.ttlMs)
+          : await this.store.replace(key, textOf(before.raw), text, this.ttlMs);
+      if (swapped) {
         this.parsed.put(next.id, text, { raw: text, incident: next });
         for (const key of this.dropped(added, removed)) await this.store.delete(ENTRY + key);
         settleTimeline(next.timeline);
@@ -682,26 +651,6 @@ export class IncidentTracker {
       }
     }
     throw new Error(`incident ${id} kept changing under us`);
-  }
-
-  /**
-   * The incident with a new member (or newer facts of one) written to a local store, in one turn:
-   * the entries it gained, its head, and the entries it lost. `update` without the compare-and-set.
-   */
-  private writeNow(local: LocalStore, before: Incident | undefined, next: Incident): void {
-    const { added, removed } = deriveTimeline(before?.timeline, next.timeline);
-    for (const t of this.unstored(added)) {
-      const { key } = entryOf(t);
-      local.setNow(ENTRY + key, lazyEntry(t), this.entryTtlMs);
-      this.cacheEntry(key, t);
-    }
-    const key = INCIDENT + next.id;
-    const head = lazyText(() => serialiseHead(next));
-    local.setNow(key, head, this.ttlMs);
-    this.wroteLazily(key, head);
-    this.parsed.put(next.id, head, { raw: head, incident: next });
-    for (const entry of this.dropped(added, removed)) local.deleteNow(ENTRY + entry);
-    settleTimeline(next.timeline);
   }
 
   /** Of the entries a timeline gained (only those are looked at, not every entry), the ones not in the store yet. */
@@ -727,7 +676,6 @@ export class IncidentTracker {
 
   /** The head under `id` and its incident, following redirects; undefined when it expired. */
   private async load(id: string): Promise<Loaded | undefined> {
-    if (this.local) return this.loadNow(id);
     for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
       const raw = await this.store.get(INCIDENT + id);
       if (raw === undefined) return undefined;
@@ -738,59 +686,17 @@ export class IncidentTracker {
     return undefined;
   }
 
-  /** `load` from a local store: synchronous. */
-  private loadNow(id: string): Loaded | undefined {
-    for (let hop = 0; hop < MAX_REDIRECTS; hop++) {
-      const raw = this.local!.peek(INCIDENT + id);
-      if (raw === undefined) return undefined;
-      const loaded = this.parseNow(id, raw);
-      if (loaded.mergedInto === undefined) return loaded;
-      id = loaded.mergedInto;
-    }
-    return undefined;
-  }
-
-  private async parse(id: string, raw: LazyValue): Promise<Loaded> {
-    if (this.local) return this.parseNow(id, raw);
+  private async parse(id: string, raw: string): Promise<Loaded> {
     const hit = this.parsed.peek(id, raw);
     if (hit) return hit;
-    const { entries, mergedInto, ...head } = JSON.parse(textOf(raw)) as IncidentHead;
+    const { entries, mergedInto, ...head } = JSON.parse(raw) as IncidentHead;
     // Entries are immutable: only those this replica has not seen (another replica wrote them) are
     // read. A redirect's timeline is not needed (its survivor holds it).
     const timeline = await Promise.all(
-      (mergedInto ? [] : entries).map(async (key) => this.entries.get(key) ?? this.entryFrom(key, await this.read(ENTRY + key))),
+      (mergedInto ? [] : entries).map(
+        async (key) => this.entries.get(key) ?? this.entryFrom(key, await this.store.get(ENTRY + key)),
+      ),
     );
-    return this.assemble(id, raw, head, mergedInto, timeline);
-  }
-
-  /** `parse` from a local store: synchronous. */
-  private parseNow(id: string, raw: LazyValue): Loaded {
-    const hit = this.parsed.peek(id, raw);
-    if (hit) return hit;
-    const { entries, mergedInto, ...head } = JSON.parse(textOf(raw)) as IncidentHead;
-    const timeline = (mergedInto ? [] : entries).map(
-      (key) => this.entries.get(key) ?? this.entryFrom(key, this.local!.peek(ENTRY + key)),
-    );
-    return this.assemble(id, raw, head, mergedInto, timeline);
-  }
-
-  /** A timeline entry as stored, parsed and cached; undefined when it expired (the timeline goes on without it). */
-  private entryFrom(key: string, stored: LazyValue | undefined): AlertFacts | undefined {
-    if (stored === undefined) return undefined;
-    const text = textOf(stored);
-    const t = JSON.parse(text) as AlertFacts;
-    withMeta(t, { text, key, storedIn: this.store });
-    this.cacheEntry(key, t);
-    return t;
-  }
-
-  private assemble(
-    id: string,
-    raw: LazyValue,
-    head: Omit<IncidentHead, 'entries' | 'mergedInto'>,
-    mergedInto: string | undefined,
-    timeline: (AlertFacts | undefined)[],
-  ): Loaded {
     const loaded: Loaded = {
       raw,
       incident: { ...head, timeline: timeline.filter((t): t is AlertFacts => t !== undefined) },
@@ -800,49 +706,574 @@ export class IncidentTracker {
     return loaded;
   }
 
-  /** A record as stored: with an exclusive in-process store as set (a lazy one not made), else its text. */
-  private read(key: string): LazyValue | undefined | Promise<string | undefined> {
-    return readValue(this.store, key, this.options.exclusiveStore === true);
-  }
-
-  /** The head to write: lazily with an exclusive in-process store (made only if read or written out). */
-  private head(incident: Incident, mergedInto?: string): LazyValue {
-    return this.local ? lazyText(() => serialiseHead(incident, mergedInto)) : serialiseHead(incident, mergedInto);
-  }
-
-  /** A lazy head was written under `key` (see `lazyHeads`). */
-  private wroteLazily(key: string, head: LazyText): void {
-    this.lazyHeads.set(key, head);
-    if (this.lazyHeads.size < LAZY_HEADS / 2) return;
-    for (const [k, older] of this.olderLazyHeads) if (!this.lazyHeads.has(k) && this.local!.peek(k) === older) older();
-    this.olderLazyHeads = this.lazyHeads;
-    this.lazyHeads = new Map();
-  }
-
-  /**
-   * Compare-and-set of a head: `expected` as read (undefined: the key must be absent). With an
-   * exclusive in-process store, its `peek` and `set` in one synchronous turn; else `setIfAbsent` or `replace`.
-   */
-  private async swap(key: string, expected: LazyValue | undefined, value: LazyValue): Promise<boolean> {
-    if (this.local) {
-      if (!sameValue(this.local.peek(key), expected)) return false;
-      this.local.setNow(key, value, this.ttlMs);
-      if (typeof value === 'function') this.wroteLazily(key, value);
-      return true;
-    }
-    return expected === undefined
-      ? this.store.setIfAbsent(key, textOf(value), this.ttlMs)
-      : this.store.replace(key, textOf(expected), textOf(value), this.ttlMs);
+  /** A timeline entry as stored, parsed and cached; undefined when it expired (the timeline goes on without it). */
+  private entryFrom(key: string, text: string | undefined): AlertFacts | undefined {
+    if (text === undefined) return undefined;
+    const t = JSON.parse(text) as AlertFacts;
+    withMeta(t, { text, key, storedIn: this.store });
+    this.cacheEntry(key, t);
+    return t;
   }
 
   private cacheEntry(key: string, t: AlertFacts): void {
     this.entries.set(key, t);
     entryOf(t).storedIn = this.store;
   }
+}
 
-  private rememberMember(fingerprint: string, id: string): void {
-    this.memberOf.set(fingerprint, id);
+function inWindow(incident: Incident, facts: AlertFacts, windowMs: number): boolean {
+  return facts.timeMs <= incident.lastMs + windowMs && facts.timeMs >= incident.firstMs - windowMs;
+}
+
+/** An exclusive in-process store that tells the time its TTLs run on (the memory store, with or without a data dir). */
+type TimedStore = LocalStore & { now(): number };
+
+/**
+ * An incident of embedded mode as this process keeps it: `incident` is changed in place by each
+ * member (the very object `add` hands out, its `incidentRef` forgotten on change); what only the
+ * tracker needs (membership, chain step counts, expiry) beside it.
+ */
+interface Live {
+  incident: Incident;
+  /** `incident.alerts` as a set. */
+  members: Set<string>;
+  /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`), and its view once shown. */
+  admits: number[][];
+  views: (TimelineView | undefined)[];
+  /**
+   * Beside each entry, the key of its own record (`corr:ie:`) when the store writes out (a data
+   * dir): written once (lazily), so a head made at a commit names its entries instead of holding them.
+   */
+  entryKeys: (string | undefined)[];
+  /** Per chain step (`stepSlots`): how many timeline entries admit it. */
+  counts: number[];
+  /** When it expires (the store's clock): `ttlMs` after its last change, as its head in the store did. */
+  expiresAt: number;
+  /** Absorbed by a merge: the survivor's id (the live incident stays as the redirect). */
+  mergedInto?: string;
+  /** `get`'s copy of the incident as it stands, made once per change when asked for. */
+  snapshot?: Incident;
+  /**
+   * The head written to the store and not made yet: a change before it is made rides along (the
+   * head is made from the incident as it then stands). Once made (the data dir's commit writes it
+   * out), the next change writes the head again.
+   */
+  written?: LazyText;
+  headKey: string;
+}
+
+type TimelineView = NonNullable<AlertIncident['timeline']>[number];
+
+/** A join key of embedded mode: the incident it names, until when, and until when the store holds it. */
+interface LiveKey {
+  /** The key itself (the sweep walks values alone: a Map's entries iterator makes a pair per step). */
+  readonly key: string;
+  id: string;
+  expiresAt: number;
+  storedUntil: number;
+}
+
+/** What an `add` that merged nothing absorbed (shared: never changed). */
+const NO_INCIDENTS: Incident[] = Object.freeze([]) as unknown as Incident[];
+
+/** Live incidents (keys) examined for expiry per one made (above 1: sweeping outpaces making). */
+const SWEEP_STEP = 4;
+
+/**
+ * The incident tracker of embedded mode. The state store is this process's alone, so the incidents
+ * themselves live here: a member changes its incident in place (its timeline, lists, counts and
+ * chain step counts kept up incrementally, the chains searched only when the counts allow a match),
+ * join keys are a plain map with expiry, and nothing is copied or serialised per member. The store
+ * is the durable sink: a head is written (lazily, made from the live incident when the data dir's
+ * commit writes it out) when the incident is created and again after each time it was made, join
+ * keys once per `KEY_SLACK` of their TTL, the listing when an incident is created. After a restart
+ * (the store held a listing when this started) what the last process wrote is read back on demand.
+ */
+class LiveIncidents {
+  private readonly incidents = new Map<string, Live>();
+  private readonly keys = new Map<string, LiveKey>();
+  private readonly memberOf: GenerationalCache<Live>;
+  private readonly ttlMs: number;
+  private readonly keyTtlMs: number;
+  private readonly slots: ReturnType<typeof stepSlots>;
+  /** The store writes out (a data dir): timeline entries get records of their own (`Live.entryKeys`). */
+  private readonly writesOut: boolean;
+  private readonly entryTtlMs: number;
+  /** The alert's keys (`lookupKeys`), one list reused by every `add`. */
+  private readonly keyList: string[] = [];
+  /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
+  private readonly restoringUntil: number;
+  /** While restoring: ids of incidents this process let expire (the store's copy is not read back). */
+  private gone?: Set<string>;
+  private incidentsCursor?: Iterator<Live>;
+  private keysCursor?: Iterator<LiveKey>;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly local: TimedStore,
+    private readonly options: IncidentOptions,
+    private readonly listNew: (incident: Incident) => void,
+  ) {
+    this.ttlMs = options.windowMs * 2;
+    this.slots = stepSlots(options.chains);
+    this.writesOut = local.persistent === true;
+    // As the shared path's: an entry must outlive the chains that may start at it, as well as its incident's window.
+    this.entryTtlMs = this.ttlMs + Math.max(0, ...options.chains.map((c) => c.maxSpanMs));
+    this.keyTtlMs = this.ttlMs + Math.ceil(this.ttlMs * KEY_SLACK);
+    this.memberOf = new GenerationalCache(options.recent * 10);
+    let restored = false;
+    for (let n = 0; n < LISTING_SHARDS && !restored; n++) restored = local.peek(LISTING + n) !== undefined;
+    this.restoringUntil = restored ? local.now() + Math.max(this.keyTtlMs, this.ttlMs) : 0;
+    if (restored) this.gone = new Set();
   }
+
+  add(alert: FactSource, changedMember: boolean): Added | Promise<Added> {
+    const now = this.local.now();
+    if (!changedMember) {
+      const known = this.memberOf.get(alert.fingerprint);
+      const live = known && this.resolve(known, now);
+      if (live) return { incident: live.incident, created: false, changed: false, absorbed: NO_INCIDENTS };
+    }
+    const facts = factsOf(alert);
+    const keys = this.keyList;
+    keys.length = 0;
+    const joined = lookupKeys(facts, keys);
+    let chosen: Live | undefined;
+    let others: Live[] | undefined;
+    for (const key of keys) {
+      const live = this.byKey(key, now);
+      if (!live || !inWindow(live.incident, facts, this.options.windowMs)) continue;
+      if (!chosen) chosen = live;
+      else if (live !== chosen && !others?.includes(live)) (others ??= []).push(live);
+    }
+    let absorbed = NO_INCIDENTS;
+    if (chosen && others) {
+      const candidates = [chosen, ...others].sort((a, b) => olderFirst(a.incident, b.incident));
+      chosen = candidates[0]!;
+      absorbed = this.merge(chosen, candidates.slice(1), now);
+    }
+    if (!changedMember && chosen && chosen.members.has(facts.fingerprint)) {
+      this.memberOf.set(facts.fingerprint, chosen);
+      const added: Added = { incident: chosen.incident, created: false, changed: absorbed.length > 0, absorbed };
+      const written = this.joinKeys(keys, joined, chosen.incident.id, now);
+      return written ? written.then(() => added) : added;
+    }
+    let live = chosen;
+    let created = false;
+    if (!live) {
+      // A new incident's id may still name one no key leads to (its keys expired or moved on).
+      const id = incidentId(facts);
+      live = this.byId(id, now);
+      if (!live) {
+        live = this.create(id, facts, now);
+        created = true;
+      }
+    }
+    this.addMember(live, facts);
+    this.changed(live, now);
+    const keysWritten = this.joinKeys(keys, joined, live.incident.id, now);
+    if (created) this.listNew(live.incident);
+    this.memberOf.set(facts.fingerprint, live);
+    const added: Added = { incident: live.incident, created, changed: true, absorbed };
+    return keysWritten ? keysWritten.then(() => added) : added;
+  }
+
+  /** The incident as it stands (a copy: the live one changes), following an absorbed one to its survivor. */
+  get(id: string): Incident | undefined {
+    const live = this.byId(id, this.local.now());
+    return live && this.snapshot(live);
+  }
+
+  private create(id: string, f: AlertFacts, now: number): Live {
+    this.sweepIncidents(now);
+    const incident: Incident = {
+      id,
+      severity: f.priority,
+      memberSeverity: f.priority,
+      chain: null,
+      alerts: [],
+      alertCount: 0,
+      pods: [],
+      subjects: [],
+      timeline: [],
+      firstTime: f.time,
+      lastTime: f.time,
+      firstMs: f.timeMs,
+      lastMs: f.timeMs,
+      parent: f.fingerprint,
+    };
+    const live: Live = {
+      incident,
+      members: new Set(),
+      admits: [],
+      views: [],
+      entryKeys: [],
+      counts: new Array<number>(this.slots.total).fill(0),
+      expiresAt: 0,
+      headKey: INCIDENT + id,
+    };
+    this.incidents.set(id, live);
+    return live;
+  }
+
+  /**
+   * `withMember` in place: the same incident, timeline, chain and severity (equivalence tests in
+   * test/correlate/exclusive.test.ts hold the two paths to each other), without a copy.
+   */
+  private addMember(live: Live, f: AlertFacts): void {
+    const { maxAlerts, chains } = this.options;
+    const incident = live.incident;
+    const timeline = incident.timeline;
+    const known = live.members.has(f.fingerprint);
+    const last = timeline[timeline.length - 1];
+    const admits = stepAdmitsOf(f, chains);
+    if (!last || last.timeMs < f.timeMs) {
+      // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
+      timeline.push(f);
+      live.admits.push(admits);
+      live.views.push(undefined);
+      live.entryKeys.push(this.storeEntry(f));
+    } else {
+      for (let i = timeline.length - 1; i >= 0; i--) {
+        const t = timeline[i]!;
+        if (t.fingerprint !== f.fingerprint || t.timeMs !== f.timeMs) continue;
+        this.count(live, live.admits[i]!, -1);
+        timeline.splice(i, 1);
+        live.admits.splice(i, 1);
+        live.views.splice(i, 1);
+        this.unstoreEntry(live.entryKeys.splice(i, 1)[0]);
+      }
+      // After every entry of its time or older (a stable sort of the timeline with it appended).
+      let at = timeline.length;
+      while (at > 0 && timeline[at - 1]!.timeMs > f.timeMs) at--;
+      timeline.splice(at, 0, f);
+      live.admits.splice(at, 0, admits);
+      live.views.splice(at, 0, undefined);
+      live.entryKeys.splice(at, 0, this.storeEntry(f));
+    }
+    this.count(live, admits, 1);
+    while (timeline.length > Math.max(1, maxAlerts)) {
+      timeline.shift();
+      live.views.shift();
+      this.unstoreEntry(live.entryKeys.shift());
+      this.count(live, live.admits.shift()!, -1);
+    }
+    if (priorityRank(f.priority) > priorityRank(incident.memberSeverity)) incident.memberSeverity = f.priority;
+    if (!known) {
+      incident.alertCount++;
+      if (incident.alerts.length < maxAlerts) {
+        incident.alerts.push(f.fingerprint);
+        live.members.add(f.fingerprint);
+      }
+    }
+    if (f.pod && incident.pods.length < LIST_MAX && !hasPod(incident.pods, f)) incident.pods.push(`${f.cluster}/${f.pod}`);
+    if (f.user || f.tokenSubject || f.bindingSubjects)
+      for (const u of subjectsOf(f))
+        if (incident.subjects.length < LIST_MAX && !incident.subjects.includes(u)) incident.subjects.push(u);
+    if (f.timeMs < incident.firstMs) {
+      incident.firstTime = f.time;
+      incident.firstMs = f.timeMs;
+    }
+    if (f.timeMs > incident.lastMs) {
+      incident.lastTime = f.time;
+      incident.lastMs = f.timeMs;
+    }
+    incident.severity = incident.memberSeverity;
+    if (incident.chain && incident.chainMatch) {
+      // A matched chain stays (its members stay in the timeline's story); the severity follows the members.
+      const chain = chains.find((c) => c.chain === incident.chain);
+      if (chain) incident.severity = chainSeverity(chain, incident.memberSeverity);
+      return;
+    }
+    const previousChain = incident.chain;
+    const completedBy = incident.chainCompletedBy;
+    incident.chain = null;
+    if (incident.chainMatch !== undefined) delete incident.chainMatch;
+    if (completedBy !== undefined) delete incident.chainCompletedBy;
+    // As `withMember`: the newest member can only complete a chain as its last step; a late one may
+    // fit anywhere, but a match has to include it. Chains the step counts rule out are not searched.
+    const newest = timeline[timeline.length - 1] === f ? f : undefined;
+    const { offsets } = this.slots;
+    for (let c = 0; c < chains.length; c++) {
+      const chain = chains[c]!;
+      if (!chain.enabled || !mayMatch(chain, offsets[c]!, live.counts, admits, newest !== undefined)) continue;
+      const match = matchChain(chain, timeline, newest, newest ? undefined : f);
+      if (!match) continue;
+      incident.chain = chain.chain;
+      incident.severity = chainSeverity(chain, incident.memberSeverity);
+      incident.chainMatch = {
+        name: chain.name,
+        alerts: match.fingerprints,
+        variables: match.variables,
+        ...(chain.runbook ? { runbook: chain.runbook } : {}),
+      };
+      incident.chainCompletedBy = previousChain === chain.chain && completedBy ? completedBy : f.fingerprint;
+      break;
+    }
+  }
+
+  /** A new entry's record, when the store writes out: its text made only at the commit that writes it. */
+  private storeEntry(t: AlertFacts): string | undefined {
+    if (!this.writesOut) return undefined;
+    const key = localKey();
+    this.local.setNow(
+      ENTRY + key,
+      lazyText(() => JSON.stringify(t)),
+      this.entryTtlMs,
+    );
+    return key;
+  }
+
+  private unstoreEntry(key: string | undefined): void {
+    if (key !== undefined) this.local.deleteNow(ENTRY + key);
+  }
+
+  private count(live: Live, admits: number[], sign: number): void {
+    if (admits === this.slots.none) return;
+    for (let i = 0; i < admits.length; i++) if (admits[i]) live.counts[i]! += sign;
+  }
+
+  /** Timeline, step admits and views of an incident made elsewhere (restored, or merged): kept in step from here on. */
+  private retimeline(live: Live, timeline: AlertFacts[], entryKeys?: string[]): void {
+    live.incident.timeline = timeline;
+    live.admits = timeline.map((t) => stepAdmitsOf(t, this.options.chains));
+    live.views = new Array<TimelineView | undefined>(timeline.length).fill(undefined);
+    live.entryKeys = entryKeys ?? timeline.map((t) => this.storeEntry(t));
+    live.counts.fill(0);
+    for (const admits of live.admits) this.count(live, admits, 1);
+  }
+
+  /**
+   * The incident changed: it lives `ttlMs` from now, its copy is made again when asked for, its
+   * head is written out, and its reference is made now (every alert that changes it carries one),
+   * from the views kept beside the timeline (each entry's made once).
+   */
+  private changed(live: Live, now: number): void {
+    live.expiresAt = now + this.ttlMs;
+    live.snapshot = undefined;
+    const i = live.incident;
+    const timeline = i.timeline;
+    const from = Math.max(0, timeline.length - TIMELINE_SHOWN);
+    const shown = new Array<TimelineView>(timeline.length - from);
+    for (let n = from; n < timeline.length; n++) shown[n - from] = live.views[n] ??= viewOf(timeline[n]!);
+    setRef(
+      i,
+      i.chainCompletedBy
+        ? {
+            id: i.id,
+            parent: i.parent,
+            severity: i.severity,
+            alerts: i.alertCount,
+            chain: i.chain,
+            chainCompletedBy: i.chainCompletedBy,
+            timeline: shown,
+          }
+        : { id: i.id, parent: i.parent, severity: i.severity, alerts: i.alertCount, chain: i.chain, timeline: shown },
+    );
+    this.writeHead(live);
+  }
+
+  /** The head in the store, unless one written since the last time it was made will still be made from the incident as it stands. */
+  private writeHead(live: Live): void {
+    if (live.written && live.written.made === undefined) return;
+    const head = lazyText(() => {
+      const text = this.writesOut ? entriesHeadText(live) : headText(live);
+      if (live.written === head) live.written = undefined;
+      return text;
+    });
+    live.written = head;
+    this.local.setNow(live.headKey, head, this.ttlMs);
+  }
+
+  /**
+   * Merges the absorbed incidents into the survivor (`mergeIncidents`, on copies: merges are rare),
+   * the survivor's live incident taking the result in place; each absorbed one stays as a redirect.
+   * The absorbed, as they stood.
+   */
+  private merge(survivor: Live, absorbed: Live[], now: number): Incident[] {
+    const gone: Incident[] = [];
+    for (const other of absorbed) {
+      const before = this.snapshot(other);
+      const merged = mergeIncidents(this.snapshot(survivor), before, this.options);
+      const incident = survivor.incident;
+      for (const k of Object.keys(incident) as (keyof Incident)[]) if (!(k in merged)) delete incident[k];
+      Object.assign(incident, merged, { alerts: [...merged.alerts], pods: [...merged.pods], subjects: [...merged.subjects] });
+      survivor.members = new Set(incident.alerts);
+      // The merged timeline's entries are written out afresh (merges are rare), the two halves' records let go of.
+      for (const key of [...survivor.entryKeys, ...other.entryKeys]) this.unstoreEntry(key);
+      other.entryKeys = [];
+      this.retimeline(survivor, [...merged.timeline]);
+      this.changed(survivor, now);
+      other.mergedInto = incident.id;
+      this.changed(other, now);
+      gone.push(before);
+    }
+    return gone;
+  }
+
+  /** Points the alert's keys at its incident for `ttlMs` from now; in the store, once per `KEY_SLACK` of that (the promise of a write, else undefined). */
+  private joinKeys(keys: string[], joined: number, id: string, now: number): Promise<void> | undefined {
+    let written: Promise<unknown> | undefined;
+    for (let n = 0; n < joined; n++) {
+      const k = keys[n]!;
+      let key = this.keys.get(k);
+      if (!key) {
+        this.sweepKeys(now);
+        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0 }));
+      } else if (key.id !== id) {
+        key.id = id;
+        key.storedUntil = 0;
+      }
+      key.expiresAt = now + this.ttlMs;
+      if (key.storedUntil - now >= this.ttlMs) continue;
+      key.storedUntil = now + this.keyTtlMs;
+      // Through `set`, the store's usual write (nearly every member writes none).
+      const write = this.store.set(BY_KEY + k, id, this.keyTtlMs);
+      written = written ? Promise.all([written, write]) : write;
+    }
+    return written?.then(() => undefined);
+  }
+
+  private byKey(k: string, now: number): Live | undefined {
+    let key = this.keys.get(k);
+    if (!key && now < this.restoringUntil) key = this.restoredKey(k, now);
+    if (!key || key.expiresAt <= now) return undefined;
+    return this.byId(key.id, now);
+  }
+
+  /** The incident under `id`, following redirects; undefined when it expired. */
+  private byId(id: string, now: number): Live | undefined {
+    let live = this.incidents.get(id);
+    if (!live && now < this.restoringUntil && !this.gone?.has(id)) live = this.restored(id, now);
+    return live && this.resolve(live, now);
+  }
+
+  private resolve(live: Live | undefined, now: number): Live | undefined {
+    for (let hop = 0; live && hop < MAX_REDIRECTS; hop++) {
+      if (live.expiresAt <= now) return undefined;
+      if (live.mergedInto === undefined) return live;
+      const into: string = live.mergedInto;
+      live = this.incidents.get(into);
+      if (!live && now < this.restoringUntil && !this.gone?.has(into)) live = this.restored(into, now);
+    }
+    return undefined;
+  }
+
+  /** A join key an earlier process wrote (read back once: from then on it lives here). */
+  private restoredKey(k: string, now: number): LiveKey | undefined {
+    const stored = this.local.peek(BY_KEY + k);
+    const left = stored === undefined ? undefined : this.local.ttlLeft?.(BY_KEY + k);
+    if (stored === undefined || left === undefined) return undefined;
+    const key: LiveKey = { key: k, id: textOf(stored), expiresAt: now + Math.min(left, this.ttlMs), storedUntil: now + left };
+    this.keys.set(k, key);
+    return key;
+  }
+
+  /** An incident an earlier process wrote: its head (and, in the format before live incidents, its entries). */
+  private restored(id: string, now: number): Live | undefined {
+    const key = INCIDENT + id;
+    const stored = this.local.peek(key);
+    const left = stored === undefined ? undefined : this.local.ttlLeft?.(key);
+    if (stored === undefined || left === undefined) return undefined;
+    const { entries, mergedInto, timeline, ...head } = JSON.parse(textOf(stored)) as Partial<IncidentHead> &
+      Omit<Incident, 'timeline'> & { timeline?: AlertFacts[] };
+    const facts: AlertFacts[] = timeline ?? [];
+    const entryKeys: string[] = [];
+    if (!timeline)
+      for (const entry of mergedInto ? [] : (entries ?? [])) {
+        const text = this.local.peek(ENTRY + entry);
+        if (text === undefined) continue; // expired: the timeline goes on without it
+        facts.push(JSON.parse(textOf(text)) as AlertFacts);
+        entryKeys.push(entry);
+      }
+    const incident: Incident = { ...head, timeline: [] };
+    const live: Live = {
+      incident,
+      members: new Set(incident.alerts),
+      admits: [],
+      views: [],
+      entryKeys: [],
+      counts: new Array<number>(this.slots.total).fill(0),
+      expiresAt: now + left,
+      headKey: key,
+      ...(mergedInto ? { mergedInto } : {}),
+    };
+    // Entries read from their records keep them; a timeline read from the head gets records now (a data dir).
+    this.retimeline(live, facts, timeline ? undefined : entryKeys);
+    this.incidents.set(id, live);
+    return live;
+  }
+
+  /** A copy of the incident as it stands (what `get` and the store's head show), made once per change. */
+  private snapshot(live: Live): Incident {
+    if (live.snapshot) return live.snapshot;
+    const i = live.incident;
+    const copy: Incident = {
+      ...i,
+      alerts: [...i.alerts],
+      pods: [...i.pods],
+      subjects: [...i.subjects],
+      timeline: [...i.timeline],
+    };
+    live.snapshot = copy;
+    return copy;
+  }
+
+  /**
+   * Drops a few expired incidents per incident made (a cursor through the map; `sweepKeys` likewise
+   * per key): neither map grows past what lives, and an `add` that makes nothing touches neither.
+   */
+  private sweepIncidents(now: number): void {
+    const incidents = (this.incidentsCursor ??= this.incidents.values());
+    for (let i = 0; i < SWEEP_STEP; i++) {
+      const next = incidents.next();
+      if (next.done) {
+        this.incidentsCursor = undefined;
+        break;
+      }
+      const live = next.value;
+      if (live.expiresAt > now) continue;
+      this.incidents.delete(live.incident.id);
+      if (now < this.restoringUntil) this.gone?.add(live.incident.id);
+    }
+    if (this.gone && now >= this.restoringUntil) this.gone = undefined;
+  }
+
+  private sweepKeys(now: number): void {
+    const keys = (this.keysCursor ??= this.keys.values());
+    for (let i = 0; i < SWEEP_STEP; i++) {
+      const next = keys.next();
+      if (next.done) {
+        this.keysCursor = undefined;
+        break;
+      }
+      if (next.value.expiresAt <= now) this.keys.delete(next.value.key);
+    }
+  }
+}
+
+/** Whether the incident lists the member's pod already, without making its `cluster/pod` string. */
+function hasPod(pods: readonly string[], f: AlertFacts): boolean {
+  const length = f.cluster.length + 1 + f.pod!.length;
+  for (const p of pods)
+    if (p.length === length && p.endsWith(f.pod!) && p.startsWith(f.cluster) && p[f.cluster.length] === '/') return true;
+  return false;
+}
+
+/** A live incident's head as embedded mode writes it out: the incident with its timeline in it (one record). */
+function headText(live: Live): string {
+  const { timeline, ...head } = live.incident;
+  return JSON.stringify({ ...head, ...(live.mergedInto ? { mergedInto: live.mergedInto } : {}), timeline });
+}
+
+/** A live incident's head as written out to a data dir: its entries by the keys of their records (`IncidentHead`). */
+function entriesHeadText(live: Live): string {
+  const { timeline: _timeline, ...head } = live.incident;
+  const text = JSON.stringify(live.mergedInto ? { ...head, mergedInto: live.mergedInto } : head);
+  // Entry keys are base64url (nothing to escape); a redirect names none (its survivor holds them).
+  const entries = live.mergedInto ? '' : live.entryKeys.filter((k) => k !== undefined).join('","');
+  // `head` always has fields (`id` first), so its text ends in `}` after at least one of them.
+  return `${text.slice(0, -1)},"entries":[${entries ? `"${entries}"` : ''}]}`;
 }
 
 function listingShard(incident: Incident): string {

@@ -65,10 +65,15 @@ export function entryText(t: AlertFacts): string {
 const LOCAL_PREFIX = randomBytes(8).toString('base64url');
 let localSeq = 0;
 
+/** A new key of this process's own (`withLocalKey`), for an entry embedded mode writes out. */
+export function localKey(): string {
+  return LOCAL_PREFIX + (localSeq++).toString(36).padStart(KEY_LENGTH - LOCAL_PREFIX.length, '0');
+}
+
 /** Gives new facts (no key taken yet) a local key; facts already keyed keep theirs. */
 export function withLocalKey(t: AlertFacts): AlertFacts {
   const meta = metaOf(t);
-  meta.key ??= LOCAL_PREFIX + (localSeq++).toString(36).padStart(KEY_LENGTH - LOCAL_PREFIX.length, '0');
+  meta.key ??= localKey();
   return t;
 }
 
@@ -85,8 +90,15 @@ export function withMeta(t: AlertFacts, meta: EntryMeta): EntryMeta {
 /** The entry as an alert's incident reference shows it: made once per entry, not once per reference. */
 export function timelineView(t: AlertFacts): NonNullable<AlertIncident['timeline']>[number] {
   const meta = metaOf(t);
-  meta.view ??= { time: t.time, source: t.source, rule: t.rule, ...(t.user ? { user: t.user } : {}) };
+  meta.view ??= viewOf(t);
   return meta.view;
+}
+
+/** The entry as an alert's incident reference shows it, made now (embedded mode keeps it beside the entry). */
+export function viewOf(t: AlertFacts): NonNullable<AlertIncident['timeline']>[number] {
+  return t.user
+    ? { time: t.time, source: t.source, rule: t.rule, user: t.user }
+    : { time: t.time, source: t.source, rule: t.rule };
 }
 
 /** One key's share of the entry list's JSON body: the key and the `","` after it. */
@@ -248,10 +260,22 @@ export function entriesJson(timeline: readonly AlertFacts[]): string {
   return `["${index.body}"]`;
 }
 
-/** Each chain's first slot in one flat array of all the chains' steps; `none`: the admits of an entry no step admits. */
-const slots = new WeakMap<readonly ChainDef[], { offsets: number[]; total: number; none: number[] }>();
+/**
+ * Each chain's first slot in one flat array of all the chains' steps; `none`: the admits of an entry
+ * no step admits; `patterns`: the admits of each set of steps seen (`stepAdmitsOf`), bounded by the
+ * number of step sets an entry can admit (a few per rule).
+ */
+interface StepSlots {
+  offsets: number[];
+  total: number;
+  none: number[];
+  patterns: Map<string, number[]>;
+}
 
-export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; total: number; none: number[] } {
+const slots = new WeakMap<readonly ChainDef[], StepSlots>();
+const MAX_PATTERNS = 4096;
+
+export function stepSlots(chains: readonly ChainDef[]): StepSlots {
   let s = slots.get(chains);
   if (!s) {
     const offsets: number[] = [];
@@ -260,7 +284,7 @@ export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; tot
       offsets.push(total);
       total += c.steps.length;
     }
-    s = { offsets, total, none: Object.freeze(new Array<number>(total).fill(0)) as number[] };
+    s = { offsets, total, none: Object.freeze(new Array<number>(total).fill(0)) as number[], patterns: new Map() };
     slots.set(chains, s);
   }
   return s;
@@ -273,16 +297,32 @@ export function stepSlots(chains: readonly ChainDef[]): { offsets: number[]; tot
 export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
   const meta = metaOf(t);
   if (meta.admitsFor === chains) return meta.admits!;
-  const { offsets, total, none } = stepSlots(chains);
-  let admits: number[] | undefined;
-  for (let i = 0; i < chains.length; i++) {
-    const steps = chains[i]!.steps;
-    for (let j = 0; j < steps.length; j++)
-      if (stepAdmits(steps[j]!, t)) (admits ??= new Array<number>(total).fill(0))[offsets[i]! + j] = 1;
-  }
-  meta.admits = admits ?? none;
+  meta.admits = stepAdmitsOf(t, chains);
   meta.admitsFor = chains;
   return meta.admits;
+}
+
+/**
+ * `admitsOf` made now and kept nowhere (embedded mode keeps it beside the entry): one shared
+ * (frozen) array per pattern of steps, so the entries of a timeline that admit the same steps (the
+ * same rules, mostly) hold one array between them; `stepSlots(chains).none` when no step admits it.
+ */
+export function stepAdmitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
+  const slots = stepSlots(chains);
+  let pattern = '';
+  for (let i = 0; i < chains.length; i++) {
+    const steps = chains[i]!.steps;
+    for (let j = 0; j < steps.length; j++) if (stepAdmits(steps[j]!, t)) pattern += `${slots.offsets[i]! + j},`;
+  }
+  if (pattern === '') return slots.none;
+  let admits = slots.patterns.get(pattern);
+  if (!admits) {
+    admits = new Array<number>(slots.total).fill(0);
+    for (const at of pattern.slice(0, -1).split(',')) admits[Number(at)] = 1;
+    Object.freeze(admits);
+    if (slots.patterns.size < MAX_PATTERNS) slots.patterns.set(pattern, admits);
+  }
+  return admits;
 }
 
 /** Per chain step, how many of the timeline's entries admit it (kept up by `deriveTimeline` once counted). */

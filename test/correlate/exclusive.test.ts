@@ -64,18 +64,17 @@ function entryKeys(h: Harness): string[] {
     .sort();
 }
 
-/** The timeline entries' texts (embedded mode keys entries its own way, not by the hash of their text). */
-async function entryTexts(h: Harness): Promise<string[]> {
-  return (await Promise.all(entryKeys(h).map(async (k) => (await h.store.get(k))!))).sort();
+/**
+ * An incident as the store holds it, timeline and all: a shared store's head names its entries
+ * (`corr:ie:` records), embedded mode's head holds its timeline itself.
+ */
+async function storedIncident(h: Harness, key: string): Promise<Record<string, unknown>> {
+  const { entries, ...head } = JSON.parse((await h.store.get(key))!) as { entries?: string[] };
+  if (!entries) return head;
+  return { ...head, timeline: await Promise.all(entries.map(async (k) => JSON.parse((await h.store.get(`corr:ie:${k}`))!))) };
 }
 
-/** A head as stored, its entry keys replaced by the entries' texts. */
-async function resolvedHead(h: Harness, key: string): Promise<Record<string, unknown>> {
-  const head = JSON.parse((await h.store.get(key))!) as { entries: string[] };
-  return { ...head, entries: await Promise.all(head.entries.map((k) => h.store.get(`corr:ie:${k}`))) };
-}
-
-describe('embedded mode (an exclusive store: records kept lazily)', () => {
+describe('embedded mode (an exclusive store: incidents live in process, written out lazily)', () => {
   afterAll(removeTempDirs);
   it.each([...SCENARIOS, ...CHAIN_SCENARIOS].map((s) => [s.name, s.stream] as const))(
     'correlates %s as a shared store does',
@@ -107,14 +106,15 @@ describe('embedded mode (an exclusive store: records kept lazily)', () => {
     expect(got.incidents).toHaveLength(1);
     const incident = got.incidents[0]!;
     expect([incident.alertCount, incident.timeline.length, incident.chain]).toEqual([10, 5, chain]);
-    // Entries pushed out of the timeline are deleted; the head names the five kept.
-    expect(entryKeys(exclusive)).toHaveLength(5);
+    // A shared store keeps the five entries the head names (those pushed out deleted); embedded
+    // mode keeps none: the head holds the timeline, written once and made only when written out.
+    expect(entryKeys(shared)).toHaveLength(5);
+    expect(entryKeys(exclusive)).toEqual([]);
     const head = `corr:i:${incident.id}`;
     expect(typeof exclusive.store.peek(head)).toBe('function'); // never made so far
-    // Nor any entry: embedded mode keys them without their text, made only if read or written out.
-    for (const k of entryKeys(exclusive)) expect(typeof exclusive.store.peek(k)).toBe('function');
-    expect(await entryTexts(exclusive)).toEqual(await entryTexts(shared));
-    expect(await resolvedHead(exclusive, head)).toEqual(await resolvedHead(shared, head));
+    const stored = await storedIncident(exclusive, head);
+    expect(stored).toEqual(await storedIncident(shared, head));
+    expect((stored.timeline as unknown[]).length).toBe(5);
   });
 
   it('restores its incidents from the data dir after a restart, and the next member joins them', async () => {
@@ -157,6 +157,29 @@ describe('embedded mode (an exclusive store: records kept lazily)', () => {
     }
     for (const item of stream.slice(6)) await h.feed([item]);
     expect(await outcome(h)).toEqual(await outcome(await run(stream, false, capped)));
+  });
+});
+
+describe('embedded mode: incidents expire as their records do', () => {
+  /** Live incidents the tracker holds (private: read here for the test's sake only). */
+  const held = (h: Harness) => (h.incidents as unknown as { live: { incidents: Map<string, unknown> } }).live.incidents.size;
+
+  it('starts a new incident once the last one outlived its TTL, as a shared store does, and lets the old ones go', async () => {
+    const ttl = 2 * 1800_000; // twice the default window
+    const run = async (exclusive: boolean) => {
+      const h = harness([], {}, undefined, undefined, exclusive);
+      for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `a${i}`, pod: `web-${i}`, at: 0 }) }]);
+      h.clock.advance(ttl + 1);
+      // The same pods again, their events still in the window by event time: new incidents all the same.
+      for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `b${i}`, pod: `web-${i}`, at: 1000 }) }]);
+      return h;
+    };
+    const [shared, exclusive] = [await run(false), await run(true)];
+    expect(await outcome(exclusive)).toEqual(await outcome(shared));
+    const ids = (await exclusive.incidents.list(1000)).map((i) => i.id);
+    expect(ids).toHaveLength(50);
+    expect(exclusive.alertOf('a0')?.incident?.id).not.toBe(exclusive.alertOf('b0')?.incident?.id);
+    expect(held(exclusive)).toBe(50); // each new incident swept four expired ones: none of the first 50 is left
   });
 });
 
@@ -425,7 +448,7 @@ describe("a pod's pending alerts (what a late audit event may still update)", ()
 });
 
 describe('embedded mode, one synchronous turn', () => {
-  it('merges incidents linked by an alert as a shared store does (the merge takes the shared path)', async () => {
+  it('merges incidents linked by an alert as a shared store does', async () => {
     const exec = (id: string, user: string, pod: string, start: number): Item[] =>
       session({ id, user, pod, container: 'app', start, end: start + 60_000 }).map((audit) => ({ audit }));
     const stream: Item[] = [
