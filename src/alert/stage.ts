@@ -51,7 +51,7 @@ export class AlertStage {
   async process(detection: Detection, enrichment: Enrichment = {}, correlation: AlertCorrelation = {}): Promise<Alert> {
     const fp = fingerprint(detection);
     const labels = alertLabels(detection, enrichment);
-    if (correlation.attribution || correlation.incident) Object.assign(labels, correlationLabels(correlation));
+    addCorrelationLabels(labels, correlation);
     const counter = await this.store.hit(`dedup:${fp}`, this.clock.now(), this.options.dedupWindowMs);
     const previous = this.recent.get(fp);
     const evidence =
@@ -160,7 +160,11 @@ export class AlertStage {
 
 /** The correlation labels routing matches on: `attributed_user`, `incident`, `chain`. */
 export function correlationLabels(alert: AlertCorrelation): Record<string, string> {
-  const labels: Record<string, string> = {};
+  return addCorrelationLabels({}, alert);
+}
+
+/** `correlationLabels`, set on `labels` (an alert's own, just made) rather than copied in. */
+function addCorrelationLabels(labels: Record<string, string>, alert: AlertCorrelation): Record<string, string> {
   if (alert.attribution?.user) labels.attributed_user = alert.attribution.user;
   if (alert.incident) {
     labels.incident = alert.incident.id;

@@ -1,4 +1,4 @@
-import type { Alert, Enrichment } from '../core/alert';
+import type { Alert, AlertIncident, Enrichment } from '../core/alert';
 
 /** The API view of an alert (`GET /v1/alerts`): everything but the event's raw payload (its id is in `evidence`). */
 export function alertView(alert: Alert) {
@@ -13,7 +13,7 @@ export function alertView(alert: Alert) {
   };
 }
 
-function stateOf(alert: Alert): 'resolved' | 'suppressed' | 'active' {
+export function stateOf(alert: Alert): 'resolved' | 'suppressed' | 'active' {
   if (alert.resolvedAt !== undefined) return 'resolved';
   return alert.silencedBy?.length || alert.inhibitedBy?.length ? 'suppressed' : 'active';
 }
@@ -21,11 +21,12 @@ function stateOf(alert: Alert): 'resolved' | 'suppressed' | 'active' {
 /**
  * `JSON.stringify(alertView(alert))`, the same text key for key, at less cost: the console history
  * in Redis writes it for every alert change, and the memory history when a detail is read. The
- * enrichment's parts and the incident reference are serialised once per object (the enricher hands
- * the alerts of one pod state the same pod and subject parts, and the incident tracker all members
- * of one incident state the same reference; both are treated as immutable once made) and spliced
- * between the alert's other fields, copied in the alert's key order (bench/console.js;
- * docs/performance.md).
+ * enrichment's parts are serialised once per object (the enricher hands the alerts of one pod state
+ * the same pod and subject parts, treated as immutable once made) and spliced between the alert's
+ * other fields, copied in the alert's key order (bench/console.js; docs/performance.md). The
+ * incident reference's text is kept for the last reference only: the tracker makes one per incident
+ * version, nearly one per alert, so a text cached per reference was a copy per alert of what the
+ * incident holds; the alerts that share one (its members' repeats) mostly come one after another.
  */
 export function alertViewJson(alert: Alert): string {
   let out = '';
@@ -48,7 +49,7 @@ export function alertViewJson(alert: Alert): string {
   for (const key in alert) {
     if (key === 'event') continue;
     if (key === 'enrichment' || key === 'incident') {
-      splice(key, key === 'enrichment' ? enrichmentJson(alert.enrichment) : partJsonOf(alert.incident));
+      splice(key, key === 'enrichment' ? enrichmentJson(alert.enrichment) : incidentJson(alert.incident));
       continue;
     }
     if (key === 'state') {
@@ -81,6 +82,18 @@ function partJsonOf(part: unknown): string | undefined {
   let json = partJson.get(part);
   if (json === undefined) partJson.set(part, (json = JSON.stringify(part)));
   return json;
+}
+
+let lastIncident: AlertIncident | undefined;
+let lastIncidentJson: string | undefined;
+
+function incidentJson(incident: AlertIncident | undefined): string | undefined {
+  if (incident === null || typeof incident !== 'object') return JSON.stringify(incident);
+  if (incident !== lastIncident) {
+    lastIncidentJson = JSON.stringify(incident);
+    lastIncident = incident;
+  }
+  return lastIncidentJson;
 }
 
 function enrichmentJson(enrichment: Enrichment | undefined): string | undefined {

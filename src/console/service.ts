@@ -122,6 +122,7 @@ export class ConsoleService {
   }
 
   incidentChanged(incident: AlertIncident): void {
+    if (!this.hub.size) return; // no page to tell (nearly always: the event is made for open pages only)
     this.hub.publishIncident({ id: incident.id, severity: incident.severity, chain: incident.chain, alerts: incident.alerts });
   }
 

@@ -5,6 +5,7 @@ import { DeliveryError } from '../core/errors';
 import { atLeast } from '../core/priority';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { lazyText, ParsedCache, readValue, whenDone } from '../correlate/state';
 import type { StateStore } from '../store/port';
 import type { DeliveryRef, Notifier, SendContext } from './port';
 import { DeadLetters, type DeadLetter } from './dead-letters';
@@ -103,9 +104,24 @@ interface Lane {
   /** Waiting on a backoff timer: the lane's head job is retried when it fires. */
   waiting: boolean;
   pendingUpdates: Map<string, { timer: TimerHandle; alert: Alert }>;
+  /** Incidents whose parent message is due for an update, by incident id: the latest reference each. */
+  pendingIncidents: Map<string, { timer: TimerHandle; incident: AlertIncident }>;
+  /**
+   * `threadKey` by incident id (bounded: cleared when full). Every member reads its thread twice; a
+   * key made each time is a new string to hash for the store's map and the cache's.
+   */
+  threadKeys: Map<string, string>;
+  /**
+   * With an exclusive store, the thread records this lane wrote or read, by incident id (bounded:
+   * cleared when full): this process is their only writer, so a member reads its thread here, not in
+   * the store (a lookup in its map of every record and mark was most of a member's thread cost).
+   */
+  knownThreads: Map<string, { record: ThreadRecord; expiresAt: number }>;
 }
 
 const RECOVERY_BATCH = 100;
+/** Thread records and parent alerts remembered as parsed (by key and the text or lazy value read). */
+const THREADS_KEPT = 4096;
 
 /**
  * The delivery queue: one serial lane per receiver (which also paces calls to rate-limited APIs),
@@ -134,6 +150,11 @@ export class Dispatcher {
   private readonly owner: string;
   private readonly leaseMs: number;
   private readonly claimGraceMs: number;
+  /**
+   * Every member of an incident reads its thread record, at hand-off and again at send: what was
+   * read (or written here) is parsed once, and with an exclusive store read without a promise.
+   */
+  private readonly threads = new ParsedCache<unknown>(THREADS_KEPT);
   private recoveryTimer?: TimerHandle;
   /** With an owner kept across restarts, the first recovery also takes the last run's claims that are not due yet. */
   private resumed: boolean;
@@ -147,7 +168,16 @@ export class Dispatcher {
     private readonly log: Logger,
     private readonly options: DispatcherOptions,
   ) {
-    this.lanes = notifiers.map((notifier) => ({ notifier, jobs: [], running: false, waiting: false, pendingUpdates: new Map() }));
+    this.lanes = notifiers.map((notifier) => ({
+      notifier,
+      jobs: [],
+      running: false,
+      waiting: false,
+      pendingUpdates: new Map(),
+      pendingIncidents: new Map(),
+      threadKeys: new Map(),
+      knownThreads: new Map(),
+    }));
     this.dead = options.deadLetters ?? new DeadLetters(options.deadLetterCapacity);
     this.owner = options.owner ?? randomUUID();
     this.resumed = options.owner === undefined;
@@ -234,19 +264,17 @@ export class Dispatcher {
   incidentChanged(incident: AlertIncident): void {
     for (const lane of this.lanes) {
       if (!lane.notifier.update) continue;
-      const id = `incident:${incident.id}`;
-      const placeholder = { fingerprint: id, incident } as unknown as Alert;
-      const pending = lane.pendingUpdates.get(id);
+      const pending = lane.pendingIncidents.get(incident.id);
       if (pending) {
-        pending.alert = placeholder;
+        pending.incident = incident;
         continue;
       }
       const timer = this.clock.setTimeout(() => {
-        const entry = lane.pendingUpdates.get(id);
-        lane.pendingUpdates.delete(id);
-        if (entry) this.enqueue(lane, { kind: 'thread', alert: entry.alert, attempts: 0 });
+        const entry = lane.pendingIncidents.get(incident.id);
+        lane.pendingIncidents.delete(incident.id);
+        if (entry) this.enqueue(lane, threadJob(entry.incident));
       }, this.options.updateDebounceMs);
-      lane.pendingUpdates.set(id, { timer, alert: placeholder });
+      lane.pendingIncidents.set(incident.id, { timer, incident });
     }
   }
 
@@ -298,6 +326,10 @@ export class Dispatcher {
         lane.pendingUpdates.delete(fp);
         lane.jobs.push({ kind: 'update', alert, attempts: 0 });
       }
+      // Not flushed: one parent update per pending incident, under the receiver's rate limit, would
+      // hold the shutdown up; the incident's next member updates its parent again.
+      for (const { timer } of lane.pendingIncidents.values()) this.clock.clearTimeout(timer);
+      lane.pendingIncidents.clear();
       this.run(lane);
     }
     await this.settled();
@@ -318,8 +350,8 @@ export class Dispatcher {
     let holdMs = options.holdMs ?? 0;
     const incident = alert.incident;
     if (incident && incident.parent !== alert.fingerprint) {
-      const raw = await this.store.get(threadKey(lane, incident.id));
-      const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+      const read = this.thread(lane, incident.id);
+      const thread = read instanceof Promise ? await read : read;
       if (thread && !thread.ref && thread.pendingUntil > this.clock.now()) {
         holdMs = Math.max(holdMs, thread.pendingUntil - this.clock.now() + 1);
       }
@@ -336,7 +368,8 @@ export class Dispatcher {
     if (created && this.exclusive) this.unsent.set(key, record.alert);
     if (created && incident?.parent === alert.fingerprint) {
       const marker: ThreadRecord = { pendingUntil: this.clock.now() + holdMs };
-      await this.store.setIfAbsent(threadKey(lane, incident.id), JSON.stringify(marker), this.options.windowMs);
+      if (await this.store.setIfAbsent(this.threadKeyOf(lane, incident.id), JSON.stringify(marker), this.options.windowMs))
+        this.knowThread(lane, incident.id, marker);
     }
     if (!created) {
       if (options.refreshExisting !== false) this.refreshIn(lane, alert);
@@ -448,8 +481,8 @@ export class Dispatcher {
           if (claim === undefined) return 'done'; // sent, being sent by a live replica, or gone
           // Only an incident's member reads a thread, and only its parent writes one: others make no promise for them.
           const incident = job.alert.incident;
-          const context =
-            incident && incident.parent !== job.alert.fingerprint ? await this.sendContext(lane, job.alert) : undefined;
+          const read = incident && incident.parent !== job.alert.fingerprint ? this.sendContext(lane, job.alert) : undefined;
+          const context = read instanceof Promise ? await read : read;
           const send = () => notifier.send(job.alert, context);
           job.ref = (claim === '' ? await send() : await this.whileHolding(key, claim, send)) ?? {};
           if (incident?.parent === job.alert.fingerprint) await this.rememberThread(lane, job.alert, job.ref);
@@ -467,11 +500,11 @@ export class Dispatcher {
         await this.store.unschedule(key);
       } else if (job.kind === 'thread') {
         const incident = job.alert.incident!;
-        const raw = await this.store.get(threadKey(lane, incident.id));
-        const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
+        const read = this.thread(lane, incident.id);
+        const thread = read instanceof Promise ? await read : read;
         if (!thread?.ref) return 'done'; // the parent is not posted (yet): it will go out with the incident as it stands
-        const stored = thread.alert ? undefined : await this.store.get(threadAlertKey(lane, incident.id));
-        const parent = thread.alert ?? (stored === undefined ? undefined : (JSON.parse(stored) as Alert));
+        const stored = thread.alert ?? this.parsed<Alert>(threadAlertKey(lane, incident.id));
+        const parent = stored instanceof Promise ? await stored : stored;
         if (!parent) return 'done'; // expired with its window
         await notifier.update!({ ...parent, incident }, thread.ref);
         this.metrics.notifications.inc({ receiver: notifier.name, outcome: 'updated' });
@@ -532,13 +565,46 @@ export class Dispatcher {
   }
 
   /** A member of an incident whose parent message is out is posted in its thread; a chain's completion is broadcast. */
-  private async sendContext(lane: Lane, alert: Alert): Promise<SendContext | undefined> {
+  private sendContext(lane: Lane, alert: Alert): SendContext | undefined | Promise<SendContext | undefined> {
     const incident = alert.incident;
     if (!incident || incident.parent === alert.fingerprint) return undefined;
-    const raw = await this.store.get(threadKey(lane, incident.id));
-    const thread = raw === undefined ? undefined : (JSON.parse(raw) as ThreadRecord);
-    if (!thread?.ref) return undefined; // the parent did not land (here): a channel message of its own
-    return { thread: thread.ref, broadcast: incident.chainCompletedBy === alert.fingerprint };
+    const thread = this.thread(lane, incident.id);
+    return thread instanceof Promise ? thread.then((t) => contextOf(t, alert)) : contextOf(thread, alert);
+  }
+
+  private thread(lane: Lane, incidentId: string): ThreadRecord | undefined | Promise<ThreadRecord | undefined> {
+    const known = this.exclusive ? lane.knownThreads.get(incidentId) : undefined;
+    if (known && known.expiresAt > this.clock.now()) return known.record;
+    const key = this.threadKeyOf(lane, incidentId);
+    return whenDone(this.parsed<ThreadRecord>(key), (record) => {
+      // What an earlier run left (the data dir), or the first read here: known from now on, until it expires.
+      const ttl = record && this.exclusive ? this.store.ttlLeft?.(key) : undefined;
+      if (record && ttl !== undefined) this.knowThread(lane, incidentId, record, ttl);
+      return record;
+    });
+  }
+
+  /** With an exclusive store: what this lane just wrote (or read) under the incident's thread key, for `ttlMs`. */
+  private knowThread(lane: Lane, incidentId: string, record: ThreadRecord, ttlMs = this.options.windowMs): void {
+    if (!this.exclusive) return;
+    if (lane.knownThreads.size >= THREADS_KEPT) lane.knownThreads.clear();
+    lane.knownThreads.set(incidentId, { record, expiresAt: this.clock.now() + ttlMs });
+  }
+
+  private threadKeyOf(lane: Lane, incidentId: string): string {
+    let key = lane.threadKeys.get(incidentId);
+    if (key === undefined) {
+      if (lane.threadKeys.size >= THREADS_KEPT) lane.threadKeys.clear();
+      lane.threadKeys.set(incidentId, (key = threadKey(lane, incidentId)));
+    }
+    return key;
+  }
+
+  /** A thread record or parent alert: with an exclusive store as set (a lazy value recognised unmade), parsed once per value. */
+  private parsed<T>(key: string): T | undefined | Promise<T | undefined> {
+    return whenDone(readValue(this.store, key, this.exclusive), (raw) =>
+      raw === undefined ? undefined : (this.threads.parse(key, raw) as T),
+    );
   }
 
   private async rememberThread(lane: Lane, alert: Alert, ref: DeliveryRef): Promise<void> {
@@ -546,10 +612,18 @@ export class Dispatcher {
     if (!incident || incident.parent !== alert.fingerprint || Object.keys(ref).length === 0) return;
     const { raw: _raw, ...event } = alert.event;
     const parent: Alert = { ...alert, event: { ...event, raw: {} } };
-    // The alert first: whoever reads the ref finds it.
-    await this.store.set(threadAlertKey(lane, incident.id), JSON.stringify(parent), this.options.windowMs);
+    // Made only if read as text or written out (an in-process store): the parent is re-read as this object.
+    const parentText = lazyText(() => JSON.stringify(parent));
     const record: ThreadRecord = { ref };
-    await this.store.set(threadKey(lane, incident.id), JSON.stringify(record), this.options.windowMs);
+    const recordText = JSON.stringify(record);
+    const alertKey = threadAlertKey(lane, incident.id);
+    const key = this.threadKeyOf(lane, incident.id);
+    // The alert first: whoever reads the ref finds it.
+    await this.store.set(alertKey, parentText, this.options.windowMs);
+    this.threads.put(alertKey, parentText, parent);
+    await this.store.set(key, recordText, this.options.windowMs);
+    this.threads.put(key, recordText, record);
+    this.knowThread(lane, incident.id, record);
   }
 
   /**
@@ -725,6 +799,16 @@ export class Dispatcher {
       'notification dead-lettered',
     );
   }
+}
+
+/** Without a ref the parent did not land (here): the member is a channel message of its own. */
+function contextOf(thread: ThreadRecord | undefined, alert: Alert): SendContext | undefined {
+  return thread?.ref ? { thread: thread.ref, broadcast: alert.incident?.chainCompletedBy === alert.fingerprint } : undefined;
+}
+
+/** The debounced update of an incident's parent message (the job's alert stands for the incident). */
+function threadJob(incident: AlertIncident): Job {
+  return { kind: 'thread', alert: { fingerprint: `incident:${incident.id}`, incident } as unknown as Alert, attempts: 0 };
 }
 
 function threadAlertKey(lane: Lane, incidentId: string): string {

@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { alertViewJson } from '../../src/alert/view';
-import { detailJson, estimateViewLength, lazyDetail } from '../../src/console/detail';
+import { alertView, alertViewJson } from '../../src/alert/view';
+import { detailJson, estimateJsonLength, estimateViewLength, incidentLength, lazyDetail } from '../../src/console/detail';
 import { MemoryConsoleHistory } from '../../src/console/history/memory';
 import { storedRowOf } from '../../src/console/row';
-import type { Alert, Enrichment } from '../../src/core/alert';
+import type { Alert, AlertIncident, Enrichment } from '../../src/core/alert';
 import type { Json, JsonObject, SecurityEvent } from '../../src/core/event';
 import { normaliseAudit, splitAuditPayload } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
@@ -102,6 +102,20 @@ describe('the lazy detail', () => {
     }
   });
 
+  it('leaves the raw payload out of the detail whether or not its evidence keeps the same payload', async () => {
+    const bounds = { maxAlerts: 100, maxBytes: 1e9, maxAgeMs: 1e12, evidenceMaxBytes: 8192 };
+    for (const evidencePerAlert of [0, 2])
+      for (const [i, event] of sampleEvents().entries()) {
+        const h = new MemoryConsoleHistory({ ...bounds, evidencePerAlert }, () => 0);
+        const alert = alertFrom(event, { fingerprint: `fp-${i}` });
+        h.recordSync({ stored: storedRowOf(alert), alert, evidence: [alert.event] });
+        const entry = await h.get(`fp-${i}`);
+        expect(entry?.detail).toBe(alertViewJson(alert));
+        expect(JSON.parse(entry!.detail).event).not.toHaveProperty('raw');
+        expect(entry?.evidence).toEqual(evidencePerAlert ? [JSON.stringify(event.raw)] : []);
+      }
+  });
+
   it('estimates the JSON length of real alerts within 10–25% above it', () => {
     for (const event of sampleEvents()) {
       const alert = alertFrom(event);
@@ -117,6 +131,51 @@ describe('the lazy detail', () => {
     const long = lazyDetail(alertFrom(event, { summary: 'x'.repeat(10_000) })).bytes;
     expect(long - small).toBeGreaterThanOrEqual(10_000 - event.falco!.output.length);
     expect(estimateViewLength(lazyDetail(alertFrom(event)).view)).toBe(small);
+  });
+
+  it('estimates the view it will show without making it: the same count as from the view', () => {
+    const incident = { id: 'inc-1', parent: 'fp-0', severity: 'critical' as const, alerts: 2, chain: 'c', timeline: [] };
+    const attribution = { user: 'alice', groups: [], sourceIPs: ['203.0.113.7'], userAgent: null, auditID: 'a-1' };
+    for (const event of sampleEvents())
+      for (const over of [
+        {},
+        { incident, silencedBy: ['s1'] },
+        { attribution: { ...attribution, command: null, confidence: 'high' as const, candidates: [] }, resolvedAt: 5 },
+        { inhibitedBy: ['fp-9'], silencedBy: undefined },
+      ]) {
+        const alert = alertFrom(event, over);
+        expect(lazyDetail(alert).bytes).toBe(estimateViewLength(alertView(alert)));
+        expect(lazyDetail(alert).view).toEqual(alertView(alert));
+      }
+  });
+
+  it("counts an alert's incident as the generic estimate does, and what it holds", () => {
+    const timeline: NonNullable<AlertIncident['timeline']> = [
+      { time: '2026-12-01T10:00:00.000Z', source: 'k8s_audit', rule: 'Attach/Exec Pod', user: 'alice@example.com' },
+      { time: '2026-12-01T10:00:01.000Z', source: 'falco', rule: 'Terminal shell in container' },
+    ];
+    const incidents: AlertIncident[] = [
+      { id: 'inc-1', parent: 'fp-0', severity: 'critical', alerts: 2, chain: null },
+      { id: 'inc-1', parent: 'fp-0', severity: 'critical', alerts: 2, chain: 'exec-then-credential-access', timeline },
+      {
+        id: 'inc-2',
+        parent: 'fp-9',
+        severity: 'warning',
+        alerts: 7,
+        chain: 'c',
+        chainCompletedBy: 'fp-3',
+        mergedInto: 'inc-1',
+        timeline: [],
+      },
+    ];
+    for (const incident of incidents) expect(incidentLength(incident)).toBe(estimateJsonLength(incident));
+    const longer = { ...incidents[1]!, timeline: [...timeline, { ...timeline[1]!, rule: 'x'.repeat(500) }] };
+    expect(incidentLength(longer) - incidentLength(incidents[1]!)).toBeGreaterThan(500);
+    const event = sampleEvents()[0]!;
+    const without = lazyDetail(alertFrom(event)).bytes;
+    expect(lazyDetail(alertFrom(event, { incident: incidents[1]! })).bytes).toBe(
+      without + 'incident'.length + 8 + estimateJsonLength(incidents[1]!),
+    );
   });
 });
 

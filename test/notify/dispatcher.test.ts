@@ -3,7 +3,7 @@ import type { Alert } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
 import { DeliveryError } from '../../src/core/errors';
 import { Dispatcher } from '../../src/notify/dispatcher';
-import type { DeliveryRef, Notifier } from '../../src/notify/port';
+import type { DeliveryRef, Notifier, SendContext } from '../../src/notify/port';
 import { createMetrics } from '../../src/observability/metrics';
 import { MemoryStateStore } from '../../src/store/memory';
 import { alertOf, falcoSecurityEvent } from '../support/alerts';
@@ -27,6 +27,15 @@ class ScriptedNotifier implements Notifier {
   }
   async update(alert: Alert, ref: DeliveryRef) {
     this.updates.push({ alert, ref });
+  }
+}
+
+/** A receiver that posts replies in threads: records what each send was told. */
+class ThreadingNotifier extends ScriptedNotifier {
+  readonly contexts: (SendContext | undefined)[] = [];
+  override async send(alert: Alert, context?: SendContext) {
+    this.contexts.push(context);
+    return super.send(alert);
   }
 }
 
@@ -273,6 +282,50 @@ describe.each([false, true])('Dispatcher (exclusiveStore: %s)', (exclusiveStore)
       ['fp-parent', { ts: 'ts-1' }],
       ['fp-older', { ts: 'old' }],
     ]);
+  });
+
+  it("posts each member in the thread its incident's record names when it is sent, while the record lasts", async () => {
+    const n = new ThreadingNotifier();
+    const { dispatcher, store, advance } = setup([n]);
+    const incident = { id: 'inc-1', parent: 'fp-parent', severity: 'critical', alerts: 1, chain: null } as const;
+    const member = (fingerprint: string, id = 'inc-1') => alert({ fingerprint, incident: { ...incident, id, alerts: 2 } });
+    // A record an earlier run left in the store (embedded mode: the data dir), never written here.
+    await store.set('thread:r:inc-2', JSON.stringify({ ref: { ts: 'ts-earlier' } }), 60_000);
+    await dispatcher.announce(alert({ fingerprint: 'fp-parent', incident }));
+    await dispatcher.settled();
+    await dispatcher.announce(member('fp-1'));
+    await dispatcher.announce(member('fp-2', 'inc-2'));
+    await dispatcher.settled();
+    const expected: (SendContext | undefined)[] = [
+      undefined,
+      { thread: { ts: 'ts-1' }, broadcast: false },
+      { thread: { ts: 'ts-earlier' }, broadcast: false },
+    ];
+    if (!exclusiveStore) {
+      // Another replica posted the parent again: the record is read as it now stands, not as last parsed.
+      await store.set('thread:r:inc-1', JSON.stringify({ ref: { ts: 'ts-elsewhere' } }), 60_000);
+      await dispatcher.announce(member('fp-3'));
+      await dispatcher.settled();
+      expected.push({ thread: { ts: 'ts-elsewhere' }, broadcast: false });
+    }
+    // Past the window the records are gone: a member is a channel message of its own.
+    await advance(3_600_000);
+    await dispatcher.announce(member('fp-4'));
+    await dispatcher.announce(member('fp-5', 'inc-2'));
+    await dispatcher.settled();
+    expect(n.contexts).toEqual([...expected, undefined, undefined]);
+  });
+
+  it("does not hold the shutdown for an incident's debounced parent update (the next member makes it)", async () => {
+    const n = new ScriptedNotifier();
+    const { dispatcher, clock } = setup([n]);
+    const incident = { id: 'inc-1', parent: 'fp-parent', severity: 'critical', alerts: 1, chain: null } as const;
+    await dispatcher.announce(alert({ fingerprint: 'fp-parent', incident }));
+    await dispatcher.settled();
+    dispatcher.incidentChanged({ ...incident, alerts: 2 });
+    await dispatcher.close();
+    expect(n.updates).toEqual([]);
+    expect(clock.nextTimerAt()).toBeUndefined(); // its timer is gone too
   });
 
   it('carries an amend made while a held send waits into that send, and into its record', async () => {

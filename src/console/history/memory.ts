@@ -1,5 +1,6 @@
 import { EVIDENCE_RAW_BYTES } from '../../alert/evidence';
-import { detailJson, estimateJsonLength, lazyDetail, type LazyDetail } from '../detail';
+import type { Alert } from '../../core/alert';
+import { detailJson, estimateJsonLength, lazyDetail } from '../detail';
 import { evidenceText, type Evidence } from '../evidence';
 import type { StoredRow } from '../row';
 import {
@@ -21,7 +22,8 @@ interface Unwritten extends Pick<Evidence, 'id' | 'raw'> {
 
 interface Entry {
   stored: StoredRow;
-  detail: LazyDetail;
+  /** The alert as recorded (`lazyDetail`'s copy): its detail is written when read. */
+  detail: Alert;
   /** Oldest first; the newest may still be its event (see `recordSync`). */
   evidence: (string | Unwritten)[];
   lastEvidenceId: string | undefined;
@@ -58,7 +60,8 @@ export class MemoryConsoleHistory implements ConsoleHistory {
 
   /** `record`, synchronously (the bench and the app's feed use it directly). */
   recordSync({ stored, alert, evidence }: HistoryRecord): RecordResult {
-    const detail = lazyDetail(alert);
+    const lazy = lazyDetail(alert);
+    const detail = lazy.copy;
     const fp = stored.row.fingerprint;
     const existing = this.byFingerprint.get(fp);
     const kept = existing ? existing.evidence : [];
@@ -78,7 +81,7 @@ export class MemoryConsoleHistory implements ConsoleHistory {
     if (kept.length > this.bounds.evidencePerAlert) kept.splice(0, kept.length - this.bounds.evidencePerAlert);
     let evidenceBytes = 0;
     for (const e of kept) evidenceBytes += typeof e === 'string' ? e.length : e.bytes;
-    const bytes = entryBytes(rowLength(stored), detail.bytes, evidenceBytes);
+    const bytes = entryBytes(rowLength(stored), lazy.bytes, evidenceBytes);
     if (existing) {
       this.bytes += bytes - existing.bytes;
       const moved = stored.lastSeenMs !== existing.stored.lastSeenMs;
