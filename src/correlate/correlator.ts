@@ -123,13 +123,14 @@ export class Correlator {
    * (pushed out by the pod's newer alerts, replaced, expired) leaves the queue too, so a noisy pod
    * holds at most 16 of its places and cannot push out the alerts of quieter pods.
    */
-  private readonly slots = new PendingSlots<PodState>();
+  private readonly slots: PendingSlots<PodState>;
 
   constructor(
     private readonly deps: CorrelatorDeps,
     private readonly options: CorrelatorOptions,
   ) {
     this.local = localStore(deps.store, deps.exclusiveStore);
+    this.slots = new PendingSlots<PodState>(options.maxPendingAlerts);
     if (this.local?.now) this.inProcess = this.local as LocalStore & { now(): number };
     // Evicting a pod forgets its sessions and its pending alerts (with Redis, their own keys expire by TTL).
     this.pods = new PodIndex<PodState>(options.maxPods, (pod) => {
@@ -332,10 +333,12 @@ export class Correlator {
     now: number,
   ): void {
     const slots = this.slots;
-    slots.add(state, fingerprint, firstSeen, target, attribution, until, alert);
+    // Room made before the entry joins (the arrays need no place more than the bound): the same
+    // entries leave as if it joined first, since it is the newest.
     const max = this.options.maxPendingAlerts;
-    for (let oldest = slots.oldest; oldest !== NONE && (slots.size > max || slots.until[oldest]! <= now); oldest = slots.oldest)
+    for (let oldest = slots.oldest; oldest !== NONE && (slots.size >= max || slots.until[oldest]! <= now); oldest = slots.oldest)
       slots.drop(oldest);
+    slots.add(state, fingerprint, firstSeen, target, attribution, until, alert);
   }
 
   /** The pod's in-process state with its pending list; with a data dir, read back from the store once (a restart). */

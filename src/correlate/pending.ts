@@ -46,6 +46,10 @@ const ATTRIBUTION_FIXED = 112;
  */
 export class PendingSlots<P extends PodPending = PodPending> {
   private capacity = 0;
+
+  /** `max`: at most this many entries at once (the arrays grow up to it). */
+  constructor(private readonly max = Number.MAX_SAFE_INTEGER) {}
+
   fingerprint: (string | undefined)[] = [];
   /** A few characters of the fingerprint, hashed: a pod's list is searched without reading its strings. */
   private tag = new Int32Array(0);
@@ -194,7 +198,7 @@ export class PendingSlots<P extends PodPending = PodPending> {
 
   private grow(): void {
     const old = this.capacity;
-    const capacity = old === 0 ? INITIAL_SLOTS : old * 2;
+    const capacity = Math.max(old + 1, Math.min(this.max, old === 0 ? INITIAL_SLOTS : old * 2));
     this.tag = grown(this.tag, new Int32Array(capacity));
     this.firstSeen = grown(this.firstSeen, new Float64Array(capacity));
     this.until = grown(this.until, new Float64Array(capacity));
