@@ -270,9 +270,10 @@ export class Correlator {
 
   /** Synchronous (no promise) in embedded mode. */
   track(alert: Alert): Promise<void> | undefined {
-    const target = this.targetOf(alert.event, true);
     // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
-    if (!target || alert.count !== 1 || alert.attribution?.confidence === 'exact') return undefined;
+    if (alert.count !== 1 || alert.attribution?.confidence === 'exact') return undefined;
+    const target = this.targetOf(alert.event, true);
+    if (!target) return undefined;
     const local = this.inProcess;
     if (local) {
       // The pod's node as `correlate` found it, marked used (looked up again only if it left the index since).
