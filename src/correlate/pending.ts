@@ -75,6 +75,8 @@ export class PendingSlots<P extends PodPending = PodPending> {
   oldest = NONE;
   private newest = NONE;
   size = 0;
+  private tagged?: string = undefined;
+  private lastTag = 0;
 
   /** A new entry at the end of `pod`'s list and of the queue; returns its slot. */
   add(
@@ -89,7 +91,7 @@ export class PendingSlots<P extends PodPending = PodPending> {
     if (this.freeCount === 0) this.grow();
     const s = this.free[--this.freeCount]!;
     this.fingerprint[s] = fingerprint;
-    this.tag[s] = tagOf(fingerprint);
+    this.tag[s] = this.tagOf(fingerprint);
     this.firstSeen[s] = firstSeen;
     this.until[s] = until;
     this.target[s] = target;
@@ -161,7 +163,7 @@ export class PendingSlots<P extends PodPending = PodPending> {
 
   /** The slot of `fingerprint` on the pod's list, or `NONE`. */
   find(pod: P, fingerprint: string): number {
-    const tag = tagOf(fingerprint);
+    const tag = this.tagOf(fingerprint);
     for (let s = pod.first; s !== NONE; s = this.podNewer[s]!)
       if (this.tag[s] === tag && this.fingerprint[s] === fingerprint) return s;
     return NONE;
@@ -194,6 +196,15 @@ export class PendingSlots<P extends PodPending = PodPending> {
       length -= this.json(pod.first).length + 1;
       this.drop(pod.first);
     }
+  }
+
+  /** The fingerprint's tag; the last one is remembered (`track` looks a fingerprint up, then adds it). */
+  private tagOf(fingerprint: string): number {
+    if (fingerprint !== this.tagged) {
+      this.tagged = fingerprint;
+      this.lastTag = tagOf(fingerprint);
+    }
+    return this.lastTag;
   }
 
   private grow(): void {
