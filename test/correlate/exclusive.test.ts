@@ -10,7 +10,7 @@ import { MemoryStateStore } from '../../src/store/memory';
 import { DurableStateStore } from '../../src/store/durable';
 import { RecentAlerts, durableRecentAlerts } from '../../src/alert/recent';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
-import { BUILTIN_CHAINS_DIR, loadChains, matchChain } from '../../src/correlate/chains';
+import { BUILTIN_CHAINS_DIR, loadChains, matchChain, stepAdmits } from '../../src/correlate/chains';
 import type { AlertFacts } from '../../src/correlate/facts';
 import { withMember, type Incident } from '../../src/correlate/incidents';
 import {
@@ -22,6 +22,7 @@ import {
   listJson,
   mayMatch,
   stepCounts,
+  stepAdmitsOf,
   stepSlots,
   withAlert,
 } from '../../src/correlate/timeline';
@@ -277,6 +278,54 @@ describe('the timeline index', () => {
     const three = withAlert(one, 'z"q');
     expect(listJson(three)).toBe(JSON.stringify(three));
     expect(hasMember(three, 'z"q') && hasMember(three, 'a') && !hasMember(three, 'y')).toBe(true);
+  });
+
+  it("says of every alert which chain steps admit it as the steps do, though it looks at a rule's steps once", () => {
+    const chains = loadChains([BUILTIN_CHAINS_DIR]);
+    const direct = (t: AlertFacts) => chains.flatMap((c) => c.steps.map((s) => (stepAdmits(s, t) ? 1 : 0)));
+    const api = {
+      source: 'falco' as const,
+      rule: 'Contact K8S API Server From Container',
+      ruleId: 'contact-k8s-api-server-from-container',
+    };
+    const variants: Partial<AlertFacts>[] = [
+      { ...api, tags: [], priority: 'notice' },
+      // The same rule id with another priority, source, tags (a new list, equal or not), or rule name.
+      { ...api, tags: [], priority: 'debug' },
+      { ...api, tags: [], priority: 'notice', source: 'k8s_audit' },
+      { ...api, tags: ['T1552'], priority: 'notice' },
+      { ...api, tags: ['T1552'], priority: 'notice' },
+      { ...api, rule: 'Something else', tags: [], priority: 'notice' },
+      // A step that matches on facts too: the same rule with and without the fact it needs.
+      { ...api, tags: [], priority: 'notice', podServiceAccountRisks: ['secrets-read'] },
+      { ...api, tags: [], priority: 'notice', podServiceAccountRisks: ['exec'] },
+      { source: 'k8s_audit', rule: 'Attach/Exec Pod', ruleId: 'attach-exec-pod', tags: [], priority: 'notice' },
+      {
+        source: 'falco',
+        rule: 'Read sensitive file untrusted',
+        ruleId: 'Read sensitive file untrusted',
+        tags: ['T1555'],
+        priority: 'warning',
+      },
+      {
+        source: 'falco',
+        rule: 'Read sensitive file untrusted',
+        ruleId: 'Read sensitive file untrusted',
+        tags: ['T1555'],
+        priority: 'debug',
+      },
+    ];
+    let seen = 0;
+    let seed = 3;
+    for (let n = 0; n < 300; n++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const v = variants[seed % variants.length]!;
+      const t = { fingerprint: `a${n}`, timeMs: n, time: 'x', summary: 's', cluster: 'c', ...v } as AlertFacts;
+      const admits = stepAdmitsOf(t, chains);
+      expect([...admits]).toEqual(direct(t));
+      if (admits.some((a) => a === 1)) seen++;
+    }
+    expect(seen).toBeGreaterThan(50);
   });
 });
 
