@@ -753,6 +753,8 @@ interface Live {
   mergedInto?: string;
   /** `get`'s copy of the incident as it stands, made once per change when asked for. */
   snapshot?: Incident;
+  /** Gone from `LiveIncidents.incidents` (swept, or replaced by a new incident of its id): keys that remember it look again. */
+  dropped?: boolean;
   /**
    * The head written to the store and not made yet: a change before it is made rides along (the
    * head is made from the incident as it then stands). Once made (the data dir's commit writes it
@@ -771,6 +773,11 @@ interface LiveKey {
   id: string;
   expiresAt: number;
   storedUntil: number;
+  /**
+   * What `incidents` held under `id` when last looked up (or joined): valid until that live
+   * incident leaves the map (`Live.dropped`), so a key's incident is found without the id's lookup.
+   */
+  live?: Live;
 }
 
 /** What an `add` that merged nothing absorbed (shared: never changed). */
@@ -801,6 +808,8 @@ class LiveIncidents {
   private readonly entryTtlMs: number;
   /** The alert's keys (`lookupKeys`), one list reused by every `add`. */
   private readonly keyList: string[] = [];
+  /** Beside each of `keyList`: its live key as the lookup found it (`joinKeys` takes it from here, not the map). */
+  private readonly keysFound: (LiveKey | undefined)[] = [];
   /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
   private readonly restoringUntil: number;
   /** While restoring: ids of incidents this process let expire (the store's copy is not read back). */
@@ -840,8 +849,8 @@ class LiveIncidents {
     const joined = lookupKeys(facts, keys);
     let chosen: Live | undefined;
     let others: Live[] | undefined;
-    for (const key of keys) {
-      const live = this.byKey(key, now);
+    for (let n = 0; n < keys.length; n++) {
+      const live = this.byKey(keys[n]!, n, now);
       if (!live || !inWindow(live.incident, facts, this.options.windowMs)) continue;
       if (!chosen) chosen = live;
       else if (live !== chosen && !others?.includes(live)) (others ??= []).push(live);
@@ -855,7 +864,7 @@ class LiveIncidents {
     if (!changedMember && chosen && chosen.members.has(facts.fingerprint)) {
       this.memberOf.set(facts.fingerprint, chosen);
       const added: Added = { incident: chosen.incident, created: false, changed: absorbed.length > 0, absorbed };
-      const written = this.joinKeys(keys, joined, chosen.incident.id, now);
+      const written = this.joinKeys(keys, joined, chosen, now);
       return written ? written.then(() => added) : added;
     }
     let live = chosen;
@@ -871,7 +880,7 @@ class LiveIncidents {
     }
     this.addMember(live, facts);
     this.changed(live, now);
-    const keysWritten = this.joinKeys(keys, joined, live.incident.id, now);
+    const keysWritten = this.joinKeys(keys, joined, live, now);
     if (created) this.listNew(live.incident);
     this.memberOf.set(facts.fingerprint, live);
     const added: Added = { incident: live.incident, created, changed: true, absorbed };
@@ -902,6 +911,8 @@ class LiveIncidents {
       lastMs: f.timeMs,
       parent: f.fingerprint,
     };
+    const replaced = this.incidents.get(id);
+    if (replaced) replaced.dropped = true;
     const live: Live = {
       incident,
       members: new Set(),
@@ -1112,17 +1123,21 @@ class LiveIncidents {
   }
 
   /** Points the alert's keys at its incident for `ttlMs` from now; in the store, once per `KEY_SLACK` of that (the promise of a write, else undefined). */
-  private joinKeys(keys: string[], joined: number, id: string, now: number): Promise<void> | undefined {
+  private joinKeys(keys: string[], joined: number, live: Live, now: number): Promise<void> | undefined {
+    const id = live.incident.id;
     let written: Promise<unknown> | undefined;
     for (let n = 0; n < joined; n++) {
       const k = keys[n]!;
-      let key = this.keys.get(k);
+      // The key the lookup found, while unexpired (no sweep can have taken it since): else the map's.
+      const seen = this.keysFound[n];
+      let key = seen !== undefined && seen.expiresAt > now ? seen : this.keys.get(k);
       if (!key) {
         this.sweepKeys(now);
-        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0 }));
+        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0, live }));
       } else if (key.id !== id) {
         key.id = id;
         key.storedUntil = 0;
+        key.live = live;
       }
       key.expiresAt = now + this.ttlMs;
       if (key.storedUntil - now >= this.ttlMs) continue;
@@ -1134,11 +1149,19 @@ class LiveIncidents {
     return written?.then(() => undefined);
   }
 
-  private byKey(k: string, now: number): Live | undefined {
+  /** The incident a key leads to (`keysFound[n]` told the key), following redirects; undefined when either expired. */
+  private byKey(k: string, n: number, now: number): Live | undefined {
     let key = this.keys.get(k);
     if (!key && now < this.restoringUntil) key = this.restoredKey(k, now);
+    this.keysFound[n] = key;
     if (!key || key.expiresAt <= now) return undefined;
-    return this.byId(key.id, now);
+    let live = key.live;
+    if (live === undefined || live.dropped) {
+      live = this.incidents.get(key.id);
+      if (!live && now < this.restoringUntil && !this.gone?.has(key.id)) live = this.restored(key.id, now);
+      key.live = live;
+    }
+    return live && this.resolve(live, now);
   }
 
   /** The incident under `id`, following redirects; undefined when it expired. */
@@ -1234,6 +1257,7 @@ class LiveIncidents {
       const live = next.value;
       if (live.expiresAt > now) continue;
       this.incidents.delete(live.incident.id);
+      live.dropped = true;
       if (now < this.restoringUntil) this.gone?.add(live.incident.id);
     }
     if (this.gone && now >= this.restoringUntil) this.gone = undefined;

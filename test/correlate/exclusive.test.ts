@@ -12,7 +12,7 @@ import { RecentAlerts, durableRecentAlerts } from '../../src/alert/recent';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
 import { BUILTIN_CHAINS_DIR, loadChains, matchChain, stepAdmits } from '../../src/correlate/chains';
 import type { AlertFacts } from '../../src/correlate/facts';
-import { withMember, type Incident } from '../../src/correlate/incidents';
+import { IncidentTracker, withMember, type Incident } from '../../src/correlate/incidents';
 import {
   admitsOf,
   deriveTimeline,
@@ -181,6 +181,53 @@ describe('embedded mode: incidents expire as their records do', () => {
     expect(ids).toHaveLength(50);
     expect(exclusive.alertOf('a0')?.incident?.id).not.toBe(exclusive.alertOf('b0')?.incident?.id);
     expect(held(exclusive)).toBe(50); // each new incident swept four expired ones: none of the first 50 is left
+  });
+
+  it('follows a key that outlived its incident to a new incident of the same id, as a shared store does', async () => {
+    // A repeat that missed the member cache refreshes the pod's key, not the incident: the key
+    // outlives it; the first alert again (same event time) then makes an incident of the same id.
+    const alert = (fingerprint: string, pod: string, at: number) => ({
+      fingerprint,
+      rule: 'Terminal shell in container',
+      ruleId: 'Terminal shell in container',
+      priority: 'notice' as const,
+      tags: [],
+      summary: 's',
+      event: {
+        id: `${fingerprint}-${at}`,
+        source: 'falco' as const,
+        time: new Date(at).toISOString(),
+        timeNs: `${at}000000`,
+        k8s: { cluster: 'prod', namespace: 'shop', pod, container: 'app' },
+        raw: {},
+      },
+      enrichment: {},
+    });
+    const run = async (exclusiveStore: boolean) => {
+      const clock = new VirtualClock(1_000_000);
+      const tracker = new IncidentTracker(new MemoryStateStore(clock), {
+        windowMs: 1000,
+        maxAlerts: 50,
+        recent: 1, // members cached: 10
+        chains: [],
+        exclusiveStore,
+      });
+      const add = async (a: ReturnType<typeof alert>) => (await tracker.add(a as never)).incident;
+      const first = await add(alert('x', 'web-1', 0));
+      for (let i = 0; i < 12; i++) await add(alert(`o${i}`, `other-${i}`, 0));
+      clock.advance(1500);
+      await add(alert('x', 'web-1', 0));
+      clock.advance(1000); // the incident expired (its TTL 2 s), the key (refreshed at 1.5 s) has not
+      const again = { ...(await add(alert('x', 'web-1', 0))) };
+      clock.advance(100);
+      const next = await add(alert('y', 'web-1', 100));
+      return [first.id, again.id, again.alertCount, next.id, next.alertCount];
+    };
+    const [exclusive, shared] = [await run(true), await run(false)];
+    expect(exclusive[1]).toBe(exclusive[0]);
+    expect(exclusive[3]).toBe(exclusive[1]);
+    expect(exclusive[4]).toBe(2);
+    expect(exclusive).toEqual(shared);
   });
 });
 
