@@ -753,8 +753,13 @@ interface Live {
   mergedInto?: string;
   /** `get`'s copy of the incident as it stands, made once per change when asked for. */
   snapshot?: Incident;
-  /** Gone from `LiveIncidents.incidents` (swept, or replaced by a new incident of its id): keys that remember it look again. */
-  dropped?: boolean;
+  /**
+   * What the member cache and the keys hold of it: emptied when it leaves `LiveIncidents.incidents`
+   * (swept, or replaced by a new incident of its id), so they hold no expired incident (a member
+   * cache of 10k could otherwise keep as many incidents alive, each with its timeline) and a key
+   * that remembered it looks its id up again.
+   */
+  readonly handle: LiveHandle;
   /**
    * The head written to the store and not made yet: a change before it is made rides along (the
    * head is made from the incident as it then stands). Once made (the data dir's commit writes it
@@ -774,9 +779,14 @@ interface LiveKey {
   expiresAt: number;
   storedUntil: number;
   /**
-   * What `incidents` held under `id` when last looked up (or joined): valid until that live
-   * incident leaves the map (`Live.dropped`), so a key's incident is found without the id's lookup.
+   * What `incidents` held under `id` when last looked up (or joined), while it is there
+   * (`Live.handle`): a key's incident is found without the id's lookup.
    */
+  at?: LiveHandle;
+}
+
+/** A live incident while `LiveIncidents.incidents` holds it (one per incident, shared by its members' cache entries and keys). */
+interface LiveHandle {
   live?: Live;
 }
 
@@ -799,7 +809,7 @@ const SWEEP_STEP = 4;
 class LiveIncidents {
   private readonly incidents = new Map<string, Live>();
   private readonly keys = new Map<string, LiveKey>();
-  private readonly memberOf: GenerationalCache<Live>;
+  private readonly memberOf: GenerationalCache<LiveHandle>;
   private readonly ttlMs: number;
   private readonly keyTtlMs: number;
   private readonly slots: ReturnType<typeof stepSlots>;
@@ -839,7 +849,7 @@ class LiveIncidents {
   add(alert: FactSource, changedMember: boolean): Added | Promise<Added> {
     const now = this.local.now();
     if (!changedMember) {
-      const known = this.memberOf.get(alert.fingerprint);
+      const known = this.memberOf.get(alert.fingerprint)?.live;
       const live = known && this.resolve(known, now);
       if (live) return { incident: live.incident, created: false, changed: false, absorbed: NO_INCIDENTS };
     }
@@ -862,7 +872,7 @@ class LiveIncidents {
       absorbed = this.merge(chosen, candidates.slice(1), now);
     }
     if (!changedMember && chosen && chosen.members.has(facts.fingerprint)) {
-      this.memberOf.set(facts.fingerprint, chosen);
+      this.memberOf.set(facts.fingerprint, chosen.handle);
       const added: Added = { incident: chosen.incident, created: false, changed: absorbed.length > 0, absorbed };
       const written = this.joinKeys(keys, joined, chosen, now);
       return written ? written.then(() => added) : added;
@@ -882,7 +892,7 @@ class LiveIncidents {
     this.changed(live, now);
     const keysWritten = this.joinKeys(keys, joined, live, now);
     if (created) this.listNew(live.incident);
-    this.memberOf.set(facts.fingerprint, live);
+    this.memberOf.set(facts.fingerprint, live.handle);
     const added: Added = { incident: live.incident, created, changed: true, absorbed };
     return keysWritten ? keysWritten.then(() => added) : added;
   }
@@ -912,7 +922,7 @@ class LiveIncidents {
       parent: f.fingerprint,
     };
     const replaced = this.incidents.get(id);
-    if (replaced) replaced.dropped = true;
+    if (replaced) replaced.handle.live = undefined;
     const live: Live = {
       incident,
       members: new Set(),
@@ -922,7 +932,9 @@ class LiveIncidents {
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: 0,
       headKey: INCIDENT + id,
+      handle: { live: undefined },
     };
+    live.handle.live = live;
     this.incidents.set(id, live);
     return live;
   }
@@ -1133,11 +1145,11 @@ class LiveIncidents {
       let key = seen !== undefined && seen.expiresAt > now ? seen : this.keys.get(k);
       if (!key) {
         this.sweepKeys(now);
-        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0, live }));
+        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0, at: live.handle }));
       } else if (key.id !== id) {
         key.id = id;
         key.storedUntil = 0;
-        key.live = live;
+        key.at = live.handle;
       }
       key.expiresAt = now + this.ttlMs;
       if (key.storedUntil - now >= this.ttlMs) continue;
@@ -1155,11 +1167,11 @@ class LiveIncidents {
     if (!key && now < this.restoringUntil) key = this.restoredKey(k, now);
     this.keysFound[n] = key;
     if (!key || key.expiresAt <= now) return undefined;
-    let live = key.live;
-    if (live === undefined || live.dropped) {
+    let live = key.at?.live;
+    if (live === undefined) {
       live = this.incidents.get(key.id);
       if (!live && now < this.restoringUntil && !this.gone?.has(key.id)) live = this.restored(key.id, now);
-      key.live = live;
+      key.at = live?.handle;
     }
     return live && this.resolve(live, now);
   }
@@ -1219,8 +1231,10 @@ class LiveIncidents {
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: now + left,
       headKey: key,
+      handle: { live: undefined },
       ...(mergedInto ? { mergedInto } : {}),
     };
+    live.handle.live = live;
     // Entries read from their records keep them; a timeline read from the head gets records now (a data dir).
     this.retimeline(live, facts, timeline ? undefined : entryKeys);
     this.incidents.set(id, live);
@@ -1257,7 +1271,7 @@ class LiveIncidents {
       const live = next.value;
       if (live.expiresAt > now) continue;
       this.incidents.delete(live.incident.id);
-      live.dropped = true;
+      live.handle.live = undefined;
       if (now < this.restoringUntil) this.gone?.add(live.incident.id);
     }
     if (this.gone && now >= this.restoringUntil) this.gone = undefined;

@@ -183,6 +183,29 @@ describe('embedded mode: incidents expire as their records do', () => {
     expect(held(exclusive)).toBe(50); // each new incident swept four expired ones: none of the first 50 is left
   });
 
+  it('keeps no expired incident alive from its member cache or keys once it let it go', async () => {
+    const h = harness([], {}, undefined, undefined, true);
+    for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `a${i}`, pod: `web-${i}`, at: 0 }) }]);
+    h.clock.advance(2 * 1800_000 + 1);
+    for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `b${i}`, pod: `pod-${i}`, at: 1000 }) }]);
+    type Handle = { live?: object };
+    const live = (
+      h.incidents as unknown as {
+        live: {
+          incidents: Map<string, object>;
+          memberOf: { young: Map<string, Handle>; old: Map<string, Handle> };
+          keys: Map<string, { at?: Handle }>;
+        };
+      }
+    ).live;
+    const held = new Set(live.incidents.values());
+    expect(held.size).toBe(50); // the first 50 were swept
+    const handles = [...live.memberOf.young.values(), ...live.memberOf.old.values(), ...[...live.keys.values()].map((k) => k.at)];
+    // The first 50 pods' keys and members are still cached (keys are swept as keys are made): they lead nowhere.
+    expect(handles.filter((x) => x && x.live === undefined).length).toBeGreaterThanOrEqual(50);
+    expect(handles.every((x) => x?.live === undefined || held.has(x.live))).toBe(true);
+  });
+
   it('follows a key that outlived its incident to a new incident of the same id, as a shared store does', async () => {
     // A repeat that missed the member cache refreshes the pod's key, not the incident: the key
     // outlives it; the first alert again (same event time) then makes an incident of the same id.
