@@ -114,9 +114,11 @@ export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] 
 
 /**
  * `incidentKeys` into one list, its join keys first (the namespace's key, last, is one of them only
- * for a change to a namespace): how many of them join. Embedded mode fills one list it keeps.
+ * for a change to a namespace): how many of them join. Embedded mode fills one list it keeps, and
+ * leaves out a namespace's key that only would be looked up while it holds no namespace key at all
+ * (`namespaces` false: a lookup that cannot find anything, for nearly every alert).
  */
-function lookupKeys(f: AlertFacts, keys: string[]): number {
+function lookupKeys(f: AlertFacts, keys: string[], namespaces = true): number {
   if (f.pod) keys.push(podKey(f.cluster, f.pod));
   joinSubject(keys, f.cluster, f.user);
   joinSubject(keys, f.cluster, f.tokenSubject);
@@ -124,9 +126,11 @@ function lookupKeys(f: AlertFacts, keys: string[]): number {
   const joined = keys.length;
   // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
   if (!f.namespace) return joined;
-  keys.push(cachedKey(namespaceKeys, 'n:', f.cluster, f.namespace));
   // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
-  return !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-') ? joined + 1 : joined;
+  const joins = !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-');
+  if (!joins && !namespaces) return joined;
+  keys.push(cachedKey(namespaceKeys, 'n:', f.cluster, f.namespace));
+  return joins ? joined + 1 : joined;
 }
 
 /**
@@ -818,6 +822,8 @@ class LiveIncidents {
   private readonly entryTtlMs: number;
   /** The alert's keys (`lookupKeys`), one list reused by every `add`. */
   private readonly keyList: string[] = [];
+  /** How many of `keys` are a namespace's (`n:`): none, and a namespace's key is not looked up (`lookupKeys`). */
+  private namespaceKeys = 0;
   /** Beside each of `keyList`: its live key as the lookup found it (`joinKeys` takes it from here, not the map). */
   private readonly keysFound: (LiveKey | undefined)[] = [];
   /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
@@ -856,7 +862,7 @@ class LiveIncidents {
     const facts = factsOf(alert);
     const keys = this.keyList;
     keys.length = 0;
-    const joined = lookupKeys(facts, keys);
+    const joined = lookupKeys(facts, keys, this.namespaceKeys > 0 || now < this.restoringUntil);
     let chosen: Live | undefined;
     let others: Live[] | undefined;
     for (let n = 0; n < keys.length; n++) {
@@ -1146,6 +1152,7 @@ class LiveIncidents {
       if (!key) {
         this.sweepKeys(now);
         this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0, at: live.handle }));
+        if (k.startsWith('n:')) this.namespaceKeys++;
       } else if (key.id !== id) {
         key.id = id;
         key.storedUntil = 0;
@@ -1201,6 +1208,7 @@ class LiveIncidents {
     if (stored === undefined || left === undefined) return undefined;
     const key: LiveKey = { key: k, id: textOf(stored), expiresAt: now + Math.min(left, this.ttlMs), storedUntil: now + left };
     this.keys.set(k, key);
+    if (k.startsWith('n:')) this.namespaceKeys++;
     return key;
   }
 
@@ -1285,7 +1293,9 @@ class LiveIncidents {
         this.keysCursor = undefined;
         break;
       }
-      if (next.value.expiresAt <= now) this.keys.delete(next.value.key);
+      if (next.value.expiresAt > now) continue;
+      this.keys.delete(next.value.key);
+      if (next.value.key.startsWith('n:')) this.namespaceKeys--;
     }
   }
 }

@@ -85,6 +85,20 @@ describe('embedded mode (an exclusive store: incidents live in process, written 
     },
   );
 
+  it("ties a pod created in a namespace to the change of that namespace's PodSecurity level, by the namespace alone", async () => {
+    const [lowered, pod] = CHAIN_SCENARIOS.find((s) => s.chain === 'podsecurity-lowered-then-violating-pod')!.stream as {
+      audit: JsonObject;
+    }[];
+    // Another user creates the pod: nothing but the namespace links the two.
+    const other = structuredClone(pod!);
+    (other.audit.user as JsonObject).username = 'carol@example.com';
+    const stream = [lowered!, other];
+    const [shared, exclusive] = [await run(stream, false), await run(stream, true)];
+    const got = await outcome(exclusive);
+    expect(got).toEqual(await outcome(shared));
+    expect(got.incidents.map((i) => [i.alertCount, i.chain])).toEqual([[2, 'podsecurity-lowered-then-violating-pod']]);
+  });
+
   // A pod's incident filled past its cap with noise, then a privileged pod and a shell in it.
   const noisy = (noiseAt: (i: number) => number): Item[] => {
     const chain = CHAIN_SCENARIOS.find((s) => s.chain === 'privileged-pod-then-runtime')!.stream;
