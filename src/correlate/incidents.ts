@@ -741,9 +741,16 @@ interface Live {
   incident: Incident;
   /** `incident.alerts` as a set. */
   members: Set<string>;
-  /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`), and its view once shown. */
+  /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`). */
   admits: number[][];
-  views: (TimelineView | undefined)[];
+  /**
+   * The entries the last reference shows (the timeline's last `TIMELINE_SHOWN` when it was made) and
+   * their views (that reference's own timeline, never changed): the next reference takes the views
+   * of the entries it shows again from here and makes one for a new entry only. Per incident, not
+   * an array beside the timeline kept in step with every member.
+   */
+  shownFacts: AlertFacts[];
+  shownViews: TimelineView[];
   /**
    * Beside each entry, the key of its own record (`corr:ie:`) when the store writes out (a data
    * dir): written once (lazily), so a head made at a commit names its entries instead of holding them.
@@ -933,7 +940,8 @@ class LiveIncidents {
       incident,
       members: new Set(),
       admits: [],
-      views: [],
+      shownFacts: [],
+      shownViews: [],
       entryKeys: [],
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: 0,
@@ -960,7 +968,6 @@ class LiveIncidents {
       // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
       timeline.push(f);
       live.admits.push(admits);
-      live.views.push(undefined);
       live.entryKeys.push(this.storeEntry(f));
     } else {
       for (let i = timeline.length - 1; i >= 0; i--) {
@@ -969,7 +976,6 @@ class LiveIncidents {
         this.count(live, live.admits[i]!, -1);
         timeline.splice(i, 1);
         live.admits.splice(i, 1);
-        live.views.splice(i, 1);
         this.unstoreEntry(live.entryKeys.splice(i, 1)[0]);
       }
       // After every entry of its time or older (a stable sort of the timeline with it appended).
@@ -977,13 +983,11 @@ class LiveIncidents {
       while (at > 0 && timeline[at - 1]!.timeMs > f.timeMs) at--;
       timeline.splice(at, 0, f);
       live.admits.splice(at, 0, admits);
-      live.views.splice(at, 0, undefined);
       live.entryKeys.splice(at, 0, this.storeEntry(f));
     }
     this.count(live, admits, 1);
     while (timeline.length > Math.max(1, maxAlerts)) {
       timeline.shift();
-      live.views.shift();
       this.unstoreEntry(live.entryKeys.shift());
       this.count(live, live.admits.shift()!, -1);
     }
@@ -1062,11 +1066,10 @@ class LiveIncidents {
     for (let i = 0; i < admits.length; i++) if (admits[i]) live.counts[i]! += sign;
   }
 
-  /** Timeline, step admits and views of an incident made elsewhere (restored, or merged): kept in step from here on. */
+  /** Timeline and step admits of an incident made elsewhere (restored, or merged): kept in step from here on. */
   private retimeline(live: Live, timeline: AlertFacts[], entryKeys?: string[]): void {
     live.incident.timeline = timeline;
     live.admits = timeline.map((t) => stepAdmitsOf(t, this.options.chains));
-    live.views = new Array<TimelineView | undefined>(timeline.length).fill(undefined);
     live.entryKeys = entryKeys ?? timeline.map((t) => this.storeEntry(t));
     live.counts.fill(0);
     for (const admits of live.admits) this.count(live, admits, 1);
@@ -1075,7 +1078,7 @@ class LiveIncidents {
   /**
    * The incident changed: it lives `ttlMs` from now, its copy is made again when asked for, its
    * head is written out, and its reference is made now (every alert that changes it carries one),
-   * from the views kept beside the timeline (each entry's made once).
+   * with the views of the last reference for the entries it showed too (a new view for a new entry).
    */
   private changed(live: Live, now: number): void {
     live.expiresAt = now + this.ttlMs;
@@ -1084,7 +1087,17 @@ class LiveIncidents {
     const timeline = i.timeline;
     const from = Math.max(0, timeline.length - TIMELINE_SHOWN);
     const shown = new Array<TimelineView>(timeline.length - from);
-    for (let n = from; n < timeline.length; n++) shown[n - from] = live.views[n] ??= viewOf(timeline[n]!);
+    const facts = live.shownFacts;
+    const views = live.shownViews;
+    for (let n = from; n < timeline.length; n++) {
+      const t = timeline[n]!;
+      // Members come newest last: an entry shown before is mostly one place further up than it was.
+      const was = facts[n - from + 1] === t ? n - from + 1 : facts.indexOf(t);
+      shown[n - from] = was === -1 ? viewOf(t) : views[was]!;
+    }
+    facts.length = shown.length;
+    for (let n = from; n < timeline.length; n++) facts[n - from] = timeline[n]!;
+    live.shownViews = shown;
     setRef(
       i,
       i.chainCompletedBy
@@ -1234,7 +1247,8 @@ class LiveIncidents {
       incident,
       members: new Set(incident.alerts),
       admits: [],
-      views: [],
+      shownFacts: [],
+      shownViews: [],
       entryKeys: [],
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: now + left,

@@ -1,4 +1,4 @@
-import type { Alert } from '../../src/core/alert';
+import type { Alert, AlertIncident } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
 import type { JsonObject } from '../../src/core/event';
 import { validateConfig } from '../../src/config/load';
@@ -12,7 +12,7 @@ import { RecentAlerts, durableRecentAlerts } from '../../src/alert/recent';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
 import { BUILTIN_CHAINS_DIR, loadChains, matchChain, stepAdmits } from '../../src/correlate/chains';
 import type { AlertFacts } from '../../src/correlate/facts';
-import { IncidentTracker, withMember, type Incident } from '../../src/correlate/incidents';
+import { IncidentTracker, incidentRef, withMember, type Incident } from '../../src/correlate/incidents';
 import {
   admitsOf,
   deriveTimeline,
@@ -410,6 +410,60 @@ describe('the timeline index', () => {
       if (admits.some((a) => a === 1)) seen++;
     }
     expect(seen).toBeGreaterThan(50);
+  });
+});
+
+describe("an alert's incident reference in embedded mode", () => {
+  const alert = (fingerprint: string, at: number) => ({
+    fingerprint,
+    rule: 'Terminal shell in container',
+    ruleId: 'Terminal shell in container',
+    priority: 'notice' as const,
+    tags: [],
+    summary: 's',
+    event: {
+      id: `${fingerprint}-${at}`,
+      source: 'falco' as const,
+      time: new Date(at).toISOString(),
+      timeNs: `${at}000000`,
+      k8s: { cluster: 'prod', namespace: 'shop', pod: 'web-1', container: 'app' },
+      raw: {},
+    },
+    enrichment: {},
+  });
+  // In order, then late ones (one among the shown entries, one older), a member's newer facts, in order again.
+  const stream: [string, number, boolean][] = [
+    ...Array.from({ length: 10 }, (_, i) => [`a${i}`, i * 1000, false] as [string, number, boolean]),
+    ['late-old', 5500, false],
+    ['late-shown', 8500, false],
+    ['a8', 8000, true],
+    ['a10', 10_000, false],
+    ['a11', 11_000, false],
+  ];
+  const refs = async (exclusiveStore: boolean) => {
+    const clock = new VirtualClock(1_000_000);
+    const tracker = new IncidentTracker(new MemoryStateStore(clock), {
+      windowMs: 600_000,
+      maxAlerts: 7,
+      recent: 100,
+      chains: [],
+      exclusiveStore,
+    });
+    const out: AlertIncident[] = [];
+    for (const [fp, at, changed] of stream) out.push(incidentRef((await tracker.add(alert(fp, at) as never, changed)).incident));
+    return out;
+  };
+
+  it('shows the last five entries as a shared store does, each entry one view shared by the references that show it', async () => {
+    const [exclusive, shared] = [await refs(true), await refs(false)];
+    expect(JSON.parse(JSON.stringify(exclusive))).toEqual(JSON.parse(JSON.stringify(shared)));
+    expect(exclusive.map((r) => r.timeline!.length)).toEqual([1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]);
+    // A new newest member: the four entries before it keep their views.
+    for (const k of [5, 6, 7, 8, 13])
+      expect(exclusive[k + 1]!.timeline!.slice(0, 4).every((v, i) => v === exclusive[k]!.timeline![i + 1])).toBe(true);
+    // A late member among the shown: the views of the entries still shown are the same objects.
+    const [before, after] = [exclusive[10]!.timeline!, exclusive[11]!.timeline!];
+    expect(after.filter((v) => before.includes(v))).toHaveLength(4);
   });
 });
 
