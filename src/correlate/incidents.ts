@@ -754,8 +754,9 @@ interface Live {
   /**
    * Beside each entry, the key of its own record (`corr:ie:`) when the store writes out (a data
    * dir): written once (lazily), so a head made at a commit names its entries instead of holding them.
+   * Not kept (undefined) when no entry has a record (memory only: nothing to write or delete).
    */
-  entryKeys: (string | undefined)[];
+  entryKeys: (string | undefined)[] | undefined;
   /** Per chain step (`stepSlots`): how many timeline entries admit it. */
   counts: number[];
   /** When it expires (the store's clock): `ttlMs` after its last change, as its head in the store did. */
@@ -942,7 +943,7 @@ class LiveIncidents {
       admits: [],
       shownFacts: [],
       shownViews: [],
-      entryKeys: [],
+      entryKeys: this.writesOut ? [] : undefined,
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: 0,
       headKey: INCIDENT + id,
@@ -968,7 +969,7 @@ class LiveIncidents {
       // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
       timeline.push(f);
       live.admits.push(admits);
-      live.entryKeys.push(this.storeEntry(f));
+      live.entryKeys?.push(this.storeEntry(f));
     } else {
       for (let i = timeline.length - 1; i >= 0; i--) {
         const t = timeline[i]!;
@@ -976,19 +977,19 @@ class LiveIncidents {
         this.count(live, live.admits[i]!, -1);
         timeline.splice(i, 1);
         live.admits.splice(i, 1);
-        this.unstoreEntry(live.entryKeys.splice(i, 1)[0]);
+        this.unstoreEntry(live.entryKeys?.splice(i, 1)[0]);
       }
       // After every entry of its time or older (a stable sort of the timeline with it appended).
       let at = timeline.length;
       while (at > 0 && timeline[at - 1]!.timeMs > f.timeMs) at--;
       timeline.splice(at, 0, f);
       live.admits.splice(at, 0, admits);
-      live.entryKeys.splice(at, 0, this.storeEntry(f));
+      live.entryKeys?.splice(at, 0, this.storeEntry(f));
     }
     this.count(live, admits, 1);
     while (timeline.length > Math.max(1, maxAlerts)) {
       timeline.shift();
-      this.unstoreEntry(live.entryKeys.shift());
+      this.unstoreEntry(live.entryKeys?.shift());
       this.count(live, live.admits.shift()!, -1);
     }
     if (priorityRank(f.priority) > priorityRank(incident.memberSeverity)) incident.memberSeverity = f.priority;
@@ -1070,7 +1071,7 @@ class LiveIncidents {
   private retimeline(live: Live, timeline: AlertFacts[], entryKeys?: string[]): void {
     live.incident.timeline = timeline;
     live.admits = timeline.map((t) => stepAdmitsOf(t, this.options.chains));
-    live.entryKeys = entryKeys ?? timeline.map((t) => this.storeEntry(t));
+    live.entryKeys = entryKeys ?? (this.writesOut ? timeline.map((t) => this.storeEntry(t)) : undefined);
     live.counts.fill(0);
     for (const admits of live.admits) this.count(live, admits, 1);
   }
@@ -1142,8 +1143,8 @@ class LiveIncidents {
       Object.assign(incident, merged, { alerts: [...merged.alerts], pods: [...merged.pods], subjects: [...merged.subjects] });
       survivor.members = new Set(incident.alerts);
       // The merged timeline's entries are written out afresh (merges are rare), the two halves' records let go of.
-      for (const key of [...survivor.entryKeys, ...other.entryKeys]) this.unstoreEntry(key);
-      other.entryKeys = [];
+      for (const key of [...(survivor.entryKeys ?? []), ...(other.entryKeys ?? [])]) this.unstoreEntry(key);
+      other.entryKeys = this.writesOut ? [] : undefined;
       this.retimeline(survivor, [...merged.timeline]);
       this.changed(survivor, now);
       other.mergedInto = incident.id;
@@ -1333,7 +1334,7 @@ function entriesHeadText(live: Live): string {
   const { timeline: _timeline, ...head } = live.incident;
   const text = JSON.stringify(live.mergedInto ? { ...head, mergedInto: live.mergedInto } : head);
   // Entry keys are base64url (nothing to escape); a redirect names none (its survivor holds them).
-  const entries = live.mergedInto ? '' : live.entryKeys.filter((k) => k !== undefined).join('","');
+  const entries = live.mergedInto ? '' : (live.entryKeys ?? []).filter((k) => k !== undefined).join('","');
   // `head` always has fields (`id` first), so its text ends in `}` after at least one of them.
   return `${text.slice(0, -1)},"entries":[${entries ? `"${entries}"` : ''}]}`;
 }
