@@ -112,6 +112,25 @@ async function main() {
           ]);
     }).observe({ entryTypes: ['gc'] });
   }
+  // GC during each load, always (a few counters): scavenges and mark-compacts, count and time, so a
+  // subject's CPU per event can be split into what it did and what its heap cost it.
+  const gcTotals = newGcTotals();
+  {
+    const { PerformanceObserver, constants } = require('node:perf_hooks');
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const kind = e.detail?.kind;
+        const k =
+          kind === constants.NODE_PERFORMANCE_GC_MINOR
+            ? 'minor'
+            : kind === constants.NODE_PERFORMANCE_GC_MAJOR
+              ? 'major'
+              : 'other';
+        gcTotals[k].count++;
+        gcTotals[k].ms += e.duration;
+      }
+    }).observe({ entryTypes: ['gc'] });
+  }
   let cpuStart = process.cpuUsage();
   let threadStart = process.threadCpuUsage?.();
   let commitsStart;
@@ -122,16 +141,25 @@ async function main() {
       delay.reset();
       stalls.length = 0;
       gcs.length = 0;
+      Object.assign(gcTotals, newGcTotals());
       loadStart = performance.now();
       loadEpoch = Date.now();
       commitsStart = falconer?.dataDir?.db.stats();
       process.send({ reset: true });
     }
-    if (msg === 'drain') sample(Date.now());
+    if (msg === 'drain' || msg === 'drain-live') sample(Date.now(), msg === 'drain');
+    if (msg === 'heap') {
+      global.gc?.();
+      process.send({ heapMB: process.memoryUsage().heapUsed / 2 ** 20 });
+    }
     if (msg === 'exit') process.exit(0);
   });
   /** Waits until the bus holds nothing unhandled (the full path may lag the load), then reports. */
-  async function sample(started) {
+  /**
+   * `collect`: a full GC after the sample, for the heap that stays. It also does the old generation's
+   * work a server under load would do during its next load ('drain-live' leaves it there).
+   */
+  async function sample(started, collect) {
     while (falconer && falconer.bus.progress().waitingSince !== undefined && Date.now() - started < 60_000)
       await new Promise((r) => setTimeout(r, 5));
     // The data dir's outstanding work is paid for too: the last commit (and, with the redo log, its apply).
@@ -140,13 +168,17 @@ async function main() {
     const drainMs = Date.now() - started;
     const u = process.cpuUsage(cpuStart);
     const main = threadStart && process.threadCpuUsage(threadStart);
-    if (global.gc) global.gc(); // the heap that stays: live state, not garbage awaiting collection
+    const gc = JSON.parse(JSON.stringify(gcTotals));
+    const heapBeforeGcMB = process.memoryUsage().heapUsed / 2 ** 20;
+    if (collect && global.gc) global.gc(); // the heap that stays: live state, not garbage awaiting collection
     const mem = process.memoryUsage();
     process.send({
       cpuMicros: u.user + u.system,
       userMicros: u.user,
       mainThreadMicros: main ? main.user + main.system : undefined,
       heapMB: mem.heapUsed / 2 ** 20,
+      heapBeforeGcMB,
+      gc,
       rssMB: mem.rss / 2 ** 20,
       loopDelayP99Ms: delay.percentile(99) / 1e6,
       loopDelayMaxMs: delay.max / 1e6,
@@ -157,6 +189,10 @@ async function main() {
   }
   process.on('disconnect', () => process.exit(0)); // the bench ended (or died): do not linger
   process.send({ port });
+}
+
+function newGcTotals() {
+  return { minor: { count: 0, ms: 0 }, major: { count: 0, ms: 0 }, other: { count: 0, ms: 0 } };
 }
 
 /** Group commits during the measured load: how many, and how many writes each carried. */
