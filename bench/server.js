@@ -7,6 +7,7 @@
 //   receiver: the alert is formatted and handed to it, nothing is written);
 // - durable: a data dir, so a 202 waits for the group-committed journal; memory-only otherwise;
 // - fingerprints / pods: the scale series' pre-filled dedup window and cluster state;
+// - prefill: that many Falco events published onto the bus before the first load (BENCH_PREFILL);
 // - dist: another build to run (BENCH_COMPARE_DIST: the same rounds measure a build before a change).
 // The parent asks over IPC for this process's own CPU time, heap and event-loop delay.
 const http = require('node:http');
@@ -76,6 +77,10 @@ async function main() {
       ...(opts.path === 'ingest' ? { consumer: async () => undefined } : {}),
     });
     if (opts.fingerprints) await fillFingerprints(falconer.store, opts.fingerprints, config.alerting.dedupWindowSeconds * 1000);
+    // prefill: Falco events published straight onto the bus (normalised as the HTTP edge does) until
+    // drained, before the first load: the state a server under steady load holds (dedup window,
+    // recent alerts, console history, pending alerts and incidents at their caps), not a young one.
+    if (opts.prefill) await prefill(falconer, opts.prefill, DIST);
     port = falconer.port;
   } else {
     throw new Error(`unknown mode ${mode}`);
@@ -189,6 +194,25 @@ async function main() {
   }
   process.on('disconnect', () => process.exit(0)); // the bench ended (or died): do not linger
   process.send({ port });
+}
+
+async function prefill(falconer, count, dist) {
+  const { falcoEvents } = require('./events');
+  const { parseJsonWithFacts } = require(dist + '/ingest/json');
+  const { normaliseFalco } = require(dist + '/ingest/falco');
+  // Its own seed and tag: none of these events' ids or activities come back in the loads.
+  const next = falcoEvents({ pods: 500, seed: 99, tag: `prefill-${process.pid}` });
+  const waiting = new Set();
+  for (let i = 0; i < count; i++) {
+    const { value, strings } = parseJsonWithFacts(next(), { maxDepth: 128 });
+    const event = normaliseFalco(value, { cluster: CLUSTER, receivedAt: Date.now(), maxFieldLength: 4096, strings });
+    const published = falconer.bus.publish([event]).finally(() => waiting.delete(published));
+    waiting.add(published);
+    if (waiting.size >= 50) await Promise.race(waiting);
+    if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(waiting);
+  while (falconer.bus.progress().waitingSince !== undefined) await new Promise((r) => setTimeout(r, 5));
 }
 
 function newGcTotals() {
