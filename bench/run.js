@@ -255,6 +255,13 @@ if (process.env.BENCH_SUBJECTS) {
 }
 
 const rows = [];
+/** What a stage adds, per round: a subject's CPU per event over its ablation's in the same round. */
+const shares = [];
+const ABLATION_PAIRS = [
+  ['full', 'full-nocorr', 'correlation'],
+  ['full', 'full-noconsole', 'console history'],
+  ['full-before', 'full-nocorr-before', 'correlation, before'],
+];
 
 async function throughput(w) {
   console.log(`throughput: ${ROUNDS} rounds, ${SECONDS} s per load, ${CONNECTIONS} keep-alive connections`);
@@ -291,6 +298,14 @@ async function throughput(w) {
       for (const sk of subjects)
         rows.push(summarise(`${w[wk].name}, ${SUBJECTS.find((s) => s.key === sk).label}`, results[`${wk}/${sk}`], heaps[sk]));
     }
+    if (results['falco/bare'])
+      for (const [a, b, what] of ABLATION_PAIRS) {
+        const [x, y] = [results[`falco/${a}`], results[`falco/${b}`]];
+        if (!x || !y) continue;
+        const ratios = x.map((r, i) => r.cpuPerEvent / y[i].cpuPerEvent);
+        const diffs = x.map((r, i) => r.cpuPerEvent - y[i].cpuPerEvent);
+        shares.push({ what, a, b, ratio: median(ratios), ratios, diff: median(diffs) });
+      }
     return results;
   } finally {
     await stop(bare);
@@ -444,6 +459,10 @@ function table(scaleRows) {
         `${''.padEnd(40)} group commit: ${r.commits.eventsPerCommit.toFixed(1)} events, ${r.commits.writesPerCommit.toFixed(1)} writes per commit`,
       );
   }
+  for (const s of shares)
+    console.log(
+      `${s.what}: ${s.a} ÷ ${s.b}, CPU per Falco event, median of the rounds ×${s.ratio.toFixed(2)} (rounds ${s.ratios.map((r) => r.toFixed(2)).join(', ')}); difference ${s.diff.toFixed(1)} µs`,
+    );
   if (scaleRows.length) {
     const first = scaleRows[0].cpuPerEvent;
     const firstPods = scaleRows.find((r) => r.label.endsWith('pods'))?.cpuPerEvent;
