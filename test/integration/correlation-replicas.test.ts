@@ -18,6 +18,12 @@ interface Replica {
   exited: Promise<number | null>;
 }
 
+/** Every replica process a test spawned: any still running when the file ends (a start that failed beside one that worked) is stopped. */
+const spawned: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 async function startReplica(name: string, dir: string, shared: Record<string, unknown>): Promise<Replica> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
@@ -26,6 +32,7 @@ async function startReplica(name: string, dir: string, shared: Record<string, un
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FALCONER_CONFIG: '' },
   });
+  spawned.push(child);
   const output: string[] = [];
   child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
@@ -41,7 +48,12 @@ async function startReplica(name: string, dir: string, shared: Record<string, un
       )
     )
       return replica;
-    if (Date.now() > deadline) throw new Error(`replica ${name} not ready in time:\n${output.join('')}`);
+    if (Date.now() > deadline) {
+      // Not left running: the test's cleanup only stops the replicas that started.
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`replica ${name} not ready in time:\n${output.join('')}`);
+    }
     await new Promise((done) => setTimeout(done, 200));
   }
 }

@@ -19,6 +19,12 @@ interface Replica {
   exited: Promise<number | null>;
 }
 
+/** Every replica process a test spawned: any still running when the file ends (a start that failed beside one that worked) is stopped. */
+const spawned: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 /**
  * A Falconer process of its own, configured for Kafka and Redis; resolves once /readyz says ready
  * (or, with `until: 'listening'`, once /healthz answers).
@@ -43,6 +49,7 @@ async function startReplica(
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FALCONER_CONFIG: '' },
   });
+  spawned.push(child);
   const output: string[] = [];
   child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
@@ -62,7 +69,12 @@ async function startReplica(
       () => false,
     );
     if (ready) return replica;
-    if (Date.now() > deadline) throw new Error(`replica ${name} not ready in time:\n${output.join('')}`);
+    if (Date.now() > deadline) {
+      // Not left running: the test's cleanup only stops the replicas that started.
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`replica ${name} not ready in time:\n${output.join('')}`);
+    }
     await new Promise((done) => setTimeout(done, 200));
   }
 }
