@@ -17,6 +17,11 @@ const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
 const OFF = { enabled: false };
+/**
+ * BENCH_BURST=n: n publishes per turn of the event loop, as a busy HTTP edge makes them (every
+ * connection's request read in one poll), so the bus hands the pipeline batches of up to n events.
+ */
+const BURST = Number(process.env.BENCH_BURST || 1);
 const MODES = {
   full: {},
   'full-dd': { dataDir: true },
@@ -27,6 +32,8 @@ const MODES = {
 };
 
 async function child(dist, mode, events) {
+  const [base, variant] = mode.split('+');
+  const fresh = variant === 'fresh';
   const pino = require('pino');
   const { fillPods } = require('./state');
   const { falcoEvents } = require('./events');
@@ -36,15 +43,16 @@ async function child(dist, mode, events) {
   const { createEnricher } = require(join(dist, 'enrich/enricher'));
   const { systemClock } = require(join(dist, 'core/clock'));
   const { normaliseFalco } = require(join(dist, 'ingest/falco'));
+  const { parseJsonWithFacts } = require(join(dist, 'ingest/json'));
   const config = validateConfig({
     cluster: 'bench',
     server: { host: '127.0.0.1', port: 0 },
     ingest: { token: 'bench-token-0123456789' },
     receivers: [{ type: 'console', name: 'null', minPriority: 'debug' }],
     log: { level: 'silent' },
-    ...MODES[mode],
+    ...MODES[base],
     // With a data dir the bus is the journal bus: each publish waits for its group commit, as a 202 does.
-    dataDir: MODES[mode].dataDir ? mkdtempSync(join(tmpdir(), 'falconer-pipeline-')) : '',
+    dataDir: MODES[base].dataDir ? mkdtempSync(join(tmpdir(), 'falconer-pipeline-')) : '',
   });
   const states = new ClusterStates();
   fillPods(states, 'bench', 500);
@@ -54,25 +62,37 @@ async function child(dist, mode, events) {
   const ctx = () => ({ cluster: 'bench', receivedAt: Date.now(), maxFieldLength: 4096 });
   const turn = () => new Promise((r) => setImmediate(r));
   const run = async (n) => {
-    const batch = Array.from({ length: n }, () => normaliseFalco(JSON.parse(next().toString()), ctx()));
+    // `<mode>+fresh`: each event parsed as the HTTP edge parses it (the safe parser, `evt.time` kept
+    // exact) and normalised just before it is published, inside the measured time, as a request's
+    // event is: young when the pipeline keeps it. Otherwise all are made up front, and the full GC
+    // below makes them old before the pipeline sees them (what it keeps of them is never copied).
+    const parse = fresh
+      ? (text) => {
+          const { value, strings } = parseJsonWithFacts(text, { maxDepth: 128 });
+          return normaliseFalco(value, { ...ctx(), strings });
+        }
+      : (text) => normaliseFalco(JSON.parse(text), ctx());
+    const batch = Array.from({ length: n }, () => (fresh ? next().toString() : parse(next().toString())));
     global.gc?.();
     gcs.length = 0;
     const start = process.cpuUsage();
     // Up to 50 publishes waiting at once, as 50 connections would (a data dir's commit takes a while).
     const waiting = new Set();
-    for (const event of batch) {
-      const published = f.bus.publish([event]).finally(() => waiting.delete(published));
+    for (let i = 0; i < batch.length; i++) {
+      const published = f.bus.publish([fresh ? parse(batch[i]) : batch[i]]).finally(() => waiting.delete(published));
       waiting.add(published);
       if (waiting.size >= 50) await Promise.race(waiting);
-      await turn();
+      if ((i + 1) % BURST === 0) await turn();
     }
     await Promise.all(waiting);
     while (f.bus.depth() > 0 || f.bus.progress().waitingSince !== undefined) await new Promise((r) => setTimeout(r, 2));
     // What the data dir still has to do is paid for too: the last commit (and, with the redo log, its apply).
     if (f.dataDir) await (f.dataDir.db.flush ? f.dataDir.db.flush() : f.dataDir.db.durable());
+    const depth = f.dispatcher.depth();
     const used = process.cpuUsage(start);
     const scavenges = gcs.filter((g) => g.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR);
     return {
+      dispatcherDepth: depth,
       cpu: (used.user + used.system) / n,
       scavenges: scavenges.length,
       scavengeMs: scavenges.reduce((t, g) => t + g.duration, 0),
@@ -88,7 +108,9 @@ async function child(dist, mode, events) {
   const gcs = [];
   const { PerformanceObserver, constants } = require('node:perf_hooks');
   new PerformanceObserver((list) => gcs.push(...list.getEntries())).observe({ entryTypes: ['gc'] });
-  const warmUp = Math.min(3000, events);
+  // BENCH_PREFILL=n: n events first (unmeasured), so the measured ones meet the state a long-running
+  // server holds (bench/run.js's servers run through every round: ~30k events in, incidents at their cap).
+  const warmUp = Number(process.env.BENCH_PREFILL || Math.min(3000, events));
   const started = heap();
   await run(warmUp);
   const result = await run(events);
@@ -102,7 +124,11 @@ function inChild(dist, mode, events) {
   return new Promise((res, rej) => {
     const p = fork(__filename, [], {
       env: { ...process.env, BENCH_PIPELINE_CHILD: JSON.stringify({ dist, mode, events }) },
-      execArgv: ['--expose-gc'],
+      // BENCH_CPU_PROF=<dir>: each child writes a .cpuprofile there (bench/profile.js diff compares two).
+      execArgv: [
+        '--expose-gc',
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      ],
     });
     p.once('message', (m) => res(m));
     p.once('exit', (code) => code && rej(new Error(`child exited with ${code}`)));
@@ -122,7 +148,7 @@ async function main() {
       for (const [name, dist] of builds) {
         const m = await inChild(dist, mode, events);
         console.log(
-          `  round ${r + 1} ${mode.padEnd(8)} ${name.padEnd(10)} ${m.cpu.toFixed(1)} µs CPU/ev, ` +
+          `  round ${r + 1} ${mode.padEnd(8)} ${name.padEnd(10)} ${m.cpu.toFixed(1)} µs CPU/ev, dispatcher queue ${m.dispatcherDepth}, ` +
             `${m.scavenges} scavenges ${m.scavengeMs.toFixed(0)} ms, all GC ${m.gcMs.toFixed(0)} ms, heap after GC ${m.heapMB.toFixed(1)} MB, ${m.heapPerEvent.toFixed(0)} B/ev`,
         );
         const key = `${mode}\t${name}`;

@@ -16,15 +16,34 @@ const SECONDS = Number(process.env.BENCH_SECONDS || 4);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
 /** The fixed request rate of the scale series (CPU per event depends on the rate: compare at one). */
 const SCALE_RATE = Number(process.env.BENCH_SCALE_RATE || 500);
+/** BENCH_SERVER_FLAGS="--flag …": node flags for every Falconer server (e.g. --trace-gc). */
+const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean);
+/**
+ * BENCH_GC_BETWEEN_LOADS=1: a full GC after every load, as before (the heap column then is the max
+ * after each). By default the servers are left alone between loads, so the old generation's GC falls
+ * in the loads as it would on a server under steady load, and the heap after a full GC is taken
+ * once, after the last round.
+ */
+const GC_BETWEEN_LOADS = process.env.BENCH_GC_BETWEEN_LOADS === '1';
 const ONLY = new Set((process.env.BENCH_ONLY || 'throughput,latency,scale').split(','));
 
+/**
+ * BENCH_PREFILL=n: every memory-only full-path server takes n Falco events through its bus before the
+ * first load (bench/server.js), so each load meets the state a server under steady load holds
+ * rather than one that grows through the rounds (`full` has taken ~30k events by the third round).
+ */
+const PREFILL = Number(process.env.BENCH_PREFILL || 0);
+
 function startServer(mode, opts = {}) {
+  if (PREFILL && mode === 'falconer' && opts.path === 'full' && !opts.durable && !opts.fingerprints && !opts.pods)
+    opts = { prefill: PREFILL, ...opts };
   return new Promise((resolvePort, reject) => {
     const child = fork(resolve(__dirname, 'server.js'), [mode, JSON.stringify(opts)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: [
         '--expose-gc',
         '--max-old-space-size=2048',
+        ...(mode === 'bare' ? [] : SERVER_FLAGS),
         ...(opts.nodeFlags ?? []),
         ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
       ],
@@ -85,7 +104,7 @@ async function load(server, path, workload, seconds, rate, paced = false) {
     slow.push(...result.slow);
   }
   // The full path may still be working through its queue: CPU and time count until it is done.
-  const s = await server.ask('drain');
+  const s = await server.ask(GC_BETWEEN_LOADS ? 'drain' : 'drain-live');
   if (process.env.BENCH_STALLS) {
     const rel = (xs) => xs.map(([t, ...rest]) => [t - started, ...rest]);
     console.log(
@@ -113,6 +132,12 @@ async function load(server, path, workload, seconds, rate, paced = false) {
     p99: result.latency.p99,
     loopP99: s.loopDelayP99Ms,
     heapMB: s.heapMB,
+    // GC while the load ran and drained, µs per event: scavenges and mark-compacts (main thread pauses).
+    scavengePerEvent: s.gc ? (s.gc.minor.ms * 1000) / Math.max(1, events) : 0,
+    markCompactPerEvent: s.gc ? (s.gc.major.ms * 1000) / Math.max(1, events) : 0,
+    markCompacts: s.gc?.major.count ?? 0,
+    incrementalPerEvent: s.gc ? (s.gc.other.ms * 1000) / Math.max(1, events) : 0,
+    events,
     drainMs: s.drainMs,
     errors: result.non2xx + result.errors + result.timeouts,
     commits: s.commits,
@@ -223,13 +248,20 @@ if (COMPARE) {
     PLAN.falco?.push('full-nocorr-before', 'full-neither-before');
   }
 }
-// BENCH_SUBJECTS=full,full-before runs only those subjects (beside bare), to keep a comparison short.
+// BENCH_SUBJECTS=full,full-before runs only those subjects (beside bare), in that order, to keep a comparison short.
 if (process.env.BENCH_SUBJECTS) {
   const only = process.env.BENCH_SUBJECTS.split(',');
-  for (const wk of Object.keys(PLAN)) PLAN[wk] = PLAN[wk].filter((s) => only.includes(s));
+  for (const wk of Object.keys(PLAN)) PLAN[wk] = only.filter((s) => PLAN[wk].includes(s));
 }
 
 const rows = [];
+/** What a stage adds, per round: a subject's CPU per event over its ablation's in the same round. */
+const shares = [];
+const ABLATION_PAIRS = [
+  ['full', 'full-nocorr', 'correlation'],
+  ['full', 'full-noconsole', 'console history'],
+  ['full-before', 'full-nocorr-before', 'correlation, before'],
+];
 
 async function throughput(w) {
   console.log(`throughput: ${ROUNDS} rounds, ${SECONDS} s per load, ${CONNECTIONS} keep-alive connections`);
@@ -249,7 +281,9 @@ async function throughput(w) {
         const base = await load(bare, '/', w[wk], SECONDS);
         (results[`${wk}/bare`] ??= []).push({ ...base, ratio: 1, cpuRatio: 1 });
         line(`round ${round} ${w[wk].name} bare`, base);
-        for (const sk of subjects) {
+        // Even rounds take the subjects in the reverse order: a place in the round (just after bare's
+        // heavy load, or last) favours no subject over the rounds.
+        for (const sk of round % 2 ? subjects : [...subjects].reverse()) {
           const r = await load(servers[sk], w[wk].path, w[wk], SECONDS);
           r.ratio = r.eventsPerSec / base.eventsPerSec;
           r.cpuRatio = r.cpuPerEvent / base.cpuPerEvent;
@@ -258,11 +292,20 @@ async function throughput(w) {
         }
       }
     }
+    const heaps = await heapsAfter({ bare, ...servers });
     for (const [wk, subjects] of Object.entries(PLAN)) {
-      rows.push(summarise(`${w[wk].name}, bare node:http`, results[`${wk}/bare`]));
+      rows.push(summarise(`${w[wk].name}, bare node:http`, results[`${wk}/bare`], heaps.bare));
       for (const sk of subjects)
-        rows.push(summarise(`${w[wk].name}, ${SUBJECTS.find((s) => s.key === sk).label}`, results[`${wk}/${sk}`]));
+        rows.push(summarise(`${w[wk].name}, ${SUBJECTS.find((s) => s.key === sk).label}`, results[`${wk}/${sk}`], heaps[sk]));
     }
+    if (results['falco/bare'])
+      for (const [a, b, what] of ABLATION_PAIRS) {
+        const [x, y] = [results[`falco/${a}`], results[`falco/${b}`]];
+        if (!x || !y) continue;
+        const ratios = x.map((r, i) => r.cpuPerEvent / y[i].cpuPerEvent);
+        const diffs = x.map((r, i) => r.cpuPerEvent - y[i].cpuPerEvent);
+        shares.push({ what, a, b, ratio: median(ratios), ratios, diff: median(diffs) });
+      }
     return results;
   } finally {
     await stop(bare);
@@ -309,11 +352,16 @@ async function latency(w, maxRate) {
           line(`round ${round} ${rate} req/s ${s.subject.key}${named(paced)}`, r);
         }
       }
+    const heaps = await heapsAfter({ bare, ...Object.fromEntries(servers.map((s) => [s.subject.key, s.server])) });
     for (const paced of generators) {
-      rows.push(summarise(`Falco at ${rate} req/s, bare node:http${named(paced)}`, runs[`bare${named(paced)}`]));
+      rows.push(summarise(`Falco at ${rate} req/s, bare node:http${named(paced)}`, runs[`bare${named(paced)}`], heaps.bare));
       for (const s of servers)
         rows.push(
-          summarise(`Falco at ${rate} req/s, ${s.subject.label}${named(paced)}`, runs[`${s.subject.label}${named(paced)}`]),
+          summarise(
+            `Falco at ${rate} req/s, ${s.subject.label}${named(paced)}`,
+            runs[`${s.subject.label}${named(paced)}`],
+            heaps[s.subject.key],
+          ),
         );
     }
   } finally {
@@ -347,6 +395,7 @@ async function scale(w) {
         line(`round ${round} ${s.size.label}`, r);
         s.runs.push(r);
       }
+    for (const s of servers) s.heapAfterMB = (await s.server.ask('heap')).heapMB;
   } finally {
     for (const s of servers) await stop(s.server);
   }
@@ -356,19 +405,26 @@ async function scale(w) {
     cpuSpread: stat(s.runs, 'cpuPerEvent').spread,
     reqPerSec: median(s.runs.map((r) => r.reqPerSec)),
     p99: median(s.runs.map((r) => r.p99)),
-    heapMB: Math.max(...s.runs.map((r) => r.heapMB)),
+    heapMB: GC_BETWEEN_LOADS ? Math.max(...s.runs.map((r) => r.heapMB)) : s.heapAfterMB,
     errors: s.runs.reduce((n, r) => n + r.errors, 0),
   }));
+}
+
+/** Each server's heap after a full GC, once its loads are over (see GC_BETWEEN_LOADS). */
+async function heapsAfter(servers) {
+  const heaps = {};
+  for (const [key, server] of Object.entries(servers)) heaps[key] = (await server.ask('heap')).heapMB;
+  return heaps;
 }
 
 function line(name, r) {
   const ratio = r.ratio === undefined ? '' : ` ${(r.ratio * 100).toFixed(0)}% of bare ev/s, CPU ${r.cpuRatio.toFixed(2)}×`;
   console.log(
-    `  ${name.padEnd(34)} ${r.reqPerSec.toFixed(0).padStart(6)} req/s ${r.eventsPerSec.toFixed(0).padStart(7)} ev/s ${r.cpuPerEvent.toFixed(1).padStart(6)} µs/ev p50 ${r.p50} p99 ${r.p99} ms loop p99 ${r.loopP99.toFixed(1)} ms heap ${r.heapMB.toFixed(0)} MB drain ${r.drainMs} ms errors ${r.errors}${ratio}`,
+    `  ${name.padEnd(34)} ${r.reqPerSec.toFixed(0).padStart(6)} req/s ${r.eventsPerSec.toFixed(0).padStart(7)} ev/s ${r.cpuPerEvent.toFixed(1).padStart(6)} µs/ev (user ${r.userPerEvent.toFixed(0)}, main thread ${r.mainThreadPerEvent?.toFixed(0)}) p50 ${r.p50} p99 ${r.p99} ms loop p99 ${r.loopP99.toFixed(1)} ms heap ${r.heapMB.toFixed(0)} MB${GC_BETWEEN_LOADS ? '' : ' (live and garbage)'} gc ${r.scavengePerEvent.toFixed(1)}+${r.markCompactPerEvent.toFixed(1)}+${r.incrementalPerEvent.toFixed(1)} µs/ev (${r.markCompacts} mc) drain ${r.drainMs} ms errors ${r.errors}${ratio}`,
   );
 }
 
-function summarise(name, runs) {
+function summarise(name, runs, heapAfterMB) {
   return {
     name,
     req: stat(runs, 'reqPerSec'),
@@ -379,7 +435,7 @@ function summarise(name, runs) {
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
     loopP99: median(runs.map((r) => r.loopP99)),
-    heapMB: Math.max(...runs.map((r) => r.heapMB)),
+    heapMB: GC_BETWEEN_LOADS || heapAfterMB === undefined ? Math.max(...runs.map((r) => r.heapMB)) : heapAfterMB,
     errors: runs.reduce((n, r) => n + r.errors, 0),
     commits: runs.at(-1).commits,
   };
@@ -403,6 +459,10 @@ function table(scaleRows) {
         `${''.padEnd(40)} group commit: ${r.commits.eventsPerCommit.toFixed(1)} events, ${r.commits.writesPerCommit.toFixed(1)} writes per commit`,
       );
   }
+  for (const s of shares)
+    console.log(
+      `${s.what}: ${s.a} ÷ ${s.b}, CPU per Falco event, median of the rounds ×${s.ratio.toFixed(2)} (rounds ${s.ratios.map((r) => r.toFixed(2)).join(', ')}); difference ${s.diff.toFixed(1)} µs`,
+    );
   if (scaleRows.length) {
     const first = scaleRows[0].cpuPerEvent;
     const firstPods = scaleRows.find((r) => r.label.endsWith('pods'))?.cpuPerEvent;

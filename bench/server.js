@@ -7,6 +7,7 @@
 //   receiver: the alert is formatted and handed to it, nothing is written);
 // - durable: a data dir, so a 202 waits for the group-committed journal; memory-only otherwise;
 // - fingerprints / pods: the scale series' pre-filled dedup window and cluster state;
+// - prefill: that many Falco events published onto the bus before the first load (BENCH_PREFILL);
 // - dist: another build to run (BENCH_COMPARE_DIST: the same rounds measure a build before a change).
 // The parent asks over IPC for this process's own CPU time, heap and event-loop delay.
 const http = require('node:http');
@@ -76,6 +77,10 @@ async function main() {
       ...(opts.path === 'ingest' ? { consumer: async () => undefined } : {}),
     });
     if (opts.fingerprints) await fillFingerprints(falconer.store, opts.fingerprints, config.alerting.dedupWindowSeconds * 1000);
+    // prefill: Falco events published straight onto the bus (normalised as the HTTP edge does) until
+    // drained, before the first load: the state a server under steady load holds (dedup window,
+    // recent alerts, console history, pending alerts and incidents at their caps), not a young one.
+    if (opts.prefill) await prefill(falconer, opts.prefill, DIST);
     port = falconer.port;
   } else {
     throw new Error(`unknown mode ${mode}`);
@@ -112,6 +117,25 @@ async function main() {
           ]);
     }).observe({ entryTypes: ['gc'] });
   }
+  // GC during each load, always (a few counters): scavenges and mark-compacts, count and time, so a
+  // subject's CPU per event can be split into what it did and what its heap cost it.
+  const gcTotals = newGcTotals();
+  {
+    const { PerformanceObserver, constants } = require('node:perf_hooks');
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const kind = e.detail?.kind;
+        const k =
+          kind === constants.NODE_PERFORMANCE_GC_MINOR
+            ? 'minor'
+            : kind === constants.NODE_PERFORMANCE_GC_MAJOR
+              ? 'major'
+              : 'other';
+        gcTotals[k].count++;
+        gcTotals[k].ms += e.duration;
+      }
+    }).observe({ entryTypes: ['gc'] });
+  }
   let cpuStart = process.cpuUsage();
   let threadStart = process.threadCpuUsage?.();
   let commitsStart;
@@ -122,16 +146,25 @@ async function main() {
       delay.reset();
       stalls.length = 0;
       gcs.length = 0;
+      Object.assign(gcTotals, newGcTotals());
       loadStart = performance.now();
       loadEpoch = Date.now();
       commitsStart = falconer?.dataDir?.db.stats();
       process.send({ reset: true });
     }
-    if (msg === 'drain') sample(Date.now());
+    if (msg === 'drain' || msg === 'drain-live') sample(Date.now(), msg === 'drain');
+    if (msg === 'heap') {
+      global.gc?.();
+      process.send({ heapMB: process.memoryUsage().heapUsed / 2 ** 20 });
+    }
     if (msg === 'exit') process.exit(0);
   });
   /** Waits until the bus holds nothing unhandled (the full path may lag the load), then reports. */
-  async function sample(started) {
+  /**
+   * `collect`: a full GC after the sample, for the heap that stays. It also does the old generation's
+   * work a server under load would do during its next load ('drain-live' leaves it there).
+   */
+  async function sample(started, collect) {
     while (falconer && falconer.bus.progress().waitingSince !== undefined && Date.now() - started < 60_000)
       await new Promise((r) => setTimeout(r, 5));
     // The data dir's outstanding work is paid for too: the last commit (and, with the redo log, its apply).
@@ -140,13 +173,17 @@ async function main() {
     const drainMs = Date.now() - started;
     const u = process.cpuUsage(cpuStart);
     const main = threadStart && process.threadCpuUsage(threadStart);
-    if (global.gc) global.gc(); // the heap that stays: live state, not garbage awaiting collection
+    const gc = JSON.parse(JSON.stringify(gcTotals));
+    const heapBeforeGcMB = process.memoryUsage().heapUsed / 2 ** 20;
+    if (collect && global.gc) global.gc(); // the heap that stays: live state, not garbage awaiting collection
     const mem = process.memoryUsage();
     process.send({
       cpuMicros: u.user + u.system,
       userMicros: u.user,
       mainThreadMicros: main ? main.user + main.system : undefined,
       heapMB: mem.heapUsed / 2 ** 20,
+      heapBeforeGcMB,
+      gc,
       rssMB: mem.rss / 2 ** 20,
       loopDelayP99Ms: delay.percentile(99) / 1e6,
       loopDelayMaxMs: delay.max / 1e6,
@@ -157,6 +194,29 @@ async function main() {
   }
   process.on('disconnect', () => process.exit(0)); // the bench ended (or died): do not linger
   process.send({ port });
+}
+
+async function prefill(falconer, count, dist) {
+  const { falcoEvents } = require('./events');
+  const { parseJsonWithFacts } = require(dist + '/ingest/json');
+  const { normaliseFalco } = require(dist + '/ingest/falco');
+  // Its own seed and tag: none of these events' ids or activities come back in the loads.
+  const next = falcoEvents({ pods: 500, seed: 99, tag: `prefill-${process.pid}` });
+  const waiting = new Set();
+  for (let i = 0; i < count; i++) {
+    const { value, strings } = parseJsonWithFacts(next(), { maxDepth: 128 });
+    const event = normaliseFalco(value, { cluster: CLUSTER, receivedAt: Date.now(), maxFieldLength: 4096, strings });
+    const published = falconer.bus.publish([event]).finally(() => waiting.delete(published));
+    waiting.add(published);
+    if (waiting.size >= 50) await Promise.race(waiting);
+    if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(waiting);
+  while (falconer.bus.progress().waitingSince !== undefined) await new Promise((r) => setTimeout(r, 5));
+}
+
+function newGcTotals() {
+  return { minor: { count: 0, ms: 0 }, major: { count: 0, ms: 0 }, other: { count: 0, ms: 0 } };
 }
 
 /** Group commits during the measured load: how many, and how many writes each carried. */

@@ -137,14 +137,34 @@ export function readChainFixtures(dirs: readonly string[]): ChainFixture[] {
 const stepFacts = new WeakMap<ChainStep, [string, string[]][]>();
 
 export function stepAdmits(s: ChainStep, a: AlertFacts): boolean {
+  return stepAdmitsRule(s, a) && stepAdmitsFacts(s, a);
+}
+
+/** The part of `stepAdmits` that reads only the alert's rule, rule id, source, tags and priority. */
+export function stepAdmitsRule(s: ChainStep, a: Pick<AlertFacts, 'source' | 'rule' | 'ruleId' | 'tags' | 'priority'>): boolean {
   if (s.source && a.source !== s.source) return false;
   if (s.rules.length && !s.rules.includes(a.ruleId) && !s.rules.includes(a.rule)) return false;
   if (s.tags.length && !anyIn(a.tags, s.tags)) return false;
   if (s.minPriority && priorityRank(a.priority) < priorityRank(s.minPriority)) return false;
-  let facts = stepFacts.get(s);
-  if (!facts) stepFacts.set(s, (facts = Object.entries(s.facts) as [string, string[]][]));
+  return true;
+}
+
+/** The rest of `stepAdmits`: the step's `facts` (none for most steps: then always true). */
+export function stepAdmitsFacts(s: ChainStep, a: AlertFacts): boolean {
+  const facts = factEntries(s);
   for (const [fact, values] of facts) if (!anyIn(factValues(a, fact), values)) return false;
   return true;
+}
+
+/** Whether the step matches on facts beyond the rule's (`stepAdmitsFacts` can be false). */
+export function stepHasFacts(s: ChainStep): boolean {
+  return factEntries(s).length > 0;
+}
+
+function factEntries(s: ChainStep): [string, string[]][] {
+  let facts = stepFacts.get(s);
+  if (!facts) stepFacts.set(s, (facts = Object.entries(s.facts) as [string, string[]][]));
+  return facts;
 }
 
 /** Whether any of `values` is in `allowed` (a loop: this runs for every step on every new member). */

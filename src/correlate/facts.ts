@@ -53,30 +53,54 @@ export function factsOf(alert: FactSource): AlertFacts {
   const user = e.source === 'k8s_audit' ? (e.actor?.impersonatedUser ?? e.actor?.user) : (alert.attribution?.user ?? undefined);
   const auditID = audit ? audit.auditID : alert.attribution?.auditID;
   const subject = alert.enrichment.subject;
-  const risks = subject?.known ? subject.findings.map((f) => f.id).slice(0, LIST_MAX) : undefined;
+  const risks = subject?.known ? riskIds(subject.findings) : undefined;
   const ofPod = subject?.known === true && subject.origin === 'pod-service-account';
   const attributed = alert.attribution?.subject;
-  // Every field in one literal, absent ones undefined (JSON leaves them out): every member's facts
-  // have one shape, so the chain matchers' reads stay monomorphic and no property array is grown
-  // for the optional ones (a timeline keeps up to `maxAlerts` of these per incident).
+  const subjectRisks = attributed?.known ? riskIds(attributed.findings) : ofPod ? undefined : risks;
+  const timeMs = msOf(e.timeNs);
+  // The alert's own list when it is short enough (lists are never changed once made): every
+  // member kept a copy of it for its incident's life.
+  const tags = alert.tags.length > LIST_MAX ? alert.tags.slice(0, LIST_MAX) : alert.tags;
+  const summary = alert.summary.length > SUMMARY_MAX ? alert.summary.slice(0, SUMMARY_MAX) + '…' : alert.summary;
+  const sourceIp = e.actor?.sourceIp;
+  // A runtime alert nobody is attributed (most members): a literal without the fields it never has.
+  // Otherwise every field in one literal, absent ones undefined (JSON leaves them out). Either way
+  // one shape per kind, all in the object (no property array), the fields in the same order (JSON
+  // the same), so the chain matchers' reads stay at two shapes; a timeline keeps up to `maxAlerts`.
+  if (!audit && !user && !auditID && !sourceIp)
+    return {
+      fingerprint: alert.fingerprint,
+      timeMs,
+      time: e.time,
+      source: e.source,
+      rule: alert.rule,
+      ruleId: alert.ruleId,
+      priority: alert.priority,
+      tags,
+      summary,
+      cluster: e.k8s.cluster,
+      namespace: namespace || undefined,
+      pod: pod && namespace ? podName(namespace, pod) : undefined,
+      container: e.k8s.container || undefined,
+      podServiceAccountRisks: ofPod ? risks : undefined,
+      subjectRisks,
+    };
   const facts: AlertFacts = {
     fingerprint: alert.fingerprint,
-    timeMs: msOf(e.timeNs),
+    timeMs,
     time: e.time,
     source: e.source,
     rule: alert.rule,
     ruleId: alert.ruleId,
     priority: alert.priority,
-    // The alert's own list when it is short enough (lists are never changed once made): every
-    // member kept a copy of it for its incident's life.
-    tags: alert.tags.length > LIST_MAX ? alert.tags.slice(0, LIST_MAX) : alert.tags,
-    summary: alert.summary.length > SUMMARY_MAX ? alert.summary.slice(0, SUMMARY_MAX) + '…' : alert.summary,
+    tags,
+    summary,
     cluster: e.k8s.cluster,
     namespace: namespace || undefined,
     pod: pod && namespace ? podName(namespace, pod) : undefined,
     container: e.k8s.container || undefined,
     user: user || undefined,
-    sourceIp: e.actor?.sourceIp || undefined,
+    sourceIp: sourceIp || undefined,
     auditID: auditID || undefined,
     bindingSubjects: undefined,
     tokenSubject:
@@ -84,13 +108,24 @@ export function factsOf(alert: FactSource): AlertFacts {
         ? `system:serviceaccount:${ref.namespace}:${ref.name}`
         : undefined,
     podServiceAccountRisks: ofPod ? risks : undefined,
-    subjectRisks: attributed?.known ? attributed.findings.map((f) => f.id).slice(0, LIST_MAX) : ofPod ? undefined : risks,
+    subjectRisks,
   };
   if (audit && (ref?.resource === 'rolebindings' || ref?.resource === 'clusterrolebindings')) {
     const subjects = bindingSubjects(e.raw, ref.namespace);
     if (subjects.length) facts.bindingSubjects = subjects;
   }
   return facts;
+}
+
+/** No risky permission: one list for every member's facts (lists are never changed once made). */
+const NO_RISKS: string[] = Object.freeze([]) as unknown as string[];
+
+/** `findings.map((f) => f.id).slice(0, LIST_MAX)` in one array, and none made for no findings (the usual service account). */
+function riskIds(findings: readonly { id: string }[]): string[] {
+  if (findings.length === 0) return NO_RISKS;
+  const ids = new Array<string>(Math.min(findings.length, LIST_MAX));
+  for (let i = 0; i < ids.length; i++) ids[i] = findings[i]!.id;
+  return ids;
 }
 
 /**

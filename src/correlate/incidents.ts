@@ -114,9 +114,11 @@ export function incidentKeys(f: AlertFacts): { join: string[]; lookup: string[] 
 
 /**
  * `incidentKeys` into one list, its join keys first (the namespace's key, last, is one of them only
- * for a change to a namespace): how many of them join. Embedded mode fills one list it keeps.
+ * for a change to a namespace): how many of them join. Embedded mode fills one list it keeps, and
+ * leaves out a namespace's key that only would be looked up while it holds no namespace key at all
+ * (`namespaces` false: a lookup that cannot find anything, for nearly every alert).
  */
-function lookupKeys(f: AlertFacts, keys: string[]): number {
+function lookupKeys(f: AlertFacts, keys: string[], namespaces = true): number {
   if (f.pod) keys.push(podKey(f.cluster, f.pod));
   joinSubject(keys, f.cluster, f.user);
   joinSubject(keys, f.cluster, f.tokenSubject);
@@ -124,9 +126,11 @@ function lookupKeys(f: AlertFacts, keys: string[]): number {
   const joined = keys.length;
   // Every join key is looked up, and the namespace's (a change to its PodSecurity labels joins it).
   if (!f.namespace) return joined;
-  keys.push(cachedKey(namespaceKeys, 'n:', f.cluster, f.namespace));
   // A change to a namespace (its PodSecurity labels) ties it to what happens in that namespace next.
-  return !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-') ? joined + 1 : joined;
+  const joins = !f.pod && f.source === 'k8s_audit' && f.ruleId.startsWith('namespace-');
+  if (!joins && !namespaces) return joined;
+  keys.push(cachedKey(namespaceKeys, 'n:', f.cluster, f.namespace));
+  return joins ? joined + 1 : joined;
 }
 
 /**
@@ -737,14 +741,22 @@ interface Live {
   incident: Incident;
   /** `incident.alerts` as a set. */
   members: Set<string>;
-  /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`), and its view once shown. */
+  /** Beside each timeline entry: which chain steps admit it (`stepAdmitsOf`). */
   admits: number[][];
-  views: (TimelineView | undefined)[];
+  /**
+   * The entries the last reference shows (the timeline's last `TIMELINE_SHOWN` when it was made) and
+   * their views (that reference's own timeline, never changed): the next reference takes the views
+   * of the entries it shows again from here and makes one for a new entry only. Per incident, not
+   * an array beside the timeline kept in step with every member.
+   */
+  shownFacts: AlertFacts[];
+  shownViews: TimelineView[];
   /**
    * Beside each entry, the key of its own record (`corr:ie:`) when the store writes out (a data
    * dir): written once (lazily), so a head made at a commit names its entries instead of holding them.
+   * Not kept (undefined) when no entry has a record (memory only: nothing to write or delete).
    */
-  entryKeys: (string | undefined)[];
+  entryKeys: (string | undefined)[] | undefined;
   /** Per chain step (`stepSlots`): how many timeline entries admit it. */
   counts: number[];
   /** When it expires (the store's clock): `ttlMs` after its last change, as its head in the store did. */
@@ -753,6 +765,13 @@ interface Live {
   mergedInto?: string;
   /** `get`'s copy of the incident as it stands, made once per change when asked for. */
   snapshot?: Incident;
+  /**
+   * What the member cache and the keys hold of it: emptied when it leaves `LiveIncidents.incidents`
+   * (swept, or replaced by a new incident of its id), so they hold no expired incident (a member
+   * cache of 10k could otherwise keep as many incidents alive, each with its timeline) and a key
+   * that remembered it looks its id up again.
+   */
+  readonly handle: LiveHandle;
   /**
    * The head written to the store and not made yet: a change before it is made rides along (the
    * head is made from the incident as it then stands). Once made (the data dir's commit writes it
@@ -771,6 +790,16 @@ interface LiveKey {
   id: string;
   expiresAt: number;
   storedUntil: number;
+  /**
+   * What `incidents` held under `id` when last looked up (or joined), while it is there
+   * (`Live.handle`): a key's incident is found without the id's lookup.
+   */
+  at?: LiveHandle;
+}
+
+/** A live incident while `LiveIncidents.incidents` holds it (one per incident, shared by its members' cache entries and keys). */
+interface LiveHandle {
+  live?: Live;
 }
 
 /** What an `add` that merged nothing absorbed (shared: never changed). */
@@ -792,7 +821,7 @@ const SWEEP_STEP = 4;
 class LiveIncidents {
   private readonly incidents = new Map<string, Live>();
   private readonly keys = new Map<string, LiveKey>();
-  private readonly memberOf: GenerationalCache<Live>;
+  private readonly memberOf: GenerationalCache<LiveHandle>;
   private readonly ttlMs: number;
   private readonly keyTtlMs: number;
   private readonly slots: ReturnType<typeof stepSlots>;
@@ -801,6 +830,10 @@ class LiveIncidents {
   private readonly entryTtlMs: number;
   /** The alert's keys (`lookupKeys`), one list reused by every `add`. */
   private readonly keyList: string[] = [];
+  /** How many of `keys` are a namespace's (`n:`): none, and a namespace's key is not looked up (`lookupKeys`). */
+  private namespaceKeys = 0;
+  /** Beside each of `keyList`: its live key as the lookup found it (`joinKeys` takes it from here, not the map). */
+  private readonly keysFound: (LiveKey | undefined)[] = [];
   /** Until when (the store's clock) the store may hold records of an earlier process: looked up on a miss. */
   private readonly restoringUntil: number;
   /** While restoring: ids of incidents this process let expire (the store's copy is not read back). */
@@ -830,18 +863,18 @@ class LiveIncidents {
   add(alert: FactSource, changedMember: boolean): Added | Promise<Added> {
     const now = this.local.now();
     if (!changedMember) {
-      const known = this.memberOf.get(alert.fingerprint);
+      const known = this.memberOf.get(alert.fingerprint)?.live;
       const live = known && this.resolve(known, now);
       if (live) return { incident: live.incident, created: false, changed: false, absorbed: NO_INCIDENTS };
     }
     const facts = factsOf(alert);
     const keys = this.keyList;
     keys.length = 0;
-    const joined = lookupKeys(facts, keys);
+    const joined = lookupKeys(facts, keys, this.namespaceKeys > 0 || now < this.restoringUntil);
     let chosen: Live | undefined;
     let others: Live[] | undefined;
-    for (const key of keys) {
-      const live = this.byKey(key, now);
+    for (let n = 0; n < keys.length; n++) {
+      const live = this.byKey(keys[n]!, n, now);
       if (!live || !inWindow(live.incident, facts, this.options.windowMs)) continue;
       if (!chosen) chosen = live;
       else if (live !== chosen && !others?.includes(live)) (others ??= []).push(live);
@@ -853,9 +886,9 @@ class LiveIncidents {
       absorbed = this.merge(chosen, candidates.slice(1), now);
     }
     if (!changedMember && chosen && chosen.members.has(facts.fingerprint)) {
-      this.memberOf.set(facts.fingerprint, chosen);
+      this.memberOf.set(facts.fingerprint, chosen.handle);
       const added: Added = { incident: chosen.incident, created: false, changed: absorbed.length > 0, absorbed };
-      const written = this.joinKeys(keys, joined, chosen.incident.id, now);
+      const written = this.joinKeys(keys, joined, chosen, now);
       return written ? written.then(() => added) : added;
     }
     let live = chosen;
@@ -871,9 +904,9 @@ class LiveIncidents {
     }
     this.addMember(live, facts);
     this.changed(live, now);
-    const keysWritten = this.joinKeys(keys, joined, live.incident.id, now);
+    const keysWritten = this.joinKeys(keys, joined, live, now);
     if (created) this.listNew(live.incident);
-    this.memberOf.set(facts.fingerprint, live);
+    this.memberOf.set(facts.fingerprint, live.handle);
     const added: Added = { incident: live.incident, created, changed: true, absorbed };
     return keysWritten ? keysWritten.then(() => added) : added;
   }
@@ -902,16 +935,21 @@ class LiveIncidents {
       lastMs: f.timeMs,
       parent: f.fingerprint,
     };
+    const replaced = this.incidents.get(id);
+    if (replaced) replaced.handle.live = undefined;
     const live: Live = {
       incident,
       members: new Set(),
       admits: [],
-      views: [],
-      entryKeys: [],
+      shownFacts: [],
+      shownViews: [],
+      entryKeys: this.writesOut ? [] : undefined,
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: 0,
       headKey: INCIDENT + id,
+      handle: { live: undefined },
     };
+    live.handle.live = live;
     this.incidents.set(id, live);
     return live;
   }
@@ -931,8 +969,7 @@ class LiveIncidents {
       // The usual case: newer than every entry, so none has its time (none to replace) and nothing to sort.
       timeline.push(f);
       live.admits.push(admits);
-      live.views.push(undefined);
-      live.entryKeys.push(this.storeEntry(f));
+      live.entryKeys?.push(this.storeEntry(f));
     } else {
       for (let i = timeline.length - 1; i >= 0; i--) {
         const t = timeline[i]!;
@@ -940,22 +977,19 @@ class LiveIncidents {
         this.count(live, live.admits[i]!, -1);
         timeline.splice(i, 1);
         live.admits.splice(i, 1);
-        live.views.splice(i, 1);
-        this.unstoreEntry(live.entryKeys.splice(i, 1)[0]);
+        this.unstoreEntry(live.entryKeys?.splice(i, 1)[0]);
       }
       // After every entry of its time or older (a stable sort of the timeline with it appended).
       let at = timeline.length;
       while (at > 0 && timeline[at - 1]!.timeMs > f.timeMs) at--;
       timeline.splice(at, 0, f);
       live.admits.splice(at, 0, admits);
-      live.views.splice(at, 0, undefined);
-      live.entryKeys.splice(at, 0, this.storeEntry(f));
+      live.entryKeys?.splice(at, 0, this.storeEntry(f));
     }
     this.count(live, admits, 1);
     while (timeline.length > Math.max(1, maxAlerts)) {
       timeline.shift();
-      live.views.shift();
-      this.unstoreEntry(live.entryKeys.shift());
+      this.unstoreEntry(live.entryKeys?.shift());
       this.count(live, live.admits.shift()!, -1);
     }
     if (priorityRank(f.priority) > priorityRank(incident.memberSeverity)) incident.memberSeverity = f.priority;
@@ -1033,12 +1067,11 @@ class LiveIncidents {
     for (let i = 0; i < admits.length; i++) if (admits[i]) live.counts[i]! += sign;
   }
 
-  /** Timeline, step admits and views of an incident made elsewhere (restored, or merged): kept in step from here on. */
+  /** Timeline and step admits of an incident made elsewhere (restored, or merged): kept in step from here on. */
   private retimeline(live: Live, timeline: AlertFacts[], entryKeys?: string[]): void {
     live.incident.timeline = timeline;
     live.admits = timeline.map((t) => stepAdmitsOf(t, this.options.chains));
-    live.views = new Array<TimelineView | undefined>(timeline.length).fill(undefined);
-    live.entryKeys = entryKeys ?? timeline.map((t) => this.storeEntry(t));
+    live.entryKeys = entryKeys ?? (this.writesOut ? timeline.map((t) => this.storeEntry(t)) : undefined);
     live.counts.fill(0);
     for (const admits of live.admits) this.count(live, admits, 1);
   }
@@ -1046,7 +1079,7 @@ class LiveIncidents {
   /**
    * The incident changed: it lives `ttlMs` from now, its copy is made again when asked for, its
    * head is written out, and its reference is made now (every alert that changes it carries one),
-   * from the views kept beside the timeline (each entry's made once).
+   * with the views of the last reference for the entries it showed too (a new view for a new entry).
    */
   private changed(live: Live, now: number): void {
     live.expiresAt = now + this.ttlMs;
@@ -1055,7 +1088,17 @@ class LiveIncidents {
     const timeline = i.timeline;
     const from = Math.max(0, timeline.length - TIMELINE_SHOWN);
     const shown = new Array<TimelineView>(timeline.length - from);
-    for (let n = from; n < timeline.length; n++) shown[n - from] = live.views[n] ??= viewOf(timeline[n]!);
+    const facts = live.shownFacts;
+    const views = live.shownViews;
+    for (let n = from; n < timeline.length; n++) {
+      const t = timeline[n]!;
+      // Members come newest last: an entry shown before is mostly one place further up than it was.
+      const was = facts[n - from + 1] === t ? n - from + 1 : facts.indexOf(t);
+      shown[n - from] = was === -1 ? viewOf(t) : views[was]!;
+    }
+    facts.length = shown.length;
+    for (let n = from; n < timeline.length; n++) facts[n - from] = timeline[n]!;
+    live.shownViews = shown;
     setRef(
       i,
       i.chainCompletedBy
@@ -1100,8 +1143,8 @@ class LiveIncidents {
       Object.assign(incident, merged, { alerts: [...merged.alerts], pods: [...merged.pods], subjects: [...merged.subjects] });
       survivor.members = new Set(incident.alerts);
       // The merged timeline's entries are written out afresh (merges are rare), the two halves' records let go of.
-      for (const key of [...survivor.entryKeys, ...other.entryKeys]) this.unstoreEntry(key);
-      other.entryKeys = [];
+      for (const key of [...(survivor.entryKeys ?? []), ...(other.entryKeys ?? [])]) this.unstoreEntry(key);
+      other.entryKeys = this.writesOut ? [] : undefined;
       this.retimeline(survivor, [...merged.timeline]);
       this.changed(survivor, now);
       other.mergedInto = incident.id;
@@ -1112,17 +1155,22 @@ class LiveIncidents {
   }
 
   /** Points the alert's keys at its incident for `ttlMs` from now; in the store, once per `KEY_SLACK` of that (the promise of a write, else undefined). */
-  private joinKeys(keys: string[], joined: number, id: string, now: number): Promise<void> | undefined {
+  private joinKeys(keys: string[], joined: number, live: Live, now: number): Promise<void> | undefined {
+    const id = live.incident.id;
     let written: Promise<unknown> | undefined;
     for (let n = 0; n < joined; n++) {
       const k = keys[n]!;
-      let key = this.keys.get(k);
+      // The key the lookup found, while unexpired (no sweep can have taken it since): else the map's.
+      const seen = this.keysFound[n];
+      let key = seen !== undefined && seen.expiresAt > now ? seen : this.keys.get(k);
       if (!key) {
         this.sweepKeys(now);
-        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0 }));
+        this.keys.set(k, (key = { key: k, id, expiresAt: 0, storedUntil: 0, at: live.handle }));
+        if (k.startsWith('n:')) this.namespaceKeys++;
       } else if (key.id !== id) {
         key.id = id;
         key.storedUntil = 0;
+        key.at = live.handle;
       }
       key.expiresAt = now + this.ttlMs;
       if (key.storedUntil - now >= this.ttlMs) continue;
@@ -1134,11 +1182,19 @@ class LiveIncidents {
     return written?.then(() => undefined);
   }
 
-  private byKey(k: string, now: number): Live | undefined {
+  /** The incident a key leads to (`keysFound[n]` told the key), following redirects; undefined when either expired. */
+  private byKey(k: string, n: number, now: number): Live | undefined {
     let key = this.keys.get(k);
     if (!key && now < this.restoringUntil) key = this.restoredKey(k, now);
+    this.keysFound[n] = key;
     if (!key || key.expiresAt <= now) return undefined;
-    return this.byId(key.id, now);
+    let live = key.at?.live;
+    if (live === undefined) {
+      live = this.incidents.get(key.id);
+      if (!live && now < this.restoringUntil && !this.gone?.has(key.id)) live = this.restored(key.id, now);
+      key.at = live?.handle;
+    }
+    return live && this.resolve(live, now);
   }
 
   /** The incident under `id`, following redirects; undefined when it expired. */
@@ -1166,6 +1222,7 @@ class LiveIncidents {
     if (stored === undefined || left === undefined) return undefined;
     const key: LiveKey = { key: k, id: textOf(stored), expiresAt: now + Math.min(left, this.ttlMs), storedUntil: now + left };
     this.keys.set(k, key);
+    if (k.startsWith('n:')) this.namespaceKeys++;
     return key;
   }
 
@@ -1191,13 +1248,16 @@ class LiveIncidents {
       incident,
       members: new Set(incident.alerts),
       admits: [],
-      views: [],
+      shownFacts: [],
+      shownViews: [],
       entryKeys: [],
       counts: new Array<number>(this.slots.total).fill(0),
       expiresAt: now + left,
       headKey: key,
+      handle: { live: undefined },
       ...(mergedInto ? { mergedInto } : {}),
     };
+    live.handle.live = live;
     // Entries read from their records keep them; a timeline read from the head gets records now (a data dir).
     this.retimeline(live, facts, timeline ? undefined : entryKeys);
     this.incidents.set(id, live);
@@ -1234,6 +1294,7 @@ class LiveIncidents {
       const live = next.value;
       if (live.expiresAt > now) continue;
       this.incidents.delete(live.incident.id);
+      live.handle.live = undefined;
       if (now < this.restoringUntil) this.gone?.add(live.incident.id);
     }
     if (this.gone && now >= this.restoringUntil) this.gone = undefined;
@@ -1247,7 +1308,9 @@ class LiveIncidents {
         this.keysCursor = undefined;
         break;
       }
-      if (next.value.expiresAt <= now) this.keys.delete(next.value.key);
+      if (next.value.expiresAt > now) continue;
+      this.keys.delete(next.value.key);
+      if (next.value.key.startsWith('n:')) this.namespaceKeys--;
     }
   }
 }
@@ -1271,7 +1334,7 @@ function entriesHeadText(live: Live): string {
   const { timeline: _timeline, ...head } = live.incident;
   const text = JSON.stringify(live.mergedInto ? { ...head, mergedInto: live.mergedInto } : head);
   // Entry keys are base64url (nothing to escape); a redirect names none (its survivor holds them).
-  const entries = live.mergedInto ? '' : live.entryKeys.filter((k) => k !== undefined).join('","');
+  const entries = live.mergedInto ? '' : (live.entryKeys ?? []).filter((k) => k !== undefined).join('","');
   // `head` always has fields (`id` first), so its text ends in `}` after at least one of them.
   return `${text.slice(0, -1)},"entries":[${entries ? `"${entries}"` : ''}]}`;
 }

@@ -1,7 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import type { AlertIncident } from '../core/alert';
 import type { StateStore } from '../store/port';
-import { stepAdmits, type ChainDef } from './chains';
+import { stepAdmitsFacts, stepAdmitsRule, stepHasFacts, type ChainDef, type ChainStep } from './chains';
 import type { AlertFacts } from './facts';
 
 /**
@@ -263,17 +263,36 @@ export function entriesJson(timeline: readonly AlertFacts[]): string {
 /**
  * Each chain's first slot in one flat array of all the chains' steps; `none`: the admits of an entry
  * no step admits; `patterns`: the admits of each set of steps seen (`stepAdmitsOf`), bounded by the
- * number of step sets an entry can admit (a few per rule).
+ * number of step sets an entry can admit (a few per rule); `byRule`: what the steps say of each rule.
  */
 interface StepSlots {
   offsets: number[];
   total: number;
   none: number[];
   patterns: Map<string, number[]>;
+  byRule: Map<string, RuleAdmits>;
+}
+
+/**
+ * What the chains' steps say of an alert by its rule alone (rule, rule id, source, tags, priority:
+ * `stepAdmitsRule`), kept by rule id and used while all five are the same: the steps that also match
+ * on facts (`stepAdmitsFacts`, one built-in step) are the only ones looked at again per alert.
+ */
+interface RuleAdmits {
+  rule: string;
+  source: AlertFacts['source'];
+  priority: AlertFacts['priority'];
+  tags: readonly string[];
+  /** The admits, when no step the rule passes matches on facts. */
+  admits?: number[];
+  /** Otherwise the slots the rule passes, in order, and beside each the step if it matches on facts. */
+  slots: number[];
+  steps: (ChainStep | undefined)[];
 }
 
 const slots = new WeakMap<readonly ChainDef[], StepSlots>();
 const MAX_PATTERNS = 4096;
+const MAX_RULES = 4096;
 
 export function stepSlots(chains: readonly ChainDef[]): StepSlots {
   let s = slots.get(chains);
@@ -284,7 +303,13 @@ export function stepSlots(chains: readonly ChainDef[]): StepSlots {
       offsets.push(total);
       total += c.steps.length;
     }
-    s = { offsets, total, none: Object.freeze(new Array<number>(total).fill(0)) as number[], patterns: new Map() };
+    s = {
+      offsets,
+      total,
+      none: Object.freeze(new Array<number>(total).fill(0)) as number[],
+      patterns: new Map(),
+      byRule: new Map(),
+    };
     slots.set(chains, s);
   }
   return s;
@@ -306,23 +331,69 @@ export function admitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
  * `admitsOf` made now and kept nowhere (embedded mode keeps it beside the entry): one shared
  * (frozen) array per pattern of steps, so the entries of a timeline that admit the same steps (the
  * same rules, mostly) hold one array between them; `stepSlots(chains).none` when no step admits it.
+ * The steps are not evaluated again for every alert of a rule (`RuleAdmits`).
  */
 export function stepAdmitsOf(t: AlertFacts, chains: readonly ChainDef[]): number[] {
-  const slots = stepSlots(chains);
+  const s = stepSlots(chains);
+  let known = s.byRule.get(t.ruleId);
+  if (
+    known === undefined ||
+    known.rule !== t.rule ||
+    known.source !== t.source ||
+    known.priority !== t.priority ||
+    !sameList(known.tags, t.tags)
+  ) {
+    known = ruleAdmits(t, chains, s);
+    if (s.byRule.size >= MAX_RULES) s.byRule.clear();
+    s.byRule.set(t.ruleId, known);
+  }
+  if (known.admits) return known.admits;
+  let pattern = '';
+  for (let i = 0; i < known.slots.length; i++) {
+    const step = known.steps[i];
+    if (step === undefined || stepAdmitsFacts(step, t)) pattern += `${known.slots[i]!},`;
+  }
+  return admitsFor(s, pattern);
+}
+
+function ruleAdmits(t: AlertFacts, chains: readonly ChainDef[], s: StepSlots): RuleAdmits {
+  const known: RuleAdmits = { rule: t.rule, source: t.source, priority: t.priority, tags: t.tags, slots: [], steps: [] };
+  let facts = false;
   let pattern = '';
   for (let i = 0; i < chains.length; i++) {
     const steps = chains[i]!.steps;
-    for (let j = 0; j < steps.length; j++) if (stepAdmits(steps[j]!, t)) pattern += `${slots.offsets[i]! + j},`;
+    for (let j = 0; j < steps.length; j++) {
+      const step = steps[j]!;
+      if (!stepAdmitsRule(step, t)) continue;
+      const onFacts = stepHasFacts(step);
+      facts ||= onFacts;
+      known.slots.push(s.offsets[i]! + j);
+      known.steps.push(onFacts ? step : undefined);
+      pattern += `${s.offsets[i]! + j},`;
+    }
   }
-  if (pattern === '') return slots.none;
-  let admits = slots.patterns.get(pattern);
+  if (!facts) known.admits = admitsFor(s, pattern);
+  return known;
+}
+
+/** The admits of a pattern of slots (`"3,7,"`): shared while the patterns kept are few. */
+function admitsFor(s: StepSlots, pattern: string): number[] {
+  if (pattern === '') return s.none;
+  let admits = s.patterns.get(pattern);
   if (!admits) {
-    admits = new Array<number>(slots.total).fill(0);
+    admits = new Array<number>(s.total).fill(0);
     for (const at of pattern.slice(0, -1).split(',')) admits[Number(at)] = 1;
     Object.freeze(admits);
-    if (slots.patterns.size < MAX_PATTERNS) slots.patterns.set(pattern, admits);
+    if (s.patterns.size < MAX_PATTERNS) s.patterns.set(pattern, admits);
   }
   return admits;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Per chain step, how many of the timeline's entries admit it (kept up by `deriveTimeline` once counted). */

@@ -1,4 +1,4 @@
-import type { Alert } from '../../src/core/alert';
+import type { Alert, AlertIncident } from '../../src/core/alert';
 import { VirtualClock } from '../../src/core/clock';
 import type { JsonObject } from '../../src/core/event';
 import { validateConfig } from '../../src/config/load';
@@ -10,9 +10,9 @@ import { MemoryStateStore } from '../../src/store/memory';
 import { DurableStateStore } from '../../src/store/durable';
 import { RecentAlerts, durableRecentAlerts } from '../../src/alert/recent';
 import { openDataDir, removeTempDirs, tempDir } from '../support/data-dir';
-import { BUILTIN_CHAINS_DIR, loadChains, matchChain } from '../../src/correlate/chains';
+import { BUILTIN_CHAINS_DIR, loadChains, matchChain, stepAdmits } from '../../src/correlate/chains';
 import type { AlertFacts } from '../../src/correlate/facts';
-import { withMember, type Incident } from '../../src/correlate/incidents';
+import { IncidentTracker, incidentRef, withMember, type Incident } from '../../src/correlate/incidents';
 import {
   admitsOf,
   deriveTimeline,
@@ -22,6 +22,7 @@ import {
   listJson,
   mayMatch,
   stepCounts,
+  stepAdmitsOf,
   stepSlots,
   withAlert,
 } from '../../src/correlate/timeline';
@@ -83,6 +84,20 @@ describe('embedded mode (an exclusive store: incidents live in process, written 
       expect(await outcome(exclusive)).toEqual(await outcome(shared));
     },
   );
+
+  it("ties a pod created in a namespace to the change of that namespace's PodSecurity level, by the namespace alone", async () => {
+    const [lowered, pod] = CHAIN_SCENARIOS.find((s) => s.chain === 'podsecurity-lowered-then-violating-pod')!.stream as {
+      audit: JsonObject;
+    }[];
+    // Another user creates the pod: nothing but the namespace links the two.
+    const other = structuredClone(pod!);
+    (other.audit.user as JsonObject).username = 'carol@example.com';
+    const stream = [lowered!, other];
+    const [shared, exclusive] = [await run(stream, false), await run(stream, true)];
+    const got = await outcome(exclusive);
+    expect(got).toEqual(await outcome(shared));
+    expect(got.incidents.map((i) => [i.alertCount, i.chain])).toEqual([[2, 'podsecurity-lowered-then-violating-pod']]);
+  });
 
   // A pod's incident filled past its cap with noise, then a privileged pod and a shell in it.
   const noisy = (noiseAt: (i: number) => number): Item[] => {
@@ -181,6 +196,76 @@ describe('embedded mode: incidents expire as their records do', () => {
     expect(exclusive.alertOf('a0')?.incident?.id).not.toBe(exclusive.alertOf('b0')?.incident?.id);
     expect(held(exclusive)).toBe(50); // each new incident swept four expired ones: none of the first 50 is left
   });
+
+  it('keeps no expired incident alive from its member cache or keys once it let it go', async () => {
+    const h = harness([], {}, undefined, undefined, true);
+    for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `a${i}`, pod: `web-${i}`, at: 0 }) }]);
+    h.clock.advance(2 * 1800_000 + 1);
+    for (let i = 0; i < 50; i++) await h.feed([{ falco: runtime({ id: `b${i}`, pod: `pod-${i}`, at: 1000 }) }]);
+    type Handle = { live?: object };
+    const live = (
+      h.incidents as unknown as {
+        live: {
+          incidents: Map<string, object>;
+          memberOf: { young: Map<string, Handle>; old: Map<string, Handle> };
+          keys: Map<string, { at?: Handle }>;
+        };
+      }
+    ).live;
+    const held = new Set(live.incidents.values());
+    expect(held.size).toBe(50); // the first 50 were swept
+    const handles = [...live.memberOf.young.values(), ...live.memberOf.old.values(), ...[...live.keys.values()].map((k) => k.at)];
+    // The first 50 pods' keys and members are still cached (keys are swept as keys are made): they lead nowhere.
+    expect(handles.filter((x) => x && x.live === undefined).length).toBeGreaterThanOrEqual(50);
+    expect(handles.every((x) => x?.live === undefined || held.has(x.live))).toBe(true);
+  });
+
+  it('follows a key that outlived its incident to a new incident of the same id, as a shared store does', async () => {
+    // A repeat that missed the member cache refreshes the pod's key, not the incident: the key
+    // outlives it; the first alert again (same event time) then makes an incident of the same id.
+    const alert = (fingerprint: string, pod: string, at: number) => ({
+      fingerprint,
+      rule: 'Terminal shell in container',
+      ruleId: 'Terminal shell in container',
+      priority: 'notice' as const,
+      tags: [],
+      summary: 's',
+      event: {
+        id: `${fingerprint}-${at}`,
+        source: 'falco' as const,
+        time: new Date(at).toISOString(),
+        timeNs: `${at}000000`,
+        k8s: { cluster: 'prod', namespace: 'shop', pod, container: 'app' },
+        raw: {},
+      },
+      enrichment: {},
+    });
+    const run = async (exclusiveStore: boolean) => {
+      const clock = new VirtualClock(1_000_000);
+      const tracker = new IncidentTracker(new MemoryStateStore(clock), {
+        windowMs: 1000,
+        maxAlerts: 50,
+        recent: 1, // members cached: 10
+        chains: [],
+        exclusiveStore,
+      });
+      const add = async (a: ReturnType<typeof alert>) => (await tracker.add(a as never)).incident;
+      const first = await add(alert('x', 'web-1', 0));
+      for (let i = 0; i < 12; i++) await add(alert(`o${i}`, `other-${i}`, 0));
+      clock.advance(1500);
+      await add(alert('x', 'web-1', 0));
+      clock.advance(1000); // the incident expired (its TTL 2 s), the key (refreshed at 1.5 s) has not
+      const again = { ...(await add(alert('x', 'web-1', 0))) };
+      clock.advance(100);
+      const next = await add(alert('y', 'web-1', 100));
+      return [first.id, again.id, again.alertCount, next.id, next.alertCount];
+    };
+    const [exclusive, shared] = [await run(true), await run(false)];
+    expect(exclusive[1]).toBe(exclusive[0]);
+    expect(exclusive[3]).toBe(exclusive[1]);
+    expect(exclusive[4]).toBe(2);
+    expect(exclusive).toEqual(shared);
+  });
 });
 
 describe('the timeline index', () => {
@@ -277,6 +362,108 @@ describe('the timeline index', () => {
     const three = withAlert(one, 'z"q');
     expect(listJson(three)).toBe(JSON.stringify(three));
     expect(hasMember(three, 'z"q') && hasMember(three, 'a') && !hasMember(three, 'y')).toBe(true);
+  });
+
+  it("says of every alert which chain steps admit it as the steps do, though it looks at a rule's steps once", () => {
+    const chains = loadChains([BUILTIN_CHAINS_DIR]);
+    const direct = (t: AlertFacts) => chains.flatMap((c) => c.steps.map((s) => (stepAdmits(s, t) ? 1 : 0)));
+    const api = {
+      source: 'falco' as const,
+      rule: 'Contact K8S API Server From Container',
+      ruleId: 'contact-k8s-api-server-from-container',
+    };
+    const variants: Partial<AlertFacts>[] = [
+      { ...api, tags: [], priority: 'notice' },
+      // The same rule id with another priority, source, tags (a new list, equal or not), or rule name.
+      { ...api, tags: [], priority: 'debug' },
+      { ...api, tags: [], priority: 'notice', source: 'k8s_audit' },
+      { ...api, tags: ['T1552'], priority: 'notice' },
+      { ...api, tags: ['T1552'], priority: 'notice' },
+      { ...api, rule: 'Something else', tags: [], priority: 'notice' },
+      // A step that matches on facts too: the same rule with and without the fact it needs.
+      { ...api, tags: [], priority: 'notice', podServiceAccountRisks: ['secrets-read'] },
+      { ...api, tags: [], priority: 'notice', podServiceAccountRisks: ['exec'] },
+      { source: 'k8s_audit', rule: 'Attach/Exec Pod', ruleId: 'attach-exec-pod', tags: [], priority: 'notice' },
+      {
+        source: 'falco',
+        rule: 'Read sensitive file untrusted',
+        ruleId: 'Read sensitive file untrusted',
+        tags: ['T1555'],
+        priority: 'warning',
+      },
+      {
+        source: 'falco',
+        rule: 'Read sensitive file untrusted',
+        ruleId: 'Read sensitive file untrusted',
+        tags: ['T1555'],
+        priority: 'debug',
+      },
+    ];
+    let seen = 0;
+    let seed = 3;
+    for (let n = 0; n < 300; n++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const v = variants[seed % variants.length]!;
+      const t = { fingerprint: `a${n}`, timeMs: n, time: 'x', summary: 's', cluster: 'c', ...v } as AlertFacts;
+      const admits = stepAdmitsOf(t, chains);
+      expect([...admits]).toEqual(direct(t));
+      if (admits.some((a) => a === 1)) seen++;
+    }
+    expect(seen).toBeGreaterThan(50);
+  });
+});
+
+describe("an alert's incident reference in embedded mode", () => {
+  const alert = (fingerprint: string, at: number) => ({
+    fingerprint,
+    rule: 'Terminal shell in container',
+    ruleId: 'Terminal shell in container',
+    priority: 'notice' as const,
+    tags: [],
+    summary: 's',
+    event: {
+      id: `${fingerprint}-${at}`,
+      source: 'falco' as const,
+      time: new Date(at).toISOString(),
+      timeNs: `${at}000000`,
+      k8s: { cluster: 'prod', namespace: 'shop', pod: 'web-1', container: 'app' },
+      raw: {},
+    },
+    enrichment: {},
+  });
+  // In order, then late ones (one among the shown entries, one older), a member's newer facts, in order again.
+  const stream: [string, number, boolean][] = [
+    ...Array.from({ length: 10 }, (_, i) => [`a${i}`, i * 1000, false] as [string, number, boolean]),
+    ['late-old', 5500, false],
+    ['late-shown', 8500, false],
+    ['a8', 8000, true],
+    ['a10', 10_000, false],
+    ['a11', 11_000, false],
+  ];
+  const refs = async (exclusiveStore: boolean) => {
+    const clock = new VirtualClock(1_000_000);
+    const tracker = new IncidentTracker(new MemoryStateStore(clock), {
+      windowMs: 600_000,
+      maxAlerts: 7,
+      recent: 100,
+      chains: [],
+      exclusiveStore,
+    });
+    const out: AlertIncident[] = [];
+    for (const [fp, at, changed] of stream) out.push(incidentRef((await tracker.add(alert(fp, at) as never, changed)).incident));
+    return out;
+  };
+
+  it('shows the last five entries as a shared store does, each entry one view shared by the references that show it', async () => {
+    const [exclusive, shared] = [await refs(true), await refs(false)];
+    expect(JSON.parse(JSON.stringify(exclusive))).toEqual(JSON.parse(JSON.stringify(shared)));
+    expect(exclusive.map((r) => r.timeline!.length)).toEqual([1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]);
+    // A new newest member: the four entries before it keep their views.
+    for (const k of [5, 6, 7, 8, 13])
+      expect(exclusive[k + 1]!.timeline!.slice(0, 4).every((v, i) => v === exclusive[k]!.timeline![i + 1])).toBe(true);
+    // A late member among the shown: the views of the entries still shown are the same objects.
+    const [before, after] = [exclusive[10]!.timeline!, exclusive[11]!.timeline!];
+    expect(after.filter((v) => before.includes(v))).toHaveLength(4);
   });
 });
 

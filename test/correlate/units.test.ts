@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { VirtualClock } from '../../src/core/clock';
 import { RuleError } from '../../src/core/errors';
 import { attribute } from '../../src/correlate/attribution';
-import type { AlertFacts } from '../../src/correlate/facts';
+import { factsOf, type AlertFacts, type FactSource } from '../../src/correlate/facts';
 import { serialiseHead, withMember, type Incident } from '../../src/correlate/incidents';
 import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } from '../../src/correlate/chains';
 import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
@@ -276,5 +276,94 @@ describe('incident records', () => {
     expect(incident.timeline.map((t) => t.summary)).toEqual(['shell 3', 'shell 4', 'now attributed']);
     expect(after.slice(0, 2)).toEqual(before.slice(0, 2));
     expect(after[2]).not.toBe(before[2]);
+  });
+});
+
+describe("an alert's facts", () => {
+  const falco = normaliseFalco(runtime({ id: 'r1', pod: 'web-1', at: 0 }), ctx);
+  const finding = { id: 'secrets-read', severity: 'high' as const, title: 't', scope: 'cluster', grantedBy: 'b' };
+  const account = (findings: (typeof finding)[]) => ({
+    known: true as const,
+    user: 'system:serviceaccount:shop:web',
+    kind: 'serviceaccount' as const,
+    groups: [],
+    origin: 'pod-service-account' as const,
+    bindings: [],
+    bindingCount: 0,
+    findings,
+    findingCount: findings.length,
+  });
+  const source = (extra: Partial<FactSource>): FactSource => ({
+    fingerprint: 'fp',
+    rule: 'Terminal shell in container',
+    ruleId: 'Terminal shell in container',
+    priority: 'notice',
+    tags: ['shell'],
+    summary: 's',
+    event: falco,
+    enrichment: {},
+    ...extra,
+  });
+  /** Every field in the order of `AlertFacts`, as JSON writes them: what each kind of alert must come out as. */
+  const ORDER = ['fingerprint', 'timeMs', 'time', 'source', 'rule', 'ruleId', 'priority', 'tags', 'summary', 'cluster'];
+  const inOrder = (f: AlertFacts) => {
+    const keys = Object.keys(JSON.parse(JSON.stringify(f)) as object);
+    const all = [...ORDER, 'namespace', 'pod', 'container', 'user', 'sourceIp', 'auditID', 'bindingSubjects', 'tokenSubject'];
+    const rank = (k: string) => [...all, 'podServiceAccountRisks', 'subjectRisks'].indexOf(k);
+    return keys.every((k, i) => rank(k) !== -1 && (i === 0 || rank(keys[i - 1]!) < rank(k)));
+  };
+
+  it('of a runtime alert nobody is attributed: its own fields, the pod service account risks, in the usual order', () => {
+    const none = factsOf(source({ enrichment: { subject: account([]) } }));
+    const some = factsOf(source({ enrichment: { subject: account([finding, { ...finding, id: 'exec' }]) } }));
+    expect(none).toEqual({
+      fingerprint: 'fp',
+      timeMs: T0,
+      time: falco.time,
+      source: 'falco',
+      rule: 'Terminal shell in container',
+      ruleId: 'Terminal shell in container',
+      priority: 'notice',
+      tags: ['shell'],
+      summary: 's',
+      cluster: 'prod',
+      namespace: 'shop',
+      pod: 'shop/web-1',
+      container: 'app',
+      podServiceAccountRisks: [],
+    });
+    expect(some.podServiceAccountRisks).toEqual(['secrets-read', 'exec']);
+    expect([inOrder(none), inOrder(some)]).toEqual([true, true]);
+  });
+
+  it('of an attributed runtime alert and of an audit alert: the user, session and source fields too, in the same order', () => {
+    const attributed = factsOf(
+      source({
+        enrichment: { subject: account([finding]) },
+        attribution: {
+          user: 'alice',
+          groups: [],
+          sourceIPs: [],
+          userAgent: 'kubectl',
+          auditID: 'a1',
+          command: null,
+          confidence: 'high',
+          candidates: [],
+          subject: { ...account([]), user: 'alice', kind: 'user', origin: 'attributed-user' },
+        },
+      }),
+    );
+    expect(attributed).toMatchObject({
+      user: 'alice',
+      auditID: 'a1',
+      podServiceAccountRisks: ['secrets-read'],
+      subjectRisks: [],
+    });
+    const [exec] = session({ id: 'e1', user: 'bob', pod: 'web-1', container: 'app', start: 0, end: 1000 }).map((a) =>
+      normaliseAudit(a, ctx),
+    );
+    const audit = factsOf(source({ event: exec!, rule: 'Attach/Exec Pod', ruleId: 'attach-exec-pod' }));
+    expect(audit).toMatchObject({ source: 'k8s_audit', user: 'bob', auditID: 'e1', pod: 'shop/web-1' });
+    expect([inOrder(attributed), inOrder(audit)]).toEqual([true, true]);
   });
 });
