@@ -19,6 +19,7 @@ import {
   type LocalStore,
   type PodNode,
 } from './state';
+import { NONE, PendingSlots, PodPending, type AttributionSummary, type PendingAlert } from './pending';
 
 export interface CorrelatorOptions extends AttributionOptions {
   waitForAuditMs: number;
@@ -63,21 +64,6 @@ export interface Correlation {
   holdMs: number;
 }
 
-/**
- * A runtime alert that a late audit event may still attribute (or attribute better): an entry of
- * the pod's list. With a shared store the alert itself is kept under a key of its own, written once;
- * embedded, the entry (`Pending`) holds the alert in process.
- */
-interface PendingAlert {
-  fingerprint: string;
-  firstSeen: number;
-  target: RuntimeTarget;
-  /** Confidence, user and audit IDs of the attribution the alert went out with. */
-  attribution?: AttributionSummary;
-}
-
-type AttributionSummary = Pick<Attribution, 'confidence' | 'user' | 'auditID'> & { candidates: { auditID: string }[] };
-
 function summary(a: Attribution | undefined): AttributionSummary | undefined {
   return a
     ? {
@@ -117,7 +103,13 @@ export class Correlator {
   private readonly targetValues: (RuntimeTarget | undefined)[] = new Array<RuntimeTarget | undefined>(TARGETS_KEPT).fill(
     undefined,
   );
+  /** The pod index's node of each of `targetValues`, so `track` finds it without a lookup. */
+  private readonly targetNodes: (PodNode<PodState> | undefined)[] = new Array<PodNode<PodState> | undefined>(TARGETS_KEPT).fill(
+    undefined,
+  );
   private targetAt = 0;
+  /** Where in the ring `targetOf` last found (or put) its target. */
+  private targetIndex = 0;
   /**
    * The store when it is this process's alone and in process (embedded mode): a runtime alert is
    * correlated and tracked in one synchronous turn, without a promise per step (see `IncidentTracker.add`).
@@ -126,18 +118,19 @@ export class Correlator {
   /** `local` when it tells the time too: the pending alerts are then kept in process, not as records. */
   private readonly inProcess?: LocalStore & { now(): number };
   /**
-   * Embedded mode: every pending alert still on its pod's list, oldest first; beyond
+   * Embedded mode: every pending alert still on its pod's list, in the order tracked; beyond
    * `options.maxPendingAlerts` the oldest leaves its pod's list. An entry that leaves its pod's list
-   * (pushed out by the pod's newer alerts, replaced, expired) leaves this queue too, so a noisy pod
+   * (pushed out by the pod's newer alerts, replaced, expired) leaves the queue too, so a noisy pod
    * holds at most 16 of its places and cannot push out the alerts of quieter pods.
    */
-  private readonly queue = new PendingQueue();
+  private readonly slots: PendingSlots<PodState>;
 
   constructor(
     private readonly deps: CorrelatorDeps,
     private readonly options: CorrelatorOptions,
   ) {
     this.local = localStore(deps.store, deps.exclusiveStore);
+    this.slots = new PendingSlots<PodState>(options.maxPendingAlerts);
     if (this.local?.now) this.inProcess = this.local as LocalStore & { now(): number };
     // Evicting a pod forgets its sessions and its pending alerts (with Redis, their own keys expire by TTL).
     this.pods = new PodIndex<PodState>(options.maxPods, (pod) => {
@@ -182,7 +175,7 @@ export class Correlator {
   correlate(detection: Detection, enrichment: Enrichment): Correlation | Promise<Correlation> {
     const target = this.targetOf(detection.event);
     const attributed = target
-      ? whenDone(this.sessionsOf(target), (sessions) =>
+      ? whenDone(this.sessionsOf(), (sessions) =>
           sessions.length ? this.withSubject(detection.event.k8s.cluster, attribute(target, sessions, this.options)) : undefined,
         )
       : undefined;
@@ -205,18 +198,18 @@ export class Correlator {
   }
 
   /**
-   * The pod's sessions. Pods the store had no sessions for when this replica last looked, with the
+   * The sessions of the pod of the target `targetOf` just gave (its node beside it). Pods the store had no sessions for when this replica last looked, with the
    * bus generation then, skip the store read (the fast negative path). Sound because an exec's audit
    * event and the Falco events of its pod share a partition key: while this replica holds the pod's
    * partition (the generation is unchanged) every session of the pod is observed here first, and
    * observing one clears the mark. After a rebalance (or a restart, or the pod's eviction from the
-   * index) the store is read again. The target's key becomes the pod's one string (`track` keeps it).
+   * index) the store is read again.
    */
-  private sessionsOf(target: RuntimeTarget): Session[] | Promise<Session[]> {
-    // Marked used by `track` (or `record`), not here: a lookup costs less than moving the pod in the index.
-    const node = this.pods.peek(target.key) ?? this.pods.node(target.key);
-    target.key = node.pod;
-    const state = (node.state ??= new PodState(this.queue));
+  private sessionsOf(): Session[] | Promise<Session[]> {
+    let node = this.targetNodes[this.targetIndex]!;
+    // Evicted from the index since its event was first seen (its state would be lost with it).
+    if (!node.indexed) node = this.targetNodes[this.targetIndex] = this.pods.peek(node.pod) ?? this.pods.node(node.pod);
+    const state = (node.state ??= new PodState());
     const generation = this.deps.generation?.() ?? 0;
     if (state.noSessions === generation) return [];
     // One key string a pod: its hash is computed once, not for every alert of a pod with sessions.
@@ -229,25 +222,32 @@ export class Correlator {
   }
 
   /**
-   * `runtimeTarget`, once per event (an event's detections share it): `track` sees the alert's copy
-   * of the event `correlate` saw, the same object unless its raw payload was cut (then found by id).
+   * `runtimeTarget`, once per event (an event's detections share it), with the pod's node in the
+   * index: `track` sees the alert's copy of the event `correlate` saw, the same object unless its raw
+   * payload was cut (then found by id). The target's key becomes the pod's one string (a pending
+   * alert keeps it). The pod is not marked used here (`track` and `record` do): a lookup costs less
+   * than moving the pod in the index.
    */
   private targetOf(event: SecurityEvent, byId = false): RuntimeTarget | undefined {
     const events = this.targetEvents;
     const newest = this.targetAt + TARGETS_KEPT - 1;
     // Newest first: `track` follows its `correlate` closely, and each miss by id reads an event.
     for (let i = newest; i > newest - TARGETS_KEPT; i--)
-      if (events[i % TARGETS_KEPT] === event) return this.targetValues[i % TARGETS_KEPT];
+      if (events[i % TARGETS_KEPT] === event) return this.targetValues[(this.targetIndex = i % TARGETS_KEPT)];
     if (byId)
       for (let i = newest; i > newest - TARGETS_KEPT; i--)
-        if (events[i % TARGETS_KEPT]?.id === event.id) return this.targetValues[i % TARGETS_KEPT];
+        if (events[i % TARGETS_KEPT]?.id === event.id) return this.targetValues[(this.targetIndex = i % TARGETS_KEPT)];
     const target = runtimeTarget(event);
     // Only runtime events are kept (small ones): an audit event's target is undefined at once, and
     // the ring should not hold a big request body.
     if (!target) return undefined;
+    const node = this.pods.peek(target.key) ?? this.pods.node(target.key);
+    target.key = node.pod;
     const at = this.targetAt;
     events[at] = event;
     this.targetValues[at] = target;
+    this.targetNodes[at] = node;
+    this.targetIndex = at;
     this.targetAt = (at + 1) % TARGETS_KEPT;
     return target;
   }
@@ -270,12 +270,14 @@ export class Correlator {
 
   /** Synchronous (no promise) in embedded mode. */
   track(alert: Alert): Promise<void> | undefined {
-    const target = this.targetOf(alert.event, true);
     // The first occurrence in the dedup window is what an announcement shows; repeats are attributed on their own.
-    if (!target || alert.count !== 1 || alert.attribution?.confidence === 'exact') return undefined;
+    if (alert.count !== 1 || alert.attribution?.confidence === 'exact') return undefined;
+    const target = this.targetOf(alert.event, true);
+    if (!target) return undefined;
     const local = this.inProcess;
     if (local) {
-      this.trackLocally(local, alert, target);
+      // The pod's node as `correlate` found it, marked used (looked up again only if it left the index since).
+      this.trackLocally(local, alert, target, this.pods.use(this.targetNodes[this.targetIndex]!));
       return undefined;
     }
     // The pod's key as its other pending alerts keep it (one string a pod, not one an alert).
@@ -296,50 +298,53 @@ export class Correlator {
   /**
    * Embedded: the alert joins its pod's pending list in process, as `withPending` and the record's
    * cut would leave a shared store's list (newest 16, within `MAX_RECORD_BYTES` as JSON), each entry
-   * pending for `lateAuditMs` on the store's clock, and at most `PENDING_KEPT` in all. The alert itself
-   * is not copied: a late update amends the alert as the alert stage made it. Nothing is written to
-   * the store unless it is persistent (a data dir), and then only the pod's list, made when written out.
+   * pending for `lateAuditMs` on the store's clock, and at most `maxPendingAlerts` in all. The alert
+   * itself is not copied: a late update amends the alert as the alert stage made it. Nothing is
+   * written to the store unless it is persistent (a data dir), and then only the pod's list, made
+   * when written out.
    */
-  private trackLocally(local: LocalStore & { now(): number }, alert: Alert, target: RuntimeTarget): void {
-    const node = this.pods.node(target.key);
-    target.key = node.pod;
+  private trackLocally(
+    local: LocalStore & { now(): number },
+    alert: Alert,
+    target: RuntimeTarget,
+    node: PodNode<PodState>,
+  ): void {
     const state = this.pendingOf(local, node);
-    const list = state.pending;
+    const slots = this.slots;
     const now = local.now();
-    while (list.length && list[0]!.until <= now) state.drop(0);
+    while (state.first !== NONE && slots.until[state.first]! <= now) slots.drop(state.first);
     const fp = alert.fingerprint;
-    for (let i = 0; i < list.length; i++)
-      if (list[i]!.fingerprint === fp) {
-        state.drop(i);
-        break;
-      }
-    this.enter(
-      state,
-      new Pending(state, fp, alert.firstSeen, target, summary(alert.attribution), now + this.options.lateAuditMs, alert),
-      now,
-    );
-    if (list.length > MAX_PENDING_PER_POD) state.drop(0);
-    if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
-    if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
+    const same = slots.find(state, fp);
+    if (same !== NONE) slots.drop(same);
+    this.enter(state, fp, alert.firstSeen, target, summary(alert.attribution), now + this.options.lateAuditMs, alert, now);
+    if (state.count > MAX_PENDING_PER_POD) slots.drop(state.first);
+    if (state.bound > MAX_RECORD_BYTES) slots.cutToFit(state, MAX_RECORD_BYTES);
+    if (local.persistent) local.setNow(state.key!, state.text(slots), this.options.lateAuditMs);
   }
 
-  /** `entry` joins its pod's list and the queue; beyond the bound, the oldest pending alert leaves its pod's list. */
-  private enter(state: PodState, entry: Pending, now: number): void {
-    state.add(entry);
-    const queue = this.queue;
-    for (
-      let oldest = queue.oldest;
-      oldest && (queue.size > this.options.maxPendingAlerts || oldest.until <= now);
-      oldest = queue.oldest
-    ) {
-      oldest.pod.remove(oldest);
-      queue.unlink(oldest); // a no-op when its pod's list had it
-    }
+  /** A new entry joins its pod's list and the queue; beyond the bound (or expired), the oldest pending alerts leave their pods' lists. */
+  private enter(
+    state: PodState,
+    fingerprint: string,
+    firstSeen: number,
+    target: RuntimeTarget,
+    attribution: AttributionSummary | undefined,
+    until: number,
+    alert: Alert | undefined,
+    now: number,
+  ): void {
+    const slots = this.slots;
+    // Room made before the entry joins (the arrays need no place more than the bound): the same
+    // entries leave as if it joined first, since it is the newest.
+    const max = this.options.maxPendingAlerts;
+    for (let oldest = slots.oldest; oldest !== NONE && (slots.size >= max || slots.until[oldest]! <= now); oldest = slots.oldest)
+      slots.drop(oldest);
+    slots.add(state, fingerprint, firstSeen, target, attribution, until, alert);
   }
 
   /** The pod's in-process state with its pending list; with a data dir, read back from the store once (a restart). */
   private pendingOf(local: LocalStore & { now(): number }, node: PodNode<PodState>): PodState {
-    const state = (node.state ??= new PodState(this.queue));
+    const state = (node.state ??= new PodState());
     if (state.tracked) return state;
     state.tracked = true;
     if (!local.persistent) return state;
@@ -347,19 +352,8 @@ export class Correlator {
     const raw = local.peek(state.key);
     if (raw === undefined) return state;
     const until = local.now() + (local.ttlLeft?.(state.key) ?? this.options.lateAuditMs);
-    for (const p of JSON.parse(textOf(raw)) as PendingAlert[]) {
-      const entry = new Pending(
-        state,
-        p.fingerprint,
-        p.firstSeen,
-        { ...p.target, key: node.pod },
-        p.attribution,
-        until,
-        undefined,
-      );
-      entry.restored = true;
-      this.enter(state, entry, local.now());
-    }
+    for (const p of JSON.parse(textOf(raw)) as PendingAlert[])
+      this.enter(state, p.fingerprint, p.firstSeen, { ...p.target, key: node.pod }, p.attribution, until, undefined, local.now());
     return state;
   }
 
@@ -368,32 +362,31 @@ export class Correlator {
     const node = this.pods.peek(pod);
     if (!node) return;
     const state = this.pendingOf(local, node);
-    const list = state.pending;
+    const slots = this.slots;
     const now = local.now();
-    const changed: { alert: Alert; entry: Pending; next: Attribution | undefined }[] = [];
-    for (let i = 0; i < list.length; i++) {
-      let entry = list[i]!;
-      if (entry.until <= now) continue;
-      const next = attribute(entry.target, sessions, this.options);
-      if (sameAttribution(next, entry.attribution)) continue;
+    const changed: { alert: Alert; slot: number; version: number; next: Attribution | undefined }[] = [];
+    for (let s = state.first; s !== NONE; s = slots.next(s)) {
+      if (slots.until[s]! <= now) continue;
+      const next = attribute(slots.target[s]!, sessions, this.options);
+      if (sameAttribution(next, slots.attribution[s])) continue;
+      const fingerprint = slots.fingerprint[s]!;
+      const firstSeen = slots.firstSeen[s]!;
       // Held since it was tracked; for an entry read back from the data dir, where the pipeline keeps it (if it still does).
-      const held = entry.alert ?? this.deps.recall?.(entry.fingerprint, entry.firstSeen);
-      if (held?.firstSeen !== entry.firstSeen) continue;
-      if (next) {
-        entry = new Pending(state, entry.fingerprint, entry.firstSeen, entry.target, summary(next), entry.until, held);
-        state.replace(i, entry);
-      }
-      changed.push({ alert: held, entry, next });
+      const held = slots.alert[s] ?? this.deps.recall?.(fingerprint, firstSeen);
+      if (held?.firstSeen !== firstSeen) continue;
+      if (next) slots.reattributed(s, summary(next)!, held);
+      changed.push({ alert: held, slot: s, version: slots.version[s]!, next });
     }
     if (changed.length === 0) return;
-    if (state.bound > MAX_RECORD_BYTES) state.cutToFit();
-    if (local.persistent) local.setNow(state.key!, state.text(), this.options.lateAuditMs);
-    for (const { alert, entry, next } of changed) {
+    if (state.bound > MAX_RECORD_BYTES) slots.cutToFit(state, MAX_RECORD_BYTES);
+    if (local.persistent) local.setNow(state.key!, state.text(slots), this.options.lateAuditMs);
+    for (const { alert, slot, version, next } of changed) {
       const attribution = await this.withSubject(alert.event.k8s.cluster, next);
       const amended: Alert = { ...alert };
       if (attribution) amended.attribution = attribution;
       else delete amended.attribution;
-      if (entry.alert === alert) entry.alert = amended;
+      // Still the same entry (not dropped or replaced since): it holds the amended alert from now on.
+      if (slots.version[slot] === version && slots.alert[slot] === alert) slots.alert[slot] = amended;
       const incident = await this.joinIncident(amended, true);
       await this.deps.amend(incident ? { ...amended, incident } : amended);
     }
@@ -467,152 +460,21 @@ export class Correlator {
 }
 
 /** What this process keeps for a pod it tracks (on its `PodIndex` node, evicted with it). */
-class PodState {
+class PodState extends PodPending {
   /** The bus generation when the store last had no sessions for the pod (the fast negative path). */
   noSessions?: number = undefined;
   /** The pod's sessions' record key, once a runtime alert read it. */
   sessionsKey?: string = undefined;
   /** Embedded mode: the pending list is set up (read back from the data dir, if any). */
   tracked = false;
-  /** Embedded mode: the pod's pending alerts, oldest first. */
-  readonly pending: Pending[] = [];
-  /** At least the length of `pending`'s JSON as a record: `LIST_FIXED` plus each entry's `bound`. */
-  bound = LIST_FIXED;
   /** With a data dir: the list's record key. */
   key?: string = undefined;
   private made?: () => string = undefined;
 
-  constructor(private readonly queue: PendingQueue) {}
-
-  add(entry: Pending): void {
-    this.pending.push(entry);
-    this.bound += entry.bound;
-    this.queue.push(entry);
-  }
-
-  /** The entry leaves the list (and lets go of its alert): pushed out, replaced, expired, cut, or out of the queue. */
-  drop(i: number): void {
-    const entry = this.pending[i]!;
-    this.bound -= entry.bound;
-    entry.alert = undefined;
-    entry.restored = false;
-    this.queue.unlink(entry);
-    if (i === 0) this.pending.shift();
-    else this.pending.splice(i, 1);
-  }
-
-  remove(entry: Pending): void {
-    const i = this.pending[0] === entry ? 0 : this.pending.indexOf(entry);
-    if (i !== -1) this.drop(i);
-  }
-
-  replace(i: number, entry: Pending): void {
-    const old = this.pending[i]!;
-    this.bound += entry.bound - old.bound;
-    old.alert = undefined;
-    old.restored = false;
-    this.queue.replace(old, entry);
-    this.pending[i] = entry;
-  }
-
-  /** The list cut from the front until its JSON fits a record, as `updateList` cuts a shared store's. */
-  cutToFit(): void {
-    let length = this.pending.length + 1;
-    for (const p of this.pending) length += pendingJson(p).length;
-    while (length > MAX_RECORD_BYTES && this.pending.length > 1) {
-      length -= pendingJson(this.pending[0]!).length + 1;
-      this.drop(0);
-    }
-  }
-
   /** The list's record as the store keeps it, made (from the list as it then stands) only if written out or read. */
-  text(): () => string {
-    return (this.made ??= () => `[${this.pending.map(pendingJson).join(',')}]`);
+  text(slots: PendingSlots<PodState>): () => string {
+    return (this.made ??= () => slots.listText(this));
   }
-}
-
-/**
- * A pending alert as embedded mode keeps it in process: a `PendingAlert` (its JSON is the shared
- * store's list entry, for the data dir), until when (store clock) a late update may amend it, and
- * the alert itself while it is pending. Replaced, not changed, when its attribution changes, so its
- * text is made at most once.
- */
-class Pending {
-  text?: string = undefined;
-  /** Its neighbours in the `PendingQueue` while on it (older, newer). */
-  older?: Pending = undefined;
-  newer?: Pending = undefined;
-  queued = false;
-  /** Read back from the data dir, still pending: no alert held (`recall` may find it). */
-  restored = false;
-  /** At least the length of its JSON (`entryBound`). */
-  readonly bound: number;
-
-  constructor(
-    readonly pod: PodState,
-    readonly fingerprint: string,
-    readonly firstSeen: number,
-    readonly target: RuntimeTarget,
-    readonly attribution: AttributionSummary | undefined,
-    readonly until: number,
-    /** The alert as the alert stage made it (amended since, maybe); undefined once it left its pod's list. */
-    public alert: Alert | undefined,
-  ) {
-    this.bound = entryBound(this);
-  }
-
-  toJSON(): PendingAlert {
-    return { fingerprint: this.fingerprint, firstSeen: this.firstSeen, target: this.target, attribution: this.attribution };
-  }
-}
-
-/**
- * Embedded mode: every pending alert still on its pod's list, oldest first, linked through the
- * entries themselves (no Map whose iteration slows with the holes deletions leave, no array shifted).
- */
-class PendingQueue {
-  oldest?: Pending = undefined;
-  private newest?: Pending = undefined;
-  size = 0;
-
-  push(entry: Pending): void {
-    entry.older = this.newest;
-    entry.newer = undefined;
-    if (this.newest) this.newest.newer = entry;
-    else this.oldest = entry;
-    this.newest = entry;
-    entry.queued = true;
-    this.size++;
-  }
-
-  unlink(entry: Pending): void {
-    if (!entry.queued) return;
-    if (entry.older) entry.older.newer = entry.newer;
-    else this.oldest = entry.newer;
-    if (entry.newer) entry.newer.older = entry.older;
-    else this.newest = entry.older;
-    entry.older = entry.newer = undefined;
-    entry.queued = false;
-    this.size--;
-  }
-
-  /** `next` takes `old`'s place (a late update replaced the entry): its age is the alert's. */
-  replace(old: Pending, next: Pending): void {
-    if (!old.queued) return this.push(next);
-    next.older = old.older;
-    next.newer = old.newer;
-    if (old.older) old.older.newer = next;
-    else this.oldest = next;
-    if (old.newer) old.newer.older = next;
-    else this.newest = next;
-    next.queued = true;
-    old.older = old.newer = undefined;
-    old.queued = false;
-  }
-}
-
-function pendingJson(p: Pending): string {
-  return (p.text ??= JSON.stringify(p));
 }
 
 function correlation(attribution: Attribution | undefined, incident: AlertIncident | undefined, holdMs: number): Correlation {
@@ -634,30 +496,6 @@ function withPending(current: readonly PendingAlert[], entry: PendingAlert): Pen
   kept.push(entry);
   return kept;
 }
-
-/**
- * At least the length of the entry's JSON in a list, without making it: every character of a string
- * at most 6 (`\u00XX`), and the fields' names, punctuation and numbers (at most 24 characters each)
- * within the `_FIXED` allowances (165 and 84 characters at most). A list's bound is `LIST_FIXED`
- * plus its entries'.
- */
-function entryBound(p: PendingAlert): number {
-  const t = p.target;
-  let n = ENTRY_FIXED + 6 * (p.fingerprint.length + t.key.length + (t.container?.length ?? 0) + (t.execAuditID?.length ?? 0));
-  for (const name of t.names) n += 3 + 6 * name.length;
-  const a = p.attribution;
-  if (a) {
-    n += ATTRIBUTION_FIXED + 6 * ((a.user?.length ?? 0) + (a.auditID?.length ?? 0));
-    for (const c of a.candidates) n += 16 + 6 * c.auditID.length;
-  }
-  return n;
-}
-
-const LIST_FIXED = 2;
-/** `{"fingerprint":"","firstSeen":N,"target":{"key":"","container":"","timeMs":N,"execAuditID":"","names":[],"tty":false}},` */
-const ENTRY_FIXED = 192;
-/** `,"attribution":{"confidence":"ambiguous","user":null,"auditID":null,"candidates":[]}` */
-const ATTRIBUTION_FIXED = 112;
 
 /** Joined, not a template: the key lives as long as its record, and one flat string is half a concatenation's bytes. */
 function pendingAlertKey(fingerprint: string, firstSeen: number): string {

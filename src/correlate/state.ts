@@ -196,13 +196,22 @@ export class PodIndex<S = never> {
   /** `touch`, returning the pod's node: what this process keeps for the pod lives on it, and goes with it. */
   node(pod: string): PodNode<S> {
     let node = this.nodes.get(pod);
-    if (node) {
-      if (node === this.tail) return node;
-      this.unlink(node);
-    } else {
-      node = new PodNode<S>(pod);
-      this.nodes.set(pod, node);
-    }
+    if (node) return this.use(node);
+    node = new PodNode<S>(pod);
+    this.nodes.set(pod, node);
+    return this.last(node);
+  }
+
+  /** Marks the pod of `node` used now, without a lookup; its node again, or the pod's new one if `node` was evicted since. */
+  use(node: PodNode<S>): PodNode<S> {
+    if (!node.indexed) return this.node(node.pod);
+    if (node === this.tail) return node;
+    this.unlink(node);
+    return this.last(node);
+  }
+
+  /** `node` becomes the most recently used, and the least recently used leave beyond `max`. */
+  private last(node: PodNode<S>): PodNode<S> {
     node.prev = this.tail;
     node.next = undefined;
     if (this.tail) this.tail.next = node;
@@ -211,6 +220,7 @@ export class PodIndex<S = never> {
     while (this.nodes.size > this.max && this.head) {
       const oldest = this.head;
       this.unlink(oldest);
+      oldest.indexed = false;
       this.nodes.delete(oldest.pod);
       this.forget(oldest.pod);
     }
@@ -240,6 +250,8 @@ export class PodNode<S> {
   prev?: PodNode<S> = undefined;
   next?: PodNode<S> = undefined;
   state?: S = undefined;
+  /** In its index (false once evicted: a new node stands for the pod if it comes back). */
+  indexed = true;
 
   constructor(readonly pod: string) {}
 }

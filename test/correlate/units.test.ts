@@ -9,6 +9,8 @@ import { serialiseHead, withMember, type Incident } from '../../src/correlate/in
 import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } from '../../src/correlate/chains';
 import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
 import { GenerationalCache, MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
+import { NONE, PendingSlots, PodPending } from '../../src/correlate/pending';
+import type { RuntimeTarget } from '../../src/correlate/attribution';
 import { normaliseAudit } from '../../src/ingest/audit';
 import { normaliseFalco } from '../../src/ingest/falco';
 import { partitionKey } from '../../src/core/event';
@@ -128,6 +130,81 @@ describe('bounded correlation state', () => {
     expect([index.size, forgotten]).toEqual([3, ['b', 'a']]);
     for (let i = 0; i < 100; i++) index.touch(`pod-${i}`);
     expect([index.size, forgotten.slice(2, 5)]).toEqual([3, ['d', 'c', 'e']]);
+  });
+
+  it('marks a pod used through its node, and stands a new node for a pod whose node was evicted', () => {
+    const forgotten: string[] = [];
+    const index = new PodIndex(2, (p) => forgotten.push(p));
+    const a = index.node('a');
+    index.node('b');
+    expect(index.use(a)).toBe(a); // a is now the most recently used: b goes first
+    index.node('c');
+    expect(forgotten).toEqual(['b']);
+    index.node('d'); // a goes
+    expect([forgotten, a.indexed]).toEqual([['b', 'a'], false]);
+    const again = index.use(a);
+    expect([again === a, again.pod, again.indexed, index.peek('a') === again]).toEqual([false, 'a', true, true]);
+  });
+
+  it('keeps pending alerts in slots: each on its pod list and on the queue, oldest first, slots reused', () => {
+    const slots = new PendingSlots();
+    const target = (key: string): RuntimeTarget => ({ key, timeMs: 1, names: ['sh'] });
+    const fps = (pod: PodPending) => {
+      const out: string[] = [];
+      for (let s = pod.first; s !== NONE; s = slots.next(s)) out.push(slots.fingerprint[s]!);
+      return out;
+    };
+    const queue = () => {
+      const out: string[] = [];
+      while (slots.oldest !== NONE) {
+        out.push(slots.fingerprint[slots.oldest]!);
+        slots.drop(slots.oldest);
+      }
+      return out;
+    };
+    const a = new PodPending();
+    const b = new PodPending();
+    // More than the arrays' first size, so they grow with entries in them.
+    for (let i = 0; i < 600; i++)
+      slots.add(i % 2 ? b : a, `fp-${i}`, i, target(i % 2 ? 'b' : 'a'), undefined, 1000 + i, undefined);
+    expect([slots.size, a.count, b.count]).toEqual([600, 300, 300]);
+    expect(fps(a).slice(0, 3)).toEqual(['fp-0', 'fp-2', 'fp-4']);
+    const s = slots.find(b, 'fp-301');
+    expect([slots.firstSeen[s], slots.until[s], slots.target[s]!.key]).toEqual([301, 1301, 'b']);
+    expect([slots.find(a, 'fp-301'), slots.find(b, 'fp-9999')]).toEqual([NONE, NONE]);
+    const version = slots.version[s]!;
+    slots.drop(s);
+    expect([slots.find(b, 'fp-301'), b.count, fps(b).slice(149, 152)]).toEqual([NONE, 299, ['fp-299', 'fp-303', 'fp-305']]);
+    // The freed slot is the next one taken, with a new version.
+    expect(slots.add(a, 'fp-new', 1, target('a'), undefined, 1, undefined)).toBe(s);
+    expect(slots.version[s]).not.toBe(version);
+    expect(fps(a).at(-1)).toBe('fp-new');
+    const order = queue();
+    expect([order.length, order.slice(0, 3), order.at(-1), order.includes('fp-301')]).toEqual([
+      600,
+      ['fp-0', 'fp-1', 'fp-2'],
+      'fp-new',
+      false,
+    ]);
+    expect([slots.size, a.count, b.count, a.first, b.last, a.bound, b.bound]).toEqual([0, 0, 0, NONE, NONE, 2, 2]);
+  });
+
+  it("writes a pod's pending list as the shared store's record, and cuts it from the front to fit", () => {
+    const slots = new PendingSlots();
+    const pod = new PodPending();
+    const long = 'x'.repeat(10_000);
+    for (let i = 0; i < 8; i++)
+      slots.add(pod, `fp-${i}`, i, { key: 'c/ns/p', timeMs: i, names: [long] }, undefined, 100, undefined);
+    const one = slots.json(pod.first);
+    expect(JSON.parse(one)).toEqual({ fingerprint: 'fp-0', firstSeen: 0, target: { key: 'c/ns/p', timeMs: 0, names: [long] } });
+    expect(pod.bound).toBeGreaterThan(MAX_RECORD_BYTES); // the bound over: the exact length decides
+    slots.cutToFit(pod, MAX_RECORD_BYTES);
+    const list = JSON.parse(slots.listText(pod)) as { fingerprint: string }[];
+    expect(list.map((p) => p.fingerprint)).toEqual(['fp-2', 'fp-3', 'fp-4', 'fp-5', 'fp-6', 'fp-7']);
+    expect(slots.listText(pod).length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+    const s = slots.find(pod, 'fp-7');
+    slots.reattributed(s, { confidence: 'high', user: 'alice', auditID: 'a1', candidates: [{ auditID: 'a1' }] }, undefined);
+    expect((JSON.parse(slots.listText(pod)) as { attribution?: { user: string } }[]).at(-1)!.attribution!.user).toBe('alice');
   });
 
   it('bounds a generational cache, moving what is read to the young generation', () => {
