@@ -7,18 +7,9 @@ import { attribute, runtimeTarget, sameAttribution, type AttributionOptions, typ
 import type { FactSource } from './facts';
 import { incidentRef, type Added, type IncidentTracker } from './incidents';
 import { addSession, expireSessions, sessionFromAudit, type Session } from './sessions';
-import {
-  MAX_RECORD_BYTES,
-  ParsedCache,
-  PodIndex,
-  localStore,
-  readValue,
-  textOf,
-  updateList,
-  whenDone,
-  type LocalStore,
-  type PodNode,
-} from './state';
+import { whenDone } from '../core/when-done';
+import { localStore, ParsedCache, readValue, textOf, type LocalStore } from '../store/local';
+import { MAX_RECORD_BYTES, PodIndex, updateList, type PodNode } from './state';
 import { NONE, PendingSlots, PodPending, type AttributionSummary, type PendingAlert } from './pending';
 
 export interface CorrelatorOptions extends AttributionOptions {

@@ -11,11 +11,10 @@ import {
   localStore,
   readValue,
   textOf,
-  updateList,
-  updateLocalList,
   type LazyText,
   type LocalStore,
-} from './state';
+} from '../store/local';
+import { updateList, updateLocalList } from './state';
 import {
   admitsOf,
   deriveTimeline,

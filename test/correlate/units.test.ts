@@ -8,7 +8,8 @@ import { factsOf, type AlertFacts, type FactSource } from '../../src/correlate/f
 import { serialiseHead, withMember, type Incident } from '../../src/correlate/incidents';
 import { BUILTIN_CHAINS_DIR, loadChains, readChainFixtures, runChainFixtures } from '../../src/correlate/chains';
 import { addSession, sessionFromAudit, type Session } from '../../src/correlate/sessions';
-import { GenerationalCache, MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
+import { MAX_RECORD_BYTES, PodIndex, updateList } from '../../src/correlate/state';
+import { GenerationalCache } from '../../src/store/local';
 import { NONE, PendingSlots, PodPending } from '../../src/correlate/pending';
 import type { RuntimeTarget } from '../../src/correlate/attribution';
 import { normaliseAudit } from '../../src/ingest/audit';
