@@ -186,7 +186,8 @@ const PLAN = {
   audit400: ['full', 'full-dd'],
 };
 // BENCH_ABLATE=1: the Falco full path also with the console history off, with correlation off, and with
-// both off, in the same rounds: what each stage costs per event.
+// both off, in the same rounds: what each stage costs per event; the audit lists' with correlation off
+// too (an audit event pays for `observe` and, when it alerts, for its incident).
 if (process.env.BENCH_ABLATE) {
   const off = { enabled: false };
   SUBJECTS.push(
@@ -199,6 +200,8 @@ if (process.env.BENCH_ABLATE) {
     },
   );
   PLAN.falco.push('full-noconsole', 'full-nocorr', 'full-neither');
+  PLAN.audit100.push('full-nocorr');
+  PLAN.audit400.push('full-nocorr');
 }
 // BENCH_COMPARE_DIST=<a build before a change>: its full path (memory-only and data dir) runs in the
 // same rounds, so a change's before/after ratio is measured under the same machine load.
@@ -298,13 +301,13 @@ async function throughput(w) {
       for (const sk of subjects)
         rows.push(summarise(`${w[wk].name}, ${SUBJECTS.find((s) => s.key === sk).label}`, results[`${wk}/${sk}`], heaps[sk]));
     }
-    if (results['falco/bare'])
+    for (const wk of Object.keys(PLAN))
       for (const [a, b, what] of ABLATION_PAIRS) {
-        const [x, y] = [results[`falco/${a}`], results[`falco/${b}`]];
+        const [x, y] = [results[`${wk}/${a}`], results[`${wk}/${b}`]];
         if (!x || !y) continue;
         const ratios = x.map((r, i) => r.cpuPerEvent / y[i].cpuPerEvent);
         const diffs = x.map((r, i) => r.cpuPerEvent - y[i].cpuPerEvent);
-        shares.push({ what, a, b, ratio: median(ratios), ratios, diff: median(diffs) });
+        shares.push({ what: `${w[wk].name}: ${what}`, a, b, ratio: median(ratios), ratios, diff: median(diffs) });
       }
     return results;
   } finally {
@@ -461,7 +464,7 @@ function table(scaleRows) {
   }
   for (const s of shares)
     console.log(
-      `${s.what}: ${s.a} ÷ ${s.b}, CPU per Falco event, median of the rounds ×${s.ratio.toFixed(2)} (rounds ${s.ratios.map((r) => r.toFixed(2)).join(', ')}); difference ${s.diff.toFixed(1)} µs`,
+      `${s.what}: ${s.a} ÷ ${s.b}, CPU per event, median of the rounds ×${s.ratio.toFixed(2)} (rounds ${s.ratios.map((r) => r.toFixed(2)).join(', ')}); difference ${s.diff.toFixed(1)} µs`,
     );
   if (scaleRows.length) {
     const first = scaleRows[0].cpuPerEvent;
