@@ -2,8 +2,9 @@
 /**
  * The incident tracker alone, in embedded mode (a memory store, exclusive): `IncidentTracker.add` and
  * `incidentRef` per alert, as the correlate stage calls them, on alerts shaped like bench/pipeline.js's
- * (500 pods, bench/events.js's twelve Falco rules, a fifth repeats of one of the last 200 activities,
- * no sessions, so every incident is one pod's and reaches its 50-member cap), the built-in chains.
+ * (500 pods, or BENCH_INCIDENT_PODS; bench/events.js's twelve Falco rules, a fifth repeats of one of
+ * the last 200 activities, no sessions, so every incident is one pod's and reaches its 50-member
+ * cap), the built-in chains.
  * 30k alerts first (incidents at their cap), then the measured ones. Each round runs each build in a
  * fresh child process, interleaved; µs CPU per alert and the heap left per alert (after a full GC).
  * Run after `npm run build`: node bench/incidents.js [alerts=20000] [rounds=5]
@@ -16,6 +17,9 @@ const { createHash } = require('node:crypto');
 const { mkdtempSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
+
+/** How many pods the alerts spread over: what the tracker touches per alert grows with it, the work does not. */
+const PODS = Number(process.env.BENCH_INCIDENT_PODS || 500);
 
 const RULES = [
   ['Terminal shell in container', 'notice'],
@@ -52,7 +56,7 @@ function alerts() {
     if (recent.length && rng() < 0.2) a = recent[Math.floor(rng() * recent.length)];
     else {
       const [rule, priority] = RULES[Math.floor(rng() * RULES.length)];
-      const k = Math.floor(rng() * 500);
+      const k = Math.floor(rng() * PODS);
       const fp = createHash('sha256').update(`${rule}\0${k}\0${activities++}`).digest('hex').slice(0, 24);
       const ns = `ns-${k % 20}`;
       const pod = `pod-${k}`;

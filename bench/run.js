@@ -266,6 +266,14 @@ const ABLATION_PAIRS = [
   ['full-before', 'full-nocorr-before', 'correlation, before'],
 ];
 
+/** A pair's share when both ran: per round, `a`'s CPU per event over `b`'s, and the difference. */
+function addShare(what, a, b, x, y) {
+  if (!x || !y) return;
+  const ratios = x.map((r, i) => r.cpuPerEvent / y[i].cpuPerEvent);
+  const diffs = x.map((r, i) => r.cpuPerEvent - y[i].cpuPerEvent);
+  shares.push({ what, a, b, ratio: median(ratios), ratios, diff: median(diffs) });
+}
+
 async function throughput(w) {
   console.log(`throughput: ${ROUNDS} rounds, ${SECONDS} s per load, ${CONNECTIONS} keep-alive connections`);
   const bare = await startServer('bare');
@@ -303,11 +311,7 @@ async function throughput(w) {
     }
     for (const wk of Object.keys(PLAN))
       for (const [a, b, what] of ABLATION_PAIRS) {
-        const [x, y] = [results[`${wk}/${a}`], results[`${wk}/${b}`]];
-        if (!x || !y) continue;
-        const ratios = x.map((r, i) => r.cpuPerEvent / y[i].cpuPerEvent);
-        const diffs = x.map((r, i) => r.cpuPerEvent - y[i].cpuPerEvent);
-        shares.push({ what: `${w[wk].name}: ${what}`, a, b, ratio: median(ratios), ratios, diff: median(diffs) });
+        addShare(`${w[wk].name}: ${what}`, a, b, results[`${wk}/${a}`], results[`${wk}/${b}`]);
       }
     return results;
   } finally {
@@ -323,7 +327,14 @@ async function throughput(w) {
  */
 async function latency(w, maxRate) {
   const rate = Math.max(100, Math.round(maxRate / 2));
-  let keys = ['full', 'full-dd', ...(COMPARE ? ['full-before', 'full-dd-before'] : [])];
+  // With BENCH_ABLATE, correlation off too: its share at an equal offered rate, beside the share at
+  // saturation (where the faster subject also batches more and spreads its timers over more events).
+  let keys = [
+    'full',
+    ...(process.env.BENCH_ABLATE ? ['full-nocorr'] : []),
+    'full-dd',
+    ...(COMPARE ? ['full-before', 'full-dd-before'] : []),
+  ];
   if (process.env.BENCH_SUBJECTS) keys = keys.filter((k) => process.env.BENCH_SUBJECTS.split(',').includes(k));
   const subjects = keys.map((k) => SUBJECTS.find((s) => s.key === k));
   // BENCH_LATENCY_GENERATOR=autocannon: autocannon's fixed-rate mode, as before; `both`: each load
@@ -356,6 +367,11 @@ async function latency(w, maxRate) {
         }
       }
     const heaps = await heapsAfter({ bare, ...Object.fromEntries(servers.map((s) => [s.subject.key, s.server])) });
+    for (const paced of generators)
+      for (const [a, b, what] of ABLATION_PAIRS) {
+        const label = (k) => `${SUBJECTS.find((s) => s.key === k)?.label}${named(paced)}`;
+        addShare(`Falco at ${rate} req/s${named(paced)}: ${what}`, a, b, runs[label(a)], runs[label(b)]);
+      }
     for (const paced of generators) {
       rows.push(summarise(`Falco at ${rate} req/s, bare node:http${named(paced)}`, runs[`bare${named(paced)}`], heaps.bare));
       for (const s of servers)
